@@ -1,0 +1,157 @@
+//! Typed errors for the library.
+//!
+//! Model errors name the row and column of the offending value (relative to
+//! the batch that was passed in); the stream layer adds file and line.
+
+use thiserror::Error;
+
+/// A parameter that failed validation in `Params::check`.
+///
+/// One variant per rule, so a caller can match on exactly what was wrong.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ParamsError {
+    /// `alpha` (regularisation or smoothing) must be finite and not negative.
+    #[error("alpha must be finite and >= 0, got {0}")]
+    Alpha(f64),
+    /// `l1_ratio` must lie in [0, 1].
+    #[error("l1_ratio must be in [0, 1], got {0}")]
+    L1Ratio(f64),
+    /// `eta0` must be finite and > 0 for the `constant` and `invscaling` schedules.
+    #[error("eta0 must be finite and > 0 for the {schedule} schedule, got {value}")]
+    Eta0 {
+        /// The learning-rate schedule that needs `eta0`.
+        schedule: &'static str,
+        /// The rejected value.
+        value: f64,
+    },
+    /// The `optimal` schedule divides by `alpha`, so it needs `alpha > 0`.
+    #[error("the optimal learning rate needs alpha > 0")]
+    OptimalNeedsAlpha,
+    /// `power_t` must be finite.
+    #[error("power_t must be finite, got {0}")]
+    PowerT(f64),
+    /// Passive-Aggressive's aggressiveness `C` must be finite and > 0.
+    #[error("C must be finite and > 0, got {0}")]
+    C(f64),
+    /// `var_smoothing` must be finite and not negative.
+    #[error("var_smoothing must be finite and >= 0, got {0}")]
+    VarSmoothing(f64),
+    /// `n_clusters` must be at least 1.
+    #[error("n_clusters must be >= 1")]
+    NClusters,
+    /// `batch_size` must be at least 1.
+    #[error("batch_size must be >= 1")]
+    BatchSize,
+    /// `reassignment_ratio` must be finite and not negative.
+    #[error("reassignment_ratio must be finite and >= 0, got {0}")]
+    ReassignmentRatio(f64),
+    /// A user-given initial centre array has the wrong shape or non-finite values.
+    #[error("init centres must be a finite {n_clusters} x n_features array, got {rows} x {cols}")]
+    InitShape {
+        /// Expected number of rows.
+        n_clusters: usize,
+        /// Rows given.
+        rows: usize,
+        /// Columns given.
+        cols: usize,
+    },
+    /// Declared classes must not repeat.
+    #[error("class {0} is declared twice")]
+    DuplicateClass(i64),
+    /// [`crate::NO_PREDICTION`] is reserved and cannot be a class.
+    #[error("label {0} is reserved for 'no prediction yet' and cannot be a class")]
+    ReservedClass(i64),
+    /// A window length must be at least 1.
+    #[error("window must be >= 1")]
+    Window,
+}
+
+/// Why a model refused a batch. The model is left unchanged when it refuses.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The batch has a different number of features than the model.
+    #[error("expected {expected} features, got {got}")]
+    FeatureCount {
+        /// Features the model was fitted on (or declared).
+        expected: usize,
+        /// Features in the batch.
+        got: usize,
+    },
+    /// A NaN or infinite value.
+    #[error("row {row}, column {column}: value {value} is not finite")]
+    NonFinite {
+        /// Row in the batch (0-based).
+        row: usize,
+        /// Column in the batch (0-based).
+        column: usize,
+        /// The offending value.
+        value: f64,
+    },
+    /// A negative value given to a model that takes counts.
+    #[error("row {row}, column {column}: value {value} is negative, but {model} takes counts")]
+    NegativeFeature {
+        /// Row in the batch (0-based).
+        row: usize,
+        /// Column in the batch (0-based).
+        column: usize,
+        /// The offending value.
+        value: f64,
+        /// The model that refused it.
+        model: &'static str,
+    },
+    /// An empty batch where the model needs rows.
+    #[error("empty batch: {0} needs at least one row")]
+    EmptyBatch(&'static str),
+    /// Rows and labels differ in number.
+    #[error("{rows} rows but {labels} labels")]
+    LabelCount {
+        /// Rows in `x`.
+        rows: usize,
+        /// Entries in `y`.
+        labels: usize,
+    },
+    /// A label outside the declared classes.
+    #[error("row {row}: label {label} is not one of the declared classes {classes:?}")]
+    UnknownLabel {
+        /// Row in the batch (0-based).
+        row: usize,
+        /// The offending label.
+        label: i64,
+        /// The declared classes.
+        classes: Vec<i64>,
+    },
+    /// The reserved label [`crate::NO_PREDICTION`] was given as a target.
+    #[error("row {row}: label {label} is reserved for 'no prediction yet'")]
+    ReservedLabel {
+        /// Row in the batch (0-based).
+        row: usize,
+        /// The offending label.
+        label: i64,
+    },
+    /// Mini-batch k-means initialises from its first batch, which needs `n_clusters` rows.
+    #[error("the first batch has {rows} rows, but initialising {n_clusters} centres needs at least {n_clusters}")]
+    NotEnoughSamples {
+        /// Rows in the first batch.
+        rows: usize,
+        /// Centres to initialise.
+        n_clusters: usize,
+    },
+    /// The model has learned nothing it could predict from.
+    #[error("{0} has not seen any data yet")]
+    NotFitted(&'static str),
+    /// The parameters were invalid.
+    #[error(transparent)]
+    Params(#[from] ParamsError),
+    /// An error raised by linfa while adapting a linfa `Dataset`.
+    #[error("linfa: {0}")]
+    Linfa(String),
+}
+
+// linfa's `FitWith` requires `E: From<linfa::Error>`; linfa's error is not `Clone`, so keep its text.
+impl From<linfa::Error> for ModelError {
+    fn from(e: linfa::Error) -> Self {
+        ModelError::Linfa(e.to_string())
+    }
+}

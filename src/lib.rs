@@ -1,0 +1,54 @@
+//! # eddy: online machine learning on streams
+//!
+//! eddy learns from records while they flow and labels every record with an
+//! `i64` as it passes, the way scikit-learn's `partial_fit` estimators do, but
+//! row-exact and fast.
+//!
+//! ## Brief overview
+//!
+//! Records flow one way: **source → model → sink**, with plots and reports on the side.
+//!
+//! - [`model`]: the incremental estimators behind two traits,
+//!   [`OnlineClassifier`] (`partial_fit(x, y)`, `predict`, `predict_proba`,
+//!   `learn_predict`) and [`OnlineClusterer`] (`partial_fit(x)`, `predict`,
+//!   `cluster_centers`, `counts`, `inertia`): [`model::SgdClassifier`],
+//!   [`model::Perceptron`], [`model::PassiveAggressiveClassifier`],
+//!   [`model::GaussianNb`], [`model::MultinomialNb`] and
+//!   [`model::MiniBatchKMeans`].
+//! - [`preprocess`]: the running [`preprocess::StandardScaler`] and
+//!   [`preprocess::Scaled`], which puts it in front of any model.
+//! - [`metrics`]: prequential accuracy, rolling accuracy, confusion matrix,
+//!   macro F1; inertia and adjusted Rand index.
+//! - [`source::synth`]: seeded stream generators.
+//!
+//! Every model validates a batch before touching its state: a bad batch is
+//! refused with a [`ModelError`] and the model is unchanged.
+//!
+//! ```
+//! use eddy::model::{Loss, SgdClassifier};
+//! use eddy::metrics::ClassificationMetrics;
+//! use eddy::source::synth::Hyperplane;
+//!
+//! let mut stream = Hyperplane::new(10, 42);
+//! let mut model = SgdClassifier::params().loss(Loss::Log).classes(&[0, 1]).build()?;
+//! let mut scores = ClassificationMetrics::new(1000)?;
+//! for _ in 0..20 {
+//!     let (x, y) = stream.next_batch(500);
+//!     // Test then train: each row is predicted before the model learns it.
+//!     let predicted = model.learn_predict(x.view(), y.view())?;
+//!     scores.update(y.as_slice().unwrap(), predicted.as_slice().unwrap());
+//! }
+//! assert!(scores.accuracy().unwrap() > 0.75);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod error;
+pub mod metrics;
+pub mod model;
+mod moments;
+pub mod preprocess;
+pub mod source;
+
+pub use error::{ModelError, ParamsError};
+pub use model::{OnlineClassifier, OnlineClusterer, NO_PREDICTION};
+pub use moments::Moments;

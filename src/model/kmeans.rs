@@ -1,0 +1,479 @@
+//! Mini-batch k-means with scikit-learn's `partial_fit` semantics.
+//!
+//! Written on ndarray rather than wrapping linfa-clustering 0.8.1's incremental
+//! `KMeans`: linfa has no reassignment of starved centres, panics (instead of
+//! returning an error) on a feature-count mismatch, and reports a NaN inertia
+//! for an empty batch. The algorithm here is scikit-learn's (Sculley, 2010):
+//! greedy k-means++ on the first batch (or given centres), per-centre counts
+//! that set each centre's learning rate to `1 / count`, and random reassignment
+//! of centres whose count falls below `reassignment_ratio * max(count)`.
+//! linfa's `KMeans` is kept as a cross-check in the tests and benches.
+
+use super::{validate, OnlineClusterer};
+use crate::error::{ModelError, ParamsError};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray_rand::rand::{seq::index, Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+/// How the centres are initialised from the first batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KMeansInit {
+    /// Greedy k-means++ (scikit-learn's default), seeded.
+    KMeansPlusPlus,
+    /// These centres, `n_clusters x n_features`.
+    Centers(Array2<f64>),
+}
+
+/// Parameters of [`MiniBatchKMeans`], with scikit-learn's names and defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MiniBatchKMeansParams {
+    /// Number of centres (default 8).
+    pub n_clusters: usize,
+    /// The batch size the stream is cut into (default 1024). As in scikit-learn it
+    /// paces reassignment (every `10 * n_clusters` rows) and sizes the k-means++
+    /// sample (`3 * batch_size` rows of the first batch).
+    pub batch_size: usize,
+    /// Initialisation (default k-means++).
+    pub init: KMeansInit,
+    /// Centres with `count < reassignment_ratio * max(count)` are moved to random
+    /// rows of the batch (default 0.01; 0 disables reassignment).
+    pub reassignment_ratio: f64,
+    /// Seed of every random choice (default 0).
+    pub seed: u64,
+}
+
+impl Default for MiniBatchKMeansParams {
+    fn default() -> Self {
+        Self { n_clusters: 8, batch_size: 1024, init: KMeansInit::KMeansPlusPlus, reassignment_ratio: 0.01, seed: 0 }
+    }
+}
+
+impl MiniBatchKMeansParams {
+    /// Set the number of centres.
+    pub fn n_clusters(mut self, k: usize) -> Self {
+        self.n_clusters = k;
+        self
+    }
+    /// Set the batch size.
+    pub fn batch_size(mut self, b: usize) -> Self {
+        self.batch_size = b;
+        self
+    }
+    /// Set the initialisation.
+    pub fn init(mut self, init: KMeansInit) -> Self {
+        self.init = init;
+        self
+    }
+    /// Set the reassignment ratio.
+    pub fn reassignment_ratio(mut self, r: f64) -> Self {
+        self.reassignment_ratio = r;
+        self
+    }
+    /// Set the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Check the parameters and build an untrained model.
+    pub fn build(self) -> Result<MiniBatchKMeans, ParamsError> {
+        if self.n_clusters == 0 {
+            return Err(ParamsError::NClusters);
+        }
+        if self.batch_size == 0 {
+            return Err(ParamsError::BatchSize);
+        }
+        if !(self.reassignment_ratio.is_finite() && self.reassignment_ratio >= 0.0) {
+            return Err(ParamsError::ReassignmentRatio(self.reassignment_ratio));
+        }
+        if let KMeansInit::Centers(c) = &self.init {
+            if c.nrows() != self.n_clusters || c.ncols() == 0 || c.iter().any(|v| !v.is_finite()) {
+                return Err(ParamsError::InitShape { n_clusters: self.n_clusters, rows: c.nrows(), cols: c.ncols() });
+            }
+        }
+        let k = self.n_clusters;
+        Ok(MiniBatchKMeans {
+            rng: Xoshiro256PlusPlus::seed_from_u64(self.seed),
+            params: self,
+            centers: None,
+            counts: Array1::zeros(k),
+            batch_size: 0,
+            n_since_last_reassign: 0,
+            n_steps: 0,
+            seen: 0,
+            inertia: 0.0,
+            batch_inertia: 0.0,
+            n_reassigned: 0,
+        })
+    }
+}
+
+/// Mini-batch k-means (scikit-learn's `MiniBatchKMeans.partial_fit`).
+///
+/// ```
+/// use eddy::model::MiniBatchKMeans;
+/// use ndarray::array;
+///
+/// let mut km = MiniBatchKMeans::params().n_clusters(2).seed(7).build()?;
+/// let x = array![[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]];
+/// let labels = km.learn_predict(x.view())?;
+/// assert_eq!(labels[0], labels[1]);
+/// assert_ne!(labels[0], labels[2]);
+/// assert_eq!(km.counts().sum(), 4.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MiniBatchKMeans {
+    params: MiniBatchKMeansParams,
+    rng: Xoshiro256PlusPlus,
+    centers: Option<Array2<f64>>,
+    counts: Array1<f64>,
+    /// scikit-learn's `_batch_size`: fixed by the first batch.
+    batch_size: usize,
+    n_since_last_reassign: usize,
+    n_steps: u64,
+    seen: u64,
+    inertia: f64,
+    batch_inertia: f64,
+    n_reassigned: u64,
+}
+
+impl MiniBatchKMeans {
+    /// Default parameters (scikit-learn's).
+    pub fn params() -> MiniBatchKMeansParams {
+        MiniBatchKMeansParams::default()
+    }
+
+    /// Learn a batch and return the centre each row was assigned to before the update.
+    pub fn learn_predict(&mut self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        validate::non_empty(x, "MiniBatchKMeans")?;
+        validate::features(x, self.n_features())?;
+        if self.centers.is_none() {
+            let centers = self.initial_centers(x)?;
+            self.centers = Some(centers);
+            self.batch_size = self.params.batch_size.min(x.nrows());
+        }
+        let reassign = self.random_reassign();
+        let Some(centers) = self.centers.as_mut() else {
+            return Err(ModelError::NotFitted("MiniBatchKMeans"));
+        };
+        let (labels, inertia) = assign(x, centers.view());
+        update_centers(x, &labels, centers, &mut self.counts);
+        if reassign && self.params.reassignment_ratio > 0.0 {
+            self.n_reassigned +=
+                reassign_starved(x, centers, &mut self.counts, self.params.reassignment_ratio, &mut self.rng);
+        }
+        self.n_steps += 1;
+        self.seen += x.nrows() as u64;
+        self.batch_inertia = inertia;
+        self.inertia += inertia;
+        Ok(labels.mapv(|l| l as i64))
+    }
+
+    /// Learn a batch.
+    pub fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError> {
+        self.learn_predict(x).map(|_| ())
+    }
+
+    /// The nearest centre of each row.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        let centers = self.centers.as_ref().ok_or(ModelError::NotFitted("MiniBatchKMeans"))?;
+        validate::features(x, Some(centers.ncols()))?;
+        Ok(assign(x, centers.view()).0.mapv(|l| l as i64))
+    }
+
+    /// The centres, once initialised.
+    pub fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>> {
+        self.centers.as_ref().map(|c| c.view())
+    }
+
+    /// Rows absorbed by each centre.
+    pub fn counts(&self) -> ArrayView1<'_, f64> {
+        self.counts.view()
+    }
+
+    /// Sum of squared distances of every learned row to the centre it was assigned to.
+    pub fn inertia(&self) -> f64 {
+        self.inertia
+    }
+
+    /// The same sum over the last batch only.
+    pub fn batch_inertia(&self) -> f64 {
+        self.batch_inertia
+    }
+
+    /// Batches learned (scikit-learn's `n_steps_`).
+    pub fn n_steps(&self) -> u64 {
+        self.n_steps
+    }
+
+    /// Centres moved by reassignment so far.
+    pub fn n_reassigned(&self) -> u64 {
+        self.n_reassigned
+    }
+
+    /// The parameters the model was built with.
+    pub fn get_params(&self) -> &MiniBatchKMeansParams {
+        &self.params
+    }
+
+    fn initial_centers(&mut self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+        let k = self.params.n_clusters;
+        match &self.params.init {
+            KMeansInit::Centers(c) => {
+                if c.ncols() != x.ncols() {
+                    return Err(ModelError::FeatureCount { expected: c.ncols(), got: x.ncols() });
+                }
+                Ok(c.clone())
+            }
+            KMeansInit::KMeansPlusPlus => {
+                if x.nrows() < k {
+                    return Err(ModelError::NotEnoughSamples { rows: x.nrows(), n_clusters: k });
+                }
+                // scikit-learn seeds from at most 3 * batch_size rows, drawn with replacement.
+                let init_size = (3 * self.params.batch_size).max(3 * k);
+                if init_size < x.nrows() {
+                    let rows: Vec<usize> = (0..init_size).map(|_| self.rng.gen_range(0..x.nrows())).collect();
+                    let sample = x.select(ndarray::Axis(0), &rows);
+                    Ok(kmeans_plusplus(sample.view(), k, &mut self.rng))
+                } else {
+                    Ok(kmeans_plusplus(x, k, &mut self.rng))
+                }
+            }
+        }
+    }
+
+    /// scikit-learn's `_random_reassign`: true every `10 * n_clusters` rows, or
+    /// while some centre has absorbed nothing.
+    fn random_reassign(&mut self) -> bool {
+        self.n_since_last_reassign += self.batch_size;
+        if self.counts.iter().any(|&c| c == 0.0) || self.n_since_last_reassign >= 10 * self.params.n_clusters {
+            self.n_since_last_reassign = 0;
+            return true;
+        }
+        false
+    }
+}
+
+impl OnlineClusterer for MiniBatchKMeans {
+    fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError> {
+        MiniBatchKMeans::partial_fit(self, x)
+    }
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        MiniBatchKMeans::predict(self, x)
+    }
+    fn learn_predict(&mut self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        MiniBatchKMeans::learn_predict(self, x)
+    }
+    fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>> {
+        MiniBatchKMeans::cluster_centers(self)
+    }
+    fn counts(&self) -> ArrayView1<'_, f64> {
+        MiniBatchKMeans::counts(self)
+    }
+    fn inertia(&self) -> f64 {
+        self.inertia
+    }
+    fn n_features(&self) -> Option<usize> {
+        match (&self.centers, &self.params.init) {
+            (Some(c), _) => Some(c.ncols()),
+            (None, KMeansInit::Centers(c)) => Some(c.ncols()),
+            (None, KMeansInit::KMeansPlusPlus) => None,
+        }
+    }
+    fn records_seen(&self) -> u64 {
+        self.seen
+    }
+}
+
+super::impl_linfa_predict!(MiniBatchKMeans, super::OnlineClusterer);
+
+impl<'a, D, T> linfa::traits::FitWith<'a, ndarray::ArrayBase<D, ndarray::Ix2>, T, ModelError> for MiniBatchKMeansParams
+where
+    D: ndarray::Data<Elem = f64> + 'a,
+    T: 'a,
+{
+    type ObjectIn = Option<MiniBatchKMeans>;
+    type ObjectOut = MiniBatchKMeans;
+
+    fn fit_with(
+        &self,
+        model: Self::ObjectIn,
+        dataset: &'a linfa::DatasetBase<ndarray::ArrayBase<D, ndarray::Ix2>, T>,
+    ) -> Result<MiniBatchKMeans, ModelError> {
+        let mut model = match model {
+            Some(m) => m,
+            None => self.clone().build()?,
+        };
+        model.partial_fit(dataset.records.view())?;
+        Ok(model)
+    }
+}
+
+fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Nearest centre of each row (the first on ties) and the summed squared distance.
+fn assign(x: ArrayView2<f64>, centers: ArrayView2<f64>) -> (Array1<usize>, f64) {
+    let mut labels = Array1::zeros(x.nrows());
+    let mut inertia = 0.0;
+    for (row, l) in x.outer_iter().zip(labels.iter_mut()) {
+        let mut best = f64::INFINITY;
+        for (c, center) in centers.outer_iter().enumerate() {
+            let d = sq_dist(row, center);
+            if d < best {
+                best = d;
+                *l = c;
+            }
+        }
+        inertia += best;
+    }
+    (labels, inertia)
+}
+
+/// scikit-learn's `_minibatch_update_dense`: each centre becomes the mean of
+/// everything it has absorbed, so its learning rate is `batch share / count`.
+fn update_centers(x: ArrayView2<f64>, labels: &Array1<usize>, centers: &mut Array2<f64>, counts: &mut Array1<f64>) {
+    let k = centers.nrows();
+    let mut members = vec![0.0; k];
+    for &l in labels {
+        members[l] += 1.0;
+    }
+    for c in 0..k {
+        if members[c] > 0.0 {
+            let mut row = centers.row_mut(c);
+            row *= counts[c];
+        }
+    }
+    for (row, &l) in x.outer_iter().zip(labels.iter()) {
+        centers.row_mut(l).scaled_add(1.0, &row);
+    }
+    for c in 0..k {
+        if members[c] > 0.0 {
+            counts[c] += members[c];
+            let alpha = 1.0 / counts[c];
+            let mut row = centers.row_mut(c);
+            row *= alpha;
+        }
+    }
+}
+
+/// Move starved centres to random rows of the batch, as scikit-learn's
+/// `_mini_batch_step`. Returns how many moved.
+fn reassign_starved(
+    x: ArrayView2<f64>,
+    centers: &mut Array2<f64>,
+    counts: &mut Array1<f64>,
+    ratio: f64,
+    rng: &mut Xoshiro256PlusPlus,
+) -> u64 {
+    let max = counts.iter().copied().fold(0.0, f64::max);
+    let mut starved: Vec<bool> = counts.iter().map(|&c| c < ratio * max).collect();
+    let cap = x.nrows() / 2;
+    if starved.iter().filter(|&&s| s).count() > cap {
+        // Reassign at most half a batch: only the `cap` emptiest centres (stable on ties).
+        let mut order: Vec<usize> = (0..counts.len()).collect();
+        order.sort_by(|&a, &b| counts[a].total_cmp(&counts[b]));
+        for &c in &order[cap..] {
+            starved[c] = false;
+        }
+    }
+    let targets: Vec<usize> = (0..counts.len()).filter(|&c| starved[c]).collect();
+    if targets.is_empty() {
+        return 0;
+    }
+    let rows = index::sample(rng, x.nrows(), targets.len());
+    for (c, r) in targets.iter().zip(rows.iter()) {
+        centers.row_mut(*c).assign(&x.row(r));
+    }
+    // Not zero: a fresh centre with count 0 would be reassigned again at once.
+    let floor = (0..counts.len()).filter(|&c| !starved[c]).map(|c| counts[c]).fold(f64::INFINITY, f64::min);
+    for &c in &targets {
+        counts[c] = floor;
+    }
+    targets.len() as u64
+}
+
+/// Greedy k-means++ (Arthur and Vassilvitskii, 2007), as scikit-learn's
+/// `_kmeans_plusplus`: each step draws `2 + ln k` candidates in proportion to
+/// the squared distance and keeps the one that lowers the potential most.
+fn kmeans_plusplus(x: ArrayView2<f64>, k: usize, rng: &mut Xoshiro256PlusPlus) -> Array2<f64> {
+    let n = x.nrows();
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut centers = Array2::zeros((k, x.ncols()));
+    let first = rng.gen_range(0..n);
+    centers.row_mut(0).assign(&x.row(first));
+    let mut closest: Vec<f64> = x.outer_iter().map(|r| sq_dist(r, x.row(first))).collect();
+    let mut potential: f64 = closest.iter().sum();
+    let mut cumulative = vec![0.0; n];
+    let mut candidate_dist = vec![0.0; n];
+    let mut best_dist = vec![0.0; n];
+    for c in 1..k {
+        let mut acc = 0.0;
+        for (cum, &d) in cumulative.iter_mut().zip(closest.iter()) {
+            acc += d;
+            *cum = acc;
+        }
+        let mut best: Option<(usize, f64)> = None;
+        for _ in 0..trials {
+            let target = rng.gen::<f64>() * potential;
+            let id = cumulative.partition_point(|&v| v < target).min(n - 1);
+            let mut pot = 0.0;
+            for ((cd, &cl), row) in candidate_dist.iter_mut().zip(closest.iter()).zip(x.outer_iter()) {
+                *cd = sq_dist(row, x.row(id)).min(cl);
+                pot += *cd;
+            }
+            if best.is_none_or(|(_, p)| pot < p) {
+                best = Some((id, pot));
+                best_dist.copy_from_slice(&candidate_dist);
+            }
+        }
+        if let Some((id, pot)) = best {
+            centers.row_mut(c).assign(&x.row(id));
+            potential = pot;
+            closest.copy_from_slice(&best_dist);
+        }
+    }
+    centers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn update_is_running_mean_of_members() {
+        let mut centers = array![[0.0, 0.0]];
+        let mut counts = array![2.0];
+        let x = array![[3.0, 3.0], [6.0, 0.0]];
+        update_centers(x.view(), &array![0, 0], &mut centers, &mut counts);
+        // (0 * 2 + 3 + 6) / 4 = 2.25 and (0 * 2 + 3 + 0) / 4 = 0.75
+        assert_eq!(centers, array![[2.25, 0.75]]);
+        assert_eq!(counts, array![4.0]);
+    }
+
+    #[test]
+    fn starved_centre_moves_to_a_batch_row_and_takes_the_smallest_other_count() {
+        let mut centers = array![[0.0], [100.0], [50.0]];
+        let mut counts = array![100.0, 0.5, 40.0];
+        let x = array![[1.0], [2.0], [3.0], [4.0]];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let moved = reassign_starved(x.view(), &mut centers, &mut counts, 0.01, &mut rng);
+        assert_eq!(moved, 1);
+        assert!(x.column(0).iter().any(|&v| v == centers[[1, 0]]));
+        assert_eq!(counts, array![100.0, 40.0, 40.0]);
+    }
+
+    #[test]
+    fn plusplus_picks_distinct_far_points() {
+        let x = array![[0.0], [0.0], [10.0], [10.0], [20.0]];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let c = kmeans_plusplus(x.view(), 3, &mut rng);
+        let mut v: Vec<f64> = c.column(0).to_vec();
+        v.sort_by(f64::total_cmp);
+        assert_eq!(v, vec![0.0, 10.0, 20.0]);
+    }
+}

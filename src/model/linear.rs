@@ -1,0 +1,893 @@
+//! Linear classifiers trained by stochastic updates: SGD, Perceptron, Passive-Aggressive.
+//!
+//! Written on ndarray rather than taken from linfa: linfa 0.8 has no incremental
+//! linear classifier except FTRL (binary, log loss only). The row update mirrors
+//! scikit-learn's `_plain_sgd` (same schedules, clipping, penalty order, `t`
+//! bookkeeping, one-vs-rest for more than two classes), so `partial_fit` gives
+//! scikit-learn's coefficients; the parity tests under `tests/` hold us to it.
+//!
+//! One deliberate difference: the cumulative L1 penalty (`u`, `q` of Tsuruoka et
+//! al.) is kept across calls, where scikit-learn restarts it at every
+//! `partial_fit` call. That keeps the model independent of how a stream is cut
+//! into batches.
+
+use super::{validate, Classes, OnlineClassifier, NO_PREDICTION};
+use crate::error::{ModelError, ParamsError};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+/// scikit-learn clips the loss derivative to this magnitude.
+const MAX_DLOSS: f64 = 1e12;
+
+/// Loss of [`SgdClassifier`] (scikit-learn's `loss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Logistic regression (`log_loss`); gives probabilities.
+    Log,
+    /// Linear SVM (`hinge`), scikit-learn's default.
+    Hinge,
+    /// Smoothed hinge (`modified_huber`); gives probabilities.
+    ModifiedHuber,
+}
+
+/// Regularisation term (scikit-learn's `penalty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Penalty {
+    /// No regularisation.
+    None,
+    /// Squared L2 norm (ridge), the default.
+    L2,
+    /// L1 norm (lasso), by cumulative truncated gradient.
+    L1,
+    /// `(1 - l1_ratio) * L2 + l1_ratio * L1`.
+    ElasticNet,
+}
+
+/// Learning-rate schedule (scikit-learn's `learning_rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LearningRate {
+    /// `1 / (alpha * (t0 + t - 1))` with Bottou's heuristic `t0`; the default.
+    Optimal,
+    /// `eta0` throughout.
+    Constant,
+    /// `eta0 / t^power_t`.
+    InvScaling,
+}
+
+/// Passive-Aggressive variant (scikit-learn's `loss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaLoss {
+    /// PA-I: step `min(C, loss / |x|^2)`.
+    Hinge,
+    /// PA-II: step `loss / (|x|^2 + 1 / (2C))`.
+    SquaredHinge,
+}
+
+/// How one row changes the weights.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+enum Rule {
+    /// A gradient step on a margin loss.
+    Gradient(Margin),
+    /// Passive-Aggressive I with aggressiveness C.
+    Pa1(f64),
+    /// Passive-Aggressive II with aggressiveness C.
+    Pa2(f64),
+}
+
+/// Margin losses, as functions of the score `p` and the target `y` in {-1, +1}.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+enum Margin {
+    Log,
+    /// Hinge with a threshold: 1 for SVM, 0 for the perceptron.
+    Hinge(f64),
+    ModifiedHuber,
+}
+
+impl Margin {
+    /// d loss / d p, as in scikit-learn's `_sgd_fast`.
+    fn dloss(self, p: f64, y: f64) -> f64 {
+        let z = p * y;
+        match self {
+            Margin::Log => {
+                // scikit-learn's half-binomial gradient, expit(p) - y01 with y01 in {0, 1},
+                // in its overflow-safe form.
+                let y01 = (y + 1.0) / 2.0;
+                if p > -37.0 {
+                    let e = (-p).exp();
+                    ((1.0 - y01) - y01 * e) / (1.0 + e)
+                } else {
+                    p.exp() - y01
+                }
+            }
+            Margin::Hinge(threshold) => {
+                if z <= threshold {
+                    -y
+                } else {
+                    0.0
+                }
+            }
+            Margin::ModifiedHuber => {
+                if z >= 1.0 {
+                    0.0
+                } else if z >= -1.0 {
+                    -2.0 * (1.0 - z) * y
+                } else {
+                    -4.0 * y
+                }
+            }
+        }
+    }
+}
+
+/// The state shared by every linear classifier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LinearCore {
+    rule: Rule,
+    penalty: Penalty,
+    alpha: f64,
+    l1_ratio: f64,
+    schedule: LearningRate,
+    eta0: f64,
+    power_t: f64,
+    fit_intercept: bool,
+    /// `t0` of the optimal schedule, fixed by `alpha` and the loss.
+    optimal_init: f64,
+    classes: Classes,
+    n_features: Option<usize>,
+    /// One row per binary problem: one for two classes (positive = `classes[1]`),
+    /// one per class (one-vs-rest) for three or more, none below two.
+    coef: Array2<f64>,
+    intercept: Array1<f64>,
+    /// scikit-learn's `t_`: 1 + rows learned with at least two classes known.
+    t: f64,
+    /// Cumulative L1 penalty per unit weight so far (`u`).
+    l1_u: f64,
+    /// L1 penalty actually applied to each weight (`q`).
+    l1_q: Array2<f64>,
+    seen: u64,
+}
+
+impl LinearCore {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        rule: Rule,
+        penalty: Penalty,
+        alpha: f64,
+        l1_ratio: f64,
+        schedule: LearningRate,
+        eta0: f64,
+        power_t: f64,
+        fit_intercept: bool,
+        classes: Option<&[i64]>,
+    ) -> Result<Self, ParamsError> {
+        if !(alpha.is_finite() && alpha >= 0.0) {
+            return Err(ParamsError::Alpha(alpha));
+        }
+        if !(0.0..=1.0).contains(&l1_ratio) {
+            return Err(ParamsError::L1Ratio(l1_ratio));
+        }
+        if !power_t.is_finite() {
+            return Err(ParamsError::PowerT(power_t));
+        }
+        let mut optimal_init = 0.0;
+        if let Rule::Gradient(margin) = rule {
+            match schedule {
+                LearningRate::Optimal => {
+                    if alpha <= 0.0 {
+                        return Err(ParamsError::OptimalNeedsAlpha);
+                    }
+                    // Bottou's heuristic, as scikit-learn: eta at t = 1 is typw / max(1, dloss).
+                    let typw = (1.0 / alpha.sqrt()).sqrt();
+                    let initial_eta0 = typw / margin.dloss(-typw, 1.0).max(1.0);
+                    optimal_init = 1.0 / (initial_eta0 * alpha);
+                }
+                LearningRate::Constant | LearningRate::InvScaling => {
+                    if !(eta0.is_finite() && eta0 > 0.0) {
+                        let name = if schedule == LearningRate::Constant { "constant" } else { "invscaling" };
+                        return Err(ParamsError::Eta0 { schedule: name, value: eta0 });
+                    }
+                }
+            }
+        }
+        let classes = match classes {
+            Some(c) => Classes::declared(c)?,
+            None => Classes::discover(),
+        };
+        // As scikit-learn: l1_ratio only mixes for elastic net; L2 is all L2, L1 all L1.
+        let l1_ratio = match penalty {
+            Penalty::L2 | Penalty::None => 0.0,
+            Penalty::L1 => 1.0,
+            Penalty::ElasticNet => l1_ratio,
+        };
+        Ok(Self {
+            rule,
+            penalty,
+            alpha,
+            l1_ratio,
+            schedule,
+            eta0,
+            power_t,
+            fit_intercept,
+            optimal_init,
+            classes,
+            n_features: None,
+            coef: Array2::zeros((0, 0)),
+            intercept: Array1::zeros(0),
+            t: 1.0,
+            l1_u: 0.0,
+            l1_q: Array2::zeros((0, 0)),
+            seen: 0,
+        })
+    }
+
+    fn n_models(n_classes: usize) -> usize {
+        match n_classes {
+            0 | 1 => 0,
+            2 => 1,
+            n => n,
+        }
+    }
+
+    fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        validate::label_count(x, y)?;
+        validate::features(x, self.n_features)?;
+        self.classes.check(y)
+    }
+
+    /// Allocate the weights once the feature count is known.
+    fn ensure_features(&mut self, d: usize) {
+        if self.n_features.is_none() {
+            self.n_features = Some(d);
+            let m = Self::n_models(self.classes.len());
+            self.coef = Array2::zeros((m, d));
+            self.intercept = Array1::zeros(m);
+            self.l1_q = Array2::zeros((m, d));
+        }
+    }
+
+    /// Grow the weights after a new class was inserted at `at`.
+    fn grow(&mut self, at: usize) {
+        let d = self.n_features.unwrap_or(0);
+        let n_new = self.classes.len();
+        match n_new {
+            0 | 1 => {}
+            2 => {
+                self.coef = Array2::zeros((1, d));
+                self.intercept = Array1::zeros(1);
+                self.l1_q = Array2::zeros((1, d));
+            }
+            3 => {
+                // Binary to one-vs-rest: the old vector scores the old positive class;
+                // its negation scores the old negative class; the new class starts at zero.
+                let w = self.coef.row(0).to_owned();
+                let q = self.l1_q.row(0).to_owned();
+                let b = self.intercept[0];
+                let mut coef = Array2::zeros((3, d));
+                let mut l1_q = Array2::zeros((3, d));
+                let mut intercept = Array1::zeros(3);
+                let old: Vec<usize> = (0..3).filter(|&i| i != at).collect();
+                coef.row_mut(old[0]).assign(&w.mapv(|v| -v));
+                l1_q.row_mut(old[0]).assign(&q.mapv(|v| -v));
+                intercept[old[0]] = -b;
+                coef.row_mut(old[1]).assign(&w);
+                l1_q.row_mut(old[1]).assign(&q);
+                intercept[old[1]] = b;
+                self.coef = coef;
+                self.l1_q = l1_q;
+                self.intercept = intercept;
+            }
+            _ => {
+                self.coef = insert_zero_row(&self.coef, at);
+                self.l1_q = insert_zero_row(&self.l1_q, at);
+                let mut intercept = self.intercept.to_vec();
+                intercept.insert(at, 0.0);
+                self.intercept = Array1::from(intercept);
+            }
+        }
+    }
+
+    fn eta(&self) -> f64 {
+        match self.schedule {
+            LearningRate::Optimal => 1.0 / (self.alpha * (self.optimal_init + self.t - 1.0)),
+            LearningRate::Constant => self.eta0,
+            LearningRate::InvScaling => self.eta0 / self.t.powf(self.power_t),
+        }
+    }
+
+    /// Scores of one row into `scores` (one per binary problem).
+    fn scores(&self, x: ArrayView1<f64>, scores: &mut Vec<f64>) {
+        scores.clear();
+        for (w, b) in self.coef.outer_iter().zip(self.intercept.iter()) {
+            scores.push(w.dot(&x) + b);
+        }
+    }
+
+    /// The class the scores point at; `NO_PREDICTION` when no class is known.
+    fn decide(&self, scores: &[f64]) -> i64 {
+        let classes = self.classes.as_slice();
+        match classes.len() {
+            0 => NO_PREDICTION,
+            1 => classes[0],
+            2 => classes[usize::from(scores[0] > 0.0)],
+            _ => classes[argmax(scores)],
+        }
+    }
+
+    /// Predict then learn one validated row.
+    fn step(&mut self, x: ArrayView1<f64>, y: i64, scores: &mut Vec<f64>) -> i64 {
+        self.scores(x, scores);
+        let predicted = self.decide(scores);
+        let (target, inserted) = self.classes.index_or_insert(y);
+        if inserted {
+            self.grow(target);
+            self.scores(x, scores);
+        }
+        self.seen += 1;
+        let n_models = self.coef.nrows();
+        if n_models == 0 {
+            // Fewer than two classes known: nothing to separate yet.
+            return predicted;
+        }
+        let eta = self.eta();
+        let sqnorm = match self.rule {
+            Rule::Pa1(_) | Rule::Pa2(_) => x.dot(&x),
+            Rule::Gradient(_) => 0.0,
+        };
+        if matches!(self.rule, Rule::Pa1(_)) && sqnorm == 0.0 {
+            // scikit-learn skips an all-zero row under PA-I (the step would divide by
+            // zero) but still counts it in `t_`. PA-II has no such guard.
+            self.t += 1.0;
+            return predicted;
+        }
+        let l2_scale = match self.penalty {
+            Penalty::L2 | Penalty::ElasticNet => (1.0 - (1.0 - self.l1_ratio) * eta * self.alpha).max(0.0),
+            Penalty::None | Penalty::L1 => 1.0,
+        };
+        let l1 = matches!(self.penalty, Penalty::L1 | Penalty::ElasticNet);
+        if l1 {
+            self.l1_u += self.l1_ratio * eta * self.alpha;
+        }
+        for (m, &p) in scores.iter().enumerate().take(n_models) {
+            let y_m = if n_models == 1 {
+                if target == 1 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            } else if target == m {
+                1.0
+            } else {
+                -1.0
+            };
+            let update = match self.rule {
+                Rule::Gradient(margin) => -eta * margin.dloss(p, y_m).clamp(-MAX_DLOSS, MAX_DLOSS),
+                Rule::Pa1(c) => (c.min(hinge(p, y_m) / sqnorm)) * y_m,
+                Rule::Pa2(c) => (hinge(p, y_m) / (sqnorm + 0.5 / c)) * y_m,
+            };
+            let mut w = self.coef.row_mut(m);
+            if l2_scale != 1.0 {
+                w *= l2_scale;
+            }
+            if update != 0.0 {
+                w.scaled_add(update, &x);
+                if self.fit_intercept {
+                    self.intercept[m] += update;
+                }
+            }
+            if l1 {
+                apply_l1(w, self.l1_q.row_mut(m), self.l1_u);
+            }
+        }
+        self.t += 1.0;
+        predicted
+    }
+
+    fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
+        self.validate(x, y)?;
+        self.ensure_features(x.ncols());
+        let mut scores = Vec::with_capacity(self.classes.len().max(1));
+        let mut out = Array1::zeros(x.nrows());
+        for ((row, &label), o) in x.outer_iter().zip(y.iter()).zip(out.iter_mut()) {
+            *o = self.step(row, label, &mut scores);
+        }
+        Ok(out)
+    }
+
+    /// Decision scores, `rows x binary problems`.
+    fn decision_function(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+        let Some(d) = self.n_features else {
+            return Err(ModelError::NotFitted("the linear model"));
+        };
+        validate::features(x, Some(d))?;
+        Ok(x.dot(&self.coef.t()) + &self.intercept)
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        if self.classes.is_empty() {
+            return Err(ModelError::NotFitted("the linear model"));
+        }
+        let scores = self.decision_function(x)?;
+        Ok(scores.outer_iter().map(|s| self.decide(s.as_slice().unwrap_or(&s.to_vec()))).collect())
+    }
+
+    /// Probabilities as scikit-learn computes them for log and modified-Huber losses.
+    fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        let margin = match self.rule {
+            Rule::Gradient(m @ (Margin::Log | Margin::ModifiedHuber)) => m,
+            _ => return Ok(None),
+        };
+        if self.classes.is_empty() {
+            return Err(ModelError::NotFitted("the linear model"));
+        }
+        let scores = self.decision_function(x)?;
+        let n_classes = self.classes.len();
+        if n_classes == 1 {
+            return Ok(Some(Array2::ones((x.nrows(), 1))));
+        }
+        let squash = |s: f64| match margin {
+            Margin::Log => 1.0 / (1.0 + (-s).exp()),
+            _ => (s.clamp(-1.0, 1.0) + 1.0) / 2.0,
+        };
+        let mut proba = Array2::zeros((x.nrows(), n_classes));
+        for (s, mut p) in scores.outer_iter().zip(proba.outer_iter_mut()) {
+            if n_classes == 2 {
+                let pos = squash(s[0]);
+                p[0] = 1.0 - pos;
+                p[1] = pos;
+                continue;
+            }
+            p.assign(&s.mapv(squash));
+            let sum = p.sum();
+            if sum > 0.0 {
+                p /= sum;
+            } else {
+                // Only reachable with modified Huber, where scikit-learn falls back to uniform.
+                p.fill(1.0 / n_classes as f64);
+            }
+        }
+        Ok(Some(proba))
+    }
+}
+
+fn hinge(p: f64, y: f64) -> f64 {
+    (1.0 - p * y).max(0.0)
+}
+
+/// Cumulative L1 penalty (Tsuruoka, Tsujii and Ananiadou, 2009), as scikit-learn's `l1penalty`.
+fn apply_l1(mut w: ndarray::ArrayViewMut1<f64>, mut q: ndarray::ArrayViewMut1<f64>, u: f64) {
+    for (wj, qj) in w.iter_mut().zip(q.iter_mut()) {
+        let z = *wj;
+        if z > 0.0 {
+            *wj = (z - (u + *qj)).max(0.0);
+        } else if z < 0.0 {
+            *wj = (z + (u - *qj)).min(0.0);
+        }
+        *qj += *wj - z;
+    }
+}
+
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &s) in v.iter().enumerate() {
+        if s > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn insert_zero_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
+    let mut out = Array2::zeros((a.nrows() + 1, a.ncols()));
+    for (i, row) in a.outer_iter().enumerate() {
+        let to = if i < at { i } else { i + 1 };
+        out.row_mut(to).assign(&row);
+    }
+    out
+}
+
+/// Generates the shared public surface of a linear classifier around its `core`.
+macro_rules! linear_classifier {
+    ($model:ident, $name:literal) => {
+        impl OnlineClassifier for $model {
+            fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+                // Row by row is scikit-learn's own order (shuffle=False), so the
+                // prequential path is also the training path.
+                self.core.learn_predict(x, y).map(|_| ())
+            }
+            fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+                self.core.predict(x)
+            }
+            fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+                self.core.predict_proba(x)
+            }
+            fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
+                self.core.learn_predict(x, y)
+            }
+            fn classes(&self) -> &[i64] {
+                self.core.classes.as_slice()
+            }
+            fn n_features(&self) -> Option<usize> {
+                self.core.n_features
+            }
+            fn records_seen(&self) -> u64 {
+                self.core.seen
+            }
+            fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+                self.core.validate(x, y)
+            }
+        }
+
+        impl $model {
+            /// Coefficients, one row per binary problem (one row for two classes,
+            /// positive class `classes()[1]`; one row per class for more).
+            pub fn coef(&self) -> ArrayView2<'_, f64> {
+                self.core.coef.view()
+            }
+            /// Intercepts, one per row of [`Self::coef`].
+            pub fn intercept(&self) -> ArrayView1<'_, f64> {
+                self.core.intercept.view()
+            }
+            /// scikit-learn's `t_`: one plus the number of rows learned with two or more classes known.
+            pub fn t(&self) -> f64 {
+                self.core.t
+            }
+            /// Decision scores, `rows x coef().nrows()`.
+            pub fn decision_function(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+                self.core.decision_function(x)
+            }
+            /// Class probabilities, or `None` when the loss has none.
+            pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+                self.core.predict_proba(x)
+            }
+        }
+
+        super::inherent_classifier_methods!($model);
+        const _: &str = $name;
+    };
+}
+
+/// Parameters of [`SgdClassifier`], with scikit-learn's names and defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SgdClassifierParams {
+    /// Loss (default hinge, as scikit-learn).
+    pub loss: Loss,
+    /// Penalty (default L2).
+    pub penalty: Penalty,
+    /// Regularisation strength (default 1e-4).
+    pub alpha: f64,
+    /// Elastic-net mixing (default 0.15).
+    pub l1_ratio: f64,
+    /// Learning-rate schedule (default optimal).
+    pub learning_rate: LearningRate,
+    /// Initial learning rate for constant and invscaling (default 0, which those reject).
+    pub eta0: f64,
+    /// Exponent of invscaling (default 0.5).
+    pub power_t: f64,
+    /// Learn an intercept (default true).
+    pub fit_intercept: bool,
+    /// Declared classes, or `None` to discover them.
+    pub classes: Option<Vec<i64>>,
+}
+
+impl Default for SgdClassifierParams {
+    fn default() -> Self {
+        Self {
+            loss: Loss::Hinge,
+            penalty: Penalty::L2,
+            alpha: 1e-4,
+            l1_ratio: 0.15,
+            learning_rate: LearningRate::Optimal,
+            eta0: 0.0,
+            power_t: 0.5,
+            fit_intercept: true,
+            classes: None,
+        }
+    }
+}
+
+impl SgdClassifierParams {
+    /// Set the loss.
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+    /// Set the penalty.
+    pub fn penalty(mut self, penalty: Penalty) -> Self {
+        self.penalty = penalty;
+        self
+    }
+    /// Set the regularisation strength.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+    /// Set the elastic-net mixing.
+    pub fn l1_ratio(mut self, l1_ratio: f64) -> Self {
+        self.l1_ratio = l1_ratio;
+        self
+    }
+    /// Set the learning-rate schedule.
+    pub fn learning_rate(mut self, learning_rate: LearningRate) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+    /// Set the initial learning rate.
+    pub fn eta0(mut self, eta0: f64) -> Self {
+        self.eta0 = eta0;
+        self
+    }
+    /// Set the invscaling exponent.
+    pub fn power_t(mut self, power_t: f64) -> Self {
+        self.power_t = power_t;
+        self
+    }
+    /// Learn an intercept or not.
+    pub fn fit_intercept(mut self, fit_intercept: bool) -> Self {
+        self.fit_intercept = fit_intercept;
+        self
+    }
+    /// Declare the classes up front.
+    pub fn classes(mut self, classes: &[i64]) -> Self {
+        self.classes = Some(classes.to_vec());
+        self
+    }
+    /// Check the parameters and build an untrained model.
+    pub fn build(self) -> Result<SgdClassifier, ParamsError> {
+        let margin = match self.loss {
+            Loss::Log => Margin::Log,
+            Loss::Hinge => Margin::Hinge(1.0),
+            Loss::ModifiedHuber => Margin::ModifiedHuber,
+        };
+        let core = LinearCore::new(
+            Rule::Gradient(margin),
+            self.penalty,
+            self.alpha,
+            self.l1_ratio,
+            self.learning_rate,
+            self.eta0,
+            self.power_t,
+            self.fit_intercept,
+            self.classes.as_deref(),
+        )?;
+        Ok(SgdClassifier { params: self, core })
+    }
+}
+
+/// Linear classifier trained by SGD (scikit-learn's `SGDClassifier` with `shuffle=False`).
+///
+/// ```
+/// use eddy::model::{Loss, SgdClassifier};
+/// use ndarray::array;
+///
+/// let mut sgd = SgdClassifier::params().loss(Loss::Log).classes(&[0, 1]).build()?;
+/// let x = array![[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]];
+/// let y = array![0, 1, 0, 1];
+/// let prequential = sgd.learn_predict(x.view(), y.view())?;
+/// assert_eq!(prequential.len(), 4);
+/// assert_eq!(sgd.predict(x.view())?.len(), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SgdClassifier {
+    params: SgdClassifierParams,
+    core: LinearCore,
+}
+
+impl SgdClassifier {
+    /// Default parameters (scikit-learn's).
+    pub fn params() -> SgdClassifierParams {
+        SgdClassifierParams::default()
+    }
+    /// The parameters the model was built with.
+    pub fn get_params(&self) -> &SgdClassifierParams {
+        &self.params
+    }
+}
+
+linear_classifier!(SgdClassifier, "sgd");
+super::impl_linfa_fit_with_classifier!(SgdClassifierParams, SgdClassifier);
+
+/// Parameters of [`Perceptron`], with scikit-learn's names and defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerceptronParams {
+    /// Penalty (default none).
+    pub penalty: Penalty,
+    /// Regularisation strength (default 1e-4).
+    pub alpha: f64,
+    /// Elastic-net mixing (default 0.15).
+    pub l1_ratio: f64,
+    /// Constant learning rate (default 1).
+    pub eta0: f64,
+    /// Learn an intercept (default true).
+    pub fit_intercept: bool,
+    /// Declared classes, or `None` to discover them.
+    pub classes: Option<Vec<i64>>,
+}
+
+impl Default for PerceptronParams {
+    fn default() -> Self {
+        Self { penalty: Penalty::None, alpha: 1e-4, l1_ratio: 0.15, eta0: 1.0, fit_intercept: true, classes: None }
+    }
+}
+
+impl PerceptronParams {
+    /// Set the penalty.
+    pub fn penalty(mut self, penalty: Penalty) -> Self {
+        self.penalty = penalty;
+        self
+    }
+    /// Set the regularisation strength.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+    /// Set the learning rate.
+    pub fn eta0(mut self, eta0: f64) -> Self {
+        self.eta0 = eta0;
+        self
+    }
+    /// Declare the classes up front.
+    pub fn classes(mut self, classes: &[i64]) -> Self {
+        self.classes = Some(classes.to_vec());
+        self
+    }
+    /// Check the parameters and build an untrained model.
+    pub fn build(self) -> Result<Perceptron, ParamsError> {
+        let core = LinearCore::new(
+            Rule::Gradient(Margin::Hinge(0.0)),
+            self.penalty,
+            self.alpha,
+            self.l1_ratio,
+            LearningRate::Constant,
+            self.eta0,
+            0.5,
+            self.fit_intercept,
+            self.classes.as_deref(),
+        )?;
+        Ok(Perceptron { params: self, core })
+    }
+}
+
+/// The perceptron (scikit-learn's `Perceptron` with `shuffle=False`): SGD on the
+/// hinge loss with threshold 0 and a constant learning rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Perceptron {
+    params: PerceptronParams,
+    core: LinearCore,
+}
+
+impl Perceptron {
+    /// Default parameters (scikit-learn's).
+    pub fn params() -> PerceptronParams {
+        PerceptronParams::default()
+    }
+    /// The parameters the model was built with.
+    pub fn get_params(&self) -> &PerceptronParams {
+        &self.params
+    }
+}
+
+linear_classifier!(Perceptron, "perceptron");
+super::impl_linfa_fit_with_classifier!(PerceptronParams, Perceptron);
+
+/// Parameters of [`PassiveAggressiveClassifier`], with scikit-learn's names and defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassiveAggressiveParams {
+    /// Aggressiveness: the largest step (PA-I) or the softness (PA-II). Default 1.
+    pub c: f64,
+    /// PA-I (hinge, the default) or PA-II (squared hinge).
+    pub loss: PaLoss,
+    /// Learn an intercept (default true).
+    pub fit_intercept: bool,
+    /// Declared classes, or `None` to discover them.
+    pub classes: Option<Vec<i64>>,
+}
+
+impl Default for PassiveAggressiveParams {
+    fn default() -> Self {
+        Self { c: 1.0, loss: PaLoss::Hinge, fit_intercept: true, classes: None }
+    }
+}
+
+impl PassiveAggressiveParams {
+    /// Set `C`.
+    pub fn c(mut self, c: f64) -> Self {
+        self.c = c;
+        self
+    }
+    /// Choose PA-I or PA-II.
+    pub fn loss(mut self, loss: PaLoss) -> Self {
+        self.loss = loss;
+        self
+    }
+    /// Declare the classes up front.
+    pub fn classes(mut self, classes: &[i64]) -> Self {
+        self.classes = Some(classes.to_vec());
+        self
+    }
+    /// Check the parameters and build an untrained model.
+    pub fn build(self) -> Result<PassiveAggressiveClassifier, ParamsError> {
+        if !(self.c.is_finite() && self.c > 0.0) {
+            return Err(ParamsError::C(self.c));
+        }
+        let rule = match self.loss {
+            PaLoss::Hinge => Rule::Pa1(self.c),
+            PaLoss::SquaredHinge => Rule::Pa2(self.c),
+        };
+        let core = LinearCore::new(
+            rule,
+            Penalty::None,
+            1.0,
+            0.15,
+            LearningRate::Constant,
+            1.0,
+            0.5,
+            self.fit_intercept,
+            self.classes.as_deref(),
+        )?;
+        Ok(PassiveAggressiveClassifier { params: self, core })
+    }
+}
+
+/// Passive-Aggressive classifier (Crammer et al., 2006), PA-I or PA-II
+/// (scikit-learn's `PassiveAggressiveClassifier` with `shuffle=False`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PassiveAggressiveClassifier {
+    params: PassiveAggressiveParams,
+    core: LinearCore,
+}
+
+impl PassiveAggressiveClassifier {
+    /// Default parameters (scikit-learn's).
+    pub fn params() -> PassiveAggressiveParams {
+        PassiveAggressiveParams::default()
+    }
+    /// The parameters the model was built with.
+    pub fn get_params(&self) -> &PassiveAggressiveParams {
+        &self.params
+    }
+}
+
+linear_classifier!(PassiveAggressiveClassifier, "passive-aggressive");
+super::impl_linfa_fit_with_classifier!(PassiveAggressiveParams, PassiveAggressiveClassifier);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn discovered_binary_becomes_one_vs_rest_with_negated_vector() {
+        let mut m = SgdClassifier::params().build().expect("valid defaults");
+        let x = array![[1.0, 0.0], [0.0, 1.0]];
+        m.partial_fit(x.view(), array![0, 1].view()).expect("valid batch");
+        let w = m.coef().row(0).to_owned();
+        let b = m.intercept()[0];
+        m.core.classes.index_or_insert(2);
+        m.core.grow(2);
+        assert_eq!(m.coef().nrows(), 3);
+        assert_eq!(m.coef().row(1), w);
+        assert_eq!(m.coef().row(0), w.mapv(|v| -v));
+        assert_eq!(m.intercept()[0], -b);
+        assert_eq!(m.coef().row(2), Array1::<f64>::zeros(2));
+    }
+
+    #[test]
+    fn l1_penalty_never_crosses_zero() {
+        let mut w = array![0.5, -0.5, 0.0];
+        let mut q = array![0.0, 0.0, 0.0];
+        apply_l1(w.view_mut(), q.view_mut(), 1.0);
+        assert_eq!(w, array![0.0, 0.0, 0.0]);
+        assert_eq!(q, array![-0.5, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn predict_before_any_data_is_not_fitted() {
+        let m = SgdClassifier::params().classes(&[1, 2, 3]).build().expect("valid");
+        assert!(matches!(m.predict(array![[1.0]].view()), Err(ModelError::NotFitted(_))));
+    }
+}

@@ -1,0 +1,199 @@
+//! Incremental models: the two traits every estimator implements, and the estimators.
+//!
+//! Every model learns from mini-batches (`partial_fit`) and labels records with an
+//! `i64`. `learn_predict` is the prequential (test-then-train) step: for the
+//! sequential learners it predicts each row and then learns from it, row by row,
+//! so one batch of 1024 rows gives exactly the labels and the model of 1024
+//! one-row steps. Mini-batch k-means keeps scikit-learn's per-batch update.
+//!
+//! A model that refuses a batch (wrong feature count, NaN, unknown label, ...)
+//! returns a [`ModelError`] and is left unchanged: batches are validated before
+//! any state is touched.
+
+mod classes;
+mod kmeans;
+mod linear;
+mod naive_bayes;
+mod validate;
+
+pub use classes::Classes;
+pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams};
+pub use linear::{
+    LearningRate, Loss, PaLoss, PassiveAggressiveClassifier, PassiveAggressiveParams, Penalty, Perceptron,
+    PerceptronParams, SgdClassifier, SgdClassifierParams,
+};
+pub use naive_bayes::{GaussianNb, GaussianNbParams, MultinomialNb, MultinomialNbParams};
+
+use crate::error::ModelError;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+pub(crate) use validate::features as validate_features;
+
+/// The label `learn_predict` gives a record when the model knows no class yet
+/// (the very first records of a stream with undeclared classes).
+///
+/// It is reserved: declaring it as a class or passing it as a target is an error.
+pub const NO_PREDICTION: i64 = i64::MIN;
+
+/// An online classifier: learns from labelled mini-batches, predicts `i64` classes.
+///
+/// Classes are either declared up front (then any other label is an error) or
+/// discovered as they appear in the targets.
+pub trait OnlineClassifier: Send {
+    /// Learn from a labelled batch (scikit-learn's `partial_fit`).
+    fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError>;
+
+    /// Predict the class of each row.
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError>;
+
+    /// Class probabilities, one column per entry of [`OnlineClassifier::classes`],
+    /// or `None` when the model has no probabilities (e.g. hinge loss).
+    fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError>;
+
+    /// Prequential step: predict each row with the model as it is *before* that
+    /// row, then learn from it. Returns the predictions.
+    fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError>;
+
+    /// The known classes, sorted ascending.
+    fn classes(&self) -> &[i64];
+
+    /// Number of features, once known.
+    fn n_features(&self) -> Option<usize>;
+
+    /// Rows learned so far.
+    fn records_seen(&self) -> u64;
+
+    /// Check a batch as `partial_fit` would, without learning from it.
+    fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError>;
+}
+
+/// An online clusterer: learns from unlabelled mini-batches, assigns each row a centre id.
+pub trait OnlineClusterer: Send {
+    /// Learn from a batch (scikit-learn's `partial_fit`).
+    fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError>;
+
+    /// The nearest centre of each row, as `0..n_clusters`.
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError>;
+
+    /// Prequential step: the centre each row is assigned to when its batch is
+    /// learned (before the centres move), then the update.
+    fn learn_predict(&mut self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError>;
+
+    /// The centres, `n_clusters x n_features`, once initialised.
+    fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>>;
+
+    /// How many rows each centre has absorbed (its learning rate is `1 / count`).
+    fn counts(&self) -> ArrayView1<'_, f64>;
+
+    /// Running inertia: the sum over every row learned of the squared distance
+    /// to the centre it was assigned to.
+    fn inertia(&self) -> f64;
+
+    /// Number of features, once known.
+    fn n_features(&self) -> Option<usize>;
+
+    /// Rows learned so far.
+    fn records_seen(&self) -> u64;
+}
+
+/// Implements linfa's `PredictInplace` (and through it `Predict`) for an eddy model.
+///
+/// linfa's trait cannot return an error, so rows of an invalid batch are all
+/// labelled [`NO_PREDICTION`]; call the model's own `predict` for a typed error.
+macro_rules! impl_linfa_predict {
+    ($model:ty, $trait:path) => {
+        impl<D: ndarray::Data<Elem = f64>>
+            linfa::traits::PredictInplace<ndarray::ArrayBase<D, ndarray::Ix2>, ndarray::Array1<i64>> for $model
+        {
+            fn predict_inplace(&self, x: &ndarray::ArrayBase<D, ndarray::Ix2>, y: &mut ndarray::Array1<i64>) {
+                match <$model as $trait>::predict(self, x.view()) {
+                    Ok(labels) if labels.len() == y.len() => y.assign(&labels),
+                    _ => y.fill($crate::model::NO_PREDICTION),
+                }
+            }
+
+            fn default_target(&self, x: &ndarray::ArrayBase<D, ndarray::Ix2>) -> ndarray::Array1<i64> {
+                ndarray::Array1::zeros(x.nrows())
+            }
+        }
+    };
+}
+
+/// Implements linfa's `FitWith` for an eddy classifier's params: a linfa
+/// `Dataset` with `i64` targets trains a new model (`None`) or continues one.
+macro_rules! impl_linfa_fit_with_classifier {
+    ($params:ty, $model:ty) => {
+        impl<'a, D, S>
+            linfa::traits::FitWith<
+                'a,
+                ndarray::ArrayBase<D, ndarray::Ix2>,
+                ndarray::ArrayBase<S, ndarray::Ix1>,
+                $crate::error::ModelError,
+            > for $params
+        where
+            D: ndarray::Data<Elem = f64> + 'a,
+            S: ndarray::Data<Elem = i64> + 'a,
+        {
+            type ObjectIn = Option<$model>;
+            type ObjectOut = $model;
+
+            fn fit_with(
+                &self,
+                model: Self::ObjectIn,
+                dataset: &'a linfa::DatasetBase<
+                    ndarray::ArrayBase<D, ndarray::Ix2>,
+                    ndarray::ArrayBase<S, ndarray::Ix1>,
+                >,
+            ) -> Result<Self::ObjectOut, $crate::error::ModelError> {
+                let mut model = match model {
+                    Some(m) => m,
+                    None => self.clone().build()?,
+                };
+                $crate::model::OnlineClassifier::partial_fit(
+                    &mut model,
+                    dataset.records.view(),
+                    dataset.targets.view(),
+                )?;
+                Ok(model)
+            }
+        }
+    };
+}
+
+/// Makes the trait methods of a classifier callable without importing the trait,
+/// and wins over linfa's `Predict::predict` when both traits are in scope.
+macro_rules! inherent_classifier_methods {
+    ($model:ty) => {
+        impl $model {
+            /// Learn from a labelled batch (scikit-learn's `partial_fit`).
+            pub fn partial_fit(
+                &mut self,
+                x: ndarray::ArrayView2<f64>,
+                y: ndarray::ArrayView1<i64>,
+            ) -> Result<(), $crate::error::ModelError> {
+                <Self as $crate::model::OnlineClassifier>::partial_fit(self, x, y)
+            }
+            /// Predict the class of each row.
+            pub fn predict(
+                &self,
+                x: ndarray::ArrayView2<f64>,
+            ) -> Result<ndarray::Array1<i64>, $crate::error::ModelError> {
+                <Self as $crate::model::OnlineClassifier>::predict(self, x)
+            }
+            /// Prequential step: predict each row, then learn from it.
+            pub fn learn_predict(
+                &mut self,
+                x: ndarray::ArrayView2<f64>,
+                y: ndarray::ArrayView1<i64>,
+            ) -> Result<ndarray::Array1<i64>, $crate::error::ModelError> {
+                <Self as $crate::model::OnlineClassifier>::learn_predict(self, x, y)
+            }
+            /// The known classes, sorted ascending.
+            pub fn classes(&self) -> &[i64] {
+                <Self as $crate::model::OnlineClassifier>::classes(self)
+            }
+        }
+        $crate::model::impl_linfa_predict!($model, $crate::model::OnlineClassifier);
+    };
+}
+
+pub(crate) use {impl_linfa_fit_with_classifier, impl_linfa_predict, inherent_classifier_methods};

@@ -1,0 +1,536 @@
+//! Gaussian and multinomial naive Bayes, learned incrementally.
+//!
+//! Written on ndarray rather than taken from linfa-bayes 0.8.1: its
+//! `MultinomialNb::fit_with` prints a `dbg!` dump on every call, and neither
+//! model can predict-then-learn row by row, which the prequential step needs.
+//! The statistics and the joint log-likelihood follow scikit-learn.
+//!
+//! Deliberate difference for `GaussianNb`: scikit-learn adds `epsilon =
+//! var_smoothing * max(var(batch))` computed from the *current batch* (and
+//! subtracts the new epsilon, not the old, before merging), so its model
+//! depends on how the stream is cut. eddy keeps the raw variances and uses
+//! `var_smoothing * max(var(all rows seen))`: the same as scikit-learn for a
+//! single batch, independent of batching otherwise.
+
+use super::{validate, Classes, OnlineClassifier, NO_PREDICTION};
+use crate::error::{ModelError, ParamsError};
+use crate::moments::{self, Moments};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+/// Parameters of [`GaussianNb`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GaussianNbParams {
+    /// Share of the largest feature variance added to every variance (default 1e-9).
+    pub var_smoothing: f64,
+    /// Declared classes, or `None` to discover them.
+    pub classes: Option<Vec<i64>>,
+}
+
+impl Default for GaussianNbParams {
+    fn default() -> Self {
+        Self { var_smoothing: 1e-9, classes: None }
+    }
+}
+
+impl GaussianNbParams {
+    /// Set `var_smoothing`.
+    pub fn var_smoothing(mut self, v: f64) -> Self {
+        self.var_smoothing = v;
+        self
+    }
+    /// Declare the classes up front.
+    pub fn classes(mut self, classes: &[i64]) -> Self {
+        self.classes = Some(classes.to_vec());
+        self
+    }
+    /// Check the parameters and build an untrained model.
+    pub fn build(self) -> Result<GaussianNb, ParamsError> {
+        if !(self.var_smoothing.is_finite() && self.var_smoothing >= 0.0) {
+            return Err(ParamsError::VarSmoothing(self.var_smoothing));
+        }
+        let classes = match &self.classes {
+            Some(c) => Classes::declared(c)?,
+            None => Classes::discover(),
+        };
+        let n = classes.len();
+        Ok(GaussianNb {
+            params: self,
+            classes,
+            n_features: None,
+            theta: Array2::zeros((n, 0)),
+            var: Array2::zeros((n, 0)),
+            class_count: Array1::zeros(n),
+            all: Moments::new(0),
+            seen: 0,
+        })
+    }
+}
+
+/// Gaussian naive Bayes (scikit-learn's `GaussianNB`), learned incrementally.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GaussianNb {
+    params: GaussianNbParams,
+    classes: Classes,
+    n_features: Option<usize>,
+    /// Per-class feature means.
+    theta: Array2<f64>,
+    /// Per-class population variances, without smoothing.
+    var: Array2<f64>,
+    class_count: Array1<f64>,
+    /// Moments of all rows, for the smoothing epsilon.
+    all: Moments,
+    seen: u64,
+}
+
+impl GaussianNb {
+    /// Default parameters (scikit-learn's).
+    pub fn params() -> GaussianNbParams {
+        GaussianNbParams::default()
+    }
+
+    /// Per-class feature means (scikit-learn's `theta_`).
+    pub fn theta(&self) -> ArrayView2<'_, f64> {
+        self.theta.view()
+    }
+
+    /// Per-class variances including the smoothing epsilon (scikit-learn's `var_`).
+    pub fn var(&self) -> Array2<f64> {
+        &self.var + self.epsilon()
+    }
+
+    /// Rows seen per class.
+    pub fn class_count(&self) -> ArrayView1<'_, f64> {
+        self.class_count.view()
+    }
+
+    /// The smoothing added to every variance.
+    pub fn epsilon(&self) -> f64 {
+        self.params.var_smoothing * self.all.var.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// Joint log-likelihood of each row and class, `rows x classes`.
+    pub fn joint_log_likelihood(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+        let d = self.n_features.ok_or(ModelError::NotFitted("GaussianNb"))?;
+        validate::features(x, Some(d))?;
+        let cache = self.class_terms();
+        let mut out = Array2::zeros((x.nrows(), self.classes.len()));
+        for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+            self.jll_row(row, &cache, o.as_slice_mut().unwrap_or(&mut []));
+        }
+        Ok(out)
+    }
+
+    /// Per-class constant term and smoothed inverse variances.
+    fn class_terms(&self) -> (Vec<f64>, Array2<f64>) {
+        let eps = self.epsilon();
+        let total: f64 = self.class_count.sum();
+        let mut constant = Vec::with_capacity(self.classes.len());
+        let mut inv_var = Array2::zeros(self.var.raw_dim());
+        for c in 0..self.classes.len() {
+            if self.class_count[c] == 0.0 {
+                constant.push(f64::NEG_INFINITY);
+                continue;
+            }
+            let mut log_det = 0.0;
+            for (iv, &v) in inv_var.row_mut(c).iter_mut().zip(self.var.row(c).iter()) {
+                // Floor at the smallest positive double: a zero variance (one row, no
+                // smoothing) would otherwise give NaN where scikit-learn gives NaN.
+                let v = (v + eps).max(f64::MIN_POSITIVE);
+                log_det += (2.0 * std::f64::consts::PI * v).ln();
+                *iv = 1.0 / v;
+            }
+            constant.push((self.class_count[c] / total).ln() - 0.5 * log_det);
+        }
+        (constant, inv_var)
+    }
+
+    fn jll_row(&self, x: ArrayView1<f64>, (constant, inv_var): &(Vec<f64>, Array2<f64>), out: &mut [f64]) {
+        for (c, o) in out.iter_mut().enumerate() {
+            if constant[c] == f64::NEG_INFINITY {
+                *o = f64::NEG_INFINITY;
+                continue;
+            }
+            let mut s = 0.0;
+            for ((&xi, &m), &iv) in x.iter().zip(self.theta.row(c).iter()).zip(inv_var.row(c).iter()) {
+                let diff = xi - m;
+                s += diff * diff * iv;
+            }
+            *o = constant[c] - 0.5 * s;
+        }
+    }
+
+    fn check_batch(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        validate::label_count(x, y)?;
+        validate::features(x, self.n_features)?;
+        self.classes.check(y)
+    }
+
+    fn ensure_features(&mut self, d: usize) {
+        if self.n_features.is_none() {
+            self.n_features = Some(d);
+            let n = self.classes.len();
+            self.theta = Array2::zeros((n, d));
+            self.var = Array2::zeros((n, d));
+            self.all = Moments::new(d);
+        }
+    }
+
+    /// Index of `label`, growing the per-class state when it is new.
+    fn class_index(&mut self, label: i64) -> usize {
+        let (i, inserted) = self.classes.index_or_insert(label);
+        if inserted {
+            self.theta = insert_row(&self.theta, i);
+            self.var = insert_row(&self.var, i);
+            let mut cc = self.class_count.to_vec();
+            cc.insert(i, 0.0);
+            self.class_count = Array1::from(cc);
+        }
+        i
+    }
+
+    fn step_row(&mut self, x: ArrayView1<f64>, y: i64, jll: &mut Vec<f64>) -> i64 {
+        let cache = self.class_terms();
+        jll.resize(self.classes.len(), 0.0);
+        self.jll_row(x, &cache, jll);
+        let predicted = decide(&self.classes, jll);
+        let c = self.class_index(y);
+        moments::merge_row(self.class_count[c], self.theta.row_mut(c), self.var.row_mut(c), x);
+        self.class_count[c] += 1.0;
+        self.all.update_row(x);
+        self.seen += 1;
+        predicted
+    }
+}
+
+impl OnlineClassifier for GaussianNb {
+    /// Merges each class's batch statistics at once, as scikit-learn does.
+    fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        self.check_batch(x, y)?;
+        if x.nrows() == 0 {
+            return Ok(());
+        }
+        self.ensure_features(x.ncols());
+        let mut labels: Vec<i64> = y.to_vec();
+        labels.sort_unstable();
+        labels.dedup();
+        for label in labels {
+            let c = self.class_index(label);
+            let rows: Vec<usize> = y.iter().enumerate().filter(|(_, &l)| l == label).map(|(i, _)| i).collect();
+            let xc = x.select(Axis(0), &rows);
+            let (mu, var) = moments::batch_mean_var(xc.view());
+            let n_new = rows.len() as f64;
+            moments::merge(
+                self.class_count[c],
+                self.theta.row_mut(c),
+                self.var.row_mut(c),
+                n_new,
+                mu.view(),
+                var.view(),
+            );
+            self.class_count[c] += n_new;
+        }
+        self.all.update_batch(x);
+        self.seen += x.nrows() as u64;
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        let jll = self.joint_log_likelihood(x)?;
+        Ok(jll.outer_iter().map(|r| decide(&self.classes, r.as_slice().unwrap_or(&[]))).collect())
+    }
+
+    fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        Ok(Some(softmax_rows(self.joint_log_likelihood(x)?)))
+    }
+
+    fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
+        self.check_batch(x, y)?;
+        self.ensure_features(x.ncols());
+        let mut jll = Vec::new();
+        Ok(x.outer_iter().zip(y.iter()).map(|(row, &label)| self.step_row(row, label, &mut jll)).collect())
+    }
+
+    fn classes(&self) -> &[i64] {
+        self.classes.as_slice()
+    }
+    fn n_features(&self) -> Option<usize> {
+        self.n_features
+    }
+    fn records_seen(&self) -> u64 {
+        self.seen
+    }
+    fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        self.check_batch(x, y)
+    }
+}
+
+super::inherent_classifier_methods!(GaussianNb);
+super::impl_linfa_fit_with_classifier!(GaussianNbParams, GaussianNb);
+
+/// Parameters of [`MultinomialNb`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MultinomialNbParams {
+    /// Additive (Laplace/Lidstone) smoothing (default 1).
+    pub alpha: f64,
+    /// Learn class priors from the counts (default true) or use uniform ones.
+    pub fit_prior: bool,
+    /// Declared classes, or `None` to discover them.
+    pub classes: Option<Vec<i64>>,
+}
+
+impl Default for MultinomialNbParams {
+    fn default() -> Self {
+        Self { alpha: 1.0, fit_prior: true, classes: None }
+    }
+}
+
+impl MultinomialNbParams {
+    /// Set the smoothing.
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+    /// Learn priors or use uniform ones.
+    pub fn fit_prior(mut self, fit_prior: bool) -> Self {
+        self.fit_prior = fit_prior;
+        self
+    }
+    /// Declare the classes up front.
+    pub fn classes(mut self, classes: &[i64]) -> Self {
+        self.classes = Some(classes.to_vec());
+        self
+    }
+    /// Check the parameters and build an untrained model.
+    pub fn build(self) -> Result<MultinomialNb, ParamsError> {
+        // alpha = 0 would take the log of zero counts.
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(ParamsError::Alpha(self.alpha));
+        }
+        let classes = match &self.classes {
+            Some(c) => Classes::declared(c)?,
+            None => Classes::discover(),
+        };
+        let n = classes.len();
+        Ok(MultinomialNb {
+            params: self,
+            classes,
+            n_features: None,
+            feature_count: Array2::zeros((n, 0)),
+            class_count: Array1::zeros(n),
+            seen: 0,
+        })
+    }
+}
+
+/// Multinomial naive Bayes (scikit-learn's `MultinomialNB`) for count features.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MultinomialNb {
+    params: MultinomialNbParams,
+    classes: Classes,
+    n_features: Option<usize>,
+    feature_count: Array2<f64>,
+    class_count: Array1<f64>,
+    seen: u64,
+}
+
+impl MultinomialNb {
+    /// Default parameters (scikit-learn's).
+    pub fn params() -> MultinomialNbParams {
+        MultinomialNbParams::default()
+    }
+
+    /// Summed features per class (scikit-learn's `feature_count_`).
+    pub fn feature_count(&self) -> ArrayView2<'_, f64> {
+        self.feature_count.view()
+    }
+
+    /// Rows seen per class.
+    pub fn class_count(&self) -> ArrayView1<'_, f64> {
+        self.class_count.view()
+    }
+
+    /// Smoothed log probability of each feature given each class.
+    pub fn feature_log_prob(&self) -> Array2<f64> {
+        let mut flp = Array2::zeros(self.feature_count.raw_dim());
+        for c in 0..self.classes.len() {
+            self.update_log_prob_row(c, &mut flp);
+        }
+        flp
+    }
+
+    /// Log prior of each class.
+    pub fn class_log_prior(&self) -> Array1<f64> {
+        let n = self.classes.len() as f64;
+        if !self.params.fit_prior {
+            return Array1::from_elem(self.classes.len(), -n.ln());
+        }
+        let total = self.class_count.sum().ln();
+        self.class_count.mapv(|c| c.ln() - total)
+    }
+
+    fn update_log_prob_row(&self, c: usize, flp: &mut Array2<f64>) {
+        let alpha = self.params.alpha;
+        let fc = self.feature_count.row(c);
+        let denom = (fc.sum() + alpha * fc.len() as f64).ln();
+        for (o, &v) in flp.row_mut(c).iter_mut().zip(fc.iter()) {
+            *o = (v + alpha).ln() - denom;
+        }
+    }
+
+    /// Joint log-likelihood of each row and class, `rows x classes`.
+    pub fn joint_log_likelihood(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+        let d = self.n_features.ok_or(ModelError::NotFitted("MultinomialNb"))?;
+        self.check_features(x, Some(d))?;
+        Ok(x.dot(&self.feature_log_prob().t()) + &self.class_log_prior())
+    }
+
+    fn check_features(&self, x: ArrayView2<f64>, d: Option<usize>) -> Result<(), ModelError> {
+        validate::features(x, d)?;
+        for (row, r) in x.outer_iter().enumerate() {
+            if let Some((column, &value)) = r.iter().enumerate().find(|(_, &v)| v < 0.0) {
+                return Err(ModelError::NegativeFeature { row, column, value, model: "MultinomialNb" });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_batch(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        validate::label_count(x, y)?;
+        self.check_features(x, self.n_features)?;
+        self.classes.check(y)
+    }
+
+    fn ensure_features(&mut self, d: usize) {
+        if self.n_features.is_none() {
+            self.n_features = Some(d);
+            self.feature_count = Array2::zeros((self.classes.len(), d));
+        }
+    }
+
+    fn class_index(&mut self, label: i64) -> (usize, bool) {
+        let (i, inserted) = self.classes.index_or_insert(label);
+        if inserted {
+            self.feature_count = insert_row(&self.feature_count, i);
+            let mut cc = self.class_count.to_vec();
+            cc.insert(i, 0.0);
+            self.class_count = Array1::from(cc);
+        }
+        (i, inserted)
+    }
+
+    fn learn_row(&mut self, x: ArrayView1<f64>, c: usize) {
+        self.feature_count.row_mut(c).scaled_add(1.0, &x);
+        self.class_count[c] += 1.0;
+        self.seen += 1;
+    }
+}
+
+impl OnlineClassifier for MultinomialNb {
+    fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        self.check_batch(x, y)?;
+        self.ensure_features(x.ncols());
+        for (row, &label) in x.outer_iter().zip(y.iter()) {
+            let (c, _) = self.class_index(label);
+            self.learn_row(row, c);
+        }
+        Ok(())
+    }
+
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        let jll = self.joint_log_likelihood(x)?;
+        Ok(jll.outer_iter().map(|r| decide(&self.classes, r.as_slice().unwrap_or(&[]))).collect())
+    }
+
+    fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        Ok(Some(softmax_rows(self.joint_log_likelihood(x)?)))
+    }
+
+    fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
+        self.check_batch(x, y)?;
+        self.ensure_features(x.ncols());
+        // Log probabilities are kept current row by row: only the learned class's row
+        // and the priors change, so a step costs O(d + classes), not O(d * classes).
+        let mut flp = self.feature_log_prob();
+        let mut prior = self.class_log_prior();
+        let mut jll = Vec::new();
+        let mut out = Array1::zeros(x.nrows());
+        for ((row, &label), o) in x.outer_iter().zip(y.iter()).zip(out.iter_mut()) {
+            jll.clear();
+            jll.extend(flp.outer_iter().zip(prior.iter()).map(|(f, &p)| f.dot(&row) + p));
+            *o = if self.class_count.sum() == 0.0 && self.params.fit_prior {
+                cold_start(&self.classes)
+            } else {
+                decide(&self.classes, &jll)
+            };
+            let (c, inserted) = self.class_index(label);
+            if inserted {
+                flp = insert_row(&flp, c);
+            }
+            self.learn_row(row, c);
+            self.update_log_prob_row(c, &mut flp);
+            prior = self.class_log_prior();
+        }
+        Ok(out)
+    }
+
+    fn classes(&self) -> &[i64] {
+        self.classes.as_slice()
+    }
+    fn n_features(&self) -> Option<usize> {
+        self.n_features
+    }
+    fn records_seen(&self) -> u64 {
+        self.seen
+    }
+    fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        self.check_batch(x, y)
+    }
+}
+
+super::inherent_classifier_methods!(MultinomialNb);
+super::impl_linfa_fit_with_classifier!(MultinomialNbParams, MultinomialNb);
+
+/// The class with the highest joint log-likelihood. Before any data: the first
+/// declared class, or [`NO_PREDICTION`] when none is known.
+fn decide(classes: &Classes, jll: &[f64]) -> i64 {
+    let labels = classes.as_slice();
+    let mut best: Option<usize> = None;
+    for (i, &v) in jll.iter().enumerate() {
+        if v > f64::NEG_INFINITY && best.is_none_or(|b| v > jll[b]) {
+            best = Some(i);
+        }
+    }
+    match best {
+        Some(i) => labels[i],
+        None => cold_start(classes),
+    }
+}
+
+fn cold_start(classes: &Classes) -> i64 {
+    classes.as_slice().first().copied().unwrap_or(NO_PREDICTION)
+}
+
+/// Normalised probabilities from log-likelihoods (log-sum-exp), uniform when no class has data.
+fn softmax_rows(mut jll: Array2<f64>) -> Array2<f64> {
+    let n = jll.ncols() as f64;
+    for mut row in jll.outer_iter_mut() {
+        let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if max == f64::NEG_INFINITY {
+            row.fill(1.0 / n);
+            continue;
+        }
+        row.mapv_inplace(|v| (v - max).exp());
+        let s = row.sum();
+        row /= s;
+    }
+    jll
+}
+
+fn insert_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
+    let mut out = Array2::zeros((a.nrows() + 1, a.ncols()));
+    for (i, row) in a.outer_iter().enumerate() {
+        out.row_mut(if i < at { i } else { i + 1 }).assign(&row);
+    }
+    out
+}

@@ -1,0 +1,101 @@
+//! Running per-feature mean and variance, merged batch by batch.
+//!
+//! The merge is Chan, Golub and LeVeque's pairwise update (the one scikit-learn's
+//! `GaussianNB._update_mean_variance` uses): numerically stable, exact for any
+//! split of the data up to rounding, and O(d) for a single row.
+
+use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+use serde::{Deserialize, Serialize};
+
+/// Count, mean and population variance of each feature over the rows seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    /// Rows seen.
+    pub count: f64,
+    /// Mean of each feature.
+    pub mean: Array1<f64>,
+    /// Population variance (divided by `count`) of each feature.
+    pub var: Array1<f64>,
+}
+
+impl Moments {
+    /// No rows yet, `d` features.
+    pub fn new(d: usize) -> Self {
+        Self { count: 0.0, mean: Array1::zeros(d), var: Array1::zeros(d) }
+    }
+
+    /// Merge a batch of rows.
+    pub fn update_batch(&mut self, x: ArrayView2<f64>) {
+        let n = x.nrows();
+        if n == 0 {
+            return;
+        }
+        let (mu, var) = batch_mean_var(x);
+        merge(self.count, self.mean.view_mut(), self.var.view_mut(), n as f64, mu.view(), var.view());
+        self.count += n as f64;
+    }
+
+    /// Merge one row.
+    pub fn update_row(&mut self, x: ArrayView1<f64>) {
+        merge_row(self.count, self.mean.view_mut(), self.var.view_mut(), x);
+        self.count += 1.0;
+    }
+}
+
+/// Mean and population variance of each column (two passes, as `np.var`).
+pub(crate) fn batch_mean_var(x: ArrayView2<f64>) -> (Array1<f64>, Array1<f64>) {
+    let n = x.nrows() as f64;
+    let mean = x.sum_axis(Axis(0)) / n;
+    let mut var = Array1::zeros(x.ncols());
+    for row in x.outer_iter() {
+        for ((v, &xi), &m) in var.iter_mut().zip(row.iter()).zip(mean.iter()) {
+            let d: f64 = xi - m;
+            *v += d * d;
+        }
+    }
+    var /= n;
+    (mean, var)
+}
+
+/// Merge `n_new` rows with mean `new_mu` and variance `new_var` into the
+/// running `(n_past, mu, var)`. The caller adds `n_new` to its count.
+pub(crate) fn merge(
+    n_past: f64,
+    mut mu: ArrayViewMut1<f64>,
+    mut var: ArrayViewMut1<f64>,
+    n_new: f64,
+    new_mu: ArrayView1<f64>,
+    new_var: ArrayView1<f64>,
+) {
+    if n_new == 0.0 {
+        return;
+    }
+    if n_past == 0.0 {
+        mu.assign(&new_mu);
+        var.assign(&new_var);
+        return;
+    }
+    let n_total = n_past + n_new;
+    let cross = n_new * n_past / n_total;
+    for (((m, v), &nm), &nv) in mu.iter_mut().zip(var.iter_mut()).zip(new_mu.iter()).zip(new_var.iter()) {
+        let total_ssd = n_past * *v + n_new * nv + cross * (*m - nm) * (*m - nm);
+        *m = (n_new * nm + n_past * *m) / n_total;
+        *v = total_ssd / n_total;
+    }
+}
+
+/// [`merge`] for a single row (mean `x`, variance 0), without temporaries.
+pub(crate) fn merge_row(n_past: f64, mut mu: ArrayViewMut1<f64>, mut var: ArrayViewMut1<f64>, x: ArrayView1<f64>) {
+    if n_past == 0.0 {
+        mu.assign(&x);
+        var.fill(0.0);
+        return;
+    }
+    let n_total = n_past + 1.0;
+    let cross = n_past / n_total;
+    for ((m, v), &xi) in mu.iter_mut().zip(var.iter_mut()).zip(x.iter()) {
+        let total_ssd = n_past * *v + cross * (*m - xi) * (*m - xi);
+        *m = (xi + n_past * *m) / n_total;
+        *v = total_ssd / n_total;
+    }
+}

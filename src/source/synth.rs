@@ -1,0 +1,169 @@
+//! Seeded stream generators: the same seed gives the same stream on every platform.
+//!
+//! - [`Blobs`]: Gaussian clusters, optionally drifting (the centres walk).
+//! - [`Hyperplane`]: a rotating hyperplane, gradual concept drift (Hulten et al., 2001).
+//! - [`Sea`]: the SEA concepts, abrupt drift (Street and Kim, 2001).
+
+use ndarray::{Array1, Array2};
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::StandardNormal;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+/// A labelled batch: features and the true class (or cluster) of each row.
+pub type LabelledBatch = (Array2<f64>, Array1<i64>);
+
+/// Gaussian blobs: each row picks a centre uniformly and adds N(0, std²) noise.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    centers: Array2<f64>,
+    std: f64,
+    drift: f64,
+    rng: Xoshiro256PlusPlus,
+}
+
+impl Blobs {
+    /// `n_centers` centres in `n_features` dimensions, uniform in [-10, 10], std 1.
+    pub fn new(n_centers: usize, n_features: usize, seed: u64) -> Self {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let centers = Array2::from_shape_fn((n_centers.max(1), n_features), |_| rng.gen_range(-10.0..10.0));
+        Self { centers, std: 1.0, drift: 0.0, rng }
+    }
+
+    /// Set the standard deviation of each blob.
+    pub fn cluster_std(mut self, std: f64) -> Self {
+        self.std = std;
+        self
+    }
+
+    /// Make the centres walk: after each row every coordinate moves by N(0, drift²).
+    pub fn drift(mut self, drift: f64) -> Self {
+        self.drift = drift;
+        self
+    }
+
+    /// The current centres.
+    pub fn centers(&self) -> &Array2<f64> {
+        &self.centers
+    }
+
+    /// The next `n` rows.
+    pub fn next_batch(&mut self, n: usize) -> LabelledBatch {
+        let (k, d) = self.centers.dim();
+        let mut x = Array2::zeros((n, d));
+        let mut y = Array1::zeros(n);
+        for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
+            let c = self.rng.gen_range(0..k);
+            *label = c as i64;
+            for (v, &center) in row.iter_mut().zip(self.centers.row(c).iter()) {
+                let z: f64 = self.rng.sample(StandardNormal);
+                *v = center + self.std * z;
+            }
+            if self.drift > 0.0 {
+                for v in self.centers.iter_mut() {
+                    let z: f64 = self.rng.sample(StandardNormal);
+                    *v += self.drift * z;
+                }
+            }
+        }
+        (x, y)
+    }
+}
+
+/// Rotating hyperplane: `y = [w . x > sum(w) / 2]` for `x` uniform in [0, 1]^d;
+/// every weight moves by `mag_change` per row in its own direction, which
+/// reverses with probability `sigma`; a share `noise` of labels is flipped.
+#[derive(Debug, Clone)]
+pub struct Hyperplane {
+    weights: Array1<f64>,
+    directions: Array1<f64>,
+    mag_change: f64,
+    sigma: f64,
+    noise: f64,
+    rng: Xoshiro256PlusPlus,
+}
+
+impl Hyperplane {
+    /// `n_features` features, drift 0.001 per row, reversal 10%, noise 5%.
+    pub fn new(n_features: usize, seed: u64) -> Self {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let weights = Array1::from_shape_fn(n_features, |_| rng.gen::<f64>());
+        let directions = Array1::from_shape_fn(n_features, |_| if rng.gen::<bool>() { 1.0 } else { -1.0 });
+        Self { weights, directions, mag_change: 0.001, sigma: 0.1, noise: 0.05, rng }
+    }
+
+    /// Set the drift per row.
+    pub fn mag_change(mut self, m: f64) -> Self {
+        self.mag_change = m;
+        self
+    }
+
+    /// Set the share of flipped labels.
+    pub fn noise(mut self, noise: f64) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// The next `n` rows, labels 0 and 1.
+    pub fn next_batch(&mut self, n: usize) -> LabelledBatch {
+        let d = self.weights.len();
+        let mut x = Array2::zeros((n, d));
+        let mut y = Array1::zeros(n);
+        for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
+            row.mapv_inplace(|_| self.rng.gen::<f64>());
+            let threshold = self.weights.sum() / 2.0;
+            let mut class = i64::from(self.weights.dot(&row) > threshold);
+            if self.rng.gen::<f64>() < self.noise {
+                class = 1 - class;
+            }
+            *label = class;
+            for (w, dir) in self.weights.iter_mut().zip(self.directions.iter_mut()) {
+                *w += *dir * self.mag_change;
+                if self.rng.gen::<f64>() < self.sigma {
+                    *dir = -*dir;
+                }
+            }
+        }
+        (x, y)
+    }
+}
+
+/// SEA concepts: three features uniform in [0, 10], `y = [x0 + x1 <= theta]`,
+/// with `theta` cycling through 8, 9, 7, 9.5 every `period` rows (abrupt drift).
+#[derive(Debug, Clone)]
+pub struct Sea {
+    period: u64,
+    noise: f64,
+    t: u64,
+    rng: Xoshiro256PlusPlus,
+}
+
+impl Sea {
+    /// Concept changes every `period` rows, 10% label noise.
+    pub fn new(period: u64, seed: u64) -> Self {
+        Self { period: period.max(1), noise: 0.1, t: 0, rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
+    }
+
+    /// Set the share of flipped labels.
+    pub fn noise(mut self, noise: f64) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// The next `n` rows, labels 0 and 1.
+    pub fn next_batch(&mut self, n: usize) -> LabelledBatch {
+        const THETA: [f64; 4] = [8.0, 9.0, 7.0, 9.5];
+        let mut x = Array2::zeros((n, 3));
+        let mut y = Array1::zeros(n);
+        for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
+            row.mapv_inplace(|_| self.rng.gen_range(0.0..10.0));
+            let theta = THETA[((self.t / self.period) % 4) as usize];
+            let mut class = i64::from(row[0] + row[1] <= theta);
+            if self.rng.gen::<f64>() < self.noise {
+                class = 1 - class;
+            }
+            *label = class;
+            self.t += 1;
+        }
+        (x, y)
+    }
+}

@@ -1,0 +1,146 @@
+//! Invariants checked on random inputs (proptest).
+
+use eddy::metrics::{adjusted_rand_index, ClassificationMetrics};
+use eddy::model::*;
+use eddy::preprocess::StandardScaler;
+use eddy::{OnlineClassifier, OnlineClusterer};
+use ndarray::{Array1, Array2, Axis};
+use proptest::prelude::*;
+
+/// A random batch: `rows x cols` finite values and labels drawn from `classes`.
+fn batch(max_rows: usize, cols: usize, classes: Vec<i64>) -> impl Strategy<Value = (Array2<f64>, Array1<i64>)> {
+    (1..max_rows).prop_flat_map(move |rows| {
+        let classes = classes.clone();
+        (
+            proptest::collection::vec(-50.0f64..50.0, rows * cols),
+            proptest::collection::vec(proptest::sample::select(classes), rows),
+        )
+            .prop_map(move |(v, y)| (Array2::from_shape_vec((rows, cols), v).expect("sized"), Array1::from(y)))
+    })
+}
+
+fn classifiers(classes: &[i64]) -> Vec<(&'static str, Box<dyn OnlineClassifier>)> {
+    vec![
+        ("sgd", Box::new(SgdClassifier::params().loss(Loss::Log).classes(classes).build().expect("valid"))),
+        ("perceptron", Box::new(Perceptron::params().classes(classes).build().expect("valid"))),
+        ("pa", Box::new(PassiveAggressiveClassifier::params().classes(classes).build().expect("valid"))),
+        ("gnb", Box::new(GaussianNb::params().classes(classes).build().expect("valid"))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn predictions_are_declared_classes((x, y) in batch(60, 3, vec![-4, 2, 9, 17])) {
+        for (name, mut m) in classifiers(&[-4, 2, 9, 17]) {
+            let pre = m.learn_predict(x.view(), y.view()).expect("valid");
+            let post = m.predict(x.view()).expect("valid");
+            for l in pre.iter().chain(post.iter()) {
+                prop_assert!([-4, 2, 9, 17].contains(l), "{} predicted {}", name, l);
+            }
+            if let Some(p) = m.predict_proba(x.view()).expect("valid") {
+                for row in p.outer_iter() {
+                    prop_assert!((row.sum() - 1.0).abs() < 1e-9, "{} probabilities sum to {}", name, row.sum());
+                }
+            }
+        }
+        let mut mnb = MultinomialNb::params().classes(&[-4, 2, 9, 17]).build().expect("valid");
+        let counts = x.mapv(f64::abs);
+        let pre = mnb.learn_predict(counts.view(), y.view()).expect("valid");
+        prop_assert!(pre.iter().all(|l| [-4, 2, 9, 17].contains(l)));
+    }
+
+    #[test]
+    fn scaler_output_has_mean_zero_and_variance_one(
+        parts in proptest::collection::vec(batch(30, 4, vec![0]), 1..5)
+    ) {
+        let mut s = StandardScaler::new();
+        for (x, _) in &parts {
+            s.partial_fit(x.view()).expect("valid");
+        }
+        let all: Vec<_> = parts.iter().map(|(x, _)| x.view()).collect();
+        let all = ndarray::concatenate(Axis(0), &all).expect("same width");
+        let z = s.transform(all.view()).expect("valid");
+        for (j, col) in z.axis_iter(Axis(1)).enumerate() {
+            prop_assert!(col.mean().unwrap_or(0.0).abs() < 1e-9);
+            let raw_var = all.column(j).var(0.0);
+            let expected = if raw_var > 1e-12 { 1.0 } else { 0.0 };
+            prop_assert!((col.var(0.0) - expected).abs() < 1e-6, "var {}", col.var(0.0));
+        }
+    }
+
+    #[test]
+    fn naive_bayes_two_halves_equal_one_pass((x, y) in batch(80, 3, vec![0, 1, 2]), cut in 0usize..80) {
+        let cut = cut.min(x.nrows());
+        let (x1, x2) = x.view().split_at(Axis(0), cut);
+        let (y1, y2) = y.view().split_at(Axis(0), cut);
+        let mut halves = GaussianNb::params().build().expect("valid");
+        halves.partial_fit(x1, y1).expect("valid");
+        halves.partial_fit(x2, y2).expect("valid");
+        let mut whole = GaussianNb::params().build().expect("valid");
+        whole.partial_fit(x.view(), y.view()).expect("valid");
+        prop_assert_eq!(halves.class_count(), whole.class_count());
+        for (a, b) in halves.theta().iter().zip(whole.theta().iter()).chain(halves.var().iter().zip(whole.var().iter())) {
+            prop_assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{} vs {}", a, b);
+        }
+        let counts = x.mapv(|v| v.abs().floor());
+        let (c1, c2) = counts.view().split_at(Axis(0), cut);
+        let mut mh = MultinomialNb::params().build().expect("valid");
+        mh.partial_fit(c1, y1).expect("valid");
+        mh.partial_fit(c2, y2).expect("valid");
+        let mut mw = MultinomialNb::params().build().expect("valid");
+        mw.partial_fit(counts.view(), y.view()).expect("valid");
+        prop_assert_eq!(mh.feature_count(), mw.feature_count());
+        prop_assert_eq!(mh.class_count(), mw.class_count());
+    }
+
+    #[test]
+    fn kmeans_counts_add_up_to_records_seen(
+        parts in proptest::collection::vec(batch(40, 2, vec![0]), 1..6),
+        k in 1usize..5,
+        seed in 0u64..1000,
+    ) {
+        let mut km = MiniBatchKMeans::params().n_clusters(k).reassignment_ratio(0.0).seed(seed).build().expect("valid");
+        let mut seen = 0;
+        for (x, _) in &parts {
+            match km.learn_predict(x.view()) {
+                Ok(labels) => {
+                    seen += x.nrows();
+                    prop_assert!(labels.iter().all(|&l| (0..k as i64).contains(&l)));
+                }
+                Err(eddy::ModelError::NotEnoughSamples { .. }) => prop_assert!(x.nrows() < k && seen == 0),
+                Err(e) => return Err(TestCaseError::fail(e.to_string())),
+            }
+        }
+        prop_assert_eq!(km.counts().sum(), seen as f64);
+        prop_assert_eq!(OnlineClusterer::records_seen(&km), seen as u64);
+    }
+
+    #[test]
+    fn metrics_do_not_depend_on_how_the_stream_is_cut(
+        pairs in proptest::collection::vec((0i64..4, 0i64..4), 1..200),
+        cut in 1usize..50,
+    ) {
+        let (t, p): (Vec<i64>, Vec<i64>) = pairs.into_iter().unzip();
+        let mut whole = ClassificationMetrics::new(25).expect("valid");
+        whole.update(&t, &p);
+        let mut pieces = ClassificationMetrics::new(25).expect("valid");
+        for (tc, pc) in t.chunks(cut).zip(p.chunks(cut)) {
+            pieces.update(tc, pc);
+        }
+        prop_assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn ari_ignores_label_names_and_is_symmetric(
+        pairs in proptest::collection::vec((0i64..4, 0i64..4), 2..100),
+    ) {
+        let (t, p): (Vec<i64>, Vec<i64>) = pairs.into_iter().unzip();
+        let renamed: Vec<i64> = p.iter().map(|l| 100 - 7 * l).collect();
+        let a = adjusted_rand_index(&t, &p);
+        prop_assert!((a - adjusted_rand_index(&t, &renamed)).abs() < 1e-12);
+        prop_assert!((a - adjusted_rand_index(&p, &t)).abs() < 1e-12);
+        prop_assert!((adjusted_rand_index(&t, &t) - 1.0).abs() < 1e-12);
+    }
+}
