@@ -1,5 +1,5 @@
-//! The `eddy` command line.
+//! The `eddy` command line; everything lives in the library's `cli` module.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    eddy::cli::main()
 }

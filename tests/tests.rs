@@ -1,6 +1,7 @@
 //! eddy's integration tests, one binary (fewer link steps on a 2-core machine).
 
 mod bad_input; // every kind of bad batch is refused with a typed error, model unchanged
+mod cli; // the binary and the examples, run as a user would
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod properties; // proptest invariants

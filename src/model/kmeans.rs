@@ -315,20 +315,26 @@ fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
-/// Nearest centre of each row (the first on ties) and the summed squared distance.
+/// Nearest centre of each row and the summed squared distance.
+///
+/// As scikit-learn: the nearest centre minimises `|c|^2 - 2 x.c` (one matrix
+/// product for the whole batch; the first centre wins a tie), and the inertia
+/// is the exact squared distance to it.
 fn assign(x: ArrayView2<f64>, centers: ArrayView2<f64>) -> (Array1<usize>, f64) {
+    let center_norms: Vec<f64> = centers.outer_iter().map(|c| c.dot(&c)).collect();
+    let dots = x.dot(&centers.t());
     let mut labels = Array1::zeros(x.nrows());
     let mut inertia = 0.0;
-    for (row, l) in x.outer_iter().zip(labels.iter_mut()) {
+    for ((row, d), l) in x.outer_iter().zip(dots.outer_iter()).zip(labels.iter_mut()) {
         let mut best = f64::INFINITY;
-        for (c, center) in centers.outer_iter().enumerate() {
-            let d = sq_dist(row, center);
-            if d < best {
-                best = d;
+        for (c, (&norm, &dot)) in center_norms.iter().zip(d.iter()).enumerate() {
+            let score = norm - 2.0 * dot;
+            if score < best {
+                best = score;
                 *l = c;
             }
         }
-        inertia += best;
+        inertia += sq_dist(row, centers.row(*l));
     }
     (labels, inertia)
 }

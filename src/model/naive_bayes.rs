@@ -122,30 +122,37 @@ impl GaussianNb {
     }
 
     /// Per-class constant term and smoothed inverse variances.
-    fn class_terms(&self) -> (Vec<f64>, Array2<f64>) {
-        let eps = self.epsilon();
-        let total: f64 = self.class_count.sum();
-        let mut constant = Vec::with_capacity(self.classes.len());
-        let mut inv_var = Array2::zeros(self.var.raw_dim());
-        for c in 0..self.classes.len() {
-            if self.class_count[c] == 0.0 {
-                constant.push(f64::NEG_INFINITY);
-                continue;
-            }
-            let mut log_det = 0.0;
-            for (iv, &v) in inv_var.row_mut(c).iter_mut().zip(self.var.row(c).iter()) {
-                // Floor at the smallest positive double: a zero variance (one row, no
-                // smoothing) would otherwise give NaN where scikit-learn gives NaN.
-                let v = (v + eps).max(f64::MIN_POSITIVE);
-                log_det += (2.0 * std::f64::consts::PI * v).ln();
-                *iv = 1.0 / v;
-            }
-            constant.push((self.class_count[c] / total).ln() - 0.5 * log_det);
-        }
-        (constant, inv_var)
+    fn class_terms(&self) -> ClassTerms {
+        let mut terms = ClassTerms::default();
+        self.class_terms_into(&mut terms);
+        terms
     }
 
-    fn jll_row(&self, x: ArrayView1<f64>, (constant, inv_var): &(Vec<f64>, Array2<f64>), out: &mut [f64]) {
+    /// [`Self::class_terms`] into reused buffers: the prequential step calls it every row.
+    fn class_terms_into(&self, terms: &mut ClassTerms) {
+        let eps = self.epsilon();
+        let total: f64 = self.class_count.sum();
+        terms.constant.clear();
+        if terms.inv_var.dim() != self.var.dim() {
+            terms.inv_var = Array2::zeros(self.var.raw_dim());
+        }
+        for c in 0..self.classes.len() {
+            if self.class_count[c] == 0.0 {
+                terms.constant.push(f64::NEG_INFINITY);
+                continue;
+            }
+            for (iv, &v) in terms.inv_var.row_mut(c).iter_mut().zip(self.var.row(c).iter()) {
+                // Floor at the smallest normal double: a zero variance (one row, no
+                // smoothing) would otherwise give NaN where scikit-learn gives NaN.
+                *iv = 1.0 / (v + eps).max(f64::MIN_POSITIVE);
+            }
+            let log_det =
+                sum_ln(self.var.row(c).iter().map(|&v| 2.0 * std::f64::consts::PI * (v + eps).max(f64::MIN_POSITIVE)));
+            terms.constant.push((self.class_count[c] / total).ln() - 0.5 * log_det);
+        }
+    }
+
+    fn jll_row(&self, x: ArrayView1<f64>, ClassTerms { constant, inv_var }: &ClassTerms, out: &mut [f64]) {
         for (c, o) in out.iter_mut().enumerate() {
             if constant[c] == f64::NEG_INFINITY {
                 *o = f64::NEG_INFINITY;
@@ -189,10 +196,10 @@ impl GaussianNb {
         i
     }
 
-    fn step_row(&mut self, x: ArrayView1<f64>, y: i64, jll: &mut Vec<f64>) -> i64 {
-        let cache = self.class_terms();
+    fn step_row(&mut self, x: ArrayView1<f64>, y: i64, jll: &mut Vec<f64>, terms: &mut ClassTerms) -> i64 {
+        self.class_terms_into(terms);
         jll.resize(self.classes.len(), 0.0);
-        self.jll_row(x, &cache, jll);
+        self.jll_row(x, terms, jll);
         let predicted = decide(&self.classes, jll);
         let c = self.class_index(y);
         moments::merge_row(self.class_count[c], self.theta.row_mut(c), self.var.row_mut(c), x);
@@ -247,8 +254,8 @@ impl OnlineClassifier for GaussianNb {
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
         self.check_batch(x, y)?;
         self.ensure_features(x.ncols());
-        let mut jll = Vec::new();
-        Ok(x.outer_iter().zip(y.iter()).map(|(row, &label)| self.step_row(row, label, &mut jll)).collect())
+        let (mut jll, mut terms) = (Vec::new(), ClassTerms::default());
+        Ok(x.outer_iter().zip(y.iter()).map(|(row, &label)| self.step_row(row, label, &mut jll, &mut terms)).collect())
     }
 
     fn classes(&self) -> &[i64] {
@@ -266,6 +273,40 @@ impl OnlineClassifier for GaussianNb {
 }
 
 super::inherent_classifier_methods!(GaussianNb);
+
+/// What the joint log-likelihood needs per class, computed once per batch (or row).
+#[derive(Debug, Default)]
+struct ClassTerms {
+    /// `ln prior - 0.5 * sum ln(2 pi var)`, or -inf for a class with no rows.
+    constant: Vec<f64>,
+    /// `1 / var`, classes x features.
+    inv_var: Array2<f64>,
+}
+
+/// `sum(ln a)` for positive `a`, with one `ln` per 32 values instead of one each:
+/// mantissas (in [1, 2)) are multiplied, exponents added exactly. The prequential
+/// GaussianNb step needs this sum for every class on every row.
+fn sum_ln(values: impl Iterator<Item = f64>) -> f64 {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    let (mut total, mut product, mut exponents, mut n) = (0.0, 1.0, 0i64, 0);
+    for a in values {
+        if !a.is_normal() {
+            total += a.ln();
+            continue;
+        }
+        let bits = a.to_bits();
+        exponents += ((bits >> 52) & 0x7ff) as i64 - 1023;
+        product *= f64::from_bits((bits & MANTISSA) | (1023 << 52));
+        n += 1;
+        if n == 32 {
+            // 32 factors below 2 stay below 2^32: no overflow.
+            total += product.ln();
+            product = 1.0;
+            n = 0;
+        }
+    }
+    total + product.ln() + exponents as f64 * std::f64::consts::LN_2
+}
 super::impl_linfa_fit_with_classifier!(GaussianNbParams, GaussianNb);
 
 /// Parameters of [`MultinomialNb`].
@@ -533,4 +574,19 @@ fn insert_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
         out.row_mut(if i < at { i } else { i + 1 }).assign(&row);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sum_ln;
+
+    #[test]
+    fn sum_ln_matches_summed_logs() {
+        let values: Vec<f64> = (1..200).map(|i| (i as f64).powf(1.7) * 1e-3 + 1e-300 * i as f64).collect();
+        let naive: f64 = values.iter().map(|v| v.ln()).sum();
+        let fast = sum_ln(values.iter().copied());
+        assert!((naive - fast).abs() <= 1e-12 * naive.abs(), "{naive} vs {fast}");
+        assert_eq!(sum_ln([f64::MIN_POSITIVE / 4.0].into_iter()), (f64::MIN_POSITIVE / 4.0).ln());
+        assert_eq!(sum_ln(std::iter::empty()), 0.0);
+    }
 }
