@@ -16,8 +16,10 @@ use std::hint::black_box;
 const ROWS: usize = 1024;
 const FEATURES: usize = 16;
 
-/// A warmed-up model and a fresh batch to learn or predict.
-fn data(counts: bool) -> (Vec<(Array2<f64>, Array1<i64>)>, Array2<f64>, Array1<i64>) {
+/// Batches to warm a model up with, then a fresh batch (rows, labels) to measure on.
+type BenchData = (Vec<(Array2<f64>, Array1<i64>)>, Array2<f64>, Array1<i64>);
+
+fn data(counts: bool) -> BenchData {
     let mut stream = Blobs::new(8, FEATURES, 1).cluster_std(2.0);
     let mut warm: Vec<_> = (0..8).map(|_| stream.next_batch(ROWS)).collect();
     let (mut x, y) = stream.next_batch(ROWS);

@@ -53,3 +53,8 @@ pub mod source;
 pub use error::{ModelError, ParamsError};
 pub use model::{OnlineClassifier, OnlineClusterer, NO_PREDICTION};
 pub use moments::Moments;
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
