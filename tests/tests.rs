@@ -2,6 +2,7 @@
 
 mod bad_input; // every kind of bad batch is refused with a typed error, model unchanged
 mod cli; // the binary and the examples, run as a user would
+mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod properties; // proptest invariants
