@@ -37,6 +37,11 @@ impl Classes {
         Ok(Self { labels: sorted, fixed: true })
     }
 
+    /// Declared classes when given, otherwise classes to be discovered.
+    pub fn declared_or_discover(labels: Option<&[i64]>) -> Result<Self, ParamsError> {
+        labels.map_or(Ok(Self::discover()), Self::declared)
+    }
+
     /// The classes, sorted ascending.
     pub fn as_slice(&self) -> &[i64] {
         &self.labels

@@ -11,7 +11,7 @@
 //! `partial_fit` call. That keeps the model independent of how a stream is cut
 //! into batches.
 
-use super::{validate, Classes, OnlineClassifier, NO_PREDICTION};
+use super::{insert_zero_row, validate, Classes, OnlineClassifier, NO_PREDICTION};
 use crate::error::{ModelError, ParamsError};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -193,10 +193,7 @@ impl LinearCore {
                 }
             }
         }
-        let classes = match classes {
-            Some(c) => Classes::declared(c)?,
-            None => Classes::discover(),
-        };
+        let classes = Classes::declared_or_discover(classes)?;
         // As scikit-learn: l1_ratio only mixes for elastic net; L2 is all L2, L1 all L1.
         let l1_ratio = match penalty {
             Penalty::L2 | Penalty::None => 0.0,
@@ -478,15 +475,6 @@ fn argmax(v: &[f64]) -> usize {
         }
     }
     best
-}
-
-fn insert_zero_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
-    let mut out = Array2::zeros((a.nrows() + 1, a.ncols()));
-    for (i, row) in a.outer_iter().enumerate() {
-        let to = if i < at { i } else { i + 1 };
-        out.row_mut(to).assign(&row);
-    }
-    out
 }
 
 /// Generates the shared public surface of a linear classifier around its `core`.

@@ -95,6 +95,16 @@ pub trait OnlineClusterer: Send {
     fn records_seen(&self) -> u64;
 }
 
+/// A copy of `a` with a row of zeros inserted at `at`: per-class state grows
+/// this way when a class is discovered.
+pub(crate) fn insert_zero_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
+    let mut out = Array2::zeros((a.nrows() + 1, a.ncols()));
+    for (i, row) in a.outer_iter().enumerate() {
+        out.row_mut(if i < at { i } else { i + 1 }).assign(&row);
+    }
+    out
+}
+
 /// Implements linfa's `PredictInplace` (and through it `Predict`) for an eddy model.
 ///
 /// linfa's trait cannot return an error, so rows of an invalid batch are all

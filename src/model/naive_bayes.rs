@@ -12,7 +12,7 @@
 //! `var_smoothing * max(var(all rows seen))`: the same as scikit-learn for a
 //! single batch, independent of batching otherwise.
 
-use super::{validate, Classes, OnlineClassifier, NO_PREDICTION};
+use super::{insert_zero_row, validate, Classes, OnlineClassifier, NO_PREDICTION};
 use crate::error::{ModelError, ParamsError};
 use crate::moments::{self, Moments};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -49,10 +49,7 @@ impl GaussianNbParams {
         if !(self.var_smoothing.is_finite() && self.var_smoothing >= 0.0) {
             return Err(ParamsError::VarSmoothing(self.var_smoothing));
         }
-        let classes = match &self.classes {
-            Some(c) => Classes::declared(c)?,
-            None => Classes::discover(),
-        };
+        let classes = Classes::declared_or_discover(self.classes.as_deref())?;
         let n = classes.len();
         Ok(GaussianNb {
             params: self,
@@ -187,8 +184,8 @@ impl GaussianNb {
     fn class_index(&mut self, label: i64) -> usize {
         let (i, inserted) = self.classes.index_or_insert(label);
         if inserted {
-            self.theta = insert_row(&self.theta, i);
-            self.var = insert_row(&self.var, i);
+            self.theta = insert_zero_row(&self.theta, i);
+            self.var = insert_zero_row(&self.var, i);
             let mut cc = self.class_count.to_vec();
             cc.insert(i, 0.0);
             self.class_count = Array1::from(cc);
@@ -348,10 +345,7 @@ impl MultinomialNbParams {
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
             return Err(ParamsError::Alpha(self.alpha));
         }
-        let classes = match &self.classes {
-            Some(c) => Classes::declared(c)?,
-            None => Classes::discover(),
-        };
+        let classes = Classes::declared_or_discover(self.classes.as_deref())?;
         let n = classes.len();
         Ok(MultinomialNb {
             params: self,
@@ -452,7 +446,7 @@ impl MultinomialNb {
     fn class_index(&mut self, label: i64) -> (usize, bool) {
         let (i, inserted) = self.classes.index_or_insert(label);
         if inserted {
-            self.feature_count = insert_row(&self.feature_count, i);
+            self.feature_count = insert_zero_row(&self.feature_count, i);
             let mut cc = self.class_count.to_vec();
             cc.insert(i, 0.0);
             self.class_count = Array1::from(cc);
@@ -506,7 +500,7 @@ impl OnlineClassifier for MultinomialNb {
             };
             let (c, inserted) = self.class_index(label);
             if inserted {
-                flp = insert_row(&flp, c);
+                flp = insert_zero_row(&flp, c);
             }
             self.learn_row(row, c);
             self.update_log_prob_row(c, &mut flp);
@@ -566,14 +560,6 @@ fn softmax_rows(mut jll: Array2<f64>) -> Array2<f64> {
         row /= s;
     }
     jll
-}
-
-fn insert_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
-    let mut out = Array2::zeros((a.nrows() + 1, a.ncols()));
-    for (i, row) in a.outer_iter().enumerate() {
-        out.row_mut(if i < at { i } else { i + 1 }).assign(&row);
-    }
-    out
 }
 
 #[cfg(test)]
