@@ -47,7 +47,10 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 mod moments;
+pub mod pipeline;
 pub mod preprocess;
+pub mod record;
+pub mod sink;
 pub mod source;
 
 pub use error::{ModelError, ParamsError};

@@ -1,10 +1,14 @@
-//! The `eddy` command line: argument parsing and the subcommands.
+//! The `eddy` command line: arguments (close to the flags, only parsed), then
+//! [`run::RunConfig`], which builds the source, the models and the sinks.
 
 mod demo;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub use run::{RunArgs, RunConfig};
 
 /// eddy: online machine learning on streams. Learns from records while they flow
 /// and labels every record with an int64.
@@ -17,6 +21,14 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Label a stream: learn from every record as it passes and write one int64 label per record.
+    ///
+    /// Examples:
+    ///   eddy run data.csv --model sgd --scale --label-column class --labels-out labels.csv
+    ///   eddy run data.csv.gz --model minibatch-kmeans --clusters 5 --labels-out labels.npy
+    ///   eddy run 'synth:blobs?n=1000000&d=16&k=8&seed=1' --model minibatch-kmeans --model gaussian-nb --labels-out out/labels.csv
+    ///   tail -f events.ndjson | eddy run - --format ndjson --model perceptron --label-column y --labels-out -
+    Run(Box<RunArgs>),
     /// Run the main job on generated streams: a classifier on a drifting
     /// multi-class stream and mini-batch k-means on a blob stream. Writes labels
     /// and a summary, and prints where.
@@ -28,7 +40,7 @@ enum Command {
         out: PathBuf,
         /// Records per stream.
         #[arg(long, default_value_t = 200_000)]
-        records: usize,
+        records: u64,
         /// Rows per mini-batch.
         #[arg(long, default_value_t = 1024)]
         batch_size: usize,
@@ -42,15 +54,24 @@ enum Command {
 pub fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
+        Command::Run(args) => run::run(*args),
         Command::Demo { out, records, batch_size, seed } => {
             demo::run(&demo::DemoConfig { out, records, batch_size, seed })
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
+            if is_broken_pipe(&e) {
+                // Whoever read our output has gone: not an error.
+                return ExitCode::SUCCESS;
+            }
             eprintln!("eddy: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }

@@ -10,12 +10,14 @@
 //! returns a [`ModelError`] and is left unchanged: batches are validated before
 //! any state is touched.
 
+mod any;
 mod classes;
 mod kmeans;
 mod linear;
 mod naive_bayes;
 mod validate;
 
+pub use any::{ClassifierModel, ClustererModel, Model, ModelKind, ModelSpec};
 pub use classes::Classes;
 pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams};
 pub use linear::{

@@ -167,3 +167,166 @@ impl Sea {
         (x, y)
     }
 }
+
+/// Which generator, and its parameters, as in `synth:blobs?n=1000000&d=16&k=8&seed=1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthSpec {
+    /// `blobs`, `hyperplane` or `sea`.
+    pub kind: SynthKind,
+    /// Records to generate.
+    pub n: u64,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// A generator and its own parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SynthKind {
+    /// `k` Gaussian blobs in `d` dimensions with standard deviation `std`, centres walking by `drift`.
+    Blobs {
+        /// Features.
+        d: usize,
+        /// Centres.
+        k: usize,
+        /// Standard deviation of each blob.
+        std: f64,
+        /// Drift of the centres per row.
+        drift: f64,
+    },
+    /// Rotating hyperplane with `d` features, drift `mag` per row, label noise `noise`.
+    Hyperplane {
+        /// Features.
+        d: usize,
+        /// Drift per row.
+        mag: f64,
+        /// Share of flipped labels.
+        noise: f64,
+    },
+    /// SEA concepts, switching every `period` rows, label noise `noise`.
+    Sea {
+        /// Rows per concept.
+        period: u64,
+        /// Share of flipped labels.
+        noise: f64,
+    },
+}
+
+impl SynthSpec {
+    /// Parse `NAME?key=value&...` (the part after `synth:`).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let (name, query) = spec.split_once('?').unwrap_or((spec, ""));
+        let mut params = std::collections::HashMap::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| format!("{pair:?}: expected key=value"))?;
+            params.insert(k.to_string(), v.to_string());
+        }
+        let mut take = |key: &str, default: f64| -> Result<f64, String> {
+            match params.remove(key) {
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| format!("{key}={v}: expected a number >= 0")),
+                None => Ok(default),
+            }
+        };
+        let n = take("n", 100_000.0)? as u64;
+        let seed = take("seed", 0.0)? as u64;
+        let kind = match name {
+            "blobs" => SynthKind::Blobs {
+                d: (take("d", 2.0)? as usize).max(1),
+                k: (take("k", 3.0)? as usize).max(1),
+                std: take("std", 1.0)?,
+                drift: take("drift", 0.0)?,
+            },
+            "hyperplane" => SynthKind::Hyperplane {
+                d: (take("d", 10.0)? as usize).max(1),
+                mag: take("mag", 0.001)?,
+                noise: take("noise", 0.05)?,
+            },
+            "sea" => SynthKind::Sea { period: (take("period", 25_000.0)? as u64).max(1), noise: take("noise", 0.1)? },
+            other => return Err(format!("unknown generator {other:?}: blobs, hyperplane or sea")),
+        };
+        if let Some(key) = params.keys().next() {
+            return Err(format!("unknown parameter {key:?} for synth:{name}"));
+        }
+        Ok(Self { kind, n, seed })
+    }
+}
+
+/// A generator as a [`crate::source::Source`]: labels are the true classes (or blobs).
+pub struct SynthSource {
+    generator: Generator,
+    remaining: u64,
+    produced: u64,
+    seq: u64,
+    batch_size: usize,
+    features: Vec<String>,
+    quit: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+enum Generator {
+    Blobs(Blobs),
+    Hyperplane(Hyperplane),
+    Sea(Sea),
+}
+
+impl SynthSource {
+    /// A source of `spec.n` generated records in batches of `batch_size`.
+    pub fn new(spec: SynthSpec, batch_size: usize, quit: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        let (generator, d) = match spec.kind {
+            SynthKind::Blobs { d, k, std, drift } => {
+                (Generator::Blobs(Blobs::new(k, d, spec.seed).cluster_std(std).drift(drift)), d)
+            }
+            SynthKind::Hyperplane { d, mag, noise } => {
+                (Generator::Hyperplane(Hyperplane::new(d, spec.seed).mag_change(mag).noise(noise)), d)
+            }
+            SynthKind::Sea { period, noise } => (Generator::Sea(Sea::new(period, spec.seed).noise(noise)), 3),
+        };
+        Self {
+            generator,
+            remaining: spec.n,
+            produced: 0,
+            seq: 0,
+            batch_size: batch_size.max(1),
+            features: (0..d).map(|i| format!("f{i}")).collect(),
+            quit,
+        }
+    }
+}
+
+impl crate::source::Source for SynthSource {
+    fn next_batch(&mut self) -> Result<Option<crate::record::Batch>, crate::source::SourceError> {
+        if self.remaining == 0 || self.quit.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let n = (self.batch_size as u64).min(self.remaining) as usize;
+        let (x, y) = match &mut self.generator {
+            Generator::Blobs(g) => g.next_batch(n),
+            Generator::Hyperplane(g) => g.next_batch(n),
+            Generator::Sea(g) => g.next_batch(n),
+        };
+        let ids = (self.produced..self.produced + n as u64).collect();
+        self.produced += n as u64;
+        self.remaining -= n as u64;
+        let batch = crate::record::Batch { seq: self.seq, ids, x, y: Some(y.to_vec()), end_offset: self.produced };
+        self.seq += 1;
+        Ok(Some(batch))
+    }
+
+    fn feature_names(&self) -> &[String] {
+        &self.features
+    }
+
+    fn label_map(&self) -> Option<&crate::record::LabelMap> {
+        None
+    }
+
+    fn has_labels(&self) -> bool {
+        true
+    }
+
+    fn rejected(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,347 @@
+//! `eddy run`: arguments, the configuration built from them, and the run.
+
+use crate::model::{Loss, ModelKind, ModelSpec};
+use crate::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential, RunSummary};
+use crate::sink;
+use crate::source::{self, OnError, SourceOptions, TextFormat};
+use anyhow::{bail, Context, Result};
+use clap::{Parser, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Options of `eddy run`.
+#[derive(Debug, Clone, Parser)]
+pub struct RunArgs {
+    /// The input: a .csv/.ndjson/.jsonl file (optionally .gz), a .npy matrix, `-` for
+    /// standard input, or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
+    /// (also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`).
+    pub input: String,
+    /// Model to run; repeat to run several side by side, each on its own thread:
+    /// minibatch-kmeans, sgd, perceptron, passive-aggressive, gaussian-nb, multinomial-nb.
+    #[arg(long = "model", required = true, value_parser = parse_model)]
+    pub models: Vec<ModelKind>,
+    /// Where the labels go: .csv (id,label), .ndjson, .npy (int64, shape (n, 1)), or `-`
+    /// (CSV on standard output). With several models: <stem>.<model>.<ext>.
+    #[arg(long)]
+    pub labels_out: String,
+    /// Write the run's summary here as JSON.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// The column with the class (classifiers need it; clusterers use it for ARI).
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// Feature columns, comma-separated (default: every numeric column but the label).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Declare the classes, comma-separated: any other label is a bad record. Ids follow this order.
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// Centres, for minibatch-kmeans.
+    #[arg(long, default_value_t = 8)]
+    pub clusters: usize,
+    /// Records per mini-batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// Loss, for sgd.
+    #[arg(long, value_enum, default_value_t = LossArg::Hinge)]
+    pub loss: LossArg,
+    /// Put a running standard scaler in front of every model.
+    #[arg(long)]
+    pub scale: bool,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// per-row: predict each record, then learn it (default); per-batch: predict the
+    /// whole batch, then learn it (scikit-learn's partial_fit loop).
+    #[arg(long, value_enum, default_value_t = PrequentialArg::PerRow)]
+    pub prequential: PrequentialArg,
+    /// fail: stop at the first bad record (default); skip: write it to --rejects and go on.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Fail)]
+    pub on_error: OnErrorArg,
+    /// With --on-error skip: where rejected records go, with the reason (tab-separated).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Longest accepted line, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_line_bytes: usize,
+    /// Keep reading the file as it grows (like tail -f) until Ctrl-C.
+    #[arg(long)]
+    pub follow: bool,
+    /// Format of standard input (files are known by their extension).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// With a .npy input: a .npy of int64 labels, one per row.
+    #[arg(long)]
+    pub labels_from: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Run every stage on the calling thread (same labels; for debugging).
+    #[arg(long)]
+    pub inline: bool,
+}
+
+/// `--loss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LossArg {
+    /// Logistic regression.
+    Log,
+    /// Linear SVM.
+    Hinge,
+    /// Smoothed hinge.
+    ModifiedHuber,
+}
+
+/// `--prequential`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrequentialArg {
+    /// Predict each record, then learn it.
+    PerRow,
+    /// Predict the batch, then learn it.
+    PerBatch,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnErrorArg {
+    /// Stop at the first bad record.
+    Fail,
+    /// Skip it, writing it to --rejects.
+    Skip,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+fn parse_model(s: &str) -> Result<ModelKind, String> {
+    s.parse()
+}
+
+/// Everything a run needs, checked: built from [`RunArgs`].
+pub struct RunConfig {
+    /// The input as given.
+    pub input: String,
+    /// Source options.
+    pub source: SourceOptions,
+    /// One spec and label path per model.
+    pub models: Vec<(ModelSpec, String)>,
+    /// Pipeline options.
+    pub pipeline: PipelineOptions,
+    /// Where the summary goes.
+    pub summary_json: Option<PathBuf>,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// One thread.
+    pub inline: bool,
+}
+
+impl RunConfig {
+    /// Check the arguments and resolve paths.
+    pub fn from_args(args: RunArgs, quit: Arc<AtomicBool>) -> Result<Self> {
+        if args.batch_size == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        if args.rejects.is_some() && args.on_error != OnErrorArg::Skip {
+            bail!("--rejects goes with --on-error skip");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in &args.models {
+            if !seen.insert(*m) {
+                bail!("--model {m} is given twice");
+            }
+        }
+        if args.labels_out == "-" && args.models.len() > 1 {
+            bail!("--labels-out - (standard output) takes one model; give a file name for several");
+        }
+        let synthetic_or_npy = args.input.starts_with("synth:") || args.input.to_ascii_lowercase().ends_with(".npy");
+        let has_labels = if synthetic_or_npy {
+            args.input.starts_with("synth:") || args.labels_from.is_some()
+        } else {
+            args.label_column.is_some()
+        };
+        for m in &args.models {
+            if !m.is_clusterer() && !has_labels {
+                bail!("--model {m} is a classifier: it needs --label-column (or --labels-from for .npy)");
+            }
+        }
+        let classes: Option<Vec<i64>> = match (&args.classes, synthetic_or_npy) {
+            (None, _) => None,
+            // Text inputs map declared names to ids 0, 1, ... in the order given.
+            (Some(names), false) => Some((0..names.len() as i64).collect()),
+            (Some(names), true) => Some(
+                names
+                    .iter()
+                    .map(|n| n.parse::<i64>().with_context(|| format!("--classes {n:?}: this input has int64 labels")))
+                    .collect::<Result<_>>()?,
+            ),
+        };
+        let loss = match args.loss {
+            LossArg::Log => Loss::Log,
+            LossArg::Hinge => Loss::Hinge,
+            LossArg::ModifiedHuber => Loss::ModifiedHuber,
+        };
+        let models = args
+            .models
+            .iter()
+            .map(|&kind| {
+                let spec = ModelSpec {
+                    kind,
+                    clusters: args.clusters,
+                    batch_size: args.batch_size,
+                    loss,
+                    scale: args.scale,
+                    seed: args.seed,
+                    classes: classes.clone(),
+                };
+                let path = if args.models.len() == 1 {
+                    args.labels_out.clone()
+                } else {
+                    sink::path_for_model(&args.labels_out, kind.name())
+                };
+                (spec, path)
+            })
+            .collect();
+        Ok(Self {
+            source: SourceOptions {
+                batch_size: args.batch_size,
+                features: args.features,
+                label_column: args.label_column,
+                classes: args.classes,
+                on_error: match args.on_error {
+                    OnErrorArg::Fail => OnError::Fail,
+                    OnErrorArg::Skip => OnError::Skip,
+                },
+                rejects: args.rejects,
+                max_line_bytes: args.max_line_bytes,
+                follow: args.follow,
+                format: args.format.map(|f| match f {
+                    FormatArg::Csv => TextFormat::Csv,
+                    FormatArg::Ndjson => TextFormat::Ndjson,
+                }),
+                labels_from: args.labels_from,
+                quit: Arc::clone(&quit),
+            },
+            input: args.input,
+            models,
+            pipeline: PipelineOptions {
+                prequential: match args.prequential {
+                    PrequentialArg::PerRow => Prequential::PerRow,
+                    PrequentialArg::PerBatch => Prequential::PerBatch,
+                },
+                quit,
+                ..PipelineOptions::default()
+            },
+            summary_json: args.summary_json,
+            progress: !args.quiet && std::io::stderr().is_terminal(),
+            inline: args.inline,
+        })
+    }
+
+    /// Open the source, build the models and sinks, and run the stream.
+    pub fn execute(mut self) -> Result<RunSummary> {
+        let source = source::open(&self.input, self.source.clone())?;
+        let mut stages = Vec::new();
+        for (spec, path) in &self.models {
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            stages.push(ModelStage {
+                name: spec.kind.name().to_string(),
+                model: spec.build()?,
+                sink: sink::create(path).with_context(|| format!("creating {path}"))?,
+                labels_path: path.clone(),
+            });
+        }
+        let bar = self.progress.then(progress_bar);
+        if let Some(bar) = &bar {
+            let bar = bar.clone();
+            self.pipeline.progress = Some(Arc::new(move |n| bar.inc(n)));
+        }
+        let outcome = if self.inline {
+            pipeline::run_inline(source, stages, &self.pipeline)
+        } else {
+            pipeline::run(source, stages, &self.pipeline)
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let (summary, _models) = outcome?;
+        if let Some(path) = &self.summary_json {
+            write_summary(path, &summary)?;
+        }
+        Ok(summary)
+    }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {human_pos} records ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Write the summary as pretty JSON.
+pub(crate) fn write_summary(path: &std::path::Path, summary: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(summary)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+/// The summary as a readable table.
+pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) -> std::io::Result<()> {
+    let interrupted =
+        if summary.interrupted { " (interrupted: stopped early, everything read was labelled)" } else { "" };
+    writeln!(
+        out,
+        "{} records, {} rejected, {:.2} s, {:.0} records/s{interrupted}",
+        summary.records, summary.rejected, summary.seconds, summary.records_per_second
+    )?;
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    writeln!(out, "  {:<18} {:>9} {:>9} {:>10} {:>7}  labels", "model", "accuracy", "macro-F1", "inertia", "ARI")?;
+    for m in &summary.models {
+        let (acc, f1, inertia, ari) = match &m.metrics {
+            Metrics::Classifier { accuracy, macro_f1, .. } => (num(*accuracy), num(*macro_f1), "-".into(), "-".into()),
+            Metrics::Clusterer { inertia, ari, .. } => ("-".into(), "-".into(), num(*inertia), num(*ari)),
+        };
+        writeln!(out, "  {:<18} {acc:>9} {f1:>9} {inertia:>10} {ari:>7}  {}", m.model, m.labels)?;
+    }
+    if let Some(classes) = &summary.classes {
+        let listed: Vec<String> = classes.iter().enumerate().map(|(i, c)| format!("{i}={c}")).collect();
+        writeln!(out, "  class ids: {}", listed.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Stop reading on Ctrl-C or SIGTERM; a second one ends the process at once.
+pub(crate) fn quit_on_signal() -> Arc<AtomicBool> {
+    let quit = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&quit);
+    // Setting the handler fails only if one is already set (a second run in one
+    // process, e.g. tests); the earlier handler then keeps working.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    quit
+}
+
+/// `eddy run`.
+pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
+    let config = RunConfig::from_args(args, quit_on_signal())?;
+    let summary = config.execute()?;
+    // Standard error: standard output may be carrying the labels.
+    print_summary(&mut std::io::stderr(), &summary)?;
+    Ok(ExitCode::SUCCESS)
+}

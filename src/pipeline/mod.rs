@@ -1,0 +1,296 @@
+//! Stages as threads joined by bounded channels: source → model(s) → sink(s).
+//!
+//! ```text
+//! source ──Arc<Batch>──▶ model "a" ──labels──▶ sink "a"
+//!        └─Arc<Batch>──▶ model "b" ──labels──▶ sink "b"
+//! ```
+//!
+//! Every channel is bounded, so a slow stage makes the ones before it wait and
+//! memory stays bounded whatever the length of the stream. Batches are shared
+//! (`Arc`) between the models, never copied. The stream ends by disconnection:
+//! at the end of input (or when `quit` is set by Ctrl-C) the source drops its
+//! senders, each model drains its queue and drops its own, and each sink flushes.
+//! A failing stage sets `quit` and drops its channels, so the others stop too;
+//! its error, with the stage's name, is what [`run`] returns.
+//!
+//! [`run_inline`] does the same work on one thread and is the oracle the tests
+//! hold [`run`] to: the same labels and the same summary, for the same input.
+
+mod stage;
+
+use crate::error::ModelError;
+use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
+use crate::model::{Model, NO_PREDICTION};
+use crate::record::Batch;
+use crate::sink::LabelSink;
+use crate::source::{Source, SourceError};
+use crate::{OnlineClassifier, OnlineClusterer};
+use ndarray::ArrayView1;
+use serde::Serialize;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+
+pub use stage::ModelStage;
+
+/// When a classifier's label is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prequential {
+    /// Each record is predicted, then learned, in order (the default).
+    #[default]
+    PerRow,
+    /// scikit-learn's way: predict the whole batch, then learn it.
+    PerBatch,
+}
+
+/// How to run.
+#[derive(Clone)]
+pub struct PipelineOptions {
+    /// When classifiers label.
+    pub prequential: Prequential,
+    /// Batches each channel holds before its sender waits.
+    pub channel_capacity: usize,
+    /// Records in the rolling accuracy window.
+    pub window: usize,
+    /// Set to stop reading (Ctrl-C, SIGTERM); the stream then drains as at its end.
+    pub quit: Arc<AtomicBool>,
+    /// Called by the source stage with the number of records of each batch read.
+    pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            prequential: Prequential::PerRow,
+            channel_capacity: 4,
+            window: 10_000,
+            quit: Arc::new(AtomicBool::new(false)),
+            progress: None,
+        }
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// The source failed (a bad record, I/O).
+    #[error("source: {0}")]
+    Source(#[from] SourceError),
+    /// A model refused a batch.
+    #[error("model {model}: records {first}..={last}: {error}")]
+    Model {
+        /// The model's name.
+        model: String,
+        /// First record id of the batch.
+        first: u64,
+        /// Last record id of the batch.
+        last: u64,
+        /// Why.
+        #[source]
+        error: ModelError,
+    },
+    /// A classifier was asked to learn from a stream without labels.
+    #[error("model {0} is a classifier: it needs a label column (--label-column)")]
+    NoLabels(String),
+    /// Writing labels failed.
+    #[error("labels of {model}: {error}")]
+    Sink {
+        /// The model's name.
+        model: String,
+        /// What the OS said.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A stage panicked (a bug): the run stopped.
+    #[error("the {0} stage panicked")]
+    Panic(String),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunSummary {
+    /// Records read and labelled (per model).
+    pub records: u64,
+    /// Records rejected by the source.
+    pub rejected: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// `records / seconds`.
+    pub records_per_second: f64,
+    /// True when the run was stopped by `quit` (Ctrl-C) before the end of input.
+    pub interrupted: bool,
+    /// One entry per model.
+    pub models: Vec<ModelSummary>,
+    /// Class names by id, when the input's labels were names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<String>>,
+}
+
+/// One model's results.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelSummary {
+    /// The model's name.
+    pub model: String,
+    /// Where its labels went.
+    pub labels: String,
+    /// Its scores.
+    pub metrics: Metrics,
+}
+
+/// Scores of a model over the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Metrics {
+    /// Prequential scores of a classifier.
+    Classifier {
+        /// Share of records predicted right before being learned.
+        accuracy: Option<f64>,
+        /// The same over the last `window` records.
+        rolling_accuracy: Option<f64>,
+        /// Macro-averaged F1.
+        macro_f1: Option<f64>,
+    },
+    /// Scores of a clusterer.
+    Clusterer {
+        /// Mean squared distance of a record to the centre it was assigned to.
+        inertia: Option<f64>,
+        /// Adjusted Rand index against the label column, when there is one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ari: Option<f64>,
+        /// Records absorbed by each centre.
+        counts: Vec<f64>,
+    },
+}
+
+/// A model with its scores, as a stage holds it.
+pub(crate) struct Scored {
+    pub(crate) name: String,
+    pub(crate) model: Model,
+    pub(crate) classification: ClassificationMetrics,
+    pub(crate) clustering: ClusteringMetrics,
+    pub(crate) records: u64,
+}
+
+impl Scored {
+    pub(crate) fn new(name: String, model: Model, window: usize) -> Self {
+        Self {
+            name,
+            model,
+            // A zero window is refused by the metrics; the options' default is 10 000.
+            classification: ClassificationMetrics::new(window.max(1)).unwrap_or_else(|_| unreachable!("window >= 1")),
+            clustering: ClusteringMetrics::new(),
+            records: 0,
+        }
+    }
+
+    /// Label a batch and learn from it; update the scores.
+    pub(crate) fn step(&mut self, batch: &Batch, prequential: Prequential) -> Result<Vec<i64>, PipelineError> {
+        let model_error = |error| PipelineError::Model {
+            model: self.name.clone(),
+            first: batch.ids.first().copied().unwrap_or(0),
+            last: batch.ids.last().copied().unwrap_or(0),
+            error,
+        };
+        let labels = match &mut self.model {
+            Model::Classifier(m) => {
+                let y = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
+                let y = ArrayView1::from(y);
+                let labels = match prequential {
+                    Prequential::PerRow => m.learn_predict(batch.x.view(), y).map_err(model_error)?,
+                    Prequential::PerBatch => {
+                        m.validate(batch.x.view(), y).map_err(model_error)?;
+                        let predicted = match m.predict(batch.x.view()) {
+                            Ok(p) => p,
+                            Err(ModelError::NotFitted(_)) => ndarray::Array1::from_elem(batch.len(), NO_PREDICTION),
+                            Err(e) => return Err(model_error(e)),
+                        };
+                        m.partial_fit(batch.x.view(), y).map_err(model_error)?;
+                        predicted
+                    }
+                };
+                self.classification.update(y.as_slice().unwrap_or(&[]), labels.as_slice().unwrap_or(&[]));
+                labels
+            }
+            Model::Clusterer(m) => {
+                let before = m.inertia();
+                let labels = m.learn_predict(batch.x.view()).map_err(model_error)?;
+                let assigned = labels.as_slice().unwrap_or(&[]);
+                self.clustering.update(m.inertia() - before, assigned, batch.y.as_deref());
+                labels
+            }
+        };
+        self.records += batch.len() as u64;
+        Ok(labels.to_vec())
+    }
+
+    pub(crate) fn summary(&self, labels: String) -> ModelSummary {
+        let metrics = match &self.model {
+            Model::Classifier(_) => Metrics::Classifier {
+                accuracy: self.classification.accuracy(),
+                rolling_accuracy: self.classification.rolling_accuracy(),
+                macro_f1: self.classification.macro_f1(),
+            },
+            Model::Clusterer(m) => Metrics::Clusterer {
+                inertia: self.clustering.mean_inertia(),
+                ari: self.clustering.ari(),
+                counts: m.counts().to_vec(),
+            },
+        };
+        ModelSummary { model: self.name.clone(), labels, metrics }
+    }
+}
+
+/// Run the stream through every model on its own thread. See the module documentation.
+pub fn run(
+    source: Box<dyn Source>,
+    stages: Vec<ModelStage>,
+    options: &PipelineOptions,
+) -> Result<(RunSummary, Vec<Model>), PipelineError> {
+    stage::run_threads(source, stages, options)
+}
+
+/// The same as [`run`], on the calling thread: the oracle for tests.
+pub fn run_inline(
+    mut source: Box<dyn Source>,
+    stages: Vec<ModelStage>,
+    options: &PipelineOptions,
+) -> Result<(RunSummary, Vec<Model>), PipelineError> {
+    let start = Instant::now();
+    let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> =
+        stages.into_iter().map(|s| (Scored::new(s.name, s.model, options.window), s.sink, s.labels_path)).collect();
+    let mut records = 0;
+    let outcome = (|| {
+        while let Some(batch) = source.next_batch()? {
+            records += batch.len() as u64;
+            if let Some(p) = &options.progress {
+                p(batch.len() as u64);
+            }
+            for (scored, sink, _) in running.iter_mut() {
+                let labels = scored.step(&batch, options.prequential)?;
+                sink.write(&batch.ids, &labels)
+                    .map_err(|error| PipelineError::Sink { model: scored.name.clone(), error })?;
+            }
+        }
+        Ok::<(), PipelineError>(())
+    })();
+    let mut finished = Ok(());
+    for (scored, sink, _) in running.iter_mut() {
+        if let Err(error) = sink.finish() {
+            finished = Err(PipelineError::Sink { model: scored.name.clone(), error });
+        }
+    }
+    outcome?;
+    finished?;
+    let seconds = start.elapsed().as_secs_f64();
+    let summary = RunSummary {
+        records,
+        rejected: source.rejected(),
+        seconds,
+        records_per_second: records as f64 / seconds.max(1e-9),
+        interrupted: options.quit.load(std::sync::atomic::Ordering::Relaxed),
+        models: running.iter().map(|(s, _, path)| s.summary(path.clone())).collect(),
+        classes: source.label_map().map(|m| m.names().to_vec()),
+    };
+    Ok((summary, running.into_iter().map(|(s, _, _)| s.model).collect()))
+}

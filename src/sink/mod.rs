@@ -1,0 +1,182 @@
+//! Where labels go: one int64 label per record, in input order.
+//!
+//! Formats, chosen by the extension of the path:
+//! - `.csv` (and `-`, standard output): a header `id,label`, then one line per
+//!   record, `id` being the record's index in the input.
+//! - `.ndjson` / `.jsonl`: one `{"id": ID, "label": LABEL}` object per line.
+//! - `.npy`: a NumPy int64 array of shape `(records, 1)`, in input order, that
+//!   `numpy.load` reads; ids are implicit (skipped records leave no row).
+//!
+//! A record the model could not yet label (it knew no class) is written as -1;
+//! class ids in files are never negative.
+
+use crate::model::NO_PREDICTION;
+use npyz::WriterBuilder;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Receives the labels of each batch, in order.
+pub trait LabelSink: Send {
+    /// Write the labels of records `ids`.
+    fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()>;
+    /// Flush everything; called once at the end, also after an error upstream.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// The label written for `label`: -1 for [`NO_PREDICTION`].
+fn external(label: i64) -> i64 {
+    if label == NO_PREDICTION {
+        -1
+    } else {
+        label
+    }
+}
+
+/// `id,label` lines.
+pub struct CsvSink<W: Write + Send> {
+    out: W,
+}
+
+impl<W: Write + Send> CsvSink<W> {
+    /// Write the header to `out`.
+    pub fn new(mut out: W) -> io::Result<Self> {
+        writeln!(out, "id,label")?;
+        Ok(Self { out })
+    }
+}
+
+impl<W: Write + Send> LabelSink for CsvSink<W> {
+    fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
+        let mut buf = itoa::Buffer::new();
+        for (&id, &label) in ids.iter().zip(labels) {
+            self.out.write_all(buf.format(id).as_bytes())?;
+            self.out.write_all(b",")?;
+            self.out.write_all(buf.format(external(label)).as_bytes())?;
+            self.out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// `{"id":…,"label":…}` lines.
+pub struct NdjsonSink<W: Write + Send> {
+    out: W,
+}
+
+impl<W: Write + Send> LabelSink for NdjsonSink<W> {
+    fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
+        for (&id, &label) in ids.iter().zip(labels) {
+            writeln!(self.out, "{{\"id\":{id},\"label\":{}}}", external(label))?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A NumPy int64 `(n, 1)` array. Labels stream to `<path>.part` as raw int64;
+/// `finish` writes the `.npy` (header by npyz, with the final length) and
+/// removes the part file. (npyz's writer is not `Send`, so it cannot live in
+/// the sink thread's state; it lives only inside `finish`.)
+pub struct NpySink {
+    path: std::path::PathBuf,
+    part: std::path::PathBuf,
+    raw: Option<BufWriter<File>>,
+    n: u64,
+}
+
+impl NpySink {
+    /// Start `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = std::path::PathBuf::from(part);
+        let raw = BufWriter::with_capacity(1 << 16, File::create(&part)?);
+        Ok(Self { path: path.to_path_buf(), part, raw: Some(raw), n: 0 })
+    }
+}
+
+impl LabelSink for NpySink {
+    fn write(&mut self, _ids: &[u64], labels: &[i64]) -> io::Result<()> {
+        let raw = self.raw.as_mut().ok_or_else(|| io::Error::other("npy sink already finished"))?;
+        for &label in labels {
+            raw.write_all(&external(label).to_le_bytes())?;
+        }
+        self.n += labels.len() as u64;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let Some(raw) = self.raw.take() else { return Ok(()) };
+        raw.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        let out = BufWriter::with_capacity(1 << 16, File::create(&self.path)?);
+        let mut writer = npyz::WriteOptions::new().default_dtype().shape(&[self.n, 1]).writer(out).begin_nd()?;
+        let mut input = io::BufReader::with_capacity(1 << 16, File::open(&self.part)?);
+        let mut word = [0u8; 8];
+        for _ in 0..self.n {
+            io::Read::read_exact(&mut input, &mut word)?;
+            writer.push(&i64::from_le_bytes(word))?;
+        }
+        writer.finish()?;
+        std::fs::remove_file(&self.part)
+    }
+}
+
+/// Labels kept in memory, for tests and for programs that embed eddy.
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    /// `(id, label)` pairs in the order written.
+    pub labels: Arc<Mutex<Vec<(u64, i64)>>>,
+}
+
+impl LabelSink for MemorySink {
+    fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
+        let mut all = self.labels.lock().map_err(|_| io::Error::other("memory sink poisoned"))?;
+        all.extend(ids.iter().copied().zip(labels.iter().copied()));
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A sink for `path`, by extension; `-` is CSV on standard output.
+pub fn create(path: &str) -> io::Result<Box<dyn LabelSink>> {
+    if path == "-" {
+        return Ok(Box::new(CsvSink::new(BufWriter::new(io::stdout()))?));
+    }
+    let lower = path.to_ascii_lowercase();
+    let file = || File::create(Path::new(path)).map(|f| BufWriter::with_capacity(1 << 16, f));
+    if lower.ends_with(".npy") {
+        Ok(Box::new(NpySink::create(Path::new(path))?))
+    } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+        Ok(Box::new(NdjsonSink { out: file()? }))
+    } else if lower.ends_with(".csv") {
+        Ok(Box::new(CsvSink::new(file()?)?))
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{path}: name the label file .csv, .ndjson, .jsonl or .npy"),
+        ))
+    }
+}
+
+/// `<stem>.<model>.<ext>` next to `path`: the label file of one of several models.
+pub fn path_for_model(path: &str, model: &str) -> String {
+    if path == "-" {
+        return path.to_string();
+    }
+    let p = Path::new(path);
+    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match p.extension() {
+        Some(ext) => format!("{stem}.{model}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{model}"),
+    };
+    p.with_file_name(name).display().to_string()
+}

@@ -1,0 +1,567 @@
+//! CSV and NDJSON sources, plain or gzip, from a file or standard input.
+//!
+//! Lines are read by hand rather than through the `csv` crate's reader, for
+//! three things it cannot do: cap the length of a line without buffering all of
+//! it, keep reading a file that grows (`--follow`, where its reader stops for
+//! good at the first end of file), and resume after a bad line in skip mode.
+//! Each line is then split by `csv-core`, the csv crate's own parser. One
+//! record per line: a quoted field may not contain a newline.
+
+use super::{OnError, Position, Source, SourceError, SourceOptions};
+use crate::record::{Batch, LabelMap};
+use ndarray::Array2;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Text formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON object per line; features and label by key.
+    Ndjson,
+}
+
+impl TextFormat {
+    /// The format a file name implies (`.csv`, `.ndjson`, `.jsonl`, optionally `.gz`).
+    pub fn from_path(path: &str) -> Option<Self> {
+        let lower = path.to_ascii_lowercase();
+        let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
+        if lower.ends_with(".csv") || lower.ends_with(".txt") {
+            Some(Self::Csv)
+        } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") || lower.ends_with(".json") {
+            Some(Self::Ndjson)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a line ended.
+enum LineStatus {
+    /// A whole line is in the buffer.
+    Complete,
+    /// Following a file and nothing new yet.
+    Idle,
+    /// End of input.
+    Eof,
+}
+
+/// A record that failed validation: where and why.
+struct Bad {
+    column: Option<(usize, String)>,
+    reason: String,
+}
+
+impl Bad {
+    fn at(column: usize, name: &str, reason: String) -> Self {
+        Self { column: Some((column + 1, name.to_string())), reason }
+    }
+}
+
+/// CSV or NDJSON records as batches. See the module documentation.
+pub struct TextSource {
+    name: String,
+    reader: Box<dyn BufRead + Send>,
+    format: TextFormat,
+    options: SourceOptions,
+    /// CSV header (column names); empty for NDJSON.
+    header: Vec<String>,
+    features: Vec<String>,
+    /// CSV: column index of each feature.
+    feature_columns: Vec<usize>,
+    label_column: Option<usize>,
+    labels: Option<LabelMap>,
+    /// The current line (up to the limit), without its newline once complete.
+    line: Vec<u8>,
+    /// Bytes of the current line dropped beyond the limit.
+    dropped: usize,
+    line_no: u64,
+    next_id: u64,
+    seq: u64,
+    offset: u64,
+    /// `line` holds a record read while resolving columns, not yet taken.
+    held: bool,
+    /// An error met after some records of a batch: reported on the next call,
+    /// so the records before it still reach the sinks.
+    pending_error: Option<SourceError>,
+    csv: csv_core::Reader,
+    field_bytes: Vec<u8>,
+    field_ends: Vec<usize>,
+    row: Vec<f64>,
+    rejects: Option<BufWriter<File>>,
+    rejected: u64,
+    ended: bool,
+}
+
+impl TextSource {
+    /// Open a file (`.gz` decompressed) or standard input (`-`) and read its header.
+    pub fn open(input: &str, options: SourceOptions) -> Result<Self, SourceError> {
+        let name = if input == "-" { "<stdin>".to_string() } else { input.to_string() };
+        let io_err = |error| SourceError::Io { source_name: name.clone(), error };
+        let format = match (input, TextFormat::from_path(input), options.format) {
+            (_, _, Some(f)) => f,
+            ("-", _, None) => TextFormat::Csv,
+            (_, Some(f), None) => f,
+            (_, None, None) => {
+                return Err(SourceError::Schema {
+                    source_name: name,
+                    reason: "unknown file type: name it .csv, .ndjson or .jsonl (optionally .gz), or give --format"
+                        .into(),
+                })
+            }
+        };
+        let reader: Box<dyn BufRead + Send> = if input == "-" {
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+        } else {
+            let mut file = File::open(input).map_err(io_err)?;
+            let mut magic = [0u8; 2];
+            let n = file.read(&mut magic).map_err(io_err)?;
+            let gzip = n == 2 && magic == [0x1f, 0x8b];
+            let file = File::open(input).map_err(io_err)?;
+            if gzip {
+                if options.follow {
+                    return Err(SourceError::Schema {
+                        source_name: name,
+                        reason: "--follow needs an uncompressed file".into(),
+                    });
+                }
+                Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(file)))
+            } else {
+                Box::new(BufReader::with_capacity(1 << 16, file))
+            }
+        };
+        let rejects = match &options.rejects {
+            Some(path) => Some(
+                create_rejects(path)
+                    .map_err(|error| SourceError::Io { source_name: path.display().to_string(), error })?,
+            ),
+            None => None,
+        };
+        let labels = options.label_column.as_ref().map(|_| match &options.classes {
+            Some(c) => LabelMap::declared(c),
+            None => LabelMap::discover(),
+        });
+        let mut source = Self {
+            name,
+            reader,
+            format,
+            options,
+            header: Vec::new(),
+            features: Vec::new(),
+            feature_columns: Vec::new(),
+            label_column: None,
+            labels,
+            line: Vec::new(),
+            dropped: 0,
+            line_no: 0,
+            next_id: 0,
+            seq: 0,
+            offset: 0,
+            held: false,
+            pending_error: None,
+            csv: csv_core::Reader::new(),
+            field_bytes: Vec::new(),
+            field_ends: Vec::new(),
+            row: Vec::new(),
+            rejects,
+            rejected: 0,
+            ended: false,
+        };
+        source.resolve_columns()?;
+        Ok(source)
+    }
+
+    /// Read the header (CSV) and the first record, and fix the feature columns.
+    fn resolve_columns(&mut self) -> Result<(), SourceError> {
+        if self.format == TextFormat::Csv {
+            loop {
+                match self.read_line().map_err(|e| self.io_error(e))? {
+                    LineStatus::Complete if self.is_blank() => self.clear_line(),
+                    LineStatus::Complete => break,
+                    // No header: an empty input, which is an empty stream.
+                    LineStatus::Eof => {
+                        self.ended = true;
+                        return Ok(());
+                    }
+                    LineStatus::Idle => self.wait(),
+                }
+            }
+            self.split_csv_line().map_err(|reason| self.schema(format!("header: {reason}")))?;
+            self.header =
+                (0..self.field_count()).map(|i| String::from_utf8_lossy(self.field(i)).trim().to_string()).collect();
+            self.clear_line();
+            if let Some(label) = &self.options.label_column {
+                let idx = self.header.iter().position(|h| h == label);
+                self.label_column =
+                    Some(idx.ok_or_else(|| self.schema(format!("no column named {label:?} (the label column)")))?);
+            }
+            if let Some(features) = &self.options.features {
+                let mut cols = Vec::new();
+                for f in features {
+                    let idx = self.header.iter().position(|h| h == f);
+                    cols.push(idx.ok_or_else(|| self.schema(format!("no column named {f:?} (in --features)")))?);
+                }
+                self.feature_columns = cols;
+                self.features = features.clone();
+                return Ok(());
+            }
+        } else if let Some(features) = &self.options.features {
+            self.features = features.clone();
+            return Ok(());
+        }
+        // All numeric columns except the label, judged on the first record.
+        let first = loop {
+            match self.read_line().map_err(|e| self.io_error(e))? {
+                LineStatus::Complete if self.is_blank() => self.clear_line(),
+                LineStatus::Complete => break self.line.clone(),
+                LineStatus::Eof => {
+                    self.ended = true;
+                    return Ok(());
+                }
+                LineStatus::Idle => self.wait(),
+            }
+        };
+        let numeric: Vec<(usize, String)> = match self.format {
+            TextFormat::Csv => {
+                self.split_csv_line().map_err(|reason| self.schema(reason))?;
+                (0..self.field_count().min(self.header.len()))
+                    .filter(|&i| Some(i) != self.label_column && parse_number(self.field(i)).is_some())
+                    .map(|i| (i, self.header[i].clone()))
+                    .collect()
+            }
+            TextFormat::Ndjson => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&first).map_err(|e| self.schema(format!("line {}: {e}", self.line_no)))?;
+                object
+                    .iter()
+                    .filter(|(k, v)| Some(k.as_str()) != self.options.label_column.as_deref() && v.is_number())
+                    .map(|(k, _)| (0, k.clone()))
+                    .collect()
+            }
+        };
+        if numeric.is_empty() {
+            return Err(self.schema(format!("line {}: no numeric column to use as a feature", self.line_no)));
+        }
+        self.feature_columns = numeric.iter().map(|(i, _)| *i).collect();
+        self.features = numeric.into_iter().map(|(_, n)| n).collect();
+        self.held = true;
+        Ok(())
+    }
+
+    fn schema(&self, reason: String) -> SourceError {
+        SourceError::Schema { source_name: self.name.clone(), reason }
+    }
+
+    fn io_error(&self, error: io::Error) -> SourceError {
+        SourceError::Io { source_name: self.name.clone(), error }
+    }
+
+    fn wait(&self) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    fn clear_line(&mut self) {
+        self.line.clear();
+        self.dropped = 0;
+    }
+
+    fn is_blank(&self) -> bool {
+        self.line.is_empty() && self.dropped == 0
+    }
+
+    /// Read up to the end of the current line, keeping at most `max_line_bytes` of it.
+    fn read_line(&mut self) -> io::Result<LineStatus> {
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if self.options.follow && !self.options.quit.load(Ordering::Relaxed) {
+                    return Ok(LineStatus::Idle);
+                }
+                if !self.is_blank() {
+                    // A last line without a newline.
+                    self.line_no += 1;
+                    trim_newline(&mut self.line);
+                    return Ok(LineStatus::Complete);
+                }
+                return Ok(LineStatus::Eof);
+            }
+            let (take, complete) = match memchr::memchr(b'\n', available) {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            // Keep two bytes past the limit, enough to see a "\r\n" after a line of exactly the limit.
+            let room = (self.options.max_line_bytes + 2).saturating_sub(self.line.len());
+            let keep = take.min(room);
+            self.line.extend_from_slice(&available[..keep]);
+            self.dropped += take - keep;
+            self.reader.consume(take);
+            self.offset += take as u64;
+            if complete {
+                self.line_no += 1;
+                trim_newline(&mut self.line);
+                return Ok(LineStatus::Complete);
+            }
+        }
+    }
+
+    /// The limit counts a line's content, not its newline.
+    fn too_long(&self) -> bool {
+        self.line.len() > self.options.max_line_bytes || self.dropped > 0
+    }
+
+    /// Split `self.line` into `field_bytes`/`field_ends` with csv-core.
+    fn split_csv_line(&mut self) -> Result<(), String> {
+        split_csv(&mut self.csv, &self.line, &mut self.field_bytes, &mut self.field_ends)
+    }
+
+    fn field_count(&self) -> usize {
+        self.field_ends.len()
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.field_ends[i - 1] };
+        &self.field_bytes[start..self.field_ends[i]]
+    }
+
+    /// Parse the record in `self.line` into `self.row` and its label id.
+    fn parse_record(&mut self) -> Result<Option<i64>, Bad> {
+        self.row.clear();
+        match self.format {
+            TextFormat::Csv => {
+                self.split_csv_line().map_err(|reason| Bad { column: None, reason })?;
+                if self.field_count() != self.header.len() {
+                    return Err(Bad {
+                        column: None,
+                        reason: format!("expected {} columns, found {}", self.header.len(), self.field_count()),
+                    });
+                }
+                for (k, &c) in self.feature_columns.iter().enumerate() {
+                    let field = self.field(c);
+                    match parse_number(field) {
+                        Some(v) if v.is_finite() => self.row.push(v),
+                        Some(v) => return Err(Bad::at(c, &self.features[k], format!("{v} is not a finite number"))),
+                        None => {
+                            let text = String::from_utf8_lossy(field);
+                            return Err(Bad::at(c, &self.features[k], format!("{:?} is not a number", text.trim())));
+                        }
+                    }
+                }
+                match self.label_column {
+                    Some(c) => {
+                        let text = String::from_utf8_lossy(self.field(c)).trim().to_string();
+                        let name = self.header[c].clone();
+                        self.label_id(&text).map(Some).map_err(|reason| Bad::at(c, &name, reason))
+                    }
+                    None => Ok(None),
+                }
+            }
+            TextFormat::Ndjson => {
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&self.line).map_err(|e| Bad {
+                        column: Some((e.column(), "json".into())),
+                        reason: format!("invalid JSON: {e}"),
+                    })?;
+                for (k, f) in self.features.iter().enumerate() {
+                    match object.get(f) {
+                        Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                            Some(v) if v.is_finite() => self.row.push(v),
+                            _ => return Err(Bad::at(k, f, format!("{n} is not a finite number"))),
+                        },
+                        Some(other) => return Err(Bad::at(k, f, format!("{other} is not a number"))),
+                        None => return Err(Bad::at(k, f, "missing".into())),
+                    }
+                }
+                match &self.options.label_column {
+                    Some(label) => {
+                        let label = label.clone();
+                        let text = match object.get(&label) {
+                            Some(serde_json::Value::String(s)) => s.clone(),
+                            Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
+                            Some(other) => {
+                                return Err(Bad::at(self.features.len(), &label, format!("{other} is not a label")))
+                            }
+                            None => return Err(Bad::at(self.features.len(), &label, "missing".into())),
+                        };
+                        self.label_id(&text).map(Some).map_err(|reason| Bad::at(self.features.len(), &label, reason))
+                    }
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn label_id(&mut self, text: &str) -> Result<i64, String> {
+        if text.is_empty() {
+            return Err("empty label".into());
+        }
+        let map = self.labels.as_mut().ok_or_else(|| "no label column".to_string())?;
+        map.id(text).ok_or_else(|| format!("label {text:?} is not one of the declared classes {:?}", map.names()))
+    }
+
+    /// Deal with a bad record: fail, or write it to the rejects file and go on.
+    fn reject(&mut self, bad: Bad, line_no: u64) -> Result<(), SourceError> {
+        let position = Position { source: self.name.clone(), line: line_no, column: bad.column };
+        if self.options.on_error == OnError::Fail {
+            return Err(SourceError::Record { position, reason: bad.reason });
+        }
+        self.rejected += 1;
+        if let Some(out) = self.rejects.as_mut() {
+            let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
+            let column = position.column.as_ref().map(|(n, name)| format!("column {n} ({name}): ")).unwrap_or_default();
+            writeln!(out, "{}\t{}\t{column}{}\t{text}", self.name, line_no, bad.reason)
+                .map_err(|error| SourceError::Io { source_name: "rejects".into(), error })?;
+        }
+        Ok(())
+    }
+
+    /// Turn `self.line` into a row of the batch being built, or reject it.
+    fn take_record(&mut self, data: &mut Vec<f64>, ids: &mut Vec<u64>, ys: &mut Vec<i64>) -> Result<(), SourceError> {
+        let line_no = self.line_no;
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.too_long() {
+            let reason = format!("line is longer than {} bytes (--max-line-bytes)", self.options.max_line_bytes);
+            return self.reject(Bad { column: None, reason }, line_no);
+        }
+        match self.parse_record() {
+            Ok(label) => {
+                data.extend_from_slice(&self.row);
+                ids.push(id);
+                if let Some(l) = label {
+                    ys.push(l);
+                }
+                Ok(())
+            }
+            Err(bad) => self.reject(bad, line_no),
+        }
+    }
+}
+
+impl Source for TextSource {
+    fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
+        let d = self.features.len();
+        let cap = self.options.batch_size;
+        let mut data = Vec::with_capacity(cap * d);
+        let mut ids = Vec::with_capacity(cap);
+        let mut ys = Vec::with_capacity(if self.labels.is_some() { cap } else { 0 });
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        let result = (|| {
+            if self.held {
+                self.held = false;
+                self.take_record(&mut data, &mut ids, &mut ys)?;
+                self.clear_line();
+            }
+            while !self.ended && ids.len() < cap {
+                if self.options.quit.load(Ordering::Relaxed) && !self.options.follow {
+                    self.ended = true;
+                    break;
+                }
+                match self.read_line().map_err(|e| self.io_error(e))? {
+                    LineStatus::Complete => {
+                        if !self.is_blank() {
+                            self.take_record(&mut data, &mut ids, &mut ys)?;
+                        }
+                        self.clear_line();
+                    }
+                    LineStatus::Eof => self.ended = true,
+                    LineStatus::Idle if !ids.is_empty() => break,
+                    LineStatus::Idle => self.wait(),
+                }
+            }
+            Ok::<(), SourceError>(())
+        })();
+        if let Some(out) = self.rejects.as_mut() {
+            out.flush().map_err(|error| SourceError::Io { source_name: "rejects".into(), error })?;
+        }
+        // Rows read before a bad record still go downstream, so their labels are written.
+        if ids.is_empty() {
+            return result.map(|()| None);
+        }
+        if let Err(e) = result {
+            self.ended = true;
+            self.pending_error = Some(e);
+        }
+        let x =
+            Array2::from_shape_vec((ids.len(), d), data).map_err(|e| self.schema(format!("internal shape: {e}")))?;
+        let batch = Batch { seq: self.seq, ids, x, y: self.labels.is_some().then_some(ys), end_offset: self.offset };
+        self.seq += 1;
+        Ok(Some(batch))
+    }
+
+    fn feature_names(&self) -> &[String] {
+        &self.features
+    }
+
+    fn label_map(&self) -> Option<&LabelMap> {
+        self.labels.as_ref()
+    }
+
+    fn has_labels(&self) -> bool {
+        self.labels.is_some()
+    }
+
+    fn rejected(&self) -> u64 {
+        self.rejected
+    }
+}
+
+fn create_rejects(path: &Path) -> io::Result<BufWriter<File>> {
+    let mut out = BufWriter::new(File::create(path)?);
+    writeln!(out, "source\tline\treason\trecord")?;
+    Ok(out)
+}
+
+fn trim_newline(line: &mut Vec<u8>) {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+}
+
+/// A decimal number, surrounding spaces allowed.
+fn parse_number(field: &[u8]) -> Option<f64> {
+    std::str::from_utf8(field).ok()?.trim().parse().ok()
+}
+
+/// Split one CSV line into fields with csv-core: field `i` is
+/// `bytes[ends[i-1]..ends[i]]` (from 0 for the first).
+fn split_csv(
+    reader: &mut csv_core::Reader,
+    line: &[u8],
+    bytes: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+) -> Result<(), String> {
+    // Unquoting only shrinks a field, so the line's length is enough room.
+    bytes.resize(line.len() + 1, 0);
+    ends.resize(line.len() + 2, 0);
+    let (mut input, mut out_len, mut ends_len) = (line, 0, 0);
+    let mut fed_end = false;
+    loop {
+        let (result, nin, nout, nend) = reader.read_record(input, &mut bytes[out_len..], &mut ends[ends_len..]);
+        input = &input[nin..];
+        out_len += nout;
+        ends_len += nend;
+        match result {
+            csv_core::ReadRecordResult::InputEmpty if !fed_end => fed_end = true,
+            csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
+            csv_core::ReadRecordResult::InputEmpty => break,
+            csv_core::ReadRecordResult::OutputFull | csv_core::ReadRecordResult::OutputEndsFull => {
+                return Err("a field could not be split".into())
+            }
+        }
+    }
+    ends.truncate(ends_len);
+    Ok(())
+}
