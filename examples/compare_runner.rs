@@ -1,7 +1,7 @@
 //! eddy's side of `benches/compare/`: runs a task on `.npy` files and prints one JSON line.
 //!
 //! `compare_runner kmeans X.npy Y.npy --batch-size 1024 --clusters 8 --seed 0`
-//! `compare_runner sgd X.npy Y.npy --batch-size 1024 --seed 0`
+//! `compare_runner sgd X.npy Y.npy --batch-size 1024 --seed 0 [--prefix N]`
 
 use anyhow::{bail, Context, Result};
 use eddy::metrics::{adjusted_rand_index, ClassificationMetrics};
@@ -56,18 +56,26 @@ fn main() -> Result<()> {
         "sgd" => {
             let mut model = Scaled::new(SgdClassifier::params().loss(Loss::Log).classes(&[0, 1]).build()?);
             let mut metrics = ClassificationMetrics::new(1000)?;
+            // Accuracy on the first `--prefix` records too, to compare with River's shorter run.
+            let prefix = flag("--prefix", 0)? as usize;
+            let mut prefix_metrics = ClassificationMetrics::new(1000)?;
             let start = Instant::now();
             for lo in (0..n).step_by(batch) {
                 let hi = (lo + batch).min(n);
                 let yb = y.slice(s![lo..hi]);
                 let predicted = model.learn_predict(x.slice(s![lo..hi, ..]), yb)?;
-                metrics.update(yb.as_slice().context("contiguous")?, predicted.as_slice().context("contiguous")?);
+                let (truth, predicted) =
+                    (yb.as_slice().context("contiguous")?, predicted.as_slice().context("contiguous")?);
+                metrics.update(truth, predicted);
+                let take = prefix.saturating_sub(lo).min(truth.len());
+                prefix_metrics.update(&truth[..take], &predicted[..take]);
             }
             let seconds = start.elapsed().as_secs_f64();
             println!(
                 "{}",
                 serde_json::json!({"task": "sgd", "records": n, "seconds": seconds,
-                    "records_per_second": n as f64 / seconds, "accuracy": metrics.accuracy()})
+                    "records_per_second": n as f64 / seconds, "accuracy": metrics.accuracy(),
+                    "accuracy_on_river_prefix": prefix_metrics.accuracy()})
             );
         }
         other => bail!("unknown task {other}: kmeans or sgd"),

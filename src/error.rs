@@ -43,8 +43,8 @@ pub enum ParamsError {
     /// `batch_size` must be at least 1.
     #[error("batch_size must be >= 1")]
     BatchSize,
-    /// `reassignment_ratio` must be finite and not negative.
-    #[error("reassignment_ratio must be finite and >= 0, got {0}")]
+    /// `reassignment_ratio` must lie in [0, 1].
+    #[error("reassignment_ratio must be in [0, 1], got {0}")]
     ReassignmentRatio(f64),
     /// A user-given initial centre array has the wrong shape or non-finite values.
     #[error("init centres must be a finite {n_clusters} x n_features array, got {rows} x {cols}")]
@@ -62,6 +62,9 @@ pub enum ParamsError {
     /// [`crate::NO_PREDICTION`] is reserved and cannot be a class.
     #[error("label {0} is reserved for 'no prediction yet' and cannot be a class")]
     ReservedClass(i64),
+    /// Multinomial naive Bayes takes counts; a standard scaler in front makes them negative.
+    #[error("multinomial naive Bayes takes counts: it cannot have a standard scaler in front")]
+    ScaledCounts,
     /// A window length must be at least 1.
     #[error("window must be >= 1")]
     Window,
@@ -79,6 +82,9 @@ pub enum ModelError {
         /// Features in the batch.
         got: usize,
     },
+    /// A batch with no feature columns.
+    #[error("the batch has no feature columns")]
+    NoFeatures,
     /// A NaN or infinite value.
     #[error("row {row}, column {column}: value {value} is not finite")]
     NonFinite {

@@ -52,6 +52,9 @@ impl StandardScaler {
     /// Learn a batch.
     pub fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError> {
         validate_features(x, self.n_features())?;
+        if x.nrows() == 0 {
+            return Ok(());
+        }
         self.moments.get_or_insert_with(|| Moments::new(x.ncols())).update_batch(x);
         Ok(())
     }
@@ -60,7 +63,8 @@ impl StandardScaler {
     pub fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
         let m = self.moments.as_ref().ok_or(ModelError::NotFitted("StandardScaler"))?;
         validate_features(x, Some(m.mean.len()))?;
-        let scale = self.scale().unwrap_or_default();
+        let scale: Array1<f64> =
+            m.mean.iter().zip(m.var.iter()).map(|(&mean, &var)| feature_scale(m.count, mean, var)).collect();
         Ok((&x - &m.mean) / &scale)
     }
 
@@ -68,8 +72,11 @@ impl StandardScaler {
     /// row by row: the scaler's half of the prequential step.
     pub fn learn_transform(&mut self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
         validate_features(x, self.n_features())?;
-        let m = self.moments.get_or_insert_with(|| Moments::new(x.ncols()));
         let mut out = Array2::zeros(x.raw_dim());
+        if x.nrows() == 0 {
+            return Ok(out);
+        }
+        let m = self.moments.get_or_insert_with(|| Moments::new(x.ncols()));
         for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
             m.update_row(row);
             for (((z, &xi), &mean), &var) in o.iter_mut().zip(row.iter()).zip(m.mean.iter()).zip(m.var.iter()) {
@@ -131,11 +138,14 @@ impl<M: OnlineClassifier> OnlineClassifier for Scaled<M> {
         self.model.predict_proba(self.scaler.transform(x)?.view())
     }
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ndarray::ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
-        self.model.validate(x, y)?;
         // The scaler does not depend on the model, so scaling the whole batch row by
-        // row first is the same as interleaving the two per row.
-        let z = self.scaler.learn_transform(x)?;
-        self.model.learn_predict(z.view(), y)
+        // row first is the same as interleaving the two per row. It is kept only if
+        // the model accepts the batch.
+        let mut next = self.scaler.clone();
+        let z = next.learn_transform(x)?;
+        let labels = self.model.learn_predict(z.view(), y)?;
+        self.scaler = next;
+        Ok(labels)
     }
     fn classes(&self) -> &[i64] {
         self.model.classes()

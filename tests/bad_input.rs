@@ -1,6 +1,7 @@
 //! Bad batches get a typed error and leave the model exactly as it was.
 
 use eddy::model::*;
+use eddy::model::{ModelKind, ModelSpec};
 use eddy::preprocess::{Scaled, StandardScaler};
 use eddy::{ModelError, OnlineClassifier, ParamsError};
 use ndarray::{array, Array1, Array2};
@@ -118,7 +119,7 @@ fn every_parameter_rule_is_checked() {
     assert_eq!(SgdClassifier::params().alpha(0.0).build().err(), Some(P::OptimalNeedsAlpha));
     assert_eq!(SgdClassifier::params().l1_ratio(1.5).build().err(), Some(P::L1Ratio(1.5)));
     assert!(matches!(
-        SgdClassifier::params().learning_rate(LearningRate::Constant).build().err(),
+        SgdClassifier::params().learning_rate(LearningRate::Constant).eta0(0.0).build().err(),
         Some(P::Eta0 { schedule: "constant", .. })
     ));
     assert!(matches!(
@@ -134,6 +135,9 @@ fn every_parameter_rule_is_checked() {
     assert_eq!(MiniBatchKMeans::params().n_clusters(0).build().err(), Some(P::NClusters));
     assert_eq!(MiniBatchKMeans::params().batch_size(0).build().err(), Some(P::BatchSize));
     assert_eq!(MiniBatchKMeans::params().reassignment_ratio(-0.1).build().err(), Some(P::ReassignmentRatio(-0.1)));
+    assert_eq!(MiniBatchKMeans::params().reassignment_ratio(1.5).build().err(), Some(P::ReassignmentRatio(1.5)));
+    let scaled_counts = ModelSpec { kind: ModelKind::MultinomialNb, scale: true, ..ModelSpec::default() };
+    assert_eq!(scaled_counts.build().err(), Some(P::ScaledCounts));
     let wrong = KMeansInit::Centers(array![[0.0, 0.0]]);
     assert!(matches!(MiniBatchKMeans::params().n_clusters(2).init(wrong).build().err(), Some(P::InitShape { .. })));
     assert_eq!(eddy::metrics::ClassificationMetrics::new(0).err(), Some(P::Window));
@@ -148,4 +152,44 @@ fn discovered_classes_grow_and_cold_start_is_no_prediction() {
     assert_eq!(labels[1], 4, "one class known: it is the prediction");
     assert_eq!(m.classes(), &[2, 4, 8]);
     assert_eq!(m.coef().nrows(), 3);
+}
+
+#[test]
+fn empty_and_zero_width_batches_teach_nothing() {
+    let mut m = SgdClassifier::params().build().expect("valid");
+    let empty = Array2::<f64>::zeros((0, 5));
+    let none = Array1::<i64>::zeros(0);
+    assert_eq!(m.learn_predict(empty.view(), none.view()).expect("empty is fine").len(), 0);
+    assert_eq!(m.n_features(), None, "an empty batch must not fix the feature count");
+    let zero_width = Array2::<f64>::zeros((2, 0));
+    let err = m.partial_fit(zero_width.view(), array![0, 1].view()).expect_err("no features");
+    assert_eq!(err, ModelError::NoFeatures);
+    m.partial_fit(array![[1.0, 2.0, 3.0]].view(), array![1].view()).expect("three features is fine");
+    assert_eq!(m.n_features(), Some(3));
+    let mut gnb = GaussianNb::params().build().expect("valid");
+    gnb.partial_fit(empty.view(), none.view()).expect("empty is fine");
+    assert_eq!(gnb.n_features(), None);
+    let mut s = StandardScaler::new();
+    s.partial_fit(empty.view()).expect("empty is fine");
+    assert_eq!(s.n_features(), None);
+    assert_eq!(s.partial_fit(zero_width.view()), Err(ModelError::NoFeatures));
+}
+
+#[test]
+fn scaled_classifier_keeps_its_scaler_when_the_model_refuses() {
+    let mut m = Scaled::new(SgdClassifier::params().classes(&[0, 1]).build().expect("valid"));
+    m.partial_fit(array![[1.0, 2.0], [2.0, 1.0]].view(), array![0, 1].view()).expect("valid");
+    let before = snapshot(&m);
+    let err = m.learn_predict(array![[5.0, 5.0]].view(), array![7].view()).expect_err("undeclared label");
+    assert!(matches!(err, ModelError::UnknownLabel { label: 7, .. }));
+    assert_eq!(snapshot(&m), before, "the scaler must not keep a refused batch");
+    assert_eq!(m.scaler().n_samples_seen(), 2);
+}
+
+#[test]
+fn kmeans_with_given_centres_also_needs_k_rows_first() {
+    let init = KMeansInit::Centers(array![[0.0], [1.0], [2.0]]);
+    let mut km = MiniBatchKMeans::params().n_clusters(3).init(init).build().expect("valid");
+    let err = km.partial_fit(array![[0.5], [1.5]].view()).expect_err("2 rows < 3 centres");
+    assert!(matches!(err, ModelError::NotEnoughSamples { rows: 2, n_clusters: 3 }));
 }

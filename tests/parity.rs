@@ -304,10 +304,25 @@ fn check_kmeans(name: &str) {
         .expect("valid");
     let mut learn_labels = Vec::new();
     let mut batch_inertia = Vec::new();
-    for (x, _) in batches(&case) {
+    let all = batches(&case);
+    for (i, (x, _)) in all.iter().enumerate() {
         learn_labels.extend(km.learn_predict(x.view()).expect("valid"));
         batch_inertia.push(km.batch_inertia());
+        assert_close("centres after batch", &km.cluster_centers().expect("fitted"), &arr2(&e["centers_history"][i]));
+        assert_close("counts after batch", &km.counts(), &arr1(&e["counts_history"][i]));
     }
+    // scikit-learn's labels_ and inertia_ are the last batch against the moved centres.
+    let (last, _) = all.last().expect("batches");
+    assert_eq!(km.predict(last.view()).expect("valid"), labels(&e["labels_"]), "labels_");
+    let centers = km.cluster_centers().expect("fitted");
+    let after: f64 = km
+        .predict(last.view())
+        .expect("valid")
+        .iter()
+        .zip(last.outer_iter())
+        .map(|(&l, r)| (&r - &centers.row(l as usize)).mapv(|v| v * v).sum())
+        .sum();
+    assert_close("inertia_", [&after], [&e["inertia_"].as_f64().expect("f64")]);
     assert_eq!(Array1::from(learn_labels), labels(&e["learn_labels"]), "labels at learning time");
     assert_close(
         "batch inertia",

@@ -52,6 +52,49 @@ proptest! {
     }
 
     #[test]
+    fn discovered_classes_are_the_only_predictions((x, y) in batch(60, 3, vec![-4, 2, 9, 17])) {
+        let models: Vec<Box<dyn OnlineClassifier>> = vec![
+            Box::new(SgdClassifier::params().loss(Loss::Log).build().expect("valid")),
+            Box::new(SgdClassifier::params().loss(Loss::Hinge).build().expect("valid")),
+            Box::new(SgdClassifier::params().loss(Loss::ModifiedHuber).build().expect("valid")),
+            Box::new(Perceptron::params().build().expect("valid")),
+            Box::new(PassiveAggressiveClassifier::params().build().expect("valid")),
+            Box::new(GaussianNb::params().build().expect("valid")),
+        ];
+        let seen: std::collections::BTreeSet<i64> = y.iter().copied().collect();
+        for mut m in models {
+            let pre = m.learn_predict(x.view(), y.view()).expect("valid");
+            // The first row is predicted before any class is known.
+            prop_assert_eq!(pre[0], eddy::NO_PREDICTION);
+            prop_assert!(pre.iter().skip(1).all(|l| seen.contains(l)));
+            prop_assert!(m.predict(x.view()).expect("valid").iter().all(|l| seen.contains(l)));
+            prop_assert_eq!(m.classes().to_vec(), seen.iter().copied().collect::<Vec<_>>());
+        }
+        let mut mnb = MultinomialNb::params().build().expect("valid");
+        let counts = x.mapv(f64::abs);
+        mnb.learn_predict(counts.view(), y.view()).expect("valid");
+        prop_assert!(mnb.predict(counts.view()).expect("valid").iter().all(|l| seen.contains(l)));
+        let p = mnb.predict_proba(counts.view()).expect("valid").expect("proba");
+        prop_assert!(p.outer_iter().all(|r| (r.sum() - 1.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn learn_transform_uses_the_statistics_that_include_each_row((x, _) in batch(40, 3, vec![0])) {
+        let mut seq = StandardScaler::new();
+        let z = seq.learn_transform(x.view()).expect("valid");
+        for i in 0..x.nrows() {
+            // Row i is standardised exactly as a scaler that saw rows 0..=i would do it.
+            let mut upto = StandardScaler::new();
+            upto.partial_fit(x.slice(ndarray::s![..=i, ..])).expect("valid");
+            let want = upto.transform(x.slice(ndarray::s![i..=i, ..])).expect("valid");
+            for (a, b) in z.row(i).iter().zip(want.iter()) {
+                prop_assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0), "row {}: {} vs {}", i, a, b);
+            }
+        }
+        prop_assert_eq!(seq.n_samples_seen(), x.nrows() as u64);
+    }
+
+    #[test]
     fn scaler_output_has_mean_zero_and_variance_one(
         parts in proptest::collection::vec(batch(30, 4, vec![0]), 1..5)
     ) {

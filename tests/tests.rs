@@ -5,6 +5,7 @@ mod cli; // the binary and the examples, run as a user would
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
+mod pipeline; // threads vs the inline oracle; sources and their errors
 mod properties; // proptest invariants
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
 mod util;

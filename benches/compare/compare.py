@@ -264,10 +264,13 @@ REQUIRED_KEYS = {
 }
 
 
-def run_eddy(runner: Path, task: str, xp: Path, yp: Path, batch: int, seed: int, timeout: float):
+def run_eddy(runner: Path, task: str, xp: Path, yp: Path, batch: int, seed: int, timeout: float,
+             prefix: int = 0):
     cmd = [str(runner), task, str(xp), str(yp), "--batch-size", str(batch)]
     if task == "kmeans":
         cmd += ["--clusters", str(N_CLUSTERS)]
+    if task == "sgd" and prefix:
+        cmd += ["--prefix", str(prefix)]
     cmd += ["--seed", str(seed)]
     print("eddy: " + " ".join(cmd), file=sys.stderr)
     try:
@@ -438,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             eddy_status = "ok"
             for task, stream in (("kmeans", "blobs"), ("sgd", "hyperplane")):
                 res = run_eddy(runner, task, *paths[stream], args.batch_size, args.seed,
-                               args.runner_timeout)
+                               args.runner_timeout, prefix=river_n)
                 if res is None:
                     eddy_status = "runner error (see stderr)"
                     continue
@@ -474,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- sklearn SGD accuracy on River's {river_n:,}-record prefix: "
               f"{sk_sgd['accuracy_on_river_prefix']:.4f} (the hyperplane drifts, so the "
               "prefix is not the whole stream).")
+    ed_sgd = next((r for r in results if r["task"] == "sgd" and r["system"] == "eddy"), None)
+    if ed_sgd and ed_sgd.get("accuracy_on_river_prefix") is not None and not args.no_river:
+        print(f"- eddy SGD accuracy on River's {river_n:,}-record prefix: "
+              f"{ed_sgd['accuracy_on_river_prefix']:.4f}.")
     print(f"- eddy: {eddy_status}.")
 
     report = {

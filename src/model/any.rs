@@ -107,6 +107,9 @@ impl Default for ModelSpec {
 impl ModelSpec {
     /// Build the untrained model.
     pub fn build(&self) -> Result<Model, ParamsError> {
+        if self.scale && self.kind == ModelKind::MultinomialNb {
+            return Err(ParamsError::ScaledCounts);
+        }
         let classes = self.classes.as_deref();
         let classifier = match self.kind {
             ModelKind::MinibatchKmeans => {

@@ -84,7 +84,8 @@ impl MiniBatchKMeansParams {
         if self.batch_size == 0 {
             return Err(ParamsError::BatchSize);
         }
-        if !(self.reassignment_ratio.is_finite() && self.reassignment_ratio >= 0.0) {
+        // Above 1 even the largest centre counts as starved and nothing is left to reset counts from.
+        if !(0.0..=1.0).contains(&self.reassignment_ratio) {
             return Err(ParamsError::ReassignmentRatio(self.reassignment_ratio));
         }
         if let KMeansInit::Centers(c) = &self.init {
@@ -188,7 +189,9 @@ impl MiniBatchKMeans {
         self.centers.as_ref().map(|c| c.view())
     }
 
-    /// Rows absorbed by each centre.
+    /// Rows absorbed by each centre (its learning rate is `1 / count`). A reassigned
+    /// centre's count is reset to the smallest other count, as in scikit-learn, so after
+    /// a reassignment the counts no longer add up to the rows seen.
     pub fn counts(&self) -> ArrayView1<'_, f64> {
         self.counts.view()
     }
@@ -220,6 +223,9 @@ impl MiniBatchKMeans {
 
     fn initial_centers(&mut self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
         let k = self.params.n_clusters;
+        if x.nrows() < k {
+            return Err(ModelError::NotEnoughSamples { rows: x.nrows(), n_clusters: k });
+        }
         match &self.params.init {
             KMeansInit::Centers(c) => {
                 if c.ncols() != x.ncols() {
@@ -228,11 +234,12 @@ impl MiniBatchKMeans {
                 Ok(c.clone())
             }
             KMeansInit::KMeansPlusPlus => {
-                if x.nrows() < k {
-                    return Err(ModelError::NotEnoughSamples { rows: x.nrows(), n_clusters: k });
+                // scikit-learn seeds from 3 * batch_size rows (3 * k if that is fewer than k),
+                // drawn with replacement when the batch has more.
+                let mut init_size = 3 * self.params.batch_size.min(x.nrows());
+                if init_size < k {
+                    init_size = 3 * k;
                 }
-                // scikit-learn seeds from at most 3 * batch_size rows, drawn with replacement.
-                let init_size = (3 * self.params.batch_size).max(3 * k);
                 if init_size < x.nrows() {
                     let rows: Vec<usize> = (0..init_size).map(|_| self.rng.gen_range(0..x.nrows())).collect();
                     let sample = x.select(ndarray::Axis(0), &rows);
@@ -395,7 +402,11 @@ fn reassign_starved(
         centers.row_mut(*c).assign(&x.row(r));
     }
     // Not zero: a fresh centre with count 0 would be reassigned again at once.
+    // With ratio <= 1 the largest centre is never starved, so the floor is finite.
     let floor = (0..counts.len()).filter(|&c| !starved[c]).map(|c| counts[c]).fold(f64::INFINITY, f64::min);
+    if !floor.is_finite() {
+        return 0;
+    }
     for &c in &targets {
         counts[c] = floor;
     }

@@ -304,12 +304,13 @@ impl LinearCore {
     }
 
     /// The class the scores point at; `NO_PREDICTION` when no class is known.
-    fn decide(&self, scores: &[f64]) -> i64 {
+    fn decide<'a>(&self, scores: impl IntoIterator<Item = &'a f64>) -> i64 {
         let classes = self.classes.as_slice();
+        let mut scores = scores.into_iter();
         match classes.len() {
             0 => NO_PREDICTION,
             1 => classes[0],
-            2 => classes[usize::from(scores[0] > 0.0)],
+            2 => classes[usize::from(scores.next().is_some_and(|&s| s > 0.0))],
             _ => classes[argmax(scores)],
         }
     }
@@ -317,7 +318,7 @@ impl LinearCore {
     /// Predict then learn one validated row.
     fn step(&mut self, x: ArrayView1<f64>, y: i64, scores: &mut Vec<f64>) -> i64 {
         self.scores(x, scores);
-        let predicted = self.decide(scores);
+        let predicted = self.decide(scores.iter());
         let (target, inserted) = self.classes.index_or_insert(y);
         if inserted {
             self.grow(target);
@@ -385,6 +386,10 @@ impl LinearCore {
 
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
         self.validate(x, y)?;
+        if x.nrows() == 0 {
+            // An empty batch teaches nothing, not even the feature count.
+            return Ok(Array1::zeros(0));
+        }
         self.ensure_features(x.ncols());
         let mut scores = Vec::with_capacity(self.classes.len().max(1));
         let mut out = Array1::zeros(x.nrows());
@@ -408,7 +413,7 @@ impl LinearCore {
             return Err(ModelError::NotFitted("the linear model"));
         }
         let scores = self.decision_function(x)?;
-        Ok(scores.outer_iter().map(|s| self.decide(s.as_slice().unwrap_or(&s.to_vec()))).collect())
+        Ok(scores.outer_iter().map(|s| self.decide(s.iter())).collect())
     }
 
     /// Probabilities as scikit-learn computes them for log and modified-Huber losses.
@@ -467,14 +472,15 @@ fn apply_l1(mut w: ndarray::ArrayViewMut1<f64>, mut q: ndarray::ArrayViewMut1<f6
     }
 }
 
-fn argmax(v: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &s) in v.iter().enumerate() {
-        if s > v[best] {
-            best = i;
+/// Index of the largest value, the first on ties.
+fn argmax<'a>(v: impl Iterator<Item = &'a f64>) -> usize {
+    let mut best = (0, f64::NEG_INFINITY);
+    for (i, &s) in v.enumerate() {
+        if i == 0 || s > best.1 {
+            best = (i, s);
         }
     }
-    best
+    best.0
 }
 
 /// Generates the shared public surface of a linear classifier around its `core`.
@@ -551,7 +557,7 @@ pub struct SgdClassifierParams {
     pub l1_ratio: f64,
     /// Learning-rate schedule (default optimal).
     pub learning_rate: LearningRate,
-    /// Initial learning rate for constant and invscaling (default 0, which those reject).
+    /// Initial learning rate for constant and invscaling (default 0.01, scikit-learn 1.9's).
     pub eta0: f64,
     /// Exponent of invscaling (default 0.5).
     pub power_t: f64,
@@ -569,7 +575,7 @@ impl Default for SgdClassifierParams {
             alpha: 1e-4,
             l1_ratio: 0.15,
             learning_rate: LearningRate::Optimal,
-            eta0: 0.0,
+            eta0: 0.01,
             power_t: 0.5,
             fit_intercept: true,
             classes: None,
@@ -718,6 +724,16 @@ impl PerceptronParams {
         self.eta0 = eta0;
         self
     }
+    /// Set the elastic-net mixing.
+    pub fn l1_ratio(mut self, l1_ratio: f64) -> Self {
+        self.l1_ratio = l1_ratio;
+        self
+    }
+    /// Learn an intercept or not.
+    pub fn fit_intercept(mut self, fit_intercept: bool) -> Self {
+        self.fit_intercept = fit_intercept;
+        self
+    }
     /// Declare the classes up front.
     pub fn classes(mut self, classes: &[i64]) -> Self {
         self.classes = Some(classes.to_vec());
@@ -790,6 +806,11 @@ impl PassiveAggressiveParams {
     /// Choose PA-I or PA-II.
     pub fn loss(mut self, loss: PaLoss) -> Self {
         self.loss = loss;
+        self
+    }
+    /// Learn an intercept or not.
+    pub fn fit_intercept(mut self, fit_intercept: bool) -> Self {
+        self.fit_intercept = fit_intercept;
         self
     }
     /// Declare the classes up front.

@@ -83,7 +83,8 @@ pub trait OnlineClusterer: Send {
     /// The centres, `n_clusters x n_features`, once initialised.
     fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>>;
 
-    /// How many rows each centre has absorbed (its learning rate is `1 / count`).
+    /// How many rows each centre has absorbed (its learning rate is `1 / count`);
+    /// a reassigned centre restarts from the smallest other count.
     fn counts(&self) -> ArrayView1<'_, f64>;
 
     /// Running inertia: the sum over every row learned of the squared distance

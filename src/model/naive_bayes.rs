@@ -113,7 +113,10 @@ impl GaussianNb {
         let cache = self.class_terms();
         let mut out = Array2::zeros((x.nrows(), self.classes.len()));
         for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
-            self.jll_row(row, &cache, o.as_slice_mut().unwrap_or(&mut []));
+            // `out` is freshly allocated in standard layout, so each row is contiguous.
+            if let Some(o) = o.as_slice_mut() {
+                self.jll_row(row, &cache, o);
+            }
         }
         Ok(out)
     }
@@ -139,8 +142,8 @@ impl GaussianNb {
                 continue;
             }
             for (iv, &v) in terms.inv_var.row_mut(c).iter_mut().zip(self.var.row(c).iter()) {
-                // Floor at the smallest normal double: a zero variance (one row, no
-                // smoothing) would otherwise give NaN where scikit-learn gives NaN.
+                // Floor at the smallest normal double: a zero variance (a class of one
+                // row, no smoothing) would otherwise divide by zero; scikit-learn gives NaN there.
                 *iv = 1.0 / (v + eps).max(f64::MIN_POSITIVE);
             }
             let log_det =
@@ -197,7 +200,7 @@ impl GaussianNb {
         self.class_terms_into(terms);
         jll.resize(self.classes.len(), 0.0);
         self.jll_row(x, terms, jll);
-        let predicted = decide(&self.classes, jll);
+        let predicted = decide(&self.classes, jll.iter());
         let c = self.class_index(y);
         moments::merge_row(self.class_count[c], self.theta.row_mut(c), self.var.row_mut(c), x);
         self.class_count[c] += 1.0;
@@ -241,7 +244,7 @@ impl OnlineClassifier for GaussianNb {
 
     fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
         let jll = self.joint_log_likelihood(x)?;
-        Ok(jll.outer_iter().map(|r| decide(&self.classes, r.as_slice().unwrap_or(&[]))).collect())
+        Ok(jll.outer_iter().map(|r| decide(&self.classes, r.iter())).collect())
     }
 
     fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
@@ -250,6 +253,9 @@ impl OnlineClassifier for GaussianNb {
 
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
         self.check_batch(x, y)?;
+        if x.nrows() == 0 {
+            return Ok(Array1::zeros(0));
+        }
         self.ensure_features(x.ncols());
         let (mut jll, mut terms) = (Vec::new(), ClassTerms::default());
         Ok(x.outer_iter().zip(y.iter()).map(|(row, &label)| self.step_row(row, label, &mut jll, &mut terms)).collect())
@@ -464,6 +470,9 @@ impl MultinomialNb {
 impl OnlineClassifier for MultinomialNb {
     fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
         self.check_batch(x, y)?;
+        if x.nrows() == 0 {
+            return Ok(());
+        }
         self.ensure_features(x.ncols());
         for (row, &label) in x.outer_iter().zip(y.iter()) {
             let (c, _) = self.class_index(label);
@@ -474,7 +483,7 @@ impl OnlineClassifier for MultinomialNb {
 
     fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
         let jll = self.joint_log_likelihood(x)?;
-        Ok(jll.outer_iter().map(|r| decide(&self.classes, r.as_slice().unwrap_or(&[]))).collect())
+        Ok(jll.outer_iter().map(|r| decide(&self.classes, r.iter())).collect())
     }
 
     fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
@@ -483,6 +492,9 @@ impl OnlineClassifier for MultinomialNb {
 
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
         self.check_batch(x, y)?;
+        if x.nrows() == 0 {
+            return Ok(Array1::zeros(0));
+        }
         self.ensure_features(x.ncols());
         // Log probabilities are kept current row by row: only the learned class's row
         // and the priors change, so a step costs O(d + classes), not O(d * classes).
@@ -493,7 +505,7 @@ impl OnlineClassifier for MultinomialNb {
         for ((row, &label), o) in x.outer_iter().zip(y.iter()).zip(out.iter_mut()) {
             jll.clear();
             jll.extend(flp.outer_iter().zip(prior.iter()).map(|(f, &p)| f.dot(&row) + p));
-            *o = if self.class_count.sum() == 0.0 && self.params.fit_prior {
+            *o = if self.seen == 0 && self.params.fit_prior {
                 cold_start(&self.classes)
             } else {
                 decide(&self.classes, &jll)
@@ -501,10 +513,17 @@ impl OnlineClassifier for MultinomialNb {
             let (c, inserted) = self.class_index(label);
             if inserted {
                 flp = insert_zero_row(&flp, c);
+                prior = self.class_log_prior();
             }
             self.learn_row(row, c);
             self.update_log_prob_row(c, &mut flp);
-            prior = self.class_log_prior();
+            if self.params.fit_prior {
+                // Only the total and this class's count changed.
+                let total = (self.seen as f64).ln();
+                for (p, &count) in prior.iter_mut().zip(self.class_count.iter()) {
+                    *p = count.ln() - total;
+                }
+            }
         }
         Ok(out)
     }
@@ -528,16 +547,15 @@ super::impl_linfa_fit_with_classifier!(MultinomialNbParams, MultinomialNb);
 
 /// The class with the highest joint log-likelihood. Before any data: the first
 /// declared class, or [`NO_PREDICTION`] when none is known.
-fn decide(classes: &Classes, jll: &[f64]) -> i64 {
-    let labels = classes.as_slice();
-    let mut best: Option<usize> = None;
-    for (i, &v) in jll.iter().enumerate() {
-        if v > f64::NEG_INFINITY && best.is_none_or(|b| v > jll[b]) {
-            best = Some(i);
+fn decide<'a>(classes: &Classes, jll: impl IntoIterator<Item = &'a f64>) -> i64 {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, &v) in jll.into_iter().enumerate() {
+        if v > f64::NEG_INFINITY && best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
         }
     }
     match best {
-        Some(i) => labels[i],
+        Some((i, _)) => classes.as_slice()[i],
         None => cold_start(classes),
     }
 }

@@ -6,6 +6,9 @@ use ndarray::{ArrayView1, ArrayView2};
 /// Check the feature count against what the model knows (if anything) and that
 /// every value is finite.
 pub(crate) fn features(x: ArrayView2<f64>, expected: Option<usize>) -> Result<(), ModelError> {
+    if x.ncols() == 0 {
+        return Err(ModelError::NoFeatures);
+    }
     if let Some(expected) = expected {
         if x.ncols() != expected {
             return Err(ModelError::FeatureCount { expected, got: x.ncols() });

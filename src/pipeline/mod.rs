@@ -194,8 +194,8 @@ impl Scored {
         };
         let labels = match &mut self.model {
             Model::Classifier(m) => {
-                let y = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
-                let y = ArrayView1::from(y);
+                let truth = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
+                let y = ArrayView1::from(truth);
                 let labels = match prequential {
                     Prequential::PerRow => m.learn_predict(batch.x.view(), y).map_err(model_error)?,
                     Prequential::PerBatch => {
@@ -209,19 +209,19 @@ impl Scored {
                         predicted
                     }
                 };
-                self.classification.update(y.as_slice().unwrap_or(&[]), labels.as_slice().unwrap_or(&[]));
+                let labels = labels.to_vec();
+                self.classification.update(truth, &labels);
                 labels
             }
             Model::Clusterer(m) => {
                 let before = m.inertia();
-                let labels = m.learn_predict(batch.x.view()).map_err(model_error)?;
-                let assigned = labels.as_slice().unwrap_or(&[]);
-                self.clustering.update(m.inertia() - before, assigned, batch.y.as_deref());
+                let labels = m.learn_predict(batch.x.view()).map_err(model_error)?.to_vec();
+                self.clustering.update(m.inertia() - before, &labels, batch.y.as_deref());
                 labels
             }
         };
         self.records += batch.len() as u64;
-        Ok(labels.to_vec())
+        Ok(labels)
     }
 
     pub(crate) fn summary(&self, labels: String) -> ModelSummary {

@@ -1,0 +1,200 @@
+//! The pipeline through the library: threads against the one-thread oracle, and the sources.
+
+use eddy::model::{ModelKind, ModelSpec};
+use eddy::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential};
+use eddy::sink::MemorySink;
+use eddy::source::{self, OnError, SourceError, SourceOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub fn temp_file(name: &str, content: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-pipeline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write");
+    path
+}
+
+fn stages(kinds: &[ModelKind], classes: Option<Vec<i64>>) -> (Vec<ModelStage>, Vec<MemorySink>) {
+    let mut sinks = Vec::new();
+    let stages = kinds
+        .iter()
+        .map(|&kind| {
+            let sink = MemorySink::default();
+            sinks.push(sink.clone());
+            let spec =
+                ModelSpec { kind, clusters: 4, batch_size: 100, classes: classes.clone(), ..ModelSpec::default() };
+            ModelStage {
+                name: kind.name().into(),
+                model: spec.build().expect("valid"),
+                sink: Box::new(sink),
+                labels_path: String::new(),
+            }
+        })
+        .collect();
+    (stages, sinks)
+}
+
+fn labels(sinks: &[MemorySink]) -> Vec<Vec<(u64, i64)>> {
+    sinks.iter().map(|s| s.labels.lock().expect("not poisoned").clone()).collect()
+}
+
+/// Threads and the inline oracle give the same labels and the same scores.
+#[test]
+fn threads_match_the_inline_oracle() {
+    let kinds = [ModelKind::MinibatchKmeans, ModelKind::GaussianNb, ModelKind::Sgd];
+    for prequential in [Prequential::PerRow, Prequential::PerBatch] {
+        let options = PipelineOptions { prequential, channel_capacity: 1, ..PipelineOptions::default() };
+        let open = || {
+            let o = SourceOptions { batch_size: 100, ..SourceOptions::default() };
+            source::open("synth:blobs?n=5000&d=4&k=4&seed=3&drift=0.01", o).expect("valid spec")
+        };
+        let (s1, sinks1) = stages(&kinds, None);
+        let (threaded, _) = pipeline::run(open(), s1, &options).expect("runs");
+        let (s2, sinks2) = stages(&kinds, None);
+        let (inline, _) = pipeline::run_inline(open(), s2, &options).expect("runs");
+        assert_eq!(labels(&sinks1), labels(&sinks2));
+        assert_eq!(threaded.models, inline.models);
+        assert_eq!(threaded.records, 5000);
+        let all = labels(&sinks1);
+        assert!(all.iter().all(|l| l.len() == 5000 && l.iter().enumerate().all(|(i, (id, _))| *id == i as u64)));
+    }
+}
+
+#[test]
+fn per_batch_prequential_labels_the_first_batch_with_no_prediction() {
+    let options = PipelineOptions { prequential: Prequential::PerBatch, ..PipelineOptions::default() };
+    let o = SourceOptions { batch_size: 50, ..SourceOptions::default() };
+    let src = source::open("synth:blobs?n=200&d=2&k=2&seed=1", o).expect("valid");
+    let (s, sinks) = stages(&[ModelKind::Perceptron], None);
+    pipeline::run(src, s, &options).expect("runs");
+    let l = &labels(&sinks)[0];
+    assert!(l[..50].iter().all(|&(_, label)| label == eddy::NO_PREDICTION));
+    assert!(l[50..].iter().all(|&(_, label)| label == 0 || label == 1));
+}
+
+#[test]
+fn a_model_error_stops_the_run_and_names_the_model() {
+    let o = SourceOptions { batch_size: 3, ..SourceOptions::default() };
+    let src = source::open("synth:blobs?n=9&d=2&k=2&seed=1", o).expect("valid");
+    let (s, _) = stages(&[ModelKind::MinibatchKmeans], None); // 4 centres, batches of 3 rows
+    let err = pipeline::run(src, s, &PipelineOptions::default()).expect_err("too few rows for 4 centres");
+    let text = err.to_string();
+    assert!(text.contains("minibatch-kmeans") && text.contains("records 0..=2"), "{text}");
+}
+
+#[test]
+fn csv_columns_labels_and_positions() {
+    let csv = b"a,name,b,class\n1.0,x,2.0,cat\n2.0,y,1.0,dog\n\n3.0,z,0.5,cat\n";
+    let path = temp_file("cols.csv", csv);
+    let o = SourceOptions { label_column: Some("class".into()), ..SourceOptions::default() };
+    let mut src = source::open(path.to_str().expect("utf8"), o).expect("opens");
+    assert_eq!(src.feature_names(), ["a", "b"], "numeric columns except the label");
+    let batch = src.next_batch().expect("ok").expect("a batch");
+    assert_eq!(batch.ids, vec![0, 1, 2], "the blank line is not a record");
+    assert_eq!(batch.y, Some(vec![0, 1, 0]), "names get ids in order of appearance");
+    assert_eq!(batch.x.row(2).to_vec(), vec![3.0, 0.5]);
+    assert_eq!(src.label_map().expect("labels").names(), ["cat", "dog"]);
+    assert!(src.next_batch().expect("ok").is_none());
+
+    let bad = temp_file("bad.csv", b"a,b\n1,2\n3,oops\n5,6\n");
+    let mut src = source::open(bad.to_str().expect("utf8"), SourceOptions::default()).expect("opens");
+    let first = src.next_batch().expect("rows before the bad one").expect("a batch");
+    assert_eq!(first.ids, vec![0], "records before the bad one still come out");
+    match src.next_batch() {
+        Err(SourceError::Record { position, reason }) => {
+            assert_eq!(position.line, 3);
+            assert_eq!(position.column, Some((2, "b".to_string())));
+            assert!(position.to_string().ends_with("bad.csv:3: column 2 (b)"), "{position}");
+            assert!(reason.contains("oops"), "{reason}");
+        }
+        other => panic!("expected a record error, got {other:?}", other = other.map(|b| b.map(|b| b.ids))),
+    }
+}
+
+#[test]
+fn gzip_ndjson_and_npy_sources() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"x,y\n1,2\n3,4\n").expect("write");
+    let path = temp_file("data.csv.gz", &gz.finish().expect("gzip"));
+    let mut src = source::open(path.to_str().expect("utf8"), SourceOptions::default()).expect("opens");
+    assert_eq!(src.next_batch().expect("ok").expect("batch").x.row(1).to_vec(), vec![3.0, 4.0]);
+
+    let nd =
+        temp_file("data.ndjson", b"{\"f\": 1.5, \"g\": 2, \"label\": \"a\"}\n{\"f\": 2.5, \"g\": 3, \"label\": 7}\n");
+    let o = SourceOptions { label_column: Some("label".into()), ..SourceOptions::default() };
+    let mut src = source::open(nd.to_str().expect("utf8"), o).expect("opens");
+    assert_eq!(src.feature_names(), ["f", "g"]);
+    let b = src.next_batch().expect("ok").expect("batch");
+    assert_eq!(b.y, Some(vec![0, 1]));
+    assert_eq!(src.label_map().expect("labels").names(), ["a", "7"]);
+
+    let x = ndarray::array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]];
+    let y = ndarray::array![4i64, 5, 4];
+    let xp = temp_file("x.npy", b"");
+    let yp = temp_file("y.npy", b"");
+    ndarray_npy::write_npy(&xp, &x).expect("write");
+    ndarray_npy::write_npy(&yp, &y).expect("write");
+    let o = SourceOptions { labels_from: Some(yp.clone()), batch_size: 2, ..SourceOptions::default() };
+    let mut src = source::open(xp.to_str().expect("utf8"), o).expect("opens");
+    let b1 = src.next_batch().expect("ok").expect("batch");
+    let b2 = src.next_batch().expect("ok").expect("batch");
+    assert_eq!((b1.len(), b2.len()), (2, 1));
+    assert_eq!(b2.y, Some(vec![4]));
+    let wrong = temp_file("y3.npy", b"");
+    ndarray_npy::write_npy(&wrong, &ndarray::array![1i64, 2]).expect("write");
+    let o = SourceOptions { labels_from: Some(wrong), ..SourceOptions::default() };
+    assert!(matches!(source::open(xp.to_str().expect("utf8"), o), Err(SourceError::Schema { .. })));
+}
+
+#[test]
+fn skip_mode_counts_and_writes_every_rejected_record() {
+    let long = "9".repeat(200);
+    let csv = format!("a,b,label\n1,2,x\n1,nan,x\n1,2\n1,inf,x\n{long},1,x\n1,2,zzz\n3,4,y\n");
+    let path = temp_file("skip.csv", csv.as_bytes());
+    let rejects = temp_file("skip.rejects.tsv", b"");
+    let o = SourceOptions {
+        label_column: Some("label".into()),
+        classes: Some(vec!["x".into(), "y".into()]),
+        on_error: OnError::Skip,
+        rejects: Some(rejects.clone()),
+        max_line_bytes: 100,
+        ..SourceOptions::default()
+    };
+    let mut src = source::open(path.to_str().expect("utf8"), o).expect("opens");
+    let b = src.next_batch().expect("ok").expect("batch");
+    assert_eq!(b.ids, vec![0, 6], "ids keep the input position");
+    assert_eq!(b.y, Some(vec![0, 1]));
+    assert_eq!(src.rejected(), 5);
+    let text = std::fs::read_to_string(&rejects).expect("rejects");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[1].contains("\t3\t") && lines[1].contains("not a finite number"), "{}", lines[1]);
+    assert!(lines[2].contains("expected 3 columns, found 2"));
+    assert!(lines[4].contains("longer than 100 bytes"));
+    assert!(lines[5].contains("not one of the declared classes"));
+}
+
+#[test]
+fn synth_specs_are_checked() {
+    for bad in ["synth:nope", "synth:blobs?n=-1", "synth:blobs?k", "synth:sea?d=3"] {
+        assert!(matches!(source::open(bad, SourceOptions::default()), Err(SourceError::Schema { .. })), "{bad}");
+    }
+}
+
+#[test]
+fn summary_metrics_are_named_per_model_kind() {
+    let o = SourceOptions { batch_size: 64, ..SourceOptions::default() };
+    let src = source::open("synth:blobs?n=640&d=2&k=3&seed=2", o).expect("valid");
+    let (s, _) = stages(&[ModelKind::MinibatchKmeans, ModelKind::GaussianNb], None);
+    let (summary, models) = pipeline::run(src, s, &PipelineOptions::default()).expect("runs");
+    assert_eq!(models.len(), 2);
+    assert!(matches!(summary.models[0].metrics, Metrics::Clusterer { ari: Some(_), inertia: Some(_), .. }));
+    assert!(matches!(summary.models[1].metrics, Metrics::Classifier { accuracy: Some(a), .. } if a > 0.9));
+    let json = serde_json::to_value(&summary).expect("serialises");
+    for key in ["records", "rejected", "seconds", "records_per_second", "models"] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    assert!(json["models"][0]["metrics"]["inertia"].is_number());
+    assert!(json["models"][1]["metrics"]["macro_f1"].is_number());
+}
