@@ -308,8 +308,8 @@ fn check_kmeans(name: &str) {
     for (i, (x, _)) in all.iter().enumerate() {
         learn_labels.extend(km.learn_predict(x.view()).expect("valid"));
         batch_inertia.push(km.batch_inertia());
-        assert_close("centres after batch", &km.cluster_centers().expect("fitted"), &arr2(&e["centers_history"][i]));
-        assert_close("counts after batch", &km.counts(), &arr1(&e["counts_history"][i]));
+        assert_close("centres after batch", km.cluster_centers().expect("fitted"), &arr2(&e["centers_history"][i]));
+        assert_close("counts after batch", km.counts(), &arr1(&e["counts_history"][i]));
     }
     // scikit-learn's labels_ and inertia_ are the last batch against the moved centres.
     let (last, _) = all.last().expect("batches");
