@@ -119,3 +119,398 @@ fn example_compare_runner_speaks_the_comparison_protocol() {
     assert!(!run.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `eddy run` with `args`, in `dir`.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    eddy().current_dir(dir).arg("run").args(args).arg("--quiet").output().expect("eddy runs")
+}
+
+fn csv_labels(path: &std::path::Path) -> Vec<(u64, i64)> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("id,label"));
+    lines
+        .map(|l| {
+            let (a, b) = l.split_once(',').expect("id,label");
+            (a.parse().expect("id"), b.parse().expect("label"))
+        })
+        .collect()
+}
+
+fn blob_csv(dir: &std::path::Path, name: &str, n: usize) -> PathBuf {
+    let (x, y) = eddy::source::synth::Blobs::new(3, 2, 9).next_batch(n);
+    let mut text = String::from("f0,f1,class\n");
+    for (row, label) in x.outer_iter().zip(y.iter()) {
+        text += &format!("{},{},c{label}\n", row[0], row[1]);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn run_csv_with_a_classifier_and_a_clusterer_side_by_side() {
+    let dir = temp_dir("run-two");
+    blob_csv(&dir, "data.csv", 3000);
+    let out = run_in(
+        &dir,
+        &[
+            "data.csv",
+            "--model",
+            "gaussian-nb",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "3",
+            "--label-column",
+            "class",
+            "--labels-out",
+            "out/labels.csv",
+            "--summary-json",
+            "summary.json",
+            "--batch-size",
+            "256",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let nb = csv_labels(&dir.join("out/labels.gaussian-nb.csv"));
+    let km = csv_labels(&dir.join("out/labels.minibatch-kmeans.csv"));
+    assert_eq!((nb.len(), km.len()), (3000, 3000));
+    assert!(nb.iter().enumerate().all(|(i, (id, _))| *id == i as u64));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).expect("summary")).expect("json");
+    assert_eq!(summary["records"], 3000);
+    assert_eq!(summary["rejected"], 0);
+    assert_eq!(summary["classes"].as_array().expect("class names").len(), 3);
+    assert_eq!(summary["models"][0]["model"], "gaussian-nb");
+    assert!(summary["models"][0]["metrics"]["accuracy"].as_f64().expect("accuracy") > 0.9);
+    assert!(summary["models"][1]["metrics"]["ari"].as_f64().expect("ari") > 0.9);
+    assert!(summary["models"][1]["labels"].as_str().expect("path").ends_with("labels.minibatch-kmeans.csv"));
+    let table = String::from_utf8_lossy(&out.stderr);
+    assert!(table.contains("3000 records, 0 rejected") && table.contains("class ids: 0="), "{table}");
+}
+
+#[test]
+fn every_label_format_and_standard_output() {
+    let dir = temp_dir("formats");
+    blob_csv(&dir, "data.csv", 500);
+    let base = ["data.csv", "--model", "perceptron", "--label-column", "class"];
+    let ok = |args: &[&str]| {
+        let out = run_in(&dir, &[&base[..], args].concat());
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    ok(&["--labels-out", "l.ndjson"]);
+    let text = std::fs::read_to_string(dir.join("l.ndjson")).expect("ndjson");
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(rows.len(), 500);
+    assert_eq!(rows[7]["id"], 7);
+    ok(&["--labels-out", "l.npy"]);
+    let labels: ndarray::Array2<i64> = ndarray_npy::read_npy(dir.join("l.npy")).expect("numpy int64 array");
+    assert_eq!(labels.dim(), (500, 1));
+    assert!(!dir.join("l.npy.part").exists());
+    let out = ok(&["--labels-out", "-"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 501, "a header and one line per record on standard output");
+    // The same run to CSV gives the same labels as the .npy.
+    ok(&["--labels-out", "l.csv"]);
+    let from_csv: Vec<i64> = csv_labels(&dir.join("l.csv")).iter().map(|p| p.1).collect();
+    assert_eq!(labels.column(0).to_vec(), from_csv);
+}
+
+#[test]
+fn standard_input_ndjson_and_npy_inputs() {
+    let dir = temp_dir("stdin");
+    let mut child = eddy()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "-",
+            "--format",
+            "ndjson",
+            "--model",
+            "sgd",
+            "--label-column",
+            "y",
+            "--labels-out",
+            "l.csv",
+            "--quiet",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        for i in 0..100 {
+            writeln!(
+                stdin,
+                "{{\"a\": {}, \"b\": {}, \"y\": \"{}\"}}",
+                i % 7,
+                i % 3,
+                if i % 7 > 3 { "hi" } else { "lo" }
+            )
+            .expect("write");
+        }
+    }
+    assert!(child.wait().expect("waits").success());
+    assert_eq!(csv_labels(&dir.join("l.csv")).len(), 100);
+
+    let (x, y) = eddy::source::synth::Blobs::new(2, 3, 4).next_batch(400);
+    ndarray_npy::write_npy(dir.join("x.npy"), &x).expect("x");
+    ndarray_npy::write_npy(dir.join("y.npy"), &y).expect("y");
+    let out = run_in(
+        &dir,
+        &[
+            "x.npy",
+            "--labels-from",
+            "y.npy",
+            "--model",
+            "gaussian-nb",
+            "--labels-out",
+            "n.csv",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("s")).expect("json");
+    assert!(summary["models"][0]["metrics"]["accuracy"].as_f64().expect("accuracy") > 0.95);
+    let out = run_in(
+        &dir,
+        &[
+            "synth:sea?n=3000&seed=2",
+            "--model",
+            "sgd",
+            "--scale",
+            "--loss",
+            "log",
+            "--prequential",
+            "per-batch",
+            "--labels-out",
+            "sea.csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sea = csv_labels(&dir.join("sea.csv"));
+    assert!(
+        sea[..1024].iter().all(|&(_, l)| l == -1),
+        "per-batch: nothing is predicted before the first batch is learned"
+    );
+}
+
+#[test]
+fn a_bad_record_fails_with_file_line_and_column_after_flushing_the_labels_before_it() {
+    let dir = temp_dir("fail");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..50 {
+        text += &format!("{i},{},x\n", i * 2);
+    }
+    text += "7,seven,x\n8,9,x\n";
+    std::fs::write(dir.join("bad.csv"), text).expect("write");
+    let out = run_in(
+        &dir,
+        &[
+            "bad.csv",
+            "--model",
+            "gaussian-nb",
+            "--label-column",
+            "label",
+            "--labels-out",
+            "l.csv",
+            "--batch-size",
+            "16",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv:52: column 2 (b): \"seven\" is not a number"), "{err}");
+    assert_eq!(csv_labels(&dir.join("l.csv")).len(), 50, "every record before the bad one is labelled");
+
+    let cases: [(&str, &str); 5] = [
+        ("1,2\n", "expected 3 columns, found 2"),
+        ("1,NaN,x\n", "not a finite number"),
+        ("1,inf,x\n", "not a finite number"),
+        ("1,2,zzz\n", "not one of the declared classes"),
+        (&"1".repeat(300), "longer than 64 bytes"),
+    ];
+    for (i, (line, message)) in cases.iter().enumerate() {
+        let name = format!("case{i}.csv");
+        std::fs::write(dir.join(&name), format!("a,b,label\n1,2,x\n{line},2,x\n")).expect("write");
+        let out = run_in(
+            &dir,
+            &[
+                &name,
+                "--model",
+                "perceptron",
+                "--label-column",
+                "label",
+                "--classes",
+                "x,y",
+                "--max-line-bytes",
+                "64",
+                "--labels-out",
+                "c.csv",
+            ],
+        );
+        assert!(!out.status.success(), "{line}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("{name}:3")) && err.contains(message), "{line}: {err}");
+    }
+}
+
+#[test]
+fn skip_mode_writes_rejects_and_counts_them() {
+    let dir = temp_dir("skip");
+    std::fs::write(dir.join("d.csv"), "a,b,label\n1,2,x\n1,oops,x\n3,4,y\n5\n6,7,x\n").expect("write");
+    let out = run_in(
+        &dir,
+        &[
+            "d.csv",
+            "--model",
+            "perceptron",
+            "--label-column",
+            "label",
+            "--labels-out",
+            "l.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "rejects.tsv",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids: Vec<u64> = csv_labels(&dir.join("l.csv")).iter().map(|p| p.0).collect();
+    assert_eq!(ids, vec![0, 2, 4]);
+    let rejects = std::fs::read_to_string(dir.join("rejects.tsv")).expect("rejects");
+    assert_eq!(rejects.lines().count(), 3, "{rejects}");
+    assert!(rejects.contains("d.csv\t3\tcolumn 2 (b): \"oops\" is not a number\t1,oops,x"), "{rejects}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("s")).expect("json");
+    assert_eq!(summary["rejected"], 2);
+    assert_eq!(summary["records"], 3);
+}
+
+#[test]
+fn empty_input_gives_an_empty_label_file_and_zero_records() {
+    let dir = temp_dir("empty");
+    for content in ["", "a,b,label\n"] {
+        std::fs::write(dir.join("e.csv"), content).expect("write");
+        let out = run_in(
+            &dir,
+            &[
+                "e.csv",
+                "--model",
+                "sgd",
+                "--label-column",
+                "label",
+                "--labels-out",
+                "l.csv",
+                "--summary-json",
+                "s.json",
+            ],
+        );
+        assert!(out.status.success(), "{content:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(dir.join("l.csv")).expect("labels"), "id,label\n");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("s")).expect("json");
+        assert_eq!(summary["records"], 0);
+    }
+}
+
+#[test]
+fn wrong_options_are_refused_with_a_reason() {
+    let dir = temp_dir("options");
+    blob_csv(&dir, "d.csv", 10);
+    let cases: [(&[&str], &str); 6] = [
+        (&["d.csv", "--model", "sgd", "--labels-out", "l.csv"], "needs --label-column"),
+        (
+            &["d.csv", "--model", "sgd", "--model", "sgd", "--label-column", "class", "--labels-out", "l.csv"],
+            "given twice",
+        ),
+        (&["d.csv", "--model", "svm", "--labels-out", "l.csv"], "unknown model"),
+        (
+            &["d.csv", "--model", "perceptron", "--label-column", "class", "--labels-out", "l.csv", "--rejects", "r"],
+            "--on-error skip",
+        ),
+        (
+            &["d.csv", "--model", "perceptron", "--label-column", "nope", "--labels-out", "l.csv"],
+            "no column named \"nope\"",
+        ),
+        (
+            &["d.csv", "--model", "multinomial-nb", "--scale", "--label-column", "class", "--labels-out", "l.csv"],
+            "counts",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = run_in(&dir, args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let help = eddy().args(["run", "--help"]).output().expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--model", "--labels-out", "--follow", "--on-error", "--prequential", "Examples:"] {
+        assert!(help.contains(flag), "help lacks {flag}");
+    }
+}
+
+/// `--follow` keeps reading a growing file; Ctrl-C (or SIGTERM) drains, flushes and summarises.
+#[test]
+fn follow_labels_appended_records_until_interrupted() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = temp_dir(&format!("follow{signal}"));
+        let path = dir.join("grow.csv");
+        std::fs::write(&path, "a,b,label\n1,2,x\n").expect("write");
+        let mut child = eddy()
+            .current_dir(&dir)
+            .args([
+                "run",
+                "grow.csv",
+                "--follow",
+                "--model",
+                "gaussian-nb",
+                "--label-column",
+                "label",
+                "--labels-out",
+                "l.csv",
+                "--summary-json",
+                "s.json",
+                "--quiet",
+            ])
+            .spawn()
+            .expect("spawns");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("append");
+            for i in 0..20 {
+                writeln!(f, "{i},{},{}", i * 3, if i % 2 == 0 { "x" } else { "y" }).expect("write");
+            }
+            write!(f, "5,5,").expect("a line still being written");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path).expect("append");
+            writeln!(f, "x").expect("finish the line");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+        let exit = child.wait().expect("waits");
+        assert!(exit.success(), "{signal}: {exit:?}");
+        let labels = csv_labels(&dir.join("l.csv"));
+        assert_eq!(labels.len(), 22, "{signal}: every appended record is labelled");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("s")).expect("json");
+        assert_eq!(summary["records"], 22);
+        assert_eq!(summary["interrupted"], true);
+    }
+}
