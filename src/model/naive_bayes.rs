@@ -152,18 +152,31 @@ impl GaussianNb {
         }
     }
 
-    fn jll_row(&self, x: ArrayView1<f64>, ClassTerms { constant, inv_var }: &ClassTerms, out: &mut [f64]) {
+    fn jll_row(&self, x: ArrayView1<f64>, terms: &ClassTerms, out: &mut [f64]) {
+        let d = x.len();
+        // Plain slices let the compiler vectorise the inner loop; the owned arrays are
+        // always in standard layout, and a strided row is copied once.
+        let copied;
+        let x = match x.as_slice() {
+            Some(s) => s,
+            None => {
+                copied = x.to_vec();
+                &copied
+            }
+        };
+        let (Some(theta), Some(inv_var)) = (self.theta.as_slice(), terms.inv_var.as_slice()) else {
+            out.fill(f64::NEG_INFINITY);
+            return;
+        };
         for (c, o) in out.iter_mut().enumerate() {
-            if constant[c] == f64::NEG_INFINITY {
+            let constant = terms.constant[c];
+            if constant == f64::NEG_INFINITY {
                 *o = f64::NEG_INFINITY;
                 continue;
             }
-            let mut s = 0.0;
-            for ((&xi, &m), &iv) in x.iter().zip(self.theta.row(c).iter()).zip(inv_var.row(c).iter()) {
-                let diff = xi - m;
-                s += diff * diff * iv;
-            }
-            *o = constant[c] - 0.5 * s;
+            let (t, v) = (&theta[c * d..(c + 1) * d], &inv_var[c * d..(c + 1) * d]);
+            let s: f64 = x.iter().zip(t).zip(v).map(|((&xi, &m), &iv)| (xi - m) * (xi - m) * iv).sum();
+            *o = constant - 0.5 * s;
         }
     }
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Peak memory and thread scaling of `eddy run`, measured with GNU time.
+#
+#   bash benches/memory.sh            # 1M and 10M records
+#
+# 1. Peak resident memory for 1M and 10M generated records (16 features, k-means
+#    with 8 centres, labels to .npy): bounded channels should keep them equal.
+# 2. Wall time of two models run side by side against each alone, on the same
+#    stream: with two cores, two model threads should cost less than the sum.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ ! -x /usr/bin/time ]]; then
+    apt-get install -y time >/dev/null
+fi
+cargo build --release --quiet
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+measure() { # label, then eddy run arguments; prints "peak_kib seconds"
+    local label=$1
+    shift
+    /usr/bin/time -v target/release/eddy run "$@" --quiet 2>"$tmp/$label.time" >/dev/null
+    local peak seconds
+    peak=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/$label.time")
+    seconds=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/$label.time" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
+    echo "$peak $seconds"
+}
+
+echo "| records | peak RSS (MiB) | wall (s) |"
+echo "|---:|---:|---:|"
+declare -A peaks
+for n in 1000000 10000000; do
+    read -r peak seconds < <(measure "mem$n" "synth:blobs?n=$n&d=16&k=8&seed=1" --model minibatch-kmeans --labels-out "$tmp/l$n.npy")
+    peaks[$n]=$peak
+    echo "| $n | $(awk "BEGIN {printf \"%.1f\", $peak/1024}") | $seconds |"
+done
+echo
+echo "peak(10M) / peak(1M) = $(awk "BEGIN {printf \"%.3f\", ${peaks[10000000]}/${peaks[1000000]}}")"
+echo
+
+input="synth:blobs?n=2000000&d=16&k=8&seed=1"
+read -r _ t_km < <(measure km "$input" --model minibatch-kmeans --labels-out "$tmp/a.npy")
+read -r _ t_nb < <(measure nb "$input" --model gaussian-nb --labels-out "$tmp/b.npy")
+read -r _ t_both < <(measure both "$input" --model minibatch-kmeans --model gaussian-nb --labels-out "$tmp/c.npy")
+echo "| 2M records | wall (s) |"
+echo "|---|---:|"
+echo "| minibatch-kmeans alone | $t_km |"
+echo "| gaussian-nb alone | $t_nb |"
+echo "| both side by side | $t_both |"
+echo
+echo "both / (kmeans + nb) = $(awk "BEGIN {printf \"%.2f\", $t_both/($t_km+$t_nb)}") (1.00 = no overlap, 0.50 = perfect two-core scaling)"

@@ -1,0 +1,144 @@
+//! End-to-end throughput (`cargo bench --bench pipeline`): the threaded pipeline
+//! against the bare model loop on the same generated stream, from `.npy` and from
+//! CSV, and the CSV parser alone. Rows per second are in criterion's `thrpt`;
+//! CSV bytes per second in the `csv_parse` group.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use eddy::model::{Loss, MiniBatchKMeans, ModelKind, ModelSpec};
+use eddy::pipeline::{self, ModelStage, PipelineOptions};
+use eddy::sink::LabelSink;
+use eddy::source::{self, synth::Blobs, SourceOptions};
+use std::hint::black_box;
+use std::io::Write;
+use std::path::PathBuf;
+
+const RECORDS: u64 = 400_000;
+const BATCH: usize = 1024;
+
+/// Counts labels and drops them: measures everything but writing.
+struct Discard(u64);
+
+impl LabelSink for Discard {
+    fn write(&mut self, _ids: &[u64], labels: &[i64]) -> std::io::Result<()> {
+        self.0 += labels.len() as u64;
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn kmeans_spec() -> ModelSpec {
+    ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 8, batch_size: BATCH, seed: 1, ..ModelSpec::default() }
+}
+
+fn run(input: &str, specs: &[ModelSpec], label_column: Option<&str>) -> u64 {
+    let options =
+        SourceOptions { batch_size: BATCH, label_column: label_column.map(String::from), ..SourceOptions::default() };
+    let source = source::open(input, options).expect("input opens");
+    let stages = specs
+        .iter()
+        .map(|s| ModelStage {
+            name: s.kind.name().into(),
+            model: s.build().expect("valid"),
+            sink: Box::new(Discard(0)),
+            labels_path: String::new(),
+        })
+        .collect();
+    pipeline::run(source, stages, &PipelineOptions::default()).expect("runs").0.records
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("eddy-bench-{name}"))
+}
+
+/// 16 float features (and a label column for the classifier bench), written once.
+fn csv_file(features: usize, with_label: bool) -> PathBuf {
+    let path = temp(&format!("{features}{}.csv", if with_label { "l" } else { "" }));
+    if path.exists() {
+        return path;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    let names: Vec<String> = (0..features).map(|i| format!("f{i}")).collect();
+    writeln!(out, "{}{}", names.join(","), if with_label { ",label" } else { "" }).expect("write");
+    let mut blobs = Blobs::new(8, features, 1);
+    let mut left = RECORDS as usize;
+    while left > 0 {
+        let (x, y) = blobs.next_batch(left.min(BATCH));
+        for (row, label) in x.outer_iter().zip(y.iter()) {
+            let fields: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
+            write!(out, "{}", fields.join(",")).expect("write");
+            if with_label {
+                write!(out, ",{}", label % 2).expect("write");
+            }
+            writeln!(out).expect("write");
+        }
+        left -= x.nrows();
+    }
+    path
+}
+
+fn from_generator(c: &mut Criterion) {
+    let input = format!("synth:blobs?n={RECORDS}&d=16&k=8&seed=1");
+    let mut g = c.benchmark_group("kmeans_16x8_from_generator");
+    g.sample_size(10).throughput(Throughput::Elements(RECORDS));
+    // The bare loop: generate a batch, learn it, on one thread.
+    g.bench_function("model_loop", |b| {
+        b.iter(|| {
+            let mut blobs = Blobs::new(8, 16, 1);
+            let mut km = MiniBatchKMeans::params().n_clusters(8).batch_size(BATCH).seed(1).build().expect("valid");
+            let mut left = RECORDS as usize;
+            while left > 0 {
+                let (x, _) = blobs.next_batch(left.min(BATCH));
+                black_box(km.learn_predict(x.view()).expect("valid"));
+                left -= x.nrows();
+            }
+        })
+    });
+    g.bench_function("pipeline", |b| b.iter(|| black_box(run(&input, &[kmeans_spec()], None))));
+    let two = [kmeans_spec(), ModelSpec { kind: ModelKind::GaussianNb, ..ModelSpec::default() }];
+    g.bench_function("pipeline_two_models", |b| b.iter(|| black_box(run(&input, &two, None))));
+    g.finish();
+}
+
+fn from_files(c: &mut Criterion) {
+    let npy = temp("16.npy");
+    if !npy.exists() {
+        let (x, _) = Blobs::new(8, 16, 1).next_batch(RECORDS as usize);
+        ndarray_npy::write_npy(&npy, &x).expect("write npy");
+    }
+    let csv = csv_file(16, false);
+    let csv_labelled = csv_file(10, true);
+    let mut g = c.benchmark_group("end_to_end");
+    g.sample_size(10).throughput(Throughput::Elements(RECORDS));
+    g.bench_function("kmeans_16x8_from_npy", |b| {
+        b.iter(|| black_box(run(npy.to_str().expect("utf8"), &[kmeans_spec()], None)))
+    });
+    g.bench_function("kmeans_16x8_from_csv", |b| {
+        b.iter(|| black_box(run(csv.to_str().expect("utf8"), &[kmeans_spec()], None)))
+    });
+    let sgd = ModelSpec { kind: ModelKind::Sgd, loss: Loss::Log, scale: true, ..ModelSpec::default() };
+    g.bench_function("scaler_sgd_log_10_from_csv", |b| {
+        b.iter(|| black_box(run(csv_labelled.to_str().expect("utf8"), std::slice::from_ref(&sgd), Some("label"))))
+    });
+    g.finish();
+
+    let bytes = std::fs::metadata(&csv).expect("csv").len();
+    let mut g = c.benchmark_group("csv_parse");
+    g.sample_size(10).throughput(Throughput::Bytes(bytes));
+    g.bench_function("16_floats", |b| {
+        b.iter(|| {
+            let options = SourceOptions { batch_size: BATCH, ..SourceOptions::default() };
+            let mut src = source::open(csv.to_str().expect("utf8"), options).expect("opens");
+            let mut n = 0;
+            while let Some(batch) = src.next_batch().expect("parses") {
+                n += batch.len();
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, from_generator, from_files);
+criterion_main!(benches);
