@@ -75,10 +75,10 @@ impl Default for PipelineOptions {
 #[derive(Debug, Error)]
 pub enum PipelineError {
     /// The source failed (a bad record, I/O).
-    #[error("source: {0}")]
+    #[error(transparent)]
     Source(#[from] SourceError),
     /// A model refused a batch.
-    #[error("model {model}: records {first}..={last}: {error}")]
+    #[error("model {model}: records {first}..={last}")]
     Model {
         /// The model's name.
         model: String,
@@ -94,7 +94,7 @@ pub enum PipelineError {
     #[error("model {0} is a classifier: it needs a label column (--label-column)")]
     NoLabels(String),
     /// Writing labels failed.
-    #[error("labels of {model}: {error}")]
+    #[error("writing the labels of {model}")]
     Sink {
         /// The model's name.
         model: String,

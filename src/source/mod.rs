@@ -121,7 +121,7 @@ impl fmt::Display for Position {
 #[non_exhaustive]
 pub enum SourceError {
     /// Reading failed.
-    #[error("{source_name}: {error}")]
+    #[error("reading {source_name}")]
     Io {
         /// The input.
         source_name: String,
