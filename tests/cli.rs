@@ -514,3 +514,39 @@ fn follow_labels_appended_records_until_interrupted() {
         assert_eq!(summary["interrupted"], true);
     }
 }
+
+/// `--features`, `--seed`, `--inline` and gzip through the CLI: the one-thread run and the
+/// threaded run give the same labels, and the seed decides k-means' start.
+#[test]
+fn inline_threads_seed_features_and_gzip() {
+    use std::io::Write;
+    let dir = temp_dir("inline");
+    let csv = std::fs::read(blob_csv(&dir, "d.csv", 2000)).expect("csv");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&csv).expect("gzip");
+    std::fs::write(dir.join("d.csv.gz"), gz.finish().expect("gzip")).expect("write");
+    let run = |args: &[&str], out: &str| {
+        let common = [
+            "d.csv.gz",
+            "--features",
+            "f1",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "3",
+            "--batch-size",
+            "100",
+            "--labels-out",
+            out,
+        ];
+        let o = run_in(&dir, &[&common[..], args].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        csv_labels(&dir.join(out))
+    };
+    let threaded = run(&["--seed", "5"], "a.csv");
+    let inline = run(&["--seed", "5", "--inline"], "b.csv");
+    assert_eq!(threaded, inline);
+    assert_eq!(threaded.len(), 2000);
+    let seeds: Vec<Vec<(u64, i64)>> = (0..4).map(|s| run(&["--seed", &s.to_string()], &format!("s{s}.csv"))).collect();
+    assert!(seeds.iter().any(|l| *l != seeds[0]), "different seeds start k-means differently");
+}
