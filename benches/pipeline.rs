@@ -45,7 +45,7 @@ fn run(input: &str, specs: &[ModelSpec], label_column: Option<&str>) -> u64 {
             labels_path: String::new(),
         })
         .collect();
-    pipeline::run(source, stages, &PipelineOptions::default()).expect("runs").0.records
+    pipeline::run(source, stages, &PipelineOptions::default()).expect("runs").summary.records
 }
 
 fn temp(name: &str) -> PathBuf {

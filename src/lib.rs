@@ -48,9 +48,12 @@ pub mod metrics;
 pub mod model;
 mod moments;
 pub mod pipeline;
+pub mod plot;
 pub mod preprocess;
 pub mod record;
+pub mod report;
 pub mod sink;
+pub mod snapshot;
 pub mod source;
 
 pub use error::{ModelError, ParamsError};

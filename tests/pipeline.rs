@@ -50,9 +50,9 @@ fn threads_match_the_inline_oracle() {
             source::open("synth:blobs?n=5000&d=4&k=4&seed=3&drift=0.01", o).expect("valid spec")
         };
         let (s1, sinks1) = stages(&kinds, None);
-        let (threaded, _) = pipeline::run(open(), s1, &options).expect("runs");
+        let threaded = pipeline::run(open(), s1, &options).expect("runs").summary;
         let (s2, sinks2) = stages(&kinds, None);
-        let (inline, _) = pipeline::run_inline(open(), s2, &options).expect("runs");
+        let inline = pipeline::run_inline(open(), s2, &options).expect("runs").summary;
         assert_eq!(labels(&sinks1), labels(&sinks2));
         assert_eq!(threaded.models, inline.models);
         assert_eq!(threaded.records, 5000);
@@ -187,7 +187,8 @@ fn summary_metrics_are_named_per_model_kind() {
     let o = SourceOptions { batch_size: 64, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=640&d=2&k=3&seed=2", o).expect("valid");
     let (s, _) = stages(&[ModelKind::MinibatchKmeans, ModelKind::GaussianNb], None);
-    let (summary, models) = pipeline::run(src, s, &PipelineOptions::default()).expect("runs");
+    let outcome = pipeline::run(src, s, &PipelineOptions::default()).expect("runs");
+    let (summary, models) = (outcome.summary, outcome.models);
     assert_eq!(models.len(), 2);
     assert!(matches!(summary.models[0].metrics, Metrics::Clusterer { ari: Some(_), inertia: Some(_), .. }));
     assert!(matches!(summary.models[1].metrics, Metrics::Classifier { accuracy: Some(a), .. } if a > 0.9));

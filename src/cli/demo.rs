@@ -2,7 +2,9 @@
 
 use super::run::{print_summary, quit_on_signal, write_summary};
 use crate::model::{Loss, ModelKind, ModelSpec};
-use crate::pipeline::{self, ModelStage, PipelineOptions, RunSummary};
+use crate::pipeline::{self, ModelStage, PipelineOptions, RunSummary, SnapshotOptions, SnapshotStats};
+use crate::plot::PlotFormat;
+use crate::report::{self, RunRecord};
 use crate::sink;
 use crate::source::{self, SourceOptions};
 use anyhow::{Context, Result};
@@ -28,7 +30,18 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     anyhow::ensure!(config.batch_size > 0, "--batch-size must be at least 1");
     std::fs::create_dir_all(&config.out).with_context(|| format!("creating {}", config.out.display()))?;
     let quit = quit_on_signal();
-    let options = PipelineOptions { quit: quit.clone(), ..PipelineOptions::default() };
+    let plots = config.out.join("plots");
+    std::fs::create_dir_all(&plots).with_context(|| format!("creating {}", plots.display()))?;
+    let options = PipelineOptions {
+        quit: quit.clone(),
+        snapshots: Some(SnapshotOptions {
+            dir: plots.clone(),
+            every_records: Some((config.records / 4).max(1)),
+            interval: None,
+            format: PlotFormat::Png,
+        }),
+        ..PipelineOptions::default()
+    };
     let (n, seed) = (config.records, config.seed);
 
     // A drifting 5-class stream through a running scaler and logistic SGD, test-then-train.
@@ -56,6 +69,8 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}", seed + 1);
     let second = one_run(config, &blobs, kmeans, "labels.kmeans.csv", &options, &quit)?;
 
+    let (first, first_snapshots) = first;
+    let (second, second_snapshots) = second;
     let seconds = first.seconds + second.seconds;
     let records = first.records + second.records;
     let summary = RunSummary {
@@ -66,13 +81,29 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
         interrupted: first.interrupted || second.interrupted,
         models: first.models.into_iter().chain(second.models).collect(),
         classes: None,
+        snapshots: match (first.snapshots, second.snapshots) {
+            (Some(a), Some(b)) => Some(SnapshotStats { drawn: a.drawn + b.drawn, skipped: a.skipped + b.skipped }),
+            _ => None,
+        },
     };
+    let record = RunRecord {
+        input: format!("{drifting} and {blobs}"),
+        records,
+        rejected: 0,
+        seconds,
+        snapshots: first_snapshots.into_iter().chain(second_snapshots).collect(),
+    };
+    record.save(&plots)?;
+    let report = report::write(&record, &config.out.join("report"))?;
     let summary_path = config.out.join("summary.json");
     write_summary(&summary_path, &summary)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "eddy demo: a drifting 5-class stream (scaler + logistic SGD) and 8 blobs (mini-batch k-means)")?;
     print_summary(&mut out, &summary)?;
     writeln!(out, "  summary: {}", summary_path.display())?;
+    writeln!(out, "  plots:   {}/latest-<model>.png (and numbered snapshots)", plots.display())?;
+    writeln!(out, "  report:  {}", report.html.display())?;
+    writeln!(out, "           {}", report.markdown.display())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -83,7 +114,7 @@ fn one_run(
     labels: &str,
     options: &PipelineOptions,
     quit: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Result<RunSummary> {
+) -> Result<(RunSummary, Vec<crate::snapshot::Snapshot>)> {
     let source_options =
         SourceOptions { batch_size: config.batch_size, quit: quit.clone(), ..SourceOptions::default() };
     let source = source::open(input, source_options)?;
@@ -94,5 +125,6 @@ fn one_run(
         sink: sink::create(&path).with_context(|| format!("creating {path}"))?,
         labels_path: path,
     };
-    Ok(pipeline::run(source, vec![stage], options)?.0)
+    let outcome = pipeline::run(source, vec![stage], options)?;
+    Ok((outcome.summary, outcome.snapshots))
 }

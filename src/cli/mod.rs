@@ -29,6 +29,18 @@ enum Command {
     ///   eddy run 'synth:blobs?n=1000000&d=16&k=8&seed=1' --model minibatch-kmeans --model gaussian-nb --labels-out out/labels.csv
     ///   tail -f events.ndjson | eddy run - --format ndjson --model perceptron --label-column y --labels-out -
     Run(Box<RunArgs>),
+    /// Write a report of a run: report.html (self-contained) and report.md with its pictures.
+    ///
+    /// RUN is a folder with run.json, as written by `eddy run --plots DIR` or `--report DIR`.
+    ///
+    /// Example: eddy report plots/ --out report/
+    Report {
+        /// The run's folder (or its run.json).
+        run: PathBuf,
+        /// Where the report goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run the main job on generated streams: a classifier on a drifting
     /// multi-class stream and mini-batch k-means on a blob stream. Writes labels
     /// and a summary, and prints where.
@@ -55,6 +67,7 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Run(args) => run::run(*args),
+        Command::Report { run, out } => report(&run, &out),
         Command::Demo { out, records, batch_size, seed } => {
             demo::run(&demo::DemoConfig { out, records, batch_size, seed })
         }
@@ -70,6 +83,14 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn report(run: &std::path::Path, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let record = crate::report::RunRecord::load(run)?;
+    let files = crate::report::write(&record, out)?;
+    println!("report: {}", files.html.display());
+    println!("        {}", files.markdown.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

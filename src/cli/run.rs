@@ -1,7 +1,9 @@
 //! `eddy run`: arguments, the configuration built from them, and the run.
 
 use crate::model::{Loss, ModelKind, ModelSpec};
-use crate::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential, RunSummary};
+use crate::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential, RunSummary, SnapshotOptions};
+use crate::plot::PlotFormat;
+use crate::report::{self, RunRecord};
 use crate::sink;
 use crate::source::{self, OnError, SourceOptions, TextFormat};
 use anyhow::{bail, Context, Result};
@@ -82,6 +84,31 @@ pub struct RunArgs {
     /// Run every stage on the calling thread (same labels; for debugging).
     #[arg(long)]
     pub inline: bool,
+    /// Draw snapshots of every model into this folder while the stream runs:
+    /// snapshot-NNNNNN-<model>.png and latest-<model>.png (replaced atomically), and run.json at the end.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// With --plots: draw every this many records (default 100000 when no interval is given).
+    #[arg(long)]
+    pub snapshot_every: Option<u64>,
+    /// With --plots: draw every this many seconds.
+    #[arg(long)]
+    pub snapshot_interval: Option<f64>,
+    /// Picture format of the snapshots.
+    #[arg(long, value_enum, default_value_t = PlotFormatArg::Png)]
+    pub plot_format: PlotFormatArg,
+    /// Write report.html (self-contained) and report.md with their pictures into this folder at the end.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+/// `--plot-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotFormatArg {
+    /// PNG pictures.
+    Png,
+    /// SVG pictures.
+    Svg,
 }
 
 /// `--loss`.
@@ -142,6 +169,8 @@ pub struct RunConfig {
     pub progress: bool,
     /// One thread.
     pub inline: bool,
+    /// Where the report goes.
+    pub report: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -153,6 +182,34 @@ impl RunConfig {
         if args.rejects.is_some() && args.on_error != OnErrorArg::Skip {
             bail!("--rejects goes with --on-error skip");
         }
+        if args.plots.is_none() && (args.snapshot_every.is_some() || args.snapshot_interval.is_some()) {
+            bail!("--snapshot-every and --snapshot-interval go with --plots DIR");
+        }
+        if args.snapshot_every == Some(0) {
+            bail!("--snapshot-every must be at least 1");
+        }
+        let interval = match args.snapshot_interval {
+            Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+                bail!("--snapshot-interval must be a positive number of seconds")
+            }
+            Some(secs) => Some(std::time::Duration::from_secs_f64(secs)),
+            None => None,
+        };
+        let snapshots = match &args.plots {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                Some(SnapshotOptions {
+                    dir: dir.clone(),
+                    every_records: args.snapshot_every.or(interval.is_none().then_some(100_000)),
+                    interval,
+                    format: match args.plot_format {
+                        PlotFormatArg::Png => PlotFormat::Png,
+                        PlotFormatArg::Svg => PlotFormat::Svg,
+                    },
+                })
+            }
+            None => None,
+        };
         let mut seen = std::collections::HashSet::new();
         for m in &args.models {
             if !seen.insert(*m) {
@@ -238,11 +295,14 @@ impl RunConfig {
                     PrequentialArg::PerBatch => Prequential::PerBatch,
                 },
                 quit,
+                snapshots,
+                track: args.report.is_some(),
                 ..PipelineOptions::default()
             },
             summary_json: args.summary_json,
             progress: !args.quiet && std::io::stderr().is_terminal(),
             inline: args.inline,
+            report: args.report,
         })
     }
 
@@ -274,9 +334,24 @@ impl RunConfig {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let (summary, _models) = outcome?;
+        let outcome = outcome?;
+        let summary = outcome.summary;
         if let Some(path) = &self.summary_json {
             write_summary(path, &summary)?;
+        }
+        let record = RunRecord {
+            input: self.input.clone(),
+            records: summary.records,
+            rejected: summary.rejected,
+            seconds: summary.seconds,
+            snapshots: outcome.snapshots,
+        };
+        if let Some(opts) = &self.pipeline.snapshots {
+            record.save(&opts.dir)?;
+        }
+        if let Some(dir) = &self.report {
+            let files = report::write(&record, dir)?;
+            eprintln!("report: {} and {}", files.html.display(), files.markdown.display());
         }
         Ok(summary)
     }
@@ -315,6 +390,9 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
             Metrics::Clusterer { inertia, ari, .. } => ("-".into(), "-".into(), num(*inertia), num(*ari)),
         };
         writeln!(out, "  {:<18} {acc:>9} {f1:>9} {inertia:>10} {ari:>7}  {}", m.model, m.labels)?;
+    }
+    if let Some(stats) = &summary.snapshots {
+        writeln!(out, "  snapshots: {} drawn, {} skipped (the plot thread was busy)", stats.drawn, stats.skipped)?;
     }
     if let Some(classes) = &summary.classes {
         let listed: Vec<String> = classes.iter().enumerate().map(|(i, c)| format!("{i}={c}")).collect();

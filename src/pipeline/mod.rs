@@ -21,8 +21,10 @@ mod stage;
 use crate::error::ModelError;
 use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
 use crate::model::{Model, NO_PREDICTION};
+use crate::plot::{self, PlotError, PlotFormat};
 use crate::record::Batch;
 use crate::sink::LabelSink;
+use crate::snapshot::{Snapshot, Tracker};
 use crate::source::{Source, SourceError};
 use crate::{OnlineClassifier, OnlineClusterer};
 use ndarray::ArrayView1;
@@ -57,6 +59,43 @@ pub struct PipelineOptions {
     pub quit: Arc<AtomicBool>,
     /// Called by the source stage with the number of records of each batch read.
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Draw snapshots of every model while the stream runs.
+    pub snapshots: Option<SnapshotOptions>,
+    /// Keep the state that snapshots and reports need (implied by `snapshots`).
+    pub track: bool,
+}
+
+/// When and where snapshots are drawn.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// The folder for `snapshot-NNNNNN-<model>.<ext>` and `latest-<model>.<ext>`.
+    pub dir: std::path::PathBuf,
+    /// Draw every this many records (per model).
+    pub every_records: Option<u64>,
+    /// Draw every this long.
+    pub interval: Option<std::time::Duration>,
+    /// PNG or SVG.
+    pub format: PlotFormat,
+}
+
+/// Snapshots drawn and skipped during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SnapshotStats {
+    /// Pictures drawn (each also replaces `latest-<model>`).
+    pub drawn: u64,
+    /// Snapshots skipped because the plot thread was still drawing the previous one.
+    pub skipped: u64,
+}
+
+/// Everything a run leaves behind.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The summary.
+    pub summary: RunSummary,
+    /// The models as they ended.
+    pub models: Vec<Model>,
+    /// Each model's final state, when tracked (`track` or `snapshots`).
+    pub snapshots: Vec<Snapshot>,
 }
 
 impl Default for PipelineOptions {
@@ -67,6 +106,8 @@ impl Default for PipelineOptions {
             window: 10_000,
             quit: Arc::new(AtomicBool::new(false)),
             progress: None,
+            snapshots: None,
+            track: false,
         }
     }
 }
@@ -102,6 +143,9 @@ pub enum PipelineError {
         #[source]
         error: std::io::Error,
     },
+    /// Drawing a snapshot failed.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
     /// A stage panicked (a bug): the run stopped.
     #[error("the {0} stage panicked")]
     Panic(String),
@@ -125,6 +169,9 @@ pub struct RunSummary {
     /// Class names by id, when the input's labels were names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<String>>,
+    /// Snapshots drawn and skipped, when snapshots were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshots: Option<SnapshotStats>,
 }
 
 /// One model's results.
@@ -170,18 +217,53 @@ pub(crate) struct Scored {
     pub(crate) classification: ClassificationMetrics,
     pub(crate) clustering: ClusteringMetrics,
     pub(crate) records: u64,
+    tracker: Option<Tracker>,
+    every: Option<u64>,
+    interval: Option<std::time::Duration>,
+    next_at: u64,
+    last: Instant,
 }
 
 impl Scored {
-    pub(crate) fn new(name: String, model: Model, window: usize) -> Self {
+    pub(crate) fn new(name: String, model: Model, options: &PipelineOptions, features: &[String]) -> Self {
+        let snapshots = options.snapshots.as_ref();
+        let every = snapshots.and_then(|s| s.every_records).filter(|&n| n > 0);
         Self {
             name,
             model,
             // A zero window is refused by the metrics; the options' default is 10 000.
-            classification: ClassificationMetrics::new(window.max(1)).unwrap_or_else(|_| unreachable!("window >= 1")),
+            classification: ClassificationMetrics::new(options.window.max(1))
+                .unwrap_or_else(|_| unreachable!("window >= 1")),
             clustering: ClusteringMetrics::new(),
             records: 0,
+            tracker: (options.track || snapshots.is_some()).then(|| Tracker::new(features.to_vec())),
+            every,
+            interval: snapshots.and_then(|s| s.interval),
+            next_at: every.unwrap_or(u64::MAX),
+            last: Instant::now(),
         }
+    }
+
+    /// A snapshot, when one is due after the batch just learned.
+    pub(crate) fn due_snapshot(&mut self) -> Option<Snapshot> {
+        let by_count = self.records >= self.next_at;
+        let by_time = self.interval.is_some_and(|t| self.last.elapsed() >= t);
+        if !(by_count || by_time) {
+            return None;
+        }
+        if let Some(n) = self.every {
+            while self.next_at <= self.records {
+                self.next_at += n;
+            }
+        }
+        self.last = Instant::now();
+        self.final_snapshot()
+    }
+
+    /// The state now, when tracked.
+    pub(crate) fn final_snapshot(&self) -> Option<Snapshot> {
+        let tracker = self.tracker.as_ref()?;
+        Some(tracker.snapshot(&self.name, &self.model, &self.classification, &self.clustering))
     }
 
     /// Label a batch and learn from it; update the scores.
@@ -211,16 +293,26 @@ impl Scored {
                 };
                 let labels = labels.to_vec();
                 self.classification.update(truth, &labels);
-                labels
+                let point = (
+                    self.classification.accuracy().unwrap_or(0.0),
+                    self.classification.rolling_accuracy().unwrap_or(0.0),
+                );
+                (labels, point)
             }
             Model::Clusterer(m) => {
                 let before = m.inertia();
                 let labels = m.learn_predict(batch.x.view()).map_err(model_error)?.to_vec();
-                self.clustering.update(m.inertia() - before, &labels, batch.y.as_deref());
-                labels
+                let batch_inertia = m.inertia() - before;
+                self.clustering.update(batch_inertia, &labels, batch.y.as_deref());
+                let point = (self.clustering.mean_inertia().unwrap_or(0.0), batch_inertia / batch.len().max(1) as f64);
+                (labels, point)
             }
         };
+        let (labels, point) = labels;
         self.records += batch.len() as u64;
+        if let Some(t) = self.tracker.as_mut() {
+            t.observe(batch, &labels, point);
+        }
         Ok(labels)
     }
 
@@ -246,8 +338,20 @@ pub fn run(
     source: Box<dyn Source>,
     stages: Vec<ModelStage>,
     options: &PipelineOptions,
-) -> Result<(RunSummary, Vec<Model>), PipelineError> {
+) -> Result<RunOutcome, PipelineError> {
     stage::run_threads(source, stages, options)
+}
+
+/// Draw `snapshot` as picture number `n` of its model, and make it the latest.
+pub(crate) fn publish(options: &SnapshotOptions, n: u64, snapshot: &Snapshot) -> Result<(), PlotError> {
+    let ext = options.format.extension();
+    let numbered = options.dir.join(format!("snapshot-{n:06}-{}.{ext}", snapshot.model));
+    plot::render(snapshot, &numbered, options.format)?;
+    let latest = options.dir.join(format!("latest-{}.{ext}", snapshot.model));
+    let tmp = options.dir.join(format!(".latest-{}.tmp.{ext}", snapshot.model));
+    let io = |error| PlotError::Io { path: latest.clone(), error };
+    std::fs::copy(&numbered, &tmp).map_err(io)?;
+    std::fs::rename(&tmp, &latest).map_err(io)
 }
 
 /// The same as [`run`], on the calling thread: the oracle for tests.
@@ -255,10 +359,13 @@ pub fn run_inline(
     mut source: Box<dyn Source>,
     stages: Vec<ModelStage>,
     options: &PipelineOptions,
-) -> Result<(RunSummary, Vec<Model>), PipelineError> {
+) -> Result<RunOutcome, PipelineError> {
     let start = Instant::now();
+    let features = source.feature_names().to_vec();
     let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> =
-        stages.into_iter().map(|s| (Scored::new(s.name, s.model, options.window), s.sink, s.labels_path)).collect();
+        stages.into_iter().map(|s| (Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path)).collect();
+    let mut stats = SnapshotStats::default();
+    let mut numbers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut records = 0;
     let outcome = (|| {
         while let Some(batch) = source.next_batch()? {
@@ -270,6 +377,12 @@ pub fn run_inline(
                 let labels = scored.step(&batch, options.prequential)?;
                 sink.write(&batch.ids, &labels)
                     .map_err(|error| PipelineError::Sink { model: scored.name.clone(), error })?;
+                if let (Some(snap), Some(opts)) = (scored.due_snapshot(), options.snapshots.as_ref()) {
+                    let n = numbers.entry(snap.model.clone()).or_insert(0);
+                    *n += 1;
+                    publish(opts, *n, &snap)?;
+                    stats.drawn += 1;
+                }
             }
         }
         Ok::<(), PipelineError>(())
@@ -282,6 +395,8 @@ pub fn run_inline(
     }
     outcome?;
     finished?;
+    let classes = source.label_map().map(|m| m.names().to_vec());
+    let snapshots = finish_snapshots(running.iter().map(|(s, _, _)| s), options, &classes, numbers, &mut stats)?;
     let seconds = start.elapsed().as_secs_f64();
     let summary = RunSummary {
         records,
@@ -290,7 +405,31 @@ pub fn run_inline(
         records_per_second: records as f64 / seconds.max(1e-9),
         interrupted: options.quit.load(std::sync::atomic::Ordering::Relaxed),
         models: running.iter().map(|(s, _, path)| s.summary(path.clone())).collect(),
-        classes: source.label_map().map(|m| m.names().to_vec()),
+        classes,
+        snapshots: options.snapshots.as_ref().map(|_| stats),
     };
-    Ok((summary, running.into_iter().map(|(s, _, _)| s.model).collect()))
+    Ok(RunOutcome { summary, models: running.into_iter().map(|(s, _, _)| s.model).collect(), snapshots })
+}
+
+/// Each model's final snapshot, named with the run's classes, drawn when snapshots are on.
+pub(crate) fn finish_snapshots<'a>(
+    scored: impl Iterator<Item = &'a Scored>,
+    options: &PipelineOptions,
+    classes: &Option<Vec<String>>,
+    mut numbers: std::collections::HashMap<String, u64>,
+    stats: &mut SnapshotStats,
+) -> Result<Vec<Snapshot>, PipelineError> {
+    let mut out = Vec::new();
+    for s in scored {
+        let Some(mut snap) = s.final_snapshot() else { continue };
+        snap.class_names = classes.clone();
+        if let Some(opts) = &options.snapshots {
+            let n = numbers.entry(snap.model.clone()).or_insert(0);
+            *n += 1;
+            publish(opts, *n, &snap)?;
+            stats.drawn += 1;
+        }
+        out.push(snap);
+    }
+    Ok(out)
 }

@@ -1,12 +1,13 @@
 //! The threaded run: one source thread, and a model thread and a sink thread per model.
 
-use super::{PipelineError, PipelineOptions, RunSummary, Scored};
+use super::{finish_snapshots, publish, PipelineError, PipelineOptions, RunOutcome, RunSummary, Scored, SnapshotStats};
 use crate::model::Model;
 use crate::record::Batch;
 use crate::sink::LabelSink;
+use crate::snapshot::Snapshot;
 use crate::source::Source;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
@@ -41,8 +42,12 @@ pub(super) fn run_threads(
     mut source: Box<dyn Source>,
     stages: Vec<ModelStage>,
     options: &PipelineOptions,
-) -> Result<(RunSummary, Vec<Model>), PipelineError> {
+) -> Result<RunOutcome, PipelineError> {
     let start = Instant::now();
+    let features = source.feature_names().to_vec();
+    // One snapshot in flight at most: a model never waits for a drawing (try_send), it skips.
+    let (snap_tx, snap_rx) = bounded::<Snapshot>(1);
+    let skipped = AtomicU64::new(0);
     // Errors stop everyone: a stage that fails sets this; the source checks it.
     let abort = AtomicBool::new(false);
     let capacity = options.channel_capacity.max(1);
@@ -52,10 +57,26 @@ pub(super) fn run_threads(
         let (tx, rx) = bounded::<Arc<Batch>>(capacity);
         let (ltx, lrx) = bounded::<Labelled>(capacity);
         to_models.push(tx);
-        model_ends.push((Scored::new(s.name, s.model, options.window), rx, ltx, s.sink, lrx, s.labels_path));
+        model_ends.push((Scored::new(s.name, s.model, options, &features), rx, ltx, s.sink, lrx, s.labels_path));
     }
     thread::scope(|scope| {
         let abort = &abort;
+        let skipped = &skipped;
+        let plot_thread = options.snapshots.as_ref().map(|opts| {
+            scope.spawn(move || {
+                let _guard = QuitOnPanic(abort);
+                let mut numbers = std::collections::HashMap::new();
+                for snap in snap_rx {
+                    let n = numbers.entry(snap.model.clone()).or_insert(0u64);
+                    *n += 1;
+                    if let Err(e) = publish(opts, *n, &snap) {
+                        abort.store(true, Ordering::Relaxed);
+                        return Err(PipelineError::Plot(e));
+                    }
+                }
+                Ok(numbers)
+            })
+        });
         let source_thread = scope.spawn(move || {
             let _guard = QuitOnPanic(abort);
             let mut records = 0u64;
@@ -85,9 +106,10 @@ pub(super) fn run_threads(
         let mut workers = Vec::new();
         for (mut scored, rx, ltx, mut sink, lrx, path) in model_ends {
             let prequential = options.prequential;
+            let snap_tx = snap_tx.clone();
             let model_thread = scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
-                let result = model_loop(&mut scored, &rx, &ltx, prequential);
+                let result = model_loop(&mut scored, &rx, &ltx, prequential, &snap_tx, skipped);
                 if result.is_err() {
                     abort.store(true, Ordering::Relaxed);
                 }
@@ -107,11 +129,13 @@ pub(super) fn run_threads(
             });
             workers.push((model_thread, sink_thread, path));
         }
+        drop(snap_tx);
         let (source_result, records, source) =
             source_thread.join().map_err(|_| PipelineError::Panic("source".into()))?;
         let mut first_error = source_result.err();
         let mut models = Vec::new();
         let mut summaries = Vec::new();
+        let mut finished = Vec::new();
         for (model_thread, sink_thread, path) in workers {
             let (result, scored) = model_thread.join().map_err(|_| PipelineError::Panic("model".into()))?;
             let sink_result = sink_thread.join().map_err(|_| PipelineError::Panic("sink".into()))?;
@@ -122,24 +146,40 @@ pub(super) fn run_threads(
                 first_error.get_or_insert(PipelineError::Sink { model: scored.name.clone(), error });
             }
             summaries.push(scored.summary(path));
-            models.push(scored.model);
+            finished.push(scored);
         }
+        // Every model thread has ended, so the plot thread's queue is closed.
+        let numbers = match plot_thread.map(|t| t.join()) {
+            Some(Ok(Ok(numbers))) => numbers,
+            Some(Ok(Err(e))) => {
+                first_error.get_or_insert(e);
+                Default::default()
+            }
+            Some(Err(_)) => return Err(PipelineError::Panic("plot".into())),
+            None => Default::default(),
+        };
         if let Some(e) = first_error {
             return Err(e);
         }
+        let classes = source.label_map().map(|m| m.names().to_vec());
+        let mut stats = SnapshotStats { drawn: numbers.values().sum(), skipped: skipped.load(Ordering::Relaxed) };
+        let snapshots = finish_snapshots(finished.iter(), options, &classes, numbers, &mut stats)?;
+        models.extend(finished.into_iter().map(|s| s.model));
         let seconds = start.elapsed().as_secs_f64();
-        Ok((
-            RunSummary {
+        Ok(RunOutcome {
+            summary: RunSummary {
                 records,
                 rejected: source.rejected(),
                 seconds,
                 records_per_second: records as f64 / seconds.max(1e-9),
                 interrupted: options.quit.load(Ordering::Relaxed),
                 models: summaries,
-                classes: source.label_map().map(|m| m.names().to_vec()),
+                classes,
+                snapshots: options.snapshots.as_ref().map(|_| stats),
             },
             models,
-        ))
+            snapshots,
+        })
     })
 }
 
@@ -148,9 +188,16 @@ fn model_loop(
     rx: &Receiver<Arc<Batch>>,
     ltx: &Sender<Labelled>,
     prequential: super::Prequential,
+    snap_tx: &Sender<Snapshot>,
+    skipped: &AtomicU64,
 ) -> Result<(), PipelineError> {
     for batch in rx {
         let labels = scored.step(&batch, prequential)?;
+        if let Some(snap) = scored.due_snapshot() {
+            if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
+                skipped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         if ltx.send((batch, labels)).is_err() {
             // The sink failed; it reports why.
             break;

@@ -1,0 +1,435 @@
+//! Pictures of a model's live state, drawn headless with plotters.
+//!
+//! Text is drawn with DejaVu Sans embedded in the binary (the `dejavu` crate
+//! through plotters' `ab_glyph` backend), so no window system or installed
+//! fonts are needed. Files are written to a temporary name and renamed, so a
+//! viewer never sees half a picture.
+
+use crate::snapshot::{Detail, Snapshot};
+use linfa_linalg::eigh::Eigh;
+use ndarray::{Array1, Array2, Axis};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use thiserror::Error;
+
+/// Picture formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlotFormat {
+    /// PNG (the default).
+    #[default]
+    Png,
+    /// SVG.
+    Svg,
+}
+
+impl PlotFormat {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            PlotFormat::Png => "png",
+            PlotFormat::Svg => "svg",
+        }
+    }
+}
+
+/// Why a picture could not be drawn.
+#[derive(Debug, Error)]
+pub enum PlotError {
+    /// Drawing failed.
+    #[error("drawing {path}: {reason}")]
+    Draw {
+        /// The picture.
+        path: PathBuf,
+        /// What plotters said.
+        reason: String,
+    },
+    /// Writing or renaming failed.
+    #[error("writing {path}")]
+    Io {
+        /// The picture.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+const WIDTH: u32 = 1200;
+const HEIGHT: u32 = 800;
+
+/// Register the embedded font once; plotters looks fonts up by family name.
+fn fonts() -> Result<(), String> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the embedded DejaVu font could not be loaded".to_string())?;
+            plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
+                .map_err(|_| "the embedded DejaVu bold font could not be loaded".to_string())
+        })
+        .clone()
+}
+
+/// What to draw: the state picture or the timeline.
+trait Painter {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String>;
+}
+
+struct State;
+
+impl Painter for State {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String> {
+        draw(root, s)
+    }
+}
+
+struct History;
+
+impl Painter for History {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        match s.detail {
+            Detail::Clusterer { .. } => timeline_chart(
+                root,
+                s,
+                &format!("{}: inertia per record over the run", s.model),
+                "squared distance to the assigned centre",
+                ("mean since the start", "mean over the batch"),
+                None,
+            ),
+            Detail::Classifier { .. } => timeline_chart(
+                root,
+                s,
+                &format!("{}: prequential accuracy over the run", s.model),
+                "accuracy",
+                ("since the start", "rolling window"),
+                Some(accuracy_range(s)),
+            ),
+        }
+    }
+}
+
+/// Draw `snapshot` into `path` (written under a temporary name, then renamed).
+pub fn render(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
+    render_with(snapshot, path, format, &State)
+}
+
+/// Draw the run's history (accuracy, or inertia for clusterers) into `path`.
+pub fn render_timeline(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
+    render_with(snapshot, path, format, &History)
+}
+
+/// Draw with `painter` into a temporary file of `format`, then rename it to `path`.
+fn render_with(snapshot: &Snapshot, path: &Path, format: PlotFormat, painter: &impl Painter) -> Result<(), PlotError> {
+    let draw_err = |reason: String| PlotError::Draw { path: path.to_path_buf(), reason };
+    fonts().map_err(draw_err)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // The bitmap backend picks its encoder from the extension, so the temporary keeps it.
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", format.extension()));
+    let result = match format {
+        PlotFormat::Png => {
+            let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
+            painter.paint(&root, snapshot).and_then(|()| root.present().map_err(|e| e.to_string()))
+        }
+        PlotFormat::Svg => {
+            let root = SVGBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
+            painter.paint(&root, snapshot).and_then(|()| root.present().map_err(|e| e.to_string()))
+        }
+    };
+    if let Err(reason) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(draw_err(reason));
+    }
+    std::fs::rename(&tmp, path).map_err(|error| PlotError::Io { path: path.to_path_buf(), error })
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    root.fill(&WHITE).map_err(e)?;
+    let title = format!("{} after {} records", s.model, s.records);
+    let root = root.titled(&title, ("sans-serif", 28).into_font().style(FontStyle::Bold)).map_err(e)?;
+    match &s.detail {
+        Detail::Clusterer { centers, counts, inertia, ari } => {
+            let (left, right) = root.split_horizontally(WIDTH * 3 / 5);
+            projection(&left, s, centers, counts)?;
+            let mut caption = format!("records per cluster (mean inertia {})", fmt(*inertia));
+            if let Some(a) = ari {
+                caption += &format!(", ARI {a:.3}");
+            }
+            sizes(&right, s, &caption, "cluster")?;
+        }
+        Detail::Classifier { confusion, .. } => {
+            let (top, bottom) = root.split_vertically(HEIGHT * 9 / 20);
+            accuracy(&top, s)?;
+            let (left, right) = bottom.split_horizontally(WIDTH / 2);
+            sizes(&left, s, "records per predicted class", "class")?;
+            confusion_matrix(&right, s, confusion)?;
+        }
+    }
+    Ok(())
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+fn class_name(s: &Snapshot, id: i64) -> String {
+    s.class_names
+        .as_ref()
+        .and_then(|n| usize::try_from(id).ok().and_then(|i| n.get(i).cloned()))
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// The first two principal axes of `sample` (columns of the result), or the first
+/// two features when the decomposition fails or there are fewer than two rows.
+pub fn principal_axes(sample: &Array2<f64>) -> Array2<f64> {
+    let d = sample.ncols();
+    let mut axes = Array2::zeros((d, 2));
+    for j in 0..d.min(2) {
+        axes[[j, j]] = 1.0;
+    }
+    if sample.nrows() < 2 || d < 2 {
+        return axes;
+    }
+    let Some(mean) = sample.mean_axis(Axis(0)) else { return axes };
+    let centred = sample - &mean;
+    let cov = centred.t().dot(&centred) / (sample.nrows() as f64 - 1.0);
+    if let Ok((values, vectors)) = cov.eigh() {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+        for (k, &i) in order.iter().take(2).enumerate() {
+            axes.column_mut(k).assign(&vectors.column(i));
+        }
+    }
+    axes
+}
+
+fn projection<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &Snapshot,
+    centers: &Array2<f64>,
+    counts: &[f64],
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let axes = principal_axes(&s.sample);
+    let mean: Array1<f64> = s.sample.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(s.features.len()));
+    let points = (&s.sample - &mean).dot(&axes);
+    let centres = if centers.ncols() == axes.nrows() { (centers - &mean).dot(&axes) } else { Array2::zeros((0, 2)) };
+    let all: Vec<(f64, f64)> =
+        points.outer_iter().chain(centres.outer_iter()).map(|r| (r[0], r.get(1).copied().unwrap_or(0.0))).collect();
+    let (x0, x1) = bounds(all.iter().map(|p| p.0));
+    let (y0, y1) = bounds(all.iter().map(|p| p.1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("PCA of the last {} records, coloured by cluster", s.sample.nrows()), ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(e)?;
+    chart.configure_mesh().x_desc("principal axis 1").y_desc("principal axis 2").draw().map_err(e)?;
+    chart
+        .draw_series(points.outer_iter().zip(&s.sample_labels).map(|(p, &l)| {
+            let colour = Palette99::pick(l.max(0) as usize).mix(0.6).filled();
+            Circle::new((p[0], p.get(1).copied().unwrap_or(0.0)), 3, colour)
+        }))
+        .map_err(e)?;
+    for (c, p) in centres.outer_iter().enumerate() {
+        let at = (p[0], p.get(1).copied().unwrap_or(0.0));
+        let count = counts.get(c).copied().unwrap_or(0.0);
+        chart
+            .draw_series(std::iter::once(Cross::new(at, 9, BLACK.stroke_width(3))))
+            .map_err(e)?
+            .label(format!("centre {c}: {count:.0}"))
+            .legend(move |(x, y)| Circle::new((x, y), 5, Palette99::pick(c).filled()));
+        chart
+            .draw_series(std::iter::once(Text::new(format!("{c} ({count:.0})"), at, ("sans-serif", 16).into_font())))
+            .map_err(e)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (-1.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    (lo - pad, hi + pad)
+}
+
+fn segment_label(labels: &[String], v: &SegmentValue<usize>) -> String {
+    match v {
+        SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn sizes<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &Snapshot,
+    caption: &str,
+    what: &str,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let bars: Vec<(String, u64)> = s.label_counts.iter().map(|(&l, &n)| (class_name(s, l), n)).collect();
+    let top = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let n = bars.len().max(1);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..top)
+        .map_err(e)?;
+    let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n + 1)
+        .x_label_formatter(&|v| segment_label(&labels, v))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_desc(what)
+        .y_desc("records")
+        .draw()
+        .map_err(e)?;
+    chart
+        .draw_series(bars.iter().enumerate().map(|(i, b)| {
+            let colour = if what == "cluster" { Palette99::pick(i) } else { Palette99::pick(i + 3) };
+            let mut bar = Rectangle::new(
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), b.1 as f64)],
+                colour.filled(),
+            );
+            bar.set_margin(0, 0, 6, 6);
+            bar
+        }))
+        .map_err(e)?;
+    Ok(())
+}
+
+fn accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String> {
+    timeline_chart(
+        area,
+        s,
+        "prequential accuracy",
+        "accuracy",
+        ("since the start", "rolling window"),
+        Some(accuracy_range(s)),
+    )
+}
+
+/// From a little under the lowest accuracy seen up to 1.
+fn accuracy_range(s: &Snapshot) -> (f64, f64) {
+    let low = s.timeline.iter().flat_map(|p| [p.overall, p.recent]).fold(1.0, f64::min);
+    ((((low - 0.05) * 20.0).floor() / 20.0).clamp(0.0, 0.95), 1.0)
+}
+
+/// The timeline of `s` as two lines.
+fn timeline_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &Snapshot,
+    caption: &str,
+    y_desc: &str,
+    (overall, recent): (&str, &str),
+    y_range: Option<(f64, f64)>,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let last = s.timeline.last().map_or(1, |p| p.records.max(1)) as f64;
+    let (y0, y1) = y_range.unwrap_or_else(|| {
+        let (lo, hi) = bounds(s.timeline.iter().flat_map(|p| [p.overall, p.recent]));
+        (lo.min(0.0), hi)
+    });
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..last, y0..y1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("records")
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(e)?;
+    chart
+        .draw_series(LineSeries::new(s.timeline.iter().map(|p| (p.records as f64, p.overall)), BLUE.stroke_width(2)))
+        .map_err(e)?
+        .label(overall)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(s.timeline.iter().map(|p| (p.records as f64, p.recent)), RED.stroke_width(2)))
+        .map_err(e)?
+        .label(recent)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+fn confusion_matrix<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &Snapshot,
+    cm: &crate::metrics::ConfusionMatrix,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let n = cm.labels.len().max(1);
+    let names: Vec<String> = cm.labels.iter().map(|&l| class_name(s, l)).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption("confusion matrix (rows: true, columns: predicted)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
+        .map_err(e)?;
+    // Rows are drawn top-down, so the first class is at the top.
+    let flipped: Vec<String> = names.iter().rev().cloned().collect();
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(n + 1)
+        .y_labels(n + 1)
+        .x_label_formatter(&|v| segment_label(&names, v))
+        .y_label_formatter(&|v| segment_label(&flipped, v))
+        .x_desc("predicted")
+        .y_desc("true")
+        .draw()
+        .map_err(e)?;
+    let max = cm.counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    for ((i, j), &count) in cm.counts.indexed_iter() {
+        let y = n - 1 - i;
+        let shade = 1.0 - 0.85 * (count as f64 / max);
+        let colour = RGBColor((255.0 * shade) as u8, (255.0 * shade) as u8, 255);
+        let cell = [
+            (SegmentValue::Exact(j), SegmentValue::Exact(y)),
+            (SegmentValue::Exact(j + 1), SegmentValue::Exact(y + 1)),
+        ];
+        chart.draw_series(std::iter::once(Rectangle::new(cell, colour.filled()))).map_err(e)?;
+        let text_colour = if shade < 0.5 { WHITE } else { BLACK };
+        let style = ("sans-serif", 16).into_font().color(&text_colour).pos(Pos::new(HPos::Center, VPos::Center));
+        chart
+            .draw_series(std::iter::once(Text::new(
+                count.to_string(),
+                (SegmentValue::CenterOf(j), SegmentValue::CenterOf(y)),
+                style,
+            )))
+            .map_err(e)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Copies of a model's live state for plots and reports: cheap to take, bounded in size.
+//!
+//! Each model stage keeps a [`Tracker`] that sees every labelled batch. It keeps
+//! the last few thousand records (the sample the plots project), a timeline of
+//! the scores (thinned to a bounded number of points however long the run),
+//! how many records went to each cluster or class, and the running moments of
+//! the features. [`Tracker::snapshot`] copies that and the model's centres or
+//! confusion matrix into a [`Snapshot`], which the plot thread renders.
+
+use crate::metrics::{ClassificationMetrics, ClusteringMetrics, ConfusionMatrix};
+use crate::model::{ClustererModel, Model, NO_PREDICTION};
+use crate::moments::Moments;
+use crate::record::Batch;
+use crate::OnlineClusterer;
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Records kept for the projection plot and the silhouette.
+pub const SAMPLE_ROWS: usize = 2000;
+/// Points kept on a timeline.
+const TIMELINE_POINTS: usize = 512;
+
+/// One point of a run's history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Records seen.
+    pub records: u64,
+    /// Prequential accuracy so far (classifiers) or mean inertia so far (clusterers).
+    pub overall: f64,
+    /// Accuracy over the rolling window (classifiers) or mean inertia of the last batch (clusterers).
+    pub recent: f64,
+}
+
+/// A model's state at one moment, for plots and reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The model's name.
+    pub model: String,
+    /// Records seen when it was taken.
+    pub records: u64,
+    /// Feature names.
+    pub features: Vec<String>,
+    /// Class names by id, when the input had named classes.
+    pub class_names: Option<Vec<String>>,
+    /// Mean and variance of every feature over all records seen.
+    pub moments: Moments,
+    /// The most recent records (at most [`SAMPLE_ROWS`]) and their labels.
+    pub sample: Array2<f64>,
+    /// The label each sampled record was given.
+    pub sample_labels: Vec<i64>,
+    /// The true class of each sampled record, when known.
+    pub sample_truth: Option<Vec<i64>>,
+    /// History of the scores.
+    pub timeline: Vec<TimelinePoint>,
+    /// Records given each label over the run.
+    pub label_counts: BTreeMap<i64, u64>,
+    /// What only clusterers or only classifiers have.
+    pub detail: Detail,
+}
+
+/// The part of a snapshot that depends on the kind of model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// A clusterer's centres and counts, and its scores.
+    Clusterer {
+        /// Centres in the input's units (a scaler in front is undone).
+        centers: Array2<f64>,
+        /// The model's per-centre counts (its learning rates).
+        counts: Vec<f64>,
+        /// Mean inertia per record.
+        inertia: Option<f64>,
+        /// ARI against the label column.
+        ari: Option<f64>,
+    },
+    /// A classifier's scores.
+    Classifier {
+        /// Prequential accuracy.
+        accuracy: Option<f64>,
+        /// Rolling accuracy.
+        rolling_accuracy: Option<f64>,
+        /// Macro F1.
+        macro_f1: Option<f64>,
+        /// Confusion matrix.
+        confusion: ConfusionMatrix,
+        /// Precision, recall, F1 per class.
+        per_class: Vec<crate::metrics::ClassScore>,
+    },
+}
+
+/// Keeps what snapshots need, batch by batch. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    features: Vec<String>,
+    moments: Option<Moments>,
+    rows: VecDeque<(Vec<f64>, i64, Option<i64>)>,
+    timeline: Vec<TimelinePoint>,
+    stride: u64,
+    batches: u64,
+    label_counts: BTreeMap<i64, u64>,
+    records: u64,
+}
+
+impl Tracker {
+    /// A tracker for a stream with these feature names.
+    pub fn new(features: Vec<String>) -> Self {
+        Self {
+            features,
+            moments: None,
+            rows: VecDeque::with_capacity(SAMPLE_ROWS),
+            timeline: Vec::new(),
+            stride: 1,
+            batches: 0,
+            label_counts: BTreeMap::new(),
+            records: 0,
+        }
+    }
+
+    /// Records seen.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Take in a labelled batch and the scores after it.
+    pub fn observe(&mut self, batch: &Batch, labels: &[i64], point: (f64, f64)) {
+        self.records += batch.len() as u64;
+        self.moments.get_or_insert_with(|| Moments::new(batch.x.ncols())).update_batch(batch.x.view());
+        for &l in labels {
+            if l != NO_PREDICTION {
+                *self.label_counts.entry(l).or_insert(0) += 1;
+            }
+        }
+        // Only the last SAMPLE_ROWS rows of a batch can survive in the ring.
+        let skip = batch.len().saturating_sub(SAMPLE_ROWS);
+        for (i, row) in batch.x.axis_iter(Axis(0)).enumerate().skip(skip) {
+            if self.rows.len() == SAMPLE_ROWS {
+                self.rows.pop_front();
+            }
+            let truth = batch.y.as_ref().map(|y| y[i]);
+            self.rows.push_back((row.to_vec(), labels[i], truth));
+        }
+        // One point per `stride` batches; when full, keep every other point and double the stride.
+        if self.batches % self.stride == 0 {
+            if self.timeline.len() == TIMELINE_POINTS {
+                let kept: Vec<TimelinePoint> = self.timeline.iter().step_by(2).copied().collect();
+                self.timeline = kept;
+                self.stride *= 2;
+            }
+            self.timeline.push(TimelinePoint { records: self.records, overall: point.0, recent: point.1 });
+        }
+        self.batches += 1;
+    }
+
+    /// Copy the state of `model` and its scores.
+    pub fn snapshot(
+        &self,
+        name: &str,
+        model: &Model,
+        classification: &ClassificationMetrics,
+        clustering: &ClusteringMetrics,
+    ) -> Snapshot {
+        let d = self.features.len();
+        let mut sample = Array2::zeros((self.rows.len(), d));
+        for (mut out, (row, _, _)) in sample.outer_iter_mut().zip(&self.rows) {
+            out.assign(&ndarray::ArrayView1::from(&row[..d.min(row.len())]));
+        }
+        let sample_truth: Option<Vec<i64>> = self.rows.iter().map(|r| r.2).collect();
+        let detail = match model {
+            Model::Clusterer(m) => Detail::Clusterer {
+                centers: centers_in_input_units(m).unwrap_or_else(|| Array2::zeros((0, d))),
+                counts: m.counts().to_vec(),
+                inertia: clustering.mean_inertia(),
+                ari: clustering.ari(),
+            },
+            Model::Classifier(_) => Detail::Classifier {
+                accuracy: classification.accuracy(),
+                rolling_accuracy: classification.rolling_accuracy(),
+                macro_f1: classification.macro_f1(),
+                confusion: classification.confusion_matrix(),
+                per_class: classification.per_class(),
+            },
+        };
+        Snapshot {
+            model: name.to_string(),
+            records: self.records,
+            features: self.features.clone(),
+            // Names arrive with the run's summary: the source owns the label map.
+            class_names: None,
+            moments: self.moments.clone().unwrap_or_else(|| Moments::new(d)),
+            sample,
+            sample_labels: self.rows.iter().map(|r| r.1).collect(),
+            sample_truth,
+            timeline: self.timeline.clone(),
+            label_counts: self.label_counts.clone(),
+            detail,
+        }
+    }
+}
+
+/// A clusterer's centres in the input's units: behind a scaler they are
+/// standardised, so undo it (`z * scale + mean`).
+fn centers_in_input_units(m: &ClustererModel) -> Option<Array2<f64>> {
+    match m {
+        ClustererModel::MiniBatchKMeans(k) => k.cluster_centers().map(|c| c.to_owned()),
+        ClustererModel::Scaled(s) => {
+            let inner = centers_in_input_units(s.model())?;
+            match (s.scaler().mean(), s.scaler().scale()) {
+                (Some(mean), Some(scale)) => Some(inner * &scale + mean),
+                _ => Some(inner),
+            }
+        }
+    }
+}
