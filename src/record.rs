@@ -33,63 +33,98 @@ impl Batch {
     }
 }
 
-/// Class names in the input ↔ int64 ids.
+/// Labels in the input ↔ the int64 ids the models and sinks use.
 ///
-/// Declared classes (`--classes a,b,c`) get ids 0, 1, 2 in that order and any
-/// other name is refused; otherwise names get ids in order of first appearance.
+/// Integer labels are their own ids (`3` stays 3, `-1` stays -1). String labels
+/// get ids 0, 1, 2, ... in order of first appearance, which the summary lists.
+/// The first label decides which of the two a column holds; with declared
+/// classes (`--classes`), they decide: integers if every one is an integer.
+/// Declared classes refuse any other label.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LabelMap {
     names: Vec<String>,
     #[serde(skip)]
     index: HashMap<String, i64>,
     fixed: bool,
+    /// `Some(true)`: integer labels; `Some(false)`: names; `None`: not known yet.
+    integers: Option<bool>,
+    /// Declared integer classes.
+    declared: Vec<i64>,
 }
 
 impl LabelMap {
-    /// Learn names as they appear.
+    /// Learn labels as they appear.
     pub fn discover() -> Self {
         Self::default()
     }
 
-    /// Only these names, with ids in this order.
+    /// Only these labels (integers, or names with ids in this order).
     pub fn declared(names: &[String]) -> Self {
+        let ints: Option<Vec<i64>> = names.iter().map(|n| n.trim().parse::<i64>().ok()).collect();
         let mut map = Self { fixed: true, ..Self::default() };
-        for n in names {
-            if !map.index.contains_key(n) {
-                map.index.insert(n.clone(), map.names.len() as i64);
-                map.names.push(n.clone());
+        match ints {
+            Some(values) if !values.is_empty() => {
+                map.integers = Some(true);
+                map.declared = values;
+            }
+            _ => {
+                map.integers = Some(false);
+                for n in names {
+                    if !map.index.contains_key(n) {
+                        map.index.insert(n.clone(), map.names.len() as i64);
+                        map.names.push(n.clone());
+                    }
+                }
             }
         }
         map
     }
 
-    /// The id of `name`, assigning a new one when classes are discovered; `None`
-    /// for a name outside the declared classes.
-    pub fn id(&mut self, name: &str) -> Option<i64> {
-        if let Some(&id) = self.index.get(name) {
-            return Some(id);
+    /// The id of `label`, or why it is refused.
+    pub fn id(&mut self, label: &str) -> Result<i64, String> {
+        let as_int = label.parse::<i64>().ok().filter(|&v| v != crate::model::NO_PREDICTION);
+        let integers = *self.integers.get_or_insert(as_int.is_some());
+        if integers {
+            let value =
+                as_int.ok_or_else(|| format!("label {label:?} is not an integer, as the column's labels are"))?;
+            if self.fixed && !self.declared.contains(&value) {
+                return Err(format!("label {value} is not one of the declared classes {:?}", self.declared));
+            }
+            return Ok(value);
+        }
+        if let Some(&id) = self.index.get(label) {
+            return Ok(id);
         }
         if self.fixed {
-            return None;
+            return Err(format!("label {label:?} is not one of the declared classes {:?}", self.names));
         }
         let id = self.names.len() as i64;
-        self.names.push(name.to_string());
-        self.index.insert(name.to_string(), id);
-        Some(id)
+        self.names.push(label.to_string());
+        self.index.insert(label.to_string(), id);
+        Ok(id)
     }
 
-    /// Declared ids, when classes are declared.
+    /// The declared class ids, when classes are declared.
     pub fn declared_ids(&self) -> Option<Vec<i64>> {
-        self.fixed.then(|| (0..self.names.len() as i64).collect())
+        match (self.fixed, self.integers) {
+            (true, Some(true)) => Some(self.declared.clone()),
+            (true, _) => Some((0..self.names.len() as i64).collect()),
+            _ => None,
+        }
     }
 
-    /// The names, indexed by id.
+    /// The names, indexed by id (empty for integer labels).
     pub fn names(&self) -> &[String] {
         &self.names
     }
 
-    /// True when no name is known.
+    /// True when the labels are names mapped to ids (not integers).
+    pub fn has_names(&self) -> bool {
+        self.integers == Some(false)
+    }
+
+    /// True when no label is known.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.names.is_empty() && self.declared.is_empty()
     }
 }

@@ -295,7 +295,7 @@ fn standard_input_ndjson_and_npy_inputs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let sea = csv_labels(&dir.join("sea.csv"));
     assert!(
-        sea[..1024].iter().all(|&(_, l)| l == -1),
+        sea[..1024].iter().all(|&(_, l)| l == eddy::NO_PREDICTION),
         "per-batch: nothing is predicted before the first batch is learned"
     );
 }
@@ -549,4 +549,195 @@ fn inline_threads_seed_features_and_gzip() {
     assert_eq!(threaded.len(), 2000);
     let seeds: Vec<Vec<(u64, i64)>> = (0..4).map(|s| run(&["--seed", &s.to_string()], &format!("s{s}.csv"))).collect();
     assert!(seeds.iter().any(|l| *l != seeds[0]), "different seeds start k-means differently");
+}
+
+#[test]
+fn integer_labels_keep_their_values_and_names_get_ids() {
+    let dir = temp_dir("intlabels");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..400 {
+        let (y, a) = if i % 2 == 0 { (-1, 0.0) } else { (7, 5.0) };
+        text += &format!("{},{},{y}\n", a + (i % 5) as f64 * 0.1, i % 3);
+    }
+    std::fs::write(dir.join("ints.csv"), text).expect("write");
+    let out = run_in(
+        &dir,
+        &[
+            "ints.csv",
+            "--model",
+            "gaussian-nb",
+            "--label-column",
+            "y",
+            "--labels-out",
+            "l.csv",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let labels: std::collections::BTreeSet<i64> = csv_labels(&dir.join("l.csv")).iter().skip(1).map(|p| p.1).collect();
+    assert_eq!(labels, [-1, 7].into_iter().collect(), "integer labels are written as themselves");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("s")).expect("json");
+    assert!(summary.get("classes").is_none(), "no name table for integer labels");
+    let out = run_in(
+        &dir,
+        &["ints.csv", "--model", "gaussian-nb", "--label-column", "y", "--classes", "7,-1", "--labels-out", "d.csv"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(csv_labels(&dir.join("d.csv")).iter().all(|p| p.1 == 7 || p.1 == -1), "declared: no sentinel either");
+}
+
+#[test]
+fn outputs_never_overwrite_inputs_and_their_folders_are_made_first() {
+    let dir = temp_dir("overwrite");
+    blob_csv(&dir, "d.csv", 50);
+    let before = std::fs::read(dir.join("d.csv")).expect("csv");
+    for flag in ["--labels-out", "--summary-json"] {
+        let mut args = vec!["d.csv", "--model", "minibatch-kmeans", "--clusters", "2"];
+        if flag == "--labels-out" {
+            args.extend(["--labels-out", "./d.csv"]);
+        } else {
+            args.extend(["--labels-out", "l.csv", "--summary-json", "d.csv"]);
+        }
+        let out = run_in(&dir, &args);
+        assert!(!out.status.success(), "{flag}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is an input"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read(dir.join("d.csv")).expect("csv"), before, "{flag}: the input is untouched");
+    }
+    let out = run_in(
+        &dir,
+        &[
+            "d.csv",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "2",
+            "--labels-out",
+            "a/l.csv",
+            "--summary-json",
+            "b/c/s.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("b/c/s.json").exists());
+}
+
+#[test]
+fn a_model_error_names_the_record_and_a_followed_run_stops_on_it() {
+    let dir = temp_dir("modelerr");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..30 {
+        text += &format!("{},{},x\n", i, if i == 12 { -3 } else { i });
+    }
+    std::fs::write(dir.join("neg.csv"), text).expect("write");
+    let out = run_in(&dir, &["neg.csv", "--model", "multinomial-nb", "--label-column", "y", "--labels-out", "l.csv"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("model multinomial-nb: record 12") && err.contains("negative"), "{err}");
+    // The same with --follow must end by itself, not wait for more input.
+    let mut child = eddy()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "neg.csv",
+            "--follow",
+            "--model",
+            "multinomial-nb",
+            "--label-column",
+            "y",
+            "--labels-out",
+            "f.csv",
+            "--quiet",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("a failed --follow run kept waiting for input");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+}
+
+#[test]
+fn npy_bad_rows_fail_after_the_rows_before_or_are_skipped() {
+    let dir = temp_dir("npybad");
+    let (mut x, mut y) = eddy::source::synth::Blobs::new(2, 3, 4).next_batch(3000);
+    x[[1500, 2]] = f64::NAN;
+    y[2500] = 9;
+    ndarray_npy::write_npy(dir.join("x.npy"), &x).expect("x");
+    ndarray_npy::write_npy(dir.join("y.npy"), &y).expect("y");
+    let out = run_in(
+        &dir,
+        &["x.npy", "--labels-from", "y.npy", "--classes", "0,1", "--model", "gaussian-nb", "--labels-out", "l.csv"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("x.npy:1501: column 3 (f2)"), "{err}");
+    assert_eq!(csv_labels(&dir.join("l.csv")).len(), 1500, "every row before the bad one is labelled");
+    let out = run_in(
+        &dir,
+        &[
+            "x.npy",
+            "--labels-from",
+            "y.npy",
+            "--classes",
+            "0,1",
+            "--model",
+            "gaussian-nb",
+            "--labels-out",
+            "s.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "r.tsv",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(csv_labels(&dir.join("s.csv")).len(), 2998);
+    let rejects = std::fs::read_to_string(dir.join("r.tsv")).expect("rejects");
+    assert!(
+        rejects.contains("1501\tcolumn 3 (f2)") && rejects.contains("label 9 is not one of the declared classes"),
+        "{rejects}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_and_bad_generator_parameters() {
+    let dir = temp_dir("bom");
+    std::fs::write(dir.join("bom.csv"), "\u{feff}a,b,y\n1,2,x\n3,4,y\n").expect("write");
+    let out = run_in(
+        &dir,
+        &["bom.csv", "--features", "a,b", "--model", "perceptron", "--label-column", "y", "--labels-out", "l.csv"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for spec in
+        ["synth:blobs?d=0", "synth:blobs?k=2.5", "synth:sea?noise=1.5", "synth:blobs?n=5&n=6", "synth:blobs?d=1e12"]
+    {
+        let out = run_in(&dir, &[spec, "--model", "minibatch-kmeans", "--labels-out", "l.csv"]);
+        assert!(!out.status.success(), "{spec}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("synth:"),
+            "{spec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = run_in(
+        &dir,
+        &["synth:blobs?n=10", "--model", "minibatch-kmeans", "--batch-size", "100000000000", "--labels-out", "l.csv"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch-size"));
 }

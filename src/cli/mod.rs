@@ -28,6 +28,7 @@ enum Command {
     ///   eddy run data.csv.gz --model minibatch-kmeans --clusters 5 --labels-out labels.npy
     ///   eddy run 'synth:blobs?n=1000000&d=16&k=8&seed=1' --model minibatch-kmeans --model gaussian-nb --labels-out out/labels.csv
     ///   tail -f events.ndjson | eddy run - --format ndjson --model perceptron --label-column y --labels-out -
+    #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
     /// Write a report of a run: report.html (self-contained) and report.md with its pictures.
     ///

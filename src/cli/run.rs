@@ -153,6 +153,34 @@ fn parse_model(s: &str) -> Result<ModelKind, String> {
     s.parse()
 }
 
+/// The largest batch: a batch is allocated whole, so a typo must not ask for terabytes.
+const MAX_BATCH: usize = 1 << 22;
+
+/// Refuse an output that is one of the inputs (it would be overwritten while being
+/// read), and create the folders of every output before anything is read.
+fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, outputs: &[PathBuf]) -> Result<()> {
+    let inputs: Vec<PathBuf> = [Some(std::path::Path::new(input)), labels_from]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.as_os_str() != "-" && !p.to_string_lossy().starts_with("synth:"))
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    for out in outputs {
+        if out.as_os_str() == "-" {
+            continue;
+        }
+        if let Ok(canonical) = std::fs::canonicalize(out) {
+            if inputs.contains(&canonical) {
+                bail!("{} is an input: writing to it would destroy it", out.display());
+            }
+        }
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Everything a run needs, checked: built from [`RunArgs`].
 pub struct RunConfig {
     /// The input as given.
@@ -176,8 +204,8 @@ pub struct RunConfig {
 impl RunConfig {
     /// Check the arguments and resolve paths.
     pub fn from_args(args: RunArgs, quit: Arc<AtomicBool>) -> Result<Self> {
-        if args.batch_size == 0 {
-            bail!("--batch-size must be at least 1");
+        if args.batch_size == 0 || args.batch_size > MAX_BATCH {
+            bail!("--batch-size must be between 1 and {MAX_BATCH}");
         }
         if args.rejects.is_some() && args.on_error != OnErrorArg::Skip {
             bail!("--rejects goes with --on-error skip");
@@ -232,8 +260,8 @@ impl RunConfig {
         }
         let classes: Option<Vec<i64>> = match (&args.classes, synthetic_or_npy) {
             (None, _) => None,
-            // Text inputs map declared names to ids 0, 1, ... in the order given.
-            (Some(names), false) => Some((0..names.len() as i64).collect()),
+            // Text inputs: integer classes are their own ids, names get 0, 1, ... in order.
+            (Some(names), false) => crate::record::LabelMap::declared(names).declared_ids(),
             (Some(names), true) => Some(
                 names
                     .iter()
@@ -246,7 +274,7 @@ impl RunConfig {
             LossArg::Hinge => Loss::Hinge,
             LossArg::ModifiedHuber => Loss::ModifiedHuber,
         };
-        let models = args
+        let models: Vec<(ModelSpec, String)> = args
             .models
             .iter()
             .map(|&kind| {
@@ -267,6 +295,10 @@ impl RunConfig {
                 (spec, path)
             })
             .collect();
+        let mut outputs: Vec<PathBuf> = models.iter().map(|(_, p)| PathBuf::from(p)).collect();
+        outputs.extend(args.rejects.iter().cloned());
+        outputs.extend(args.summary_json.iter().cloned());
+        check_outputs(&args.input, args.labels_from.as_deref(), &outputs)?;
         Ok(Self {
             source: SourceOptions {
                 batch_size: args.batch_size,

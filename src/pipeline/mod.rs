@@ -119,7 +119,7 @@ pub enum PipelineError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// A model refused a batch.
-    #[error("model {model}: records {first}..={last}")]
+    #[error("model {model}: {}", if first == last { format!("record {first}") } else { format!("records {first}..={last}") })]
     Model {
         /// The model's name.
         model: String,
@@ -135,10 +135,12 @@ pub enum PipelineError {
     #[error("model {0} is a classifier: it needs a label column (--label-column)")]
     NoLabels(String),
     /// Writing labels failed.
-    #[error("writing the labels of {model}")]
+    #[error("writing the labels of {model} to {path}")]
     Sink {
         /// The model's name.
         model: String,
+        /// The label file.
+        path: String,
         /// What the OS said.
         #[source]
         error: std::io::Error,
@@ -268,11 +270,22 @@ impl Scored {
 
     /// Label a batch and learn from it; update the scores.
     pub(crate) fn step(&mut self, batch: &Batch, prequential: Prequential) -> Result<Vec<i64>, PipelineError> {
-        let model_error = |error| PipelineError::Model {
-            model: self.name.clone(),
-            first: batch.ids.first().copied().unwrap_or(0),
-            last: batch.ids.last().copied().unwrap_or(0),
-            error,
+        let model_error = |error: ModelError| {
+            // A row of the batch is a record of the input: name it by its id.
+            let row = match &error {
+                ModelError::NonFinite { row, .. }
+                | ModelError::NegativeFeature { row, .. }
+                | ModelError::UnknownLabel { row, .. }
+                | ModelError::ReservedLabel { row, .. } => Some(*row),
+                _ => None,
+            };
+            let record = row.and_then(|r| batch.ids.get(r).copied());
+            PipelineError::Model {
+                model: self.name.clone(),
+                first: record.or(batch.ids.first().copied()).unwrap_or(0),
+                last: record.or(batch.ids.last().copied()).unwrap_or(0),
+                error,
+            }
         };
         let labels = match &mut self.model {
             Model::Classifier(m) => {
@@ -373,10 +386,13 @@ pub fn run_inline(
             if let Some(p) = &options.progress {
                 p(batch.len() as u64);
             }
-            for (scored, sink, _) in running.iter_mut() {
+            for (scored, sink, path) in running.iter_mut() {
                 let labels = scored.step(&batch, options.prequential)?;
-                sink.write(&batch.ids, &labels)
-                    .map_err(|error| PipelineError::Sink { model: scored.name.clone(), error })?;
+                sink.write(&batch.ids, &labels).map_err(|error| PipelineError::Sink {
+                    model: scored.name.clone(),
+                    path: path.clone(),
+                    error,
+                })?;
                 if let (Some(snap), Some(opts)) = (scored.due_snapshot(), options.snapshots.as_ref()) {
                     let n = numbers.entry(snap.model.clone()).or_insert(0);
                     *n += 1;
@@ -388,14 +404,14 @@ pub fn run_inline(
         Ok::<(), PipelineError>(())
     })();
     let mut finished = Ok(());
-    for (scored, sink, _) in running.iter_mut() {
+    for (scored, sink, path) in running.iter_mut() {
         if let Err(error) = sink.finish() {
-            finished = Err(PipelineError::Sink { model: scored.name.clone(), error });
+            finished = Err(PipelineError::Sink { model: scored.name.clone(), path: path.clone(), error });
         }
     }
     outcome?;
     finished?;
-    let classes = source.label_map().map(|m| m.names().to_vec());
+    let classes = source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec());
     let snapshots = finish_snapshots(running.iter().map(|(s, _, _)| s), options, &classes, numbers, &mut stats)?;
     let seconds = start.elapsed().as_secs_f64();
     let summary = RunSummary {

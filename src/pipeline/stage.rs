@@ -27,6 +27,13 @@ pub struct ModelStage {
 /// Labels of one batch, on their way to the sink.
 type Labelled = (Arc<Batch>, Vec<i64>);
 
+/// Stop every stage: `abort` for the pipeline, and the source's `quit`, which a
+/// source waiting on a growing file (`--follow`) or on an idle input watches.
+fn stop(abort: &AtomicBool, quit: &AtomicBool) {
+    abort.store(true, Ordering::Relaxed);
+    quit.store(true, Ordering::Relaxed);
+}
+
 /// Sets `quit` if the stage ends by panicking, so the others stop.
 struct QuitOnPanic<'a>(&'a AtomicBool);
 
@@ -70,7 +77,7 @@ pub(super) fn run_threads(
                     let n = numbers.entry(snap.model.clone()).or_insert(0u64);
                     *n += 1;
                     if let Err(e) = publish(opts, *n, &snap) {
-                        abort.store(true, Ordering::Relaxed);
+                        stop(abort, &options.quit);
                         return Err(PipelineError::Plot(e));
                     }
                 }
@@ -91,7 +98,7 @@ pub(super) fn run_threads(
                     for tx in &to_models {
                         if tx.send(Arc::clone(&batch)).is_err() {
                             // A model stage stopped with an error; it reports it.
-                            abort.store(true, Ordering::Relaxed);
+                            stop(abort, &options.quit);
                         }
                     }
                 }
@@ -99,7 +106,7 @@ pub(super) fn run_threads(
             })();
             drop(to_models);
             if result.is_err() {
-                abort.store(true, Ordering::Relaxed);
+                stop(abort, &options.quit);
             }
             (result, records, source)
         });
@@ -111,7 +118,7 @@ pub(super) fn run_threads(
                 let _guard = QuitOnPanic(abort);
                 let result = model_loop(&mut scored, &rx, &ltx, prequential, &snap_tx, skipped);
                 if result.is_err() {
-                    abort.store(true, Ordering::Relaxed);
+                    stop(abort, &options.quit);
                 }
                 (result, scored)
             });
@@ -123,7 +130,7 @@ pub(super) fn run_threads(
                 let finished = sink.finish();
                 let result = result.and(finished).map_err(|e| (name, e));
                 if result.is_err() {
-                    abort.store(true, Ordering::Relaxed);
+                    stop(abort, &options.quit);
                 }
                 result
             });
@@ -143,7 +150,11 @@ pub(super) fn run_threads(
                 first_error.get_or_insert(e);
             }
             if let Err((_, error)) = sink_result {
-                first_error.get_or_insert(PipelineError::Sink { model: scored.name.clone(), error });
+                first_error.get_or_insert(PipelineError::Sink {
+                    model: scored.name.clone(),
+                    path: path.clone(),
+                    error,
+                });
             }
             summaries.push(scored.summary(path));
             finished.push(scored);
@@ -161,7 +172,7 @@ pub(super) fn run_threads(
         if let Some(e) = first_error {
             return Err(e);
         }
-        let classes = source.label_map().map(|m| m.names().to_vec());
+        let classes = source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec());
         let mut stats = SnapshotStats { drawn: numbers.values().sum(), skipped: skipped.load(Ordering::Relaxed) };
         let snapshots = finish_snapshots(finished.iter(), options, &classes, numbers, &mut stats)?;
         models.extend(finished.into_iter().map(|s| s.model));
@@ -209,6 +220,10 @@ fn model_loop(
 fn sink_loop(sink: &mut dyn LabelSink, rx: &Receiver<Labelled>) -> std::io::Result<()> {
     for (batch, labels) in rx {
         sink.write(&batch.ids, &labels)?;
+        // Caught up with the stream (it is slow, or followed): make the labels visible now.
+        if rx.is_empty() {
+            sink.flush()?;
+        }
     }
     Ok(())
 }

@@ -7,10 +7,11 @@
 //! - `.npy`: a NumPy int64 array of shape `(records, 1)`, in input order, that
 //!   `numpy.load` reads; ids are implicit (skipped records leave no row).
 //!
-//! A record the model could not yet label (it knew no class) is written as -1;
-//! class ids in files are never negative.
+//! A record the model could not yet label (it knew no class yet) is written as
+//! [`crate::model::NO_PREDICTION`], i64::MIN (-9223372036854775808): integer labels may be
+//! negative, so no smaller sentinel is safe. Declaring the classes (`--classes`)
+//! avoids it: a model then predicts from the first record on.
 
-use crate::model::NO_PREDICTION;
 use npyz::WriterBuilder;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -23,14 +24,9 @@ pub trait LabelSink: Send {
     fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()>;
     /// Flush everything; called once at the end, also after an error upstream.
     fn finish(&mut self) -> io::Result<()>;
-}
-
-/// The label written for `label`: -1 for [`NO_PREDICTION`].
-fn external(label: i64) -> i64 {
-    if label == NO_PREDICTION {
-        -1
-    } else {
-        label
+    /// Make what was written so far visible (called when the stream goes quiet).
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -53,12 +49,15 @@ impl<W: Write + Send> LabelSink for CsvSink<W> {
         for (&id, &label) in ids.iter().zip(labels) {
             self.out.write_all(buf.format(id).as_bytes())?;
             self.out.write_all(b",")?;
-            self.out.write_all(buf.format(external(label)).as_bytes())?;
+            self.out.write_all(buf.format(label).as_bytes())?;
             self.out.write_all(b"\n")?;
         }
         Ok(())
     }
     fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+    fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -71,11 +70,14 @@ pub struct NdjsonSink<W: Write + Send> {
 impl<W: Write + Send> LabelSink for NdjsonSink<W> {
     fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
         for (&id, &label) in ids.iter().zip(labels) {
-            writeln!(self.out, "{{\"id\":{id},\"label\":{}}}", external(label))?;
+            writeln!(self.out, "{{\"id\":{id},\"label\":{}}}", label)?;
         }
         Ok(())
     }
     fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+    fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 }
@@ -106,7 +108,7 @@ impl LabelSink for NpySink {
     fn write(&mut self, _ids: &[u64], labels: &[i64]) -> io::Result<()> {
         let raw = self.raw.as_mut().ok_or_else(|| io::Error::other("npy sink already finished"))?;
         for &label in labels {
-            raw.write_all(&external(label).to_le_bytes())?;
+            raw.write_all(&label.to_le_bytes())?;
         }
         self.n += labels.len() as u64;
         Ok(())

@@ -24,6 +24,10 @@ pub struct NpySource {
     options: SourceOptions,
     rejects: Option<BufWriter<File>>,
     rejected: u64,
+    /// Declared classes (`--classes`): other labels are bad records.
+    classes: Option<Vec<i64>>,
+    /// An error met after some rows of a batch: reported on the next call.
+    pending_error: Option<SourceError>,
 }
 
 fn open_npy(path: &str) -> Result<NpyFile<BufReader<File>>, SourceError> {
@@ -45,6 +49,12 @@ impl NpySource {
             ref other => return Err(schema(format!("shape {other:?}: expected (rows, features)"))),
         };
         let dtype = file.dtype().descr();
+        // The header's shape must fit the file, or a corrupt header could ask for any amount of memory.
+        let size =
+            std::fs::metadata(path).map_err(|error| SourceError::Io { source_name: path.to_string(), error })?.len();
+        if rows.checked_mul(d as u64).and_then(|n| n.checked_mul(8)).is_none_or(|bytes| bytes > size) {
+            return Err(schema(format!("the header says {rows} x {d} values, more than the file holds")));
+        }
         let x = file.data::<f64>().map_err(|_| schema(format!("dtype {dtype}: expected float64 ('<f8')")))?;
         let y = match &options.labels_from {
             Some(labels) => {
@@ -82,7 +92,20 @@ impl NpySource {
             ),
             None => None,
         };
+        let classes = match &options.classes {
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| {
+                        n.parse::<i64>().map_err(|_| schema(format!("--classes {n:?}: the labels of a .npy are int64")))
+                    })
+                    .collect::<Result<Vec<i64>, _>>()?,
+            ),
+            None => None,
+        };
         Ok(Self {
+            classes,
+            pending_error: None,
             name: path.to_string(),
             x,
             y,
@@ -100,6 +123,9 @@ impl NpySource {
 
 impl Source for NpySource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
         let io = |name: &str, error| SourceError::Io { source_name: name.to_string(), error };
         let cap = self.options.batch_size;
         let mut data = Vec::with_capacity(cap * self.d);
@@ -124,19 +150,30 @@ impl Source for NpySource {
                 ),
                 None => None,
             };
-            if let Some(column) = values.iter().position(|v| !v.is_finite()) {
-                let position = Position {
-                    source: self.name.clone(),
-                    line: id + 1,
-                    column: Some((column + 1, self.features[column].clone())),
-                };
-                let reason = format!("{} is not a finite number", values[column]);
+            let bad = match (values.iter().position(|v| !v.is_finite()), label, &self.classes) {
+                (Some(column), _, _) => Some((
+                    Some((column + 1, self.features[column].clone())),
+                    format!("{} is not a finite number", values[column]),
+                )),
+                (None, Some(l), Some(classes)) if !classes.contains(&l) => {
+                    Some((None, format!("label {l} is not one of the declared classes {classes:?}")))
+                }
+                (None, Some(crate::model::NO_PREDICTION), _) => Some((None, "label i64::MIN is reserved".into())),
+                _ => None,
+            };
+            if let Some((column, reason)) = bad {
+                let position = Position { source: self.name.clone(), line: id + 1, column };
                 if self.options.on_error == OnError::Fail {
-                    return Err(SourceError::Record { position, reason });
+                    // Rows before it still go downstream; the error comes with the next call.
+                    self.pending_error = Some(SourceError::Record { position, reason });
+                    self.row = self.rows;
+                    break;
                 }
                 self.rejected += 1;
                 if let Some(out) = self.rejects.as_mut() {
-                    writeln!(out, "{}\t{}\tcolumn {column}: {reason}\t{values:?}", self.name, id + 1)
+                    let column =
+                        position.column.as_ref().map(|(n, f)| format!("column {n} ({f}): ")).unwrap_or_default();
+                    writeln!(out, "{}\t{}\t{column}{reason}\t{values:?}", self.name, id + 1)
                         .map_err(|e| io("rejects", e))?;
                 }
                 continue;
@@ -149,7 +186,10 @@ impl Source for NpySource {
             out.flush().map_err(|e| io("rejects", e))?;
         }
         if ids.is_empty() {
-            return Ok(None);
+            return match self.pending_error.take() {
+                Some(e) => Err(e),
+                None => Ok(None),
+            };
         }
         let x = Array2::from_shape_vec((ids.len(), self.d), data)
             .map_err(|e| SourceError::Schema { source_name: self.name.clone(), reason: e.to_string() })?;

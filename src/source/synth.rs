@@ -213,44 +213,77 @@ pub enum SynthKind {
 
 impl SynthSpec {
     /// Parse `NAME?key=value&...` (the part after `synth:`).
+    ///
+    /// Counts (`n`, `d`, `k`, `period`, `seed`) are whole numbers, `d` and `k` at
+    /// most 10 000; `noise` lies in [0, 1]; `std`, `drift` and `mag` are not negative.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (name, query) = spec.split_once('?').unwrap_or((spec, ""));
         let mut params = std::collections::HashMap::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').ok_or_else(|| format!("{pair:?}: expected key=value"))?;
-            params.insert(k.to_string(), v.to_string());
+            if params.insert(k.to_string(), v.to_string()).is_some() {
+                return Err(format!("{k} is given twice"));
+            }
         }
-        let mut take = |key: &str, default: f64| -> Result<f64, String> {
+        let mut whole = |key: &str, default: u64, min: u64, max: u64| -> Result<u64, String> {
             match params.remove(key) {
                 Some(v) => v
-                    .parse::<f64>()
+                    .parse::<u64>()
                     .ok()
-                    .filter(|x| x.is_finite() && *x >= 0.0)
-                    .ok_or_else(|| format!("{key}={v}: expected a number >= 0")),
+                    .filter(|x| (min..=max).contains(x))
+                    .ok_or_else(|| format!("{key}={v}: expected a whole number from {min} to {max}")),
                 None => Ok(default),
             }
         };
-        let n = take("n", 100_000.0)? as u64;
-        let seed = take("seed", 0.0)? as u64;
+        let n = whole("n", 100_000, 0, u64::MAX)?;
+        let seed = whole("seed", 0, 0, u64::MAX)?;
+        const MAX_DIM: u64 = 10_000;
         let kind = match name {
-            "blobs" => SynthKind::Blobs {
-                d: (take("d", 2.0)? as usize).max(1),
-                k: (take("k", 3.0)? as usize).max(1),
-                std: take("std", 1.0)?,
-                drift: take("drift", 0.0)?,
-            },
-            "hyperplane" => SynthKind::Hyperplane {
-                d: (take("d", 10.0)? as usize).max(1),
-                mag: take("mag", 0.001)?,
-                noise: take("noise", 0.05)?,
-            },
-            "sea" => SynthKind::Sea { period: (take("period", 25_000.0)? as u64).max(1), noise: take("noise", 0.1)? },
+            "blobs" => {
+                let d = whole("d", 2, 1, MAX_DIM)? as usize;
+                let k = whole("k", 3, 1, MAX_DIM)? as usize;
+                SynthKind::Blobs {
+                    d,
+                    k,
+                    std: real(&mut params, "std", 1.0, f64::MAX)?,
+                    drift: real(&mut params, "drift", 0.0, f64::MAX)?,
+                }
+            }
+            "hyperplane" => {
+                let d = whole("d", 10, 1, MAX_DIM)? as usize;
+                SynthKind::Hyperplane {
+                    d,
+                    mag: real(&mut params, "mag", 0.001, f64::MAX)?,
+                    noise: real(&mut params, "noise", 0.05, 1.0)?,
+                }
+            }
+            "sea" => {
+                let period = whole("period", 25_000, 1, u64::MAX)?;
+                SynthKind::Sea { period, noise: real(&mut params, "noise", 0.1, 1.0)? }
+            }
             other => return Err(format!("unknown generator {other:?}: blobs, hyperplane or sea")),
         };
         if let Some(key) = params.keys().next() {
             return Err(format!("unknown parameter {key:?} for synth:{name}"));
         }
         Ok(Self { kind, n, seed })
+    }
+}
+
+/// A real parameter in [0, max], or its default.
+fn real(
+    params: &mut std::collections::HashMap<String, String>,
+    key: &str,
+    default: f64,
+    max: f64,
+) -> Result<f64, String> {
+    match params.remove(key) {
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && (0.0..=max).contains(x))
+            .ok_or_else(|| format!("{key}={v}: expected a number from 0 to {max}")),
+        None => Ok(default),
     }
 }
 

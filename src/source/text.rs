@@ -115,7 +115,13 @@ impl TextSource {
             }
         };
         let reader: Box<dyn BufRead + Send> = if input == "-" {
-            Box::new(BufReader::with_capacity(1 << 16, io::stdin()))
+            let mut stdin = BufReader::with_capacity(1 << 16, io::stdin());
+            let head = stdin.fill_buf().map_err(io_err)?;
+            if head.starts_with(&[0x1f, 0x8b]) {
+                Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(stdin)))
+            } else {
+                Box::new(stdin)
+            }
         } else {
             let mut file = File::open(input).map_err(io_err)?;
             let mut magic = [0u8; 2];
@@ -190,6 +196,11 @@ impl TextSource {
                     LineStatus::Idle => self.wait(),
                 }
             }
+            if self.too_long() {
+                let max = self.options.max_line_bytes;
+                return Err(self.schema(format!("the header is longer than {max} bytes (--max-line-bytes)")));
+            }
+            strip_bom(&mut self.line);
             self.split_csv_line().map_err(|reason| self.schema(format!("header: {reason}")))?;
             self.header =
                 (0..self.field_count()).map(|i| String::from_utf8_lossy(self.field(i)).trim().to_string()).collect();
@@ -217,7 +228,10 @@ impl TextSource {
         let first = loop {
             match self.read_line().map_err(|e| self.io_error(e))? {
                 LineStatus::Complete if self.is_blank() => self.clear_line(),
-                LineStatus::Complete => break self.line.clone(),
+                LineStatus::Complete => {
+                    strip_bom(&mut self.line);
+                    break self.line.clone();
+                }
                 LineStatus::Eof => {
                     self.ended = true;
                     return Ok(());
@@ -402,8 +416,7 @@ impl TextSource {
         if text.is_empty() {
             return Err("empty label".into());
         }
-        let map = self.labels.as_mut().ok_or_else(|| "no label column".to_string())?;
-        map.id(text).ok_or_else(|| format!("label {text:?} is not one of the declared classes {:?}", map.names()))
+        self.labels.as_mut().ok_or_else(|| "no label column".to_string())?.id(text)
     }
 
     /// Deal with a bad record: fail, or write it to the rejects file and go on.
@@ -519,6 +532,13 @@ fn create_rejects(path: &Path) -> io::Result<BufWriter<File>> {
     let mut out = BufWriter::new(File::create(path)?);
     writeln!(out, "source\tline\treason\trecord")?;
     Ok(out)
+}
+
+/// Drop a UTF-8 byte-order mark (editors on Windows write one) from the first line.
+fn strip_bom(line: &mut Vec<u8>) {
+    if line.starts_with(&[0xef, 0xbb, 0xbf]) {
+        line.drain(..3);
+    }
 }
 
 fn trim_newline(line: &mut Vec<u8>) {
