@@ -74,13 +74,23 @@ fn per_batch_prequential_labels_the_first_batch_with_no_prediction() {
 }
 
 #[test]
-fn a_model_error_stops_the_run_and_names_the_model() {
+fn kmeans_holds_small_first_batches_until_it_can_start() {
+    // Batches of 3 rows, 4 centres: the first batch is held, then learned with the second.
     let o = SourceOptions { batch_size: 3, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=9&d=2&k=2&seed=1", o).expect("valid");
-    let (s, _) = stages(&[ModelKind::MinibatchKmeans], None); // 4 centres, batches of 3 rows
-    let err = pipeline::run(src, s, &PipelineOptions::default()).expect_err("too few rows for 4 centres");
-    let text = err.to_string();
-    assert!(text.contains("minibatch-kmeans") && text.contains("records 0..=2"), "{text}");
+    let (s, sinks) = stages(&[ModelKind::MinibatchKmeans], None);
+    let outcome = pipeline::run(src, s, &PipelineOptions::default()).expect("runs");
+    assert_eq!(outcome.summary.records, 9);
+    let ids: Vec<u64> = labels(&sinks)[0].iter().map(|p| p.0).collect();
+    assert_eq!(ids, (0..9).collect::<Vec<u64>>(), "every record labelled once, in order");
+
+    // A stream that ends before there are 4 rows is an error naming the model and the records.
+    let o = SourceOptions { batch_size: 3, ..SourceOptions::default() };
+    let src = source::open("synth:blobs?n=3&d=2&k=2&seed=1", o).expect("valid");
+    let (s, _) = stages(&[ModelKind::MinibatchKmeans], None);
+    let err = pipeline::run(src, s, &PipelineOptions::default()).expect_err("3 rows for 4 centres");
+    let text = format!("{err}: {}", std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default());
+    assert!(text.contains("minibatch-kmeans: records 0..=2") && text.contains("needs at least 4"), "{text}");
 }
 
 #[test]

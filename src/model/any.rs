@@ -272,6 +272,18 @@ impl Itself for GaussianNb {}
 impl Itself for MultinomialNb {}
 impl Itself for MiniBatchKMeans {}
 
+impl ClustererModel {
+    /// Rows the first batch needs (the number of centres) before the model has
+    /// started; 0 once it has.
+    pub fn rows_to_start(&self) -> usize {
+        match self {
+            Self::MiniBatchKMeans(m) if m.cluster_centers().is_none() => m.get_params().n_clusters,
+            Self::MiniBatchKMeans(_) => 0,
+            Self::Scaled(s) => s.model().rows_to_start(),
+        }
+    }
+}
+
 impl OnlineClusterer for ClustererModel {
     fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError> {
         match self {

@@ -224,6 +224,9 @@ pub(crate) struct Scored {
     interval: Option<std::time::Duration>,
     next_at: u64,
     last: Instant,
+    /// Rows held until a clusterer has enough to start (a followed stream may
+    /// bring fewer rows than centres at first).
+    held: Option<Batch>,
 }
 
 impl Scored {
@@ -243,6 +246,48 @@ impl Scored {
             interval: snapshots.and_then(|s| s.interval),
             next_at: every.unwrap_or(u64::MAX),
             last: Instant::now(),
+            held: None,
+        }
+    }
+
+    /// Label `batch` (with any rows held before it) and learn from it. `None` while
+    /// a clusterer still holds rows to start with; then the labels come with the
+    /// batch they belong to, held rows first, in input order.
+    pub(crate) fn accept(
+        &mut self,
+        batch: Arc<Batch>,
+        prequential: Prequential,
+    ) -> Result<Option<Labelled>, PipelineError> {
+        let need = match &self.model {
+            Model::Clusterer(m) => m.rows_to_start(),
+            Model::Classifier(_) => 0,
+        };
+        let batch = match self.held.take() {
+            Some(held) => Arc::new(join(held, &batch)),
+            None if batch.len() < need => {
+                self.held = Some((*batch).clone());
+                return Ok(None);
+            }
+            None => batch,
+        };
+        if batch.len() < need {
+            self.held = Some((*batch).clone());
+            return Ok(None);
+        }
+        let labels = self.step(&batch, prequential)?;
+        Ok(Some((batch, labels)))
+    }
+
+    /// At the end of the stream: rows still held mean the clusterer never started.
+    pub(crate) fn finish(&mut self) -> Result<(), PipelineError> {
+        match (self.held.take(), &self.model) {
+            (Some(held), Model::Clusterer(m)) => Err(PipelineError::Model {
+                model: self.name.clone(),
+                first: held.ids.first().copied().unwrap_or(0),
+                last: held.ids.last().copied().unwrap_or(0),
+                error: ModelError::NotEnoughSamples { rows: held.len(), n_clusters: m.rows_to_start() },
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -346,6 +391,25 @@ impl Scored {
     }
 }
 
+/// Labels of one batch, on their way to the sink.
+pub(crate) type Labelled = (Arc<Batch>, Vec<i64>);
+
+/// `a` followed by `b`, as one batch.
+fn join(a: Batch, b: &Batch) -> Batch {
+    let x = ndarray::concatenate(ndarray::Axis(0), &[a.x.view(), b.x.view()])
+        .unwrap_or_else(|_| unreachable!("batches of one stream have the same width"));
+    let y = match (a.y, &b.y) {
+        (Some(mut ya), Some(yb)) => {
+            ya.extend_from_slice(yb);
+            Some(ya)
+        }
+        _ => None,
+    };
+    let mut ids = a.ids;
+    ids.extend_from_slice(&b.ids);
+    Batch { seq: a.seq, ids, x, y, end_offset: b.end_offset }
+}
+
 /// Run the stream through every model on its own thread. See the module documentation.
 pub fn run(
     source: Box<dyn Source>,
@@ -386,8 +450,9 @@ pub fn run_inline(
             if let Some(p) = &options.progress {
                 p(batch.len() as u64);
             }
+            let batch = Arc::new(batch);
             for (scored, sink, path) in running.iter_mut() {
-                let labels = scored.step(&batch, options.prequential)?;
+                let Some((batch, labels)) = scored.accept(Arc::clone(&batch), options.prequential)? else { continue };
                 sink.write(&batch.ids, &labels).map_err(|error| PipelineError::Sink {
                     model: scored.name.clone(),
                     path: path.clone(),
@@ -400,6 +465,9 @@ pub fn run_inline(
                     stats.drawn += 1;
                 }
             }
+        }
+        for (scored, _, _) in running.iter_mut() {
+            scored.finish()?;
         }
         Ok::<(), PipelineError>(())
     })();

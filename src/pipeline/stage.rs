@@ -1,6 +1,8 @@
 //! The threaded run: one source thread, and a model thread and a sink thread per model.
 
-use super::{finish_snapshots, publish, PipelineError, PipelineOptions, RunOutcome, RunSummary, Scored, SnapshotStats};
+use super::{
+    finish_snapshots, publish, Labelled, PipelineError, PipelineOptions, RunOutcome, RunSummary, Scored, SnapshotStats,
+};
 use crate::model::Model;
 use crate::record::Batch;
 use crate::sink::LabelSink;
@@ -23,9 +25,6 @@ pub struct ModelStage {
     /// The destination's path, for the summary.
     pub labels_path: String,
 }
-
-/// Labels of one batch, on their way to the sink.
-type Labelled = (Arc<Batch>, Vec<i64>);
 
 /// Stop every stage: `abort` for the pipeline, and the source's `quit`, which a
 /// source waiting on a growing file (`--follow`) or on an idle input watches.
@@ -203,7 +202,7 @@ fn model_loop(
     skipped: &AtomicU64,
 ) -> Result<(), PipelineError> {
     for batch in rx {
-        let labels = scored.step(&batch, prequential)?;
+        let Some((batch, labels)) = scored.accept(batch, prequential)? else { continue };
         if let Some(snap) = scored.due_snapshot() {
             if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
                 skipped.fetch_add(1, Ordering::Relaxed);
@@ -214,7 +213,7 @@ fn model_loop(
             break;
         }
     }
-    Ok(())
+    scored.finish()
 }
 
 fn sink_loop(sink: &mut dyn LabelSink, rx: &Receiver<Labelled>) -> std::io::Result<()> {
