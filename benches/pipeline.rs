@@ -5,7 +5,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eddy::model::{Loss, MiniBatchKMeans, ModelKind, ModelSpec};
-use eddy::pipeline::{self, ModelStage, PipelineOptions};
+use eddy::pipeline::{self, ModelStage, PipelineOptions, SnapshotOptions};
+use eddy::plot::PlotFormat;
 use eddy::sink::LabelSink;
 use eddy::source::{self, synth::Blobs, SourceOptions};
 use std::hint::black_box;
@@ -140,5 +141,39 @@ fn from_files(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, from_generator, from_files);
+/// The cost of drawing: the same k-means run with a snapshot every 100k records, and without.
+fn snapshots(c: &mut Criterion) {
+    const N: u64 = 2_000_000;
+    let input = format!("synth:blobs?n={N}&d=16&k=8&seed=1");
+    let dir = temp("snapshots");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let run_with = |snapshots: Option<SnapshotOptions>| {
+        let options = SourceOptions { batch_size: BATCH, ..SourceOptions::default() };
+        let source = source::open(&input, options).expect("opens");
+        let stage = ModelStage {
+            name: "kmeans".into(),
+            model: kmeans_spec().build().expect("valid"),
+            sink: Box::new(Discard(0)),
+            labels_path: String::new(),
+        };
+        let options = PipelineOptions { snapshots, ..PipelineOptions::default() };
+        pipeline::run(source, vec![stage], &options).expect("runs").summary.records
+    };
+    let mut g = c.benchmark_group("snapshots_kmeans_16x8");
+    g.sample_size(10).throughput(Throughput::Elements(N));
+    g.bench_function("none", |b| b.iter(|| black_box(run_with(None))));
+    g.bench_function("every_100k", |b| {
+        b.iter(|| {
+            black_box(run_with(Some(SnapshotOptions {
+                dir: dir.clone(),
+                every_records: Some(100_000),
+                interval: None,
+                format: PlotFormat::Png,
+            })))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, from_generator, from_files, snapshots);
 criterion_main!(benches);

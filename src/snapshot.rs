@@ -14,7 +14,7 @@ use crate::record::Batch;
 use crate::OnlineClusterer;
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// Records kept for the projection plot and the silhouette.
 pub const SAMPLE_ROWS: usize = 2000;
@@ -94,7 +94,10 @@ pub enum Detail {
 pub struct Tracker {
     features: Vec<String>,
     moments: Option<Moments>,
-    rows: VecDeque<(Vec<f64>, i64, Option<i64>)>,
+    /// A ring of the last [`SAMPLE_ROWS`] records: rows, label, truth; `next` is the oldest.
+    ring: Array2<f64>,
+    ring_labels: Vec<(i64, Option<i64>)>,
+    next: usize,
     timeline: Vec<TimelinePoint>,
     stride: u64,
     batches: u64,
@@ -108,7 +111,9 @@ impl Tracker {
         Self {
             features,
             moments: None,
-            rows: VecDeque::with_capacity(SAMPLE_ROWS),
+            ring: Array2::zeros((0, 0)),
+            ring_labels: Vec::with_capacity(SAMPLE_ROWS),
+            next: 0,
             timeline: Vec::new(),
             stride: 1,
             batches: 0,
@@ -131,14 +136,21 @@ impl Tracker {
                 *self.label_counts.entry(l).or_insert(0) += 1;
             }
         }
-        // Only the last SAMPLE_ROWS rows of a batch can survive in the ring.
+        if self.ring.ncols() != batch.x.ncols() {
+            self.ring = Array2::zeros((SAMPLE_ROWS, batch.x.ncols()));
+        }
+        // Only the last SAMPLE_ROWS rows of a batch can survive in the ring; copy rows in
+        // place, no allocation per record.
         let skip = batch.len().saturating_sub(SAMPLE_ROWS);
         for (i, row) in batch.x.axis_iter(Axis(0)).enumerate().skip(skip) {
-            if self.rows.len() == SAMPLE_ROWS {
-                self.rows.pop_front();
-            }
             let truth = batch.y.as_ref().map(|y| y[i]);
-            self.rows.push_back((row.to_vec(), labels[i], truth));
+            self.ring.row_mut(self.next).assign(&row);
+            if self.ring_labels.len() < SAMPLE_ROWS {
+                self.ring_labels.push((labels[i], truth));
+            } else {
+                self.ring_labels[self.next] = (labels[i], truth);
+            }
+            self.next = (self.next + 1) % SAMPLE_ROWS;
         }
         // One point per `stride` batches; when full, keep every other point and double the stride.
         if self.batches % self.stride == 0 {
@@ -161,11 +173,12 @@ impl Tracker {
         clustering: &ClusteringMetrics,
     ) -> Snapshot {
         let d = self.features.len();
-        let mut sample = Array2::zeros((self.rows.len(), d));
-        for (mut out, (row, _, _)) in sample.outer_iter_mut().zip(&self.rows) {
-            out.assign(&ndarray::ArrayView1::from(&row[..d.min(row.len())]));
-        }
-        let sample_truth: Option<Vec<i64>> = self.rows.iter().map(|r| r.2).collect();
+        // Oldest first: while the ring is filling, it starts at 0; once full, at `next`.
+        let n = self.ring_labels.len();
+        let order: Vec<usize> =
+            if n < SAMPLE_ROWS { (0..n).collect() } else { (0..n).map(|i| (self.next + i) % n).collect() };
+        let sample = if n == 0 { Array2::zeros((0, d)) } else { self.ring.select(Axis(0), &order) };
+        let sample_truth: Option<Vec<i64>> = order.iter().map(|&i| self.ring_labels[i].1).collect();
         let detail = match model {
             Model::Clusterer(m) => Detail::Clusterer {
                 centers: centers_in_input_units(m).unwrap_or_else(|| Array2::zeros((0, d))),
@@ -189,7 +202,7 @@ impl Tracker {
             class_names: None,
             moments: self.moments.clone().unwrap_or_else(|| Moments::new(d)),
             sample,
-            sample_labels: self.rows.iter().map(|r| r.1).collect(),
+            sample_labels: order.iter().map(|&i| self.ring_labels[i].0).collect(),
             sample_truth,
             timeline: self.timeline.clone(),
             label_counts: self.label_counts.clone(),
@@ -210,5 +223,32 @@ fn centers_in_input_units(m: &ClustererModel) -> Option<Array2<f64>> {
                 _ => Some(inner),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModelKind, ModelSpec};
+
+    #[test]
+    fn the_sample_is_the_last_rows_oldest_first() {
+        let mut t = Tracker::new(vec!["i".into()]);
+        let mut next = 0.0;
+        for size in [1500usize, 1200, 700] {
+            let x = Array2::from_shape_fn((size, 1), |(r, _)| next + r as f64);
+            let ids: Vec<u64> = (0..size as u64).collect();
+            let labels: Vec<i64> = (0..size as i64).map(|r| (next as i64 + r) % 3).collect();
+            let batch = Batch { seq: 0, ids, x, y: None, end_offset: 0 };
+            t.observe(&batch, &labels, (0.0, 0.0));
+            next += size as f64;
+        }
+        let model = ModelSpec { kind: ModelKind::MinibatchKmeans, ..ModelSpec::default() }.build().expect("valid");
+        let snap = t.snapshot("m", &model, &ClassificationMetrics::new(1).expect("valid"), &ClusteringMetrics::new());
+        let want: Vec<f64> = (3400 - SAMPLE_ROWS..3400).map(|v| v as f64).collect();
+        assert_eq!(snap.sample.column(0).to_vec(), want);
+        assert_eq!(snap.sample_labels, want.iter().map(|&v| v as i64 % 3).collect::<Vec<_>>());
+        assert_eq!(snap.records, 3400);
+        assert_eq!(snap.label_counts.values().sum::<u64>(), 3400);
     }
 }

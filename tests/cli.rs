@@ -741,3 +741,18 @@ fn a_byte_order_mark_and_bad_generator_parameters() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--batch-size"));
 }
+
+#[test]
+fn example_cluster_report_writes_a_report() {
+    let dir = temp_dir("example-report");
+    let run = example("cluster_report").arg(dir.join("r")).output().expect("example runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let sizes: u64 = stdout
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(sizes, 100_000, "{stdout}");
+    assert!(dir.join("r/report.html").exists() && dir.join("r/kmeans-state.png").exists());
+}

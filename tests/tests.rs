@@ -6,6 +6,7 @@ mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod pipeline; // threads vs the inline oracle; sources and their errors
+mod plots; // snapshots and reports: pictures decode, numbers are the model's
 mod properties; // proptest invariants
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
 mod util;

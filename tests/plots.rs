@@ -1,0 +1,223 @@
+//! Snapshots and reports: the pictures decode and are not blank, the SVG parses,
+//! and the report's numbers are the model's.
+
+use crate::pipeline::temp_file;
+use eddy::model::{ModelKind, ModelSpec};
+use eddy::pipeline::{self, ModelStage, PipelineOptions, SnapshotOptions};
+use eddy::plot::{self, PlotFormat};
+use eddy::report::{self, cluster_rows, silhouette, RunRecord};
+use eddy::sink::MemorySink;
+use eddy::snapshot::Detail;
+use eddy::source::{self, SourceOptions};
+use eddy::OnlineClusterer;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("eddy-plots-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// Run `kinds` on a generated stream with tracking on; snapshots into `plots` if given.
+fn tracked(kinds: &[ModelKind], plots: Option<&Path>, every: u64) -> pipeline::RunOutcome {
+    let o = SourceOptions { batch_size: 256, ..SourceOptions::default() };
+    let src = source::open("synth:blobs?n=6000&d=4&k=3&seed=5", o).expect("valid");
+    let stages = kinds
+        .iter()
+        .map(|&kind| ModelStage {
+            name: kind.name().into(),
+            model: ModelSpec { kind, clusters: 3, batch_size: 256, ..ModelSpec::default() }.build().expect("valid"),
+            sink: Box::new(MemorySink::default()),
+            labels_path: String::new(),
+        })
+        .collect();
+    let options = PipelineOptions {
+        track: true,
+        snapshots: plots.map(|d| SnapshotOptions {
+            dir: d.to_path_buf(),
+            every_records: Some(every),
+            interval: None,
+            format: PlotFormat::Png,
+        }),
+        ..PipelineOptions::default()
+    };
+    pipeline::run(src, stages, &options).expect("runs")
+}
+
+/// Width, height and number of distinct colours of a PNG.
+fn png_stats(path: &Path) -> (u32, u32, usize) {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    let colours: HashSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+    (img.width(), img.height(), colours.len())
+}
+
+#[test]
+fn pictures_decode_and_are_not_blank() {
+    let out = tracked(&[ModelKind::MinibatchKmeans, ModelKind::GaussianNb], None, 0);
+    let d = dir("render");
+    for snap in &out.snapshots {
+        let png = d.join(format!("{}.png", snap.model));
+        plot::render(snap, &png, PlotFormat::Png).expect("renders");
+        let (w, h, colours) = png_stats(&png);
+        assert_eq!((w, h), (1200, 800));
+        assert!(colours >= 8, "{}: only {colours} colours", snap.model);
+        let timeline = d.join(format!("{}-t.png", snap.model));
+        plot::render_timeline(snap, &timeline, PlotFormat::Png).expect("renders");
+        assert!(png_stats(&timeline).2 >= 4);
+
+        let svg = d.join(format!("{}.svg", snap.model));
+        plot::render(snap, &svg, PlotFormat::Svg).expect("renders");
+        let text = std::fs::read_to_string(&svg).expect("svg");
+        let doc = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let texts: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();
+        assert!(texts.iter().any(|t| t.contains(&snap.model)), "the title names the model: {texts:?}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary files remain");
+}
+
+#[test]
+fn snapshots_are_numbered_with_an_atomic_latest_and_skips_are_counted() {
+    let d = dir("numbered");
+    let out = tracked(&[ModelKind::MinibatchKmeans], Some(&d), 2000);
+    let stats = out.summary.snapshots.expect("snapshots on");
+    let numbered: Vec<String> = std::fs::read_dir(&d)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("snapshot-"))
+        .collect();
+    assert_eq!(numbered.len() as u64, stats.drawn);
+    assert!(numbered.contains(&"snapshot-000001-minibatch-kmeans.png".to_string()), "{numbered:?}");
+    // Due at 2000, 4000 and 6000 records, plus the final one: drawn or skipped, never lost silently.
+    assert_eq!(stats.drawn + stats.skipped, 4, "{stats:?}");
+    assert!(png_stats(&d.join("latest-minibatch-kmeans.png")).2 >= 8);
+
+    // A snapshot due after every batch of a fast model: the plot thread cannot keep
+    // up, so some are skipped, and the stream does not wait for it.
+    let d = dir("skips");
+    let out = tracked(&[ModelKind::MinibatchKmeans], Some(&d), 1);
+    let stats = out.summary.snapshots.expect("snapshots on");
+    assert!(stats.skipped > 0, "{stats:?}");
+    assert_eq!(out.summary.records, 6000);
+}
+
+#[test]
+fn report_numbers_are_the_models() {
+    let out = tracked(&[ModelKind::MinibatchKmeans, ModelKind::Sgd], None, 0);
+    let snap = &out.snapshots[0];
+    let Detail::Clusterer { centers, counts, .. } = &snap.detail else { panic!("k-means first") };
+    let eddy::model::Model::Clusterer(model) = &out.models[0] else { panic!("a clusterer") };
+    assert_eq!(centers.view(), model.cluster_centers().expect("fitted"), "the snapshot's centres are the model's");
+    assert_eq!(counts, &model.counts().to_vec());
+    let rows = cluster_rows(snap);
+    assert_eq!(rows.iter().map(|r| r.size).sum::<u64>(), out.summary.records, "sizes add up to the records seen");
+    assert!((rows.iter().map(|r| r.share).sum::<f64>() - 1.0).abs() < 1e-9);
+    for r in &rows {
+        assert_eq!(r.center, centers.row(r.id).to_vec());
+        let (other, d) = r.nearest.expect("three clusters");
+        let want = (&centers.row(r.id) - &centers.row(other)).mapv(|v| v * v).sum().sqrt();
+        assert!((d - want).abs() < 1e-12);
+        assert!(r.spread_max.expect("members sampled") >= r.spread_mean.expect("members sampled"));
+        assert!(!r.distinctive.is_empty());
+    }
+
+    let d = dir("report");
+    let record = RunRecord {
+        input: "synth".into(),
+        records: out.summary.records,
+        rejected: 0,
+        seconds: 1.0,
+        snapshots: out.snapshots.clone(),
+    };
+    let files = report::write(&record, &d).expect("writes");
+    let html = std::fs::read_to_string(&files.html).expect("html");
+    assert_eq!(html.matches("data:image/png;base64,").count(), 4, "both pictures of both models, embedded");
+    assert!(html.contains("<table>") && html.contains("precision"));
+    let md = std::fs::read_to_string(&files.markdown).expect("md");
+    for line in md.lines().filter(|l| l.starts_with("![")) {
+        let file = line.rsplit_once('(').and_then(|(_, f)| f.strip_suffix(')')).expect("an image link");
+        assert!(d.join(file).exists(), "{file} is beside report.md");
+    }
+    for r in &rows {
+        assert!(md.contains(&format!("| {} | {} |", r.id, r.size)), "cluster {} size in the report", r.id);
+    }
+    let again = RunRecord::load(&d).expect("run.json round-trips");
+    assert_eq!(again, record);
+}
+
+#[test]
+fn silhouette_matches_a_hand_computed_case() {
+    let x = ndarray::array![[0.0], [1.0], [10.0], [11.0]];
+    // a = 1 for every point; b = 10.5, 9.5, 9.5, 10.5: s = 9.5/10.5, 8.5/9.5, 8.5/9.5, 9.5/10.5.
+    let want = (2.0 * 9.5 / 10.5 + 2.0 * 8.5 / 9.5) / 4.0;
+    let got = silhouette(x.view(), &[0, 0, 1, 1]).expect("two clusters");
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert_eq!(silhouette(x.view(), &[0, 0, 0, 0]), None, "one cluster has no silhouette");
+    let worse = silhouette(x.view(), &[0, 1, 0, 1]).expect("two clusters");
+    assert!(worse < 0.0, "a bad split scores below zero: {worse}");
+}
+
+#[test]
+fn run_plots_report_and_eddy_report_through_the_cli() {
+    let d = dir("cli");
+    let csv = temp_file("report.csv", b"");
+    let (x, y) = eddy::source::synth::Blobs::new(3, 3, 2).next_batch(5000);
+    let mut text = String::from("a,b,c,kind\n");
+    for (row, l) in x.outer_iter().zip(y.iter()) {
+        text += &format!("{},{},{},k{l}\n", row[0], row[1], row[2]);
+    }
+    std::fs::write(&csv, text).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(&d)
+        .arg("run")
+        .arg(&csv)
+        .args([
+            "--label-column",
+            "kind",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "3",
+            "--model",
+            "gaussian-nb",
+            "--labels-out",
+            "l.csv",
+            "--plots",
+            "plots",
+            "--snapshot-every",
+            "2000",
+            "--plot-format",
+            "svg",
+            "--report",
+            "report",
+            "--quiet",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(d.join("plots/latest-minibatch-kmeans.svg").exists() && d.join("plots/latest-gaussian-nb.svg").exists());
+    assert!(d.join("plots/run.json").exists());
+    let html = std::fs::read_to_string(d.join("report/report.html")).expect("report");
+    assert!(html.contains("k0") || html.contains("k1"), "class names appear in the report");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(&d)
+        .args(["report", "plots", "--out", "again"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(d.join("again/report.md").exists() && d.join("again/minibatch-kmeans-state.png").exists());
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["report", "/nonexistent", "--out", "x"])
+        .output()
+        .expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent"));
+}
