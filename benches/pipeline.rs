@@ -143,11 +143,11 @@ fn from_files(c: &mut Criterion) {
 
 /// The cost of drawing: the same k-means run with a snapshot every 100k records, and without.
 fn snapshots(c: &mut Criterion) {
-    const N: u64 = 2_000_000;
+    const N: u64 = 10_000_000;
     let input = format!("synth:blobs?n={N}&d=16&k=8&seed=1");
     let dir = temp("snapshots");
     std::fs::create_dir_all(&dir).expect("dir");
-    let run_with = |snapshots: Option<SnapshotOptions>| {
+    let run_with = |snapshots: Option<SnapshotOptions>, track: bool| {
         let options = SourceOptions { batch_size: BATCH, ..SourceOptions::default() };
         let source = source::open(&input, options).expect("opens");
         let stage = ModelStage {
@@ -156,20 +156,25 @@ fn snapshots(c: &mut Criterion) {
             sink: Box::new(Discard(0)),
             labels_path: String::new(),
         };
-        let options = PipelineOptions { snapshots, ..PipelineOptions::default() };
+        let options = PipelineOptions { snapshots, track, ..PipelineOptions::default() };
         pipeline::run(source, vec![stage], &options).expect("runs").summary.records
     };
     let mut g = c.benchmark_group("snapshots_kmeans_16x8");
     g.sample_size(10).throughput(Throughput::Elements(N));
-    g.bench_function("none", |b| b.iter(|| black_box(run_with(None))));
+    g.bench_function("none", |b| b.iter(|| black_box(run_with(None, false))));
+    // Keeping the state a snapshot copies, without drawing: the cost on the model thread.
+    g.bench_function("tracking_only", |b| b.iter(|| black_box(run_with(None, true))));
     g.bench_function("every_100k", |b| {
         b.iter(|| {
-            black_box(run_with(Some(SnapshotOptions {
-                dir: dir.clone(),
-                every_records: Some(100_000),
-                interval: None,
-                format: PlotFormat::Png,
-            })))
+            black_box(run_with(
+                Some(SnapshotOptions {
+                    dir: dir.clone(),
+                    every_records: Some(100_000),
+                    interval: None,
+                    format: PlotFormat::Png,
+                }),
+                false,
+            ))
         })
     });
     g.finish();

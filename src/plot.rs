@@ -73,6 +73,17 @@ fn fonts() -> Result<(), String> {
         .clone()
 }
 
+fn encode_png(path: &Path, pixels: &[u8]) -> Result<(), String> {
+    use image::ImageEncoder;
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        std::io::BufWriter::new(file),
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Sub,
+    );
+    encoder.write_image(pixels, WIDTH, HEIGHT, image::ColorType::Rgb8).map_err(|e| e.to_string())
+}
+
 /// What to draw: the state picture or the timeline.
 trait Painter {
     fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String>;
@@ -131,8 +142,15 @@ fn render_with(snapshot: &Snapshot, path: &Path, format: PlotFormat, painter: &i
     let tmp = path.with_file_name(format!(".{name}.tmp.{}", format.extension()));
     let result = match format {
         PlotFormat::Png => {
-            let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
-            painter.paint(&root, snapshot).and_then(|()| root.present().map_err(|e| e.to_string()))
+            // Draw into memory, then encode with fast compression: plotters' own PNG
+            // saving uses the default deflate level, several times slower for a
+            // picture this size, and snapshots must stay cheap.
+            let mut pixels = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+            let drawn = {
+                let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+                painter.paint(&root, snapshot).and_then(|()| root.present().map_err(|e| e.to_string()))
+            };
+            drawn.and_then(|()| encode_png(&tmp, &pixels))
         }
         PlotFormat::Svg => {
             let root = SVGBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
@@ -223,17 +241,22 @@ fn projection<DB: DrawingBackend>(
     let (x0, x1) = bounds(all.iter().map(|p| p.0));
     let (y0, y1) = bounds(all.iter().map(|p| p.1));
     let mut chart = ChartBuilder::on(area)
-        .caption(format!("PCA of the last {} records, coloured by cluster", s.sample.nrows()), ("sans-serif", 20))
+        .caption(
+            format!("PCA of the last {} records, coloured by cluster", s.sample.nrows().min(1000)),
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(e)?;
     chart.configure_mesh().x_desc("principal axis 1").y_desc("principal axis 2").draw().map_err(e)?;
+    // At most 1000 points, opaque: alpha blending was the costliest part of a snapshot.
+    let step = (points.nrows() / 1000).max(1);
     chart
-        .draw_series(points.outer_iter().zip(&s.sample_labels).map(|(p, &l)| {
-            let colour = Palette99::pick(l.max(0) as usize).mix(0.6).filled();
-            Circle::new((p[0], p.get(1).copied().unwrap_or(0.0)), 3, colour)
+        .draw_series(points.outer_iter().zip(&s.sample_labels).step_by(step).map(|(p, &l)| {
+            let colour = Palette99::pick(l.max(0) as usize).filled();
+            Circle::new((p[0], p.get(1).copied().unwrap_or(0.0)), 2, colour)
         }))
         .map_err(e)?;
     for (c, p) in centres.outer_iter().enumerate() {

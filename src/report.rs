@@ -3,8 +3,8 @@
 //!
 //! Clusterers get, per cluster, its size and share, centre, spread (mean and
 //! largest distance of its sampled members to the centre), nearest other
-//! cluster, and the features that most set it apart from the overall mean (in
-//! standard deviations); overall inertia, the silhouette of the sample, and
+//! cluster, and the features that most set it apart from the mean of the recent
+//! records (in their standard deviations); overall inertia, the silhouette of the sample, and
 //! ARI when labels exist. Classifiers get accuracy, per-class precision,
 //! recall and F1, and the confusion matrix. Both get their pictures.
 
@@ -95,7 +95,7 @@ pub struct ClusterRow {
     pub spread_max: Option<f64>,
     /// The nearest other centre and the distance to it.
     pub nearest: Option<(usize, f64)>,
-    /// Up to three features furthest from the overall mean, in standard deviations.
+    /// Up to three features furthest from the mean of the recent records, in their standard deviations.
     pub distinctive: Vec<(String, f64)>,
 }
 

@@ -12,9 +12,10 @@ use crate::model::{ClustererModel, Model, NO_PREDICTION};
 use crate::moments::Moments;
 use crate::record::Batch;
 use crate::OnlineClusterer;
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 /// Records kept for the projection plot and the silhouette.
 pub const SAMPLE_ROWS: usize = 2000;
@@ -43,7 +44,7 @@ pub struct Snapshot {
     pub features: Vec<String>,
     /// Class names by id, when the input had named classes.
     pub class_names: Option<Vec<String>>,
-    /// Mean and variance of every feature over all records seen.
+    /// Mean and variance of every feature over the sample (the most recent records).
     pub moments: Moments,
     /// The most recent records (at most [`SAMPLE_ROWS`]) and their labels.
     pub sample: Array2<f64>,
@@ -90,34 +91,41 @@ pub enum Detail {
 }
 
 /// Keeps what snapshots need, batch by batch. See the module documentation.
+///
+/// Nothing is copied per record: the recent sample is the last few batches
+/// themselves (shared with the rest of the pipeline), and label counts go into
+/// a dense array. Feature moments are computed from the sample when a snapshot
+/// is taken (updating them on every batch cost more than the rest together).
 #[derive(Debug, Clone)]
 pub struct Tracker {
     features: Vec<String>,
-    moments: Option<Moments>,
-    /// A ring of the last [`SAMPLE_ROWS`] records: rows, label, truth; `next` is the oldest.
-    ring: Array2<f64>,
-    ring_labels: Vec<(i64, Option<i64>)>,
-    next: usize,
+    /// The latest batches, holding at least [`SAMPLE_ROWS`] records, with their labels.
+    recent: VecDeque<(Arc<Batch>, Vec<i64>)>,
+    recent_rows: usize,
     timeline: Vec<TimelinePoint>,
     stride: u64,
     batches: u64,
-    label_counts: BTreeMap<i64, u64>,
+    /// Records per label for labels 0..DENSE; others in `sparse_counts`.
+    dense_counts: Vec<u64>,
+    sparse_counts: BTreeMap<i64, u64>,
     records: u64,
 }
+
+/// Labels below this are counted in an array (cluster ids and class ids are small).
+const DENSE: usize = 4096;
 
 impl Tracker {
     /// A tracker for a stream with these feature names.
     pub fn new(features: Vec<String>) -> Self {
         Self {
             features,
-            moments: None,
-            ring: Array2::zeros((0, 0)),
-            ring_labels: Vec::with_capacity(SAMPLE_ROWS),
-            next: 0,
+            recent: VecDeque::new(),
+            recent_rows: 0,
             timeline: Vec::new(),
             stride: 1,
             batches: 0,
-            label_counts: BTreeMap::new(),
+            dense_counts: Vec::new(),
+            sparse_counts: BTreeMap::new(),
             records: 0,
         }
     }
@@ -128,29 +136,26 @@ impl Tracker {
     }
 
     /// Take in a labelled batch and the scores after it.
-    pub fn observe(&mut self, batch: &Batch, labels: &[i64], point: (f64, f64)) {
+    pub fn observe(&mut self, batch: &Arc<Batch>, labels: &[i64], point: (f64, f64)) {
         self.records += batch.len() as u64;
-        self.moments.get_or_insert_with(|| Moments::new(batch.x.ncols())).update_batch(batch.x.view());
         for &l in labels {
-            if l != NO_PREDICTION {
-                *self.label_counts.entry(l).or_insert(0) += 1;
+            match usize::try_from(l) {
+                Ok(i) if i < DENSE => {
+                    if i >= self.dense_counts.len() {
+                        self.dense_counts.resize(i + 1, 0);
+                    }
+                    self.dense_counts[i] += 1;
+                }
+                _ if l == NO_PREDICTION => {}
+                _ => *self.sparse_counts.entry(l).or_insert(0) += 1,
             }
         }
-        if self.ring.ncols() != batch.x.ncols() {
-            self.ring = Array2::zeros((SAMPLE_ROWS, batch.x.ncols()));
-        }
-        // Only the last SAMPLE_ROWS rows of a batch can survive in the ring; copy rows in
-        // place, no allocation per record.
-        let skip = batch.len().saturating_sub(SAMPLE_ROWS);
-        for (i, row) in batch.x.axis_iter(Axis(0)).enumerate().skip(skip) {
-            let truth = batch.y.as_ref().map(|y| y[i]);
-            self.ring.row_mut(self.next).assign(&row);
-            if self.ring_labels.len() < SAMPLE_ROWS {
-                self.ring_labels.push((labels[i], truth));
-            } else {
-                self.ring_labels[self.next] = (labels[i], truth);
+        self.recent.push_back((Arc::clone(batch), labels.to_vec()));
+        self.recent_rows += batch.len();
+        while self.recent.front().is_some_and(|(b, _)| self.recent_rows - b.len() >= SAMPLE_ROWS) {
+            if let Some((b, _)) = self.recent.pop_front() {
+                self.recent_rows -= b.len();
             }
-            self.next = (self.next + 1) % SAMPLE_ROWS;
         }
         // One point per `stride` batches; when full, keep every other point and double the stride.
         if self.batches % self.stride == 0 {
@@ -164,6 +169,16 @@ impl Tracker {
         self.batches += 1;
     }
 
+    fn label_counts(&self) -> BTreeMap<i64, u64> {
+        let mut all = self.sparse_counts.clone();
+        for (l, &n) in self.dense_counts.iter().enumerate() {
+            if n > 0 {
+                all.insert(l as i64, n);
+            }
+        }
+        all
+    }
+
     /// Copy the state of `model` and its scores.
     pub fn snapshot(
         &self,
@@ -173,12 +188,27 @@ impl Tracker {
         clustering: &ClusteringMetrics,
     ) -> Snapshot {
         let d = self.features.len();
-        // Oldest first: while the ring is filling, it starts at 0; once full, at `next`.
-        let n = self.ring_labels.len();
-        let order: Vec<usize> =
-            if n < SAMPLE_ROWS { (0..n).collect() } else { (0..n).map(|i| (self.next + i) % n).collect() };
-        let sample = if n == 0 { Array2::zeros((0, d)) } else { self.ring.select(Axis(0), &order) };
-        let sample_truth: Option<Vec<i64>> = order.iter().map(|&i| self.ring_labels[i].1).collect();
+        // The last SAMPLE_ROWS records of the recent batches, oldest first.
+        let skip = self.recent_rows.saturating_sub(SAMPLE_ROWS);
+        let mut sample = Array2::zeros((self.recent_rows - skip, d));
+        let (mut sample_labels, mut sample_truth) = (Vec::new(), Some(Vec::new()));
+        let mut at = 0;
+        let mut row_index = 0;
+        for (batch, labels) in &self.recent {
+            for (i, row) in batch.x.outer_iter().enumerate() {
+                row_index += 1;
+                if row_index <= skip {
+                    continue;
+                }
+                sample.row_mut(at).assign(&row);
+                at += 1;
+                sample_labels.push(labels[i]);
+                match (&mut sample_truth, &batch.y) {
+                    (Some(t), Some(y)) => t.push(y[i]),
+                    _ => sample_truth = None,
+                }
+            }
+        }
         let detail = match model {
             Model::Clusterer(m) => Detail::Clusterer {
                 centers: centers_in_input_units(m).unwrap_or_else(|| Array2::zeros((0, d))),
@@ -200,12 +230,16 @@ impl Tracker {
             features: self.features.clone(),
             // Names arrive with the run's summary: the source owns the label map.
             class_names: None,
-            moments: self.moments.clone().unwrap_or_else(|| Moments::new(d)),
+            moments: {
+                let mut m = Moments::new(d);
+                m.update_batch(sample.view());
+                m
+            },
             sample,
-            sample_labels: order.iter().map(|&i| self.ring_labels[i].0).collect(),
+            sample_labels,
             sample_truth,
             timeline: self.timeline.clone(),
-            label_counts: self.label_counts.clone(),
+            label_counts: self.label_counts(),
             detail,
         }
     }
@@ -239,7 +273,7 @@ mod tests {
             let x = Array2::from_shape_fn((size, 1), |(r, _)| next + r as f64);
             let ids: Vec<u64> = (0..size as u64).collect();
             let labels: Vec<i64> = (0..size as i64).map(|r| (next as i64 + r) % 3).collect();
-            let batch = Batch { seq: 0, ids, x, y: None, end_offset: 0 };
+            let batch = Arc::new(Batch { seq: 0, ids, x, y: None, end_offset: 0 });
             t.observe(&batch, &labels, (0.0, 0.0));
             next += size as f64;
         }

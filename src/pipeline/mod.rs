@@ -227,7 +227,14 @@ pub(crate) struct Scored {
     /// Rows held until a clusterer has enough to start (a followed stream may
     /// bring fewer rows than centres at first).
     held: Option<Batch>,
+    drawn_any: bool,
 }
+
+/// Pictures are drawn at most this often per model: a snapshot due sooner is
+/// skipped (and counted). Drawing one costs tens of milliseconds of CPU; on a
+/// fast stream "every 100 000 records" would otherwise mean dozens a second,
+/// taken from the stream, more than anyone can look at.
+pub const MIN_SNAPSHOT_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Scored {
     pub(crate) fn new(name: String, model: Model, options: &PipelineOptions, features: &[String]) -> Self {
@@ -247,6 +254,7 @@ impl Scored {
             next_at: every.unwrap_or(u64::MAX),
             last: Instant::now(),
             held: None,
+            drawn_any: false,
         }
     }
 
@@ -291,20 +299,25 @@ impl Scored {
         }
     }
 
-    /// A snapshot, when one is due after the batch just learned.
-    pub(crate) fn due_snapshot(&mut self) -> Option<Snapshot> {
+    /// A snapshot, when one is due after the batch just learned. `Err(())` when one
+    /// was due but came sooner than [`MIN_SNAPSHOT_GAP`] after the last: skipped.
+    pub(crate) fn due_snapshot(&mut self) -> Result<Option<Snapshot>, ()> {
         let by_count = self.records >= self.next_at;
         let by_time = self.interval.is_some_and(|t| self.last.elapsed() >= t);
         if !(by_count || by_time) {
-            return None;
+            return Ok(None);
         }
         if let Some(n) = self.every {
             while self.next_at <= self.records {
                 self.next_at += n;
             }
         }
+        if self.last.elapsed() < MIN_SNAPSHOT_GAP && self.drawn_any {
+            return Err(());
+        }
+        self.drawn_any = true;
         self.last = Instant::now();
-        self.final_snapshot()
+        Ok(self.final_snapshot())
     }
 
     /// The state now, when tracked.
@@ -314,7 +327,7 @@ impl Scored {
     }
 
     /// Label a batch and learn from it; update the scores.
-    pub(crate) fn step(&mut self, batch: &Batch, prequential: Prequential) -> Result<Vec<i64>, PipelineError> {
+    pub(crate) fn step(&mut self, batch: &Arc<Batch>, prequential: Prequential) -> Result<Vec<i64>, PipelineError> {
         let model_error = |error: ModelError| {
             // A row of the batch is a record of the input: name it by its id.
             let row = match &error {
@@ -458,11 +471,15 @@ pub fn run_inline(
                     path: path.clone(),
                     error,
                 })?;
-                if let (Some(snap), Some(opts)) = (scored.due_snapshot(), options.snapshots.as_ref()) {
-                    let n = numbers.entry(snap.model.clone()).or_insert(0);
-                    *n += 1;
-                    publish(opts, *n, &snap)?;
-                    stats.drawn += 1;
+                match (scored.due_snapshot(), options.snapshots.as_ref()) {
+                    (Ok(Some(snap)), Some(opts)) => {
+                        let n = numbers.entry(snap.model.clone()).or_insert(0);
+                        *n += 1;
+                        publish(opts, *n, &snap)?;
+                        stats.drawn += 1;
+                    }
+                    (Err(()), _) => stats.skipped += 1,
+                    _ => {}
                 }
             }
         }

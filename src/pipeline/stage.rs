@@ -33,6 +33,24 @@ fn stop(abort: &AtomicBool, quit: &AtomicBool) {
     quit.store(true, Ordering::Relaxed);
 }
 
+/// Drawing is best-effort: give the plot thread the lowest scheduling priority,
+/// so that on a busy machine it yields to the stream (and skips snapshots)
+/// rather than slowing it down.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours;
+    // on Linux, PRIO_PROCESS with a thread id sets that thread's nice value. If it
+    // fails the thread keeps its priority, which is harmless.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// Sets `quit` if the stage ends by panicking, so the others stop.
 struct QuitOnPanic<'a>(&'a AtomicBool);
 
@@ -71,6 +89,7 @@ pub(super) fn run_threads(
         let plot_thread = options.snapshots.as_ref().map(|opts| {
             scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
+                lower_priority();
                 let mut numbers = std::collections::HashMap::new();
                 for snap in snap_rx {
                     let n = numbers.entry(snap.model.clone()).or_insert(0u64);
@@ -203,10 +222,16 @@ fn model_loop(
 ) -> Result<(), PipelineError> {
     for batch in rx {
         let Some((batch, labels)) = scored.accept(batch, prequential)? else { continue };
-        if let Some(snap) = scored.due_snapshot() {
-            if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
+        match scored.due_snapshot() {
+            Ok(Some(snap)) => {
+                if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(()) => {
                 skipped.fetch_add(1, Ordering::Relaxed);
             }
+            Ok(None) => {}
         }
         if ltx.send((batch, labels)).is_err() {
             // The sink failed; it reports why.
