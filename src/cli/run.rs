@@ -424,7 +424,11 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
         writeln!(out, "  {:<18} {acc:>9} {f1:>9} {inertia:>10} {ari:>7}  {}", m.model, m.labels)?;
     }
     if let Some(stats) = &summary.snapshots {
-        writeln!(out, "  snapshots: {} drawn, {} skipped (the plot thread was busy)", stats.drawn, stats.skipped)?;
+        writeln!(
+            out,
+            "  snapshots: {} drawn, {} skipped (the plot thread was busy, or the last picture was under 0.5 s old)",
+            stats.drawn, stats.skipped
+        )?;
     }
     if let Some(classes) = &summary.classes {
         let listed: Vec<String> = classes.iter().enumerate().map(|(i, c)| format!("{i}={c}")).collect();
