@@ -756,3 +756,53 @@ fn example_cluster_report_writes_a_report() {
     assert_eq!(sizes, 100_000, "{stdout}");
     assert!(dir.join("r/report.html").exists() && dir.join("r/kmeans-state.png").exists());
 }
+
+/// A piped stream that goes quiet gets its labels at once, not after a full batch,
+/// and Ctrl-C ends the run while the pipe is still open.
+#[test]
+fn a_quiet_pipe_is_labelled_live_and_interruptible() {
+    use std::io::Write;
+    let dir = temp_dir("pipe");
+    let mut child = eddy()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "-",
+            "--model",
+            "perceptron",
+            "--label-column",
+            "y",
+            "--labels-out",
+            "l.csv",
+            "--summary-json",
+            "s.json",
+            "--quiet",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "a,b,y").expect("write");
+    for i in 0..10 {
+        writeln!(stdin, "{i},{},{}", i % 3, if i % 2 == 0 { "x" } else { "y" }).expect("write");
+    }
+    stdin.flush().expect("flush");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let lines = std::fs::read_to_string(dir.join("l.csv")).map(|t| t.lines().count()).unwrap_or(0);
+        if lines == 11 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the 10 records were not labelled while the pipe stayed open");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let started = std::time::Instant::now();
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    let status = child.wait().expect("waits");
+    assert!(status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "Ctrl-C took {:?}", started.elapsed());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("s")).expect("json");
+    assert_eq!(summary["records"], 10);
+    drop(stdin);
+}

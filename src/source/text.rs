@@ -115,8 +115,17 @@ impl TextSource {
             }
         };
         let reader: Box<dyn BufRead + Send> = if input == "-" {
-            let mut stdin = BufReader::with_capacity(1 << 16, io::stdin());
-            let head = stdin.fill_buf().map_err(io_err)?;
+            let mut stdin = BufReader::with_capacity(1 << 16, StdinChunks::spawn());
+            // Wait for the first bytes (or the end) to tell gzip from text.
+            let head = loop {
+                match stdin.fill_buf() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && !options.quit.load(Ordering::Relaxed) => {
+                        continue
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break &[][..],
+                    other => break other.map_err(io_err)?,
+                }
+            };
             if head.starts_with(&[0x1f, 0x8b]) {
                 Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(stdin)))
             } else {
@@ -293,6 +302,14 @@ impl TextSource {
             let available = match self.reader.fill_buf() {
                 Ok(a) => a,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Standard input had nothing for a while (see `StdinChunks`).
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(if self.options.quit.load(Ordering::Relaxed) {
+                        LineStatus::Eof
+                    } else {
+                        LineStatus::Idle
+                    });
+                }
                 Err(e) => return Err(e),
             };
             if available.is_empty() {
@@ -532,6 +549,60 @@ fn create_rejects(path: &Path) -> io::Result<BufWriter<File>> {
     let mut out = BufWriter::new(File::create(path)?);
     writeln!(out, "source\tline\treason\trecord")?;
     Ok(out)
+}
+
+/// Standard input, read on its own thread and handed over in chunks.
+///
+/// A read that blocks cannot be interrupted, so reading stdin directly would keep
+/// a piped stream (`tail -f log | eddy run -`) from flushing a partial batch while
+/// the pipe is quiet, and from noticing Ctrl-C. Here a read with nothing for
+/// 100 ms returns `WouldBlock`, which the source treats as idle time.
+struct StdinChunks {
+    chunks: crossbeam_channel::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl StdinChunks {
+    fn spawn() -> Self {
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(4);
+        // The thread ends at end of input, on a read error, or when the source is gone.
+        std::thread::spawn(move || {
+            let mut stdin = io::stdin().lock();
+            loop {
+                let mut buf = vec![0u8; 1 << 16];
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.send(buf).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Self { chunks: rx, current: Vec::new(), at: 0 }
+    }
+}
+
+impl Read for StdinChunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.current.len() {
+            match self.chunks.recv_timeout(Duration::from_millis(100)) {
+                Ok(chunk) => {
+                    self.current = chunk;
+                    self.at = 0;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Err(io::ErrorKind::WouldBlock.into()),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.at);
+        out[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Drop a UTF-8 byte-order mark (editors on Windows write one) from the first line.
