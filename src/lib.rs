@@ -46,6 +46,7 @@ pub mod cli;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod model_file;
 mod moments;
 pub mod pipeline;
 pub mod plot;

@@ -42,6 +42,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Inspect a saved model file: verify it, then print its header and state as JSON.
+    ///
+    /// Example: eddy model show models/blobs-kmeans.eddy
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Run the main job on generated streams: a classifier on a drifting
     /// multi-class stream and mini-batch k-means on a blob stream. Writes labels
     /// and a summary, and prints where.
@@ -69,6 +74,9 @@ pub fn main() -> ExitCode {
     let result = match args.command {
         Command::Run(args) => run::run(*args),
         Command::Report { run, out } => report(&run, &out),
+        Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
+            show_model(&file, signing_key.as_deref(), encryption_key.as_deref())
+        }
         Command::Demo { out, records, batch_size, seed } => {
             demo::run(&demo::DemoConfig { out, records, batch_size, seed })
         }
@@ -84,6 +92,36 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `eddy model ...`.
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Verify a model file and print it as JSON (header, then the model's state).
+    Show {
+        /// The model file.
+        file: PathBuf,
+        /// The key it was signed with (required if it is signed); also EDDY_SIGNING_KEY_FILE.
+        #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
+        signing_key: Option<PathBuf>,
+        /// The key it was encrypted with; also EDDY_ENCRYPTION_KEY_FILE.
+        #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
+        encryption_key: Option<PathBuf>,
+    },
+}
+
+fn show_model(
+    file: &std::path::Path,
+    signing: Option<&std::path::Path>,
+    encryption: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use crate::model_file::{self, Key, Keys};
+    let keys =
+        Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
+    let (header, model): (_, crate::model::Model) = model_file::load(file, "model", &keys)?;
+    let shown = serde_json::json!({ "header": header, "model": model });
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn report(run: &std::path::Path, out: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! `eddy run`: arguments, the configuration built from them, and the run.
 
 use crate::model::{Loss, ModelKind, ModelSpec};
+use crate::model_file::{Key, Keys};
 use crate::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential, RunSummary, SnapshotOptions};
 use crate::plot::PlotFormat;
 use crate::report::{self, RunRecord};
@@ -100,6 +101,15 @@ pub struct RunArgs {
     /// Write report.html (self-contained) and report.md with their pictures into this folder at the end.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Save the trained model here at the end (with several models: <stem>.<model>.eddy).
+    #[arg(long)]
+    pub save_model: Option<PathBuf>,
+    /// Sign saved models with this key (32 bytes, or 64 hex digits); also EDDY_SIGNING_KEY_FILE.
+    #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
+    pub signing_key: Option<PathBuf>,
+    /// Encrypt saved models with this key (32 bytes, or 64 hex digits); also EDDY_ENCRYPTION_KEY_FILE.
+    #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
+    pub encryption_key: Option<PathBuf>,
 }
 
 /// `--plot-format`.
@@ -199,6 +209,12 @@ pub struct RunConfig {
     pub inline: bool,
     /// Where the report goes.
     pub report: Option<PathBuf>,
+    /// The input's feature names, once it is open.
+    pub features: Vec<String>,
+    /// Where each model is saved, when asked.
+    pub save_model: Option<PathBuf>,
+    /// Keys for saved models.
+    pub keys: Keys,
 }
 
 impl RunConfig {
@@ -298,6 +314,11 @@ impl RunConfig {
         let mut outputs: Vec<PathBuf> = models.iter().map(|(_, p)| PathBuf::from(p)).collect();
         outputs.extend(args.rejects.iter().cloned());
         outputs.extend(args.summary_json.iter().cloned());
+        outputs.extend(args.save_model.iter().cloned());
+        let keys = Keys {
+            signing: args.signing_key.as_deref().map(Key::read).transpose()?,
+            encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,
+        };
         check_outputs(&args.input, args.labels_from.as_deref(), &outputs)?;
         Ok(Self {
             source: SourceOptions {
@@ -335,12 +356,16 @@ impl RunConfig {
             progress: !args.quiet && std::io::stderr().is_terminal(),
             inline: args.inline,
             report: args.report,
+            save_model: args.save_model,
+            keys,
+            features: Vec::new(),
         })
     }
 
     /// Open the source, build the models and sinks, and run the stream.
     pub fn execute(mut self) -> Result<RunSummary> {
         let source = source::open(&self.input, self.source.clone())?;
+        self.features = source.feature_names().to_vec();
         let mut stages = Vec::new();
         for (spec, path) in &self.models {
             if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -367,6 +392,29 @@ impl RunConfig {
             bar.finish_and_clear();
         }
         let outcome = outcome?;
+        if let Some(path) = &self.save_model {
+            let many = outcome.models.len() > 1;
+            let features = self.features.clone();
+            for ((spec, _), model) in self.models.iter().zip(&outcome.models) {
+                let target = if many {
+                    PathBuf::from(crate::sink::path_for_model(&path.display().to_string(), spec.kind.name()))
+                } else {
+                    path.clone()
+                };
+                let header = crate::model_file::Header {
+                    format_version: crate::model_file::FORMAT_VERSION,
+                    kind: "model".into(),
+                    eddy_version: env!("CARGO_PKG_VERSION").into(),
+                    n_features: features.len(),
+                    features: features.clone(),
+                    classes: outcome.summary.classes.clone(),
+                    records_seen: outcome.summary.records,
+                    created: crate::model_file::now(),
+                };
+                crate::model_file::save(&target, &header, model, &self.keys)?;
+                eprintln!("model: {}", target.display());
+            }
+        }
         let summary = outcome.summary;
         if let Some(path) = &self.summary_json {
             write_summary(path, &summary)?;

@@ -1,0 +1,193 @@
+//! Model files: round trips, and every way a file is refused.
+
+use eddy::model::{Model, ModelKind, ModelSpec};
+use eddy::model_file::{self, Header, Key, Keys, ModelFileError};
+use eddy::source::synth::Blobs;
+use eddy::{OnlineClassifier, OnlineClusterer};
+use std::path::PathBuf;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("eddy-files-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+fn header(features: usize) -> Header {
+    Header {
+        format_version: model_file::FORMAT_VERSION,
+        kind: "model".into(),
+        eddy_version: "test".into(),
+        features: (0..features).map(|i| format!("f{i}")).collect(),
+        n_features: features,
+        classes: None,
+        records_seen: 500,
+        created: 0,
+    }
+}
+
+fn trained(kind: ModelKind, scale: bool) -> Model {
+    let mut model = ModelSpec { kind, clusters: 3, scale, ..ModelSpec::default() }.build().expect("valid");
+    let (x, y) = Blobs::new(3, 4, 1).next_batch(500);
+    let x = if kind == ModelKind::MultinomialNb { x.mapv(|v| (v + 15.0).max(0.0).round()) } else { x };
+    match &mut model {
+        Model::Classifier(m) => m.partial_fit(x.view(), y.view()).expect("valid"),
+        Model::Clusterer(m) => m.partial_fit(x.view()).expect("valid"),
+    }
+    model
+}
+
+fn predictions(model: &Model) -> Vec<i64> {
+    let (x, _) = Blobs::new(3, 4, 2).next_batch(200);
+    match model {
+        Model::Classifier(m) => m.predict(x.mapv(|v| (v + 15.0).max(0.0).round()).view()).expect("valid").to_vec(),
+        Model::Clusterer(m) => m.predict(x.view()).expect("valid").to_vec(),
+    }
+}
+
+#[test]
+fn every_estimator_and_chain_round_trips() {
+    let d = dir("roundtrip");
+    let keys = Keys { signing: Some(Key::from_bytes([7; 32])), encryption: Some(Key::from_bytes([9; 32])) };
+    for kind in ModelKind::ALL {
+        for scale in [false, true] {
+            if scale && kind == ModelKind::MultinomialNb {
+                continue;
+            }
+            let model = trained(kind, scale);
+            for keys in [Keys::default(), keys.clone()] {
+                let path = d.join(format!("{kind}-{scale}.eddy"));
+                model_file::save(&path, &header(4), &model, &keys).expect("saves");
+                let (h, back): (Header, Model) = model_file::load(&path, "model", &keys).expect("loads");
+                assert_eq!(h, header(4));
+                assert_eq!(predictions(&back), predictions(&model), "{kind} scale={scale}");
+                assert_eq!(serde_json::to_string(&back).expect("json"), serde_json::to_string(&model).expect("json"));
+            }
+        }
+    }
+}
+
+#[test]
+fn damaged_tampered_and_mismatched_files_are_refused() {
+    let d = dir("refused");
+    let model = trained(ModelKind::Sgd, false);
+    let signing = Key::from_bytes([1; 32]);
+    let signed = Keys { signing: Some(signing.clone()), encryption: None };
+    let path = d.join("m.eddy");
+    model_file::save(&path, &header(4), &model, &signed).expect("saves");
+    let good = std::fs::read(&path).expect("read");
+    let load = |bytes: &[u8], keys: &Keys| {
+        std::fs::write(d.join("x.eddy"), bytes).expect("write");
+        model_file::load::<Model>(&d.join("x.eddy"), "model", keys).map(|_| ())
+    };
+    assert!(load(&good, &signed).is_ok());
+    assert!(matches!(load(&good[..good.len() - 40], &signed), Err(ModelFileError::Truncated(_))));
+    assert!(matches!(load(&good[..20], &signed), Err(ModelFileError::Truncated(_))));
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    assert!(matches!(load(&flipped, &signed), Err(ModelFileError::Corrupt(_))));
+    // A tamperer who rewrites the digest still cannot forge the signature.
+    let body_end = good.len() - 64;
+    let mut forged = good[..body_end].to_vec();
+    forged[mid] ^= 0x40;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&forged);
+    forged.extend_from_slice(&digest);
+    forged.extend_from_slice(&good[good.len() - 32..]);
+    assert!(matches!(load(&forged, &signed), Err(ModelFileError::BadSignature(_))));
+    let other = Keys { signing: Some(Key::from_bytes([2; 32])), encryption: None };
+    assert!(matches!(load(&good, &other), Err(ModelFileError::BadSignature(_))));
+    assert!(matches!(load(&good, &Keys::default()), Err(ModelFileError::NeedSigningKey(_))));
+    let mut version = good.clone();
+    version[8] = 9;
+    assert!(matches!(load(&version, &signed), Err(ModelFileError::UnknownVersion { found: 9, .. })));
+    assert!(matches!(load(b"not a model at all", &signed), Err(ModelFileError::NotAModelFile(_))));
+
+    let unsigned = d.join("u.eddy");
+    model_file::save(&unsigned, &header(4), &model, &Keys::default()).expect("saves");
+    let bytes = std::fs::read(&unsigned).expect("read");
+    assert!(
+        matches!(load(&bytes, &signed), Err(ModelFileError::Unsigned(_))),
+        "a key is configured: unsigned is refused"
+    );
+
+    let secret = Keys { signing: None, encryption: Some(Key::from_bytes([5; 32])) };
+    let sealed = d.join("s.eddy");
+    model_file::save(&sealed, &header(4), &model, &secret).expect("saves");
+    let bytes = std::fs::read(&sealed).expect("read");
+    assert!(matches!(load(&bytes, &Keys::default()), Err(ModelFileError::NeedEncryptionKey(_))));
+    let wrong = Keys { signing: None, encryption: Some(Key::from_bytes([6; 32])) };
+    assert!(matches!(load(&bytes, &wrong), Err(ModelFileError::WrongKey(_))));
+    // The header stays readable without the encryption key.
+    assert_eq!(model_file::read_header(&sealed, &Keys::default()).expect("header").records_seen, 500);
+
+    let h = header(4);
+    let err = model_file::check_features(&path, &h, &["a".into()]).expect_err("features differ");
+    assert!(err.to_string().contains("trained on features"), "{err}");
+    assert!(matches!(model_file::load::<Model>(&path, "checkpoint", &signed), Err(ModelFileError::Kind { .. })));
+    assert!(!format!("{:?}", signing).contains("01"), "keys never print");
+}
+
+#[test]
+fn key_files_are_raw_or_hex() {
+    let d = dir("keys");
+    std::fs::write(d.join("raw"), [3u8; 32]).expect("write");
+    std::fs::write(d.join("hex"), format!("{}\n", "03".repeat(32))).expect("write");
+    std::fs::write(d.join("short"), "abcd").expect("write");
+    assert_eq!(Key::read(&d.join("raw")).expect("raw"), Key::from_bytes([3; 32]));
+    assert_eq!(Key::read(&d.join("hex")).expect("hex"), Key::from_bytes([3; 32]));
+    assert!(matches!(Key::read(&d.join("short")), Err(ModelFileError::KeyFormat { .. })));
+}
+
+#[test]
+fn run_saves_a_model_that_model_show_prints() {
+    let d = dir("cli");
+    std::fs::write(d.join("key"), "11".repeat(32)).expect("key");
+    let eddy = || std::process::Command::new(env!("CARGO_BIN_EXE_eddy"));
+    let out = eddy()
+        .current_dir(&d)
+        .args([
+            "run",
+            "synth:blobs?n=3000&d=3&k=3&seed=2",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "3",
+            "--labels-out",
+            "l.csv",
+            "--save-model",
+            "models/km.eddy",
+            "--signing-key",
+            "key",
+            "--quiet",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let show = eddy()
+        .current_dir(&d)
+        .args(["model", "show", "models/km.eddy", "--signing-key", "key"])
+        .output()
+        .expect("runs");
+    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(json["header"]["records_seen"], 3000);
+    assert_eq!(json["header"]["features"], serde_json::json!(["f0", "f1", "f2"]));
+    assert!(json["model"]["clusterer"].is_object());
+    let unsigned = eddy()
+        .current_dir(&d)
+        .args(["model", "show", "models/km.eddy"])
+        .env_remove("EDDY_SIGNING_KEY_FILE")
+        .output()
+        .expect("runs");
+    assert!(!unsigned.status.success());
+    assert!(String::from_utf8_lossy(&unsigned.stderr).contains("signed"));
+    let via_env = eddy()
+        .current_dir(&d)
+        .args(["model", "show", "models/km.eddy"])
+        .env("EDDY_SIGNING_KEY_FILE", d.join("key"))
+        .output()
+        .expect("runs");
+    assert!(via_env.status.success());
+    assert!(!String::from_utf8_lossy(&via_env.stdout).contains(&"11".repeat(32)), "the key is never printed");
+}
