@@ -806,3 +806,28 @@ fn a_quiet_pipe_is_labelled_live_and_interruptible() {
     assert_eq!(summary["records"], 10);
     drop(stdin);
 }
+
+/// The shipped models load, and the embedding example labels records with one.
+#[test]
+fn shipped_models_load_and_the_embedding_example_uses_one() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let run = example("embed_model").arg(root.join("models/sensors-sgd.eddy")).output().expect("example runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    for state in ["(ok)", "(warn)", "(fail)"] {
+        assert!(stdout.contains(state), "{state} in {stdout}");
+    }
+    let keys = eddy::model_file::Keys::default();
+    let (header, model): (_, eddy::model::Model) =
+        eddy::model_file::load(&root.join("models/blobs-kmeans.eddy"), "model", &keys).expect("loads");
+    assert_eq!(header.n_features, 4);
+    let eddy::model::Model::Clusterer(km) = model else { panic!("k-means") };
+    let (x, truth) = eddy::source::synth::Blobs::new(4, 4, 7).next_batch(2000);
+    use eddy::OnlineClusterer;
+    let labels = km.predict(x.view()).expect("valid");
+    let ari = eddy::metrics::adjusted_rand_index(
+        truth.as_slice().expect("contiguous"),
+        labels.as_slice().expect("contiguous"),
+    );
+    assert!(ari > 0.99, "the saved centres still find the blobs: ARI {ari}");
+}

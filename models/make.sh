@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuilds the example models in this folder (unsigned, unencrypted, deterministic but for
+# the creation time in their headers):
+#   bash models/make.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+eddy=target/release/eddy
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Mini-batch k-means, 4 centres, on 4-dimensional generated blobs.
+$eddy run 'synth:blobs?n=50000&d=4&k=4&seed=7' --model minibatch-kmeans --clusters 4 --seed 7 \
+    --labels-out "$tmp/l.npy" --save-model models/blobs-kmeans.eddy --quiet
+# A running scaler + logistic SGD that tells sensor states apart (examples/data/sensors.csv).
+$eddy run examples/data/sensors.csv --features temperature,vibration,load,error_rate \
+    --label-column state --classes ok,warn,fail --scale --model sgd --loss log \
+    --labels-out "$tmp/s.csv" --save-model models/sensors-sgd.eddy --quiet
