@@ -242,7 +242,7 @@ fn projection<DB: DrawingBackend>(
     let (y0, y1) = bounds(all.iter().map(|p| p.1));
     let mut chart = ChartBuilder::on(area)
         .caption(
-            format!("PCA of the last {} records, coloured by cluster", s.sample.nrows().min(1000)),
+            format!("PCA of the last {} records ({} drawn), by cluster", s.sample.nrows(), s.sample.nrows().min(1000)),
             ("sans-serif", 20),
         )
         .margin(12)
@@ -268,13 +268,18 @@ fn projection<DB: DrawingBackend>(
             .label(format!("centre {c}: {count:.0}"))
             .legend(move |(x, y)| Circle::new((x, y), 5, Palette99::pick(c).filled()));
         chart
-            .draw_series(std::iter::once(Text::new(format!("{c} ({count:.0})"), at, ("sans-serif", 16).into_font())))
+            // Beside the cross (12 px right, 18 px up), so the cross does not hide the id.
+            .draw_series(std::iter::once(
+                EmptyElement::at(at)
+                    + Text::new(format!("{c} ({count:.0})"), (12, -18), ("sans-serif", 16).into_font()),
+            ))
             .map_err(e)?;
     }
     chart
         .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
+        // See-through, so points under the legend stay visible.
+        .background_style(WHITE.mix(0.45))
+        .border_style(BLACK.mix(0.5))
         .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(e)?;
@@ -291,6 +296,16 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// The end of a segmented range with `n` segments: `0..n-1` gives n of them, but
+/// plotters needs a range of at least one step, so one bar gets a spare segment.
+fn segments(n: usize) -> usize {
+    if n > 1 {
+        n - 1
+    } else {
+        1
+    }
+}
+
 fn segment_label(labels: &[String], v: &SegmentValue<usize>) -> String {
     match v {
         SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
@@ -305,7 +320,16 @@ fn sizes<DB: DrawingBackend>(
     what: &str,
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let bars: Vec<(String, u64)> = s.label_counts.iter().map(|(&l, &n)| (class_name(s, l), n)).collect();
+    // (name, records, colour index): clusters are named by id, all of them (empty ones
+    // too), coloured like their points; classes by their names.
+    let bars: Vec<(String, u64, usize)> = match &s.detail {
+        Detail::Clusterer { centers, .. } => (0..centers.nrows().max(s.label_counts.len()))
+            .map(|c| (c.to_string(), s.label_counts.get(&(c as i64)).copied().unwrap_or(0), c))
+            .collect(),
+        Detail::Classifier { .. } => {
+            s.label_counts.iter().enumerate().map(|(i, (&l, &n))| (class_name(s, l), n, i + 3)).collect()
+        }
+    };
     let top = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64 * 1.1;
     let n = bars.len().max(1);
     let mut chart = ChartBuilder::on(area)
@@ -313,7 +337,7 @@ fn sizes<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..top)
+        .build_cartesian_2d((0..segments(n)).into_segmented(), 0f64..top)
         .map_err(e)?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     chart
@@ -328,7 +352,7 @@ fn sizes<DB: DrawingBackend>(
         .map_err(e)?;
     chart
         .draw_series(bars.iter().enumerate().map(|(i, b)| {
-            let colour = if what == "cluster" { Palette99::pick(i) } else { Palette99::pick(i + 3) };
+            let colour = Palette99::pick(b.2);
             let mut bar = Rectangle::new(
                 [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), b.1 as f64)],
                 colour.filled(),
@@ -375,6 +399,7 @@ fn timeline_chart<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
+        .margin_right(40)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(0f64..last, y0..y1)
@@ -419,7 +444,7 @@ fn confusion_matrix<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
+        .build_cartesian_2d((0..segments(n)).into_segmented(), (0..segments(n)).into_segmented())
         .map_err(e)?;
     // Rows are drawn top-down, so the first class is at the top.
     let flipped: Vec<String> = names.iter().rev().cloned().collect();

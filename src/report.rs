@@ -3,8 +3,8 @@
 //!
 //! Clusterers get, per cluster, its size and share, centre, spread (mean and
 //! largest distance of its sampled members to the centre), nearest other
-//! cluster, and the features that most set it apart from the mean of the recent
-//! records (in their standard deviations); overall inertia, the silhouette of the sample, and
+//! cluster, and the features that most set it apart from the overall mean (in
+//! standard deviations); overall inertia, the silhouette of the sample, and
 //! ARI when labels exist. Classifiers get accuracy, per-class precision,
 //! recall and F1, and the confusion matrix. Both get their pictures.
 
@@ -54,6 +54,14 @@ pub enum ReportError {
         #[source]
         error: serde_json::Error,
     },
+    /// `run.json`'s parts do not fit together (hand-edited or damaged).
+    #[error("{path}: the snapshot of {model} does not fit together (sample, labels and features differ in size)")]
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// The model whose snapshot is wrong.
+        model: String,
+    },
     /// A picture failed.
     #[error(transparent)]
     Plot(#[from] PlotError),
@@ -74,7 +82,25 @@ impl RunRecord {
     pub fn load(path: &Path) -> Result<Self, ReportError> {
         let file = if path.is_dir() { path.join("run.json") } else { path.to_path_buf() };
         let text = std::fs::read_to_string(&file).map_err(|error| ReportError::Io { path: file.clone(), error })?;
-        serde_json::from_str(&text).map_err(|error| ReportError::Format { path: file, error })
+        let record: RunRecord =
+            serde_json::from_str(&text).map_err(|error| ReportError::Format { path: file.clone(), error })?;
+        for s in &record.snapshots {
+            let d = s.features.len();
+            let centres_fit = match &s.detail {
+                Detail::Clusterer { centers, .. } => centers.ncols() == d || centers.nrows() == 0,
+                Detail::Classifier { .. } => true,
+            };
+            let consistent = s.sample.ncols() == d
+                && s.sample_labels.len() == s.sample.nrows()
+                && s.sample_truth.as_ref().is_none_or(|t| t.len() == s.sample.nrows())
+                && s.moments.mean.len() == d
+                && s.moments.var.len() == d
+                && centres_fit;
+            if !consistent {
+                return Err(ReportError::Inconsistent { path: file, model: s.model.clone() });
+            }
+        }
+        Ok(record)
     }
 }
 
@@ -95,7 +121,7 @@ pub struct ClusterRow {
     pub spread_max: Option<f64>,
     /// The nearest other centre and the distance to it.
     pub nearest: Option<(usize, f64)>,
-    /// Up to three features furthest from the mean of the recent records, in their standard deviations.
+    /// Up to three features furthest from the overall mean, in standard deviations.
     pub distinctive: Vec<(String, f64)>,
 }
 

@@ -44,7 +44,7 @@ pub struct Snapshot {
     pub features: Vec<String>,
     /// Class names by id, when the input had named classes.
     pub class_names: Option<Vec<String>>,
-    /// Mean and variance of every feature over the sample (the most recent records).
+    /// Mean and variance of every feature over the run (from every 8th batch).
     pub moments: Moments,
     /// The most recent records (at most [`SAMPLE_ROWS`]) and their labels.
     pub sample: Array2<f64>,
@@ -94,11 +94,13 @@ pub enum Detail {
 ///
 /// Nothing is copied per record: the recent sample is the last few batches
 /// themselves (shared with the rest of the pipeline), and label counts go into
-/// a dense array. Feature moments are computed from the sample when a snapshot
-/// is taken (updating them on every batch cost more than the rest together).
+/// a dense array. Feature moments are updated from every 8th batch: over a run
+/// that estimates the overall mean and variance, at an eighth of the cost of
+/// updating them on every batch (which cost more than all the rest together).
 #[derive(Debug, Clone)]
 pub struct Tracker {
     features: Vec<String>,
+    moments: Option<Moments>,
     /// The latest batches, holding at least [`SAMPLE_ROWS`] records, with their labels.
     recent: VecDeque<(Arc<Batch>, Vec<i64>)>,
     recent_rows: usize,
@@ -111,6 +113,9 @@ pub struct Tracker {
     records: u64,
 }
 
+/// Feature moments are updated from one batch in this many.
+const MOMENT_EVERY: u64 = 8;
+
 /// Labels below this are counted in an array (cluster ids and class ids are small).
 const DENSE: usize = 4096;
 
@@ -119,6 +124,7 @@ impl Tracker {
     pub fn new(features: Vec<String>) -> Self {
         Self {
             features,
+            moments: None,
             recent: VecDeque::new(),
             recent_rows: 0,
             timeline: Vec::new(),
@@ -138,6 +144,9 @@ impl Tracker {
     /// Take in a labelled batch and the scores after it.
     pub fn observe(&mut self, batch: &Arc<Batch>, labels: &[i64], point: (f64, f64)) {
         self.records += batch.len() as u64;
+        if self.batches % MOMENT_EVERY == 0 {
+            self.moments.get_or_insert_with(|| Moments::new(batch.x.ncols())).update_batch(batch.x.view());
+        }
         for &l in labels {
             match usize::try_from(l) {
                 Ok(i) if i < DENSE => {
@@ -230,11 +239,7 @@ impl Tracker {
             features: self.features.clone(),
             // Names arrive with the run's summary: the source owns the label map.
             class_names: None,
-            moments: {
-                let mut m = Moments::new(d);
-                m.update_batch(sample.view());
-                m
-            },
+            moments: self.moments.clone().unwrap_or_else(|| Moments::new(d)),
             sample,
             sample_labels,
             sample_truth,

@@ -221,3 +221,103 @@ fn run_plots_report_and_eddy_report_through_the_cli() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent"));
 }
+
+#[test]
+fn one_cluster_one_class_and_a_damaged_run_json() {
+    let d = dir("edges");
+    // One centre; and a classifier that has seen a single class.
+    let o = SourceOptions { batch_size: 64, label_column: None, ..SourceOptions::default() };
+    let src = source::open("synth:blobs?n=640&d=1&k=1&seed=3", o).expect("valid");
+    let stages = vec![
+        ModelStage {
+            name: "km".into(),
+            model: ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 1, ..ModelSpec::default() }
+                .build()
+                .expect("valid"),
+            sink: Box::new(MemorySink::default()),
+            labels_path: String::new(),
+        },
+        ModelStage {
+            name: "nb".into(),
+            model: ModelSpec { kind: ModelKind::GaussianNb, ..ModelSpec::default() }.build().expect("valid"),
+            sink: Box::new(MemorySink::default()),
+            labels_path: String::new(),
+        },
+    ];
+    let out = pipeline::run(src, stages, &PipelineOptions { track: true, ..PipelineOptions::default() }).expect("runs");
+    for snap in &out.snapshots {
+        let png = d.join(format!("{}.png", snap.model));
+        plot::render(snap, &png, PlotFormat::Png).expect("one cluster or class still draws");
+        assert!(png_stats(&png).2 >= 4, "{}", snap.model);
+    }
+    let record =
+        RunRecord { input: "x".into(), records: 640, rejected: 0, seconds: 0.1, snapshots: out.snapshots.clone() };
+    report::write(&record, &d.join("r")).expect("a report of one cluster");
+    // A hand-damaged run.json is refused with a reason, not a panic.
+    let mut text: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r/run.json")).expect("json")).expect("json");
+    text["snapshots"][0]["sample_labels"] = serde_json::json!([0]);
+    std::fs::write(d.join("r/run.json"), text.to_string()).expect("write");
+    let err = RunRecord::load(&d.join("r")).expect_err("inconsistent");
+    assert!(err.to_string().contains("does not fit together"), "{err}");
+}
+
+#[test]
+fn bad_snapshot_options_and_an_unwritable_plots_folder() {
+    let d = dir("badopts");
+    let eddy = || std::process::Command::new(env!("CARGO_BIN_EXE_eddy"));
+    let out = eddy()
+        .current_dir(&d)
+        .args([
+            "run",
+            "synth:blobs?n=100",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "2",
+            "--labels-out",
+            "l.csv",
+            "--plots",
+            "p",
+            "--snapshot-interval",
+            "1e30",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--snapshot-interval"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Pictures that cannot be written do not stop the stream: labels and summary still come.
+    std::fs::write(d.join("not-a-folder"), b"").expect("write");
+    let options = PipelineOptions {
+        snapshots: Some(SnapshotOptions {
+            dir: d.join("not-a-folder"),
+            every_records: Some(100),
+            interval: None,
+            format: PlotFormat::Png,
+        }),
+        ..PipelineOptions::default()
+    };
+    let src = source::open(
+        "synth:blobs?n=2000&d=2&k=2&seed=1",
+        SourceOptions { batch_size: 100, ..SourceOptions::default() },
+    )
+    .expect("valid");
+    let sink = MemorySink::default();
+    let stage = ModelStage {
+        name: "km".into(),
+        model: ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 2, ..ModelSpec::default() }
+            .build()
+            .expect("valid"),
+        sink: Box::new(sink.clone()),
+        labels_path: String::new(),
+    };
+    let outcome = pipeline::run(src, vec![stage], &options).expect("drawing errors do not fail the run");
+    assert_eq!(sink.labels.lock().expect("lock").len(), 2000, "every record labelled");
+    let stats = outcome.summary.snapshots.expect("snapshots on");
+    assert_eq!(stats.drawn, 0);
+    assert!(stats.skipped >= 1, "{stats:?}");
+}

@@ -233,10 +233,10 @@ impl RunConfig {
             bail!("--snapshot-every must be at least 1");
         }
         let interval = match args.snapshot_interval {
-            Some(secs) if !(secs.is_finite() && secs > 0.0) => {
-                bail!("--snapshot-interval must be a positive number of seconds")
-            }
-            Some(secs) => Some(std::time::Duration::from_secs_f64(secs)),
+            Some(secs) => match std::time::Duration::try_from_secs_f64(secs) {
+                Ok(d) if secs > 0.0 => Some(d),
+                _ => bail!("--snapshot-interval must be a positive number of seconds, got {secs}"),
+            },
             None => None,
         };
         let snapshots = match &args.plots {
@@ -315,6 +315,9 @@ impl RunConfig {
         outputs.extend(args.rejects.iter().cloned());
         outputs.extend(args.summary_json.iter().cloned());
         outputs.extend(args.save_model.iter().cloned());
+        if let Some(dir) = &args.report {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let keys = Keys {
             signing: args.signing_key.as_deref().map(Key::read).transpose()?,
             encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,

@@ -475,8 +475,14 @@ pub fn run_inline(
                     (Ok(Some(snap)), Some(opts)) => {
                         let n = numbers.entry(snap.model.clone()).or_insert(0);
                         *n += 1;
-                        publish(opts, *n, &snap)?;
-                        stats.drawn += 1;
+                        match publish(opts, *n, &snap) {
+                            Ok(()) => stats.drawn += 1,
+                            Err(e) => {
+                                *n -= 1;
+                                stats.skipped += 1;
+                                eprintln!("eddy: warning: snapshot not drawn: {e}");
+                            }
+                        }
                     }
                     (Err(()), _) => stats.skipped += 1,
                     _ => {}
@@ -527,8 +533,14 @@ pub(crate) fn finish_snapshots<'a>(
         if let Some(opts) = &options.snapshots {
             let n = numbers.entry(snap.model.clone()).or_insert(0);
             *n += 1;
-            publish(opts, *n, &snap)?;
-            stats.drawn += 1;
+            // Like every picture: reported and skipped, never the run's failure.
+            match publish(opts, *n, &snap) {
+                Ok(()) => stats.drawn += 1,
+                Err(e) => {
+                    eprintln!("eddy: warning: the last snapshot of {} was not drawn: {e}", snap.model);
+                    stats.skipped += 1;
+                }
+            }
         }
         out.push(snap);
     }

@@ -91,15 +91,22 @@ pub(super) fn run_threads(
                 let _guard = QuitOnPanic(abort);
                 lower_priority();
                 let mut numbers = std::collections::HashMap::new();
+                let mut warned = false;
                 for snap in snap_rx {
                     let n = numbers.entry(snap.model.clone()).or_insert(0u64);
                     *n += 1;
+                    // A picture that cannot be drawn (disk full, folder gone) must not stop
+                    // the stream: say so once, count it as skipped, and go on.
                     if let Err(e) = publish(opts, *n, &snap) {
-                        stop(abort, &options.quit);
-                        return Err(PipelineError::Plot(e));
+                        *n -= 1;
+                        skipped.fetch_add(1, Ordering::Relaxed);
+                        if !warned {
+                            eprintln!("eddy: warning: snapshot not drawn: {e}");
+                            warned = true;
+                        }
                     }
                 }
-                Ok(numbers)
+                Ok::<_, PipelineError>(numbers)
             })
         });
         let source_thread = scope.spawn(move || {
