@@ -240,6 +240,8 @@ fn projection<DB: DrawingBackend>(
         points.outer_iter().chain(centres.outer_iter()).map(|r| (r[0], r.get(1).copied().unwrap_or(0.0))).collect();
     let (x0, x1) = bounds(all.iter().map(|p| p.0));
     let (y0, y1) = bounds(all.iter().map(|p| p.1));
+    // Head room above the data for the legend, so it covers no point.
+    let y1 = y1 + (y1 - y0) * 0.45;
     let mut chart = ChartBuilder::on(area)
         .caption(
             format!("PCA of the last {} records ({} drawn), by cluster", s.sample.nrows(), s.sample.nrows().min(1000)),
@@ -277,9 +279,8 @@ fn projection<DB: DrawingBackend>(
     }
     chart
         .configure_series_labels()
-        // See-through, so points under the legend stay visible.
-        .background_style(WHITE.mix(0.45))
-        .border_style(BLACK.mix(0.5))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
         .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(e)?;
