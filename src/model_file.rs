@@ -177,6 +177,13 @@ pub enum ModelFileError {
     },
 }
 
+/// True when `path` is a file that starts like an eddy model file.
+pub fn is_model_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == MAGIC
+}
+
 /// Write `value` with `header` to `path`: to a temporary file, synced, then renamed.
 pub fn save<T: Serialize>(path: &Path, header: &Header, value: &T, keys: &Keys) -> Result<(), ModelFileError> {
     let encoding = |e: &dyn fmt::Display| ModelFileError::Encoding { path: path.to_path_buf(), reason: e.to_string() };

@@ -104,6 +104,62 @@ impl RunRecord {
     }
 }
 
+impl RunRecord {
+    /// A record of a saved model alone (`eddy report model.eddy`): centres, counts and
+    /// classes, but no sample of records, so no spread, silhouette or timeline.
+    pub fn from_model(name: &str, header: &crate::model_file::Header, model: &crate::model::Model) -> Self {
+        use crate::model::Model;
+        use crate::snapshot::{Detail, Snapshot};
+        use crate::{OnlineClassifier, OnlineClusterer};
+        let d = header.n_features;
+        let (detail, label_counts) = match model {
+            Model::Clusterer(m) => {
+                let counts = m.counts().to_vec();
+                let label_counts = counts.iter().enumerate().map(|(i, &c)| (i as i64, c as u64)).collect();
+                let centers =
+                    m.cluster_centers().map(|c| c.to_owned()).unwrap_or_else(|| ndarray::Array2::zeros((0, d)));
+                (Detail::Clusterer { centers, counts, inertia: None, ari: None }, label_counts)
+            }
+            Model::Classifier(m) => {
+                let confusion = crate::metrics::ConfusionMatrix {
+                    labels: m.classes().to_vec(),
+                    counts: ndarray::Array2::zeros((m.classes().len(), m.classes().len())),
+                };
+                (
+                    Detail::Classifier {
+                        accuracy: None,
+                        rolling_accuracy: None,
+                        macro_f1: None,
+                        confusion,
+                        per_class: Vec::new(),
+                    },
+                    BTreeMap::new(),
+                )
+            }
+        };
+        let snapshot = Snapshot {
+            model: name.to_string(),
+            records: header.records_seen,
+            features: header.features.clone(),
+            class_names: header.classes.clone(),
+            moments: crate::Moments::new(d),
+            sample: ndarray::Array2::zeros((0, d)),
+            sample_labels: Vec::new(),
+            sample_truth: None,
+            timeline: Vec::new(),
+            label_counts,
+            detail,
+        };
+        RunRecord {
+            input: format!("model file {name}"),
+            records: header.records_seen,
+            rejected: 0,
+            seconds: 0.0,
+            snapshots: vec![snapshot],
+        }
+    }
+}
+
 /// One cluster's line in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterRow {

@@ -191,3 +191,39 @@ fn run_saves_a_model_that_model_show_prints() {
     assert!(via_env.status.success());
     assert!(!String::from_utf8_lossy(&via_env.stdout).contains(&"11".repeat(32)), "the key is never printed");
 }
+
+#[test]
+fn a_report_from_a_model_file() {
+    let d = dir("report-model");
+    let eddy = || std::process::Command::new(env!("CARGO_BIN_EXE_eddy"));
+    let out = eddy()
+        .current_dir(&d)
+        .args([
+            "run",
+            "synth:blobs?n=4000&d=3&k=3&seed=4",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "3",
+            "--labels-out",
+            "l.csv",
+            "--save-model",
+            "km.eddy",
+            "--quiet",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = eddy().current_dir(&d).args(["report", "km.eddy", "--out", "r"]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(d.join("r/report.md")).expect("report");
+    let (_, model): (Header, Model) = model_file::load(&d.join("km.eddy"), "model", &Keys::default()).expect("loads");
+    let Model::Clusterer(km) = model else { panic!("k-means") };
+    let centers = km.cluster_centers().expect("fitted");
+    for (c, row) in centers.outer_iter().enumerate() {
+        let centre: Vec<String> = row.iter().map(|v| format!("{v:.3}")).collect();
+        assert!(md.contains(&format!("| {c} | {} |", km.counts()[c] as u64)), "size of cluster {c}");
+        assert!(md.contains(&centre.join(", ")), "centre of cluster {c}");
+    }
+    assert!(d.join("r/km-state.png").exists());
+}

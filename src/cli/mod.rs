@@ -30,17 +30,25 @@ enum Command {
     ///   tail -f events.ndjson | eddy run - --format ndjson --model perceptron --label-column y --labels-out -
     #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
-    /// Write a report of a run: report.html (self-contained) and report.md with its pictures.
+    /// Write a report: report.html (self-contained) and report.md with its pictures.
     ///
-    /// RUN is a folder with run.json, as written by `eddy run --plots DIR` or `--report DIR`.
+    /// MODEL_OR_RUN is a run folder with run.json (written by `eddy run --plots DIR` or
+    /// `--report DIR`), or a saved model file (.eddy: centres and counts, no sample).
     ///
     /// Example: eddy report plots/ --out report/
     Report {
-        /// The run's folder (or its run.json).
+        /// The run's folder (or its run.json), or a model file.
+        #[arg(value_name = "MODEL_OR_RUN")]
         run: PathBuf,
         /// Where the report goes.
         #[arg(long)]
         out: PathBuf,
+        /// The model file's signing key, if it is signed; also EDDY_SIGNING_KEY_FILE.
+        #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
+        signing_key: Option<PathBuf>,
+        /// The model file's encryption key, if it is encrypted; also EDDY_ENCRYPTION_KEY_FILE.
+        #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
+        encryption_key: Option<PathBuf>,
     },
     /// Inspect a saved model file: verify it, then print its header and state as JSON.
     ///
@@ -73,7 +81,9 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Run(args) => run::run(*args),
-        Command::Report { run, out } => report(&run, &out),
+        Command::Report { run, out, signing_key, encryption_key } => {
+            report(&run, &out, signing_key.as_deref(), encryption_key.as_deref())
+        }
         Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
             show_model(&file, signing_key.as_deref(), encryption_key.as_deref())
         }
@@ -124,8 +134,23 @@ fn show_model(
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(run: &std::path::Path, out: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let record = crate::report::RunRecord::load(run)?;
+fn report(
+    run: &std::path::Path,
+    out: &std::path::Path,
+    signing: Option<&std::path::Path>,
+    encryption: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    use crate::model_file::{self, Key, Keys};
+    let is_model = model_file::is_model_file(run);
+    let record = if is_model {
+        let keys =
+            Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
+        let (header, model): (_, crate::model::Model) = model_file::load(run, "model", &keys)?;
+        let name = run.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        crate::report::RunRecord::from_model(&name, &header, &model)
+    } else {
+        crate::report::RunRecord::load(run)?
+    };
     let files = crate::report::write(&record, out)?;
     println!("report: {}", files.html.display());
     println!("        {}", files.markdown.display());
