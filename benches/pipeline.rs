@@ -27,6 +27,9 @@ impl LabelSink for Discard {
     fn finish(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+    fn sync(&mut self) -> std::io::Result<u64> {
+        Ok(self.0)
+    }
 }
 
 fn kmeans_spec() -> ModelSpec {

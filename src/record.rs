@@ -41,6 +41,7 @@ impl Batch {
 /// classes (`--classes`), they decide: integers if every one is an integer.
 /// Declared classes refuse any other label.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "LabelMapFields")]
 pub struct LabelMap {
     names: Vec<String>,
     #[serde(skip)]
@@ -50,6 +51,22 @@ pub struct LabelMap {
     integers: Option<bool>,
     /// Declared integer classes.
     declared: Vec<i64>,
+}
+
+/// LabelMap as saved: its name index is rebuilt when it is read back.
+#[derive(Deserialize)]
+struct LabelMapFields {
+    names: Vec<String>,
+    fixed: bool,
+    integers: Option<bool>,
+    declared: Vec<i64>,
+}
+
+impl From<LabelMapFields> for LabelMap {
+    fn from(f: LabelMapFields) -> Self {
+        let index = f.names.iter().enumerate().map(|(i, n)| (n.clone(), i as i64)).collect();
+        Self { names: f.names, index, fixed: f.fixed, integers: f.integers, declared: f.declared }
+    }
 }
 
 impl LabelMap {
@@ -127,4 +144,19 @@ impl LabelMap {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty() && self.declared.is_empty()
     }
+}
+
+/// Where a source stands after a batch: enough to continue reading from there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourcePosition {
+    /// Records read so far, rejected ones included (the next record's id).
+    pub records: u64,
+    /// Bytes of input consumed (rows, for `.npy`; records, for generators).
+    pub offset: u64,
+    /// Lines read (text inputs).
+    pub line: u64,
+    /// Records rejected so far.
+    pub rejected: u64,
+    /// The class map as it stood, when the input has a label column.
+    pub labels: Option<LabelMap>,
 }

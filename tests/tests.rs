@@ -1,6 +1,7 @@
 //! eddy's integration tests, one binary (fewer link steps on a 2-core machine).
 
 mod bad_input; // every kind of bad batch is refused with a typed error, model unchanged
+mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check

@@ -55,6 +55,11 @@ enum Command {
     /// Example: eddy model show models/blobs-kmeans.eddy
     #[command(subcommand)]
     Model(ModelCommand),
+    /// List or verify the checkpoints of a folder written by `eddy run --checkpoint DIR`.
+    ///
+    /// Example: eddy checkpoint list ckpt/
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
     /// Run the main job on generated streams: a classifier on a drifting
     /// multi-class stream and mini-batch k-means on a blob stream. Writes labels
     /// and a summary, and prints where.
@@ -81,6 +86,7 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Run(args) => run::run(*args),
+        Command::Checkpoint(cmd) => checkpoints(cmd),
         Command::Report { run, out, signing_key, encryption_key } => {
             report(&run, &out, signing_key.as_deref(), encryption_key.as_deref())
         }
@@ -102,6 +108,69 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `eddy checkpoint ...`.
+#[derive(Debug, Subcommand)]
+enum CheckpointCommand {
+    /// One line per checkpoint: file, time, records, models, and whether it verifies.
+    List {
+        /// The checkpoint folder.
+        dir: PathBuf,
+        /// The signing key, if they are signed; also EDDY_SIGNING_KEY_FILE.
+        #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
+        signing_key: Option<PathBuf>,
+        /// The encryption key, if they are encrypted; also EDDY_ENCRYPTION_KEY_FILE.
+        #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
+        encryption_key: Option<PathBuf>,
+    },
+    /// Check every checkpoint fully; the exit code is 1 if any fails.
+    Verify {
+        /// The checkpoint folder.
+        dir: PathBuf,
+        /// The signing key, if they are signed; also EDDY_SIGNING_KEY_FILE.
+        #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
+        signing_key: Option<PathBuf>,
+        /// The encryption key, if they are encrypted; also EDDY_ENCRYPTION_KEY_FILE.
+        #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
+        encryption_key: Option<PathBuf>,
+    },
+}
+
+fn checkpoints(cmd: CheckpointCommand) -> anyhow::Result<ExitCode> {
+    use crate::model_file::{Key, Keys};
+    let (dir, signing, encryption, verify) = match cmd {
+        CheckpointCommand::List { dir, signing_key, encryption_key } => (dir, signing_key, encryption_key, false),
+        CheckpointCommand::Verify { dir, signing_key, encryption_key } => (dir, signing_key, encryption_key, true),
+    };
+    let keys = Keys {
+        signing: signing.as_deref().map(Key::read).transpose()?,
+        encryption: encryption.as_deref().map(Key::read).transpose()?,
+    };
+    let files = crate::checkpoint::files(&dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    if files.is_empty() {
+        anyhow::bail!("{}: no checkpoints", dir.display());
+    }
+    let mut bad = 0;
+    for file in &files {
+        match crate::checkpoint::load(file, &keys) {
+            Ok((header, checkpoint)) => {
+                let models: Vec<&str> = checkpoint.models.iter().map(|m| m.name.as_str()).collect();
+                println!(
+                    "{}  created {}  records {}  models {}  verified",
+                    file.display(),
+                    header.created,
+                    header.records_seen,
+                    models.join(",")
+                );
+            }
+            Err(e) => {
+                bad += 1;
+                println!("{}  NOT VERIFIED: {e}", file.display());
+            }
+        }
+    }
+    Ok(if verify && bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// `eddy model ...`.

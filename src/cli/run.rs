@@ -110,6 +110,16 @@ pub struct RunArgs {
     /// Encrypt saved models with this key (32 bytes, or 64 hex digits); also EDDY_ENCRYPTION_KEY_FILE.
     #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
     pub encryption_key: Option<PathBuf>,
+    /// Write checkpoints (every model's state, scores and the input position, with every
+    /// label before it durably written) into this folder while the stream runs.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// With --checkpoint: every this many records.
+    #[arg(long, default_value_t = 100_000)]
+    pub checkpoint_every: u64,
+    /// With --checkpoint: keep the newest this many.
+    #[arg(long, default_value_t = 2)]
+    pub keep_checkpoints: usize,
 }
 
 /// `--plot-format`.
@@ -209,6 +219,8 @@ pub struct RunConfig {
     pub inline: bool,
     /// Where the report goes.
     pub report: Option<PathBuf>,
+    /// Checkpoint folder, interval and how many to keep.
+    pub checkpoint: Option<(PathBuf, u64, usize)>,
     /// The input's feature names, once it is open.
     pub features: Vec<String>,
     /// Where each model is saved, when asked.
@@ -315,8 +327,11 @@ impl RunConfig {
         outputs.extend(args.rejects.iter().cloned());
         outputs.extend(args.summary_json.iter().cloned());
         outputs.extend(args.save_model.iter().cloned());
-        if let Some(dir) = &args.report {
+        for dir in args.report.iter().chain(args.checkpoint.iter()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        if args.checkpoint.is_some() && (args.checkpoint_every == 0 || args.keep_checkpoints == 0) {
+            bail!("--checkpoint-every and --keep-checkpoints must be at least 1");
         }
         let keys = Keys {
             signing: args.signing_key.as_deref().map(Key::read).transpose()?,
@@ -362,6 +377,7 @@ impl RunConfig {
             save_model: args.save_model,
             keys,
             features: Vec::new(),
+            checkpoint: args.checkpoint.map(|dir| (dir, args.checkpoint_every, args.keep_checkpoints)),
         })
     }
 
@@ -369,6 +385,15 @@ impl RunConfig {
     pub fn execute(mut self) -> Result<RunSummary> {
         let source = source::open(&self.input, self.source.clone())?;
         self.features = source.feature_names().to_vec();
+        if let Some((dir, every, keep)) = &self.checkpoint {
+            self.pipeline.checkpoint = Some(crate::checkpoint::CheckpointOptions {
+                dir: dir.clone(),
+                every_records: *every,
+                keep: *keep,
+                keys: self.keys.clone(),
+                features: self.features.clone(),
+            });
+        }
         let mut stages = Vec::new();
         for (spec, path) in &self.models {
             if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -18,9 +18,11 @@
 
 mod stage;
 
+use crate::checkpoint::{CheckpointOptions, ModelCheckpoint};
 use crate::error::ModelError;
 use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
 use crate::model::{Model, NO_PREDICTION};
+use crate::model_file::ModelFileError;
 use crate::plot::{self, PlotError, PlotFormat};
 use crate::record::Batch;
 use crate::sink::LabelSink;
@@ -63,6 +65,8 @@ pub struct PipelineOptions {
     pub snapshots: Option<SnapshotOptions>,
     /// Keep the state that snapshots and reports need (implied by `snapshots`).
     pub track: bool,
+    /// Write checkpoints while the stream runs.
+    pub checkpoint: Option<CheckpointOptions>,
 }
 
 /// When and where snapshots are drawn.
@@ -108,6 +112,7 @@ impl Default for PipelineOptions {
             progress: None,
             snapshots: None,
             track: false,
+            checkpoint: None,
         }
     }
 }
@@ -148,6 +153,9 @@ pub enum PipelineError {
     /// Drawing a snapshot failed.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// Writing a checkpoint failed.
+    #[error("writing a checkpoint")]
+    Checkpoint(#[source] ModelFileError),
     /// A stage panicked (a bug): the run stopped.
     #[error("the {0} stage panicked")]
     Panic(String),
@@ -320,6 +328,23 @@ impl Scored {
         Ok(self.final_snapshot())
     }
 
+    /// The model's part of a checkpoint, or `None` while it holds rows it has not
+    /// labelled yet (a clusterer waiting for enough rows to start).
+    pub(crate) fn checkpoint_state(&self, labels_path: &str) -> Option<ModelCheckpoint> {
+        if self.held.is_some() {
+            return None;
+        }
+        Some(ModelCheckpoint {
+            name: self.name.clone(),
+            labels_path: labels_path.to_string(),
+            labels_len: 0,
+            records: self.records,
+            model: self.model.clone(),
+            classification: self.classification.clone(),
+            clustering: self.clustering.clone(),
+        })
+    }
+
     /// The state now, when tracked.
     pub(crate) fn final_snapshot(&self) -> Option<Snapshot> {
         let tracker = self.tracker.as_ref()?;
@@ -456,6 +481,7 @@ pub fn run_inline(
         stages.into_iter().map(|s| (Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path)).collect();
     let mut stats = SnapshotStats::default();
     let mut numbers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut next_checkpoint = options.checkpoint.as_ref().map_or(u64::MAX, |c| c.every_records.max(1));
     let mut records = 0;
     let outcome = (|| {
         while let Some(batch) = source.next_batch()? {
@@ -486,6 +512,25 @@ pub fn run_inline(
                     }
                     (Err(()), _) => stats.skipped += 1,
                     _ => {}
+                }
+            }
+            if let Some(opts) = options.checkpoint.as_ref().filter(|_| records >= next_checkpoint) {
+                while next_checkpoint <= records {
+                    next_checkpoint += opts.every_records.max(1);
+                }
+                let mut models = Vec::new();
+                for (scored, sink, path) in running.iter_mut() {
+                    let Some(mut state) = scored.checkpoint_state(path) else { break };
+                    state.labels_len = sink.sync().map_err(|error| PipelineError::Sink {
+                        model: scored.name.clone(),
+                        path: path.clone(),
+                        error,
+                    })?;
+                    models.push(state);
+                }
+                if models.len() == running.len() {
+                    let checkpoint = crate::checkpoint::Checkpoint { position: source.position(), models };
+                    crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;
                 }
             }
         }

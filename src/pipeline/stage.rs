@@ -3,8 +3,9 @@
 use super::{
     finish_snapshots, publish, Labelled, PipelineError, PipelineOptions, RunOutcome, RunSummary, Scored, SnapshotStats,
 };
+use crate::checkpoint::{self, Checkpoint, CheckpointOptions, ModelCheckpoint};
 use crate::model::Model;
-use crate::record::Batch;
+use crate::record::{Batch, SourcePosition};
 use crate::sink::LabelSink;
 use crate::snapshot::Snapshot;
 use crate::source::Source;
@@ -75,11 +76,13 @@ pub(super) fn run_threads(
     // Errors stop everyone: a stage that fails sets this; the source checks it.
     let abort = AtomicBool::new(false);
     let capacity = options.channel_capacity.max(1);
+    let n_models = stages.len();
+    let (report_tx, report_rx) = bounded::<Report>(2 * n_models + 1);
     let mut to_models = Vec::new();
     let mut model_ends = Vec::new();
     for s in stages {
-        let (tx, rx) = bounded::<Arc<Batch>>(capacity);
-        let (ltx, lrx) = bounded::<Labelled>(capacity);
+        let (tx, rx) = bounded::<Stamped>(capacity);
+        let (ltx, lrx) = bounded::<ToSink>(capacity);
         to_models.push(tx);
         model_ends.push((Scored::new(s.name, s.model, options, &features), rx, ltx, s.sink, lrx, s.labels_path));
     }
@@ -109,9 +112,21 @@ pub(super) fn run_threads(
                 Ok::<_, PipelineError>(numbers)
             })
         });
+        let checkpoint_thread = options.checkpoint.as_ref().map(|opts| {
+            scope.spawn(move || {
+                let _guard = QuitOnPanic(abort);
+                let result = coordinate(opts, n_models, &report_rx);
+                if result.is_err() {
+                    stop(abort, &options.quit);
+                }
+                result
+            })
+        });
         let source_thread = scope.spawn(move || {
             let _guard = QuitOnPanic(abort);
             let mut records = 0u64;
+            let every = options.checkpoint.as_ref().map(|c| c.every_records.max(1));
+            let mut next_checkpoint = every.unwrap_or(u64::MAX);
             let result = (|| {
                 while !abort.load(Ordering::Relaxed) {
                     let Some(batch) = source.next_batch()? else { break };
@@ -120,8 +135,18 @@ pub(super) fn run_threads(
                         p(batch.len() as u64);
                     }
                     let batch = Arc::new(batch);
+                    // The batch that completes every `every` records carries the position after it.
+                    let stamp = match every {
+                        Some(n) if records >= next_checkpoint => {
+                            while next_checkpoint <= records {
+                                next_checkpoint += n;
+                            }
+                            Some(Arc::new(source.position()))
+                        }
+                        _ => None,
+                    };
                     for tx in &to_models {
-                        if tx.send(Arc::clone(&batch)).is_err() {
+                        if tx.send((Arc::clone(&batch), stamp.clone())).is_err() {
                             // A model stage stopped with an error; it reports it.
                             stop(abort, &options.quit);
                         }
@@ -139,18 +164,21 @@ pub(super) fn run_threads(
         for (mut scored, rx, ltx, mut sink, lrx, path) in model_ends {
             let prequential = options.prequential;
             let snap_tx = snap_tx.clone();
+            let labels_path = path.clone();
             let model_thread = scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
-                let result = model_loop(&mut scored, &rx, &ltx, prequential, &snap_tx, skipped);
+                let result = model_loop(&mut scored, &rx, &ltx, prequential, &snap_tx, skipped, &labels_path);
                 if result.is_err() {
                     stop(abort, &options.quit);
                 }
                 (result, scored)
             });
             let name = path.clone();
+            let reports = report_tx.clone();
+            let index = workers.len();
             let sink_thread = scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
-                let result = sink_loop(sink.as_mut(), &lrx);
+                let result = sink_loop(sink.as_mut(), &lrx, &reports, index);
                 // Flush whatever was written, also when something upstream failed.
                 let finished = sink.finish();
                 let result = result.and(finished).map_err(|e| (name, e));
@@ -162,6 +190,7 @@ pub(super) fn run_threads(
             workers.push((model_thread, sink_thread, path));
         }
         drop(snap_tx);
+        drop(report_tx);
         let (source_result, records, source) =
             source_thread.join().map_err(|_| PipelineError::Panic("source".into()))?;
         let mut first_error = source_result.err();
@@ -183,6 +212,15 @@ pub(super) fn run_threads(
             }
             summaries.push(scored.summary(path));
             finished.push(scored);
+        }
+        if let Some(t) = checkpoint_thread {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => return Err(PipelineError::Panic("checkpoint".into())),
+            }
         }
         // Every model thread has ended, so the plot thread's queue is closed.
         let numbers = match plot_thread.map(|t| t.join()) {
@@ -221,14 +259,18 @@ pub(super) fn run_threads(
 
 fn model_loop(
     scored: &mut Scored,
-    rx: &Receiver<Arc<Batch>>,
-    ltx: &Sender<Labelled>,
+    rx: &Receiver<Stamped>,
+    ltx: &Sender<ToSink>,
     prequential: super::Prequential,
     snap_tx: &Sender<Snapshot>,
     skipped: &AtomicU64,
+    labels_path: &str,
 ) -> Result<(), PipelineError> {
-    for batch in rx {
-        let Some((batch, labels)) = scored.accept(batch, prequential)? else { continue };
+    for (batch, stamp) in rx {
+        let Some((batch, labels)) = scored.accept(batch, prequential)? else {
+            // Rows held back (a clusterer not started yet): no checkpoint here.
+            continue;
+        };
         match scored.due_snapshot() {
             Ok(Some(snap)) => {
                 if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
@@ -240,20 +282,79 @@ fn model_loop(
             }
             Ok(None) => {}
         }
-        if ltx.send((batch, labels)).is_err() {
+        if ltx.send(ToSink::Labels((batch, labels))).is_err() {
             // The sink failed; it reports why.
             break;
+        }
+        if let (Some(position), Some(state)) = (stamp, scored.checkpoint_state(labels_path)) {
+            if ltx.send(ToSink::Barrier(position, Box::new(state))).is_err() {
+                break;
+            }
         }
     }
     scored.finish()
 }
 
-fn sink_loop(sink: &mut dyn LabelSink, rx: &Receiver<Labelled>) -> std::io::Result<()> {
-    for (batch, labels) in rx {
-        sink.write(&batch.ids, &labels)?;
-        // Caught up with the stream (it is slow, or followed): make the labels visible now.
-        if rx.is_empty() {
-            sink.flush()?;
+fn sink_loop(
+    sink: &mut dyn LabelSink,
+    rx: &Receiver<ToSink>,
+    reports: &Sender<Report>,
+    index: usize,
+) -> std::io::Result<()> {
+    for msg in rx {
+        match msg {
+            ToSink::Labels((batch, labels)) => {
+                sink.write(&batch.ids, &labels)?;
+                // Caught up with the stream (it is slow, or followed): make the labels visible now.
+                if rx.is_empty() {
+                    sink.flush()?;
+                }
+            }
+            ToSink::Barrier(position, mut state) => {
+                // Every label before the barrier is written: make them durable, note their length.
+                state.labels_len = sink.sync()?;
+                // No checkpoint thread (it failed and reported): nothing to do.
+                let _ = reports.send(Report { position, index, state: *state });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A batch, and the source's position after it when a checkpoint is due there.
+type Stamped = (Arc<Batch>, Option<Arc<SourcePosition>>);
+
+/// What a sink receives: labels, or a model's state at a checkpoint.
+enum ToSink {
+    Labels(Labelled),
+    Barrier(Arc<SourcePosition>, Box<ModelCheckpoint>),
+}
+
+/// A model's state with its labels durable, on its way to the checkpoint writer.
+struct Report {
+    position: Arc<SourcePosition>,
+    index: usize,
+    state: ModelCheckpoint,
+}
+
+/// Collect every model's report for a position, then write the checkpoint. Older
+/// incomplete positions (a model that held rows then) are dropped.
+fn coordinate(options: &CheckpointOptions, n_models: usize, reports: &Receiver<Report>) -> Result<(), PipelineError> {
+    let mut pending: std::collections::BTreeMap<u64, (Arc<SourcePosition>, Vec<Option<ModelCheckpoint>>)> =
+        std::collections::BTreeMap::new();
+    for r in reports {
+        let key = r.position.records;
+        let entry = pending.entry(key).or_insert_with(|| (Arc::clone(&r.position), vec![None; n_models]));
+        if let Some(slot) = entry.1.get_mut(r.index) {
+            *slot = Some(r.state);
+        }
+        if entry.1.iter().all(Option::is_some) {
+            if let Some((position, states)) = pending.remove(&key) {
+                let checkpoint =
+                    Checkpoint { position: (*position).clone(), models: states.into_iter().flatten().collect() };
+                checkpoint::write(options, &checkpoint).map_err(PipelineError::Checkpoint)?;
+            }
+            pending.retain(|&k, _| k > key);
         }
     }
     Ok(())

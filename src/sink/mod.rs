@@ -28,14 +28,40 @@ pub trait LabelSink: Send {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// Make what was written so far durable (flushed and synced to disk) and return
+    /// the length of the output in its own unit (bytes of a file; labels in memory).
+    /// Checkpoints record it, so a resumed run can cut the output back to it.
+    fn sync(&mut self) -> io::Result<u64>;
+}
+
+/// A destination that can make what it was given durable and say how long it is.
+pub trait Durable: Write + Send {
+    /// Flush, sync, and return the length written.
+    fn durable(&mut self) -> io::Result<u64>;
+}
+
+impl Durable for BufWriter<File> {
+    fn durable(&mut self) -> io::Result<u64> {
+        self.flush()?;
+        self.get_ref().sync_data()?;
+        Ok(self.get_ref().metadata()?.len())
+    }
+}
+
+impl Durable for BufWriter<io::Stdout> {
+    /// Standard output cannot be synced or cut back: its length is not tracked.
+    fn durable(&mut self) -> io::Result<u64> {
+        self.flush()?;
+        Ok(0)
+    }
 }
 
 /// `id,label` lines.
-pub struct CsvSink<W: Write + Send> {
+pub struct CsvSink<W: Durable> {
     out: W,
 }
 
-impl<W: Write + Send> CsvSink<W> {
+impl<W: Durable> CsvSink<W> {
     /// Write the header to `out`.
     pub fn new(mut out: W) -> io::Result<Self> {
         writeln!(out, "id,label")?;
@@ -43,7 +69,7 @@ impl<W: Write + Send> CsvSink<W> {
     }
 }
 
-impl<W: Write + Send> LabelSink for CsvSink<W> {
+impl<W: Durable> LabelSink for CsvSink<W> {
     fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
         let mut buf = itoa::Buffer::new();
         for (&id, &label) in ids.iter().zip(labels) {
@@ -60,14 +86,17 @@ impl<W: Write + Send> LabelSink for CsvSink<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+    fn sync(&mut self) -> io::Result<u64> {
+        self.out.durable()
+    }
 }
 
 /// `{"id":…,"label":…}` lines.
-pub struct NdjsonSink<W: Write + Send> {
+pub struct NdjsonSink<W: Durable> {
     out: W,
 }
 
-impl<W: Write + Send> LabelSink for NdjsonSink<W> {
+impl<W: Durable> LabelSink for NdjsonSink<W> {
     fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
         for (&id, &label) in ids.iter().zip(labels) {
             writeln!(self.out, "{{\"id\":{id},\"label\":{}}}", label)?;
@@ -79,6 +108,9 @@ impl<W: Write + Send> LabelSink for NdjsonSink<W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+    fn sync(&mut self) -> io::Result<u64> {
+        self.out.durable()
     }
 }
 
@@ -128,6 +160,14 @@ impl LabelSink for NpySink {
         writer.finish()?;
         std::fs::remove_file(&self.part)
     }
+
+    /// The length of the `.part` file of raw labels.
+    fn sync(&mut self) -> io::Result<u64> {
+        match self.raw.as_mut() {
+            Some(raw) => raw.durable(),
+            None => Ok(self.n * 8),
+        }
+    }
 }
 
 /// Labels kept in memory, for tests and for programs that embed eddy.
@@ -145,6 +185,9 @@ impl LabelSink for MemorySink {
     }
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
+    }
+    fn sync(&mut self) -> io::Result<u64> {
+        Ok(self.labels.lock().map_err(|_| io::Error::other("memory sink poisoned"))?.len() as u64)
     }
 }
 

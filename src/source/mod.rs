@@ -11,7 +11,7 @@ mod npy;
 pub mod synth;
 mod text;
 
-use crate::record::{Batch, LabelMap};
+use crate::record::{Batch, LabelMap, SourcePosition};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -38,6 +38,9 @@ pub trait Source: Send {
 
     /// Records rejected so far (with [`OnError::Skip`]).
     fn rejected(&self) -> u64;
+
+    /// Where the source stands after the last batch it returned.
+    fn position(&self) -> SourcePosition;
 }
 
 /// What to do with a bad record.

@@ -213,4 +213,14 @@ impl Source for NpySource {
     fn rejected(&self) -> u64 {
         self.rejected
     }
+
+    fn position(&self) -> crate::record::SourcePosition {
+        crate::record::SourcePosition {
+            records: self.row,
+            offset: self.row,
+            line: self.row,
+            rejected: self.rejected,
+            labels: None,
+        }
+    }
 }

@@ -362,4 +362,14 @@ impl crate::source::Source for SynthSource {
     fn rejected(&self) -> u64 {
         0
     }
+
+    fn position(&self) -> crate::record::SourcePosition {
+        crate::record::SourcePosition {
+            records: self.produced,
+            offset: self.produced,
+            line: 0,
+            rejected: 0,
+            labels: None,
+        }
+    }
 }

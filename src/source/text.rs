@@ -543,6 +543,16 @@ impl Source for TextSource {
     fn rejected(&self) -> u64 {
         self.rejected
     }
+
+    fn position(&self) -> crate::record::SourcePosition {
+        crate::record::SourcePosition {
+            records: self.next_id,
+            offset: self.offset,
+            line: self.line_no,
+            rejected: self.rejected,
+            labels: self.labels.clone(),
+        }
+    }
 }
 
 fn create_rejects(path: &Path) -> io::Result<BufWriter<File>> {

@@ -1,0 +1,106 @@
+//! Checkpoints: each model's state, its scores and the source's position, at a
+//! point where every label before it is durably written.
+//!
+//! How a checkpoint is taken, with nothing calling back up the pipeline: the
+//! source stage marks the batch that completes every `--checkpoint-every`
+//! records with its position; each model stage, after learning that batch,
+//! sends its state down its sink's channel; each sink flushes and syncs its
+//! labels, notes their length, and passes the state on; when every model has
+//! reported, the checkpoint is written (model-file envelope, kind `checkpoint`:
+//! digest, optional signature and encryption, temporary file, fsync, rename,
+//! fsync of the folder) as `checkpoint-<records>.eddy`, and only the newest
+//! `--keep-checkpoints` are kept.
+
+use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
+use crate::model::Model;
+use crate::model_file::{self, Header, Keys, ModelFileError};
+use crate::record::SourcePosition;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The body kind of a checkpoint file.
+pub const KIND: &str = "checkpoint";
+
+/// Where and how often checkpoints are written.
+#[derive(Debug, Clone)]
+pub struct CheckpointOptions {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Every this many records.
+    pub every_records: u64,
+    /// How many to keep (the newest).
+    pub keep: usize,
+    /// Signing and encryption keys.
+    pub keys: Keys,
+    /// The input's feature names, for the header.
+    pub features: Vec<String>,
+}
+
+/// One model's part of a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelCheckpoint {
+    /// The model's name.
+    pub name: String,
+    /// Its label file.
+    pub labels_path: String,
+    /// The label file's durable length when the checkpoint was taken.
+    pub labels_len: u64,
+    /// Records the model had labelled.
+    pub records: u64,
+    /// The model.
+    pub model: Model,
+    /// Its classification scores.
+    pub classification: ClassificationMetrics,
+    /// Its clustering scores.
+    pub clustering: ClusteringMetrics,
+}
+
+/// A checkpoint: the source's position and every model's state there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Where the source stood.
+    pub position: SourcePosition,
+    /// Each model.
+    pub models: Vec<ModelCheckpoint>,
+}
+
+/// Write `checkpoint` into `options.dir` and keep only the newest `options.keep`.
+pub fn write(options: &CheckpointOptions, checkpoint: &Checkpoint) -> Result<PathBuf, ModelFileError> {
+    let path = options.dir.join(format!("checkpoint-{:012}.eddy", checkpoint.position.records));
+    let header = Header {
+        format_version: model_file::FORMAT_VERSION,
+        kind: KIND.into(),
+        eddy_version: env!("CARGO_PKG_VERSION").into(),
+        features: options.features.clone(),
+        n_features: options.features.len(),
+        classes: checkpoint.position.labels.as_ref().filter(|m| m.has_names()).map(|m| m.names().to_vec()),
+        records_seen: checkpoint.position.records,
+        created: model_file::now(),
+    };
+    model_file::save(&path, &header, checkpoint, &options.keys)?;
+    let files = files(&options.dir).map_err(|error| ModelFileError::Io { path: options.dir.clone(), error })?;
+    for old in files.iter().rev().skip(options.keep.max(1)) {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(path)
+}
+
+/// The checkpoint files of `dir`, oldest first.
+pub fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| n.starts_with("checkpoint-") && n.ends_with(".eddy"))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Read and verify a checkpoint file.
+pub fn load(path: &Path, keys: &Keys) -> Result<(Header, Checkpoint), ModelFileError> {
+    model_file::load(path, KIND, keys)
+}
