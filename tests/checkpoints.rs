@@ -100,3 +100,133 @@ fn list_verify_a_corrupt_checkpoint_and_the_inline_run() {
     assert!(text.contains("checksum does not match"), "{text}");
     assert!(checkpoint::load(&files[files.len() - 2], &Keys::default()).is_ok(), "the previous one still verifies");
 }
+
+/// A run killed with SIGKILL at random moments and resumed each time ends with the same
+/// label file and the same models as a run never interrupted, and counts every record once.
+#[test]
+fn killed_at_random_and_resumed_equals_uninterrupted() {
+    let d = dir("kill");
+    // A CSV input, so the resume reads a real file past the checkpoint's byte offset.
+    let (x, y) = eddy::source::synth::Blobs::new(3, 3, 6).cluster_std(2.0).next_batch(60_000);
+    let mut text = String::from("a,b,c,kind\n");
+    for (row, l) in x.outer_iter().zip(y.iter()) {
+        text += &format!("{:.5},{:.5},{:.5},k{l}\n", row[0], row[1], row[2]);
+    }
+    std::fs::write(d.join("in.csv"), text).expect("write");
+    let args = |out: &str| -> Vec<String> {
+        [
+            "run",
+            "in.csv",
+            "--label-column",
+            "kind",
+            "--model",
+            "minibatch-kmeans",
+            "--clusters",
+            "3",
+            "--model",
+            "sgd",
+            "--scale",
+            "--batch-size",
+            "500",
+            "--labels-out",
+            &format!("{out}/l.csv"),
+            "--save-model",
+            &format!("{out}/m.eddy"),
+            "--summary-json",
+            &format!("{out}/s.json"),
+            "--checkpoint",
+            &format!("{out}/ckpt"),
+            "--checkpoint-every",
+            "2000",
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let eddy = || Command::new(env!("CARGO_BIN_EXE_eddy"));
+    let whole = eddy().current_dir(&d).args(args("whole")).output().expect("runs");
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+
+    // Kill at pseudo-random moments (seeded: the test is repeatable), resume each time.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut kills = 0;
+    let mut first = true;
+    loop {
+        let mut a = args("killed");
+        if !first {
+            a.push("--resume".into());
+        }
+        first = false;
+        let mut child = eddy().current_dir(&d).args(&a).stderr(std::process::Stdio::null()).spawn().expect("spawns");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait_ms = 20 + seed % 120;
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        if kills < 6 && child.try_wait().expect("waits").is_none() {
+            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+            let _ = child.wait();
+            kills += 1;
+            continue;
+        }
+        let status = child.wait().expect("waits");
+        assert!(status.success(), "the resumed run failed");
+        break;
+    }
+    assert!(kills >= 1, "at least one kill happened");
+    for file in ["l.minibatch-kmeans.csv", "l.sgd.csv"] {
+        let a = std::fs::read(d.join("whole").join(file)).expect("whole labels");
+        let b = std::fs::read(d.join("killed").join(file)).expect("killed labels");
+        assert!(a == b, "{file}: the labels differ after {kills} kills ({} vs {} bytes)", a.len(), b.len());
+    }
+    for model in ["minibatch-kmeans", "sgd"] {
+        let load = |run: &str| {
+            let (_, m): (_, eddy::model::Model) =
+                eddy::model_file::load(&d.join(run).join(format!("m.{model}.eddy")), "model", &Keys::default())
+                    .expect("loads");
+            serde_json::to_string(&m).expect("json")
+        };
+        assert_eq!(load("whole"), load("killed"), "{model}: the final model differs");
+    }
+    let summary = |run: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(run).join("s.json")).expect("summary")).expect("json")
+    };
+    assert_eq!(summary("killed")["records"], 60_000, "each record counted once");
+    assert_eq!(
+        summary("killed")["models"][1]["metrics"]["accuracy"],
+        summary("whole")["models"][1]["metrics"]["accuracy"]
+    );
+}
+
+/// A corrupted newest checkpoint: --resume falls back to the one before and still ends
+/// with the uninterrupted labels; with no valid checkpoint left, it fails clearly.
+#[test]
+fn a_corrupt_newest_checkpoint_falls_back_to_the_previous() {
+    let d = dir("fallback");
+    let base = ["--checkpoint", "ckpt", "--checkpoint-every", "1000", "--save-model", "m.eddy"];
+    let out = run(&d, 5000, &base);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let whole = std::fs::read(d.join("l.gaussian-nb.csv")).expect("labels");
+    let files = checkpoint::files(&d.join("ckpt")).expect("folder");
+    let newest = files.last().expect("one").clone();
+    let mut bytes = std::fs::read(&newest).expect("read");
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0x01;
+    std::fs::write(&newest, bytes).expect("write");
+    let mut resumed = base.to_vec();
+    resumed.push("--resume");
+    let out = run(&d, 5000, &resumed);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("resuming from") && err.contains("checksum"), "{err}");
+    assert_eq!(std::fs::read(d.join("l.gaussian-nb.csv")).expect("labels"), whole);
+    // Truncate every checkpoint (flipping the same byte again would restore the first).
+    for f in checkpoint::files(&d.join("ckpt")).expect("folder") {
+        let b = std::fs::read(&f).expect("read");
+        std::fs::write(&f, &b[..b.len() / 2]).expect("write");
+    }
+    let out = run(&d, 5000, &resumed);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verifies"), "{}", String::from_utf8_lossy(&out.stderr));
+}

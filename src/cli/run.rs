@@ -120,6 +120,11 @@ pub struct RunArgs {
     /// With --checkpoint: keep the newest this many.
     #[arg(long, default_value_t = 2)]
     pub keep_checkpoints: usize,
+    /// Continue from the newest valid checkpoint in --checkpoint DIR (the one before it if
+    /// it does not verify): cut the label files back to it, restore the models and scores,
+    /// read the input past it, and go on. Without a checkpoint, start from the beginning.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `--plot-format`.
@@ -173,6 +178,33 @@ fn parse_model(s: &str) -> Result<ModelKind, String> {
     s.parse()
 }
 
+/// The newest checkpoint of `dir` that verifies; a broken newest one falls back to the
+/// one before it (with a warning). `None` when there is no checkpoint at all.
+fn newest_valid_checkpoint(dir: &std::path::Path, keys: &Keys) -> Result<Option<crate::checkpoint::Checkpoint>> {
+    let files = crate::checkpoint::files(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if files.is_empty() {
+        eprintln!("eddy: no checkpoint in {}: starting from the beginning", dir.display());
+        return Ok(None);
+    }
+    let mut last_error = None;
+    for file in files.iter().rev() {
+        match crate::checkpoint::load(file, keys) {
+            Ok((_, checkpoint)) => {
+                if let Some(e) = &last_error {
+                    eprintln!("eddy: warning: {e}: resuming from {} instead", file.display());
+                }
+                return Ok(Some(checkpoint));
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(anyhow::anyhow!(
+        "no checkpoint in {} verifies: {}",
+        dir.display(),
+        last_error.map(|e| e.to_string()).unwrap_or_default()
+    ))
+}
+
 /// The largest batch: a batch is allocated whole, so a typo must not ask for terabytes.
 const MAX_BATCH: usize = 1 << 22;
 
@@ -221,6 +253,8 @@ pub struct RunConfig {
     pub report: Option<PathBuf>,
     /// Checkpoint folder, interval and how many to keep.
     pub checkpoint: Option<(PathBuf, u64, usize)>,
+    /// Continue from the newest valid checkpoint.
+    pub resume: bool,
     /// The input's feature names, once it is open.
     pub features: Vec<String>,
     /// Where each model is saved, when asked.
@@ -330,6 +364,12 @@ impl RunConfig {
         for dir in args.report.iter().chain(args.checkpoint.iter()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        if args.resume && args.checkpoint.is_none() {
+            bail!("--resume needs --checkpoint DIR (where the checkpoints are)");
+        }
+        if args.resume && (args.rejects.is_some() || args.labels_out == "-" || args.follow && args.input == "-") {
+            bail!("--resume cannot yet continue a rejects file, labels on standard output, or standard input");
+        }
         if args.checkpoint.is_some() && (args.checkpoint_every == 0 || args.keep_checkpoints == 0) {
             bail!("--checkpoint-every and --keep-checkpoints must be at least 1");
         }
@@ -378,13 +418,27 @@ impl RunConfig {
             keys,
             features: Vec::new(),
             checkpoint: args.checkpoint.map(|dir| (dir, args.checkpoint_every, args.keep_checkpoints)),
+            resume: args.resume,
         })
     }
 
     /// Open the source, build the models and sinks, and run the stream.
     pub fn execute(mut self) -> Result<RunSummary> {
-        let source = source::open(&self.input, self.source.clone())?;
+        let mut source = source::open(&self.input, self.source.clone())?;
         self.features = source.feature_names().to_vec();
+        let resume = match (&self.checkpoint, self.resume) {
+            (Some((dir, _, _)), true) => newest_valid_checkpoint(dir, &self.keys)?,
+            _ => None,
+        };
+        if let Some(c) = &resume {
+            source.resume(&c.position)?;
+            self.pipeline.resume = Some(Arc::new(c.clone()));
+        } else if let Some((dir, _, _)) = &self.checkpoint {
+            // A fresh run: an earlier run's checkpoints must not be resumed into this one.
+            for old in crate::checkpoint::files(dir).with_context(|| format!("reading {}", dir.display()))? {
+                std::fs::remove_file(&old).with_context(|| format!("removing {}", old.display()))?;
+            }
+        }
         if let Some((dir, every, keep)) = &self.checkpoint {
             self.pipeline.checkpoint = Some(crate::checkpoint::CheckpointOptions {
                 dir: dir.clone(),
@@ -399,12 +453,21 @@ impl RunConfig {
             if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            stages.push(ModelStage {
-                name: spec.kind.name().to_string(),
-                model: spec.build()?,
-                sink: sink::create(path).with_context(|| format!("creating {path}"))?,
-                labels_path: path.clone(),
+            let name = spec.kind.name().to_string();
+            let resumed = resume.as_ref().map(|c| {
+                c.models
+                    .iter()
+                    .find(|m| m.name == name && m.labels_path == *path)
+                    .ok_or_else(|| anyhow::anyhow!("the checkpoint has no model {name} writing {path}: resume with the same --model and --labels-out"))
             });
+            let (model, sink) = match resumed {
+                Some(found) => {
+                    let m = found?;
+                    (m.model.clone(), sink::reopen(path, m.labels_len).with_context(|| format!("reopening {path}"))?)
+                }
+                None => (spec.build()?, sink::create(path).with_context(|| format!("creating {path}"))?),
+            };
+            stages.push(ModelStage { name, model, sink, labels_path: path.clone() });
         }
         let bar = self.progress.then(progress_bar);
         if let Some(bar) = &bar {

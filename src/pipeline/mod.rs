@@ -18,7 +18,7 @@
 
 mod stage;
 
-use crate::checkpoint::{CheckpointOptions, ModelCheckpoint};
+use crate::checkpoint::{Checkpoint, CheckpointOptions, ModelCheckpoint};
 use crate::error::ModelError;
 use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
 use crate::model::{Model, NO_PREDICTION};
@@ -67,6 +67,9 @@ pub struct PipelineOptions {
     pub track: bool,
     /// Write checkpoints while the stream runs.
     pub checkpoint: Option<CheckpointOptions>,
+    /// Continue from this checkpoint: each model's scores and record count are restored
+    /// (the models themselves and the source position are set up by the caller).
+    pub resume: Option<Arc<Checkpoint>>,
 }
 
 /// When and where snapshots are drawn.
@@ -113,6 +116,7 @@ impl Default for PipelineOptions {
             snapshots: None,
             track: false,
             checkpoint: None,
+            resume: None,
         }
     }
 }
@@ -264,6 +268,18 @@ impl Scored {
             held: None,
             drawn_any: false,
         }
+        .resumed(options)
+    }
+
+    /// Restore the scores and the record count this model had at the checkpoint.
+    fn resumed(mut self, options: &PipelineOptions) -> Self {
+        let found = options.resume.as_ref().and_then(|c| c.models.iter().find(|m| m.name == self.name));
+        if let Some(m) = found {
+            self.classification = m.classification.clone();
+            self.clustering = m.clustering.clone();
+            self.records = m.records;
+        }
+        self
     }
 
     /// Label `batch` (with any rows held before it) and learn from it. `None` while
@@ -429,6 +445,11 @@ impl Scored {
     }
 }
 
+/// Records a resumed run had already read and labelled before its checkpoint.
+pub(crate) fn resumed_records(options: &PipelineOptions) -> u64 {
+    options.resume.as_ref().map_or(0, |c| c.position.records - c.position.rejected)
+}
+
 /// Labels of one batch, on their way to the sink.
 pub(crate) type Labelled = (Arc<Batch>, Vec<i64>);
 
@@ -551,7 +572,7 @@ pub fn run_inline(
     let snapshots = finish_snapshots(running.iter().map(|(s, _, _)| s), options, &classes, numbers, &mut stats)?;
     let seconds = start.elapsed().as_secs_f64();
     let summary = RunSummary {
-        records,
+        records: records + resumed_records(options),
         rejected: source.rejected(),
         seconds,
         records_per_second: records as f64 / seconds.max(1e-9),

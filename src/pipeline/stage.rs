@@ -242,7 +242,7 @@ pub(super) fn run_threads(
         let seconds = start.elapsed().as_secs_f64();
         Ok(RunOutcome {
             summary: RunSummary {
-                records,
+                records: records + super::resumed_records(options),
                 rejected: source.rejected(),
                 seconds,
                 records_per_second: records as f64 / seconds.max(1e-9),

@@ -212,6 +212,36 @@ pub fn create(path: &str) -> io::Result<Box<dyn LabelSink>> {
     }
 }
 
+/// Reopen the label file `path` of a resumed run, cut back to `len` (its length at
+/// the checkpoint), to go on appending to it.
+pub fn reopen(path: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
+    let lower = path.to_ascii_lowercase();
+    let cut = |p: &Path| -> io::Result<BufWriter<File>> {
+        let file = std::fs::OpenOptions::new().write(true).open(p)?;
+        file.set_len(len)?;
+        let mut file = file;
+        io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
+        Ok(BufWriter::with_capacity(1 << 16, file))
+    };
+    if path == "-" {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "labels on standard output cannot be resumed"));
+    }
+    if lower.ends_with(".npy") {
+        let target = Path::new(path);
+        let mut part = target.as_os_str().to_owned();
+        part.push(".part");
+        let part = std::path::PathBuf::from(part);
+        let raw = cut(&part)?;
+        return Ok(Box::new(NpySink { path: target.to_path_buf(), part, raw: Some(raw), n: len / 8 }));
+    }
+    let out = cut(Path::new(path))?;
+    if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+        Ok(Box::new(NdjsonSink { out }))
+    } else {
+        Ok(Box::new(CsvSink { out }))
+    }
+}
+
 /// `<stem>.<model>.<ext>` next to `path`: the label file of one of several models.
 pub fn path_for_model(path: &str, model: &str) -> String {
     if path == "-" {

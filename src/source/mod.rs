@@ -41,6 +41,10 @@ pub trait Source: Send {
 
     /// Where the source stands after the last batch it returned.
     fn position(&self) -> SourcePosition;
+
+    /// Continue from `position` (taken from this same input): read past what it
+    /// covers and restore the counters and the class map. Called right after opening.
+    fn resume(&mut self, position: &SourcePosition) -> Result<(), SourceError>;
 }
 
 /// What to do with a bad record.

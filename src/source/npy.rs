@@ -214,6 +214,27 @@ impl Source for NpySource {
         self.rejected
     }
 
+    fn resume(&mut self, position: &crate::record::SourcePosition) -> Result<(), SourceError> {
+        let short = || SourceError::Schema {
+            source_name: self.name.clone(),
+            reason: "shorter than the checkpoint's position".into(),
+        };
+        while self.row < position.records {
+            for _ in 0..self.d {
+                self.x
+                    .next()
+                    .ok_or_else(short)?
+                    .map_err(|error| SourceError::Io { source_name: self.name.clone(), error })?;
+            }
+            if let Some(y) = self.y.as_mut() {
+                y.next().ok_or_else(short)?.map_err(|error| SourceError::Io { source_name: "labels".into(), error })?;
+            }
+            self.row += 1;
+        }
+        self.rejected = position.rejected;
+        Ok(())
+    }
+
     fn position(&self) -> crate::record::SourcePosition {
         crate::record::SourcePosition {
             records: self.row,

@@ -363,6 +363,21 @@ impl crate::source::Source for SynthSource {
         0
     }
 
+    fn resume(&mut self, position: &crate::record::SourcePosition) -> Result<(), crate::source::SourceError> {
+        // Generators are deterministic: make and drop the records the checkpoint covers.
+        while self.produced < position.records && self.remaining > 0 {
+            let n = (position.records - self.produced).min(self.batch_size as u64).min(self.remaining) as usize;
+            match &mut self.generator {
+                Generator::Blobs(g) => drop(g.next_batch(n)),
+                Generator::Hyperplane(g) => drop(g.next_batch(n)),
+                Generator::Sea(g) => drop(g.next_batch(n)),
+            }
+            self.produced += n as u64;
+            self.remaining -= n as u64;
+        }
+        Ok(())
+    }
+
     fn position(&self) -> crate::record::SourcePosition {
         crate::record::SourcePosition {
             records: self.produced,

@@ -544,6 +544,29 @@ impl Source for TextSource {
         self.rejected
     }
 
+    fn resume(&mut self, position: &crate::record::SourcePosition) -> Result<(), SourceError> {
+        // Opening read the header and maybe one record; read on to the position's byte.
+        self.held = false;
+        self.clear_line();
+        let skip = position.offset.checked_sub(self.offset).ok_or_else(|| {
+            self.schema(format!("the checkpoint is at byte {}, before the start of the data", position.offset))
+        })?;
+        let copied = io::copy(&mut (&mut self.reader).take(skip), &mut io::sink()).map_err(|e| self.io_error(e))?;
+        if copied != skip {
+            return Err(
+                self.schema(format!("the input is shorter than the checkpoint's position (byte {})", position.offset))
+            );
+        }
+        self.offset = position.offset;
+        self.line_no = position.line;
+        self.next_id = position.records;
+        self.rejected = position.rejected;
+        if position.labels.is_some() {
+            self.labels = position.labels.clone();
+        }
+        Ok(())
+    }
+
     fn position(&self) -> crate::record::SourcePosition {
         crate::record::SourcePosition {
             records: self.next_id,
