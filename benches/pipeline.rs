@@ -183,5 +183,68 @@ fn snapshots(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, from_generator, from_files, snapshots);
+/// The cost of checkpoints: k-means on 10M records, with a checkpoint every 100k records
+/// (each fsynced and renamed) and without; and how long loading a model file takes.
+fn checkpoints(c: &mut Criterion) {
+    const N: u64 = 10_000_000;
+    let input = format!("synth:blobs?n={N}&d=16&k=8&seed=1");
+    let dir = temp("checkpoints");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let run_with = |checkpoint: Option<eddy::checkpoint::CheckpointOptions>| {
+        let source =
+            source::open(&input, SourceOptions { batch_size: BATCH, ..SourceOptions::default() }).expect("opens");
+        let stage = ModelStage {
+            name: "kmeans".into(),
+            model: kmeans_spec().build().expect("valid"),
+            sink: Box::new(Discard(0)),
+            labels_path: String::new(),
+        };
+        let options = PipelineOptions { checkpoint, ..PipelineOptions::default() };
+        pipeline::run(source, vec![stage], &options).expect("runs").summary.records
+    };
+    let mut g = c.benchmark_group("checkpoints_kmeans_16x8");
+    g.sample_size(10).throughput(Throughput::Elements(N));
+    g.bench_function("none", |b| b.iter(|| black_box(run_with(None))));
+    g.bench_function("every_100k", |b| {
+        b.iter(|| {
+            black_box(run_with(Some(eddy::checkpoint::CheckpointOptions {
+                dir: dir.clone(),
+                every_records: 100_000,
+                interval: None,
+                keep: 2,
+                keys: eddy::model_file::Keys::default(),
+                features: (0..16).map(|i| format!("f{i}")).collect(),
+            })))
+        })
+    });
+    g.finish();
+
+    // Loading (verifying and decoding) a saved k-means model.
+    let mut model = kmeans_spec().build().expect("valid");
+    let (x, _) = Blobs::new(8, 16, 1).next_batch(4096);
+    if let eddy::model::Model::Clusterer(m) = &mut model {
+        eddy::OnlineClusterer::partial_fit(m, x.view()).expect("valid");
+    }
+    let path = dir.join("model.eddy");
+    let header = eddy::model_file::Header {
+        format_version: eddy::model_file::FORMAT_VERSION,
+        kind: "model".into(),
+        eddy_version: "bench".into(),
+        features: (0..16).map(|i| format!("f{i}")).collect(),
+        n_features: 16,
+        classes: None,
+        records_seen: 4096,
+        created: 0,
+    };
+    let keys = eddy::model_file::Keys {
+        signing: Some(eddy::model_file::Key::from_bytes([1; 32])),
+        encryption: Some(eddy::model_file::Key::from_bytes([2; 32])),
+    };
+    eddy::model_file::save(&path, &header, &model, &keys).expect("saves");
+    c.bench_function("model_file/load_signed_encrypted_kmeans_16x8", |b| {
+        b.iter(|| black_box(eddy::model_file::load::<eddy::model::Model>(&path, "model", &keys).expect("loads")))
+    });
+}
+
+criterion_group!(benches, from_generator, from_files, snapshots, checkpoints);
 criterion_main!(benches);

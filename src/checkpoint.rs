@@ -28,6 +28,8 @@ pub struct CheckpointOptions {
     pub dir: PathBuf,
     /// Every this many records.
     pub every_records: u64,
+    /// Also (or instead) every this long.
+    pub interval: Option<std::time::Duration>,
     /// How many to keep (the newest).
     pub keep: usize,
     /// Signing and encryption keys.

@@ -117,6 +117,9 @@ pub struct RunArgs {
     /// With --checkpoint: every this many records.
     #[arg(long, default_value_t = 100_000)]
     pub checkpoint_every: u64,
+    /// With --checkpoint: also every this many seconds.
+    #[arg(long)]
+    pub checkpoint_interval: Option<f64>,
     /// With --checkpoint: keep the newest this many.
     #[arg(long, default_value_t = 2)]
     pub keep_checkpoints: usize,
@@ -180,7 +183,11 @@ fn parse_model(s: &str) -> Result<ModelKind, String> {
 
 /// The newest checkpoint of `dir` that verifies; a broken newest one falls back to the
 /// one before it (with a warning). `None` when there is no checkpoint at all.
-fn newest_valid_checkpoint(dir: &std::path::Path, keys: &Keys) -> Result<Option<crate::checkpoint::Checkpoint>> {
+fn newest_valid_checkpoint(
+    dir: &std::path::Path,
+    keys: &Keys,
+    features: &[String],
+) -> Result<Option<crate::checkpoint::Checkpoint>> {
     let files = crate::checkpoint::files(dir).with_context(|| format!("reading {}", dir.display()))?;
     if files.is_empty() {
         eprintln!("eddy: no checkpoint in {}: starting from the beginning", dir.display());
@@ -189,7 +196,8 @@ fn newest_valid_checkpoint(dir: &std::path::Path, keys: &Keys) -> Result<Option<
     let mut last_error = None;
     for file in files.iter().rev() {
         match crate::checkpoint::load(file, keys) {
-            Ok((_, checkpoint)) => {
+            Ok((header, checkpoint)) => {
+                crate::model_file::check_features(file, &header, features)?;
                 if let Some(e) = &last_error {
                     eprintln!("eddy: warning: {e}: resuming from {} instead", file.display());
                 }
@@ -253,6 +261,8 @@ pub struct RunConfig {
     pub report: Option<PathBuf>,
     /// Checkpoint folder, interval and how many to keep.
     pub checkpoint: Option<(PathBuf, u64, usize)>,
+    /// Checkpoint time interval.
+    pub checkpoint_interval: Option<std::time::Duration>,
     /// Continue from the newest valid checkpoint.
     pub resume: bool,
     /// The input's feature names, once it is open.
@@ -419,6 +429,13 @@ impl RunConfig {
             features: Vec::new(),
             checkpoint: args.checkpoint.map(|dir| (dir, args.checkpoint_every, args.keep_checkpoints)),
             resume: args.resume,
+            checkpoint_interval: match args.checkpoint_interval {
+                None => None,
+                Some(secs) => match std::time::Duration::try_from_secs_f64(secs) {
+                    Ok(d) if secs > 0.0 => Some(d),
+                    _ => bail!("--checkpoint-interval must be a positive number of seconds, got {secs}"),
+                },
+            },
         })
     }
 
@@ -427,7 +444,7 @@ impl RunConfig {
         let mut source = source::open(&self.input, self.source.clone())?;
         self.features = source.feature_names().to_vec();
         let resume = match (&self.checkpoint, self.resume) {
-            (Some((dir, _, _)), true) => newest_valid_checkpoint(dir, &self.keys)?,
+            (Some((dir, _, _)), true) => newest_valid_checkpoint(dir, &self.keys, &self.features)?,
             _ => None,
         };
         if let Some(c) = &resume {
@@ -443,6 +460,7 @@ impl RunConfig {
             self.pipeline.checkpoint = Some(crate::checkpoint::CheckpointOptions {
                 dir: dir.clone(),
                 every_records: *every,
+                interval: self.checkpoint_interval,
                 keep: *keep,
                 keys: self.keys.clone(),
                 features: self.features.clone(),

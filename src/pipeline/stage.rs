@@ -126,7 +126,9 @@ pub(super) fn run_threads(
             let _guard = QuitOnPanic(abort);
             let mut records = 0u64;
             let every = options.checkpoint.as_ref().map(|c| c.every_records.max(1));
+            let interval = options.checkpoint.as_ref().and_then(|c| c.interval);
             let mut next_checkpoint = every.unwrap_or(u64::MAX);
+            let mut last_checkpoint = Instant::now();
             let result = (|| {
                 while !abort.load(Ordering::Relaxed) {
                     let Some(batch) = source.next_batch()? else { break };
@@ -136,11 +138,13 @@ pub(super) fn run_threads(
                     }
                     let batch = Arc::new(batch);
                     // The batch that completes every `every` records carries the position after it.
+                    let by_time = interval.is_some_and(|t| last_checkpoint.elapsed() >= t);
                     let stamp = match every {
-                        Some(n) if records >= next_checkpoint => {
+                        Some(n) if records >= next_checkpoint || by_time => {
                             while next_checkpoint <= records {
                                 next_checkpoint += n;
                             }
+                            last_checkpoint = Instant::now();
                             Some(Arc::new(source.position()))
                         }
                         _ => None,
