@@ -214,6 +214,7 @@ fn checkpoints(c: &mut Criterion) {
                 keep: 2,
                 keys: eddy::model_file::Keys::default(),
                 features: (0..16).map(|i| format!("f{i}")).collect(),
+                settings: Vec::new(),
             })))
         })
     });

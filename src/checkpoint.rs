@@ -36,6 +36,9 @@ pub struct CheckpointOptions {
     pub keys: Keys,
     /// The input's feature names, for the header.
     pub features: Vec<String>,
+    /// The run's settings that decide its labels (input, batch size, ...): recorded,
+    /// and a resume with other values is refused.
+    pub settings: Vec<(String, String)>,
 }
 
 /// One model's part of a checkpoint.
@@ -60,6 +63,8 @@ pub struct ModelCheckpoint {
 /// A checkpoint: the source's position and every model's state there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The run's settings (see [`CheckpointOptions::settings`]).
+    pub settings: Vec<(String, String)>,
     /// Where the source stood.
     pub position: SourcePosition,
     /// Each model.
@@ -79,12 +84,28 @@ pub fn write(options: &CheckpointOptions, checkpoint: &Checkpoint) -> Result<Pat
         records_seen: checkpoint.position.records,
         created: model_file::now(),
     };
-    model_file::save(&path, &header, checkpoint, &options.keys)?;
+    let mut checkpoint = std::borrow::Cow::Borrowed(checkpoint);
+    if checkpoint.settings.is_empty() {
+        checkpoint.to_mut().settings = options.settings.clone();
+    }
+    model_file::save(&path, &header, &*checkpoint, &options.keys)?;
     let files = files(&options.dir).map_err(|error| ModelFileError::Io { path: options.dir.clone(), error })?;
     for old in files.iter().rev().skip(options.keep.max(1)) {
         let _ = std::fs::remove_file(old);
     }
     Ok(path)
+}
+
+/// Remove temporary files that a crash in the middle of a write left in `dir`.
+pub fn clean_temporaries(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// The checkpoint files of `dir`, oldest first.

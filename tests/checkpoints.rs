@@ -230,3 +230,69 @@ fn a_corrupt_newest_checkpoint_falls_back_to_the_previous() {
     assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("verifies"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Resuming a finished run that wrote .npy labels works (the labels come back out of
+/// the .npy), and a resume with other settings than the checkpoint's is refused.
+#[test]
+fn npy_labels_resume_and_changed_settings_are_refused() {
+    let d = dir("settings");
+    let eddy = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .current_dir(&d)
+            .args([
+                "run",
+                "synth:hyperplane?n=20000&seed=3",
+                "--model",
+                "sgd",
+                "--loss",
+                "log",
+                "--labels-out",
+                "l.npy",
+                "--checkpoint",
+                "ckpt",
+                "--checkpoint-every",
+                "3000",
+                "--quiet",
+            ])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let first = eddy(&[]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let whole = std::fs::read(d.join("l.npy")).expect("npy");
+    let again = eddy(&["--resume"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read(d.join("l.npy")).expect("npy"), whole, "the same .npy after resuming a finished run");
+    for (extra, setting) in
+        [(["--batch-size", "4096"], "--batch-size"), (["--prequential", "per-batch"], "--prequential")]
+    {
+        let mut args = extra.to_vec();
+        args.push("--resume");
+        let out = eddy(&args);
+        assert!(!out.status.success(), "{setting}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(setting), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let other = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(&d)
+        .args([
+            "run",
+            "synth:hyperplane?n=20000&seed=4",
+            "--model",
+            "sgd",
+            "--loss",
+            "log",
+            "--labels-out",
+            "l.npy",
+            "--checkpoint",
+            "ckpt",
+            "--checkpoint-every",
+            "3000",
+            "--quiet",
+            "--resume",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("input"), "{}", String::from_utf8_lossy(&other.stderr));
+}

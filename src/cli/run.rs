@@ -439,6 +439,21 @@ impl RunConfig {
         })
     }
 
+    /// The settings that decide the labels: a resume must have the same.
+    fn settings(&self) -> Vec<(String, String)> {
+        let prequential = match self.pipeline.prequential {
+            Prequential::PerRow => "per-row",
+            Prequential::PerBatch => "per-batch",
+        };
+        vec![
+            ("input".into(), self.input.clone()),
+            ("--batch-size".into(), self.source.batch_size.to_string()),
+            ("--prequential".into(), prequential.into()),
+            ("--features".into(), self.features.join(",")),
+            ("--label-column".into(), self.source.label_column.clone().unwrap_or_default()),
+        ]
+    }
+
     /// Open the source, build the models and sinks, and run the stream.
     pub fn execute(mut self) -> Result<RunSummary> {
         let mut source = source::open(&self.input, self.source.clone())?;
@@ -447,7 +462,17 @@ impl RunConfig {
             (Some((dir, _, _)), true) => newest_valid_checkpoint(dir, &self.keys, &self.features)?,
             _ => None,
         };
+        if let Some((dir, _, _)) = &self.checkpoint {
+            crate::checkpoint::clean_temporaries(dir);
+        }
         if let Some(c) = &resume {
+            let now = self.settings();
+            for (key, then) in &c.settings {
+                let current = now.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or("");
+                if current != then {
+                    bail!("the checkpoint was taken with {key} {then:?}, this run has {current:?}: resume with the same settings");
+                }
+            }
             source.resume(&c.position)?;
             self.pipeline.resume = Some(Arc::new(c.clone()));
         } else if let Some((dir, _, _)) = &self.checkpoint {
@@ -464,6 +489,7 @@ impl RunConfig {
                 keep: *keep,
                 keys: self.keys.clone(),
                 features: self.features.clone(),
+                settings: self.settings(),
             });
         }
         let mut stages = Vec::new();

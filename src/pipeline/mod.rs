@@ -550,7 +550,8 @@ pub fn run_inline(
                     models.push(state);
                 }
                 if models.len() == running.len() {
-                    let checkpoint = crate::checkpoint::Checkpoint { position: source.position(), models };
+                    let checkpoint =
+                        crate::checkpoint::Checkpoint { settings: Vec::new(), position: source.position(), models };
                     crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;
                 }
             }

@@ -354,8 +354,11 @@ fn coordinate(options: &CheckpointOptions, n_models: usize, reports: &Receiver<R
         }
         if entry.1.iter().all(Option::is_some) {
             if let Some((position, states)) = pending.remove(&key) {
-                let checkpoint =
-                    Checkpoint { position: (*position).clone(), models: states.into_iter().flatten().collect() };
+                let checkpoint = Checkpoint {
+                    settings: Vec::new(),
+                    position: (*position).clone(),
+                    models: states.into_iter().flatten().collect(),
+                };
                 checkpoint::write(options, &checkpoint).map_err(PipelineError::Checkpoint)?;
             }
             pending.retain(|&k, _| k > key);

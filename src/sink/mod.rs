@@ -231,6 +231,11 @@ pub fn reopen(path: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
         let mut part = target.as_os_str().to_owned();
         part.push(".part");
         let part = std::path::PathBuf::from(part);
+        if !part.exists() && target.exists() {
+            // The run had finished (or was killed just after): the labels are in the
+            // .npy itself; take them back out to go on from the checkpoint.
+            rebuild_part(target, &part)?;
+        }
         let raw = cut(&part)?;
         return Ok(Box::new(NpySink { path: target.to_path_buf(), part, raw: Some(raw), n: len / 8 }));
     }
@@ -240,6 +245,19 @@ pub fn reopen(path: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
     } else {
         Ok(Box::new(CsvSink { out }))
     }
+}
+
+/// Write the raw int64 labels of a finished `.npy` label file to `part`.
+fn rebuild_part(npy: &Path, part: &Path) -> io::Result<()> {
+    let file = npyz::NpyFile::new(io::BufReader::new(File::open(npy)?))?;
+    let labels = file
+        .data::<i64>()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", npy.display())))?;
+    let mut out = BufWriter::new(File::create(part)?);
+    for label in labels {
+        out.write_all(&label?.to_le_bytes())?;
+    }
+    out.flush()
 }
 
 /// `<stem>.<model>.<ext>` next to `path`: the label file of one of several models.
