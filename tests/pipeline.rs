@@ -95,11 +95,11 @@ fn kmeans_holds_small_first_batches_until_it_can_start() {
 
 #[test]
 fn csv_columns_labels_and_positions() {
-    let csv = b"a,name,b,class\n1.0,x,2.0,cat\n2.0,y,1.0,dog\n\n3.0,z,0.5,cat\n";
+    let csv = b"ID,a,name,b,class\n7,1.0,x,2.0,cat\n8,2.0,y,1.0,dog\n\n9,3.0,z,0.5,cat\n";
     let path = temp_file("cols.csv", csv);
     let o = SourceOptions { label_column: Some("class".into()), ..SourceOptions::default() };
     let mut src = source::open(path.to_str().expect("utf8"), o).expect("opens");
-    assert_eq!(src.feature_names(), ["a", "b"], "numeric columns except the label");
+    assert_eq!(src.feature_names(), ["a", "b"], "numeric columns except the label and the id");
     let batch = src.next_batch().expect("ok").expect("a batch");
     assert_eq!(batch.ids, vec![0, 1, 2], "the blank line is not a record");
     assert_eq!(batch.y, Some(vec![0, 1, 0]), "names get ids in order of appearance");

@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// The column with the class (classifiers need it; clusterers use it for ARI).
     #[arg(long)]
     pub label_column: Option<String>,
-    /// Feature columns, comma-separated (default: every numeric column but the label).
+    /// Feature columns, comma-separated (default: every numeric column but the label and an `id` column).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
     /// Declare the classes, comma-separated: any other label is a bad record. Ids follow this order.

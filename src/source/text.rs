@@ -252,7 +252,9 @@ impl TextSource {
             TextFormat::Csv => {
                 self.split_csv_line().map_err(|reason| self.schema(reason))?;
                 (0..self.field_count().min(self.header.len()))
-                    .filter(|&i| Some(i) != self.label_column && parse_number(self.field(i)).is_some())
+                    .filter(|&i| {
+                        Some(i) != self.label_column && !is_id(&self.header[i]) && parse_number(self.field(i)).is_some()
+                    })
                     .map(|i| (i, self.header[i].clone()))
                     .collect()
             }
@@ -261,7 +263,9 @@ impl TextSource {
                     serde_json::from_slice(&first).map_err(|e| self.schema(format!("line {}: {e}", self.line_no)))?;
                 object
                     .iter()
-                    .filter(|(k, v)| Some(k.as_str()) != self.options.label_column.as_deref() && v.is_number())
+                    .filter(|(k, v)| {
+                        Some(k.as_str()) != self.options.label_column.as_deref() && !is_id(k) && v.is_number()
+                    })
                     .map(|(k, _)| (0, k.clone()))
                     .collect()
             }
@@ -636,6 +640,11 @@ impl Read for StdinChunks {
         self.at += n;
         Ok(n)
     }
+}
+
+/// A record id column (`id`, any case): numeric, but never a feature unless named in --features.
+fn is_id(name: &str) -> bool {
+    name.eq_ignore_ascii_case("id")
 }
 
 /// Drop a UTF-8 byte-order mark (editors on Windows write one) from the first line.
