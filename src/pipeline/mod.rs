@@ -445,6 +445,37 @@ impl Scored {
     }
 }
 
+/// When checkpoints are due: every `every_records` records and/or every `interval`.
+/// One clock serves the threaded run's source stage and the inline run alike.
+pub(crate) struct CheckpointClock {
+    every: u64,
+    interval: Option<std::time::Duration>,
+    next_at: u64,
+    last: Instant,
+}
+
+impl CheckpointClock {
+    /// A clock for the run's checkpoint options, `None` without checkpoints.
+    pub(crate) fn new(options: &PipelineOptions) -> Option<Self> {
+        let c = options.checkpoint.as_ref()?;
+        let every = c.every_records.max(1);
+        Some(Self { every, interval: c.interval, next_at: every, last: Instant::now() })
+    }
+
+    /// True when a checkpoint is due now that `records` have been read.
+    pub(crate) fn due(&mut self, records: u64) -> bool {
+        let by_time = self.interval.is_some_and(|t| self.last.elapsed() >= t);
+        if records < self.next_at && !by_time {
+            return false;
+        }
+        while self.next_at <= records {
+            self.next_at += self.every;
+        }
+        self.last = Instant::now();
+        true
+    }
+}
+
 /// Records a resumed run had already read and labelled before its checkpoint.
 pub(crate) fn resumed_records(options: &PipelineOptions) -> u64 {
     options.resume.as_ref().map_or(0, |c| c.position.records - c.position.rejected)
@@ -502,7 +533,7 @@ pub fn run_inline(
         stages.into_iter().map(|s| (Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path)).collect();
     let mut stats = SnapshotStats::default();
     let mut numbers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    let mut next_checkpoint = options.checkpoint.as_ref().map_or(u64::MAX, |c| c.every_records.max(1));
+    let mut clock = CheckpointClock::new(options);
     let mut records = 0;
     let outcome = (|| {
         while let Some(batch) = source.next_batch()? {
@@ -535,10 +566,8 @@ pub fn run_inline(
                     _ => {}
                 }
             }
-            if let Some(opts) = options.checkpoint.as_ref().filter(|_| records >= next_checkpoint) {
-                while next_checkpoint <= records {
-                    next_checkpoint += opts.every_records.max(1);
-                }
+            let due = clock.as_mut().is_some_and(|c| c.due(records));
+            if let Some(opts) = options.checkpoint.as_ref().filter(|_| due) {
                 let mut models = Vec::new();
                 for (scored, sink, path) in running.iter_mut() {
                     let Some(mut state) = scored.checkpoint_state(path) else { break };

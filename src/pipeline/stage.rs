@@ -125,10 +125,7 @@ pub(super) fn run_threads(
         let source_thread = scope.spawn(move || {
             let _guard = QuitOnPanic(abort);
             let mut records = 0u64;
-            let every = options.checkpoint.as_ref().map(|c| c.every_records.max(1));
-            let interval = options.checkpoint.as_ref().and_then(|c| c.interval);
-            let mut next_checkpoint = every.unwrap_or(u64::MAX);
-            let mut last_checkpoint = Instant::now();
+            let mut clock = super::CheckpointClock::new(options);
             let result = (|| {
                 while !abort.load(Ordering::Relaxed) {
                     let Some(batch) = source.next_batch()? else { break };
@@ -137,18 +134,9 @@ pub(super) fn run_threads(
                         p(batch.len() as u64);
                     }
                     let batch = Arc::new(batch);
-                    // The batch that completes every `every` records carries the position after it.
-                    let by_time = interval.is_some_and(|t| last_checkpoint.elapsed() >= t);
-                    let stamp = match every {
-                        Some(n) if records >= next_checkpoint || by_time => {
-                            while next_checkpoint <= records {
-                                next_checkpoint += n;
-                            }
-                            last_checkpoint = Instant::now();
-                            Some(Arc::new(source.position()))
-                        }
-                        _ => None,
-                    };
+                    // The batch that makes a checkpoint due carries the position after it.
+                    let due = clock.as_mut().is_some_and(|c| c.due(records));
+                    let stamp = due.then(|| Arc::new(source.position()));
                     for tx in &to_models {
                         if tx.send((Arc::clone(&batch), stamp.clone())).is_err() {
                             // A model stage stopped with an error; it reports it.
