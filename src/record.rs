@@ -159,4 +159,8 @@ pub struct SourcePosition {
     pub rejected: u64,
     /// The class map as it stood, when the input has a label column.
     pub labels: Option<LabelMap>,
+    /// CRC-32 of the input's bytes up to `offset` (text inputs): a resume onto
+    /// another file at the same path is refused, not read from the wrong place.
+    #[serde(default)]
+    pub checksum: Option<u32>,
 }

@@ -296,3 +296,51 @@ fn npy_labels_resume_and_changed_settings_are_refused() {
     assert!(!other.status.success());
     assert!(String::from_utf8_lossy(&other.stderr).contains("input"), "{}", String::from_utf8_lossy(&other.stderr));
 }
+
+/// Resuming onto another file at the same path is refused: the checkpoint knows a
+/// checksum of the bytes it covered.
+#[test]
+fn another_file_at_the_same_path_is_refused() {
+    let d = dir("samepath");
+    let write = |seed: u64| {
+        let (x, _) = eddy::source::synth::Blobs::new(2, 2, seed).next_batch(5000);
+        let mut text = String::from("a,b\n");
+        for row in x.outer_iter() {
+            text += &format!("{:.4},{:.4}\n", row[0], row[1]);
+        }
+        std::fs::write(d.join("in.csv"), text).expect("write");
+    };
+    let eddy = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .current_dir(&d)
+            .args([
+                "run",
+                "in.csv",
+                "--model",
+                "minibatch-kmeans",
+                "--clusters",
+                "2",
+                "--labels-out",
+                "l.csv",
+                "--checkpoint",
+                "ckpt",
+                "--checkpoint-every",
+                "1000",
+                "--quiet",
+            ])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    write(1);
+    assert!(eddy(&[]).status.success());
+    assert!(eddy(&["--resume"]).status.success(), "the same file resumes");
+    write(2);
+    let out = eddy(&["--resume"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the same input"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -242,6 +242,7 @@ impl Source for NpySource {
             line: self.row,
             rejected: self.rejected,
             labels: None,
+            checksum: None,
         }
     }
 }

@@ -385,6 +385,7 @@ impl crate::source::Source for SynthSource {
             line: 0,
             rejected: 0,
             labels: None,
+            checksum: None,
         }
     }
 }

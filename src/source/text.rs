@@ -95,6 +95,8 @@ pub struct TextSource {
     rejects: Option<BufWriter<File>>,
     rejected: u64,
     ended: bool,
+    /// CRC-32 of every byte consumed, for checkpoints.
+    checksum: crc32fast::Hasher,
 }
 
 impl TextSource {
@@ -185,6 +187,7 @@ impl TextSource {
             rejects,
             rejected: 0,
             ended: false,
+            checksum: crc32fast::Hasher::new(),
         };
         source.resolve_columns()?;
         Ok(source)
@@ -336,6 +339,7 @@ impl TextSource {
             let room = (self.options.max_line_bytes + 2).saturating_sub(self.line.len());
             let keep = take.min(room);
             self.line.extend_from_slice(&available[..keep]);
+            self.checksum.update(&available[..take]);
             self.dropped += take - keep;
             self.reader.consume(take);
             self.offset += take as u64;
@@ -555,11 +559,20 @@ impl Source for TextSource {
         let skip = position.offset.checked_sub(self.offset).ok_or_else(|| {
             self.schema(format!("the checkpoint is at byte {}, before the start of the data", position.offset))
         })?;
-        let copied = io::copy(&mut (&mut self.reader).take(skip), &mut io::sink()).map_err(|e| self.io_error(e))?;
+        let mut hashing = HashingSink(&mut self.checksum);
+        let copied = io::copy(&mut (&mut self.reader).take(skip), &mut hashing).map_err(|e| self.io_error(e))?;
         if copied != skip {
             return Err(
                 self.schema(format!("the input is shorter than the checkpoint's position (byte {})", position.offset))
             );
+        }
+        if let Some(expected) = position.checksum {
+            if self.checksum.clone().finalize() != expected {
+                return Err(self.schema(format!(
+                    "the first {} bytes differ from those the checkpoint was taken on: is this the same input?",
+                    position.offset
+                )));
+            }
         }
         self.offset = position.offset;
         self.line_no = position.line;
@@ -578,6 +591,7 @@ impl Source for TextSource {
             line: self.line_no,
             rejected: self.rejected,
             labels: self.labels.clone(),
+            checksum: Some(self.checksum.clone().finalize()),
         }
     }
 }
@@ -639,6 +653,19 @@ impl Read for StdinChunks {
         out[..n].copy_from_slice(&self.current[self.at..self.at + n]);
         self.at += n;
         Ok(n)
+    }
+}
+
+/// Discards what is written to it, hashing it on the way (reading past a checkpoint).
+struct HashingSink<'a>(&'a mut crc32fast::Hasher);
+
+impl Write for HashingSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
