@@ -531,8 +531,7 @@ pub fn run_inline(
     let features = source.feature_names().to_vec();
     let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> =
         stages.into_iter().map(|s| (Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path)).collect();
-    let mut stats = SnapshotStats::default();
-    let mut numbers: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut pictures = Pictures::default();
     let mut clock = CheckpointClock::new(options);
     let mut records = 0;
     let outcome = (|| {
@@ -550,19 +549,8 @@ pub fn run_inline(
                     error,
                 })?;
                 match (scored.due_snapshot(), options.snapshots.as_ref()) {
-                    (Ok(Some(snap)), Some(opts)) => {
-                        let n = numbers.entry(snap.model.clone()).or_insert(0);
-                        *n += 1;
-                        match publish(opts, *n, &snap) {
-                            Ok(()) => stats.drawn += 1,
-                            Err(e) => {
-                                *n -= 1;
-                                stats.skipped += 1;
-                                eprintln!("eddy: warning: snapshot not drawn: {e}");
-                            }
-                        }
-                    }
-                    (Err(()), _) => stats.skipped += 1,
+                    (Ok(Some(snap)), Some(opts)) => pictures.draw(opts, &snap),
+                    (Err(()), _) => pictures.stats.skipped += 1,
                     _ => {}
                 }
             }
@@ -599,7 +587,7 @@ pub fn run_inline(
     outcome?;
     finished?;
     let classes = source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec());
-    let snapshots = finish_snapshots(running.iter().map(|(s, _, _)| s), options, &classes, numbers, &mut stats)?;
+    let snapshots = finish_snapshots(running.iter().map(|(s, _, _)| s), options, &classes, &mut pictures);
     let seconds = start.elapsed().as_secs_f64();
     let summary = RunSummary {
         records: records + resumed_records(options),
@@ -609,9 +597,39 @@ pub fn run_inline(
         interrupted: options.quit.load(std::sync::atomic::Ordering::Relaxed),
         models: running.iter().map(|(s, _, path)| s.summary(path.clone())).collect(),
         classes,
-        snapshots: options.snapshots.as_ref().map(|_| stats),
+        snapshots: options.snapshots.as_ref().map(|_| pictures.stats),
     };
     Ok(RunOutcome { summary, models: running.into_iter().map(|(s, _, _)| s.model).collect(), snapshots })
+}
+
+/// The pictures of a run: each model's numbering, and what was drawn and skipped.
+#[derive(Default)]
+pub(crate) struct Pictures {
+    numbers: std::collections::HashMap<String, u64>,
+    pub(crate) stats: SnapshotStats,
+    warned: bool,
+}
+
+impl Pictures {
+    /// Draw `snap` as its model's next numbered picture and the latest one. A picture
+    /// that cannot be written (disk full, folder gone) is reported once and counted as
+    /// skipped: pictures never stop or fail a run.
+    pub(crate) fn draw(&mut self, options: &SnapshotOptions, snap: &Snapshot) {
+        let n = self.numbers.get(&snap.model).copied().unwrap_or(0) + 1;
+        match publish(options, n, snap) {
+            Ok(()) => {
+                self.numbers.insert(snap.model.clone(), n);
+                self.stats.drawn += 1;
+            }
+            Err(e) => {
+                self.stats.skipped += 1;
+                if !self.warned {
+                    eprintln!("eddy: warning: snapshot not drawn: {e}");
+                    self.warned = true;
+                }
+            }
+        }
+    }
 }
 
 /// Each model's final snapshot, named with the run's classes, drawn when snapshots are on.
@@ -619,26 +637,16 @@ pub(crate) fn finish_snapshots<'a>(
     scored: impl Iterator<Item = &'a Scored>,
     options: &PipelineOptions,
     classes: &Option<Vec<String>>,
-    mut numbers: std::collections::HashMap<String, u64>,
-    stats: &mut SnapshotStats,
-) -> Result<Vec<Snapshot>, PipelineError> {
+    pictures: &mut Pictures,
+) -> Vec<Snapshot> {
     let mut out = Vec::new();
     for s in scored {
         let Some(mut snap) = s.final_snapshot() else { continue };
         snap.class_names = classes.clone();
         if let Some(opts) = &options.snapshots {
-            let n = numbers.entry(snap.model.clone()).or_insert(0);
-            *n += 1;
-            // Like every picture: reported and skipped, never the run's failure.
-            match publish(opts, *n, &snap) {
-                Ok(()) => stats.drawn += 1,
-                Err(e) => {
-                    eprintln!("eddy: warning: the last snapshot of {} was not drawn: {e}", snap.model);
-                    stats.skipped += 1;
-                }
-            }
+            pictures.draw(opts, &snap);
         }
         out.push(snap);
     }
-    Ok(out)
+    out
 }

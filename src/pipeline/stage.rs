@@ -1,8 +1,6 @@
 //! The threaded run: one source thread, and a model thread and a sink thread per model.
 
-use super::{
-    finish_snapshots, publish, Labelled, PipelineError, PipelineOptions, RunOutcome, RunSummary, Scored, SnapshotStats,
-};
+use super::{finish_snapshots, Labelled, Pictures, PipelineError, PipelineOptions, RunOutcome, RunSummary, Scored};
 use crate::checkpoint::{self, Checkpoint, CheckpointOptions, ModelCheckpoint};
 use crate::model::Model;
 use crate::record::{Batch, SourcePosition};
@@ -93,23 +91,11 @@ pub(super) fn run_threads(
             scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
                 lower_priority();
-                let mut numbers = std::collections::HashMap::new();
-                let mut warned = false;
+                let mut pictures = Pictures::default();
                 for snap in snap_rx {
-                    let n = numbers.entry(snap.model.clone()).or_insert(0u64);
-                    *n += 1;
-                    // A picture that cannot be drawn (disk full, folder gone) must not stop
-                    // the stream: say so once, count it as skipped, and go on.
-                    if let Err(e) = publish(opts, *n, &snap) {
-                        *n -= 1;
-                        skipped.fetch_add(1, Ordering::Relaxed);
-                        if !warned {
-                            eprintln!("eddy: warning: snapshot not drawn: {e}");
-                            warned = true;
-                        }
-                    }
+                    pictures.draw(opts, &snap);
                 }
-                Ok::<_, PipelineError>(numbers)
+                pictures
             })
         });
         let checkpoint_thread = options.checkpoint.as_ref().map(|opts| {
@@ -215,21 +201,18 @@ pub(super) fn run_threads(
             }
         }
         // Every model thread has ended, so the plot thread's queue is closed.
-        let numbers = match plot_thread.map(|t| t.join()) {
-            Some(Ok(Ok(numbers))) => numbers,
-            Some(Ok(Err(e))) => {
-                first_error.get_or_insert(e);
-                Default::default()
-            }
+        let mut pictures = match plot_thread.map(|t| t.join()) {
+            Some(Ok(pictures)) => pictures,
             Some(Err(_)) => return Err(PipelineError::Panic("plot".into())),
-            None => Default::default(),
+            None => Pictures::default(),
         };
         if let Some(e) = first_error {
             return Err(e);
         }
         let classes = source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec());
-        let mut stats = SnapshotStats { drawn: numbers.values().sum(), skipped: skipped.load(Ordering::Relaxed) };
-        let snapshots = finish_snapshots(finished.iter(), options, &classes, numbers, &mut stats)?;
+        // Snapshots the model threads skipped because the plot thread was busy.
+        pictures.stats.skipped += skipped.load(Ordering::Relaxed);
+        let snapshots = finish_snapshots(finished.iter(), options, &classes, &mut pictures);
         models.extend(finished.into_iter().map(|s| s.model));
         let seconds = start.elapsed().as_secs_f64();
         Ok(RunOutcome {
@@ -241,7 +224,7 @@ pub(super) fn run_threads(
                 interrupted: options.quit.load(Ordering::Relaxed),
                 models: summaries,
                 classes,
-                snapshots: options.snapshots.as_ref().map(|_| stats),
+                snapshots: options.snapshots.as_ref().map(|_| pictures.stats),
             },
             models,
             snapshots,
