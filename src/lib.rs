@@ -54,6 +54,8 @@ pub mod plot;
 pub mod preprocess;
 pub mod record;
 pub mod report;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sink;
 pub mod snapshot;
 pub mod source;

@@ -74,14 +74,32 @@ fn fonts() -> Result<(), String> {
 }
 
 fn encode_png(path: &Path, pixels: &[u8]) -> Result<(), String> {
-    use image::ImageEncoder;
     let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    encode_png_into(std::io::BufWriter::new(file), pixels)
+}
+
+fn encode_png_into(out: impl std::io::Write, pixels: &[u8]) -> Result<(), String> {
+    use image::ImageEncoder;
     let encoder = image::codecs::png::PngEncoder::new_with_quality(
-        std::io::BufWriter::new(file),
+        out,
         image::codecs::png::CompressionType::Fast,
         image::codecs::png::FilterType::Sub,
     );
     encoder.write_image(pixels, WIDTH, HEIGHT, image::ColorType::Rgb8).map_err(|e| e.to_string())
+}
+
+/// Draw `snapshot` as a PNG in memory (what the HTTP service answers with).
+pub fn render_png(snapshot: &Snapshot) -> Result<Vec<u8>, PlotError> {
+    let draw_err = |reason: String| PlotError::Draw { path: PathBuf::from("<memory>"), reason };
+    fonts().map_err(draw_err)?;
+    let mut pixels = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+        State.paint(&root, snapshot).and_then(|()| root.present().map_err(|e| e.to_string())).map_err(draw_err)?;
+    }
+    let mut png = Vec::new();
+    encode_png_into(&mut png, &pixels).map_err(draw_err)?;
+    Ok(png)
 }
 
 /// What to draw: the state picture or the timeline.

@@ -97,6 +97,20 @@ impl LabelMap {
         map
     }
 
+    /// The map of a saved model: its class names, with ids in this order (a new
+    /// name gets the next id), or, when it has none, integer labels.
+    pub fn resume(names: Option<&[String]>) -> Self {
+        match names {
+            Some(names) => Self {
+                names: names.to_vec(),
+                index: names.iter().enumerate().map(|(i, n)| (n.clone(), i as i64)).collect(),
+                integers: Some(false),
+                ..Self::default()
+            },
+            None => Self { integers: Some(true), ..Self::default() },
+        }
+    }
+
     /// The id of `label`, or why it is refused.
     pub fn id(&mut self, label: &str) -> Result<i64, String> {
         let as_int = label.parse::<i64>().ok().filter(|&v| v != crate::model::NO_PREDICTION);

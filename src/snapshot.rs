@@ -144,7 +144,7 @@ impl Tracker {
     /// Take in a labelled batch and the scores after it.
     pub fn observe(&mut self, batch: &Arc<Batch>, labels: &[i64], point: (f64, f64)) {
         self.records += batch.len() as u64;
-        if self.batches % MOMENT_EVERY == 0 {
+        if self.batches.is_multiple_of(MOMENT_EVERY) {
             self.moments.get_or_insert_with(|| Moments::new(batch.x.ncols())).update_batch(batch.x.view());
         }
         for &l in labels {
@@ -167,7 +167,7 @@ impl Tracker {
             }
         }
         // One point per `stride` batches; when full, keep every other point and double the stride.
-        if self.batches % self.stride == 0 {
+        if self.batches.is_multiple_of(self.stride) {
             if self.timeline.len() == TIMELINE_POINTS {
                 let kept: Vec<TimelinePoint> = self.timeline.iter().step_by(2).copied().collect();
                 self.timeline = kept;

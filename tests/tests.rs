@@ -11,4 +11,6 @@ mod pipeline; // threads vs the inline oracle; sources and their errors
 mod plots; // snapshots and reports: pictures decode, numbers are the model's
 mod properties; // proptest invariants
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
+#[cfg(feature = "server")]
+mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, restart, fuzzing
 mod util;

@@ -3,6 +3,8 @@
 
 mod demo;
 mod run;
+#[cfg(feature = "server")]
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -60,6 +62,14 @@ enum Command {
     /// Example: eddy checkpoint list ckpt/
     #[command(subcommand)]
     Checkpoint(CheckpointCommand),
+    /// Serve a model over HTTP(S): predict, learn, inspect and checkpoint it.
+    ///
+    /// Examples:
+    ///   eddy serve --model models/sensors-sgd.eddy --listen 127.0.0.1:8080
+    ///   eddy serve --model m.eddy --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --tokens tokens.txt --checkpoint state.eddy
+    #[cfg(feature = "server")]
+    #[command(verbatim_doc_comment)]
+    Serve(Box<serve::ServeArgs>),
     /// Run the main job on generated streams: a classifier on a drifting
     /// multi-class stream and mini-batch k-means on a blob stream. Writes labels
     /// and a summary, and prints where.
@@ -93,6 +103,8 @@ pub fn main() -> ExitCode {
         Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
             show_model(&file, signing_key.as_deref(), encryption_key.as_deref())
         }
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::serve(*args),
         Command::Demo { out, records, batch_size, seed } => {
             demo::run(&demo::DemoConfig { out, records, batch_size, seed })
         }

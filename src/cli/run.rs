@@ -159,6 +159,15 @@ pub enum PrequentialArg {
     PerBatch,
 }
 
+impl From<PrequentialArg> for Prequential {
+    fn from(arg: PrequentialArg) -> Self {
+        match arg {
+            PrequentialArg::PerRow => Prequential::PerRow,
+            PrequentialArg::PerBatch => Prequential::PerBatch,
+        }
+    }
+}
+
 /// `--on-error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnErrorArg {
@@ -411,10 +420,7 @@ impl RunConfig {
             input: args.input,
             models,
             pipeline: PipelineOptions {
-                prequential: match args.prequential {
-                    PrequentialArg::PerRow => Prequential::PerRow,
-                    PrequentialArg::PerBatch => Prequential::PerBatch,
-                },
+                prequential: args.prequential.into(),
                 quit,
                 snapshots,
                 track: args.report.is_some(),

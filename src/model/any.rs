@@ -345,3 +345,45 @@ pub enum Model {
     /// A clusterer: uses a label column, if any, only to score itself.
     Clusterer(ClustererModel),
 }
+
+impl ClassifierModel {
+    /// The model's name as `--model` spells it, with `scaled ` in front of a scaled one.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Sgd(_) => ModelKind::Sgd.name().into(),
+            Self::Perceptron(_) => ModelKind::Perceptron.name().into(),
+            Self::PassiveAggressive(_) => ModelKind::PassiveAggressive.name().into(),
+            Self::GaussianNb(_) => ModelKind::GaussianNb.name().into(),
+            Self::MultinomialNb(_) => ModelKind::MultinomialNb.name().into(),
+            Self::Scaled(s) => format!("scaled {}", s.model().name()),
+        }
+    }
+}
+
+impl ClustererModel {
+    /// The model's name as `--model` spells it, with `scaled ` in front of a scaled one.
+    pub fn name(&self) -> String {
+        match self {
+            Self::MiniBatchKMeans(_) => ModelKind::MinibatchKmeans.name().into(),
+            Self::Scaled(s) => format!("scaled {}", s.model().name()),
+        }
+    }
+}
+
+impl Model {
+    /// The model's name as `--model` spells it, with `scaled ` in front of a scaled one.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Classifier(m) => m.name(),
+            Self::Clusterer(m) => m.name(),
+        }
+    }
+
+    /// Records learned so far.
+    pub fn records_seen(&self) -> u64 {
+        match self {
+            Self::Classifier(m) => m.records_seen(),
+            Self::Clusterer(m) => m.records_seen(),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `eddy serve`: flags → [`ServeOptions`].
+
+use super::run::PrequentialArg;
+use crate::model_file::{Key, Keys};
+use crate::server::{self, ServeOptions};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// `eddy serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The model file to serve (made by `eddy run --save-model`); verified before use.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Address to listen on (port 0: any free port). Beyond loopback it needs
+    /// --tls-cert/--tls-key and --tokens, or --insecure-listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// TLS certificate chain (PEM): serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow a non-loopback address without TLS or tokens.
+    #[arg(long)]
+    pub insecure_listen: bool,
+    /// Bearer tokens: one `TOKEN ROLE` pair a line, role read, learn or admin. The
+    /// file must not be accessible to group or others (chmod 600).
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 8 << 20)]
+    pub max_body: usize,
+    /// Most records in one request.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_records: usize,
+    /// Longest a request may take, in seconds (answered 408 after).
+    #[arg(long, default_value_t = 30.0)]
+    pub request_timeout: f64,
+    /// Most connections open at once; more are closed at once.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Checkpoint file: written by POST /v1/checkpoint, every --checkpoint-interval
+    /// and at shutdown; when it exists at start, it is served instead of --model.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// With --checkpoint: seconds between periodic checkpoints (0: none).
+    #[arg(long, default_value_t = 60.0)]
+    pub checkpoint_interval: f64,
+    /// Verify the model (and sign checkpoints) with this key; also EDDY_SIGNING_KEY_FILE.
+    #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
+    pub signing_key: Option<PathBuf>,
+    /// Decrypt the model (and encrypt checkpoints) with this key; also EDDY_ENCRYPTION_KEY_FILE.
+    #[arg(long, env = "EDDY_ENCRYPTION_KEY_FILE", hide_env_values = true)]
+    pub encryption_key: Option<PathBuf>,
+    /// per-row or per-batch, as for `eddy run`.
+    #[arg(long, value_enum, default_value_t = PrequentialArg::PerRow)]
+    pub prequential: PrequentialArg,
+    /// Records in the rolling accuracy window.
+    #[arg(long, default_value_t = 10_000)]
+    pub window: usize,
+}
+
+fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| anyhow::anyhow!("--{flag}: {value} is not a number of seconds"))
+}
+
+/// Run `eddy serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let keys = Keys {
+        signing: args.signing_key.as_deref().map(Key::read).transpose()?,
+        encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,
+    };
+    let interval = seconds("checkpoint-interval", args.checkpoint_interval)?;
+    let options = ServeOptions {
+        model: args.model,
+        listen: args.listen,
+        tls: args.tls_cert.zip(args.tls_key),
+        insecure_listen: args.insecure_listen,
+        tokens: args.tokens,
+        max_body: args.max_body,
+        max_records: args.max_records,
+        request_timeout: seconds("request-timeout", args.request_timeout)?,
+        max_connections: args.max_connections,
+        checkpoint: args.checkpoint,
+        checkpoint_interval: (!interval.is_zero()).then_some(interval),
+        keys,
+        prequential: args.prequential.into(),
+        window: args.window,
+    };
+    let scheme = if options.tls.is_some() { "https" } else { "http" };
+    let open = options.tokens.is_none();
+    server::serve(options, |addr, info| {
+        eprintln!("eddy serve: listening on {scheme}://{addr}");
+        if open {
+            eprintln!("eddy serve: no --tokens: every call is allowed");
+        }
+        eprintln!("eddy serve: features {}", info.features.join(","));
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,248 @@
+//! Routes and handlers.
+
+use super::auth::{Role, Tokens};
+use super::body::{self, Format, Records, Shape};
+use super::learner::{Job, Live, Saved};
+use super::metrics::Metrics;
+use super::{ApiError, ServeOptions};
+use crate::error::ModelError;
+use crate::model::Model;
+use crate::{OnlineClassifier, OnlineClusterer};
+use arc_swap::ArcSwap;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    live: Arc<ArcSwap<Live>>,
+    jobs: mpsc::Sender<Job>,
+    tokens: Option<Arc<Tokens>>,
+    metrics: Arc<Metrics>,
+    max_body: usize,
+    max_records: usize,
+    timeout: Duration,
+    /// The last picture drawn, with the records seen when it was drawn: drawing
+    /// costs tens of milliseconds, so one picture serves until the model moves.
+    /// The lock also keeps two requests from drawing at once.
+    picture: Arc<Mutex<Option<(u64, Bytes)>>>,
+}
+
+impl AppState {
+    /// The state for `options`.
+    pub fn new(
+        live: Arc<ArcSwap<Live>>,
+        jobs: mpsc::Sender<Job>,
+        tokens: Option<Arc<Tokens>>,
+        metrics: Arc<Metrics>,
+        options: &ServeOptions,
+    ) -> Self {
+        Self {
+            live,
+            jobs,
+            tokens,
+            metrics,
+            max_body: options.max_body,
+            max_records: options.max_records,
+            timeout: options.request_timeout,
+            picture: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Allow the call when the bearer token's role is at least `needed` (or when
+    /// the service runs without tokens).
+    fn authorize(&self, headers: &HeaderMap, needed: Role) -> Result<(), ApiError> {
+        let Some(tokens) = &self.tokens else { return Ok(()) };
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(ApiError::unauthorized)?;
+        let role = tokens.role_of(presented).ok_or_else(ApiError::unauthorized)?;
+        if role < needed {
+            return Err(ApiError::forbidden(needed));
+        }
+        Ok(())
+    }
+
+    /// Read the body (at most `max_body` bytes) and decode it as its Content-Type says.
+    async fn records(&self, headers: &HeaderMap, body: Body, features: &[String]) -> Result<Records, ApiError> {
+        let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?"));
+        let format = Format::from_content_type(content_type)?;
+        let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body as u64) {
+            return Err(ApiError::too_large(self.max_body));
+        }
+        let limited = http_body_util::Limited::new(body, self.max_body);
+        let bytes = http_body_util::BodyExt::collect(limited).await.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                ApiError::too_large(self.max_body)
+            } else {
+                ApiError::bad(format!("reading the body: {e}"))
+            }
+        })?;
+        let shape = Shape { features, max_records: self.max_records };
+        body::decode(format, &bytes.to_bytes(), &shape)
+    }
+}
+
+/// The routes, with the request timeout and the metrics around every one.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/predict", post(predict))
+        .route("/v1/learn", post(learn))
+        .route("/v1/model", get(model))
+        .route("/v1/snapshot.png", get(snapshot))
+        .route("/v1/checkpoint", post(save))
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Route names for the metrics: a fixed set, so random paths cannot add series.
+fn route_name(path: &str) -> &'static str {
+    match path {
+        "/v1/predict" => "predict",
+        "/v1/learn" => "learn",
+        "/v1/model" => "model",
+        "/v1/snapshot.png" => "snapshot",
+        "/v1/checkpoint" => "checkpoint",
+        "/healthz" => "healthz",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+/// Time limit and metrics around every request.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = route_name(request.uri().path());
+    let response = match tokio::time::timeout(state.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::timeout(state.timeout).into_response(),
+    };
+    state.metrics.request(route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(request.uri().path())
+}
+
+/// The answer to predict and learn.
+#[derive(Serialize)]
+struct Labels {
+    labels: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Vec<Vec<f64>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    records_seen: Option<u64>,
+}
+
+async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
+    state.authorize(&headers, Role::Read)?;
+    let live = state.live.load_full();
+    let records = state.records(&headers, body, &live.info.features).await?;
+    let refused = |e: ModelError| match e {
+        ModelError::NotFitted(_) => ApiError::conflict(format!("the model cannot predict yet: {e}")),
+        e => ApiError::unprocessable(e.to_string()),
+    };
+    let x = records.x.view();
+    let answer = match &live.model {
+        Model::Classifier(m) => {
+            let labels = m.predict(x).map_err(refused)?.to_vec();
+            let probabilities =
+                m.predict_proba(x).map_err(refused)?.map(|p| p.outer_iter().map(|r| r.to_vec()).collect());
+            let classes = probabilities.is_some().then(|| m.classes().to_vec());
+            Labels { labels, probabilities, classes, records_seen: None }
+        }
+        Model::Clusterer(m) => Labels {
+            labels: m.predict(x).map_err(refused)?.to_vec(),
+            probabilities: None,
+            classes: None,
+            records_seen: None,
+        },
+    };
+    state.metrics.predicted(answer.labels.len() as u64);
+    Ok(Json(answer))
+}
+
+async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
+    state.authorize(&headers, Role::Learn)?;
+    let features = state.live.load().info.features.clone();
+    let records = state.records(&headers, body, &features).await?;
+    let (reply, answer) = oneshot::channel();
+    state.jobs.send(Job::Learn { records, reply }).await.map_err(|_| ApiError::unavailable())?;
+    let labels = answer.await.map_err(|_| ApiError::unavailable())??;
+    let records_seen = Some(state.live.load().info.records_seen);
+    Ok(Json(Labels { labels, probabilities: None, classes: None, records_seen }))
+}
+
+async fn model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.authorize(&headers, Role::Read)?;
+    Ok(Json(&state.live.load().info).into_response())
+}
+
+/// Ask the learner for a checkpoint (`Ok(None)`: skipped, nothing changed).
+pub async fn checkpoint(jobs: &mpsc::Sender<Job>, only_if_changed: bool) -> Result<Option<Saved>, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    jobs.send(Job::Checkpoint { only_if_changed, reply }).await.map_err(|_| ApiError::unavailable())?;
+    answer.await.map_err(|_| ApiError::unavailable())?
+}
+
+async fn save(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Saved>, ApiError> {
+    state.authorize(&headers, Role::Admin)?;
+    let saved = checkpoint(&state.jobs, false).await?;
+    saved.map(Json).ok_or_else(|| ApiError::internal("the checkpoint was skipped".into()))
+}
+
+async fn snapshot(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.authorize(&headers, Role::Read)?;
+    let mut picture = state.picture.lock().await;
+    let seen = state.live.load().info.records_seen;
+    let png = match &*picture {
+        Some((at, png)) if *at == seen => png.clone(),
+        _ => {
+            let (reply, answer) = oneshot::channel();
+            state.jobs.send(Job::Snapshot { reply }).await.map_err(|_| ApiError::unavailable())?;
+            let snap = answer
+                .await
+                .map_err(|_| ApiError::unavailable())?
+                .ok_or_else(|| ApiError::internal("no state to draw".into()))?;
+            let png = tokio::task::spawn_blocking(move || crate::plot::render_png(&snap))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let png = Bytes::from(png);
+            *picture = Some((seen, png.clone()));
+            png
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/png"))], png).into_response())
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "records_seen": state.live.load().info.records_seen }))
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.authorize(&headers, Role::Read)?;
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], state.metrics.encode()).into_response())
+}

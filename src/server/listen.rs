@@ -1,0 +1,128 @@
+//! The accept loop: TLS, the connection limit, timeouts and a graceful stop.
+//!
+//! Written on hyper-util rather than `axum::serve` because `axum::serve` has no
+//! TLS, no connection limit and no header-read timeout.
+
+use super::metrics::Metrics;
+use super::ServerError;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+/// Limits on connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Longest a TLS handshake may take.
+    pub handshake_timeout: Duration,
+    /// Longest a client may take to send a request's headers (slow-loris).
+    pub header_timeout: Duration,
+    /// Longest to wait at shutdown for the requests under way.
+    pub grace: Duration,
+}
+
+/// A TLS acceptor from a PEM certificate chain and private key.
+pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerError> {
+    let pem = |path: &Path, e: tokio_rustls::rustls::pki_types::pem::Error| {
+        ServerError::Tls(format!("{}: {e}", path.display()))
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| pem(cert, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem(cert, e))?;
+    if chain.is_empty() {
+        return Err(ServerError::Tls(format!("{}: no certificate in the file", cert.display())));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| ServerError::Tls(format!("{} and {}: {e}", cert.display(), key.display())))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Accept connections until `stop` resolves, then let the requests under way
+/// finish (up to `limits.grace`).
+pub async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    stop: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before accept:
+                    // wait a moment rather than spin.
+                    eprintln!("eddy serve: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            metrics.refused();
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            metrics.connections(1);
+            match tls {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = handshake {
+                        serve_connection(stream, service, watcher, limits.header_timeout).await;
+                    }
+                }
+                None => serve_connection(stream, service, watcher, limits.header_timeout).await,
+            }
+            metrics.connections(-1);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.grace) => {}
+    }
+}
+
+async fn serve_connection<I>(io: I, service: TowerToHyperService<Router>, watcher: Watcher, header_timeout: Duration)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    // Errors here are the client's (a reset, a malformed request): nothing to do.
+    let _ = watcher.watch(conn).await;
+}

@@ -1,0 +1,162 @@
+//! The service's own metrics, in the Prometheus/OpenMetrics text format (`GET /metrics`).
+
+use crate::pipeline::Metrics as Scores;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// The label set of a request: its route (one of a fixed few, so a scan of
+/// random paths cannot grow the metrics) and its status code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+/// Every metric the service keeps.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    predicted: Counter,
+    learned: Counter,
+    connections_refused: Counter,
+    open_connections: Gauge,
+    checkpoints: Counter,
+    records_seen: Gauge,
+    accuracy: Gauge<f64, AtomicU64>,
+    rolling_accuracy: Gauge<f64, AtomicU64>,
+    mean_inertia: Gauge<f64, AtomicU64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("eddy");
+        let requests = Family::<RequestLabels, Counter>::default();
+        // 50 µs to ~26 s, doubling.
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+        });
+        let m = Self {
+            registry: Registry::default(),
+            requests,
+            latency,
+            predicted: Counter::default(),
+            learned: Counter::default(),
+            connections_refused: Counter::default(),
+            open_connections: Gauge::default(),
+            checkpoints: Counter::default(),
+            records_seen: Gauge::default(),
+            accuracy: Gauge::default(),
+            rolling_accuracy: Gauge::default(),
+            mean_inertia: Gauge::default(),
+        };
+        registry.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's arrival to its answer",
+            m.latency.clone(),
+        );
+        registry.register("records_predicted", "Records labelled by /v1/predict", m.predicted.clone());
+        registry.register("records_learned", "Records learned by /v1/learn", m.learned.clone());
+        registry.register(
+            "connections_refused",
+            "Connections closed at once because --max-connections were open",
+            m.connections_refused.clone(),
+        );
+        registry.register("open_connections", "Connections open now", m.open_connections.clone());
+        registry.register("checkpoints", "Checkpoints written", m.checkpoints.clone());
+        registry.register("model_records_seen", "Records the model has learned over its life", m.records_seen.clone());
+        registry.register(
+            "model_accuracy",
+            "Prequential accuracy since the service started (classifiers)",
+            m.accuracy.clone(),
+        );
+        registry.register(
+            "model_rolling_accuracy",
+            "Prequential accuracy over the last --window records (classifiers)",
+            m.rolling_accuracy.clone(),
+        );
+        registry.register(
+            "model_mean_inertia",
+            "Mean squared distance to the assigned centre since the service started (k-means)",
+            m.mean_inertia.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Count an answered request.
+    pub fn request(&self, route: &'static str, status: u16, seconds: f64) {
+        self.requests.get_or_create(&RequestLabels { route, status }).inc();
+        self.latency.get_or_create(&RouteLabels { route }).observe(seconds);
+    }
+
+    /// Count predicted records.
+    pub fn predicted(&self, n: u64) {
+        self.predicted.inc_by(n);
+    }
+
+    /// Count learned records.
+    pub fn learned(&self, n: u64) {
+        self.learned.inc_by(n);
+    }
+
+    /// Count a written checkpoint.
+    pub fn checkpointed(&self) {
+        self.checkpoints.inc();
+    }
+
+    /// Count a connection refused over the limit.
+    pub fn refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A connection opened (`+1`) or closed (`-1`).
+    pub fn connections(&self, delta: i64) {
+        self.open_connections.inc_by(delta);
+    }
+
+    /// The model's state after a batch.
+    pub fn model(&self, records_seen: u64, scores: &Scores) {
+        self.records_seen.set(i64::try_from(records_seen).unwrap_or(i64::MAX));
+        match scores {
+            Scores::Classifier { accuracy, rolling_accuracy, .. } => {
+                self.accuracy.set(accuracy.unwrap_or(f64::NAN));
+                self.rolling_accuracy.set(rolling_accuracy.unwrap_or(f64::NAN));
+            }
+            Scores::Clusterer { inertia, .. } => {
+                self.mean_inertia.set(inertia.unwrap_or(f64::NAN));
+            }
+        }
+    }
+
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,657 @@
+//! `eddy serve`, started as a real process on a loopback port and called over HTTP(S).
+
+use eddy::model::Model;
+use eddy::model_file::{self, Key, Keys};
+use eddy::OnlineClassifier;
+use ndarray::{array, Array2};
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SENSORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sensors-sgd.eddy");
+const BLOBS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/blobs-kmeans.eddy");
+const READ: &str = "reader-token-0123456789";
+const LEARN: &str = "learner-token-0123456789";
+const ADMIN: &str = "admin-token-0123456789ab";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A running `eddy serve`; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Start with `args` (plus `--listen 127.0.0.1:0`) and wait for its address.
+    fn start(args: &[&str]) -> Self {
+        Self::try_start(args).unwrap_or_else(|log| panic!("the service did not start:\n{log}"))
+    }
+
+    /// Start, or the service's output when it exits before listening.
+    fn try_start(args: &[&str]) -> Result<Self, String> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("eddy starts");
+        let stderr = child.stderr.take().expect("piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.to_string());
+                }
+                sink.lock().expect("log").push(line);
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => {
+                let port = base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+                Ok(Self { child, base, port, log })
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                Err(log.lock().expect("log").join("\n"))
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then wait for the exit.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(sent.success());
+        let status = self.child.wait().expect("exit status");
+        std::thread::sleep(Duration::from_millis(100));
+        let log = self.log.lock().expect("log").join("\n");
+        (status, log)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client that reads error statuses as answers, not errors.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+/// An answer: status and body.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut r = r.expect("the service answers");
+    let headers = r.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    Answer { status: r.status().as_u16(), body: r.body_mut().read_to_vec().expect("a body"), headers }
+}
+
+fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Answer {
+    let mut req = agent.post(url).header("Content-Type", content_type);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    answer(req.send(body))
+}
+
+fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Answer {
+    let mut req = agent.get(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    answer(req.call())
+}
+
+fn json_post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Answer {
+    post(agent, url, token, "application/json", body.to_string().as_bytes())
+}
+
+fn load(path: &str) -> Model {
+    model_file::load::<Model>(Path::new(path), "model", &Keys::default()).expect("a model file").1
+}
+
+fn classifier(model: &Model) -> &eddy::model::ClassifierModel {
+    match model {
+        Model::Classifier(m) => m,
+        Model::Clusterer(_) => panic!("a classifier"),
+    }
+}
+
+fn i64s(v: &Value) -> Vec<i64> {
+    v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
+}
+
+fn rows() -> Array2<f64> {
+    array![[21.0, 0.2, 0.4, 0.01], [68.0, 1.5, 0.8, 0.2], [95.0, 3.0, 0.95, 0.7], [30.0, 0.4, 0.5, 0.02]]
+}
+
+fn rows_json(x: &Array2<f64>) -> Value {
+    json!(x.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>())
+}
+
+#[test]
+fn predict_and_learn_give_the_library_s_answers_in_every_format() {
+    let server = Server::start(&["--model", SENSORS]);
+    let agent = agent();
+    let mut reference = load(SENSORS);
+    let x = rows();
+    let expected = classifier(&reference).predict(x.view()).expect("predicts").to_vec();
+    let proba = classifier(&reference).predict_proba(x.view()).expect("predicts").expect("log loss has probabilities");
+
+    let health = get(&agent, &server.url("/healthz"), None);
+    assert_eq!((health.status, health.json()["records_seen"].as_u64()), (200, Some(3000)));
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!(info["kind"], "scaled sgd");
+    assert_eq!(info["features"], json!(["temperature", "vibration", "load", "error_rate"]));
+    assert_eq!(info["class_names"], json!(["ok", "warn", "fail"]));
+    assert_eq!(info["classes"], json!([0, 1, 2]));
+
+    // The same four records in every accepted form.
+    let csv_plain = "21,0.2,0.4,0.01\n68,1.5,0.8,0.2\n95,3,0.95,0.7\n30,0.4,0.5,0.02\n";
+    let csv_header =
+        "error_rate,load,temperature,vibration\n0.01,0.4,21,0.2\n0.2,0.8,68,1.5\n0.7,0.95,95,3\n0.02,0.5,30,0.4\n";
+    let ndjson = "[21,0.2,0.4,0.01]\n{\"features\":[68,1.5,0.8,0.2]}\n\n{\"temperature\":95,\"vibration\":3,\"load\":0.95,\"error_rate\":0.7}\n[30,0.4,0.5,0.02]\n";
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("application/json", rows_json(&x).to_string().into_bytes()),
+        ("application/json; charset=utf-8", json!({ "features": rows_json(&x) }).to_string().into_bytes()),
+        ("text/csv", csv_plain.as_bytes().to_vec()),
+        ("text/csv", csv_header.as_bytes().to_vec()),
+        ("application/x-ndjson", ndjson.as_bytes().to_vec()),
+    ];
+    for (content_type, body) in &bodies {
+        let a = post(&agent, &server.url("/v1/predict"), None, content_type, body);
+        assert_eq!(a.status, 200, "{content_type}: {}", a.text());
+        let a = a.json();
+        assert_eq!(i64s(&a["labels"]), expected, "{content_type}");
+        assert_eq!(a["classes"], json!([0, 1, 2]));
+        for (got, want) in a["probabilities"].as_array().expect("probabilities").iter().zip(proba.outer_iter()) {
+            let got: Vec<f64> = got.as_array().expect("a row").iter().map(|p| p.as_f64().expect("a number")).collect();
+            assert_eq!(got, want.to_vec(), "{content_type}: probabilities are the library's, exactly");
+        }
+    }
+
+    // Learning: the prequential labels are those of learn_predict on the same model.
+    let names = ["ok", "warn", "fail", "ok"];
+    let ids = ndarray::arr1(&[0i64, 1, 2, 0]);
+    let Model::Classifier(m) = &mut reference else { unreachable!("checked above") };
+    let want = m.learn_predict(x.view(), ids.view()).expect("learns").to_vec();
+    let learned =
+        json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": rows_json(&x), "labels": names }));
+    assert_eq!(learned.status, 200, "{}", learned.text());
+    assert_eq!(i64s(&learned.json()["labels"]), want);
+    assert_eq!(learned.json()["records_seen"], 3004);
+    // Integer ids and CSV labels by name go the same way.
+    let want = m.learn_predict(x.view(), ids.view()).expect("learns").to_vec();
+    let csv_learn = "temperature,vibration,load,error_rate,label\n21,0.2,0.4,0.01,ok\n68,1.5,0.8,0.2,warn\n95,3,0.95,0.7,2\n30,0.4,0.5,0.02,0\n";
+    let a = post(&agent, &server.url("/v1/learn"), None, "text/csv", csv_learn.as_bytes());
+    assert_eq!((a.status, i64s(&a.json()["labels"])), (200, want));
+    // The predictions now come from the model that learned.
+    let expected = classifier(&reference).predict_proba(x.view()).expect("predicts").expect("probabilities");
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x)).json();
+    let first: Vec<f64> =
+        a["probabilities"][0].as_array().expect("row").iter().map(|p| p.as_f64().expect("number")).collect();
+    assert_eq!(first, expected.row(0).to_vec());
+
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!((info["records_seen"].as_u64(), info["learned_since_start"].as_u64()), (Some(3008), Some(8)));
+    assert!(info["metrics"]["accuracy"].as_f64().is_some(), "{info}");
+
+    let png = get(&agent, &server.url("/v1/snapshot.png"), None);
+    assert_eq!((png.status, png.header("content-type")), (200, Some("image/png")));
+    let picture = image::load_from_memory(&png.body).expect("a PNG that decodes");
+    assert_eq!((picture.width(), picture.height()), (1200, 800));
+
+    let metrics = get(&agent, &server.url("/metrics"), None);
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text();
+    assert!(text.contains("eddy_records_learned_total 8\n"), "{text}");
+    assert!(text.contains("eddy_records_predicted_total 24\n"), "{text}");
+    assert!(text.contains("eddy_model_records_seen 3008\n"), "{text}");
+    assert!(text.contains("eddy_http_requests_total{route=\"predict\",status=\"200\"} 6\n"), "{text}");
+    assert!(text.contains("eddy_http_request_duration_seconds_count{route=\"learn\"} 2\n"), "{text}");
+}
+
+#[test]
+fn k_means_is_served_too() {
+    let server = Server::start(&["--model", BLOBS]);
+    let agent = agent();
+    let mut reference = load(BLOBS);
+    let x = array![[0.0, 1.0, 2.0, 3.0], [-5.0, 2.0, 8.0, 1.0], [9.0, -3.0, 0.5, 4.0]];
+    let Model::Clusterer(m) = &mut reference else { panic!("a clusterer") };
+    let expected = eddy::OnlineClusterer::predict(m, x.view()).expect("predicts").to_vec();
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x));
+    assert_eq!((a.status, i64s(&a.json()["labels"])), (200, expected));
+    assert!(a.json().get("probabilities").is_none(), "k-means has no probabilities");
+    // Learning needs no labels.
+    let want = eddy::OnlineClusterer::learn_predict(m, x.view()).expect("learns").to_vec();
+    let a = json_post(&agent, &server.url("/v1/learn"), None, &rows_json(&x));
+    assert_eq!((a.status, i64s(&a.json()["labels"])), (200, want));
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!(info["kind"], "minibatch-kmeans");
+    assert_eq!(info["metrics"]["counts"].as_array().map(Vec::len), Some(4));
+    let png = get(&agent, &server.url("/v1/snapshot.png"), None);
+    assert_eq!(png.status, 200);
+    image::load_from_memory(&png.body).expect("a PNG that decodes");
+}
+
+/// Status and error message of a request.
+fn refused(a: Answer) -> (u16, String) {
+    let body = a.json();
+    assert_eq!(body["status"].as_u64(), Some(u64::from(a.status)), "the JSON error carries the status");
+    (a.status, body["error"].as_str().expect("an error message").to_string())
+}
+
+#[test]
+fn every_bad_request_gets_its_status_and_a_clear_json_error() {
+    let server = Server::start(&["--model", SENSORS, "--max-body", "2000", "--max-records", "10"]);
+    let agent = agent();
+    let predict = server.url("/v1/predict");
+    let learn = server.url("/v1/learn");
+    let big = "[[1,2,3,4]],".repeat(200);
+    let many_csv = "1,2,3,4\n".repeat(11);
+    let many_json = format!("[{}]", ["[1,2,3,4]"; 11].join(","));
+    let cases: Vec<(&str, &str, &str, u16, &str)> = vec![
+        (&predict, "application/json", "[[1,2,3,4]", 400, "malformed JSON"),
+        (&predict, "application/json", "", 400, "empty"),
+        (&predict, "application/json", "{\"features\": [[1,2,3,4]], \"extra\": 1}", 400, "unknown field"),
+        (&predict, "application/json", "[[1,2,3,\"x\"]]", 400, "malformed JSON"),
+        (&predict, "application/json", "[[1,2,3,1e999]]", 400, "malformed JSON"),
+        (&predict, "application/json", "\"text\"", 400, "expected an array"),
+        (&predict, "text/csv", "1,2,3,4\n1,2,x,4\n", 400, "line 2, column 3"),
+        (&predict, "text/csv", "1,\"2,3,4\n", 422, "line 1: 2 fields"),
+        (&predict, "application/x-ndjson", "[1,2,3,4]\n{oops\n", 400, "line 2"),
+        (&predict, "application/x-ndjson", "{\"temperature\":1}\n", 400, "missing"),
+        (&predict, "application/json", "[[1,2,3]]", 422, "record 0: 3 features, the model has 4"),
+        (&predict, "text/csv", "1,2,3,4\n1,2,3\n", 422, "line 2: 3 fields"),
+        (&predict, "text/csv", "1,2,nan,4\n", 422, "not a finite number"),
+        (&predict, "text/csv", "1,2,inf,4\n", 422, "feature 2 (load)"),
+        (&predict, "application/xml", "<x/>", 415, "application/json"),
+        (&predict, "application/json", &big, 413, "--max-body"),
+        (&predict, "text/csv", &many_csv, 413, "--max-records (10)"),
+        (&predict, "application/json", &many_json, 413, "--max-records"),
+        (&learn, "application/json", "[[1,2,3,4]]", 422, "needs a label"),
+        (
+            &learn,
+            "application/json",
+            "{\"features\": [[1,2,3,4]], \"labels\": [\"ok\", \"fail\"]}",
+            400,
+            "1 records but 2 labels",
+        ),
+        (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [7]}", 422, "label 7"),
+        (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [1.5]}", 400, "malformed JSON"),
+        (
+            &learn,
+            "application/x-ndjson",
+            "{\"features\":[1,2,3,4],\"label\":\"ok\"}\n[1,2,3,4]\n",
+            400,
+            "every record has a label",
+        ),
+    ];
+    for (url, content_type, body, status, message) in cases {
+        let (got, error) = refused(post(&agent, url, None, content_type, body.as_bytes()));
+        assert_eq!(got, status, "{content_type} {body:.60}: {error}");
+        assert!(error.contains(message), "{content_type} {body:.60}: {error:?} should say {message:?}");
+    }
+    assert_eq!(refused(get(&agent, &server.url("/v2/predict"), None)), (404, "no such route: /v2/predict".into()));
+    assert_eq!(refused(get(&agent, &predict, None)).0, 405);
+    // A refused batch taught nothing: nothing was learned.
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!((info["records_seen"].as_u64(), info["learned_since_start"].as_u64()), (Some(3000), Some(0)));
+    // Without --checkpoint, a checkpoint is refused, not pretended.
+    assert_eq!(refused(post(&agent, &server.url("/v1/checkpoint"), None, "application/json", b"")).0, 409);
+}
+
+#[test]
+fn a_request_that_outlasts_the_timeout_gets_408_and_the_service_goes_on() {
+    let server = Server::start(&["--model", SENSORS, "--request-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connects");
+    // Headers promise a body that never comes.
+    write!(
+        stream,
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[[1,"
+    )
+    .expect("writes");
+    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("--request-timeout"), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(get(&agent(), &server.url("/healthz"), None).status, 200);
+}
+
+fn tokens_file(dir: &Path, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("tokens.txt");
+    std::fs::write(&path, format!("# service tokens\n{READ} read\n{LEARN} learn\n{ADMIN} admin\n")).expect("writes");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}
+
+#[test]
+fn each_role_may_do_what_it_allows_and_no_more() {
+    let dir = temp_dir("roles");
+    let tokens = tokens_file(&dir, 0o600);
+    let checkpoint = dir.join("state.eddy");
+    let server = Server::start(&[
+        "--model",
+        SENSORS,
+        "--tokens",
+        tokens.to_str().expect("utf-8"),
+        "--checkpoint",
+        checkpoint.to_str().expect("utf-8"),
+    ]);
+    let agent = agent();
+    let x = rows_json(&rows());
+    let labelled = json!({ "features": x, "labels": [0, 1, 2, 0] });
+    // (method, path, body): what each role may call.
+    let calls: Vec<(&str, &str, Option<&Value>)> = vec![
+        ("POST", "/v1/predict", Some(&x)),
+        ("GET", "/v1/model", None),
+        ("GET", "/v1/snapshot.png", None),
+        ("GET", "/metrics", None),
+        ("POST", "/v1/learn", Some(&labelled)),
+        ("POST", "/v1/checkpoint", None),
+    ];
+    let allowed = |role: &str, path: &str| match path {
+        "/v1/learn" => role != READ,
+        "/v1/checkpoint" => role == ADMIN,
+        _ => true,
+    };
+    for (method, path, body) in &calls {
+        let call = |token: Option<&str>| match (method, body) {
+            (&"POST", Some(b)) => json_post(&agent, &server.url(path), token, b),
+            (&"POST", None) => post(&agent, &server.url(path), token, "application/json", b""),
+            _ => get(&agent, &server.url(path), token),
+        };
+        let none = call(None);
+        assert_eq!(none.header("www-authenticate"), Some("Bearer"), "{path}");
+        assert_eq!(refused(none).0, 401, "{path} without a token");
+        assert_eq!(refused(call(Some("not-a-token-0123456789"))).0, 401, "{path} with a wrong token");
+        for role in [READ, LEARN, ADMIN] {
+            let a = call(Some(role));
+            if allowed(role, path) {
+                assert_eq!(a.status, 200, "{path} as {role}: {}", a.text());
+            } else {
+                assert_eq!(refused(a).0, 403, "{path} as {role}");
+            }
+        }
+    }
+    // A token in another scheme is no token.
+    let basic = answer(agent.get(server.url("/v1/model")).header("Authorization", &format!("Basic {ADMIN}")).call());
+    assert_eq!(basic.status, 401);
+    // Health needs no token (load balancers probe it).
+    assert_eq!(get(&agent, &server.url("/healthz"), None).status, 200);
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    for token in [READ, LEARN, ADMIN] {
+        assert!(!log.contains(token), "a token was logged: {log}");
+    }
+}
+
+#[test]
+fn unsafe_setups_are_refused_at_start() {
+    let dir = temp_dir("refusals");
+    let tokens = tokens_file(&dir, 0o644);
+    let err = Server::try_start(&["--model", SENSORS, "--tokens", tokens.to_str().expect("utf-8")]).err();
+    assert!(err.as_deref().is_some_and(|e| e.contains("mode 644") && e.contains("chmod 600")), "{err:?}");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["serve", "--model", SENSORS, "--listen", "0.0.0.0:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut text = String::new();
+    child.stderr.take().expect("piped").read_to_string(&mut text).expect("reads");
+    assert!(!child.wait().expect("exits").success());
+    assert!(text.contains("not a loopback address") && text.contains("--insecure-listen"), "{text}");
+
+    let corrupt = dir.join("corrupt.eddy");
+    let mut bytes = std::fs::read(SENSORS).expect("reads");
+    let last = bytes.len() - 40;
+    bytes[last] ^= 0xff;
+    std::fs::write(&corrupt, bytes).expect("writes");
+    let err = Server::try_start(&["--model", corrupt.to_str().expect("utf-8")]).err();
+    assert!(err.as_deref().is_some_and(|e| e.contains("corrupt") || e.contains("does not match")), "{err:?}");
+}
+
+#[test]
+fn https_with_a_certificate_made_in_the_test() {
+    let dir = temp_dir("tls");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("a certificate");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("writes");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("writes");
+    let server = Server::start(&[
+        "--model",
+        SENSORS,
+        "--tls-cert",
+        cert.to_str().expect("utf-8"),
+        "--tls-key",
+        key.to_str().expect("utf-8"),
+    ]);
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let root = ureq::tls::Certificate::from_der(certified.cert.der()).to_owned();
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![root]))).build();
+    let agent = ureq::Agent::config_builder().http_status_as_error(false).tls_config(tls).build().new_agent();
+    let base = format!("https://localhost:{}", server.port);
+    assert_eq!(get(&agent, &format!("{base}/healthz"), None).status, 200);
+    let a = json_post(&agent, &format!("{base}/v1/predict"), None, &rows_json(&rows()));
+    assert_eq!((a.status, a.json()["labels"].as_array().map(Vec::len)), (200, Some(4)));
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = agent.get(format!("http://localhost:{}/healthz", server.port)).call();
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200));
+    // A client that does not trust the certificate is refused.
+    let strict = ureq::Agent::config_builder().build().new_agent();
+    assert!(strict.get(format!("{base}/healthz")).call().is_err());
+}
+
+#[test]
+fn a_restart_serves_the_checkpointed_model_with_its_record_count() {
+    let dir = temp_dir("restart");
+    let checkpoint = dir.join("state.eddy");
+    let key = dir.join("signing.key");
+    std::fs::write(&key, "11".repeat(32)).expect("writes");
+    // With a signing key, the served model must be signed too: sign a copy.
+    let keys = Keys { signing: Some(Key::read(&key).expect("a key")), encryption: None };
+    let (header, model): (_, Model) = model_file::load(Path::new(SENSORS), "model", &Keys::default()).expect("loads");
+    let signed = dir.join("signed.eddy");
+    model_file::save(&signed, &header, &model, &keys).expect("saves");
+    let args = [
+        "--model",
+        signed.to_str().expect("utf-8"),
+        "--checkpoint",
+        checkpoint.to_str().expect("utf-8"),
+        "--signing-key",
+        key.to_str().expect("utf-8"),
+    ];
+    let server = Server::start(&args);
+    let agent = agent();
+    let x = rows_json(&rows());
+    for labels in [json!(["ok", "warn", "fail", "ok"]), json!(["fail", "fail", "warn", "ok"])] {
+        let a = json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": labels }));
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    // An explicit checkpoint, then more learning that only the shutdown checkpoint holds.
+    let saved = post(&agent, &server.url("/v1/checkpoint"), None, "application/json", b"").json();
+    assert_eq!((saved["records_seen"].as_u64(), saved["signed"].as_bool()), (Some(3008), Some(true)));
+    let a = json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": [2, 2, 2, 2] }));
+    assert_eq!(a.status, 200);
+    let before = json_post(&agent, &server.url("/v1/predict"), None, &x).json();
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("checkpoint") && log.contains("3012 records"), "{log}");
+
+    // The checkpoint is signed: it loads with the key and is refused without it.
+    let (header, _): (_, Model) = model_file::load(&checkpoint, "model", &keys).expect("verifies");
+    assert_eq!((header.records_seen, header.classes.as_deref().map(<[String]>::len)), (3012, Some(3)));
+    assert!(model_file::load::<Model>(&checkpoint, "model", &Keys::default()).is_err());
+
+    let server = Server::start(&args);
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!((info["records_seen"].as_u64(), info["learned_since_start"].as_u64()), (Some(3012), Some(0)));
+    let after = json_post(&agent, &server.url("/v1/predict"), None, &x).json();
+    assert_eq!(after, before, "the restarted service predicts as the stopped one did");
+    let log = server.log.lock().expect("log").join("\n");
+    assert!(log.contains("state.eddy"), "says it serves the checkpoint: {log}");
+}
+
+#[test]
+fn thousands_of_random_and_truncated_bodies_leave_it_answering_with_nothing_lost() {
+    let server = Server::start(&["--model", SENSORS, "--max-records", "50"]);
+    let base = server.url("");
+    let valid: Vec<(&str, String)> = vec![
+        (
+            "application/json",
+            json!({ "features": rows_json(&rows()), "labels": ["ok", "warn", "fail", "ok"] }).to_string(),
+        ),
+        ("text/csv", "21,0.2,0.4,0.01,ok\n68,1.5,0.8,0.2,warn\n95,3,0.95,0.7,fail\n".to_string()),
+        (
+            "application/x-ndjson",
+            "{\"features\":[1,2,3,4],\"label\":0}\n{\"features\":[5,6,7,8],\"label\":\"warn\"}\n".to_string(),
+        ),
+        ("application/json", rows_json(&rows()).to_string()),
+    ];
+    let types = ["application/json", "text/csv", "application/x-ndjson", "text/plain", "application/octet-stream"];
+    // Four clients at once, each with its own seed; each counts the records its
+    // successful learn calls carried.
+    let workers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let valid = valid.clone();
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(w);
+                let mut learned = 0u64;
+                let mut statuses = std::collections::BTreeMap::new();
+                for _ in 0..750 {
+                    let (mut content_type, body) = valid[(rng.next_u32() as usize) % valid.len()].clone();
+                    let mut body = body.into_bytes();
+                    match rng.next_u32() % 5 {
+                        0 => body.truncate((rng.next_u32() as usize) % (body.len() + 1)),
+                        1 => {
+                            for _ in 0..1 + rng.next_u32() % 4 {
+                                let i = (rng.next_u32() as usize) % body.len();
+                                body[i] = rng.next_u32() as u8;
+                            }
+                        }
+                        2 => {
+                            body = (0..rng.next_u32() % 300).map(|_| rng.next_u32() as u8).collect();
+                        }
+                        3 => content_type = types[(rng.next_u32() as usize) % types.len()],
+                        _ => {}
+                    }
+                    let path = if rng.next_u32() % 2 == 0 { "/v1/learn" } else { "/v1/predict" };
+                    let a = post(&agent, &format!("{base}{path}"), None, content_type, &body);
+                    *statuses.entry(a.status).or_insert(0u32) += 1;
+                    assert!(matches!(a.status, 200 | 400 | 413 | 415 | 422), "{path}: {} {}", a.status, a.text());
+                    if a.status != 200 {
+                        refused(a);
+                    } else if path == "/v1/learn" {
+                        learned += a.json()["labels"].as_array().expect("labels").len() as u64;
+                    }
+                }
+                (learned, statuses)
+            })
+        })
+        .collect();
+    // Meanwhile, raw garbage on sockets of its own: bad request lines, truncated
+    // headers, bodies shorter than promised, then a hang-up.
+    let garbage: [&[u8]; 5] = [
+        b"GARBAGE\r\n\r\n",
+        b"POST /v1/learn HTTP/1.1\r\nContent-Length: 50\r\n\r\n[[1,2",
+        b"POST /v1/learn HTTP/1.1\r\nHost",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+        b"GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    ];
+    for round in 0..200 {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", server.port)) {
+            let _ = s.write_all(garbage[round % garbage.len()]);
+        }
+    }
+    let mut learned = 0;
+    let mut statuses = std::collections::BTreeMap::new();
+    for w in workers {
+        let (n, s) = w.join().expect("a client thread");
+        learned += n;
+        for (k, v) in s {
+            *statuses.entry(k).or_insert(0) += v;
+        }
+    }
+    assert!(statuses.get(&200).copied().unwrap_or(0) > 300, "enough calls succeeded to mean something: {statuses:?}");
+    assert!(statuses.len() >= 4, "the bodies were bad in several ways: {statuses:?}");
+    let agent = agent();
+    let health = get(&agent, &server.url("/healthz"), None);
+    assert_eq!(health.status, 200);
+    // Every record of every successful learn call was learned once; no other was.
+    assert_eq!(health.json()["records_seen"].as_u64(), Some(3000 + learned), "{statuses:?}");
+}
+
+#[test]
+fn connections_over_the_limit_are_closed_and_the_service_recovers() {
+    let server = Server::start(&["--model", SENSORS, "--max-connections", "2"]);
+    let held: Vec<TcpStream> =
+        (0..2).map(|_| TcpStream::connect(("127.0.0.1", server.port)).expect("connects")).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = TcpStream::connect(("127.0.0.1", server.port)).expect("the kernel accepts");
+    third.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = Vec::new();
+    let _ = third.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "over the limit, no answer: {}", String::from_utf8_lossy(&buf));
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let agent = agent();
+    assert_eq!(get(&agent, &server.url("/healthz"), None).status, 200);
+    let metrics = get(&agent, &server.url("/metrics"), None).text();
+    assert!(metrics.contains("eddy_connections_refused_total 1\n"), "{metrics}");
+}
