@@ -325,6 +325,13 @@ fn every_bad_request_gets_its_status_and_a_clear_json_error() {
             "1 records but 2 labels",
         ),
         (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [7]}", 422, "label 7"),
+        (
+            &learn,
+            "application/json",
+            "{\"features\": [[1,2,3,4]], \"labels\": [\"bogus\"]}",
+            422,
+            "label \"bogus\" is not one of the model's classes (ok, warn, fail)",
+        ),
         (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [1.5]}", 400, "malformed JSON"),
         (
             &learn,
@@ -344,6 +351,7 @@ fn every_bad_request_gets_its_status_and_a_clear_json_error() {
     // A refused batch taught nothing: nothing was learned.
     let info = get(&agent, &server.url("/v1/model"), None).json();
     assert_eq!((info["records_seen"].as_u64(), info["learned_since_start"].as_u64()), (Some(3000), Some(0)));
+    assert_eq!(info["class_names"], json!(["ok", "warn", "fail"]), "a refused name added no class");
     // Without --checkpoint, a checkpoint is refused, not pretended.
     assert_eq!(refused(post(&agent, &server.url("/v1/checkpoint"), None, "application/json", b"")).0, 409);
 }
@@ -654,4 +662,26 @@ fn connections_over_the_limit_are_closed_and_the_service_recovers() {
     assert_eq!(get(&agent, &server.url("/healthz"), None).status, 200);
     let metrics = get(&agent, &server.url("/metrics"), None).text();
     assert!(metrics.contains("eddy_connections_refused_total 1\n"), "{metrics}");
+}
+
+#[test]
+fn the_client_example_labels_and_teaches_through_the_service() {
+    let dir = temp_dir("client");
+    let tokens = tokens_file(&dir, 0o600);
+    let server = Server::start(&["--model", SENSORS, "--tokens", tokens.to_str().expect("utf-8")]);
+    let mut exe = std::env::current_exe().expect("test binary path");
+    exe.pop();
+    if exe.ends_with("deps") {
+        exe.pop();
+    }
+    let example = exe.join("examples").join("service_client");
+    let run = Command::new(&example).arg(&server.base).arg(LEARN).output().expect("the example runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.contains("serving \"scaled sgd\"") && stdout.contains("records seen 3003"), "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("predict ")).count(), 3, "{stdout}");
+    // With a read-only token, learning is refused and the example says why.
+    let run = Command::new(&example).arg(&server.base).arg(READ).output().expect("the example runs");
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("403"), "{}", String::from_utf8_lossy(&run.stderr));
 }

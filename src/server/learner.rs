@@ -9,6 +9,7 @@
 use super::body::{Label, Records};
 use super::metrics::Metrics;
 use super::ApiError;
+use crate::error::ModelError;
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys};
 use crate::pipeline::{Metrics as Scores, PipelineError, PipelineOptions, Prequential, Scored};
@@ -174,7 +175,7 @@ impl Learner {
         let n = records.x.nrows();
         // Names are mapped on a copy: a refused batch adds no class.
         let mut labels = self.labels.clone();
-        let y = match records.labels {
+        let y = match &records.labels {
             Some(given) => Some(
                 given
                     .iter()
@@ -204,6 +205,19 @@ impl Learner {
         let batch = Batch { seq: 0, ids: (first..first + n as u64).collect(), x: records.x, y, end_offset: 0 };
         let predicted = self.scored.step(&Arc::new(batch), self.prequential).map_err(|e| match e {
             // Rows in the model's messages are records of this request, from 0.
+            PipelineError::Model { error: ModelError::UnknownLabel { row, .. }, .. }
+                if matches!(records.labels.as_ref().and_then(|l| l.get(row)), Some(Label::Name(_))) =>
+            {
+                // Say it with the name the caller sent, not the id it was given here.
+                let name = match records.labels.as_ref().and_then(|l| l.get(row)) {
+                    Some(Label::Name(name)) => name.as_str(),
+                    _ => "",
+                };
+                let known = self.labels.names().join(", ");
+                ApiError::unprocessable(format!(
+                    "row {row}: label {name:?} is not one of the model's classes ({known})"
+                ))
+            }
             PipelineError::Model { error, .. } => ApiError::unprocessable(error.to_string()),
             other => ApiError::internal(other.to_string()),
         })?;
