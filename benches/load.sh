@@ -3,7 +3,8 @@
 # Debian's packages; installed here when missing):
 #   - /v1/predict, 64-record JSON batches, 64 connections, for LOAD_SECONDS (default 10);
 #   - at the same time, /v1/learn, 64 labelled records a request, 4 connections.
-# Prints requests/s, p50/p99 latency and errors for each, and checks that every
+# Two phases: in memory, and with --checkpoint (learned batches fsynced before the
+# answer). Prints requests/s, p50/p99 latency and errors for each, and checks that every
 # learn request wrk saw answered was learned exactly once.
 #   bash benches/load.sh
 set -euo pipefail
@@ -25,15 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/eddy serve --model models/sensors-sgd.eddy --listen 127.0.0.1:0 2> "$tmp/serve.log" &
-server=$!
-for _ in $(seq 100); do
-    grep -q "listening on" "$tmp/serve.log" && break
-    sleep 0.1
-done
-base=$(sed -n 's/.*listening on //p' "$tmp/serve.log")
-[ -n "$base" ] || { cat "$tmp/serve.log" >&2; exit 1; }
-
 # 64 records of the sensors model's 4 features; labels for learning.
 python3 - "$tmp" << 'EOF'
 import json, random, sys
@@ -47,13 +39,6 @@ for name, body in (("predict", rows), ("learn", {"features": rows, "labels": lab
         f.write("wrk.body = [==[" + json.dumps(body) + "]==]\n")
 EOF
 
-records_before=$(curl -s "$base/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["records_seen"])')
-wrk -t1 -c4 -d"${seconds}s" --latency -s "$tmp/learn.lua" "$base/v1/learn" > "$tmp/learn.txt" &
-learner=$!
-wrk -t2 -c64 -d"${seconds}s" --latency -s "$tmp/predict.lua" "$base/v1/predict" > "$tmp/predict.txt"
-wait "$learner"
-records_after=$(curl -s "$base/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["records_seen"])')
-
 report() {
     local name=$1 file=$2
     local rps p50 p99 errors
@@ -61,15 +46,50 @@ report() {
     p50=$(awk '$1 == "50%" {print $2}' "$file")
     p99=$(awk '$1 == "99%" {print $2}' "$file")
     errors=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$file")
-    printf '%-8s %10s req/s  p50 %8s  p99 %8s  errors %s\n' "$name" "$rps" "$p50" "$p99" "$errors"
+    printf '  %-8s %10s req/s  p50 %8s  p99 %8s  errors %s\n' "$name" "$rps" "$p50" "$p99" "$errors"
     [ "$errors" -eq 0 ] || { cat "$file" >&2; return 1; }
 }
-echo "eddy serve on loopback, $seconds s, $(nproc) CPUs shared by server and wrk:"
-report predict "$tmp/predict.txt"
-report learn "$tmp/learn.txt"
-learn_requests=$(awk '/requests in/ {print $1}' "$tmp/learn.txt")
-learned=$((records_after - records_before))
-echo "predict: 64 records a request, 64 connections; learn: 64 records a request, 4 connections"
-echo "learned $learned records in $learn_requests answered learn requests (64 each: $((learn_requests * 64)))"
-# wrk stops without waiting for the answers under way: up to 4 more requests may have been learned.
-[ "$learned" -ge $((learn_requests * 64)) ] && [ "$learned" -le $(((learn_requests + 4) * 64)) ]
+
+records_seen() {
+    curl -s "$1/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["records_seen"])'
+}
+
+# One phase: start a service with the extra flags, load it, check, stop it.
+phase() {
+    local name=$1
+    shift
+    rm -f "$tmp"/state.eddy*
+    target/release/eddy serve --model models/sensors-sgd.eddy --listen 127.0.0.1:0 "$@" 2> "$tmp/serve.log" &
+    server=$!
+    for _ in $(seq 100); do
+        grep -q "listening on" "$tmp/serve.log" && break
+        sleep 0.1
+    done
+    local base
+    base=$(sed -n 's/.*listening on //p' "$tmp/serve.log")
+    [ -n "$base" ] || { cat "$tmp/serve.log" >&2; exit 1; }
+    local before after
+    before=$(records_seen "$base")
+    wrk -t1 -c4 -d"${seconds}s" --latency -s "$tmp/learn.lua" "$base/v1/learn" > "$tmp/learn.txt" &
+    local learner=$!
+    wrk -t2 -c64 -d"${seconds}s" --latency -s "$tmp/predict.lua" "$base/v1/predict" > "$tmp/predict.txt"
+    wait "$learner"
+    after=$(records_seen "$base")
+    kill "$server"
+    wait "$server" || true
+    server=""
+    echo "$name:"
+    report predict "$tmp/predict.txt"
+    report learn "$tmp/learn.txt"
+    local answered learned
+    answered=$(awk '/requests in/ {print $1}' "$tmp/learn.txt")
+    learned=$((after - before))
+    echo "  learned $learned records in $answered answered learn requests (64 each: $((answered * 64)))"
+    # wrk stops without waiting for the answers under way: up to 4 more requests may have been learned.
+    [ "$learned" -ge $((answered * 64)) ] && [ "$learned" -le $(((answered + 4) * 64)) ]
+}
+
+echo "eddy serve on loopback, $seconds s a phase, $(nproc) CPUs shared by server and wrk;"
+echo "predict: 64 records a request, 64 connections; learn: 64 labelled records a request, 4 connections"
+phase "in memory (no --checkpoint)"
+phase "durable (--checkpoint: every learned batch is fsynced to the learn log before its answer)" --checkpoint "$tmp/state.eddy"

@@ -186,6 +186,11 @@ pub fn is_model_file(path: &Path) -> bool {
 
 /// Write `value` with `header` to `path`: to a temporary file, synced, then renamed.
 pub fn save<T: Serialize>(path: &Path, header: &Header, value: &T, keys: &Keys) -> Result<(), ModelFileError> {
+    write_atomically(path, &encode(path, header, value, keys)?)
+}
+
+/// The bytes of a model file holding `value` with `header` (`path` only names it in errors).
+pub fn encode<T: Serialize>(path: &Path, header: &Header, value: &T, keys: &Keys) -> Result<Vec<u8>, ModelFileError> {
     let encoding = |e: &dyn fmt::Display| ModelFileError::Encoding { path: path.to_path_buf(), reason: e.to_string() };
     let header_json = serde_json::to_vec(header).map_err(|e| encoding(&e))?;
     let body = postcard::to_allocvec(value).map_err(|e| encoding(&e))?;
@@ -227,7 +232,7 @@ pub fn save<T: Serialize>(path: &Path, header: &Header, value: &T, keys: &Keys) 
         mac.update(&out);
         out.extend_from_slice(&mac.finalize().into_bytes());
     }
-    write_atomically(path, &out)
+    Ok(out)
 }
 
 /// A fresh random nonce from the operating system.
@@ -264,6 +269,10 @@ struct Verified {
 
 fn verify(path: &Path, keys: &Keys) -> Result<Verified, ModelFileError> {
     let bytes = std::fs::read(path).map_err(|error| ModelFileError::Io { path: path.to_path_buf(), error })?;
+    verify_bytes(path, &bytes, keys)
+}
+
+fn verify_bytes(path: &Path, bytes: &[u8], keys: &Keys) -> Result<Verified, ModelFileError> {
     let p = || path.to_path_buf();
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(ModelFileError::NotAModelFile(p()));
@@ -320,7 +329,18 @@ pub fn read_header(path: &Path, keys: &Keys) -> Result<Header, ModelFileError> {
 
 /// Verify `path`, decrypt it if needed, and decode its body as a `T` of `kind`.
 pub fn load<T: DeserializeOwned>(path: &Path, kind: &str, keys: &Keys) -> Result<(Header, T), ModelFileError> {
-    let v = verify(path, keys)?;
+    let bytes = std::fs::read(path).map_err(|error| ModelFileError::Io { path: path.to_path_buf(), error })?;
+    decode(path, &bytes, kind, keys)
+}
+
+/// [`load`] from bytes already read (`path` only names them in errors).
+pub fn decode<T: DeserializeOwned>(
+    path: &Path,
+    bytes: &[u8],
+    kind: &str,
+    keys: &Keys,
+) -> Result<(Header, T), ModelFileError> {
+    let v = verify_bytes(path, bytes, keys)?;
     if v.header.kind != kind {
         return Err(ModelFileError::Kind {
             path: path.to_path_buf(),

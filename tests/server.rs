@@ -685,3 +685,98 @@ fn the_client_example_labels_and_teaches_through_the_service() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("403"), "{}", String::from_utf8_lossy(&run.stderr));
 }
+
+/// A signed copy of the sensors model in `dir`, and its key file.
+fn signed_sensors(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("signing.key");
+    std::fs::write(&key, "2a".repeat(32)).expect("writes");
+    let keys = Keys { signing: Some(Key::read(&key).expect("a key")), encryption: None };
+    let (header, model): (_, Model) = model_file::load(Path::new(SENSORS), "model", &Keys::default()).expect("loads");
+    let signed = dir.join("signed.eddy");
+    model_file::save(&signed, &header, &model, &keys).expect("saves");
+    (signed, key)
+}
+
+#[test]
+fn what_was_learned_survives_a_sigkill_exactly_once() {
+    let dir = temp_dir("sigkill");
+    let (model, key) = signed_sensors(&dir);
+    let checkpoint = dir.join("state.eddy");
+    let log = dir.join("state.eddy.learn-log");
+    let args = [
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--checkpoint",
+        checkpoint.to_str().expect("utf-8"),
+        "--signing-key",
+        key.to_str().expect("utf-8"),
+        "--checkpoint-interval",
+        "0",
+    ];
+    let mut reference = load(SENSORS);
+    let Model::Classifier(m) = &mut reference else { panic!("a classifier") };
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
+    let mut batch = |n: usize| {
+        let x = Array2::from_shape_fn((n, 4), |(_, j)| {
+            let u = f64::from(rng.next_u32()) / f64::from(u32::MAX);
+            [15.0 + 80.0 * u, 4.0 * u, 40.0 + 60.0 * u, 9.0 * u][j]
+        });
+        let y: Vec<i64> = (0..n).map(|_| i64::from(rng.next_u32() % 3)).collect();
+        (x, y)
+    };
+    let server = Server::start(&args);
+    let client = agent();
+    let mut learn = |server: &Server, m: &mut eddy::model::ClassifierModel, n: usize| {
+        let (x, y) = batch(n);
+        let want = m.learn_predict(x.view(), ndarray::ArrayView1::from(&y)).expect("learns").to_vec();
+        let a = json_post(&client, &server.url("/v1/learn"), None, &json!({ "features": rows_json(&x), "labels": y }));
+        assert_eq!((a.status, i64s(&a.json()["labels"])), (200, want), "{}", a.text());
+    };
+    for n in [5, 17, 64] {
+        learn(&server, m, n);
+    }
+    let before_checkpoint = std::fs::read(&log).expect("the log holds the answered batches");
+    assert!(!before_checkpoint.is_empty());
+    let saved = post(&client, &server.url("/v1/checkpoint"), None, "application/json", b"").json();
+    assert_eq!(saved["records_seen"].as_u64(), Some(3086));
+    assert_eq!(std::fs::metadata(&log).expect("exists").len(), 0, "a checkpoint empties the log");
+    for n in [3, 40, 1, 29] {
+        learn(&server, m, n);
+    }
+    drop(server); // SIGKILL: no shutdown checkpoint.
+    assert_eq!(
+        model_file::read_header(&checkpoint, &Keys { signing: Some(Key::read(&key).expect("key")), encryption: None })
+            .expect("verifies")
+            .records_seen,
+        3086
+    );
+
+    // As if the crash came between writing the checkpoint and emptying the log: its
+    // old entries come first (they must be skipped); then a torn last write.
+    let mut crafted = before_checkpoint.clone();
+    crafted.extend(std::fs::read(&log).expect("reads"));
+    let whole = crafted.clone();
+    crafted.extend_from_slice(&[200, 1, 0, 0, 0, 0, 0, 0, b'E', b'D']);
+    std::fs::write(&log, &crafted).expect("writes");
+
+    let server = Server::start(&args);
+    let info = get(&client, &server.url("/v1/model"), None).json();
+    assert_eq!(info["records_seen"].as_u64(), Some(3086 + 73), "each answered record once: {info}");
+    let probe = rows();
+    let want = m.predict_proba(probe.view()).expect("predicts").expect("probabilities");
+    let got = json_post(&client, &server.url("/v1/predict"), None, &rows_json(&probe)).json();
+    for (g, w) in got["probabilities"].as_array().expect("rows").iter().zip(want.outer_iter()) {
+        let g: Vec<f64> = g.as_array().expect("row").iter().map(|p| p.as_f64().expect("number")).collect();
+        assert_eq!(g, w.to_vec(), "the model came back bit for bit");
+    }
+    let log_text = server.log.lock().expect("log").join("\n");
+    assert!(log_text.contains("learned 73 records again (4 batches)") && log_text.contains("cut off"), "{log_text}");
+    drop(server);
+
+    // A damaged entry that is not the last, or an entry signed with another key, is refused.
+    let mut damaged = whole.clone();
+    damaged[30] ^= 0x40;
+    std::fs::write(&log, &damaged).expect("writes");
+    let err = Server::try_start(&args).err().unwrap_or_default();
+    assert!(err.contains("learn log entry at byte 0"), "{err}");
+}

@@ -7,8 +7,9 @@
 //! batches learned before it: none half-learned, none counted twice.
 
 use super::body::{Label, Records};
+use super::learn_log::{Entry, LearnLog};
 use super::metrics::Metrics;
-use super::ApiError;
+use super::{ApiError, ServerError};
 use crate::error::ModelError;
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys};
@@ -18,7 +19,7 @@ use crate::snapshot::Snapshot;
 use crate::OnlineClassifier;
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -66,6 +67,9 @@ pub struct Live {
     pub info: ModelInfo,
 }
 
+/// Where a learn job's answer goes.
+type Reply = oneshot::Sender<Result<Vec<i64>, ApiError>>;
+
 /// Work for the learner.
 pub enum Job {
     /// Learn a batch; answer with its prequential labels.
@@ -73,7 +77,7 @@ pub enum Job {
         /// The batch.
         records: Records,
         /// Where the answer goes.
-        reply: oneshot::Sender<Result<Vec<i64>, ApiError>>,
+        reply: Reply,
     },
     /// Save the model (skipped, with `Ok(None)`, when `only_if_changed` and nothing was learned since the last).
     Checkpoint {
@@ -108,6 +112,7 @@ pub struct Learner {
     saved_records: u64,
     last_saved: Option<Saved>,
     target: Option<CheckpointTarget>,
+    log: Option<LearnLog>,
     live: Arc<ArcSwap<Live>>,
     metrics: Arc<Metrics>,
 }
@@ -137,6 +142,7 @@ impl Learner {
             saved_records: header.records_seen,
             last_saved: None,
             target,
+            log: None,
             live: Arc::clone(&live),
             metrics,
         };
@@ -144,29 +150,105 @@ impl Learner {
         (learner, live)
     }
 
+    /// Open the learn log at `path` and learn again every batch it holds past the
+    /// model's record count. Returns the batches and records learned again.
+    pub fn open_log(&mut self, path: &Path, keys: &Keys) -> Result<(u64, u64), ServerError> {
+        let features = self.features.clone();
+        let (mut batches, mut records) = (0, 0);
+        let log = LearnLog::open(path, keys, &features, |entry| {
+            let n = entry.x.nrows() as u64;
+            if self.replay(entry)? {
+                batches += 1;
+                records += n;
+            }
+            Ok(())
+        })?;
+        self.log = Some(log);
+        self.start_records = self.scored.records;
+        self.publish();
+        Ok((batches, records))
+    }
+
+    /// Learn a logged batch again; `Ok(false)` when the model already holds it.
+    fn replay(&mut self, entry: Entry) -> Result<bool, String> {
+        let records = self.scored.records;
+        if entry.first < records {
+            return Ok(false);
+        }
+        if entry.first > records {
+            return Err(format!(
+                "it starts at record {}, but the model has learned {records}: the log is not this model's",
+                entry.first
+            ));
+        }
+        let n = entry.x.nrows() as u64;
+        let batch = Batch { seq: 0, ids: (records..records + n).collect(), x: entry.x, y: entry.y, end_offset: 0 };
+        self.scored.step(&Arc::new(batch), self.prequential).map_err(|e| e.to_string())?;
+        if let Some(names) = entry.names {
+            self.labels = LabelMap::resume(Some(&names));
+        }
+        Ok(true)
+    }
+
     /// Serve jobs until every sender is gone.
+    ///
+    /// Learn jobs waiting in the queue are taken together: each is learned, then
+    /// the learn log is synced once for all of them, and only then are they answered.
     pub fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        /// Most learn jobs answered after one sync.
+        const GROUP: usize = 256;
+        let mut answered = Vec::new();
         while let Some(job) = jobs.blocking_recv() {
-            match job {
-                Job::Learn { records, reply } => {
-                    let answer = self.learn(records);
-                    // The client may have gone (timeout); the batch is learned all the same.
-                    let _ = reply.send(answer);
+            let mut next = Some(job);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Learn { records, reply } => {
+                        answered.push((reply, self.learn(records)));
+                        if answered.len() < GROUP {
+                            next = jobs.try_recv().ok();
+                        }
+                    }
+                    other => {
+                        self.commit(&mut answered);
+                        self.serve(other);
+                    }
                 }
-                Job::Checkpoint { only_if_changed, reply } => {
-                    let answer = if only_if_changed && self.scored.records == self.saved_records {
-                        Ok(None)
-                    } else {
-                        self.checkpoint().map(Some)
-                    };
-                    let _ = reply.send(answer);
-                }
-                Job::Snapshot { reply } => {
-                    let _ = reply.send(self.scored.final_snapshot().map(|mut s| {
-                        s.class_names = self.labels.has_names().then(|| self.labels.names().to_vec());
-                        s
-                    }));
-                }
+            }
+            self.commit(&mut answered);
+        }
+    }
+
+    /// Sync the learn log, then send the answers.
+    fn commit(&mut self, answered: &mut Vec<(Reply, Result<Vec<i64>, ApiError>)>) {
+        let synced = self.log.as_mut().map_or(Ok(()), LearnLog::commit);
+        for (reply, answer) in answered.drain(..) {
+            let answer = match (&synced, answer) {
+                (Err(e), Ok(_)) => Err(ApiError::internal(format!(
+                    "the batch was learned, but writing the learn log failed, so a crash would lose it: {e}"
+                ))),
+                (_, answer) => answer,
+            };
+            // The client may have gone (timeout); the batch is learned all the same.
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn serve(&mut self, job: Job) {
+        match job {
+            Job::Learn { .. } => unreachable!("learn jobs are grouped in run"),
+            Job::Checkpoint { only_if_changed, reply } => {
+                let answer = if only_if_changed && self.scored.records == self.saved_records {
+                    Ok(None)
+                } else {
+                    self.checkpoint().map(Some)
+                };
+                let _ = reply.send(answer);
+            }
+            Job::Snapshot { reply } => {
+                let _ = reply.send(self.scored.final_snapshot().map(|mut s| {
+                    s.class_names = self.labels.has_names().then(|| self.labels.names().to_vec());
+                    s
+                }));
             }
         }
     }
@@ -202,8 +284,9 @@ impl Learner {
             _ => {}
         }
         let first = self.scored.records;
-        let batch = Batch { seq: 0, ids: (first..first + n as u64).collect(), x: records.x, y, end_offset: 0 };
-        let predicted = self.scored.step(&Arc::new(batch), self.prequential).map_err(|e| match e {
+        let batch =
+            Arc::new(Batch { seq: 0, ids: (first..first + n as u64).collect(), x: records.x, y, end_offset: 0 });
+        let predicted = self.scored.step(&batch, self.prequential).map_err(|e| match e {
             // Rows in the model's messages are records of this request, from 0.
             PipelineError::Model { error: ModelError::UnknownLabel { row, .. }, .. }
                 if matches!(records.labels.as_ref().and_then(|l| l.get(row)), Some(Label::Name(_))) =>
@@ -222,6 +305,11 @@ impl Learner {
             other => ApiError::internal(other.to_string()),
         })?;
         self.labels = labels;
+        if let Some(log) = &mut self.log {
+            let names = self.labels.has_names().then(|| self.labels.names());
+            log.append(first, &batch.x, batch.y.as_deref(), names)
+                .map_err(|e| ApiError::internal(format!("the batch was learned, but logging it failed: {e}")))?;
+        }
         self.metrics.learned(n as u64);
         self.publish();
         Ok(predicted)
@@ -244,6 +332,12 @@ impl Learner {
         model_file::save(&target.path, &header, &self.scored.model, &target.keys)
             .map_err(|e| ApiError::internal(format!("writing the checkpoint: {e}")))?;
         self.saved_records = self.scored.records;
+        if let Some(log) = &mut self.log {
+            // Harmless if it fails: the checkpoint holds these entries, and they are skipped at start.
+            if let Err(e) = log.clear() {
+                eprintln!("eddy serve: emptying the learn log: {e}");
+            }
+        }
         let saved = Saved {
             path: target.path.clone(),
             records_seen: self.scored.records,

@@ -20,6 +20,7 @@
 mod auth;
 pub mod body;
 mod http;
+mod learn_log;
 mod learner;
 mod listen;
 mod metrics;
@@ -136,6 +137,16 @@ pub enum ServerError {
         found: Vec<String>,
         /// The model's.
         expected: Vec<String>,
+    },
+    /// The learn log cannot be replayed.
+    #[error("{path}: learn log entry at byte {offset}: {reason}")]
+    LearnLog {
+        /// The log.
+        path: PathBuf,
+        /// Where the entry starts.
+        offset: u64,
+        /// Why.
+        reason: String,
     },
     /// The address cannot be listened on.
     #[error("listening on {addr}: {reason}")]
@@ -306,8 +317,15 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     );
     let metrics = Arc::new(metrics::Metrics::new());
     let target = options.checkpoint.clone().map(|path| learner::CheckpointTarget { path, keys: options.keys.clone() });
-    let (learner, live) =
+    let (mut learner, live) =
         learner::Learner::new(model, &header, options.prequential, options.window, target, Arc::clone(&metrics));
+    if let Some(checkpoint) = &options.checkpoint {
+        let log = learn_log::path_for(checkpoint);
+        let (batches, records) = learner.open_log(&log, &options.keys)?;
+        if batches > 0 {
+            eprintln!("eddy serve: learned {records} records again ({batches} batches) from {}", log.display());
+        }
+    }
     // Room for a few batches: enough to keep the learner busy, few enough that
     // memory stays bounded when learn traffic outruns it.
     let (jobs, queue) = tokio::sync::mpsc::channel(16);
