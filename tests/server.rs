@@ -780,3 +780,51 @@ fn what_was_learned_survives_a_sigkill_exactly_once() {
     let err = Server::try_start(&args).err().unwrap_or_default();
     assert!(err.contains("learn log entry at byte 0"), "{err}");
 }
+
+#[test]
+fn a_service_can_start_from_an_untrained_model_and_keep_what_it_learned() {
+    let dir = temp_dir("fresh");
+    let model = dir.join("fresh.eddy");
+    let checkpoint = dir.join("state.eddy");
+    let new = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_eddy")).args(["model", "new"]).args(extra).output().expect("eddy runs")
+    };
+    let made = new(&["perceptron", "--features", "a,b", "--out", model.to_str().expect("utf-8")]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    for (bad, says) in [
+        (vec!["nope", "--features", "a"], "nope"),
+        (vec!["sgd", "--features", "a,,b"], "empty"),
+        (vec!["multinomial-nb", "--scale", "--features", "a"], "scale"),
+        (vec!["minibatch-kmeans", "--clusters", "0", "--features", "a"], "clusters"),
+    ] {
+        let out = dir.join("bad.eddy");
+        let run = new(&[bad.as_slice(), &["--out", out.to_str().expect("utf-8")]].concat());
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && stderr.to_lowercase().contains(says), "{bad:?}: {stderr}");
+        assert!(!out.exists(), "{bad:?}: no file is written");
+    }
+
+    let args = ["--model", model.to_str().expect("utf-8"), "--checkpoint", checkpoint.to_str().expect("utf-8")];
+    let server = Server::start(&args);
+    let client = agent();
+    let x = json!([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]]);
+    let a = json_post(&client, &server.url("/v1/predict"), None, &x);
+    assert_eq!(refused(a).0, 409, "an untrained model cannot predict yet");
+    // Class names are discovered in order of appearance, as in `eddy run`.
+    let learned = json_post(
+        &client,
+        &server.url("/v1/learn"),
+        None,
+        &json!({ "features": x, "labels": ["north", "east", "north", "east"] }),
+    );
+    assert_eq!(learned.status, 200, "{}", learned.text());
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+
+    let server = Server::start(&args);
+    let info = get(&client, &server.url("/v1/model"), None).json();
+    assert_eq!(info["class_names"], json!(["north", "east"]), "{info}");
+    assert_eq!(info["records_seen"].as_u64(), Some(4));
+    let a = json_post(&client, &server.url("/v1/predict"), None, &x);
+    assert_eq!(a.status, 200, "{}", a.text());
+}

@@ -2,6 +2,7 @@
 //! [`run::RunConfig`], which builds the source, the models and the sinks.
 
 mod demo;
+mod new_model;
 mod run;
 #[cfg(feature = "server")]
 mod serve;
@@ -100,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Report { run, out, signing_key, encryption_key } => {
             report(&run, &out, signing_key.as_deref(), encryption_key.as_deref())
         }
+        Command::Model(ModelCommand::New(args)) => new_model::new_model(*args),
         Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
             show_model(&file, signing_key.as_deref(), encryption_key.as_deref())
         }
@@ -188,6 +190,10 @@ fn checkpoints(cmd: CheckpointCommand) -> anyhow::Result<ExitCode> {
 /// `eddy model ...`.
 #[derive(Debug, Subcommand)]
 enum ModelCommand {
+    /// Write an untrained model file (to serve with `eddy serve`, which learns it from scratch).
+    ///
+    /// Example: eddy model new sgd --loss log --scale --features temperature,load --classes ok,fail --out m.eddy
+    New(Box<new_model::NewModelArgs>),
     /// Verify a model file and print it as JSON (header, then the model's state).
     Show {
         /// The model file.

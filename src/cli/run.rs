@@ -186,7 +186,17 @@ pub enum FormatArg {
     Ndjson,
 }
 
-fn parse_model(s: &str) -> Result<ModelKind, String> {
+impl From<LossArg> for Loss {
+    fn from(arg: LossArg) -> Self {
+        match arg {
+            LossArg::Log => Loss::Log,
+            LossArg::Hinge => Loss::Hinge,
+            LossArg::ModifiedHuber => Loss::ModifiedHuber,
+        }
+    }
+}
+
+pub(super) fn parse_model(s: &str) -> Result<ModelKind, String> {
     s.parse()
 }
 
@@ -350,11 +360,7 @@ impl RunConfig {
                     .collect::<Result<_>>()?,
             ),
         };
-        let loss = match args.loss {
-            LossArg::Log => Loss::Log,
-            LossArg::Hinge => Loss::Hinge,
-            LossArg::ModifiedHuber => Loss::ModifiedHuber,
-        };
+        let loss = args.loss.into();
         let models: Vec<(ModelSpec, String)> = args
             .models
             .iter()

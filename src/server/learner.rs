@@ -130,7 +130,12 @@ impl Learner {
         let options = PipelineOptions { prequential, window, track: true, ..PipelineOptions::default() };
         let mut scored = Scored::new(model.name(), model, &options, &header.features);
         scored.records = header.records_seen;
-        let labels = LabelMap::resume(header.classes.as_deref());
+        let labels = match (&header.classes, header.records_seen) {
+            // An untrained model without declared classes: the first label decides
+            // whether labels are integers or names, as in `eddy run`.
+            (None, 0) => LabelMap::discover(),
+            (names, _) => LabelMap::resume(names.as_deref()),
+        };
         let placeholder = Live { model: scored.model.clone(), info: placeholder_info() };
         let live = Arc::new(ArcSwap::from_pointee(placeholder));
         let learner = Self {
