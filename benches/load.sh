@@ -59,7 +59,7 @@ phase() {
     local name=$1
     shift
     rm -f "$tmp"/state.eddy*
-    target/release/eddy serve --model models/sensors-sgd.eddy --listen 127.0.0.1:0 "$@" 2> "$tmp/serve.log" &
+    "${CARGO_TARGET_DIR:-target}/release/eddy" serve --model models/sensors-sgd.eddy --listen 127.0.0.1:0 "$@" 2> "$tmp/serve.log" &
     server=$!
     for _ in $(seq 100); do
         grep -q "listening on" "$tmp/serve.log" && break

@@ -19,7 +19,7 @@ trap 'rm -rf "$tmp"' EXIT
 measure() { # label, then eddy run arguments; prints "peak_kib seconds"
     local label=$1
     shift
-    /usr/bin/time -v target/release/eddy run "$@" --quiet 2>"$tmp/$label.time" >/dev/null
+    /usr/bin/time -v "${CARGO_TARGET_DIR:-target}/release/eddy" run "$@" --quiet 2>"$tmp/$label.time" >/dev/null
     local peak seconds
     peak=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/$label.time")
     seconds=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$tmp/$label.time" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-eddy=target/release/eddy
+eddy="${CARGO_TARGET_DIR:-target}/release/eddy"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Mini-batch k-means, 4 centres, on 4-dimensional generated blobs.

@@ -785,7 +785,8 @@ fn what_was_learned_survives_a_sigkill_exactly_once() {
 fn a_service_can_start_from_an_untrained_model_and_keep_what_it_learned() {
     let dir = temp_dir("fresh");
     let model = dir.join("fresh.eddy");
-    let checkpoint = dir.join("state.eddy");
+    // In a folder that does not exist yet: the service makes it.
+    let checkpoint = dir.join("state").join("fresh.eddy");
     let new = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_eddy")).args(["model", "new"]).args(extra).output().expect("eddy runs")
     };

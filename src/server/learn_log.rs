@@ -68,6 +68,9 @@ impl LearnLog {
         mut apply: impl FnMut(Entry) -> Result<(), String>,
     ) -> Result<Self, ServerError> {
         let io = |error| ServerError::Io { path: path.to_path_buf(), error };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
         let mut file = File::options().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let mut at = 0u64;
