@@ -147,6 +147,13 @@ pub enum ModelError {
     /// The model has learned nothing it could predict from.
     #[error("{0} has not seen any data yet")]
     NotFitted(&'static str),
+    /// Learning overflowed: finite values so large that the model's arithmetic left an
+    /// infinity or a NaN in its state. Unlike the other errors, this one is found
+    /// after learning: the caller keeps or restores a copy from before.
+    #[error(
+        "learning this batch overflowed the model's arithmetic (values too large for it?): its state is no longer finite"
+    )]
+    Overflow,
     /// The parameters were invalid.
     #[error(transparent)]
     Params(#[from] ParamsError),

@@ -19,6 +19,11 @@ pub struct Moments {
 }
 
 impl Moments {
+    /// True when every number of the state is finite: a value so large that the
+    /// arithmetic overflowed leaves an infinity or a NaN behind.
+    pub fn state_is_finite(&self) -> bool {
+        self.count.is_finite() && all_finite(&self.mean) && all_finite(&self.var)
+    }
     /// No rows yet, `d` features.
     pub fn new(d: usize) -> Self {
         Self { count: 0.0, mean: Array1::zeros(d), var: Array1::zeros(d) }
@@ -98,4 +103,9 @@ pub(crate) fn merge_row(n_past: f64, mut mu: ArrayViewMut1<f64>, mut var: ArrayV
         *m = (xi + n_past * *m) / n_total;
         *v = total_ssd / n_total;
     }
+}
+
+/// True when every value is finite.
+pub(crate) fn all_finite<'a, D: ndarray::Dimension>(a: impl Into<ndarray::ArrayView<'a, f64, D>>) -> bool {
+    a.into().iter().all(|v| v.is_finite())
 }

@@ -18,6 +18,12 @@ pub struct StandardScaler {
 }
 
 impl StandardScaler {
+    /// True when every number of the state is finite: a value so large that the
+    /// arithmetic overflowed leaves an infinity or a NaN behind.
+    pub(crate) fn state_is_finite(&self) -> bool {
+        self.moments.as_ref().is_none_or(Moments::state_is_finite)
+    }
+
     /// A scaler that has seen nothing.
     pub fn new() -> Self {
         Self::default()

@@ -324,7 +324,7 @@ fn every_bad_request_gets_its_status_and_a_clear_json_error() {
             400,
             "1 records but 2 labels",
         ),
-        (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [7]}", 422, "label 7"),
+        (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [7]}", 422, "class id 7 has no name"),
         (
             &learn,
             "application/json",
@@ -374,7 +374,8 @@ fn a_request_that_outlasts_the_timeout_gets_408_and_the_service_goes_on() {
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
     assert!(reply.contains("--request-timeout"), "{reply}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(get(&agent(), &server.url("/healthz"), None).status, 200);
+    let health = get(&agent(), &server.url("/healthz"), None);
+    assert_eq!((health.status, health.json()["records_seen"].as_u64()), (200, Some(3000)));
 }
 
 fn tokens_file(dir: &Path, mode: u32) -> PathBuf {
@@ -828,4 +829,99 @@ fn a_service_can_start_from_an_untrained_model_and_keep_what_it_learned() {
     assert_eq!(info["records_seen"].as_u64(), Some(4));
     let a = json_post(&client, &server.url("/v1/predict"), None, &x);
     assert_eq!(a.status, 200, "{}", a.text());
+}
+
+#[test]
+fn a_batch_that_overflows_the_model_is_refused_and_undone() {
+    for model in [SENSORS, BLOBS] {
+        let server = Server::start(&["--model", model]);
+        let client = agent();
+        let probe = json!([[21.0, 0.2, 0.4, 0.01], [0.1, 0.2, 0.3, 0.4], [5.0, 5.0, 5.0, 5.0]]);
+        let before = json_post(&client, &server.url("/v1/predict"), None, &probe).json();
+        let huge = json!({ "features": [[1e308, 1e308, 1e308, 1e308], [1.0, 2.0, 3.0, 4.0]], "labels": [0, 1] });
+        let (status, error) = refused(json_post(&client, &server.url("/v1/learn"), None, &huge));
+        assert_eq!(status, 422, "{model}: {error}");
+        assert!(error.contains("overflowed"), "{model}: {error}");
+        let after = json_post(&client, &server.url("/v1/predict"), None, &probe).json();
+        assert_eq!(after, before, "{model}: the model is as it was");
+        let info = get(&client, &server.url("/v1/model"), None).json();
+        assert_eq!(info["learned_since_start"].as_u64(), Some(0), "{model}: {info}");
+        // And it goes on learning.
+        let fine = json!({ "features": [[21.0, 0.6, 52.0, 1.1], [57.0, 4.2, 96.0, 8.5]], "labels": [0, 2] });
+        assert_eq!(json_post(&client, &server.url("/v1/learn"), None, &fine).status, 200, "{model}");
+    }
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_loses_its_connection() {
+    let server = Server::start(&["--model", SENSORS, "--max-connections", "1", "--request-timeout", "1"]);
+    let port = server.port;
+    // Predict answers of about 7 MB each (labels and three probabilities for 100,000
+    // records), asked for four times on one connection that never reads.
+    let body = "21,0.6,52,1.1\n".repeat(100_000);
+    let request = format!(
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut hog = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    let mut writer = hog.try_clone().expect("clones");
+    let sender = std::thread::spawn(move || {
+        for _ in 0..4 {
+            if writer.write_all(request.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    // The only connection slot is taken until the server gives up on the hog.
+    let started = Instant::now();
+    let client = agent();
+    let healthy = loop {
+        if let Ok(r) = client.get(server.url("/healthz")).call() {
+            break r.status().as_u16() == 200;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(healthy, "the stalled connection was never closed");
+    let _ = hog.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut sink = Vec::new();
+    let _ = hog.read_to_end(&mut sink);
+    let _ = sender.join();
+}
+
+#[test]
+fn classes_are_bounded_and_one_service_owns_a_checkpoint() {
+    let dir = temp_dir("bounds");
+    let model = dir.join("fresh.eddy");
+    let made = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["model", "new", "perceptron", "--features", "a,b,c,d", "--out"])
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(made.status.success());
+    let checkpoint = dir.join("state.eddy");
+    let args = [
+        "--model",
+        model.to_str().expect("utf-8"),
+        "--max-classes",
+        "3",
+        "--checkpoint",
+        checkpoint.to_str().expect("utf-8"),
+    ];
+    let server = Server::start(&args);
+    let client = agent();
+    let x = rows_json(&rows());
+    let a = json_post(&client, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": [0, 1, 2, 1] }));
+    assert_eq!(a.status, 200, "{}", a.text());
+    let (status, error) =
+        refused(json_post(&client, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": [0, 1, 2, 3] })));
+    assert_eq!(status, 422);
+    assert!(error.contains("4 distinct labels") && error.contains("--max-classes (3)"), "{error}");
+    assert_eq!(get(&client, &server.url("/v1/model"), None).json()["classes"], json!([0, 1, 2]));
+
+    // A second service on the same checkpoint would mix its log with the first's.
+    let second = Server::try_start(&args).err().unwrap_or_default();
+    assert!(second.contains("another eddy serve is using this checkpoint"), "{second}");
 }

@@ -62,9 +62,18 @@ pub struct ServeArgs {
     /// Records in the rolling accuracy window.
     #[arg(long, default_value_t = 10_000)]
     pub window: usize,
+    /// Most distinct classes (or true labels, for k-means) learn calls may bring: each
+    /// costs memory and time for good.
+    #[arg(long, default_value_t = 1000)]
+    pub max_classes: usize,
 }
 
+/// A flag in seconds, from 0 to a year (longer would overflow the clock's arithmetic).
 fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    const YEAR: f64 = 365.0 * 24.0 * 3600.0;
+    if !(0.0..=YEAR).contains(&value) {
+        anyhow::bail!("--{flag}: {value} is not a number of seconds from 0 to a year");
+    }
     Duration::try_from_secs_f64(value).map_err(|_| anyhow::anyhow!("--{flag}: {value} is not a number of seconds"))
 }
 
@@ -90,6 +99,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         keys,
         prequential: args.prequential.into(),
         window: args.window,
+        max_classes: args.max_classes,
     };
     let scheme = if options.tls.is_some() { "https" } else { "http" };
     let open = options.tokens.is_none();

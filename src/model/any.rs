@@ -347,6 +347,18 @@ pub enum Model {
 }
 
 impl ClassifierModel {
+    /// True when every number of the state is finite.
+    pub fn state_is_finite(&self) -> bool {
+        match self {
+            Self::Sgd(m) => m.state_is_finite(),
+            Self::Perceptron(m) => m.state_is_finite(),
+            Self::PassiveAggressive(m) => m.state_is_finite(),
+            Self::GaussianNb(m) => m.state_is_finite(),
+            Self::MultinomialNb(m) => m.state_is_finite(),
+            Self::Scaled(s) => s.scaler().state_is_finite() && s.model().state_is_finite(),
+        }
+    }
+
     /// The model's name as `--model` spells it, with `scaled ` in front of a scaled one.
     pub fn name(&self) -> String {
         match self {
@@ -361,6 +373,14 @@ impl ClassifierModel {
 }
 
 impl ClustererModel {
+    /// True when every number of the state is finite.
+    pub fn state_is_finite(&self) -> bool {
+        match self {
+            Self::MiniBatchKMeans(m) => m.state_is_finite(),
+            Self::Scaled(s) => s.scaler().state_is_finite() && s.model().state_is_finite(),
+        }
+    }
+
     /// The model's name as `--model` spells it, with `scaled ` in front of a scaled one.
     pub fn name(&self) -> String {
         match self {
@@ -376,6 +396,16 @@ impl Model {
         match self {
             Self::Classifier(m) => m.name(),
             Self::Clusterer(m) => m.name(),
+        }
+    }
+
+    /// True when every number of the state is finite. Validation refuses NaN and
+    /// infinity, but finite values large enough (1e300, say) overflow the arithmetic
+    /// and leave infinities behind: a model in that state predicts nonsense for good.
+    pub fn state_is_finite(&self) -> bool {
+        match self {
+            Self::Classifier(m) => m.state_is_finite(),
+            Self::Clusterer(m) => m.state_is_finite(),
         }
     }
 

@@ -141,6 +141,14 @@ pub struct MiniBatchKMeans {
 }
 
 impl MiniBatchKMeans {
+    /// True when every number of the state is finite: a value so large that the
+    /// arithmetic overflowed leaves an infinity or a NaN behind.
+    pub(crate) fn state_is_finite(&self) -> bool {
+        self.centers.as_ref().is_none_or(crate::moments::all_finite)
+            && crate::moments::all_finite(&self.counts)
+            && self.inertia.is_finite()
+    }
+
     /// Default parameters (scikit-learn's).
     pub fn params() -> MiniBatchKMeansParams {
         MiniBatchKMeansParams::default()

@@ -152,6 +152,10 @@ struct LinearCore {
 }
 
 impl LinearCore {
+    fn state_is_finite(&self) -> bool {
+        crate::moments::all_finite(&self.coef) && crate::moments::all_finite(&self.intercept) && self.t.is_finite()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(
         rule: Rule,
@@ -516,6 +520,10 @@ macro_rules! linear_classifier {
         }
 
         impl $model {
+            /// True when every number of the state is finite (see [`crate::model::Model::state_is_finite`]).
+            pub(crate) fn state_is_finite(&self) -> bool {
+                self.core.state_is_finite()
+            }
             /// Coefficients, one row per binary problem (one row for two classes,
             /// positive class `classes()[1]`; one row per class for more).
             pub fn coef(&self) -> ArrayView2<'_, f64> {

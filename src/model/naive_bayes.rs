@@ -81,6 +81,15 @@ pub struct GaussianNb {
 }
 
 impl GaussianNb {
+    /// True when every number of the state is finite: a value so large that the
+    /// arithmetic overflowed leaves an infinity or a NaN behind.
+    pub(crate) fn state_is_finite(&self) -> bool {
+        crate::moments::all_finite(&self.theta)
+            && crate::moments::all_finite(&self.var)
+            && crate::moments::all_finite(&self.class_count)
+            && self.all.state_is_finite()
+    }
+
     /// Default parameters (scikit-learn's).
     pub fn params() -> GaussianNbParams {
         GaussianNbParams::default()
@@ -389,6 +398,12 @@ pub struct MultinomialNb {
 }
 
 impl MultinomialNb {
+    /// True when every number of the state is finite: a value so large that the
+    /// arithmetic overflowed leaves an infinity or a NaN behind.
+    pub(crate) fn state_is_finite(&self) -> bool {
+        crate::moments::all_finite(&self.feature_count) && crate::moments::all_finite(&self.class_count)
+    }
+
     /// Default parameters (scikit-learn's).
     pub fn params() -> MultinomialNbParams {
         MultinomialNbParams::default()

@@ -225,6 +225,7 @@ pub enum Metrics {
 }
 
 /// A model with its scores, as a stage holds it.
+#[derive(Clone)]
 pub(crate) struct Scored {
     pub(crate) name: String,
     pub(crate) model: Model,
@@ -421,6 +422,9 @@ impl Scored {
             }
         };
         let (labels, point) = labels;
+        if !self.model.state_is_finite() {
+            return Err(model_error(ModelError::Overflow));
+        }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {
             t.observe(batch, &labels, point);

@@ -79,8 +79,10 @@ impl Tokens {
             let (Some(token), Some(role), None) = (words.next(), words.next(), words.next()) else {
                 return Err((i + 1, "expected `TOKEN ROLE`".into()));
             };
-            let role =
-                Role::parse(role).ok_or_else(|| (i + 1, format!("unknown role {role:?}: use read, learn or admin")))?;
+            // The message never repeats the words: with the two swapped, one is a token.
+            let role = Role::parse(role).ok_or_else(|| {
+                (i + 1, "the second word is not a role: a line is `TOKEN ROLE`, ROLE read, learn or admin".to_string())
+            })?;
             if token.len() < MIN_TOKEN_LEN {
                 return Err((i + 1, format!("the token is shorter than {MIN_TOKEN_LEN} characters")));
             }
@@ -133,7 +135,12 @@ mod tests {
         assert_eq!(Tokens::parse("abcdefghijklmnopq owner").err().map(|e| e.0), Some(1));
         assert_eq!(Tokens::parse("abcdefghijklmnopq read\nabcdefghijklmnopq admin").err().map(|e| e.0), Some(2));
         assert!(Tokens::parse("# only comments\n").is_err());
-        let message = Tokens::parse("abcdefghijklmnopq read extra").err().map(|e| e.1).unwrap_or_default();
-        assert!(!message.contains("abcdefghijklmnopq"), "errors never show a token: {message}");
+        for text in ["abcdefghijklmnopq read extra", "read abcdefghijklmnopq", "abcdefghijklmnopq"] {
+            let message = Tokens::parse(text).err().map(|e| e.1).unwrap_or_default();
+            assert!(
+                !message.is_empty() && !message.contains("abcdefghijklmnopq"),
+                "errors never show a token: {message}"
+            );
+        }
     }
 }

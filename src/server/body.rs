@@ -13,8 +13,10 @@
 
 use super::ApiError;
 use ndarray::Array2;
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
+use std::cell::Cell;
 
 /// A record's label as it came: an id or a name.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -75,65 +77,103 @@ pub struct Shape<'a> {
 /// Decode `body` and check it against `shape`: every row has the model's number of
 /// features, every value is finite, there are not too many records, and labels
 /// (when present) come one per record.
+///
+/// Records go straight into one flat buffer, counted as they are read: a body of
+/// millions of tiny rows is refused at `max_records`, without first becoming millions
+/// of small vectors (which would take many times the body's size).
 pub fn decode(format: Format, body: &[u8], shape: &Shape) -> Result<Records, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| ApiError::bad(format!("the body is not UTF-8: {e}")))?;
-    let (rows, labels) = match format {
-        Format::Json => json(text)?,
-        Format::Ndjson => ndjson(text, shape)?,
-        Format::Csv => csv(text, shape)?,
+    let mut rows = Rows::new(shape);
+    let labels = match format {
+        Format::Json => json(text, &mut rows)?,
+        Format::Ndjson => ndjson(text, &mut rows)?,
+        Format::Csv => csv(text, &mut rows)?,
     };
-    let d = shape.features.len();
-    if rows.len() > shape.max_records {
-        return Err(ApiError::too_many(rows.len(), shape.max_records));
-    }
+    let n = rows.count;
     if let Some(l) = &labels {
-        if l.len() != rows.len() {
-            return Err(ApiError::bad(format!("{} records but {} labels", rows.len(), l.len())));
+        if l.len() != n {
+            return Err(ApiError::bad(format!("{n} records but {} labels", l.len())));
         }
     }
-    let mut x = Array2::zeros((rows.len(), d));
-    for (i, row) in rows.iter().enumerate() {
-        if row.len() != d {
-            return Err(ApiError::unprocessable(format!(
-                "record {i}: {} features, the model has {d} ({})",
-                row.len(),
-                shape.features.join(", ")
-            )));
-        }
-        for (j, &v) in row.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(ApiError::unprocessable(format!(
-                    "record {i}, feature {} ({}): {v} is not a finite number",
-                    j, shape.features[j]
-                )));
-            }
-            x[[i, j]] = v;
-        }
+    let d = shape.features.len();
+    if let Some(at) = rows.values.iter().position(|v| !v.is_finite()) {
+        let (i, j) = (at / d.max(1), at % d.max(1));
+        return Err(ApiError::unprocessable(format!(
+            "record {i}, feature {j} ({}): {} is not a finite number",
+            shape.features[j], rows.values[at]
+        )));
     }
+    let x = Array2::from_shape_vec((n, d), rows.values)
+        .map_err(|e| ApiError::internal(format!("records of {d} features: {e}")))?;
     Ok(Records { x, labels })
 }
 
-type Decoded = (Vec<Vec<f64>>, Option<Vec<Label>>);
+/// Records as they are read: one flat buffer, `d` values a record.
+struct Rows<'a> {
+    shape: &'a Shape<'a>,
+    values: Vec<f64>,
+    count: usize,
+}
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Object {
-    features: Vec<Vec<f64>>,
-    #[serde(default)]
-    labels: Option<Vec<Label>>,
+impl<'a> Rows<'a> {
+    fn new(shape: &'a Shape<'a>) -> Self {
+        Self { shape, values: Vec::new(), count: 0 }
+    }
+
+    /// Refuse one record more than `max_records`.
+    fn room(&self) -> Result<(), ApiError> {
+        if self.count >= self.shape.max_records {
+            return Err(ApiError::too_many(self.count + 1, self.shape.max_records));
+        }
+        Ok(())
+    }
+
+    /// Add a record (refused when it has the wrong number of features).
+    fn push(&mut self, row: &[f64]) -> Result<(), ApiError> {
+        self.room()?;
+        self.check_width(row.len())?;
+        self.values.extend_from_slice(row);
+        self.count += 1;
+        Ok(())
+    }
+
+    fn check_width(&self, width: usize) -> Result<(), ApiError> {
+        let d = self.shape.features.len();
+        if width != d {
+            return Err(ApiError::unprocessable(format!(
+                "record {}: {width} features, the model has {d} ({})",
+                self.count,
+                self.shape.features.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 fn json_error(e: serde_json::Error) -> ApiError {
     ApiError::bad(format!("malformed JSON: {e}"))
 }
 
-fn json(text: &str) -> Result<Decoded, ApiError> {
+/// Parse with `seed`; a refusal the seed made (wrong width, too many records) wins
+/// over the syntax error serde reports for it.
+fn parse_json<'de, S: DeserializeSeed<'de>>(
+    text: &'de str,
+    seed: S,
+    refusal: &Cell<Option<ApiError>>,
+) -> Result<S::Value, ApiError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    value.map_err(|e| refusal.take().unwrap_or_else(|| json_error(e)))
+}
+
+fn json(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
+    let refusal = Cell::new(None);
     match text.trim_start().as_bytes().first() {
-        Some(b'[') => Ok((serde_json::from_str(text).map_err(json_error)?, None)),
-        Some(b'{') => {
-            let o: Object = serde_json::from_str(text).map_err(json_error)?;
-            Ok((o.features, o.labels))
+        Some(b'[') => {
+            parse_json(text, RecordsSeed { rows, refusal: &refusal }, &refusal)?;
+            Ok(None)
         }
+        Some(b'{') => parse_json(text, ObjectSeed { rows, refusal: &refusal }, &refusal),
         Some(_) => Err(ApiError::bad(
             "malformed JSON: expected an array of records or an object with \"features\"".to_string(),
         )),
@@ -141,17 +181,159 @@ fn json(text: &str) -> Result<Decoded, ApiError> {
     }
 }
 
-fn ndjson(text: &str, shape: &Shape) -> Result<Decoded, ApiError> {
-    let mut rows = Vec::new();
+/// `[[f0, f1, ...], ...]` into `rows`.
+struct RecordsSeed<'r, 'a> {
+    rows: &'r mut Rows<'a>,
+    refusal: &'r Cell<Option<ApiError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let refuse = |e: ApiError| {
+            let message = e.message.clone();
+            self.refusal.set(Some(e));
+            A::Error::custom(message)
+        };
+        let mut row = Vec::with_capacity(self.rows.shape.features.len());
+        loop {
+            row.clear();
+            let d = self.rows.shape.features.len();
+            // A record is read into `row`, at most d + 1 values (one too many is enough to refuse it).
+            if seq.next_element_seed(RowSeed { row: &mut row, limit: d + 1 })?.is_none() {
+                return Ok(());
+            }
+            self.rows.push(&row).map_err(refuse)?;
+        }
+    }
+}
+
+/// One record into `row`, refusing more than `limit` values.
+struct RowSeed<'r> {
+    row: &'r mut Vec<f64>,
+    limit: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a record: an array of numbers")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<f64>()? {
+            self.row.push(v);
+            if self.row.len() >= self.limit {
+                // Skip the rest: the record is refused for its width anyway.
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{"features": [...], "labels": [...]}`.
+struct ObjectSeed<'r, 'a> {
+    rows: &'r mut Rows<'a>,
+    refusal: &'r Cell<Option<ApiError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, '_> {
+    type Value = Option<Vec<Label>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
+    type Value = Option<Vec<Label>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with \"features\" and, to learn, \"labels\"")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut features, mut labels) = (false, None);
+        let max = self.rows.shape.max_records;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "features" if !features => {
+                    map.next_value_seed(RecordsSeed { rows: &mut *self.rows, refusal: self.refusal })?;
+                    features = true;
+                }
+                "labels" if labels.is_none() => {
+                    labels = Some(map.next_value_seed(LabelsSeed { max, refusal: self.refusal })?);
+                }
+                "features" | "labels" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),
+                other => {
+                    return Err(A::Error::custom(format!("unknown field `{other}`, expected `features` or `labels`")))
+                }
+            }
+        }
+        if !features {
+            return Err(A::Error::custom("missing field `features`"));
+        }
+        Ok(labels)
+    }
+}
+
+/// Labels, at most `max`.
+struct LabelsSeed<'r> {
+    max: usize,
+    refusal: &'r Cell<Option<ApiError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {
+    type Value = Vec<Label>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LabelsSeed<'_> {
+    type Value = Vec<Label>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of labels (integers or strings)")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut labels = Vec::new();
+        while let Some(label) = seq.next_element::<Label>()? {
+            if labels.len() >= self.max {
+                let e = ApiError::too_many(labels.len() + 1, self.max);
+                let message = e.message.clone();
+                self.refusal.set(Some(e));
+                return Err(A::Error::custom(message));
+            }
+            labels.push(label);
+        }
+        Ok(labels)
+    }
+}
+
+fn ndjson(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
+    let shape = rows.shape;
     let mut labels: Vec<Label> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        if rows.len() >= shape.max_records {
-            return Err(ApiError::too_many(rows.len() + 1, shape.max_records));
-        }
+        rows.room()?;
         let at = |e: String| ApiError::bad(format!("line {}: {e}", n + 1));
         let value: Value = serde_json::from_str(line).map_err(|e| at(format!("malformed JSON: {e}")))?;
         let (row, label) = match value {
@@ -171,18 +353,17 @@ fn ndjson(text: &str, shape: &Shape) -> Result<Decoded, ApiError> {
             }
             _ => return Err(at("expected an array of features or an object".into())),
         };
-        match (label, labels.len() == rows.len()) {
+        match (label, labels.len() == rows.count) {
             (Some(l), true) => labels.push(l),
             (None, _) if labels.is_empty() => {}
             _ => return Err(at("either every record has a label or none has".into())),
         }
-        rows.push(row);
+        rows.push(&row)?;
     }
-    if rows.is_empty() {
+    if rows.count == 0 {
         return Err(ApiError::bad("the body holds no records".to_string()));
     }
-    let labels = (!labels.is_empty()).then_some(labels);
-    Ok((rows, labels))
+    Ok((!labels.is_empty()).then_some(labels))
 }
 
 /// The features of an object keyed by feature name.
@@ -199,14 +380,15 @@ fn named(o: &serde_json::Map<String, Value>, features: &[String]) -> Result<Vec<
         .collect()
 }
 
-fn csv(text: &str, shape: &Shape) -> Result<Decoded, ApiError> {
+fn csv(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
+    let shape = rows.shape;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let d = shape.features.len();
     // Feature j is in column order[j]; the label, if any, in column `label`; every
     // record has `width` fields. A header decides these; without one, the first record.
     let mut layout: Option<(Vec<usize>, Option<usize>, usize)> = None;
-    let mut rows = Vec::new();
     let mut labels = Vec::new();
+    let mut row = Vec::with_capacity(d);
     let mut record = csv::StringRecord::new();
     while reader.read_record(&mut record).map_err(|e| ApiError::bad(format!("malformed CSV: {e}")))? {
         let line = record.position().map_or(0, |p| p.line());
@@ -237,10 +419,8 @@ fn csv(text: &str, shape: &Shape) -> Result<Decoded, ApiError> {
                 record.len()
             )));
         }
-        if rows.len() >= shape.max_records {
-            return Err(ApiError::too_many(rows.len() + 1, shape.max_records));
-        }
-        let mut row = Vec::with_capacity(d);
+        rows.room()?;
+        row.clear();
         for (j, &c) in order.iter().enumerate() {
             let field = record.get(c).unwrap_or("");
             let v = field.trim().parse::<f64>().map_err(|_| {
@@ -256,13 +436,13 @@ fn csv(text: &str, shape: &Shape) -> Result<Decoded, ApiError> {
             let l = record.get(*c).unwrap_or("").trim();
             labels.push(l.parse::<i64>().map(Label::Id).unwrap_or_else(|_| Label::Name(l.to_string())));
         }
-        rows.push(row);
+        rows.push(&row)?;
     }
-    if rows.is_empty() {
+    if rows.count == 0 {
         return Err(ApiError::bad("the body holds no records".to_string()));
     }
     let has_labels = layout.is_some_and(|l| l.1.is_some());
-    Ok((rows, has_labels.then_some(labels)))
+    Ok(has_labels.then_some(labels))
 }
 
 /// A first line is a header when it names every feature of the model.

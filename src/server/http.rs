@@ -2,7 +2,7 @@
 
 use super::auth::{Role, Tokens};
 use super::body::{self, Format, Records, Shape};
-use super::learner::{Job, Live, Saved};
+use super::learner::{Control, Job, Live, Saved};
 use super::metrics::Metrics;
 use super::{ApiError, ServeOptions};
 use crate::error::ModelError;
@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -35,7 +35,13 @@ pub struct AppState {
     /// costs tens of milliseconds, so one picture serves until the model moves.
     /// The lock also keeps two requests from drawing at once.
     picture: Arc<Mutex<Option<(u64, Bytes)>>>,
+    /// The budget of request-body KiB in flight (see [`AppState::records`]).
+    bodies: Arc<Semaphore>,
+    budget_kib: u32,
 }
+
+/// Bodies up to this size are decoded on the async worker that read them.
+const INLINE_DECODE_BYTES: usize = 64 << 10;
 
 impl AppState {
     /// The state for `options`.
@@ -46,6 +52,9 @@ impl AppState {
         metrics: Arc<Metrics>,
         options: &ServeOptions,
     ) -> Self {
+        // Room for four of the largest bodies at once, and never less than 64 MiB.
+        let budget = (options.max_body as u64).saturating_mul(4).max(64 << 20);
+        let budget_kib = u32::try_from(budget / 1024).unwrap_or(u32::MAX >> 3);
         Self {
             live,
             jobs,
@@ -55,6 +64,8 @@ impl AppState {
             max_records: options.max_records,
             timeout: options.request_timeout,
             picture: Arc::new(Mutex::new(None)),
+            bodies: Arc::new(Semaphore::new(budget_kib as usize)),
+            budget_kib,
         }
     }
 
@@ -78,22 +89,47 @@ impl AppState {
 
     /// Read the body (at most `max_body` bytes) and decode it as its Content-Type says.
     async fn records(&self, headers: &HeaderMap, body: Body, features: &[String]) -> Result<Records, ApiError> {
-        let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?"));
+        let content_type = match headers.get(header::CONTENT_TYPE) {
+            Some(v) => Some(v.to_str().map_err(|_| ApiError::unsupported("the Content-Type is not text".into()))?),
+            None => None,
+        };
         let format = Format::from_content_type(content_type)?;
         let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.max_body as u64) {
             return Err(ApiError::too_large(self.max_body));
         }
+        // Every body in flight holds its size (as declared, or the most it may be) of a
+        // budget shared by all requests, until it is decoded: however many connections
+        // send large bodies at once, the memory they take stays bounded.
+        let size = declared.unwrap_or(self.max_body as u64).min(self.max_body as u64);
+        let kib = u32::try_from(size / 1024 + 1).unwrap_or(u32::MAX).min(self.budget_kib);
         let limited = http_body_util::Limited::new(body, self.max_body);
-        let bytes = http_body_util::BodyExt::collect(limited).await.map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                ApiError::too_large(self.max_body)
-            } else {
-                ApiError::bad(format!("reading the body: {e}"))
-            }
-        })?;
-        let shape = Shape { features, max_records: self.max_records };
-        body::decode(format, &bytes.to_bytes(), &shape)
+        // The time limit covers receiving the body only: once a learn call is queued, it
+        // is answered with what happened to it, never cut off with its outcome unknown.
+        let received = tokio::time::timeout(self.timeout, async {
+            let permit = self.bodies.acquire_many(kib).await.map_err(|_| ApiError::unavailable())?;
+            Ok::<_, ApiError>((permit, http_body_util::BodyExt::collect(limited).await))
+        });
+        let (_permit, collected) = received.await.map_err(|_| ApiError::timeout(self.timeout))??;
+        let bytes = collected
+            .map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    ApiError::too_large(self.max_body)
+                } else {
+                    ApiError::bad(format!("reading the body: {e}"))
+                }
+            })?
+            .to_bytes();
+        let max_records = self.max_records;
+        if bytes.len() <= INLINE_DECODE_BYTES {
+            return body::decode(format, &bytes, &Shape { features, max_records });
+        }
+        // A large body takes milliseconds to decode: off the async workers, so that
+        // small requests (and /healthz) keep their latency meanwhile.
+        let features = features.to_vec();
+        tokio::task::spawn_blocking(move || body::decode(format, &bytes, &Shape { features: &features, max_records }))
+            .await
+            .map_err(|e| ApiError::internal(format!("decoding the body: {e}")))?
     }
 }
 
@@ -127,14 +163,11 @@ fn route_name(path: &str) -> &'static str {
     }
 }
 
-/// Time limit and metrics around every request.
+/// Metrics around every request.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = route_name(request.uri().path());
-    let response = match tokio::time::timeout(state.timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::timeout(state.timeout).into_response(),
-    };
+    let response = next.run(request).await;
     state.metrics.request(route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }
@@ -189,9 +222,8 @@ async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
     let records = state.records(&headers, body, &features).await?;
     let (reply, answer) = oneshot::channel();
     state.jobs.send(Job::Learn { records, reply }).await.map_err(|_| ApiError::unavailable())?;
-    let labels = answer.await.map_err(|_| ApiError::unavailable())??;
-    let records_seen = Some(state.live.load().info.records_seen);
-    Ok(Json(Labels { labels, probabilities: None, classes: None, records_seen }))
+    let (labels, records_seen) = answer.await.map_err(|_| ApiError::unavailable())??;
+    Ok(Json(Labels { labels, probabilities: None, classes: None, records_seen: Some(records_seen) }))
 }
 
 async fn model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -202,7 +234,9 @@ async fn model(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
 /// Ask the learner for a checkpoint (`Ok(None)`: skipped, nothing changed).
 pub async fn checkpoint(jobs: &mpsc::Sender<Job>, only_if_changed: bool) -> Result<Option<Saved>, ApiError> {
     let (reply, answer) = oneshot::channel();
-    jobs.send(Job::Checkpoint { only_if_changed, reply }).await.map_err(|_| ApiError::unavailable())?;
+    jobs.send(Job::Control(Control::Checkpoint { only_if_changed, reply }))
+        .await
+        .map_err(|_| ApiError::unavailable())?;
     answer.await.map_err(|_| ApiError::unavailable())?
 }
 
@@ -220,7 +254,7 @@ async fn snapshot(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         Some((at, png)) if *at == seen => png.clone(),
         _ => {
             let (reply, answer) = oneshot::channel();
-            state.jobs.send(Job::Snapshot { reply }).await.map_err(|_| ApiError::unavailable())?;
+            state.jobs.send(Job::Control(Control::Snapshot { reply })).await.map_err(|_| ApiError::unavailable())?;
             let snap = answer
                 .await
                 .map_err(|_| ApiError::unavailable())?
@@ -237,8 +271,15 @@ async fn snapshot(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("image/png"))], png).into_response())
 }
 
-async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "records_seen": state.live.load().info.records_seen }))
+async fn health(State(state): State<AppState>) -> Response {
+    let records_seen = state.live.load().info.records_seen;
+    if state.jobs.is_closed() {
+        // The learner thread is gone (a bug made it panic): learning and checkpoints
+        // cannot work, whatever predictions still do. Say so to the load balancer.
+        let body = serde_json::json!({ "status": "learner stopped", "records_seen": records_seen });
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
+    Json(serde_json::json!({ "status": "ok", "records_seen": records_seen })).into_response()
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -72,6 +72,13 @@ impl LearnLog {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let mut file = File::options().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+        // One service per log: a second one would interleave its entries with ours.
+        file.try_lock().map_err(|_| {
+            ServerError::Settings(format!(
+                "{}: another eddy serve is using this checkpoint and its learn log",
+                path.display()
+            ))
+        })?;
         let len = file.metadata().map_err(io)?.len();
         let mut at = 0u64;
         let mut reader = std::io::BufReader::new(&mut file);
@@ -81,10 +88,11 @@ impl LearnLog {
                 Ok(()) => u64::from_le_bytes(size),
                 Err(_) => break,
             };
-            let end = at + 8 + frame_len;
-            if end > len {
+            // A length past the end of the file: the write of the last entry was cut short
+            // (a corrupt length in the middle of the log shows up the same way).
+            let Some(end) = at.checked_add(8).and_then(|e| e.checked_add(frame_len)).filter(|&e| e <= len) else {
                 break;
-            }
+            };
             let mut frame =
                 vec![0u8; usize::try_from(frame_len).map_err(|_| io(std::io::ErrorKind::InvalidData.into()))?];
             reader.read_exact(&mut frame).map_err(io)?;
@@ -95,7 +103,10 @@ impl LearnLog {
                     offset: at,
                     reason,
                 })?,
-                Err(_) if end == len => break,
+                // A last entry whose digest fails was being written when the crash came;
+                // a key error (a signature, a decryption) is never cut off: the entry
+                // was answered, and dropping it would lose it.
+                Err(ModelFileError::Corrupt(_) | ModelFileError::Truncated(_)) if end == len => break,
                 Err(e) => {
                     return Err(ServerError::LearnLog { path: path.to_path_buf(), offset: at, reason: e.to_string() })
                 }
@@ -168,12 +179,86 @@ impl LearnLog {
         written
     }
 
+    /// Bytes on disk.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
     /// Empty the log: a checkpoint now holds everything in it.
     pub fn clear(&mut self) -> std::io::Result<()> {
         self.pending.clear();
-        self.len = 0;
         self.file.set_len(0)?;
+        self.len = 0;
         self.file.seek(SeekFrom::Start(0))?;
         self.file.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_file::Key;
+
+    fn keys(byte: u8) -> Keys {
+        Keys { signing: Some(Key::from_bytes([byte; 32])), encryption: None }
+    }
+
+    /// A log of two entries written with `keys`; its length.
+    fn write_log(path: &Path, keys: &Keys) -> u64 {
+        let features = vec!["a".to_string(), "b".to_string()];
+        let mut log = LearnLog::open(path, keys, &features, |_| Ok(())).expect("opens");
+        let x = ndarray::array![[1.0, 2.0], [3.0, 4.0]];
+        log.append(0, &x, Some(&[0, 1]), None).expect("appends");
+        log.append(2, &x, None, None).expect("appends");
+        log.commit().expect("commits");
+        log.len()
+    }
+
+    fn replayed(path: &Path, keys: &Keys) -> Result<Vec<u64>, ServerError> {
+        let mut firsts = Vec::new();
+        LearnLog::open(path, keys, &["a".into(), "b".into()], |e| {
+            firsts.push(e.first);
+            Ok(())
+        })?;
+        Ok(firsts)
+    }
+
+    #[test]
+    fn torn_tails_are_cut_and_everything_else_is_kept_or_refused() {
+        let dir = std::env::temp_dir().join(format!("eddy-learn-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("nested").join("state.eddy.learn-log");
+        let len = write_log(&path, &keys(1));
+        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0, 2]);
+
+        // Another key: refused, and the log is left whole.
+        let err = replayed(&path, &keys(2)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("learn log entry at byte 0") && err.contains("signature"), "{err}");
+        assert_eq!(std::fs::metadata(&path).expect("exists").len(), len);
+
+        // Half a frame at the end (a write cut short): cut off.
+        let mut bytes = std::fs::read(&path).expect("reads");
+        bytes.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+        std::fs::write(&path, &bytes).expect("writes");
+        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0, 2]);
+        assert_eq!(std::fs::metadata(&path).expect("exists").len(), len);
+
+        // A damaged last entry (its digest fails): cut off; damage before it: refused.
+        let mut bytes = std::fs::read(&path).expect("reads");
+        let last = bytes.len() - 40;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).expect("writes");
+        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0]);
+        let len = write_log(&path, &keys(1));
+        let mut bytes = std::fs::read(&path).expect("reads");
+        bytes[20] ^= 1;
+        std::fs::write(&path, &bytes).expect("writes");
+        assert!(replayed(&path, &keys(1)).is_err());
+        assert_eq!(std::fs::metadata(&path).expect("exists").len(), len);
+
+        // A length prefix that overflows is a torn tail, not a panic.
+        std::fs::write(&path, u64::MAX.to_le_bytes()).expect("writes");
+        assert_eq!(replayed(&path, &keys(1)).expect("replays"), Vec::<u64>::new());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

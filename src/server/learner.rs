@@ -67,8 +67,11 @@ pub struct Live {
     pub info: ModelInfo,
 }
 
+/// A learn job's answer: the prequential labels and the records seen after the batch.
+pub type Learned = (Vec<i64>, u64);
+
 /// Where a learn job's answer goes.
-type Reply = oneshot::Sender<Result<Vec<i64>, ApiError>>;
+type Reply = oneshot::Sender<Result<Learned, ApiError>>;
 
 /// Work for the learner.
 pub enum Job {
@@ -79,6 +82,12 @@ pub enum Job {
         /// Where the answer goes.
         reply: Reply,
     },
+    /// Anything else.
+    Control(Control),
+}
+
+/// Work for the learner other than learning.
+pub enum Control {
     /// Save the model (skipped, with `Ok(None)`, when `only_if_changed` and nothing was learned since the last).
     Checkpoint {
         /// Skip when nothing changed (the periodic and the final checkpoint).
@@ -92,6 +101,14 @@ pub enum Job {
         reply: oneshot::Sender<Option<Snapshot>>,
     },
 }
+
+/// Learn jobs answered after one sync of the learn log, at most.
+const GROUP: usize = 256;
+
+/// A learn log longer than this triggers a checkpoint (which empties it), so the log
+/// and the time to learn it again at start stay bounded even without
+/// `--checkpoint-interval`.
+const LOG_CHECKPOINT_BYTES: u64 = 64 << 20;
 
 /// Where checkpoints go.
 #[derive(Debug, Clone)]
@@ -115,6 +132,9 @@ pub struct Learner {
     log: Option<LearnLog>,
     live: Arc<ArcSwap<Live>>,
     metrics: Arc<Metrics>,
+    max_classes: usize,
+    /// Distinct true labels a clusterer was given (for its ARI), bounded by `max_classes`.
+    truth_labels: std::collections::HashSet<i64>,
 }
 
 impl Learner {
@@ -126,6 +146,7 @@ impl Learner {
         window: usize,
         target: Option<CheckpointTarget>,
         metrics: Arc<Metrics>,
+        max_classes: usize,
     ) -> (Self, Arc<ArcSwap<Live>>) {
         let options = PipelineOptions { prequential, window, track: true, ..PipelineOptions::default() };
         let mut scored = Scored::new(model.name(), model, &options, &header.features);
@@ -150,6 +171,8 @@ impl Learner {
             log: None,
             live: Arc::clone(&live),
             metrics,
+            max_classes,
+            truth_labels: std::collections::HashSet::new(),
         };
         learner.publish();
         (learner, live)
@@ -188,7 +211,10 @@ impl Learner {
         }
         let n = entry.x.nrows() as u64;
         let batch = Batch { seq: 0, ids: (records..records + n).collect(), x: entry.x, y: entry.y, end_offset: 0 };
-        self.scored.step(&Arc::new(batch), self.prequential).map_err(|e| e.to_string())?;
+        self.scored.step(&Arc::new(batch.clone()), self.prequential).map_err(|e| e.to_string())?;
+        if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
+            self.truth_labels.extend(y.iter().copied());
+        }
         if let Some(names) = entry.names {
             self.labels = LabelMap::resume(Some(&names));
         }
@@ -197,51 +223,84 @@ impl Learner {
 
     /// Serve jobs until every sender is gone.
     ///
-    /// Learn jobs waiting in the queue are taken together: each is learned, then
-    /// the learn log is synced once for all of them, and only then are they answered.
+    /// Learn jobs waiting in the queue are taken together: each is learned, then the
+    /// learn log is synced once for all of them, and only then are they published to
+    /// predictions and answered. If the log cannot be written, the whole group is
+    /// undone and answered with an error: nothing is learned that a crash would lose.
     pub fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
-        /// Most learn jobs answered after one sync.
-        const GROUP: usize = 256;
-        let mut answered = Vec::new();
+        let mut group = Vec::new();
+        // The state before the group, to undo it if the log cannot be written.
+        let mut before: Option<(Scored, LabelMap)> = None;
         while let Some(job) = jobs.blocking_recv() {
             let mut next = Some(job);
             while let Some(job) = next.take() {
                 match job {
+                    // The caller has gone (hung up, or timed out before the learner got
+                    // here): the batch is neither learned nor answered.
+                    Job::Learn { reply, .. } if reply.is_closed() => {}
                     Job::Learn { records, reply } => {
-                        answered.push((reply, self.learn(records)));
-                        if answered.len() < GROUP {
-                            next = jobs.try_recv().ok();
+                        if before.is_none() && self.log.is_some() {
+                            before = Some((self.scored.clone(), self.labels.clone()));
                         }
+                        let answer = self.learn(records);
+                        group.push((reply, answer));
                     }
-                    other => {
-                        self.commit(&mut answered);
-                        self.serve(other);
+                    Job::Control(control) => {
+                        self.commit(&mut group, before.take());
+                        self.control(control);
                     }
                 }
+                if group.len() < GROUP {
+                    next = jobs.try_recv().ok();
+                }
             }
-            self.commit(&mut answered);
+            self.commit(&mut group, before.take());
         }
     }
 
-    /// Sync the learn log, then send the answers.
-    fn commit(&mut self, answered: &mut Vec<(Reply, Result<Vec<i64>, ApiError>)>) {
+    /// Sync the learn log, publish, then answer the group.
+    fn commit(&mut self, group: &mut Vec<(Reply, Result<Learned, ApiError>)>, before: Option<(Scored, LabelMap)>) {
+        if group.is_empty() {
+            return;
+        }
         let synced = self.log.as_mut().map_or(Ok(()), LearnLog::commit);
-        for (reply, answer) in answered.drain(..) {
+        if let Err(e) = &synced {
+            if let Some((scored, labels)) = before {
+                self.scored = scored;
+                self.labels = labels;
+            }
+            eprintln!("eddy serve: writing the learn log failed, {} learn calls undone: {e}", group.len());
+        }
+        let mut learned = 0;
+        for (reply, answer) in group.drain(..) {
             let answer = match (&synced, answer) {
                 (Err(e), Ok(_)) => Err(ApiError::internal(format!(
-                    "the batch was learned, but writing the learn log failed, so a crash would lose it: {e}"
+                    "not learned: the learn log could not be written, so a crash would have lost the batch: {e}"
                 ))),
-                (_, answer) => answer,
+                (_, Ok(a)) => {
+                    learned += a.0.len() as u64;
+                    Ok(a)
+                }
+                (_, refused) => refused,
             };
-            // The client may have gone (timeout); the batch is learned all the same.
+            // The client may have gone since; the batch is learned all the same.
             let _ = reply.send(answer);
+        }
+        if learned > 0 {
+            self.metrics.learned(learned);
+            self.publish();
+        }
+        let log_len = self.log.as_ref().map_or(0, LearnLog::len);
+        if log_len > LOG_CHECKPOINT_BYTES && self.target.is_some() {
+            if let Err(e) = self.checkpoint() {
+                eprintln!("eddy serve: checkpoint of a long learn log failed: {}", e.message);
+            }
         }
     }
 
-    fn serve(&mut self, job: Job) {
-        match job {
-            Job::Learn { .. } => unreachable!("learn jobs are grouped in run"),
-            Job::Checkpoint { only_if_changed, reply } => {
+    fn control(&mut self, control: Control) {
+        match control {
+            Control::Checkpoint { only_if_changed, reply } => {
                 let answer = if only_if_changed && self.scored.records == self.saved_records {
                     Ok(None)
                 } else {
@@ -249,7 +308,7 @@ impl Learner {
                 };
                 let _ = reply.send(answer);
             }
-            Job::Snapshot { reply } => {
+            Control::Snapshot { reply } => {
                 let _ = reply.send(self.scored.final_snapshot().map(|mut s| {
                     s.class_names = self.labels.has_names().then(|| self.labels.names().to_vec());
                     s
@@ -258,23 +317,56 @@ impl Learner {
         }
     }
 
-    fn learn(&mut self, records: Records) -> Result<Vec<i64>, ApiError> {
-        let n = records.x.nrows();
-        // Names are mapped on a copy: a refused batch adds no class.
+    /// The class ids of `given`, mapped on a copy of the label map (a refused batch adds no class).
+    fn label_ids(&self, given: &[Label]) -> Result<(Vec<i64>, LabelMap), ApiError> {
         let mut labels = self.labels.clone();
-        let y = match &records.labels {
-            Some(given) => Some(
-                given
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| match l {
-                        Label::Id(id) => Ok(*id),
-                        Label::Name(name) => labels.id(name).map_err(|e| format!("record {i}: {e}")),
-                    })
-                    .collect::<Result<Vec<i64>, String>>()
-                    .map_err(ApiError::unprocessable)?,
-            ),
-            None => None,
+        let named = labels.has_names();
+        let ids = given
+            .iter()
+            .enumerate()
+            .map(|(i, l)| match l {
+                // On a model with named classes, an id must be one of the names' ids:
+                // an id past them would later be given to a new name, merging two classes.
+                Label::Id(id) if named && !(0..labels.names().len() as i64).contains(id) => Err(format!(
+                    "record {i}: class id {id} has no name; this model's classes are names ({}), or their ids 0..{}",
+                    labels.names().join(", "),
+                    labels.names().len()
+                )),
+                Label::Id(id) => Ok(*id),
+                Label::Name(name) => labels.id(name).map_err(|e| format!("record {i}: {e}")),
+            })
+            .collect::<Result<Vec<i64>, String>>()
+            .map_err(ApiError::unprocessable)?;
+        Ok((ids, labels))
+    }
+
+    /// Refuse a batch that would make more than `max_classes` distinct labels.
+    fn check_classes(&self, y: &[i64]) -> Result<(), ApiError> {
+        let known: std::collections::HashSet<i64> = match &self.scored.model {
+            Model::Classifier(m) => m.classes().iter().copied().collect(),
+            Model::Clusterer(_) => self.truth_labels.clone(),
+        };
+        let mut all = known;
+        all.extend(y.iter().copied());
+        if all.len() > self.max_classes {
+            return Err(ApiError::unprocessable(format!(
+                "this batch would make {} distinct labels: more than --max-classes ({})",
+                all.len(),
+                self.max_classes
+            )));
+        }
+        Ok(())
+    }
+
+    fn learn(&mut self, records: Records) -> Result<Learned, ApiError> {
+        let n = records.x.nrows();
+        let (y, labels) = match &records.labels {
+            Some(given) => {
+                let (ids, labels) = self.label_ids(given)?;
+                self.check_classes(&ids)?;
+                (Some(ids), labels)
+            }
+            None => (None, self.labels.clone()),
         };
         match &self.scored.model {
             Model::Classifier(_) if y.is_none() => {
@@ -291,33 +383,43 @@ impl Learner {
         let first = self.scored.records;
         let batch =
             Arc::new(Batch { seq: 0, ids: (first..first + n as u64).collect(), x: records.x, y, end_offset: 0 });
-        let predicted = self.scored.step(&batch, self.prequential).map_err(|e| match e {
-            // Rows in the model's messages are records of this request, from 0.
-            PipelineError::Model { error: ModelError::UnknownLabel { row, .. }, .. }
-                if matches!(records.labels.as_ref().and_then(|l| l.get(row)), Some(Label::Name(_))) =>
-            {
-                // Say it with the name the caller sent, not the id it was given here.
-                let name = match records.labels.as_ref().and_then(|l| l.get(row)) {
-                    Some(Label::Name(name)) => name.as_str(),
-                    _ => "",
-                };
-                let known = self.labels.names().join(", ");
-                ApiError::unprocessable(format!(
-                    "row {row}: label {name:?} is not one of the model's classes ({known})"
-                ))
+        // Validation comes before learning, but an overflow is only seen after: keep a copy.
+        let undo = self.scored.clone();
+        let predicted = match self.scored.step(&batch, self.prequential) {
+            Ok(predicted) => predicted,
+            Err(e) => {
+                self.scored = undo;
+                return Err(self.refusal(e, records.labels.as_deref()));
             }
-            PipelineError::Model { error, .. } => ApiError::unprocessable(error.to_string()),
-            other => ApiError::internal(other.to_string()),
-        })?;
+        };
         self.labels = labels;
+        if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
+            self.truth_labels.extend(y.iter().copied());
+        }
         if let Some(log) = &mut self.log {
             let names = self.labels.has_names().then(|| self.labels.names());
             log.append(first, &batch.x, batch.y.as_deref(), names)
-                .map_err(|e| ApiError::internal(format!("the batch was learned, but logging it failed: {e}")))?;
+                .map_err(|e| ApiError::internal(format!("logging the batch failed: {e}")))?;
         }
-        self.metrics.learned(n as u64);
-        self.publish();
-        Ok(predicted)
+        Ok((predicted, self.scored.records))
+    }
+
+    /// The answer to a batch the model refused. Rows in the model's messages are
+    /// records of this request, from 0.
+    fn refusal(&self, e: PipelineError, given: Option<&[Label]>) -> ApiError {
+        if let PipelineError::Model { error: ModelError::UnknownLabel { row, .. }, .. } = &e {
+            if let Some(Label::Name(name)) = given.and_then(|l| l.get(*row)) {
+                // Say it with the name the caller sent, not the id it was given here.
+                return ApiError::unprocessable(format!(
+                    "row {row}: label {name:?} is not one of the model's classes ({})",
+                    self.labels.names().join(", ")
+                ));
+            }
+        }
+        match e {
+            PipelineError::Model { error, .. } => ApiError::unprocessable(error.to_string()),
+            other => ApiError::internal(other.to_string()),
+        }
     }
 
     fn checkpoint(&mut self) -> Result<Saved, ApiError> {

@@ -11,9 +11,11 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -31,6 +33,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest to wait at shutdown for the requests under way.
     pub grace: Duration,
+    /// Longest a response may wait for the client to read it before the connection is
+    /// closed: a client that sends requests and never reads must not hold a connection.
+    pub write_stall: Duration,
 }
 
 /// A TLS acceptor from a PEM certificate chain and private key.
@@ -46,6 +51,16 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerError>
         return Err(ServerError::Tls(format!("{}: no certificate in the file", cert.display())));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| pem(key, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(key).is_ok_and(|m| m.permissions().mode() & 0o007 != 0) {
+            eprintln!(
+                "eddy serve: warning: {}: the TLS private key is readable by others (chmod o-rwx)",
+                key.display()
+            );
+        }
+    }
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -90,6 +105,7 @@ pub async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let stream = StallGuard::new(stream, limits.write_stall);
         let service = TowerToHyperService::new(router.clone());
         let watcher = graceful.watcher();
         let tls = tls.clone();
@@ -125,4 +141,67 @@ where
     let conn = builder.serve_connection(TokioIo::new(io), service);
     // Errors here are the client's (a reset, a malformed request): nothing to do.
     let _ = watcher.watch(conn).await;
+}
+
+/// A stream whose writes fail once they have made no progress for `limit`.
+///
+/// hyper has timeouts for reading a request's headers, none for writing a response;
+/// without this, a client that never reads keeps its connection (and a slot of
+/// `--max-connections`) for good.
+struct StallGuard<I> {
+    inner: I,
+    limit: Duration,
+    /// Running while a write is waiting for the client.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> StallGuard<I> {
+    fn new(inner: I, limit: Duration) -> Self {
+        Self { inner, limit, stalled: None }
+    }
+
+    /// After the inner write returned `Pending`: `Ready(error)` once the stall has lasted too long.
+    fn check(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Error> {
+        let limit = self.limit;
+        let sleep = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client has not read its response for too long",
+            )),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for StallGuard<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for StallGuard<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Pending => self.check(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.check(cx).map(Err),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }

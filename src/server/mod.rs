@@ -56,7 +56,8 @@ pub struct ServeOptions {
     pub max_body: usize,
     /// Most records in one request.
     pub max_records: usize,
-    /// Longest a request may take, body included.
+    /// Longest a request body may take to arrive; also the longest a response may
+    /// stall unread before its connection is closed.
     pub request_timeout: Duration,
     /// Most connections open at once; more are closed at once.
     pub max_connections: usize,
@@ -71,6 +72,8 @@ pub struct ServeOptions {
     pub prequential: Prequential,
     /// Records in the rolling accuracy window.
     pub window: usize,
+    /// Most distinct classes (or true labels, for a clusterer) the model may come to know.
+    pub max_classes: usize,
 }
 
 impl Default for ServeOptions {
@@ -90,6 +93,7 @@ impl Default for ServeOptions {
             keys: Keys::default(),
             prequential: Prequential::PerRow,
             window: 10_000,
+            max_classes: 1000,
         }
     }
 }
@@ -231,11 +235,11 @@ impl ApiError {
     pub fn unprocessable(message: String) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
     }
-    /// 408: the request took longer than `--request-timeout`.
+    /// 408: the body took longer than `--request-timeout` to arrive.
     pub fn timeout(limit: Duration) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request took longer than --request-timeout ({}s)", limit.as_secs_f64()),
+            format!("the request body took longer than --request-timeout ({}s) to arrive", limit.as_secs_f64()),
         )
     }
     /// 503: the service is stopping.
@@ -299,9 +303,14 @@ fn address(options: &ServeOptions) -> Result<SocketAddr, ServerError> {
 ///
 /// `ready` is called with the address listened on (useful with port 0).
 pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) -> Result<(), ServerError> {
-    if options.max_connections == 0 || options.max_records == 0 || options.max_body == 0 || options.window == 0 {
+    if options.max_connections == 0
+        || options.max_records == 0
+        || options.max_body == 0
+        || options.window == 0
+        || options.max_classes == 0
+    {
         return Err(ServerError::Settings(
-            "--max-connections, --max-records, --max-body and --window must be at least 1".into(),
+            "--max-connections, --max-records, --max-body, --max-classes and --window must be at least 1".into(),
         ));
     }
     let tokens = options.tokens.as_deref().map(Tokens::load).transpose()?;
@@ -317,8 +326,15 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     );
     let metrics = Arc::new(metrics::Metrics::new());
     let target = options.checkpoint.clone().map(|path| learner::CheckpointTarget { path, keys: options.keys.clone() });
-    let (mut learner, live) =
-        learner::Learner::new(model, &header, options.prequential, options.window, target, Arc::clone(&metrics));
+    let (mut learner, live) = learner::Learner::new(
+        model,
+        &header,
+        options.prequential,
+        options.window,
+        target,
+        Arc::clone(&metrics),
+        options.max_classes,
+    );
     if let Some(checkpoint) = &options.checkpoint {
         let log = learn_log::path_for(checkpoint);
         let (batches, records) = learner.open_log(&log, &options.keys)?;
@@ -360,6 +376,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             grace: options.request_timeout,
+            write_stall: options.request_timeout,
         };
         listen::accept_loop(listener, tls, http::router(state), limits, Arc::clone(&metrics), shutdown_signal()).await;
         if let Some(task) = periodic {
