@@ -831,3 +831,32 @@ fn shipped_models_load_and_the_embedding_example_uses_one() {
     );
     assert!(ari > 0.99, "the saved centres still find the blobs: ARI {ari}");
 }
+
+#[test]
+fn a_run_whose_values_overflow_a_model_stops_with_an_error_naming_them() {
+    let dir = temp_dir("overflow");
+    std::fs::write(dir.join("big.csv"), "a,b,y\n1,2,0\n3,4,1\n1e308,1e308,0\n5,6,1\n").expect("write");
+    for (model, records) in
+        [("sgd", "records 2..=3"), ("gaussian-nb", "records 2..=3"), ("minibatch-kmeans", "records 2..=3")]
+    {
+        let out = run_in(
+            &dir,
+            &[
+                "big.csv",
+                "--model",
+                model,
+                "--clusters",
+                "2",
+                "--batch-size",
+                "2",
+                "--label-column",
+                "y",
+                "--labels-out",
+                "l.csv",
+            ],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{model}: {err}");
+        assert!(err.contains(&format!("model {model}: {records}")) && err.contains("overflowed"), "{model}: {err}");
+    }
+}
