@@ -85,14 +85,20 @@ pub async fn accept_loop(
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(stop);
+    let (mut failed_accepts, mut last_report) = (0u64, None::<std::time::Instant>);
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before accept:
-                    // wait a moment rather than spin.
-                    eprintln!("eddy serve: accept: {e}");
+                    // wait a moment rather than spin, and say so once a second at most.
+                    failed_accepts += 1;
+                    if last_report.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                        eprintln!("eddy serve: accept: {e} ({failed_accepts} failures)");
+                        last_report = Some(std::time::Instant::now());
+                        failed_accepts = 0;
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
