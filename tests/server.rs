@@ -536,6 +536,8 @@ fn a_restart_serves_the_checkpointed_model_with_its_record_count() {
     let a = json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": [2, 2, 2, 2] }));
     assert_eq!(a.status, 200);
     let before = json_post(&agent, &server.url("/v1/predict"), None, &x).json();
+    let scores = get(&agent, &server.url("/v1/model"), None).json()["metrics"].clone();
+    assert!(scores["accuracy"].as_f64().is_some(), "{scores}");
     let (status, log) = server.stop();
     assert!(status.success(), "{log}");
     assert!(log.contains("checkpoint") && log.contains("3012 records"), "{log}");
@@ -550,6 +552,7 @@ fn a_restart_serves_the_checkpointed_model_with_its_record_count() {
     assert_eq!((info["records_seen"].as_u64(), info["learned_since_start"].as_u64()), (Some(3012), Some(0)));
     let after = json_post(&agent, &server.url("/v1/predict"), None, &x).json();
     assert_eq!(after, before, "the restarted service predicts as the stopped one did");
+    assert_eq!(info["metrics"], scores, "the prequential scores go on from where they were");
     let log = server.log.lock().expect("log").join("\n");
     assert!(log.contains("state.eddy"), "says it serves the checkpoint: {log}");
 }
@@ -744,6 +747,7 @@ fn what_was_learned_survives_a_sigkill_exactly_once() {
     for n in [3, 40, 1, 29] {
         learn(&server, m, n);
     }
+    let scores = get(&client, &server.url("/v1/model"), None).json()["metrics"].clone();
     drop(server); // SIGKILL: no shutdown checkpoint.
     assert_eq!(
         model_file::read_header(&checkpoint, &Keys { signing: Some(Key::read(&key).expect("key")), encryption: None })
@@ -763,6 +767,7 @@ fn what_was_learned_survives_a_sigkill_exactly_once() {
     let server = Server::start(&args);
     let info = get(&client, &server.url("/v1/model"), None).json();
     assert_eq!(info["records_seen"].as_u64(), Some(3086 + 73), "each answered record once: {info}");
+    assert_eq!(info["metrics"], scores, "the scores too: the checkpoint's, then the log's batches");
     let probe = rows();
     let want = m.predict_proba(probe.view()).expect("predicts").expect("probabilities");
     let got = json_post(&client, &server.url("/v1/predict"), None, &rows_json(&probe)).json();

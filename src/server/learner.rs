@@ -39,7 +39,8 @@ pub struct ModelInfo {
     pub records_seen: u64,
     /// Records learned since the service started.
     pub learned_since_start: u64,
-    /// Prequential scores of the records learned since the service started.
+    /// Prequential scores of the records the service learned, carried across restarts
+    /// by `--checkpoint` (and since the start without it).
     pub metrics: Scores,
     /// The last checkpoint written, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -110,6 +111,25 @@ const GROUP: usize = 256;
 /// `--checkpoint-interval`.
 const LOG_CHECKPOINT_BYTES: u64 = 64 << 20;
 
+/// The body kind of the scores saved beside a checkpoint.
+const SCORES_KIND: &str = "service-scores";
+
+/// The prequential scores saved beside a checkpoint, so that `/v1/model` and
+/// `/metrics` go on from where they were after a restart.
+#[derive(Serialize, serde::Deserialize)]
+struct SavedScores {
+    classification: crate::metrics::ClassificationMetrics,
+    clustering: crate::metrics::ClusteringMetrics,
+    truth_labels: Vec<i64>,
+}
+
+/// The scores file that goes with a checkpoint file.
+pub fn scores_path_for(checkpoint: &Path) -> PathBuf {
+    let mut name = checkpoint.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".scores");
+    checkpoint.with_file_name(name)
+}
+
 /// Where checkpoints go.
 #[derive(Debug, Clone)]
 pub struct CheckpointTarget {
@@ -176,6 +196,31 @@ impl Learner {
         };
         learner.publish();
         (learner, live)
+    }
+
+    /// Take up the prequential scores saved with the checkpoint at `checkpoint`, when
+    /// they belong to the model being served (the same record count). Returns whether
+    /// they were taken.
+    pub fn restore_scores(&mut self, checkpoint: &Path, keys: &Keys) -> Result<bool, ServerError> {
+        let path = scores_path_for(checkpoint);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let (header, scores): (Header, SavedScores) = model_file::load(&path, SCORES_KIND, keys)?;
+        if header.records_seen != self.scored.records {
+            eprintln!(
+                "eddy serve: {}: scores of {} records, the model has {}: scores start over",
+                path.display(),
+                header.records_seen,
+                self.scored.records
+            );
+            return Ok(false);
+        }
+        self.scored.classification = scores.classification;
+        self.scored.clustering = scores.clustering;
+        self.truth_labels = scores.truth_labels.into_iter().collect();
+        self.publish();
+        Ok(true)
     }
 
     /// Open the learn log at `path` and learn again every batch it holds past the
@@ -271,24 +316,28 @@ impl Learner {
             }
             eprintln!("eddy serve: writing the learn log failed, {} learn calls undone: {e}", group.len());
         }
-        let mut learned = 0;
-        for (reply, answer) in group.drain(..) {
-            let answer = match (&synced, answer) {
-                (Err(e), Ok(_)) => Err(ApiError::internal(format!(
-                    "not learned: the learn log could not be written, so a crash would have lost the batch: {e}"
-                ))),
-                (_, Ok(a)) => {
-                    learned += a.0.len() as u64;
-                    Ok(a)
-                }
-                (_, refused) => refused,
-            };
-            // The client may have gone since; the batch is learned all the same.
-            let _ = reply.send(answer);
-        }
+        let answers: Vec<(Reply, Result<Learned, ApiError>)> = group
+            .drain(..)
+            .map(|(reply, answer)| match (&synced, answer) {
+                (Err(e), Ok(_)) => (
+                    reply,
+                    Err(ApiError::internal(format!(
+                        "not learned: the learn log could not be written, so a crash would have lost the batch: {e}"
+                    ))),
+                ),
+                (_, answer) => (reply, answer),
+            })
+            .collect();
+        let learned: u64 = answers.iter().filter_map(|(_, a)| a.as_ref().ok()).map(|a| a.0.len() as u64).sum();
         if learned > 0 {
+            // Published before anyone is answered: a caller that reads /v1/model or
+            // predicts after its learn call sees its batch.
             self.metrics.learned(learned);
             self.publish();
+        }
+        for (reply, answer) in answers {
+            // The client may have gone since; the batch is learned all the same.
+            let _ = reply.send(answer);
         }
         let log_len = self.log.as_ref().map_or(0, LearnLog::len);
         if log_len > LOG_CHECKPOINT_BYTES && self.target.is_some() {
@@ -436,6 +485,16 @@ impl Learner {
             records_seen: self.scored.records,
             created: model_file::now(),
         };
+        // The scores first: a crash between the two files leaves scores newer than the
+        // model, which the next start notices (their record counts differ) and ignores.
+        let scores = SavedScores {
+            classification: self.scored.classification.clone(),
+            clustering: self.scored.clustering.clone(),
+            truth_labels: self.truth_labels.iter().copied().collect(),
+        };
+        let scores_header = Header { kind: SCORES_KIND.into(), ..header.clone() };
+        model_file::save(&scores_path_for(&target.path), &scores_header, &scores, &target.keys)
+            .map_err(|e| ApiError::internal(format!("writing the checkpoint's scores: {e}")))?;
         model_file::save(&target.path, &header, &self.scored.model, &target.keys)
             .map_err(|e| ApiError::internal(format!("writing the checkpoint: {e}")))?;
         self.saved_records = self.scored.records;

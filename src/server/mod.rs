@@ -336,6 +336,10 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         options.max_classes,
     );
     if let Some(checkpoint) = &options.checkpoint {
+        // Only when the checkpoint is what is served: the scores are of that model.
+        if origin == *checkpoint && learner.restore_scores(checkpoint, &options.keys)? {
+            eprintln!("eddy serve: scores of the checkpoint taken up");
+        }
         let log = learn_log::path_for(checkpoint);
         let (batches, records) = learner.open_log(&log, &options.keys)?;
         if batches > 0 {
