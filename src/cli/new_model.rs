@@ -1,7 +1,7 @@
 //! `eddy model new`: an untrained model file, to serve or to start from.
 
-use super::run::{parse_model, LossArg};
-use crate::model::{ModelKind, ModelSpec};
+use super::run::{parse_model, ModelFlags};
+use crate::model::ModelKind;
 use crate::model_file::{self, Header, Key, Keys};
 use crate::record::LabelMap;
 use anyhow::{bail, Context};
@@ -9,7 +9,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// `eddy model new` flags (the model flags are `eddy run`'s).
+/// `eddy model new` flags (the model's are `eddy run`'s).
 #[derive(Debug, Args)]
 pub struct NewModelArgs {
     /// minibatch-kmeans, sgd, perceptron, passive-aggressive, gaussian-nb or multinomial-nb.
@@ -18,25 +18,9 @@ pub struct NewModelArgs {
     /// The feature names, comma-separated, in the order records will have them.
     #[arg(long, value_delimiter = ',', required = true)]
     pub features: Vec<String>,
-    /// Declare the classes, comma-separated (integers, or names that get ids 0, 1, ... in
-    /// this order). Without it, classes are learned as they appear.
-    #[arg(long, value_delimiter = ',')]
-    pub classes: Option<Vec<String>>,
-    /// Centres, for minibatch-kmeans.
-    #[arg(long, default_value_t = 8)]
-    pub clusters: usize,
-    /// The batch size k-means paces its reassignment of starved centres by.
-    #[arg(long, default_value_t = 1024)]
-    pub batch_size: usize,
-    /// Loss, for sgd.
-    #[arg(long, value_enum, default_value_t = LossArg::Hinge)]
-    pub loss: LossArg,
-    /// Put a running standard scaler in front.
-    #[arg(long)]
-    pub scale: bool,
-    /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The model's settings.
+    #[command(flatten)]
+    pub model: ModelFlags,
     /// Where the model file goes.
     #[arg(long)]
     pub out: PathBuf,
@@ -53,16 +37,8 @@ pub fn new_model(args: NewModelArgs) -> anyhow::Result<ExitCode> {
     if args.features.iter().any(|f| f.trim().is_empty()) {
         bail!("--features: a feature name is empty");
     }
-    let labels = args.classes.as_deref().map(LabelMap::declared);
-    let spec = ModelSpec {
-        kind: args.kind,
-        clusters: args.clusters,
-        batch_size: args.batch_size,
-        loss: args.loss.into(),
-        scale: args.scale,
-        seed: args.seed,
-        classes: labels.as_ref().and_then(LabelMap::declared_ids),
-    };
+    let labels = args.model.classes.as_deref().map(LabelMap::declared);
+    let spec = args.model.spec(args.kind, labels.as_ref().and_then(LabelMap::declared_ids));
     let model = spec.build().context("the model's settings")?;
     let keys = Keys {
         signing: args.signing_key.as_deref().map(Key::read).transpose()?,

@@ -39,24 +39,9 @@ pub struct RunArgs {
     /// Feature columns, comma-separated (default: every numeric column but the label and an `id` column).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
-    /// Declare the classes, comma-separated: any other label is a bad record. Ids follow this order.
-    #[arg(long, value_delimiter = ',')]
-    pub classes: Option<Vec<String>>,
-    /// Centres, for minibatch-kmeans.
-    #[arg(long, default_value_t = 8)]
-    pub clusters: usize,
-    /// Records per mini-batch.
-    #[arg(long, default_value_t = 1024)]
-    pub batch_size: usize,
-    /// Loss, for sgd.
-    #[arg(long, value_enum, default_value_t = LossArg::Hinge)]
-    pub loss: LossArg,
-    /// Put a running standard scaler in front of every model.
-    #[arg(long)]
-    pub scale: bool,
-    /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The models' settings.
+    #[command(flatten)]
+    pub model: ModelFlags,
     /// per-row: predict each record, then learn it (default); per-batch: predict the
     /// whole batch, then learn it (scikit-learn's partial_fit loop).
     #[arg(long, value_enum, default_value_t = PrequentialArg::PerRow)]
@@ -128,6 +113,44 @@ pub struct RunArgs {
     /// read the input past it, and go on. Without a checkpoint, start from the beginning.
     #[arg(long)]
     pub resume: bool,
+}
+
+/// The flags that set a model up, shared by `eddy run` and `eddy model new`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelFlags {
+    /// Declare the classes, comma-separated: any other label is refused. Ids follow this order.
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// Centres, for minibatch-kmeans.
+    #[arg(long, default_value_t = 8)]
+    pub clusters: usize,
+    /// Records per mini-batch (k-means also paces its reassignment of starved centres by it).
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// Loss, for sgd.
+    #[arg(long, value_enum, default_value_t = LossArg::Hinge)]
+    pub loss: LossArg,
+    /// Put a running standard scaler in front of every model.
+    #[arg(long)]
+    pub scale: bool,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ModelFlags {
+    /// The spec of a `kind` model with these settings and `classes` (already resolved to ids).
+    pub fn spec(&self, kind: ModelKind, classes: Option<Vec<i64>>) -> ModelSpec {
+        ModelSpec {
+            kind,
+            clusters: self.clusters,
+            batch_size: self.batch_size,
+            loss: self.loss.into(),
+            scale: self.scale,
+            seed: self.seed,
+            classes,
+        }
+    }
 }
 
 /// `--plot-format`.
@@ -295,7 +318,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// Check the arguments and resolve paths.
     pub fn from_args(args: RunArgs, quit: Arc<AtomicBool>) -> Result<Self> {
-        if args.batch_size == 0 || args.batch_size > MAX_BATCH {
+        if args.model.batch_size == 0 || args.model.batch_size > MAX_BATCH {
             bail!("--batch-size must be between 1 and {MAX_BATCH}");
         }
         if args.rejects.is_some() && args.on_error != OnErrorArg::Skip {
@@ -349,7 +372,7 @@ impl RunConfig {
                 bail!("--model {m} is a classifier: it needs --label-column (or --labels-from for .npy)");
             }
         }
-        let classes: Option<Vec<i64>> = match (&args.classes, synthetic_or_npy) {
+        let classes: Option<Vec<i64>> = match (&args.model.classes, synthetic_or_npy) {
             (None, _) => None,
             // Text inputs: integer classes are their own ids, names get 0, 1, ... in order.
             (Some(names), false) => crate::record::LabelMap::declared(names).declared_ids(),
@@ -360,20 +383,11 @@ impl RunConfig {
                     .collect::<Result<_>>()?,
             ),
         };
-        let loss = args.loss.into();
         let models: Vec<(ModelSpec, String)> = args
             .models
             .iter()
             .map(|&kind| {
-                let spec = ModelSpec {
-                    kind,
-                    clusters: args.clusters,
-                    batch_size: args.batch_size,
-                    loss,
-                    scale: args.scale,
-                    seed: args.seed,
-                    classes: classes.clone(),
-                };
+                let spec = args.model.spec(kind, classes.clone());
                 let path = if args.models.len() == 1 {
                     args.labels_out.clone()
                 } else {
@@ -405,10 +419,10 @@ impl RunConfig {
         check_outputs(&args.input, args.labels_from.as_deref(), &outputs)?;
         Ok(Self {
             source: SourceOptions {
-                batch_size: args.batch_size,
+                batch_size: args.model.batch_size,
                 features: args.features,
                 label_column: args.label_column,
-                classes: args.classes,
+                classes: args.model.classes.clone(),
                 on_error: match args.on_error {
                     OnErrorArg::Fail => OnError::Fail,
                     OnErrorArg::Skip => OnError::Skip,
