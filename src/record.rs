@@ -135,6 +135,27 @@ impl LabelMap {
         Ok(id)
     }
 
+    /// The id of a label given as an integer (not as text): on a map of names, one of
+    /// the names' ids (an id past them would later go to a new name, merging two
+    /// classes); on a map not yet decided, it decides for integers.
+    pub fn integer(&mut self, value: i64) -> Result<i64, String> {
+        if value == crate::model::NO_PREDICTION {
+            return Err(format!("label {value} is reserved"));
+        }
+        match *self.integers.get_or_insert(true) {
+            true if self.fixed && !self.declared.contains(&value) => {
+                Err(format!("label {value} is not one of the declared classes {:?}", self.declared))
+            }
+            true => Ok(value),
+            false if (0..self.names.len() as i64).contains(&value) => Ok(value),
+            false => Err(format!(
+                "class id {value} has no name; the classes are names ({}), or their ids 0..{}",
+                self.names.join(", "),
+                self.names.len()
+            )),
+        }
+    }
+
     /// The declared class ids, when classes are declared.
     pub fn declared_ids(&self) -> Option<Vec<i64>> {
         match (self.fixed, self.integers) {

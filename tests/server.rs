@@ -300,6 +300,9 @@ fn every_bad_request_gets_its_status_and_a_clear_json_error() {
     let cases: Vec<(&str, &str, &str, u16, &str)> = vec![
         (&predict, "application/json", "[[1,2,3,4]", 400, "malformed JSON"),
         (&predict, "application/json", "", 400, "empty"),
+        (&predict, "application/json", "[]", 400, "no records"),
+        (&predict, "application/json", "{\"features\": []}", 400, "no records"),
+        (&predict, "application/x-ndjson", "[1,2,3,4,5,6,7,8,9]\n", 422, "record 0: 5 features"),
         (&predict, "application/json", "{\"features\": [[1,2,3,4]], \"extra\": 1}", 400, "unknown field"),
         (&predict, "application/json", "[[1,2,3,\"x\"]]", 400, "malformed JSON"),
         (&predict, "application/json", "[[1,2,3,1e999]]", 400, "malformed JSON"),
@@ -929,4 +932,58 @@ fn classes_are_bounded_and_one_service_owns_a_checkpoint() {
     // A second service on the same checkpoint would mix its log with the first's.
     let second = Server::try_start(&args).err().unwrap_or_default();
     assert!(second.contains("another eddy serve is using this checkpoint"), "{second}");
+}
+
+#[test]
+fn labels_decide_once_and_bodies_announced_but_not_sent_hold_nothing() {
+    let dir = temp_dir("decide");
+    let model = dir.join("fresh.eddy");
+    let made = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["model", "new", "sgd", "--features", "temperature,vibration,load,error_rate", "--out"])
+        .arg(&model)
+        .output()
+        .expect("runs");
+    assert!(made.status.success());
+    let server = Server::start(&["--model", model.to_str().expect("utf-8"), "--max-body", "8000000"]);
+    let client = agent();
+    let x = json!([[1.0, 2.0, 3.0, 4.0]]);
+    // An integer first: this model's labels are integers from now on, so a name later
+    // cannot be given id 5 and merge with the class learned as 5.
+    let a = json_post(&client, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": [5] }));
+    assert_eq!(a.status, 200, "{}", a.text());
+    let (status, error) =
+        refused(json_post(&client, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": ["a"] })));
+    assert_eq!(status, 422);
+    assert!(error.contains("not an integer"), "{error}");
+    let long_object = format!("{{\"temperature\": 1, \"pad\": \"{}\"}}\n", "x".repeat(5000));
+    let (status, error) =
+        refused(post(&client, &server.url("/v1/predict"), None, "application/x-ndjson", long_object.as_bytes()));
+    assert_eq!(status, 413);
+    assert!(error.contains("line 1: an object line is longer"), "{error}");
+    // `"labels": null` is no labels.
+    let a = json_post(&client, &server.url("/v1/predict"), None, &json!({ "features": x, "labels": null }));
+    assert_eq!(a.status, 200, "{}", a.text());
+
+    // Eight clients announce 8 MB bodies and send nothing: they hold none of the
+    // memory budget, so a small request is answered at once, not after the timeout.
+    let idle: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connects");
+            s.write_all(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7999999\r\n\r\n[[1,")
+                .expect("writes");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let a = json_post(&client, &server.url("/v1/predict"), None, &x);
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert!(started.elapsed() < Duration::from_secs(10), "a small request waited {:?}", started.elapsed());
+    drop(idle);
+}
+
+#[test]
+fn a_zero_request_timeout_is_refused() {
+    let err = Server::try_start(&["--model", SENSORS, "--request-timeout", "0"]).err().unwrap_or_default();
+    assert!(err.contains("--request-timeout"), "{err}");
 }

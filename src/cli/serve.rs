@@ -92,7 +92,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokens: args.tokens,
         max_body: args.max_body,
         max_records: args.max_records,
-        request_timeout: seconds("request-timeout", args.request_timeout)?,
+        request_timeout: match seconds("request-timeout", args.request_timeout)? {
+            d if d.is_zero() => anyhow::bail!("--request-timeout: 0 would refuse every body not already in"),
+            d => d,
+        },
         max_connections: args.max_connections,
         checkpoint: args.checkpoint,
         checkpoint_interval: (!interval.is_zero()).then_some(interval),

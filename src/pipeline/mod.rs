@@ -404,6 +404,11 @@ impl Scored {
                         predicted
                     }
                 };
+                // Before any score moves: a caller that keeps a copy of the model alone
+                // can undo an overflow.
+                if !m.state_is_finite() {
+                    return Err(model_error(ModelError::Overflow));
+                }
                 let labels = labels.to_vec();
                 self.classification.update(truth, &labels);
                 let point = (
@@ -415,6 +420,9 @@ impl Scored {
             Model::Clusterer(m) => {
                 let before = m.inertia();
                 let labels = m.learn_predict(batch.x.view()).map_err(model_error)?.to_vec();
+                if !m.state_is_finite() {
+                    return Err(model_error(ModelError::Overflow));
+                }
                 let batch_inertia = m.inertia() - before;
                 self.clustering.update(batch_inertia, &labels, batch.y.as_deref());
                 let point = (self.clustering.mean_inertia().unwrap_or(0.0), batch_inertia / batch.len().max(1) as f64);
@@ -422,9 +430,6 @@ impl Scored {
             }
         };
         let (labels, point) = labels;
-        if !self.model.state_is_finite() {
-            return Err(model_error(ModelError::Overflow));
-        }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {
             t.observe(batch, &labels, point);

@@ -90,6 +90,9 @@ pub fn decode(format: Format, body: &[u8], shape: &Shape) -> Result<Records, Api
         Format::Csv => csv(text, &mut rows)?,
     };
     let n = rows.count;
+    if n == 0 {
+        return Err(ApiError::bad("the body holds no records".to_string()));
+    }
     if let Some(l) = &labels {
         if l.len() != n {
             return Err(ApiError::bad(format!("{n} records but {} labels", l.len())));
@@ -268,7 +271,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
         f.write_str("an object with \"features\" and, to learn, \"labels\"")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut features, mut labels) = (false, None);
+        let (mut features, mut labels, mut labels_seen) = (false, None, false);
         let max = self.rows.shape.max_records;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
@@ -276,8 +279,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
                     map.next_value_seed(RecordsSeed { rows: &mut *self.rows, refusal: self.refusal })?;
                     features = true;
                 }
-                "labels" if labels.is_none() => {
-                    labels = Some(map.next_value_seed(LabelsSeed { max, refusal: self.refusal })?);
+                "labels" if !labels_seen => {
+                    labels = map.next_value_seed(Nullable(LabelsSeed { max, refusal: self.refusal }))?;
+                    labels_seen = true;
                 }
                 "features" | "labels" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),
                 other => {
@@ -289,6 +293,32 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
             return Err(A::Error::custom("missing field `features`"));
         }
         Ok(labels)
+    }
+}
+
+/// `null`, or what `S` reads.
+struct Nullable<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("null or a value")
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(d).map(Some)
     }
 }
 
@@ -335,9 +365,28 @@ fn ndjson(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
         }
         rows.room()?;
         let at = |e: String| ApiError::bad(format!("line {}: {e}", n + 1));
+        if line.starts_with('[') {
+            // Straight into a row, at most d + 1 values: a huge line costs no more than its record.
+            let mut row = Vec::with_capacity(shape.features.len());
+            let mut de = serde_json::Deserializer::from_str(line);
+            RowSeed { row: &mut row, limit: shape.features.len() + 1 }
+                .deserialize(&mut de)
+                .and_then(|()| de.end())
+                .map_err(|e| at(format!("malformed JSON: {e}")))?;
+            if !labels.is_empty() {
+                return Err(at("either every record has a label or none has".into()));
+            }
+            rows.push(&row)?;
+            continue;
+        }
+        // An object becomes a JSON value (several times its size) before it is read:
+        // a record's object has no business being long.
+        let longest = 4096 + 64 * shape.features.len();
+        if line.len() > longest {
+            return Err(ApiError::too_large_line(n + 1, longest));
+        }
         let value: Value = serde_json::from_str(line).map_err(|e| at(format!("malformed JSON: {e}")))?;
         let (row, label) = match value {
-            Value::Array(_) => (serde_json::from_value::<Vec<f64>>(value).map_err(|e| at(e.to_string()))?, None),
             Value::Object(mut o) => {
                 let label = o.remove("label");
                 let row = match o.remove("features") {

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, Mutex, Semaphore};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -98,38 +98,56 @@ impl AppState {
         if declared.is_some_and(|n| n > self.max_body as u64) {
             return Err(ApiError::too_large(self.max_body));
         }
-        // Every body in flight holds its size (as declared, or the most it may be) of a
-        // budget shared by all requests, until it is decoded: however many connections
-        // send large bodies at once, the memory they take stays bounded.
-        let size = declared.unwrap_or(self.max_body as u64).min(self.max_body as u64);
-        let kib = u32::try_from(size / 1024 + 1).unwrap_or(u32::MAX).min(self.budget_kib);
-        let limited = http_body_util::Limited::new(body, self.max_body);
         // The time limit covers receiving the body only: once a learn call is queued, it
         // is answered with what happened to it, never cut off with its outcome unknown.
-        let received = tokio::time::timeout(self.timeout, async {
-            let permit = self.bodies.acquire_many(kib).await.map_err(|_| ApiError::unavailable())?;
-            Ok::<_, ApiError>((permit, http_body_util::BodyExt::collect(limited).await))
-        });
-        let (_permit, collected) = received.await.map_err(|_| ApiError::timeout(self.timeout))??;
-        let bytes = collected
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                    ApiError::too_large(self.max_body)
-                } else {
-                    ApiError::bad(format!("reading the body: {e}"))
-                }
-            })?
-            .to_bytes();
+        let (bytes, permit) = tokio::time::timeout(self.timeout, self.receive(body))
+            .await
+            .map_err(|_| ApiError::timeout(self.timeout))??;
         let max_records = self.max_records;
         if bytes.len() <= INLINE_DECODE_BYTES {
             return body::decode(format, &bytes, &Shape { features, max_records });
         }
         // A large body takes milliseconds to decode: off the async workers, so that
-        // small requests (and /healthz) keep their latency meanwhile.
+        // small requests (and /healthz) keep their latency meanwhile. The decoding keeps
+        // the body's share of the budget, even if the client hangs up meanwhile.
         let features = features.to_vec();
-        tokio::task::spawn_blocking(move || body::decode(format, &bytes, &Shape { features: &features, max_records }))
-            .await
-            .map_err(|e| ApiError::internal(format!("decoding the body: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            body::decode(format, &bytes, &Shape { features: &features, max_records })
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("decoding the body: {e}")))?
+    }
+
+    /// Receive a body of at most `max_body` bytes. The bytes received hold their size
+    /// of a budget shared by all requests, taken as they arrive: however many
+    /// connections send large bodies at once, the memory they take stays bounded, and a
+    /// client that announces a large body and sends nothing holds nothing.
+    async fn receive(&self, mut body: Body) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), ApiError> {
+        use http_body_util::BodyExt;
+        let mut bytes = Vec::new();
+        let (mut permit, mut held) = (None::<OwnedSemaphorePermit>, 0u32);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
+            let Ok(data) = frame.into_data() else { continue };
+            if bytes.len() + data.len() > self.max_body {
+                return Err(ApiError::too_large(self.max_body));
+            }
+            bytes.extend_from_slice(&data);
+            let need = u32::try_from(bytes.len() / 1024 + 1).unwrap_or(u32::MAX).min(self.budget_kib);
+            if need > held {
+                let more = Arc::clone(&self.bodies)
+                    .acquire_many_owned(need - held)
+                    .await
+                    .map_err(|_| ApiError::unavailable())?;
+                match &mut permit {
+                    Some(p) => p.merge(more),
+                    None => permit = Some(more),
+                }
+                held = need;
+            }
+        }
+        Ok((bytes, permit))
     }
 }
 

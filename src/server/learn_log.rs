@@ -3,26 +3,33 @@
 //!
 //! With it, a learn call that was answered 200 survives a SIGKILL or a power cut:
 //! at start, the batches after the checkpoint are learned again, through the same
-//! step, so the model comes back bit for bit. Each entry is a small model-file
-//! envelope (digest; signature and encryption with the service's keys, so the log
-//! can't be used to slip data into a signed model) behind its length. Entries
-//! carry the record count they start at: after a crash between writing a
-//! checkpoint and emptying the log, entries the checkpoint holds are skipped,
-//! never learned twice.
+//! step, so the model comes back bit for bit.
 //!
-//! Batches learned together are synced together (group commit): one fsync for
-//! every batch waiting in the learner's queue, not one per request.
+//! The batches learned together are written as one frame and synced with one fsync
+//! (group commit): a frame is a small model-file envelope (digest; signature and
+//! encryption with the service's keys, so the log can't be used to slip data into a
+//! signed model) behind its length. Entries carry the record count they start at:
+//! after a crash between writing a checkpoint and emptying the log, entries the
+//! checkpoint holds are skipped, never learned twice.
+//!
+//! Only the last frame can have been cut short by a crash, since every frame
+//! before it was synced; and none of its batches was answered. So a last frame
+//! that is short, damaged or followed only by zeros (what a power cut can leave)
+//! is cut off. A frame that fails its signature or decryption is never cut: the
+//! log is refused instead (another key, or tampering).
 
 use super::ServerError;
 use crate::model_file::{self, Header, Keys, ModelFileError};
+use crate::record::{Batch, LabelMap};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// The body kind of a log entry.
-pub const KIND: &str = "learn-batch";
+/// The body kind of a log frame.
+pub const KIND: &str = "learn-batches";
 
 /// A learned batch, as logged.
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,8 +40,18 @@ pub struct Entry {
     pub x: Array2<f64>,
     /// Their class ids (or true cluster ids), when they had labels.
     pub y: Option<Vec<i64>>,
-    /// The class names after this batch, when the classes have names.
-    pub names: Option<Vec<String>>,
+    /// The label map after this batch, when the batch changed it (a new name, or
+    /// the first label deciding between integers and names).
+    pub labels: Option<LabelMap>,
+}
+
+/// An entry to write: the batch is shared with the learner, not copied.
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    first: u64,
+    x: &'a Array2<f64>,
+    y: Option<&'a [i64]>,
+    labels: Option<&'a LabelMap>,
 }
 
 /// An open learn log.
@@ -44,8 +61,8 @@ pub struct LearnLog {
     file: File,
     keys: Keys,
     features: Vec<String>,
-    /// Entries encoded but not yet written.
-    pending: Vec<u8>,
+    /// Batches learned but not yet written.
+    pending: Vec<(Arc<Batch>, Option<LabelMap>)>,
     /// Length of the log on disk.
     len: u64,
 }
@@ -57,10 +74,21 @@ pub fn path_for(checkpoint: &Path) -> PathBuf {
     checkpoint.with_file_name(name)
 }
 
+/// Errors that mean "another key", never "a write cut short".
+fn is_key_error(e: &ModelFileError) -> bool {
+    matches!(
+        e,
+        ModelFileError::BadSignature(_)
+            | ModelFileError::Unsigned(_)
+            | ModelFileError::NeedSigningKey(_)
+            | ModelFileError::NeedEncryptionKey(_)
+            | ModelFileError::WrongKey(_)
+    )
+}
+
 impl LearnLog {
     /// Open (or create) the log at `path` and hand every entry it holds to `apply`,
-    /// in order. A last entry cut short or damaged (a write the crash interrupted, never
-    /// answered) is cut off; damage before the last entry is an error.
+    /// in order. A torn last frame is cut off (see the module's documentation).
     pub fn open(
         path: &Path,
         keys: &Keys,
@@ -79,104 +107,106 @@ impl LearnLog {
                 path.display()
             ))
         })?;
-        let len = file.metadata().map_err(io)?.len();
-        let mut at = 0u64;
-        let mut reader = std::io::BufReader::new(&mut file);
-        while at < len {
-            let mut size = [0u8; 8];
-            let frame_len = match reader.read_exact(&mut size) {
-                Ok(()) => u64::from_le_bytes(size),
-                Err(_) => break,
-            };
-            // A length past the end of the file: the write of the last entry was cut short
-            // (a corrupt length in the middle of the log shows up the same way).
-            let Some(end) = at.checked_add(8).and_then(|e| e.checked_add(frame_len)).filter(|&e| e <= len) else {
-                break;
-            };
-            let mut frame =
-                vec![0u8; usize::try_from(frame_len).map_err(|_| io(std::io::ErrorKind::InvalidData.into()))?];
-            reader.read_exact(&mut frame).map_err(io)?;
-            let decoded: Result<(Header, Entry), ModelFileError> = model_file::decode(path, &frame, KIND, keys);
-            match decoded {
-                Ok((_, entry)) => apply(entry).map_err(|reason| ServerError::LearnLog {
-                    path: path.to_path_buf(),
-                    offset: at,
-                    reason,
-                })?,
-                // A last entry whose digest fails was being written when the crash came;
-                // a key error (a signature, a decryption) is never cut off: the entry
-                // was answered, and dropping it would lose it.
-                Err(ModelFileError::Corrupt(_) | ModelFileError::Truncated(_)) if end == len => break,
-                Err(e) => {
-                    return Err(ServerError::LearnLog { path: path.to_path_buf(), offset: at, reason: e.to_string() })
+        let bytes = {
+            let mut b = Vec::new();
+            file.read_to_end(&mut b).map_err(io)?;
+            b
+        };
+        let refuse = |offset: usize, reason: String| ServerError::LearnLog {
+            path: path.to_path_buf(),
+            offset: offset as u64,
+            reason,
+        };
+        let mut at = 0usize;
+        while at < bytes.len() {
+            let Some(size) = bytes.get(at..at + 8) else { break };
+            let frame_len = u64::from_le_bytes(size.try_into().map_err(|_| refuse(at, "length".into()))?);
+            let end = usize::try_from(frame_len).ok().and_then(|n| n.checked_add(at + 8));
+            let Some(end) = end.filter(|&e| frame_len > 0 && e <= bytes.len()) else { break };
+            match model_file::decode::<Vec<Entry>>(path, &bytes[at + 8..end], KIND, keys) {
+                Ok((_, entries)) => {
+                    for entry in entries {
+                        apply(entry).map_err(|reason| refuse(at, reason))?;
+                    }
                 }
+                Err(e) if is_key_error(&e) => return Err(refuse(at, e.to_string())),
+                Err(_) if bytes[end..].iter().all(|&b| b == 0) => break,
+                Err(e) => return Err(refuse(at, e.to_string())),
             }
             at = end;
         }
-        drop(reader);
-        if at < len {
-            eprintln!("eddy serve: {}: cut off an unfinished last entry ({} bytes)", path.display(), len - at);
-            file.set_len(at).map_err(io)?;
+        if at < bytes.len() {
+            eprintln!(
+                "eddy serve: {}: cut off an unfinished last write ({} bytes; it was never answered)",
+                path.display(),
+                bytes.len() - at
+            );
+            file.set_len(at as u64).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        file.seek(SeekFrom::Start(at as u64)).map_err(io)?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
             keys: keys.clone(),
             features: features.to_vec(),
             pending: Vec::new(),
-            len: at,
+            len: at as u64,
         })
     }
 
-    /// Add a learned batch; it is on disk after the next [`LearnLog::commit`].
-    pub fn append(
-        &mut self,
-        first: u64,
-        x: &Array2<f64>,
-        y: Option<&[i64]>,
-        names: Option<&[String]>,
-    ) -> Result<(), ModelFileError> {
-        #[derive(Serialize)]
-        struct EntryRef<'a> {
-            first: u64,
-            x: &'a Array2<f64>,
-            y: Option<&'a [i64]>,
-            names: Option<&'a [String]>,
+    /// Add a learned batch (and the label map, when the batch changed it); it is on
+    /// disk after the next [`LearnLog::commit`].
+    pub fn append(&mut self, batch: Arc<Batch>, labels: Option<LabelMap>) {
+        self.pending.push((batch, labels));
+    }
+
+    /// Write the batches added since the last commit as one frame and sync it. On
+    /// failure nothing of them stays in the log.
+    pub fn commit(&mut self) -> Result<(), ModelFileError> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let io = |error| ModelFileError::Io { path: self.path.clone(), error };
+        let entries: Vec<EntryRef> = self
+            .pending
+            .iter()
+            .map(|(batch, labels)| EntryRef {
+                first: batch.ids.first().copied().unwrap_or(0),
+                x: &batch.x,
+                y: batch.y.as_deref(),
+                labels: labels.as_ref(),
+            })
+            .collect();
         let header = Header {
             format_version: model_file::FORMAT_VERSION,
             kind: KIND.into(),
             eddy_version: env!("CARGO_PKG_VERSION").into(),
             features: self.features.clone(),
             n_features: self.features.len(),
-            classes: names.map(<[String]>::to_vec),
-            records_seen: first,
+            classes: None,
+            records_seen: entries.first().map_or(0, |e| e.first),
             created: model_file::now(),
         };
-        let bytes = model_file::encode(&self.path, &header, &EntryRef { first, x, y, names }, &self.keys)?;
-        self.pending.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        self.pending.extend_from_slice(&bytes);
-        Ok(())
-    }
-
-    /// Write the entries added since the last commit and sync them to disk.
-    pub fn commit(&mut self) -> std::io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let written = self.file.write_all(&self.pending).and_then(|()| self.file.sync_data());
+        let encoded = model_file::encode(&self.path, &header, &entries, &self.keys);
+        self.pending.clear();
+        let bytes = encoded?;
+        let mut frame = Vec::with_capacity(bytes.len() + 8);
+        frame.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        frame.extend_from_slice(&bytes);
+        let written = self.file.write_all(&frame).and_then(|()| self.file.sync_data());
         match written {
-            Ok(()) => self.len += self.pending.len() as u64,
-            // Cut off whatever part was written, so the next entries don't follow a torn one.
-            Err(_) => {
+            Ok(()) => {
+                self.len += frame.len() as u64;
+                Ok(())
+            }
+            // Cut off whatever part was written, so the next frame doesn't follow a torn one.
+            Err(e) => {
                 let _ = self.file.set_len(self.len);
                 let _ = self.file.seek(SeekFrom::Start(self.len));
+                Err(io(e))
             }
         }
-        self.pending.clear();
-        written
     }
 
     /// Bytes on disk.
@@ -203,13 +233,19 @@ mod tests {
         Keys { signing: Some(Key::from_bytes([byte; 32])), encryption: None }
     }
 
-    /// A log of two entries written with `keys`; its length.
+    fn batch(first: u64) -> Arc<Batch> {
+        let x = ndarray::array![[1.0, 2.0], [3.0, 4.0]];
+        Arc::new(Batch { seq: 0, ids: vec![first, first + 1], x, y: Some(vec![0, 1]), end_offset: 0 })
+    }
+
+    /// Two frames (batches 0 and 2 together, then 4) written with `keys`; the log's length.
     fn write_log(path: &Path, keys: &Keys) -> u64 {
         let features = vec!["a".to_string(), "b".to_string()];
         let mut log = LearnLog::open(path, keys, &features, |_| Ok(())).expect("opens");
-        let x = ndarray::array![[1.0, 2.0], [3.0, 4.0]];
-        log.append(0, &x, Some(&[0, 1]), None).expect("appends");
-        log.append(2, &x, None, None).expect("appends");
+        log.append(batch(0), None);
+        log.append(batch(2), Some(LabelMap::discover()));
+        log.commit().expect("commits");
+        log.append(batch(4), None);
         log.commit().expect("commits");
         log.len()
     }
@@ -223,38 +259,52 @@ mod tests {
         Ok(firsts)
     }
 
+    fn length(path: &Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX)
+    }
+
     #[test]
     fn torn_tails_are_cut_and_everything_else_is_kept_or_refused() {
         let dir = std::env::temp_dir().join(format!("eddy-learn-log-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("nested").join("state.eddy.learn-log");
         let len = write_log(&path, &keys(1));
-        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0, 2]);
+        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0, 2, 4]);
+        let whole = std::fs::read(&path).expect("reads");
 
         // Another key: refused, and the log is left whole.
         let err = replayed(&path, &keys(2)).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("learn log entry at byte 0") && err.contains("signature"), "{err}");
-        assert_eq!(std::fs::metadata(&path).expect("exists").len(), len);
+        assert_eq!(length(&path), len);
 
-        // Half a frame at the end (a write cut short): cut off.
-        let mut bytes = std::fs::read(&path).expect("reads");
-        bytes.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
-        std::fs::write(&path, &bytes).expect("writes");
-        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0, 2]);
-        assert_eq!(std::fs::metadata(&path).expect("exists").len(), len);
+        // What a crash can leave after the last synced frame: half a frame, zeros
+        // (a power cut), a damaged last frame. Each is cut off.
+        let mut half = whole.clone();
+        half.extend_from_slice(&[9, 0, 0, 0, 0, 0, 0, 0, 1, 2]);
+        let mut zeros = whole.clone();
+        zeros.extend_from_slice(&[0; 4096]);
+        let mut damaged = whole.clone();
+        let last = damaged.len() - 40;
+        damaged[last] ^= 1;
+        let mut damaged_then_zeros = damaged.clone();
+        damaged_then_zeros.extend_from_slice(&[0; 100]);
+        for (what, bytes, kept) in [
+            ("half a frame", half, vec![0, 2, 4]),
+            ("zeros", zeros, vec![0, 2, 4]),
+            ("a damaged last frame", damaged, vec![0, 2]),
+            ("a damaged last frame, then zeros", damaged_then_zeros, vec![0, 2]),
+        ] {
+            std::fs::write(&path, &bytes).expect("writes");
+            assert_eq!(replayed(&path, &keys(1)).expect("replays"), kept, "{what}");
+            assert!(length(&path) < bytes.len() as u64, "{what}: cut off");
+        }
 
-        // A damaged last entry (its digest fails): cut off; damage before it: refused.
-        let mut bytes = std::fs::read(&path).expect("reads");
-        let last = bytes.len() - 40;
-        bytes[last] ^= 1;
-        std::fs::write(&path, &bytes).expect("writes");
-        assert_eq!(replayed(&path, &keys(1)).expect("replays"), vec![0]);
-        let len = write_log(&path, &keys(1));
-        let mut bytes = std::fs::read(&path).expect("reads");
+        // Damage before the last frame was synced and answered: refused, log left whole.
+        let mut bytes = whole.clone();
         bytes[20] ^= 1;
         std::fs::write(&path, &bytes).expect("writes");
         assert!(replayed(&path, &keys(1)).is_err());
-        assert_eq!(std::fs::metadata(&path).expect("exists").len(), len);
+        assert_eq!(length(&path), bytes.len() as u64);
 
         // A length prefix that overflows is a torn tail, not a panic.
         std::fs::write(&path, u64::MAX.to_le_bytes()).expect("writes");

@@ -103,6 +103,9 @@ pub enum Control {
     },
 }
 
+/// The longest class name a learn call may bring (names are kept for good).
+const MAX_NAME_BYTES: usize = 256;
+
 /// Learn jobs answered after one sync of the learn log, at most.
 const GROUP: usize = 256;
 
@@ -110,6 +113,14 @@ const GROUP: usize = 256;
 /// and the time to learn it again at start stay bounded even without
 /// `--checkpoint-interval`.
 const LOG_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// The learner's state before a group of batches, to undo the group when the learn log
+/// cannot be written.
+struct Undo {
+    scored: Scored,
+    labels: LabelMap,
+    truth_labels: std::collections::HashSet<i64>,
+}
 
 /// The body kind of the scores saved beside a checkpoint.
 const SCORES_KIND: &str = "service-scores";
@@ -260,8 +271,8 @@ impl Learner {
         if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
             self.truth_labels.extend(y.iter().copied());
         }
-        if let Some(names) = entry.names {
-            self.labels = LabelMap::resume(Some(&names));
+        if let Some(labels) = entry.labels {
+            self.labels = labels;
         }
         Ok(true)
     }
@@ -275,7 +286,7 @@ impl Learner {
     pub fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
         let mut group = Vec::new();
         // The state before the group, to undo it if the log cannot be written.
-        let mut before: Option<(Scored, LabelMap)> = None;
+        let mut before: Option<Undo> = None;
         while let Some(job) = jobs.blocking_recv() {
             let mut next = Some(job);
             while let Some(job) = next.take() {
@@ -285,7 +296,11 @@ impl Learner {
                     Job::Learn { reply, .. } if reply.is_closed() => {}
                     Job::Learn { records, reply } => {
                         if before.is_none() && self.log.is_some() {
-                            before = Some((self.scored.clone(), self.labels.clone()));
+                            before = Some(Undo {
+                                scored: self.scored.clone(),
+                                labels: self.labels.clone(),
+                                truth_labels: self.truth_labels.clone(),
+                            });
                         }
                         let answer = self.learn(records);
                         group.push((reply, answer));
@@ -304,15 +319,16 @@ impl Learner {
     }
 
     /// Sync the learn log, publish, then answer the group.
-    fn commit(&mut self, group: &mut Vec<(Reply, Result<Learned, ApiError>)>, before: Option<(Scored, LabelMap)>) {
+    fn commit(&mut self, group: &mut Vec<(Reply, Result<Learned, ApiError>)>, before: Option<Undo>) {
         if group.is_empty() {
             return;
         }
         let synced = self.log.as_mut().map_or(Ok(()), LearnLog::commit);
         if let Err(e) = &synced {
-            if let Some((scored, labels)) = before {
-                self.scored = scored;
-                self.labels = labels;
+            if let Some(undo) = before {
+                self.scored = undo.scored;
+                self.labels = undo.labels;
+                self.truth_labels = undo.truth_labels;
             }
             eprintln!("eddy serve: writing the learn log failed, {} learn calls undone: {e}", group.len());
         }
@@ -369,20 +385,18 @@ impl Learner {
     /// The class ids of `given`, mapped on a copy of the label map (a refused batch adds no class).
     fn label_ids(&self, given: &[Label]) -> Result<(Vec<i64>, LabelMap), ApiError> {
         let mut labels = self.labels.clone();
-        let named = labels.has_names();
         let ids = given
             .iter()
             .enumerate()
-            .map(|(i, l)| match l {
-                // On a model with named classes, an id must be one of the names' ids:
-                // an id past them would later be given to a new name, merging two classes.
-                Label::Id(id) if named && !(0..labels.names().len() as i64).contains(id) => Err(format!(
-                    "record {i}: class id {id} has no name; this model's classes are names ({}), or their ids 0..{}",
-                    labels.names().join(", "),
-                    labels.names().len()
-                )),
-                Label::Id(id) => Ok(*id),
-                Label::Name(name) => labels.id(name).map_err(|e| format!("record {i}: {e}")),
+            .map(|(i, l)| {
+                match l {
+                    Label::Id(id) => labels.integer(*id),
+                    Label::Name(name) if name.len() > MAX_NAME_BYTES => {
+                        Err(format!("a class name is longer than {MAX_NAME_BYTES} bytes"))
+                    }
+                    Label::Name(name) => labels.id(name),
+                }
+                .map_err(|e| format!("record {i}: {e}"))
             })
             .collect::<Result<Vec<i64>, String>>()
             .map_err(ApiError::unprocessable)?;
@@ -432,23 +446,23 @@ impl Learner {
         let first = self.scored.records;
         let batch =
             Arc::new(Batch { seq: 0, ids: (first..first + n as u64).collect(), x: records.x, y, end_offset: 0 });
-        // Validation comes before learning, but an overflow is only seen after: keep a copy.
-        let undo = self.scored.clone();
+        // Validation comes before learning, but an overflow is only seen after (before
+        // any score moves): a copy of the model is all it takes to undo.
+        let undo = self.scored.model.clone();
         let predicted = match self.scored.step(&batch, self.prequential) {
             Ok(predicted) => predicted,
             Err(e) => {
-                self.scored = undo;
+                self.scored.model = undo;
                 return Err(self.refusal(e, records.labels.as_deref()));
             }
         };
+        let changed = (labels != self.labels).then(|| labels.clone());
         self.labels = labels;
         if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
             self.truth_labels.extend(y.iter().copied());
         }
         if let Some(log) = &mut self.log {
-            let names = self.labels.has_names().then(|| self.labels.names());
-            log.append(first, &batch.x, batch.y.as_deref(), names)
-                .map_err(|e| ApiError::internal(format!("logging the batch failed: {e}")))?;
+            log.append(batch, changed);
         }
         Ok((predicted, self.scored.records))
     }

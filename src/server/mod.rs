@@ -227,6 +227,13 @@ impl ApiError {
             format!("{records} records or more: a request may carry at most --max-records ({limit})"),
         )
     }
+    /// 413: an NDJSON object line longer than a record needs.
+    pub fn too_large_line(line: usize, limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("line {line}: an object line is longer than a record of this model needs ({limit} bytes)"),
+        )
+    }
     /// 415.
     pub fn unsupported(message: String) -> Self {
         Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
