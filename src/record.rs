@@ -198,4 +198,7 @@ pub struct SourcePosition {
     /// another file at the same path is refused, not read from the wrong place.
     #[serde(default)]
     pub checksum: Option<u32>,
+    /// Bytes of the rejects file written (and synced) so far, when there is one.
+    #[serde(default)]
+    pub rejects_len: Option<u64>,
 }

@@ -108,9 +108,15 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     let d = dir("kill");
     // A CSV input, so the resume reads a real file past the checkpoint's byte offset.
     let (x, y) = eddy::source::synth::Blobs::new(3, 3, 6).cluster_std(2.0).next_batch(60_000);
+    // With bad records here and there, skipped into a rejects file that must also come
+    // out of the kills whole.
     let mut text = String::from("a,b,c,kind\n");
-    for (row, l) in x.outer_iter().zip(y.iter()) {
-        text += &format!("{:.5},{:.5},{:.5},k{l}\n", row[0], row[1], row[2]);
+    for (i, (row, l)) in x.outer_iter().zip(y.iter()).enumerate() {
+        match i {
+            i if i % 997 == 5 => text += &format!("{:.5},oops,{:.5},k{l}\n", row[0], row[2]),
+            i if i % 1499 == 7 => text += &format!("{:.5},{:.5},nan,k{l}\n", row[0], row[1]),
+            _ => text += &format!("{:.5},{:.5},{:.5},k{l}\n", row[0], row[1], row[2]),
+        }
     }
     std::fs::write(d.join("in.csv"), text).expect("write");
     let args = |out: &str| -> Vec<String> {
@@ -138,6 +144,10 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             &format!("{out}/ckpt"),
             "--checkpoint-every",
             "2000",
+            "--on-error",
+            "skip",
+            "--rejects",
+            &format!("{out}/rejects.tsv"),
             "--quiet",
         ]
         .iter()
@@ -175,7 +185,7 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         break;
     }
     assert!(kills >= 1, "at least one kill happened");
-    for file in ["l.minibatch-kmeans.csv", "l.sgd.csv"] {
+    for file in ["l.minibatch-kmeans.csv", "l.sgd.csv", "rejects.tsv"] {
         let a = std::fs::read(d.join("whole").join(file)).expect("whole labels");
         let b = std::fs::read(d.join("killed").join(file)).expect("killed labels");
         assert!(a == b, "{file}: the labels differ after {kills} kills ({} vs {} bytes)", a.len(), b.len());
@@ -192,7 +202,10 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     let summary = |run: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(d.join(run).join("s.json")).expect("summary")).expect("json")
     };
-    assert_eq!(summary("killed")["records"], 60_000, "each record counted once");
+    let rejected = summary("whole")["rejected"].as_u64().expect("a count");
+    assert!(rejected > 60, "the input has bad records: {rejected}");
+    assert_eq!(summary("killed")["records"], 60_000 - rejected, "each record counted once");
+    assert_eq!(summary("killed")["rejected"], rejected, "each rejected record counted once");
     assert_eq!(
         summary("killed")["models"][1]["metrics"]["accuracy"],
         summary("whole")["models"][1]["metrics"]["accuracy"]

@@ -406,8 +406,8 @@ impl RunConfig {
         if args.resume && args.checkpoint.is_none() {
             bail!("--resume needs --checkpoint DIR (where the checkpoints are)");
         }
-        if args.resume && (args.rejects.is_some() || args.labels_out == "-" || args.follow && args.input == "-") {
-            bail!("--resume cannot yet continue a rejects file, labels on standard output, or standard input");
+        if args.resume && (args.labels_out == "-" || args.follow && args.input == "-") {
+            bail!("--resume cannot yet continue labels on standard output, or standard input");
         }
         if args.checkpoint.is_some() && (args.checkpoint_every == 0 || args.keep_checkpoints == 0) {
             bail!("--checkpoint-every and --keep-checkpoints must be at least 1");
@@ -477,6 +477,7 @@ impl RunConfig {
             ("--prequential".into(), prequential.into()),
             ("--features".into(), self.features.join(",")),
             ("--label-column".into(), self.source.label_column.clone().unwrap_or_default()),
+            ("--rejects".into(), self.source.rejects.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
         ]
     }
 

@@ -576,6 +576,7 @@ pub fn run_inline(
                     models.push(state);
                 }
                 if models.len() == running.len() {
+                    source.sync()?;
                     let checkpoint =
                         crate::checkpoint::Checkpoint { settings: Vec::new(), position: source.position(), models };
                     crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;

@@ -122,7 +122,13 @@ pub(super) fn run_threads(
                     let batch = Arc::new(batch);
                     // The batch that makes a checkpoint due carries the position after it.
                     let due = clock.as_mut().is_some_and(|c| c.due(records));
-                    let stamp = due.then(|| Arc::new(source.position()));
+                    let stamp = if due {
+                        // The rejects file is on disk before a checkpoint counts on it.
+                        source.sync()?;
+                        Some(Arc::new(source.position()))
+                    } else {
+                        None
+                    };
                     for tx in &to_models {
                         if tx.send((Arc::clone(&batch), stamp.clone())).is_err() {
                             // A model stage stopped with an error; it reports it.

@@ -45,6 +45,12 @@ pub trait Source: Send {
     /// Continue from `position` (taken from this same input): read past what it
     /// covers and restore the counters and the class map. Called right after opening.
     fn resume(&mut self, position: &SourcePosition) -> Result<(), SourceError>;
+
+    /// Make what the source wrote beside the stream (the rejects file) durable: a
+    /// checkpoint at [`Source::position`] is about to count on it.
+    fn sync(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
 }
 
 /// What to do with a bad record.
@@ -166,4 +172,88 @@ pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, Sour
         return Ok(Box::new(NpySource::open(input, options)?));
     }
     Ok(Box::new(TextSource::open(input, options)?))
+}
+
+/// The rejects file (`--rejects`): a header line, then one line per rejected record.
+///
+/// It is created on first use rather than at open, so that a resumed run can take up
+/// the file as the checkpoint left it (cut back to the checkpoint's length) instead
+/// of starting it over.
+pub(crate) struct RejectsFile {
+    path: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    len: u64,
+}
+
+impl RejectsFile {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self { path, out: None, len: 0 }
+    }
+
+    fn io(&self, error: std::io::Error) -> SourceError {
+        SourceError::Io { source_name: self.path.display().to_string(), error }
+    }
+
+    /// The writer, creating the file (with its header) on first use.
+    fn out(&mut self) -> Result<&mut std::io::BufWriter<std::fs::File>, SourceError> {
+        let out = match self.out.take() {
+            Some(out) => out,
+            None => {
+                const HEADER: &str = "source\tline\treason\trecord\n";
+                let mut out = std::fs::File::create(&self.path).map(std::io::BufWriter::new).map_err(|e| self.io(e))?;
+                std::io::Write::write_all(&mut out, HEADER.as_bytes()).map_err(|e| self.io(e))?;
+                self.len = HEADER.len() as u64;
+                out
+            }
+        };
+        Ok(self.out.insert(out))
+    }
+
+    /// Append one line (tabs and line breaks in it are the caller's to replace).
+    pub(crate) fn write_line(&mut self, line: &str) -> Result<(), SourceError> {
+        let out = self.out()?;
+        let written =
+            std::io::Write::write_all(out, line.as_bytes()).and_then(|()| std::io::Write::write_all(out, b"\n"));
+        written.map_err(|e| self.io(e))?;
+        self.len += line.len() as u64 + 1;
+        Ok(())
+    }
+
+    /// Hand what was written to the OS.
+    pub(crate) fn flush(&mut self) -> Result<(), SourceError> {
+        let out = self.out()?;
+        std::io::Write::flush(out).map_err(|e| self.io(e))
+    }
+
+    /// Flush and sync to disk: a checkpoint is about to count on it.
+    pub(crate) fn sync(&mut self) -> Result<(), SourceError> {
+        self.flush()?;
+        let synced = self.out.as_mut().map_or(Ok(()), |out| out.get_ref().sync_data());
+        synced.map_err(|e| self.io(e))
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Take up the file a checkpoint left: cut it back to `len` bytes and append after them.
+    pub(crate) fn resume(&mut self, len: u64) -> Result<(), SourceError> {
+        let file = std::fs::OpenOptions::new().write(true).open(&self.path).map_err(|e| self.io(e))?;
+        let found = file.metadata().map_err(|e| self.io(e))?.len();
+        if found < len {
+            return Err(SourceError::Schema {
+                source_name: self.path.display().to_string(),
+                reason: format!(
+                    "the rejects file has {found} bytes, fewer than the checkpoint's {len}: was it changed?"
+                ),
+            });
+        }
+        file.set_len(len).map_err(|e| self.io(e))?;
+        let mut out = std::io::BufWriter::new(file);
+        std::io::Seek::seek(&mut out, std::io::SeekFrom::Start(len)).map_err(|e| self.io(e))?;
+        self.out = Some(out);
+        self.len = len;
+        Ok(())
+    }
 }

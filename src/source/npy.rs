@@ -6,7 +6,7 @@ use crate::record::{Batch, LabelMap};
 use ndarray::Array2;
 use npyz::{NpyFile, NpyReader};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 use std::sync::atomic::Ordering;
 
 type Reader<T> = NpyReader<T, BufReader<File>>;
@@ -22,7 +22,7 @@ pub struct NpySource {
     seq: u64,
     features: Vec<String>,
     options: SourceOptions,
-    rejects: Option<BufWriter<File>>,
+    rejects: Option<super::RejectsFile>,
     rejected: u64,
     /// Declared classes (`--classes`): other labels are bad records.
     classes: Option<Vec<i64>>,
@@ -83,15 +83,7 @@ impl NpySource {
             }
             None => None,
         };
-        let rejects = match &options.rejects {
-            Some(p) => Some(
-                File::create(p)
-                    .map(BufWriter::new)
-                    .and_then(|mut w| writeln!(w, "source\tline\treason\trecord").map(|()| w))
-                    .map_err(|error| SourceError::Io { source_name: p.display().to_string(), error })?,
-            ),
-            None => None,
-        };
+        let rejects = options.rejects.clone().map(super::RejectsFile::new);
         let classes = match &options.classes {
             Some(names) => Some(
                 names
@@ -173,8 +165,7 @@ impl Source for NpySource {
                 if let Some(out) = self.rejects.as_mut() {
                     let column =
                         position.column.as_ref().map(|(n, f)| format!("column {n} ({f}): ")).unwrap_or_default();
-                    writeln!(out, "{}\t{}\t{column}{reason}\t{values:?}", self.name, id + 1)
-                        .map_err(|e| io("rejects", e))?;
+                    out.write_line(&format!("{}\t{}\t{column}{reason}\t{values:?}", self.name, id + 1))?;
                 }
                 continue;
             }
@@ -183,7 +174,7 @@ impl Source for NpySource {
             ys.extend(label);
         }
         if let Some(out) = self.rejects.as_mut() {
-            out.flush().map_err(|e| io("rejects", e))?;
+            out.flush()?;
         }
         if ids.is_empty() {
             return match self.pending_error.take() {
@@ -232,7 +223,11 @@ impl Source for NpySource {
             self.row += 1;
         }
         self.rejected = position.rejected;
-        Ok(())
+        super::text::resume_rejects(self.rejects.as_mut(), position, &self.name)
+    }
+
+    fn sync(&mut self) -> Result<(), SourceError> {
+        self.rejects.as_mut().map_or(Ok(()), super::RejectsFile::sync)
     }
 
     fn position(&self) -> crate::record::SourcePosition {
@@ -243,6 +238,7 @@ impl Source for NpySource {
             rejected: self.rejected,
             labels: None,
             checksum: None,
+            rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
         }
     }
 }

@@ -386,6 +386,7 @@ impl crate::source::Source for SynthSource {
             rejected: 0,
             labels: None,
             checksum: None,
+            rejects_len: None,
         }
     }
 }

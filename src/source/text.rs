@@ -11,8 +11,7 @@ use super::{OnError, Position, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap};
 use ndarray::Array2;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -92,7 +91,7 @@ pub struct TextSource {
     field_bytes: Vec<u8>,
     field_ends: Vec<usize>,
     row: Vec<f64>,
-    rejects: Option<BufWriter<File>>,
+    rejects: Option<super::RejectsFile>,
     rejected: u64,
     ended: bool,
     /// CRC-32 of every byte consumed, for checkpoints.
@@ -151,13 +150,7 @@ impl TextSource {
                 Box::new(BufReader::with_capacity(1 << 16, file))
             }
         };
-        let rejects = match &options.rejects {
-            Some(path) => Some(
-                create_rejects(path)
-                    .map_err(|error| SourceError::Io { source_name: path.display().to_string(), error })?,
-            ),
-            None => None,
-        };
+        let rejects = options.rejects.clone().map(super::RejectsFile::new);
         let labels = options.label_column.as_ref().map(|_| match &options.classes {
             Some(c) => LabelMap::declared(c),
             None => LabelMap::discover(),
@@ -454,8 +447,7 @@ impl TextSource {
         if let Some(out) = self.rejects.as_mut() {
             let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
             let column = position.column.as_ref().map(|(n, name)| format!("column {n} ({name}): ")).unwrap_or_default();
-            writeln!(out, "{}\t{}\t{column}{}\t{text}", self.name, line_no, bad.reason)
-                .map_err(|error| SourceError::Io { source_name: "rejects".into(), error })?;
+            out.write_line(&format!("{}\t{}\t{column}{}\t{text}", self.name, line_no, bad.reason))?;
         }
         Ok(())
     }
@@ -519,7 +511,7 @@ impl Source for TextSource {
             Ok::<(), SourceError>(())
         })();
         if let Some(out) = self.rejects.as_mut() {
-            out.flush().map_err(|error| SourceError::Io { source_name: "rejects".into(), error })?;
+            out.flush()?;
         }
         // Rows read before a bad record still go downstream, so their labels are written.
         if ids.is_empty() {
@@ -578,6 +570,7 @@ impl Source for TextSource {
         self.line_no = position.line;
         self.next_id = position.records;
         self.rejected = position.rejected;
+        resume_rejects(self.rejects.as_mut(), position, &self.name)?;
         if position.labels.is_some() {
             self.labels = position.labels.clone();
         }
@@ -592,14 +585,13 @@ impl Source for TextSource {
             rejected: self.rejected,
             labels: self.labels.clone(),
             checksum: Some(self.checksum.clone().finalize()),
+            rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
         }
     }
-}
 
-fn create_rejects(path: &Path) -> io::Result<BufWriter<File>> {
-    let mut out = BufWriter::new(File::create(path)?);
-    writeln!(out, "source\tline\treason\trecord")?;
-    Ok(out)
+    fn sync(&mut self) -> Result<(), SourceError> {
+        self.rejects.as_mut().map_or(Ok(()), super::RejectsFile::sync)
+    }
 }
 
 /// Standard input, read on its own thread and handed over in chunks.
@@ -751,6 +743,22 @@ fn split_quoted(
     }
     ends.truncate(ends_len);
     Ok(())
+}
+
+/// Take up the rejects file where the checkpoint left it.
+pub(super) fn resume_rejects(
+    rejects: Option<&mut super::RejectsFile>,
+    position: &crate::record::SourcePosition,
+    name: &str,
+) -> Result<(), SourceError> {
+    match (rejects, position.rejects_len) {
+        (Some(file), Some(len)) => file.resume(len),
+        (Some(_), None) => Err(SourceError::Schema {
+            source_name: name.to_string(),
+            reason: "the checkpoint was taken without --rejects: resume without it".into(),
+        }),
+        (None, _) => Ok(()),
+    }
 }
 
 #[cfg(test)]
