@@ -407,7 +407,7 @@ impl RunConfig {
             bail!("--resume needs --checkpoint DIR (where the checkpoints are)");
         }
         if args.resume && (args.labels_out == "-" || args.follow && args.input == "-") {
-            bail!("--resume cannot yet continue labels on standard output, or standard input");
+            bail!("--resume cannot continue labels on standard output or read standard input again: neither can be rewound");
         }
         if args.checkpoint.is_some() && (args.checkpoint_every == 0 || args.keep_checkpoints == 0) {
             bail!("--checkpoint-every and --keep-checkpoints must be at least 1");
