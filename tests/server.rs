@@ -42,14 +42,14 @@ impl Server {
 
     /// Start, or the service's output when it exits before listening.
     fn try_start(args: &[&str]) -> Result<Self, String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("eddy starts");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command.arg("serve").args(["--listen", "127.0.0.1:0"]).args(args);
+        Self::spawn(command)
+    }
+
+    /// Start `command` (an `eddy serve`, or a shell that execs one).
+    fn spawn(mut command: Command) -> Result<Self, String> {
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("eddy starts");
         let stderr = child.stderr.take().expect("piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -986,4 +986,49 @@ fn labels_decide_once_and_bodies_announced_but_not_sent_hold_nothing() {
 fn a_zero_request_timeout_is_refused() {
     let err = Server::try_start(&["--model", SENSORS, "--request-timeout", "0"]).err().unwrap_or_default();
     assert!(err.contains("--request-timeout"), "{err}");
+}
+
+#[test]
+fn when_the_learn_log_cannot_be_written_nothing_is_acknowledged_or_learned() {
+    let dir = temp_dir("efbig");
+    let checkpoint = dir.join("state.eddy");
+    // Files this process writes may not pass 4 KiB (ulimit -f counts 512-byte blocks),
+    // and the signal that would kill it for trying is ignored: writes past the limit
+    // fail with EFBIG, as on a full disk.
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(format!(
+        "trap '' XFSZ; ulimit -f 8; exec '{}' serve --listen 127.0.0.1:0 --model '{}' --checkpoint '{}'",
+        env!("CARGO_BIN_EXE_eddy"),
+        SENSORS,
+        checkpoint.display()
+    ));
+    let server = Server::spawn(command).unwrap_or_else(|log| panic!("did not start:\n{log}"));
+    let client = agent();
+    let x = rows_json(&rows());
+    let labelled = json!({ "features": x, "labels": ["ok", "warn", "fail", "ok"] });
+    let (mut learned, mut refused_at) = (0u64, None);
+    for call in 0..40 {
+        let before = json_post(&client, &server.url("/v1/predict"), None, &x).json();
+        let a = json_post(&client, &server.url("/v1/learn"), None, &labelled);
+        if a.status == 200 {
+            learned += 4;
+            continue;
+        }
+        let (status, error) = refused(a);
+        assert_eq!(status, 500, "{error}");
+        assert!(error.contains("not learned: the learn log could not be written"), "{error}");
+        let after = json_post(&client, &server.url("/v1/predict"), None, &x).json();
+        assert_eq!(after, before, "the refused batch was undone");
+        refused_at = Some(call);
+        break;
+    }
+    assert!(refused_at.is_some_and(|c| c > 0), "the log filled up after some calls: {refused_at:?}");
+    let info = get(&client, &server.url("/v1/model"), None).json();
+    assert_eq!(info["records_seen"].as_u64(), Some(3000 + learned), "{info}");
+    drop(server); // SIGKILL
+
+    // Restarted without the limit: every acknowledged batch comes back, nothing else.
+    let server = Server::start(&["--model", SENSORS, "--checkpoint", checkpoint.to_str().expect("utf-8")]);
+    let info = get(&client, &server.url("/v1/model"), None).json();
+    assert_eq!(info["records_seen"].as_u64(), Some(3000 + learned), "{info}");
 }
