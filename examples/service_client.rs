@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -- serve --model models/sensors-sgd.eddy --listen 127.0.0.1:8080 &
-//! cargo run --example service_client -- http://127.0.0.1:8080
+//! cargo run --release --example service_client -- http://127.0.0.1:8080
 //! ```
 //!
 //! A second argument is the bearer token (or set `EDDY_TOKEN`); it needs the

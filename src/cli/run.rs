@@ -240,8 +240,9 @@ fn newest_valid_checkpoint(
         match crate::checkpoint::load(file, keys) {
             Ok((header, checkpoint)) => {
                 crate::model_file::check_features(file, &header, features)?;
-                if let Some(e) = &last_error {
-                    eprintln!("eddy: warning: {e}: resuming from {} instead", file.display());
+                match &last_error {
+                    Some(e) => eprintln!("eddy: warning: {e}: resuming from {} instead", file.display()),
+                    None => eprintln!("eddy: resuming from {} ({} records)", file.display(), header.records_seen),
                 }
                 return Ok(Some(checkpoint));
             }
