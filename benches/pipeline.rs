@@ -82,6 +82,26 @@ fn csv_file(features: usize, with_label: bool) -> PathBuf {
     path
 }
 
+/// The same records as NDJSON objects with a string label, written once.
+fn ndjson_file(features: usize) -> PathBuf {
+    let path = temp(&format!("{features}l.ndjson"));
+    if path.exists() {
+        return path;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    let mut blobs = Blobs::new(8, features, 1);
+    let mut left = RECORDS as usize;
+    while left > 0 {
+        let (x, y) = blobs.next_batch(left.min(BATCH));
+        for (row, label) in x.outer_iter().zip(y.iter()) {
+            let fields: Vec<String> = row.iter().enumerate().map(|(i, v)| format!("\"f{i}\":{v:.6}")).collect();
+            writeln!(out, "{{{},\"label\":\"k{label}\"}}", fields.join(",")).expect("write");
+        }
+        left -= x.nrows();
+    }
+    path
+}
+
 fn from_generator(c: &mut Criterion) {
     let input = format!("synth:blobs?n={RECORDS}&d=16&k=8&seed=1");
     let mut g = c.benchmark_group("kmeans_16x8_from_generator");
@@ -134,6 +154,24 @@ fn from_files(c: &mut Criterion) {
         b.iter(|| {
             let options = SourceOptions { batch_size: BATCH, ..SourceOptions::default() };
             let mut src = source::open(csv.to_str().expect("utf8"), options).expect("opens");
+            let mut n = 0;
+            while let Some(batch) = src.next_batch().expect("parses") {
+                n += batch.len();
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+
+    let ndjson = ndjson_file(16);
+    let bytes = std::fs::metadata(&ndjson).expect("ndjson").len();
+    let mut g = c.benchmark_group("ndjson_parse");
+    g.sample_size(10).throughput(Throughput::Bytes(bytes));
+    g.bench_function("16_floats_and_a_label", |b| {
+        b.iter(|| {
+            let options =
+                SourceOptions { batch_size: BATCH, label_column: Some("label".into()), ..SourceOptions::default() };
+            let mut src = source::open(ndjson.to_str().expect("utf8"), options).expect("opens");
             let mut n = 0;
             while let Some(batch) = src.next_batch().expect("parses") {
                 n += batch.len();

@@ -10,6 +10,7 @@
 use super::{OnError, Position, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap};
 use ndarray::Array2;
+use serde::de::DeserializeSeed as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::Ordering;
@@ -91,6 +92,10 @@ pub struct TextSource {
     field_bytes: Vec<u8>,
     field_ends: Vec<usize>,
     row: Vec<f64>,
+    /// NDJSON: the keys a record is read for (features 0..d, then the label at d),
+    /// and their values in the current record.
+    ndjson_keys: std::collections::HashMap<String, usize>,
+    ndjson_values: Vec<Option<serde_json::Value>>,
     rejects: Option<super::RejectsFile>,
     rejected: u64,
     ended: bool,
@@ -177,6 +182,8 @@ impl TextSource {
             field_bytes: Vec::new(),
             field_ends: Vec::new(),
             row: Vec::new(),
+            ndjson_keys: std::collections::HashMap::new(),
+            ndjson_values: Vec::new(),
             rejects,
             rejected: 0,
             ended: false,
@@ -396,13 +403,25 @@ impl TextSource {
                 }
             }
             TextFormat::Ndjson => {
-                let object: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_slice(&self.line).map_err(|e| Bad {
+                let d = self.features.len();
+                if self.ndjson_keys.is_empty() {
+                    self.ndjson_keys = self.features.iter().cloned().zip(0..).collect();
+                    if let Some(label) = &self.options.label_column {
+                        self.ndjson_keys.insert(label.clone(), d);
+                    }
+                    self.ndjson_values = vec![None; d + 1];
+                }
+                self.ndjson_values.iter_mut().for_each(|v| *v = None);
+                let mut de = serde_json::Deserializer::from_slice(&self.line);
+                Picked { keys: &self.ndjson_keys, values: &mut self.ndjson_values }
+                    .deserialize(&mut de)
+                    .and_then(|()| de.end())
+                    .map_err(|e| Bad {
                         column: Some((e.column(), "json".into())),
                         reason: format!("invalid JSON: {e}"),
                     })?;
                 for (k, f) in self.features.iter().enumerate() {
-                    match object.get(f) {
+                    match &self.ndjson_values[k] {
                         Some(serde_json::Value::Number(n)) => match n.as_f64() {
                             Some(v) if v.is_finite() => self.row.push(v),
                             _ => return Err(Bad::at(k, f, format!("{n} is not a finite number"))),
@@ -414,15 +433,13 @@ impl TextSource {
                 match &self.options.label_column {
                     Some(label) => {
                         let label = label.clone();
-                        let text = match object.get(&label) {
-                            Some(serde_json::Value::String(s)) => s.clone(),
+                        let text = match self.ndjson_values[d].take() {
+                            Some(serde_json::Value::String(s)) => s,
                             Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
-                            Some(other) => {
-                                return Err(Bad::at(self.features.len(), &label, format!("{other} is not a label")))
-                            }
-                            None => return Err(Bad::at(self.features.len(), &label, "missing".into())),
+                            Some(other) => return Err(Bad::at(d, &label, format!("{other} is not a label"))),
+                            None => return Err(Bad::at(d, &label, "missing".into())),
                         };
-                        self.label_id(&text).map(Some).map_err(|reason| Bad::at(self.features.len(), &label, reason))
+                        self.label_id(&text).map(Some).map_err(|reason| Bad::at(d, &label, reason))
                     }
                     None => Ok(None),
                 }
@@ -758,6 +775,58 @@ pub(super) fn resume_rejects(
             reason: "the checkpoint was taken without --rejects: resume without it".into(),
         }),
         (None, _) => Ok(()),
+    }
+}
+
+/// One NDJSON record: the values of the keys asked for, the others skipped unread.
+/// A `serde_json::Map` of every key and value per record cost most of the parsing time.
+struct Picked<'a> {
+    keys: &'a std::collections::HashMap<String, usize>,
+    values: &'a mut [Option<serde_json::Value>],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Picked<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Picked<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(slot) = map.next_key_seed(Key(self.keys))? {
+            match slot {
+                Some(i) => self.values[i] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key, looked up without being copied: its slot, or `None` for a key not asked for.
+struct Key<'a>(&'a std::collections::HashMap<String, usize>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key<'_> {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.get(key).copied())
     }
 }
 
