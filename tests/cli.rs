@@ -425,7 +425,7 @@ fn empty_input_gives_an_empty_label_file_and_zero_records() {
 fn wrong_options_are_refused_with_a_reason() {
     let dir = temp_dir("options");
     blob_csv(&dir, "d.csv", 10);
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["d.csv", "--model", "sgd", "--labels-out", "l.csv"], "needs --label-column"),
         (
             &["d.csv", "--model", "sgd", "--model", "sgd", "--label-column", "class", "--labels-out", "l.csv"],
@@ -443,6 +443,20 @@ fn wrong_options_are_refused_with_a_reason() {
         (
             &["d.csv", "--model", "multinomial-nb", "--scale", "--label-column", "class", "--labels-out", "l.csv"],
             "counts",
+        ),
+        (
+            &[
+                "d.csv",
+                "--model",
+                "perceptron",
+                "--label-column",
+                "class",
+                "--features",
+                "f0,class",
+                "--labels-out",
+                "l.csv",
+            ],
+            "\"class\" is the label column: it cannot be in --features too",
         ),
     ];
     for (args, message) in cases {

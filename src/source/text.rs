@@ -195,6 +195,11 @@ impl TextSource {
 
     /// Read the header (CSV) and the first record, and fix the feature columns.
     fn resolve_columns(&mut self) -> Result<(), SourceError> {
+        if let (Some(features), Some(label)) = (&self.options.features, &self.options.label_column) {
+            if features.contains(label) {
+                return Err(self.schema(format!("{label:?} is the label column: it cannot be in --features too")));
+            }
+        }
         if self.format == TextFormat::Csv {
             loop {
                 match self.read_line().map_err(|e| self.io_error(e))? {
