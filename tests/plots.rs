@@ -321,3 +321,33 @@ fn bad_snapshot_options_and_an_unwritable_plots_folder() {
     assert_eq!(stats.drawn, 0);
     assert!(stats.skipped >= 1, "{stats:?}");
 }
+
+#[test]
+fn pictures_drawn_while_the_stream_runs_name_the_classes() {
+    let d = dir("midrun-names");
+    let (x, y) = eddy::source::synth::Blobs::new(3, 3, 2).next_batch(5000);
+    let mut text = String::from("a,b,c,kind\n");
+    for (row, l) in x.outer_iter().zip(y.iter()) {
+        text += &format!("{},{},{},kind-{l}\n", row[0], row[1], row[2]);
+    }
+    std::fs::write(d.join("in.csv"), text).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(&d)
+        .args(["run", "in.csv", "--label-column", "kind", "--model", "gaussian-nb", "--labels-out", "l.csv"])
+        .args(["--plots", "plots", "--snapshot-every", "1000", "--plot-format", "svg", "--quiet"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut numbered: Vec<PathBuf> = std::fs::read_dir(d.join("plots"))
+        .expect("plots")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("snapshot-")))
+        .collect();
+    numbered.sort();
+    let first = std::fs::read_to_string(numbered.first().expect("a numbered snapshot")).expect("svg");
+    // The first picture is drawn mid-stream (the first snapshot is never skipped)...
+    assert!(!first.contains("after 5000 records"), "the first picture is the final one");
+    assert!(first.contains("gaussian-nb after"), "a picture of the model");
+    // ...and names the classes the source has met, not their ids.
+    assert!(first.contains("kind-0") && first.contains("kind-1"), "class names in the mid-run picture");
+}

@@ -558,7 +558,10 @@ pub fn run_inline(
                     error,
                 })?;
                 match (scored.due_snapshot(), options.snapshots.as_ref()) {
-                    (Ok(Some(snap)), Some(opts)) => pictures.draw(opts, &snap),
+                    (Ok(Some(mut snap)), Some(opts)) => {
+                        snap.class_names = class_names(source.as_ref());
+                        pictures.draw(opts, &snap)
+                    }
                     (Err(()), _) => pictures.stats.skipped += 1,
                     _ => {}
                 }
@@ -640,6 +643,11 @@ impl Pictures {
             }
         }
     }
+}
+
+/// The source's class names so far, when its labels are names.
+pub(crate) fn class_names(source: &dyn Source) -> Option<Vec<String>> {
+    source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec())
 }
 
 /// Each model's final snapshot, named with the run's classes, drawn when snapshots are on.

@@ -9,7 +9,7 @@ use crate::snapshot::Snapshot;
 use crate::source::Source;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -84,15 +84,21 @@ pub(super) fn run_threads(
         to_models.push(tx);
         model_ends.push((Scored::new(s.name, s.model, options, &features), rx, ltx, s.sink, lrx, s.labels_path));
     }
+    // The source's class names, as it meets them, for the plot thread's pictures (the
+    // label map stays with the source; only its names are shared, when they change).
+    let names: Mutex<Option<Vec<String>>> = Mutex::new(None);
     thread::scope(|scope| {
         let abort = &abort;
         let skipped = &skipped;
+        let names = &names;
         let plot_thread = options.snapshots.as_ref().map(|opts| {
             scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
                 lower_priority();
                 let mut pictures = Pictures::default();
-                for snap in snap_rx {
+                for mut snap in snap_rx {
+                    // Named with the classes the source has met so far.
+                    snap.class_names = names.lock().map(|n| n.clone()).unwrap_or_default();
                     pictures.draw(opts, &snap);
                 }
                 pictures
@@ -112,10 +118,20 @@ pub(super) fn run_threads(
             let _guard = QuitOnPanic(abort);
             let mut records = 0u64;
             let mut clock = super::CheckpointClock::new(options);
+            let (snapshots_on, mut named) = (options.snapshots.is_some(), 0);
             let result = (|| {
                 while !abort.load(Ordering::Relaxed) {
                     let Some(batch) = source.next_batch()? else { break };
                     records += batch.len() as u64;
+                    if snapshots_on {
+                        let known = source.label_map().filter(|m| m.has_names()).map_or(0, |m| m.names().len());
+                        if known != named {
+                            named = known;
+                            if let Ok(mut shared) = names.lock() {
+                                *shared = super::class_names(source.as_ref());
+                            }
+                        }
+                    }
                     if let Some(p) = &options.progress {
                         p(batch.len() as u64);
                     }
