@@ -505,6 +505,21 @@ fn https_with_a_certificate_made_in_the_test() {
     // A client that does not trust the certificate is refused.
     let strict = ureq::Agent::config_builder().build().new_agent();
     assert!(strict.get(format!("{base}/healthz")).call().is_err());
+
+    // A renewed certificate is taken up at SIGHUP, without a restart.
+    let renewed = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("a certificate");
+    std::fs::write(&cert, renewed.cert.pem()).expect("writes");
+    std::fs::write(&key, renewed.signing_key.serialize_pem()).expect("writes");
+    let sent = Command::new("kill").args(["-HUP", &server.child.id().to_string()]).status().expect("kill runs");
+    assert!(sent.success());
+    let root = ureq::tls::Certificate::from_der(renewed.cert.der()).to_owned();
+    let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![root]))).build();
+    let trusting_renewed = ureq::Agent::config_builder().tls_config(tls).build().new_agent();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while trusting_renewed.get(format!("{base}/healthz")).call().is_err() {
+        assert!(Instant::now() < deadline, "the renewed certificate was never served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -1031,4 +1046,46 @@ fn when_the_learn_log_cannot_be_written_nothing_is_acknowledged_or_learned() {
     let server = Server::start(&["--model", SENSORS, "--checkpoint", checkpoint.to_str().expect("utf-8")]);
     let info = get(&client, &server.url("/v1/model"), None).json();
     assert_eq!(info["records_seen"].as_u64(), Some(3000 + learned), "{info}");
+}
+
+#[test]
+fn sighup_rotates_the_tokens_and_keeps_them_when_the_new_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("hangup");
+    let tokens = tokens_file(&dir, 0o600);
+    let server = Server::start(&["--model", SENSORS, "--tokens", tokens.to_str().expect("utf-8")]);
+    let client = agent();
+    let model = server.url("/v1/model");
+    let hangup = || {
+        let sent = Command::new("kill").args(["-HUP", &server.child.id().to_string()]).status().expect("kill runs");
+        assert!(sent.success());
+    };
+    // Wait for `token` to get `status` (the reload happens on the service's own time).
+    let until = |token: &str, status: u16| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(&client, &model, Some(token)).status != status {
+            assert!(Instant::now() < deadline, "{token} never got {status}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert_eq!(get(&client, &model, Some(READ)).status, 200);
+
+    // Rotate: the read token is replaced by a new one.
+    let fresh = "rotated-read-token-0123456789";
+    std::fs::write(&tokens, format!("{fresh} read\n{LEARN} learn\n{ADMIN} admin\n")).expect("writes");
+    hangup();
+    until(fresh, 200);
+    assert_eq!(get(&client, &model, Some(READ)).status, 401, "the old token no longer works");
+
+    // A file others may read is refused at reload too; the tokens in use stay.
+    std::fs::write(&tokens, format!("{READ} read\n")).expect("writes");
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.lock().expect("log").iter().any(|l| l.contains("keeping the tokens in use")) {
+        assert!(Instant::now() < deadline, "the refused reload was not reported");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get(&client, &model, Some(fresh)).status, 200);
+    assert_eq!(get(&client, &model, Some(READ)).status, 401);
 }

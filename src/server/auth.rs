@@ -98,6 +98,16 @@ impl Tokens {
         Ok(Self { digests })
     }
 
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    /// True when there are none (a tokens file always has one at least).
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
     /// The role of `presented`, or `None` when it is no token of ours.
     pub fn role_of(&self, presented: &str) -> Option<Role> {
         let digest = digest(presented);

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 pub struct AppState {
     live: Arc<ArcSwap<Live>>,
     jobs: mpsc::Sender<Job>,
-    tokens: Option<Arc<Tokens>>,
+    tokens: Option<Arc<ArcSwap<Tokens>>>,
     metrics: Arc<Metrics>,
     max_body: usize,
     max_records: usize,
@@ -48,7 +48,7 @@ impl AppState {
     pub fn new(
         live: Arc<ArcSwap<Live>>,
         jobs: mpsc::Sender<Job>,
-        tokens: Option<Arc<Tokens>>,
+        tokens: Option<Arc<ArcSwap<Tokens>>>,
         metrics: Arc<Metrics>,
         options: &ServeOptions,
     ) -> Self {
@@ -80,7 +80,7 @@ impl AppState {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(ApiError::unauthorized)?;
-        let role = tokens.role_of(presented).ok_or_else(ApiError::unauthorized)?;
+        let role = tokens.load().role_of(presented).ok_or_else(ApiError::unauthorized)?;
         if role < needed {
             return Err(ApiError::forbidden(needed));
         }

@@ -76,7 +76,7 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerError>
 /// finish (up to `limits.grace`).
 pub async fn accept_loop(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<arc_swap::ArcSwap<TlsAcceptor>>>,
     router: Router,
     limits: Limits,
     metrics: Arc<Metrics>,
@@ -114,7 +114,8 @@ pub async fn accept_loop(
         let stream = StallGuard::new(stream, limits.write_stall);
         let service = TowerToHyperService::new(router.clone());
         let watcher = graceful.watcher();
-        let tls = tls.clone();
+        // The acceptor of the moment: SIGHUP may swap in a renewed certificate.
+        let tls = tls.as_ref().map(|t| t.load_full());
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
             metrics.connections(1);

@@ -31,6 +31,7 @@ pub use learner::{ModelInfo, Saved};
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys, ModelFileError};
 use crate::pipeline::Prequential;
+use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
@@ -320,9 +321,14 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
             "--max-connections, --max-records, --max-body, --max-classes and --window must be at least 1".into(),
         ));
     }
-    let tokens = options.tokens.as_deref().map(Tokens::load).transpose()?;
+    let tokens = options.tokens.as_deref().map(Tokens::load).transpose()?.map(|t| Arc::new(ArcSwap::from_pointee(t)));
     let addr = address(&options)?;
-    let tls = options.tls.as_ref().map(|(cert, key)| listen::tls_acceptor(cert, key)).transpose()?;
+    let tls = options
+        .tls
+        .as_ref()
+        .map(|(cert, key)| listen::tls_acceptor(cert, key))
+        .transpose()?
+        .map(|t| Arc::new(ArcSwap::from_pointee(t)));
     let (header, model, origin) = load_model(&options)?;
     eprintln!(
         "eddy serve: model {} ({}, {} features, {} records seen)",
@@ -361,8 +367,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         .spawn(move || learner.run(queue))
         .map_err(ServerError::Runtime)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServerError::Runtime)?;
-    let state =
-        http::AppState::new(Arc::clone(&live), jobs.clone(), tokens.map(Arc::new), Arc::clone(&metrics), &options);
+    let state = http::AppState::new(Arc::clone(&live), jobs.clone(), tokens.clone(), Arc::clone(&metrics), &options);
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -382,6 +387,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
                 }
             })
         });
+        let reloads = tokio::spawn(reload_on_hangup(options.clone(), tokens, tls.clone()));
         let limits = listen::Limits {
             max_connections: options.max_connections,
             handshake_timeout: Duration::from_secs(10),
@@ -393,6 +399,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         if let Some(task) = periodic {
             task.abort();
         }
+        reloads.abort();
         if options.checkpoint.is_some() {
             match http::checkpoint(&jobs, true).await {
                 Ok(Some(saved)) => {
@@ -409,6 +416,46 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = learner.join();
     result
+}
+
+/// At each SIGHUP, read the tokens file and the TLS certificate and key again: tokens
+/// can be rotated and a renewed certificate taken up without a restart (and without
+/// losing the connections under way). A file that fails to load is reported and the
+/// old one kept.
+async fn reload_on_hangup(
+    options: ServeOptions,
+    tokens: Option<Arc<ArcSwap<Tokens>>>,
+    tls: Option<Arc<ArcSwap<tokio_rustls::TlsAcceptor>>>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
+        while hangups.recv().await.is_some() {
+            if let (Some(path), Some(current)) = (&options.tokens, &tokens) {
+                match Tokens::load(path) {
+                    Ok(t) => {
+                        eprintln!("eddy serve: {}: {} tokens loaded", path.display(), t.len());
+                        current.store(Arc::new(t));
+                    }
+                    Err(e) => eprintln!("eddy serve: keeping the tokens in use: {e}"),
+                }
+            }
+            if let (Some((cert, key)), Some(current)) = (&options.tls, &tls) {
+                match listen::tls_acceptor(cert, key) {
+                    Ok(acceptor) => {
+                        eprintln!("eddy serve: {}: certificate loaded", cert.display());
+                        current.store(Arc::new(acceptor));
+                    }
+                    Err(e) => eprintln!("eddy serve: keeping the certificate in use: {e}"),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (options, tokens, tls);
+    }
 }
 
 /// Resolves at SIGTERM or Ctrl-C.
