@@ -400,9 +400,17 @@ impl TextSource {
                 }
                 match self.label_column {
                     Some(c) => {
-                        let text = String::from_utf8_lossy(self.field(c)).trim().to_string();
-                        let name = self.header[c].clone();
-                        self.label_id(&text).map(Some).map_err(|reason| Bad::at(c, &name, reason))
+                        // Borrowed from the line buffer: no string per record (a label that is
+                        // not UTF-8 is rare enough to pay for its lossy copy).
+                        let start = if c == 0 { 0 } else { self.field_ends[c - 1] };
+                        let bytes = &self.field_bytes[start..self.field_ends[c]];
+                        let text = String::from_utf8_lossy(bytes);
+                        let id = match self.labels.as_mut() {
+                            Some(map) if !text.trim().is_empty() => map.id(text.trim()),
+                            Some(_) => Err("empty label".to_string()),
+                            None => Err("no label column".to_string()),
+                        };
+                        id.map(Some).map_err(|reason| Bad::at(c, &self.header[c], reason))
                     }
                     None => Ok(None),
                 }
