@@ -425,7 +425,7 @@ fn empty_input_gives_an_empty_label_file_and_zero_records() {
 fn wrong_options_are_refused_with_a_reason() {
     let dir = temp_dir("options");
     blob_csv(&dir, "d.csv", 10);
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["d.csv", "--model", "sgd", "--labels-out", "l.csv"], "needs --label-column"),
         (
             &["d.csv", "--model", "sgd", "--model", "sgd", "--label-column", "class", "--labels-out", "l.csv"],
@@ -457,6 +457,20 @@ fn wrong_options_are_refused_with_a_reason() {
                 "l.csv",
             ],
             "\"class\" is the label column: it cannot be in --features too",
+        ),
+        (
+            &[
+                "d.csv",
+                "--model",
+                "perceptron",
+                "--label-column",
+                "class",
+                "--features",
+                "f0,f0",
+                "--labels-out",
+                "l.csv",
+            ],
+            "\"f0\" is named twice in --features",
         ),
     ];
     for (args, message) in cases {
@@ -873,4 +887,47 @@ fn a_run_whose_values_overflow_a_model_stops_with_an_error_naming_them() {
         assert!(!out.status.success(), "{model}: {err}");
         assert!(err.contains(&format!("model {model}: {records}")) && err.contains("overflowed"), "{model}: {err}");
     }
+}
+
+#[test]
+fn ndjson_values_under_unused_keys_are_held_to_the_same_rules() {
+    let dir = temp_dir("ndjson-unused");
+    let lines = [
+        r#"{"a":1,"b":2,"y":"x"}"#,
+        r#"{"a":1,"b":2,"y":"x","z":1e400}"#,
+        r#"{"a":1,"b":2,"y":"x","z":"\ud800"}"#,
+        r#"{"a":3,"b":4,"y":"w","z":[1,2,{"q":null}]}"#,
+    ];
+    std::fs::write(dir.join("in.ndjson"), lines.join("\n") + "\n").expect("write");
+    let out = run_in(
+        &dir,
+        &["in.ndjson", "--features", "a,b", "--label-column", "y", "--model", "perceptron", "--labels-out", "l.csv"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in.ndjson:2") && err.contains("invalid JSON"), "{err}");
+    let out = run_in(
+        &dir,
+        &[
+            "in.ndjson",
+            "--features",
+            "a,b",
+            "--label-column",
+            "y",
+            "--model",
+            "perceptron",
+            "--labels-out",
+            "l.csv",
+            "--on-error",
+            "skip",
+            "--rejects",
+            "r.tsv",
+            "--summary-json",
+            "s.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("summary")).expect("json");
+    assert_eq!((summary["records"].as_u64(), summary["rejected"].as_u64()), (Some(2), Some(2)));
 }

@@ -1089,3 +1089,35 @@ fn sighup_rotates_the_tokens_and_keeps_them_when_the_new_file_is_refused() {
     assert_eq!(get(&client, &model, Some(fresh)).status, 200);
     assert_eq!(get(&client, &model, Some(READ)).status, 401);
 }
+
+#[test]
+fn a_refused_body_is_drained_so_the_connection_answers_the_next_request_too() {
+    let server = Server::start(&["--model", SENSORS]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connects");
+    let body = "x".repeat(1000);
+    // A Content-Type eddy does not read (415, answered without reading the body), then
+    // a second request on the same connection.
+    write!(
+        stream,
+        "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}\
+         GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("writes");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 415"), "{reply}");
+    assert!(reply.contains("HTTP/1.1 200") && reply.contains("\"status\":\"ok\""), "both answered: {reply}");
+}
+
+#[test]
+fn a_sigterm_right_after_listening_still_stops_gracefully() {
+    for _ in 0..5 {
+        let server = Server::start(&["--model", SENSORS]);
+        let (status, log) = server.stop();
+        assert!(status.success(), "{status:?}: {log}");
+        assert!(log.contains("stopping"), "{log}");
+    }
+}

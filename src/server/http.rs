@@ -87,8 +87,24 @@ impl AppState {
         Ok(())
     }
 
-    /// Read the body (at most `max_body` bytes) and decode it as its Content-Type says.
-    async fn records(&self, headers: &HeaderMap, body: Body, features: &[String]) -> Result<Records, ApiError> {
+    /// Check the caller's role, then read the records of the body. A call refused
+    /// before its body is read has the body drained first (see [`drain`]).
+    async fn admit(
+        &self,
+        headers: &HeaderMap,
+        needed: Role,
+        body: Body,
+        features: &[String],
+    ) -> Result<Records, ApiError> {
+        if let Err(e) = self.authorize(headers, needed) {
+            drain(body).await;
+            return Err(e);
+        }
+        self.records(headers, body, features).await
+    }
+
+    /// The body's format, from its Content-Type, and a check of its declared length.
+    fn format(&self, headers: &HeaderMap) -> Result<Format, ApiError> {
         let content_type = match headers.get(header::CONTENT_TYPE) {
             Some(v) => Some(v.to_str().map_err(|_| ApiError::unsupported("the Content-Type is not text".into()))?),
             None => None,
@@ -98,6 +114,18 @@ impl AppState {
         if declared.is_some_and(|n| n > self.max_body as u64) {
             return Err(ApiError::too_large(self.max_body));
         }
+        Ok(format)
+    }
+
+    /// Read the body (at most `max_body` bytes) and decode it as its Content-Type says.
+    async fn records(&self, headers: &HeaderMap, body: Body, features: &[String]) -> Result<Records, ApiError> {
+        let format = match self.format(headers) {
+            Ok(format) => format,
+            Err(e) => {
+                drain(body).await;
+                return Err(e);
+            }
+        };
         // The time limit covers receiving the body only: once a learn call is queued, it
         // is answered with what happened to it, never cut off with its outcome unknown.
         let (bytes, permit) = tokio::time::timeout(self.timeout, self.receive(body))
@@ -131,6 +159,7 @@ impl AppState {
             let frame = frame.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
             let Ok(data) = frame.into_data() else { continue };
             if bytes.len() + data.len() > self.max_body {
+                drain(body).await;
                 return Err(ApiError::too_large(self.max_body));
             }
             bytes.extend_from_slice(&data);
@@ -162,7 +191,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .method_not_allowed_fallback(|request: Request| async {
+            drain(request.into_body()).await;
+            ApiError::method_not_allowed()
+        })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -191,7 +223,31 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::not_found(request.uri().path())
+    let path = request.uri().path().to_string();
+    drain(request.into_body()).await;
+    ApiError::not_found(&path)
+}
+
+/// The most of a refused request's body read and dropped before answering.
+const DRAIN_BYTES: usize = 64 << 10;
+
+/// Read and drop what is left of a body the answer does not need (up to
+/// [`DRAIN_BYTES`], for a second at most). Closing a connection with unread bytes in
+/// it makes the kernel reset it, and the client may then lose the answer; a drained
+/// connection also stays open for the next request.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut left = DRAIN_BYTES;
+        while let Some(Ok(frame)) = body.frame().await {
+            let n = frame.data_ref().map_or(0, |d| d.len());
+            if n >= left {
+                break;
+            }
+            left -= n;
+        }
+    })
+    .await;
 }
 
 /// The answer to predict and learn.
@@ -207,9 +263,8 @@ struct Labels {
 }
 
 async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
-    state.authorize(&headers, Role::Read)?;
     let live = state.live.load_full();
-    let records = state.records(&headers, body, &live.info.features).await?;
+    let records = state.admit(&headers, Role::Read, body, &live.info.features).await?;
     let refused = |e: ModelError| match e {
         ModelError::NotFitted(_) => ApiError::conflict(format!("the model cannot predict yet: {e}")),
         e => ApiError::unprocessable(e.to_string()),
@@ -235,9 +290,8 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
 }
 
 async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
-    state.authorize(&headers, Role::Learn)?;
     let features = state.live.load().info.features.clone();
-    let records = state.records(&headers, body, &features).await?;
+    let records = state.admit(&headers, Role::Learn, body, &features).await?;
     let (reply, answer) = oneshot::channel();
     state.jobs.send(Job::Learn { records, reply }).await.map_err(|_| ApiError::unavailable())?;
     let (labels, records_seen) = answer.await.map_err(|_| ApiError::unavailable())??;

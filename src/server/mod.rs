@@ -373,6 +373,9 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
             .await
             .map_err(|e| ServerError::Listen { addr: options.listen.clone(), reason: e.to_string() })?;
         let bound = listener.local_addr().map_err(ServerError::Runtime)?;
+        // The handlers go in before anyone is told where we listen: a SIGTERM or SIGHUP
+        // sent right after must find them, not the default action (ending the process).
+        let signals = Signals::install().map_err(ServerError::Runtime)?;
         ready(bound, &live.load().info);
         let periodic = options.checkpoint.as_ref().and(options.checkpoint_interval).map(|every| {
             let jobs = jobs.clone();
@@ -387,7 +390,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
                 }
             })
         });
-        let reloads = tokio::spawn(reload_on_hangup(options.clone(), tokens, tls.clone()));
+        let reloads = tokio::spawn(reload_on_hangup(signals.hangup, options.clone(), tokens, tls.clone()));
         let limits = listen::Limits {
             max_connections: options.max_connections,
             handshake_timeout: Duration::from_secs(10),
@@ -395,7 +398,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
             grace: options.request_timeout,
             write_stall: options.request_timeout,
         };
-        listen::accept_loop(listener, tls, http::router(state), limits, Arc::clone(&metrics), shutdown_signal()).await;
+        listen::accept_loop(listener, tls, http::router(state), limits, Arc::clone(&metrics), signals.stop).await;
         if let Some(task) = periodic {
             task.abort();
         }
@@ -418,37 +421,72 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     result
 }
 
+/// The service's signal handlers, installed at once.
+struct Signals {
+    /// Resolves at SIGTERM or Ctrl-C.
+    stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    /// SIGHUP, where there is one.
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+    #[cfg(not(unix))]
+    hangup: (),
+}
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (mut term, mut interrupt) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+        let hangup = signal(SignalKind::hangup())?;
+        let stop = Box::pin(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            eprintln!("eddy serve: stopping");
+        });
+        Ok(Self { stop, hangup })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<Self> {
+        let stop = Box::pin(async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("eddy serve: stopping");
+        });
+        Ok(Self { stop, hangup: () })
+    }
+}
+
 /// At each SIGHUP, read the tokens file and the TLS certificate and key again: tokens
 /// can be rotated and a renewed certificate taken up without a restart (and without
 /// losing the connections under way). A file that fails to load is reported and the
 /// old one kept.
 async fn reload_on_hangup(
+    #[cfg(unix)] mut hangups: tokio::signal::unix::Signal,
+    #[cfg(not(unix))] _hangups: (),
     options: ServeOptions,
     tokens: Option<Arc<ArcSwap<Tokens>>>,
     tls: Option<Arc<ArcSwap<tokio_rustls::TlsAcceptor>>>,
 ) {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
-        while hangups.recv().await.is_some() {
-            if let (Some(path), Some(current)) = (&options.tokens, &tokens) {
-                match Tokens::load(path) {
-                    Ok(t) => {
-                        eprintln!("eddy serve: {}: {} tokens loaded", path.display(), t.len());
-                        current.store(Arc::new(t));
-                    }
-                    Err(e) => eprintln!("eddy serve: keeping the tokens in use: {e}"),
+    while hangups.recv().await.is_some() {
+        if let (Some(path), Some(current)) = (&options.tokens, &tokens) {
+            match Tokens::load(path) {
+                Ok(t) => {
+                    eprintln!("eddy serve: {}: {} tokens loaded", path.display(), t.len());
+                    current.store(Arc::new(t));
                 }
+                Err(e) => eprintln!("eddy serve: keeping the tokens in use: {e}"),
             }
-            if let (Some((cert, key)), Some(current)) = (&options.tls, &tls) {
-                match listen::tls_acceptor(cert, key) {
-                    Ok(acceptor) => {
-                        eprintln!("eddy serve: {}: certificate loaded", cert.display());
-                        current.store(Arc::new(acceptor));
-                    }
-                    Err(e) => eprintln!("eddy serve: keeping the certificate in use: {e}"),
+        }
+        if let (Some((cert, key)), Some(current)) = (&options.tls, &tls) {
+            match listen::tls_acceptor(cert, key) {
+                Ok(acceptor) => {
+                    eprintln!("eddy serve: {}: certificate loaded", cert.display());
+                    current.store(Arc::new(acceptor));
                 }
+                Err(e) => eprintln!("eddy serve: keeping the certificate in use: {e}"),
             }
         }
     }
@@ -456,29 +494,4 @@ async fn reload_on_hangup(
     {
         let _ = (options, tokens, tls);
     }
-}
-
-/// Resolves at SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-        match term {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-    eprintln!("eddy serve: stopping");
 }

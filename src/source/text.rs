@@ -195,9 +195,12 @@ impl TextSource {
 
     /// Read the header (CSV) and the first record, and fix the feature columns.
     fn resolve_columns(&mut self) -> Result<(), SourceError> {
-        if let (Some(features), Some(label)) = (&self.options.features, &self.options.label_column) {
-            if features.contains(label) {
+        if let Some(features) = &self.options.features {
+            if let Some(label) = self.options.label_column.as_ref().filter(|l| features.contains(l)) {
                 return Err(self.schema(format!("{label:?} is the label column: it cannot be in --features too")));
+            }
+            if let Some((_, f)) = features.iter().enumerate().find(|(i, f)| features[..*i].contains(f)) {
+                return Err(self.schema(format!("{f:?} is named twice in --features")));
             }
         }
         if self.format == TextFormat::Csv {
@@ -785,13 +788,15 @@ pub(super) fn resume_rejects(
         (Some(file), Some(len)) => file.resume(len),
         (Some(_), None) => Err(SourceError::Schema {
             source_name: name.to_string(),
-            reason: "the checkpoint was taken without --rejects: resume without it".into(),
+            reason: "the checkpoint does not record the rejects file (it was taken without --rejects, or by an \
+                     older eddy): resume without --rejects, or start over"
+                .into(),
         }),
         (None, _) => Ok(()),
     }
 }
 
-/// One NDJSON record: the values of the keys asked for, the others skipped unread.
+/// One NDJSON record: the values of the keys asked for, the others checked and dropped.
 /// A `serde_json::Map` of every key and value per record cost most of the parsing time.
 struct Picked<'a> {
     keys: &'a std::collections::HashMap<String, usize>,
@@ -814,8 +819,10 @@ impl<'de> serde::de::Visitor<'de> for Picked<'_> {
         while let Some(slot) = map.next_key_seed(Key(self.keys))? {
             match slot {
                 Some(i) => self.values[i] = Some(map.next_value()?),
+                // Read in full, not skipped: a value the records do not use is held to
+                // the same rules (number range, UTF-8, nesting) as one they do.
                 None => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
+                    map.next_value::<serde_json::Value>()?;
                 }
             }
         }
