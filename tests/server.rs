@@ -1091,12 +1091,12 @@ fn sighup_rotates_the_tokens_and_keeps_them_when_the_new_file_is_refused() {
 }
 
 #[test]
-fn a_refused_body_is_drained_so_the_connection_answers_the_next_request_too() {
+fn a_request_refused_before_its_body_is_read_leaves_the_connection_usable() {
     let server = Server::start(&["--model", SENSORS]);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connects");
     let body = "x".repeat(1000);
-    // A Content-Type eddy does not read (415, answered without reading the body), then
-    // a second request on the same connection.
+    // A Content-Type eddy does not read (415, answered without reading the body: hyper
+    // discards it), then a second request on the same connection.
     write!(
         stream,
         "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}\

@@ -87,8 +87,8 @@ impl AppState {
         Ok(())
     }
 
-    /// Check the caller's role, then read the records of the body. A call refused
-    /// before its body is read has the body drained first (see [`drain`]).
+    /// Check the caller's role, then read the records of the body. (A body left unread
+    /// by a refusal is discarded by hyper, which keeps the connection for the next request.)
     async fn admit(
         &self,
         headers: &HeaderMap,
@@ -96,10 +96,7 @@ impl AppState {
         body: Body,
         features: &[String],
     ) -> Result<Records, ApiError> {
-        if let Err(e) = self.authorize(headers, needed) {
-            drain(body).await;
-            return Err(e);
-        }
+        self.authorize(headers, needed)?;
         self.records(headers, body, features).await
     }
 
@@ -119,13 +116,7 @@ impl AppState {
 
     /// Read the body (at most `max_body` bytes) and decode it as its Content-Type says.
     async fn records(&self, headers: &HeaderMap, body: Body, features: &[String]) -> Result<Records, ApiError> {
-        let format = match self.format(headers) {
-            Ok(format) => format,
-            Err(e) => {
-                drain(body).await;
-                return Err(e);
-            }
-        };
+        let format = self.format(headers)?;
         // The time limit covers receiving the body only: once a learn call is queued, it
         // is answered with what happened to it, never cut off with its outcome unknown.
         let (bytes, permit) = tokio::time::timeout(self.timeout, self.receive(body))
@@ -159,7 +150,6 @@ impl AppState {
             let frame = frame.map_err(|e| ApiError::bad(format!("reading the body: {e}")))?;
             let Ok(data) = frame.into_data() else { continue };
             if bytes.len() + data.len() > self.max_body {
-                drain(body).await;
                 return Err(ApiError::too_large(self.max_body));
             }
             bytes.extend_from_slice(&data);
@@ -191,10 +181,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .method_not_allowed_fallback(|request: Request| async {
-            drain(request.into_body()).await;
-            ApiError::method_not_allowed()
-        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -223,31 +210,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 }
 
 async fn not_found(request: Request) -> ApiError {
-    let path = request.uri().path().to_string();
-    drain(request.into_body()).await;
-    ApiError::not_found(&path)
-}
-
-/// The most of a refused request's body read and dropped before answering.
-const DRAIN_BYTES: usize = 64 << 10;
-
-/// Read and drop what is left of a body the answer does not need (up to
-/// [`DRAIN_BYTES`], for a second at most). Closing a connection with unread bytes in
-/// it makes the kernel reset it, and the client may then lose the answer; a drained
-/// connection also stays open for the next request.
-async fn drain(mut body: Body) {
-    use http_body_util::BodyExt;
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let mut left = DRAIN_BYTES;
-        while let Some(Ok(frame)) = body.frame().await {
-            let n = frame.data_ref().map_or(0, |d| d.len());
-            if n >= left {
-                break;
-            }
-            left -= n;
-        }
-    })
-    .await;
+    ApiError::not_found(request.uri().path())
 }
 
 /// The answer to predict and learn.
