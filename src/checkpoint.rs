@@ -14,7 +14,7 @@
 use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys, ModelFileError};
-use crate::record::SourcePosition;
+use crate::record::{LabelMap, SourcePosition};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -74,16 +74,12 @@ pub struct Checkpoint {
 /// Write `checkpoint` into `options.dir` and keep only the newest `options.keep`.
 pub fn write(options: &CheckpointOptions, checkpoint: &Checkpoint) -> Result<PathBuf, ModelFileError> {
     let path = options.dir.join(format!("checkpoint-{:012}.eddy", checkpoint.position.records));
-    let header = Header {
-        format_version: model_file::FORMAT_VERSION,
-        kind: KIND.into(),
-        eddy_version: env!("CARGO_PKG_VERSION").into(),
-        features: options.features.clone(),
-        n_features: options.features.len(),
-        classes: checkpoint.position.labels.as_ref().filter(|m| m.has_names()).map(|m| m.names().to_vec()),
-        records_seen: checkpoint.position.records,
-        created: model_file::now(),
-    };
+    let header = Header::new(
+        KIND,
+        options.features.clone(),
+        checkpoint.position.labels.as_ref().and_then(LabelMap::class_names),
+        checkpoint.position.records,
+    );
     let mut checkpoint = std::borrow::Cow::Borrowed(checkpoint);
     if checkpoint.settings.is_empty() {
         checkpoint.to_mut().settings = options.settings.clone();

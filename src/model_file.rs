@@ -94,6 +94,22 @@ pub struct Header {
     pub created: u64,
 }
 
+impl Header {
+    /// A header for a file of `kind` written now by this eddy.
+    pub fn new(kind: &str, features: Vec<String>, classes: Option<Vec<String>>, records_seen: u64) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            kind: kind.into(),
+            eddy_version: env!("CARGO_PKG_VERSION").into(),
+            n_features: features.len(),
+            features,
+            classes,
+            records_seen,
+            created: now(),
+        }
+    }
+}
+
 /// Why a model file could not be written or read.
 #[derive(Debug, Error)]
 #[non_exhaustive]

@@ -170,6 +170,11 @@ impl LabelMap {
         &self.names
     }
 
+    /// The names by id, when the labels are names (what a model file's header keeps).
+    pub fn class_names(&self) -> Option<Vec<String>> {
+        self.has_names().then(|| self.names.clone())
+    }
+
     /// True when the labels are names mapped to ids (not integers).
     pub fn has_names(&self) -> bool {
         self.integers == Some(false)

@@ -44,16 +44,7 @@ pub fn new_model(args: NewModelArgs) -> anyhow::Result<ExitCode> {
         signing: args.signing_key.as_deref().map(Key::read).transpose()?,
         encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,
     };
-    let header = Header {
-        format_version: model_file::FORMAT_VERSION,
-        kind: "model".into(),
-        eddy_version: env!("CARGO_PKG_VERSION").into(),
-        n_features: args.features.len(),
-        features: args.features,
-        classes: labels.filter(LabelMap::has_names).map(|l| l.names().to_vec()),
-        records_seen: 0,
-        created: model_file::now(),
-    };
+    let header = Header::new("model", args.features, labels.as_ref().and_then(LabelMap::class_names), 0);
     model_file::save(&args.out, &header, &model, &keys)?;
     eprintln!("model: {} ({}, untrained, features {})", args.out.display(), model.name(), header.features.join(","));
     Ok(ExitCode::SUCCESS)

@@ -564,16 +564,12 @@ impl RunConfig {
                 } else {
                     path.clone()
                 };
-                let header = crate::model_file::Header {
-                    format_version: crate::model_file::FORMAT_VERSION,
-                    kind: "model".into(),
-                    eddy_version: env!("CARGO_PKG_VERSION").into(),
-                    n_features: features.len(),
-                    features: features.clone(),
-                    classes: outcome.summary.classes.clone(),
-                    records_seen: outcome.summary.records,
-                    created: crate::model_file::now(),
-                };
+                let header = crate::model_file::Header::new(
+                    "model",
+                    features.clone(),
+                    outcome.summary.classes.clone(),
+                    outcome.summary.records,
+                );
                 crate::model_file::save(&target, &header, model, &self.keys)?;
                 eprintln!("model: {}", target.display());
             }

@@ -24,7 +24,7 @@ use crate::metrics::{ClassificationMetrics, ClusteringMetrics};
 use crate::model::{Model, NO_PREDICTION};
 use crate::model_file::ModelFileError;
 use crate::plot::{self, PlotError, PlotFormat};
-use crate::record::Batch;
+use crate::record::{Batch, LabelMap};
 use crate::sink::LabelSink;
 use crate::snapshot::{Snapshot, Tracker};
 use crate::source::{Source, SourceError};
@@ -599,7 +599,7 @@ pub fn run_inline(
     }
     outcome?;
     finished?;
-    let classes = source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec());
+    let classes = class_names(source.as_ref());
     let snapshots = finish_snapshots(running.iter().map(|(s, _, _)| s), options, &classes, &mut pictures);
     let seconds = start.elapsed().as_secs_f64();
     let summary = RunSummary {
@@ -647,7 +647,7 @@ impl Pictures {
 
 /// The source's class names so far, when its labels are names.
 pub(crate) fn class_names(source: &dyn Source) -> Option<Vec<String>> {
-    source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec())
+    source.label_map().and_then(LabelMap::class_names)
 }
 
 /// Each model's final snapshot, named with the run's classes, drawn when snapshots are on.

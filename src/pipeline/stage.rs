@@ -231,7 +231,7 @@ pub(super) fn run_threads(
         if let Some(e) = first_error {
             return Err(e);
         }
-        let classes = source.label_map().filter(|m| m.has_names()).map(|m| m.names().to_vec());
+        let classes = super::class_names(source.as_ref());
         // Snapshots the model threads skipped because the plot thread was busy.
         pictures.stats.skipped += skipped.load(Ordering::Relaxed);
         let snapshots = finish_snapshots(finished.iter(), options, &classes, &mut pictures);

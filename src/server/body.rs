@@ -184,6 +184,13 @@ fn json(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
     }
 }
 
+/// Keep `e` for [`parse_json`] to return, and stop the parse with its message.
+fn refuse<E: serde::de::Error>(refusal: &Cell<Option<ApiError>>, e: ApiError) -> E {
+    let error = E::custom(&e.message);
+    refusal.set(Some(e));
+    error
+}
+
 /// `[[f0, f1, ...], ...]` into `rows`.
 struct RecordsSeed<'r, 'a> {
     rows: &'r mut Rows<'a>,
@@ -203,11 +210,7 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
         f.write_str("an array of records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let refuse = |e: ApiError| {
-            let message = e.message.clone();
-            self.refusal.set(Some(e));
-            A::Error::custom(message)
-        };
+        let refuse = |e: ApiError| refuse(self.refusal, e);
         let mut row = Vec::with_capacity(self.rows.shape.features.len());
         loop {
             row.clear();
@@ -344,10 +347,7 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
         let mut labels = Vec::new();
         while let Some(label) = seq.next_element::<Label>()? {
             if labels.len() >= self.max {
-                let e = ApiError::too_many(labels.len() + 1, self.max);
-                let message = e.message.clone();
-                self.refusal.set(Some(e));
-                return Err(A::Error::custom(message));
+                return Err(refuse(self.refusal, ApiError::too_many(labels.len() + 1, self.max)));
             }
             labels.push(label);
         }

@@ -178,16 +178,7 @@ impl LearnLog {
                 labels: labels.as_ref(),
             })
             .collect();
-        let header = Header {
-            format_version: model_file::FORMAT_VERSION,
-            kind: KIND.into(),
-            eddy_version: env!("CARGO_PKG_VERSION").into(),
-            features: self.features.clone(),
-            n_features: self.features.len(),
-            classes: None,
-            records_seen: entries.first().map_or(0, |e| e.first),
-            created: model_file::now(),
-        };
+        let header = Header::new(KIND, self.features.clone(), None, entries.first().map_or(0, |e| e.first));
         let encoded = model_file::encode(&self.path, &header, &entries, &self.keys);
         self.pending.clear();
         let bytes = encoded?;

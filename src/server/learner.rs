@@ -375,7 +375,7 @@ impl Learner {
             }
             Control::Snapshot { reply } => {
                 let _ = reply.send(self.scored.final_snapshot().map(|mut s| {
-                    s.class_names = self.labels.has_names().then(|| self.labels.names().to_vec());
+                    s.class_names = self.labels.class_names();
                     s
                 }));
             }
@@ -489,16 +489,7 @@ impl Learner {
         let Some(target) = &self.target else {
             return Err(ApiError::conflict("no checkpoint file: start the service with --checkpoint FILE".into()));
         };
-        let header = Header {
-            format_version: model_file::FORMAT_VERSION,
-            kind: "model".into(),
-            eddy_version: env!("CARGO_PKG_VERSION").into(),
-            n_features: self.features.len(),
-            features: self.features.clone(),
-            classes: self.labels.has_names().then(|| self.labels.names().to_vec()),
-            records_seen: self.scored.records,
-            created: model_file::now(),
-        };
+        let header = Header::new("model", self.features.clone(), self.labels.class_names(), self.scored.records);
         // The scores first: a crash between the two files leaves scores newer than the
         // model, which the next start notices (their record counts differ) and ignores.
         let scores = SavedScores {
@@ -544,7 +535,7 @@ impl Learner {
             kind: model.name(),
             features: self.features.clone(),
             classes,
-            class_names: self.labels.has_names().then(|| self.labels.names().to_vec()),
+            class_names: self.labels.class_names(),
             records_seen: self.scored.records,
             learned_since_start: self.scored.records - self.start_records,
             metrics,

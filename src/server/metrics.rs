@@ -53,14 +53,13 @@ impl Default for Metrics {
 impl Metrics {
     /// A registry with every metric at zero.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("eddy");
         let requests = Family::<RequestLabels, Counter>::default();
         // 50 µs to ~26 s, doubling.
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
         });
-        let m = Self {
-            registry: Registry::default(),
+        let mut m = Self {
+            registry: Registry::with_prefix("eddy"),
             requests,
             latency,
             predicted: Counter::default(),
@@ -73,38 +72,42 @@ impl Metrics {
             rolling_accuracy: Gauge::default(),
             mean_inertia: Gauge::default(),
         };
-        registry.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());
-        registry.register(
+        m.registry.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());
+        m.registry.register(
             "http_request_duration_seconds",
             "Time from a request's arrival to its answer",
             m.latency.clone(),
         );
-        registry.register("records_predicted", "Records labelled by /v1/predict", m.predicted.clone());
-        registry.register("records_learned", "Records learned by /v1/learn", m.learned.clone());
-        registry.register(
+        m.registry.register("records_predicted", "Records labelled by /v1/predict", m.predicted.clone());
+        m.registry.register("records_learned", "Records learned by /v1/learn", m.learned.clone());
+        m.registry.register(
             "connections_refused",
             "Connections closed at once because --max-connections were open",
             m.connections_refused.clone(),
         );
-        registry.register("open_connections", "Connections open now", m.open_connections.clone());
-        registry.register("checkpoints", "Checkpoints written", m.checkpoints.clone());
-        registry.register("model_records_seen", "Records the model has learned over its life", m.records_seen.clone());
-        registry.register(
+        m.registry.register("open_connections", "Connections open now", m.open_connections.clone());
+        m.registry.register("checkpoints", "Checkpoints written", m.checkpoints.clone());
+        m.registry.register(
+            "model_records_seen",
+            "Records the model has learned over its life",
+            m.records_seen.clone(),
+        );
+        m.registry.register(
             "model_accuracy",
-            "Prequential accuracy since the service started (classifiers)",
+            "Prequential accuracy of the records learned (classifiers; kept across restarts by --checkpoint)",
             m.accuracy.clone(),
         );
-        registry.register(
+        m.registry.register(
             "model_rolling_accuracy",
             "Prequential accuracy over the last --window records (classifiers)",
             m.rolling_accuracy.clone(),
         );
-        registry.register(
+        m.registry.register(
             "model_mean_inertia",
-            "Mean squared distance to the assigned centre since the service started (k-means)",
+            "Mean squared distance to the assigned centre (k-means; kept across restarts by --checkpoint)",
             m.mean_inertia.clone(),
         );
-        Self { registry, ..m }
+        m
     }
 
     /// Count an answered request.

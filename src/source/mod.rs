@@ -257,3 +257,21 @@ impl RejectsFile {
         Ok(())
     }
 }
+
+/// Take up the rejects file where the checkpoint left it.
+pub(crate) fn resume_rejects(
+    rejects: Option<&mut RejectsFile>,
+    position: &crate::record::SourcePosition,
+    name: &str,
+) -> Result<(), SourceError> {
+    match (rejects, position.rejects_len) {
+        (Some(file), Some(len)) => file.resume(len),
+        (Some(_), None) => Err(SourceError::Schema {
+            source_name: name.to_string(),
+            reason: "the checkpoint does not record the rejects file (it was taken without --rejects, or by an \
+                     older eddy): resume without --rejects, or start over"
+                .into(),
+        }),
+        (None, _) => Ok(()),
+    }
+}

@@ -223,7 +223,7 @@ impl Source for NpySource {
             self.row += 1;
         }
         self.rejected = position.rejected;
-        super::text::resume_rejects(self.rejects.as_mut(), position, &self.name)
+        super::resume_rejects(self.rejects.as_mut(), position, &self.name)
     }
 
     fn sync(&mut self) -> Result<(), SourceError> {

@@ -374,8 +374,7 @@ impl TextSource {
     }
 
     fn field(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.field_ends[i - 1] };
-        &self.field_bytes[start..self.field_ends[i]]
+        field_of(&self.field_bytes, &self.field_ends, i)
     }
 
     /// Parse the record in `self.line` into `self.row` and its label id.
@@ -405,9 +404,7 @@ impl TextSource {
                     Some(c) => {
                         // Borrowed from the line buffer: no string per record (a label that is
                         // not UTF-8 is rare enough to pay for its lossy copy).
-                        let start = if c == 0 { 0 } else { self.field_ends[c - 1] };
-                        let bytes = &self.field_bytes[start..self.field_ends[c]];
-                        let text = String::from_utf8_lossy(bytes);
+                        let text = String::from_utf8_lossy(field_of(&self.field_bytes, &self.field_ends, c));
                         let id = match self.labels.as_mut() {
                             Some(map) if !text.trim().is_empty() => map.id(text.trim()),
                             Some(_) => Err("empty label".to_string()),
@@ -603,7 +600,7 @@ impl Source for TextSource {
         self.line_no = position.line;
         self.next_id = position.records;
         self.rejected = position.rejected;
-        resume_rejects(self.rejects.as_mut(), position, &self.name)?;
+        super::resume_rejects(self.rejects.as_mut(), position, &self.name)?;
         if position.labels.is_some() {
             self.labels = position.labels.clone();
         }
@@ -726,6 +723,13 @@ fn parse_number(field: &[u8]) -> Option<f64> {
     }
 }
 
+/// Field `i` of a line split by [`split_csv`] (a free function, so that it borrows only
+/// the split buffers and the label map can be borrowed beside it).
+fn field_of<'a>(bytes: &'a [u8], ends: &[usize], i: usize) -> &'a [u8] {
+    let start = if i == 0 { 0 } else { ends[i - 1] };
+    &bytes[start..ends[i]]
+}
+
 /// Split one CSV line into fields: field `i` is `bytes[ends[i-1]..ends[i]]`
 /// (from 0 for the first). A line without quotes is split at its commas
 /// directly (memchr); one with quotes goes through csv-core's state machine.
@@ -776,24 +780,6 @@ fn split_quoted(
     }
     ends.truncate(ends_len);
     Ok(())
-}
-
-/// Take up the rejects file where the checkpoint left it.
-pub(super) fn resume_rejects(
-    rejects: Option<&mut super::RejectsFile>,
-    position: &crate::record::SourcePosition,
-    name: &str,
-) -> Result<(), SourceError> {
-    match (rejects, position.rejects_len) {
-        (Some(file), Some(len)) => file.resume(len),
-        (Some(_), None) => Err(SourceError::Schema {
-            source_name: name.to_string(),
-            reason: "the checkpoint does not record the rejects file (it was taken without --rejects, or by an \
-                     older eddy): resume without --rejects, or start over"
-                .into(),
-        }),
-        (None, _) => Ok(()),
-    }
 }
 
 /// One NDJSON record: the values of the keys asked for, the others checked and dropped.
