@@ -529,13 +529,9 @@ fn https_with_a_certificate_made_in_the_test() {
 fn a_restart_serves_the_checkpointed_model_with_its_record_count() {
     let dir = temp_dir("restart");
     let checkpoint = dir.join("state.eddy");
-    let key = dir.join("signing.key");
-    std::fs::write(&key, "11".repeat(32)).expect("writes");
     // With a signing key, the served model must be signed too: sign a copy.
+    let (signed, key) = signed_sensors(&dir);
     let keys = Keys { signing: Some(Key::read(&key).expect("a key")), encryption: None };
-    let (header, model): (_, Model) = model_file::load(Path::new(SENSORS), "model", &Keys::default()).expect("loads");
-    let signed = dir.join("signed.eddy");
-    model_file::save(&signed, &header, &model, &keys).expect("saves");
     let args = [
         "--model",
         signed.to_str().expect("utf-8"),
@@ -725,6 +721,18 @@ fn the_client_example_labels_and_teaches_through_the_service() {
     let run = Command::new(&example).arg(&server.base).arg(READ).output().expect("the example runs");
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("403"), "{}", String::from_utf8_lossy(&run.stderr));
+}
+
+/// An untrained `kind` model on `features` (comma-separated), made by `eddy model new` in `dir`.
+fn untrained(dir: &Path, kind: &str, features: &str) -> PathBuf {
+    let model = dir.join("fresh.eddy");
+    let made = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["model", "new", kind, "--features", features, "--out"])
+        .arg(&model)
+        .output()
+        .expect("eddy runs");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    model
 }
 
 /// A signed copy of the sensors model in `dir`, and its key file.
@@ -936,13 +944,7 @@ fn a_client_that_never_reads_its_answers_loses_its_connection() {
 #[test]
 fn classes_are_bounded_and_one_service_owns_a_checkpoint() {
     let dir = temp_dir("bounds");
-    let model = dir.join("fresh.eddy");
-    let made = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["model", "new", "perceptron", "--features", "a,b,c,d", "--out"])
-        .arg(&model)
-        .output()
-        .expect("runs");
-    assert!(made.status.success());
+    let model = untrained(&dir, "perceptron", "a,b,c,d");
     let checkpoint = dir.join("state.eddy");
     let args = [
         "--model",
@@ -971,13 +973,7 @@ fn classes_are_bounded_and_one_service_owns_a_checkpoint() {
 #[test]
 fn labels_decide_once_and_bodies_announced_but_not_sent_hold_nothing() {
     let dir = temp_dir("decide");
-    let model = dir.join("fresh.eddy");
-    let made = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["model", "new", "sgd", "--features", "temperature,vibration,load,error_rate", "--out"])
-        .arg(&model)
-        .output()
-        .expect("runs");
-    assert!(made.status.success());
+    let model = untrained(&dir, "sgd", "temperature,vibration,load,error_rate");
     let server = Server::start(&["--model", model.to_str().expect("utf-8"), "--max-body", "8000000"]);
     let client = agent();
     let x = json!([[1.0, 2.0, 3.0, 4.0]]);

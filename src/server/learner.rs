@@ -405,16 +405,20 @@ impl Learner {
 
     /// Refuse a batch that would make more than `max_classes` distinct labels.
     fn check_classes(&self, y: &[i64]) -> Result<(), ApiError> {
-        let known: std::collections::HashSet<i64> = match &self.scored.model {
-            Model::Classifier(m) => m.classes().iter().copied().collect(),
-            Model::Clusterer(_) => self.truth_labels.clone(),
+        // Only the batch's own labels are collected: the known ones are looked up, not copied.
+        let (known, new): (usize, std::collections::HashSet<i64>) = match &self.scored.model {
+            Model::Classifier(m) => {
+                let classes = m.classes();
+                (classes.len(), y.iter().copied().filter(|l| classes.binary_search(l).is_err()).collect())
+            }
+            Model::Clusterer(_) => {
+                (self.truth_labels.len(), y.iter().copied().filter(|l| !self.truth_labels.contains(l)).collect())
+            }
         };
-        let mut all = known;
-        all.extend(y.iter().copied());
-        if all.len() > self.max_classes {
+        let all = known + new.len();
+        if all > self.max_classes {
             return Err(ApiError::unprocessable(format!(
-                "this batch would make {} distinct labels: more than --max-classes ({})",
-                all.len(),
+                "this batch would make {all} distinct labels: more than --max-classes ({})",
                 self.max_classes
             )));
         }
