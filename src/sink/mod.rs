@@ -56,50 +56,44 @@ impl Durable for BufWriter<io::Stdout> {
     }
 }
 
-/// `id,label` lines.
-pub struct CsvSink<W: Durable> {
+/// Labels as text lines: `id,label` under a header (CSV) or `{"id":…,"label":…}` (NDJSON).
+pub struct LineSink<W: Durable> {
     out: W,
+    ndjson: bool,
 }
 
-impl<W: Durable> CsvSink<W> {
-    /// Write the header to `out`.
-    pub fn new(mut out: W) -> io::Result<Self> {
+impl<W: Durable> LineSink<W> {
+    /// CSV lines to `out`, after writing the header.
+    pub fn csv(mut out: W) -> io::Result<Self> {
         writeln!(out, "id,label")?;
-        Ok(Self { out })
+        Ok(Self { out, ndjson: false })
+    }
+
+    /// NDJSON lines to `out`.
+    pub fn ndjson(out: W) -> Self {
+        Self { out, ndjson: true }
+    }
+
+    /// Go on writing to `out`, which already holds what a checkpoint counted.
+    fn resumed(out: W, ndjson: bool) -> Self {
+        Self { out, ndjson }
     }
 }
 
-impl<W: Durable> LabelSink for CsvSink<W> {
+impl<W: Durable> LabelSink for LineSink<W> {
     fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
+        if self.ndjson {
+            for (&id, &label) in ids.iter().zip(labels) {
+                writeln!(self.out, "{{\"id\":{id},\"label\":{label}}}")?;
+            }
+            return Ok(());
+        }
         let mut buf = itoa::Buffer::new();
         for (&id, &label) in ids.iter().zip(labels) {
             self.out.write_all(buf.format(id).as_bytes())?;
             self.out.write_all(b",")?;
             self.out.write_all(buf.format(label).as_bytes())?;
             self.out.write_all(b"\n")?;
-        }
-        Ok(())
-    }
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-    fn sync(&mut self) -> io::Result<u64> {
-        self.out.durable()
-    }
-}
-
-/// `{"id":…,"label":…}` lines.
-pub struct NdjsonSink<W: Durable> {
-    out: W,
-}
-
-impl<W: Durable> LabelSink for NdjsonSink<W> {
-    fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
-        for (&id, &label) in ids.iter().zip(labels) {
-            writeln!(self.out, "{{\"id\":{id},\"label\":{}}}", label)?;
         }
         Ok(())
     }
@@ -194,16 +188,16 @@ impl LabelSink for MemorySink {
 /// A sink for `path`, by extension; `-` is CSV on standard output.
 pub fn create(path: &str) -> io::Result<Box<dyn LabelSink>> {
     if path == "-" {
-        return Ok(Box::new(CsvSink::new(BufWriter::new(io::stdout()))?));
+        return Ok(Box::new(LineSink::csv(BufWriter::new(io::stdout()))?));
     }
     let lower = path.to_ascii_lowercase();
     let file = || File::create(Path::new(path)).map(|f| BufWriter::with_capacity(1 << 16, f));
     if lower.ends_with(".npy") {
         Ok(Box::new(NpySink::create(Path::new(path))?))
     } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
-        Ok(Box::new(NdjsonSink { out: file()? }))
+        Ok(Box::new(LineSink::ndjson(file()?)))
     } else if lower.ends_with(".csv") {
-        Ok(Box::new(CsvSink::new(file()?)?))
+        Ok(Box::new(LineSink::csv(file()?)?))
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -241,9 +235,9 @@ pub fn reopen(path: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
     }
     let out = cut(Path::new(path))?;
     if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
-        Ok(Box::new(NdjsonSink { out }))
+        Ok(Box::new(LineSink::resumed(out, true)))
     } else {
-        Ok(Box::new(CsvSink { out }))
+        Ok(Box::new(LineSink::resumed(out, false)))
     }
 }
 
