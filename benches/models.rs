@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use eddy::model::*;
-use eddy::preprocess::{Scaled, StandardScaler};
+use eddy::preprocess::StandardScaler;
 use eddy::source::synth::Blobs;
 use eddy::{OnlineClassifier, OnlineClusterer};
 use linfa::prelude::*;
@@ -69,7 +69,8 @@ fn classifiers(c: &mut Criterion) {
     );
     classifier(c, "gaussian_nb", GaussianNb::params().classes(&classes).build().expect("valid"), false);
     classifier(c, "multinomial_nb", MultinomialNb::params().classes(&classes).build().expect("valid"), true);
-    let scaled = Scaled::new(SgdClassifier::params().loss(Loss::Log).classes(&classes).build().expect("valid"));
+    let scaled =
+        ClassifierModel::scaled(SgdClassifier::params().loss(Loss::Log).classes(&classes).build().expect("valid"));
     classifier(c, "scaled_sgd_log", scaled, false);
 }
 
@@ -103,7 +104,7 @@ fn kmeans(c: &mut Criterion) {
         )
     });
     g.finish();
-    let mut scaled = Scaled::new(m.clone());
+    let mut scaled = ClustererModel::scaled(m.clone());
     scaled.partial_fit(x.view()).expect("valid");
     let mut s = StandardScaler::new();
     let mut g = c.benchmark_group("standard_scaler");

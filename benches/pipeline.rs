@@ -4,7 +4,7 @@
 //! CSV bytes per second in the `csv_parse` group.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use eddy::model::{Loss, MiniBatchKMeans, ModelKind, ModelSpec};
+use eddy::model::{MiniBatchKMeans, Model};
 use eddy::pipeline::{self, ModelStage, PipelineOptions, SnapshotOptions};
 use eddy::plot::PlotFormat;
 use eddy::sink::LabelSink;
@@ -32,19 +32,19 @@ impl LabelSink for Discard {
     }
 }
 
-fn kmeans_spec() -> ModelSpec {
-    ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 8, batch_size: BATCH, seed: 1, ..ModelSpec::default() }
+fn kmeans_spec() -> String {
+    format!("minibatch-kmeans(n_clusters=8, batch_size={BATCH}, random_state=1)")
 }
 
-fn run(input: &str, specs: &[ModelSpec], label_column: Option<&str>) -> u64 {
+fn run(input: &str, specs: &[String], label_column: Option<&str>) -> u64 {
     let options =
         SourceOptions { batch_size: BATCH, label_column: label_column.map(String::from), ..SourceOptions::default() };
     let source = source::open(input, options).expect("input opens");
     let stages = specs
         .iter()
         .map(|s| ModelStage {
-            name: s.kind.name().into(),
-            model: s.build().expect("valid"),
+            name: s.clone(),
+            model: Model::from_spec(s).expect("valid"),
             sink: Box::new(Discard(0)),
             labels_path: String::new(),
         })
@@ -120,7 +120,7 @@ fn from_generator(c: &mut Criterion) {
         })
     });
     g.bench_function("pipeline", |b| b.iter(|| black_box(run(&input, &[kmeans_spec()], None))));
-    let two = [kmeans_spec(), ModelSpec { kind: ModelKind::GaussianNb, ..ModelSpec::default() }];
+    let two = [kmeans_spec(), "gaussian-nb".to_string()];
     g.bench_function("pipeline_two_models", |b| b.iter(|| black_box(run(&input, &two, None))));
     g.finish();
 }
@@ -141,7 +141,7 @@ fn from_files(c: &mut Criterion) {
     g.bench_function("kmeans_16x8_from_csv", |b| {
         b.iter(|| black_box(run(csv.to_str().expect("utf8"), &[kmeans_spec()], None)))
     });
-    let sgd = ModelSpec { kind: ModelKind::Sgd, loss: Loss::Log, scale: true, ..ModelSpec::default() };
+    let sgd = "scale | sgd(loss=log_loss)".to_string();
     g.bench_function("scaler_sgd_log_10_from_csv", |b| {
         b.iter(|| black_box(run(csv_labelled.to_str().expect("utf8"), std::slice::from_ref(&sgd), Some("label"))))
     });
@@ -193,7 +193,7 @@ fn snapshots(c: &mut Criterion) {
         let source = source::open(&input, options).expect("opens");
         let stage = ModelStage {
             name: "kmeans".into(),
-            model: kmeans_spec().build().expect("valid"),
+            model: Model::from_spec(&kmeans_spec()).expect("valid"),
             sink: Box::new(Discard(0)),
             labels_path: String::new(),
         };
@@ -233,7 +233,7 @@ fn checkpoints(c: &mut Criterion) {
             source::open(&input, SourceOptions { batch_size: BATCH, ..SourceOptions::default() }).expect("opens");
         let stage = ModelStage {
             name: "kmeans".into(),
-            model: kmeans_spec().build().expect("valid"),
+            model: Model::from_spec(&kmeans_spec()).expect("valid"),
             sink: Box::new(Discard(0)),
             labels_path: String::new(),
         };
@@ -259,22 +259,13 @@ fn checkpoints(c: &mut Criterion) {
     g.finish();
 
     // Loading (verifying and decoding) a saved k-means model.
-    let mut model = kmeans_spec().build().expect("valid");
+    let mut model = Model::from_spec(&kmeans_spec()).expect("valid");
     let (x, _) = Blobs::new(8, 16, 1).next_batch(4096);
     if let eddy::model::Model::Clusterer(m) = &mut model {
         eddy::OnlineClusterer::partial_fit(m, x.view()).expect("valid");
     }
     let path = dir.join("model.eddy");
-    let header = eddy::model_file::Header {
-        format_version: eddy::model_file::FORMAT_VERSION,
-        kind: "model".into(),
-        eddy_version: "bench".into(),
-        features: (0..16).map(|i| format!("f{i}")).collect(),
-        n_features: 16,
-        classes: None,
-        records_seen: 4096,
-        created: 0,
-    };
+    let header = eddy::model_file::Header::for_model(&model, (0..16).map(|i| format!("f{i}")).collect(), None);
     let keys = eddy::model_file::Keys {
         signing: Some(eddy::model_file::Key::from_bytes([1; 32])),
         encryption: Some(eddy::model_file::Key::from_bytes([2; 32])),

@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release --example cluster_report -- [OUT_DIR]` (default `cluster-report/`)
 
-use eddy::model::{ModelKind, ModelSpec};
+use eddy::model::Model;
 use eddy::pipeline::{self, ModelStage, PipelineOptions};
 use eddy::report::{self, RunRecord};
 use eddy::sink::MemorySink;
@@ -13,10 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Five drifting blobs in 6 dimensions; the labels are the true blobs, used for the ARI.
     let input = "synth:blobs?n=100000&d=6&k=5&std=1.5&drift=0.0005&seed=11";
     let source = source::open(input, SourceOptions { batch_size: 1024, ..SourceOptions::default() })?;
-    let spec = ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 5, seed: 11, ..ModelSpec::default() };
     let stage = ModelStage {
-        name: "kmeans".into(),
-        model: spec.build()?,
+        name: "minibatch-kmeans".into(),
+        model: Model::from_spec("minibatch-kmeans(n_clusters=5, random_state=11)")?,
         sink: Box::new(MemorySink::default()),
         labels_path: "(memory)".into(),
     };

@@ -5,8 +5,8 @@
 
 use anyhow::{bail, Context, Result};
 use eddy::metrics::{adjusted_rand_index, ClassificationMetrics};
+use eddy::model::ClassifierModel;
 use eddy::model::{Loss, MiniBatchKMeans, SgdClassifier};
-use eddy::preprocess::Scaled;
 use eddy::OnlineClassifier;
 use ndarray::{s, Array1, Array2};
 use ndarray_npy::read_npy;
@@ -54,7 +54,7 @@ fn main() -> Result<()> {
             );
         }
         "sgd" => {
-            let mut model = Scaled::new(SgdClassifier::params().loss(Loss::Log).classes(&[0, 1]).build()?);
+            let mut model = ClassifierModel::scaled(SgdClassifier::params().loss(Loss::Log).classes(&[0, 1]).build()?);
             let mut metrics = ClassificationMetrics::new(1000)?;
             // Accuracy on the first `--prefix` records too, to compare with River's shorter run.
             let prefix = flag("--prefix", 0)? as usize;

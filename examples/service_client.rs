@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let model = call("/v1/model", None)?;
-    println!("serving {} on features {}, {} records seen", model["kind"], model["features"], model["records_seen"]);
+    println!("serving {} on features {}, {} records seen", model["spec"], model["features"], model["records_seen"]);
     let names: Vec<String> = serde_json::from_value(model["class_names"].clone()).unwrap_or_default();
     let name = |id: &Value| id.as_u64().and_then(|i| names.get(i as usize)).cloned().unwrap_or_else(|| id.to_string());
 

@@ -3,8 +3,8 @@
 //! `cargo run --example train_each_model`
 
 use eddy::metrics::{ClassificationMetrics, ClusteringMetrics};
+use eddy::model::ClassifierModel;
 use eddy::model::*;
-use eddy::preprocess::Scaled;
 use eddy::source::synth::{Blobs, Hyperplane, Sea};
 use eddy::OnlineClassifier;
 
@@ -48,14 +48,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prequential("  gaussian nb", &mut GaussianNb::params().build()?, &drifting);
     prequential("  multinomial nb (counts)", &mut MultinomialNb::params().build()?, &counts);
     println!("hyperplane (gradual drift):");
-    prequential("  scaler + sgd log", &mut Scaled::new(SgdClassifier::params().loss(Loss::Log).build()?), &hyperplane);
+    prequential(
+        "  scaler + sgd log",
+        &mut ClassifierModel::scaled(SgdClassifier::params().loss(Loss::Log).build()?),
+        &hyperplane,
+    );
     prequential(
         "  scaler + passive-aggr. II",
-        &mut Scaled::new(PassiveAggressiveClassifier::params().loss(PaLoss::SquaredHinge).c(0.01).build()?),
+        &mut ClassifierModel::scaled(PassiveAggressiveClassifier::params().loss(PaLoss::SquaredHinge).c(0.01).build()?),
         &hyperplane,
     );
     println!("SEA (abrupt drift):");
-    prequential("  scaler + sgd hinge", &mut Scaled::new(SgdClassifier::params().build()?), &sea);
+    prequential("  scaler + sgd hinge", &mut ClassifierModel::scaled(SgdClassifier::params().build()?), &sea);
     prequential("  gaussian nb", &mut GaussianNb::params().build()?, &sea);
 
     let mut stream = Blobs::new(8, 16, 3);

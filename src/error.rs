@@ -62,9 +62,6 @@ pub enum ParamsError {
     /// [`crate::NO_PREDICTION`] is reserved and cannot be a class.
     #[error("label {0} is reserved for 'no prediction yet' and cannot be a class")]
     ReservedClass(i64),
-    /// Multinomial naive Bayes takes counts; a standard scaler in front makes them negative.
-    #[error("multinomial naive Bayes takes counts: it cannot have a standard scaler in front")]
-    ScaledCounts,
     /// A window length must be at least 1.
     #[error("window must be >= 1")]
     Window,

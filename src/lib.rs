@@ -59,6 +59,7 @@ pub mod server;
 pub mod sink;
 pub mod snapshot;
 pub mod source;
+pub mod spec;
 
 pub use error::{ModelError, ParamsError};
 pub use model::{OnlineClassifier, OnlineClusterer, NO_PREDICTION};

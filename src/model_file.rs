@@ -30,8 +30,10 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 const MAGIC: &[u8; 8] = b"EDDYMDL\0";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes and reads. Version 1 held the fixed
+/// enum of models that came before the model language; it is refused with a
+/// message that says how to re-create the file.
+pub const FORMAT_VERSION: u16 = 2;
 const SIGNED: u8 = 1;
 const ENCRYPTED: u8 = 2;
 
@@ -92,6 +94,9 @@ pub struct Header {
     pub records_seen: u64,
     /// When the file was written, seconds since the Unix epoch.
     pub created: u64,
+    /// The model in the model language, for a file that holds a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
 }
 
 impl Header {
@@ -106,8 +111,22 @@ impl Header {
             classes,
             records_seen,
             created: now(),
+            spec: None,
         }
     }
+
+    /// The header of a model file holding `model`: its spec and records seen.
+    pub fn for_model(model: &crate::model::Model, features: Vec<String>, classes: Option<Vec<String>>) -> Self {
+        Self { spec: Some(model.spec()), ..Self::new(MODEL_KIND, features, classes, model.records_seen()) }
+    }
+}
+
+/// The body kind of a file that holds one model.
+pub const MODEL_KIND: &str = "model";
+
+/// Load a model file (kind `model`).
+pub fn load_model(path: &Path, keys: &Keys) -> Result<(Header, crate::model::Model), ModelFileError> {
+    load(path, MODEL_KIND, keys)
 }
 
 /// Why a model file could not be written or read.
@@ -140,6 +159,12 @@ pub enum ModelFileError {
         /// Its version.
         found: u16,
     },
+    /// Written by an eddy from before the model language.
+    #[error(
+        "{0}: written by an older eddy (format 1, before the model language): re-create it with \
+         `eddy run INPUT --model SPEC --save-model FILE` (or `eddy model new SPEC --features ...`)"
+    )]
+    Outdated(PathBuf),
     /// Shorter than its own lengths say.
     #[error("{0}: the file is truncated")]
     Truncated(PathBuf),
@@ -182,6 +207,14 @@ pub enum ModelFileError {
         model: Vec<String>,
         /// The input's features.
         input: Vec<String>,
+    },
+    /// The input lacks features the model was trained on.
+    #[error("{path}: the input has no feature named {} (the model's features are matched by name)", .missing.join(", "))]
+    MissingFeatures {
+        /// The file.
+        path: PathBuf,
+        /// The features the input lacks.
+        missing: Vec<String>,
     },
     /// The header or body could not be encoded or decoded.
     #[error("{path}: {reason}")]
@@ -295,6 +328,9 @@ fn verify_bytes(path: &Path, bytes: &[u8], keys: &Keys) -> Result<Verified, Mode
     }
     let take = |at: usize, n: usize| bytes.get(at..at + n).ok_or_else(|| ModelFileError::Truncated(p()));
     let version = u16::from_le_bytes(take(8, 2)?.try_into().map_err(|_| ModelFileError::Truncated(p()))?);
+    if version == 1 {
+        return Err(ModelFileError::Outdated(p()));
+    }
     if version != FORMAT_VERSION {
         return Err(ModelFileError::UnknownVersion { path: p(), found: version });
     }
@@ -385,6 +421,13 @@ pub fn decode<T: DeserializeOwned>(
 /// Refuse a model whose features are not the input's.
 pub fn check_features(path: &Path, header: &Header, input: &[String]) -> Result<(), ModelFileError> {
     if header.features != input {
+        let missing: Vec<&String> = header.features.iter().filter(|f| !input.contains(f)).collect();
+        if !missing.is_empty() {
+            return Err(ModelFileError::MissingFeatures {
+                path: path.to_path_buf(),
+                missing: missing.into_iter().cloned().collect(),
+            });
+        }
         return Err(ModelFileError::Features {
             path: path.to_path_buf(),
             model: header.features.clone(),

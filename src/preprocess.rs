@@ -1,8 +1,9 @@
-//! Online preprocessing: a running standard scaler and the chain that puts it in
-//! front of any model.
+//! Online preprocessing: the running standard scaler, `scale` in the model language.
 
 use crate::error::ModelError;
-use crate::model::{validate_features, OnlineClassifier, OnlineClusterer};
+use crate::model::registry::{self, AnyStage, Entry, Param, Role};
+use crate::model::stage::{impl_stage, Transformer};
+use crate::model::validate_features;
 use crate::moments::Moments;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -14,10 +15,88 @@ use serde::{Deserialize, Serialize};
 /// scikit-learn, so it maps to 0 rather than to infinity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StandardScaler {
+    params: StandardScalerParams,
     moments: Option<Moments>,
 }
 
+/// Parameters of [`StandardScaler`], with scikit-learn's names and defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StandardScalerParams {
+    /// Subtract the running mean (default true).
+    pub with_mean: bool,
+    /// Divide by the running standard deviation (default true).
+    pub with_std: bool,
+}
+
+impl Default for StandardScalerParams {
+    fn default() -> Self {
+        Self { with_mean: true, with_std: true }
+    }
+}
+
+/// `scale` in the model language.
+pub(crate) static SCALE: Entry = Entry {
+    name: "scale",
+    role: Role::Transformer,
+    summary: "running standard scaler: (x - mean) / std over every record so far (scikit-learn's StandardScaler)",
+    params: &[
+        Param::bool("with_mean", "subtract the running mean"),
+        Param::bool("with_std", "divide by the running standard deviation"),
+    ],
+    takes_counts: false,
+    outputs_negative: true,
+    defaults: registry::defaults_of::<StandardScalerParams>,
+    build: |json, _| {
+        let params: StandardScalerParams = registry::params_from(json)?;
+        Ok(AnyStage::Transformer(Box::new(StandardScaler { params, moments: None })))
+    },
+    decode: registry::decode_transformer::<StandardScaler>,
+};
+impl_stage!(StandardScaler, SCALE);
+
+impl Transformer for StandardScaler {
+    fn n_features_in(&self) -> Option<usize> {
+        self.n_features()
+    }
+    fn records_seen(&self) -> u64 {
+        self.n_samples_seen()
+    }
+    fn learn_transform(&mut self, x: ArrayView2<f64>, row_by_row: bool) -> Result<Array2<f64>, ModelError> {
+        if row_by_row {
+            StandardScaler::learn_transform(self, x)
+        } else {
+            self.partial_fit(x)?;
+            self.transform(x)
+        }
+    }
+    fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
+        StandardScaler::transform(self, x)
+    }
+    fn inverse_transform(&self, z: ArrayView2<f64>) -> Option<Array2<f64>> {
+        let (mean, scale) = (self.offset()?, self.divisor()?);
+        (z.ncols() == mean.len()).then(|| &z * &scale + &mean)
+    }
+}
+
 impl StandardScaler {
+    /// The parameters.
+    pub fn get_params(&self) -> &StandardScalerParams {
+        &self.params
+    }
+
+    /// What is subtracted from each feature: the mean, or 0 without `with_mean`.
+    fn offset(&self) -> Option<Array1<f64>> {
+        let m = self.moments.as_ref()?;
+        Some(if self.params.with_mean { m.mean.clone() } else { Array1::zeros(m.mean.len()) })
+    }
+
+    /// What each feature is divided by: its scale, or 1 without `with_std`.
+    fn divisor(&self) -> Option<Array1<f64>> {
+        let m = self.moments.as_ref()?;
+        Some(if self.params.with_std { self.scale()? } else { Array1::ones(m.mean.len()) })
+    }
+
     /// True when every number of the state is finite: a value so large that the
     /// arithmetic overflowed leaves an infinity or a NaN behind.
     pub(crate) fn state_is_finite(&self) -> bool {
@@ -67,11 +146,11 @@ impl StandardScaler {
 
     /// Standardise a batch with what has been learned so far.
     pub fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
-        let m = self.moments.as_ref().ok_or(ModelError::NotFitted("StandardScaler"))?;
-        validate_features(x, Some(m.mean.len()))?;
-        let scale: Array1<f64> =
-            m.mean.iter().zip(m.var.iter()).map(|(&mean, &var)| feature_scale(m.count, mean, var)).collect();
-        Ok((&x - &m.mean) / &scale)
+        let (Some(offset), Some(divisor)) = (self.offset(), self.divisor()) else {
+            return Err(ModelError::NotFitted("StandardScaler"));
+        };
+        validate_features(x, Some(offset.len()))?;
+        Ok((&x - &offset) / &divisor)
     }
 
     /// Learn each row and standardise it with the statistics that include it,
@@ -82,11 +161,14 @@ impl StandardScaler {
         if x.nrows() == 0 {
             return Ok(out);
         }
+        let (with_mean, with_std) = (self.params.with_mean, self.params.with_std);
         let m = self.moments.get_or_insert_with(|| Moments::new(x.ncols()));
         for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
             m.update_row(row);
             for (((z, &xi), &mean), &var) in o.iter_mut().zip(row.iter()).zip(m.mean.iter()).zip(m.var.iter()) {
-                *z = (xi - mean) / feature_scale(m.count, mean, var);
+                let offset = if with_mean { mean } else { 0.0 };
+                let divisor = if with_std { feature_scale(m.count, mean, var) } else { 1.0 };
+                *z = (xi - offset) / divisor;
             }
         }
         Ok(out)
@@ -102,98 +184,5 @@ fn feature_scale(n: f64, mean: f64, var: f64) -> f64 {
         1.0
     } else {
         var.sqrt()
-    }
-}
-
-/// A model with a running [`StandardScaler`] in front.
-///
-/// For classifiers the chain is sequential: each row updates the scaler, is
-/// standardised with statistics that include it, and then goes through the
-/// model's predict-then-learn step. For clusterers the scaler learns the whole
-/// batch, then the clusterer learns the standardised batch. A batch the model
-/// refuses leaves the scaler unchanged too.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Scaled<M> {
-    scaler: StandardScaler,
-    model: M,
-}
-
-impl<M> Scaled<M> {
-    /// Put a fresh scaler in front of `model`.
-    pub fn new(model: M) -> Self {
-        Self { scaler: StandardScaler::new(), model }
-    }
-    /// The scaler.
-    pub fn scaler(&self) -> &StandardScaler {
-        &self.scaler
-    }
-    /// The model (it works in standardised units).
-    pub fn model(&self) -> &M {
-        &self.model
-    }
-}
-
-impl<M: OnlineClassifier> OnlineClassifier for Scaled<M> {
-    fn partial_fit(&mut self, x: ArrayView2<f64>, y: ndarray::ArrayView1<i64>) -> Result<(), ModelError> {
-        self.learn_predict(x, y).map(|_| ())
-    }
-    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
-        self.model.predict(self.scaler.transform(x)?.view())
-    }
-    fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
-        self.model.predict_proba(self.scaler.transform(x)?.view())
-    }
-    fn learn_predict(&mut self, x: ArrayView2<f64>, y: ndarray::ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
-        // The scaler does not depend on the model, so scaling the whole batch row by
-        // row first is the same as interleaving the two per row. It is kept only if
-        // the model accepts the batch.
-        let mut next = self.scaler.clone();
-        let z = next.learn_transform(x)?;
-        let labels = self.model.learn_predict(z.view(), y)?;
-        self.scaler = next;
-        Ok(labels)
-    }
-    fn classes(&self) -> &[i64] {
-        self.model.classes()
-    }
-    fn n_features(&self) -> Option<usize> {
-        self.model.n_features()
-    }
-    fn records_seen(&self) -> u64 {
-        self.model.records_seen()
-    }
-    fn validate(&self, x: ArrayView2<f64>, y: ndarray::ArrayView1<i64>) -> Result<(), ModelError> {
-        self.model.validate(x, y)
-    }
-}
-
-impl<M: OnlineClusterer> OnlineClusterer for Scaled<M> {
-    fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError> {
-        self.learn_predict(x).map(|_| ())
-    }
-    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
-        self.model.predict(self.scaler.transform(x)?.view())
-    }
-    fn learn_predict(&mut self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
-        let mut next = self.scaler.clone();
-        next.partial_fit(x)?;
-        let labels = self.model.learn_predict(next.transform(x)?.view())?;
-        self.scaler = next;
-        Ok(labels)
-    }
-    fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>> {
-        self.model.cluster_centers()
-    }
-    fn counts(&self) -> ArrayView1<'_, f64> {
-        self.model.counts()
-    }
-    fn inertia(&self) -> f64 {
-        self.model.inertia()
-    }
-    fn n_features(&self) -> Option<usize> {
-        self.model.n_features()
-    }
-    fn records_seen(&self) -> u64 {
-        self.model.records_seen()
     }
 }

@@ -8,7 +8,7 @@
 //! confusion matrix into a [`Snapshot`], which the plot thread renders.
 
 use crate::metrics::{ClassificationMetrics, ClusteringMetrics, ConfusionMatrix};
-use crate::model::{ClustererModel, Model, NO_PREDICTION};
+use crate::model::{Model, NO_PREDICTION};
 use crate::moments::Moments;
 use crate::record::Batch;
 use crate::OnlineClusterer;
@@ -220,7 +220,7 @@ impl Tracker {
         }
         let detail = match model {
             Model::Clusterer(m) => Detail::Clusterer {
-                centers: centers_in_input_units(m).unwrap_or_else(|| Array2::zeros((0, d))),
+                centers: m.centers_in_input_units().unwrap_or_else(|| Array2::zeros((0, d))),
                 counts: m.counts().to_vec(),
                 inertia: clustering.mean_inertia(),
                 ari: clustering.ari(),
@@ -250,25 +250,9 @@ impl Tracker {
     }
 }
 
-/// A clusterer's centres in the input's units: behind a scaler they are
-/// standardised, so undo it (`z * scale + mean`).
-fn centers_in_input_units(m: &ClustererModel) -> Option<Array2<f64>> {
-    match m {
-        ClustererModel::MiniBatchKMeans(k) => k.cluster_centers().map(|c| c.to_owned()),
-        ClustererModel::Scaled(s) => {
-            let inner = centers_in_input_units(s.model())?;
-            match (s.scaler().mean(), s.scaler().scale()) {
-                (Some(mean), Some(scale)) => Some(inner * &scale + mean),
-                _ => Some(inner),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModelKind, ModelSpec};
 
     #[test]
     fn the_sample_is_the_last_rows_oldest_first() {
@@ -282,7 +266,7 @@ mod tests {
             t.observe(&batch, &labels, (0.0, 0.0));
             next += size as f64;
         }
-        let model = ModelSpec { kind: ModelKind::MinibatchKmeans, ..ModelSpec::default() }.build().expect("valid");
+        let model = Model::from_spec("minibatch-kmeans").expect("valid");
         let snap = t.snapshot("m", &model, &ClassificationMetrics::new(1).expect("valid"), &ClusteringMetrics::new());
         let want: Vec<f64> = (3400 - SAMPLE_ROWS..3400).map(|v| v as f64).collect();
         assert_eq!(snap.sample.column(0).to_vec(), want);

@@ -1,8 +1,7 @@
 //! Bad batches get a typed error and leave the model exactly as it was.
 
 use eddy::model::*;
-use eddy::model::{ModelKind, ModelSpec};
-use eddy::preprocess::{Scaled, StandardScaler};
+use eddy::preprocess::StandardScaler;
 use eddy::{ModelError, OnlineClassifier, ParamsError};
 use ndarray::{array, Array1, Array2};
 use serde::Serialize;
@@ -63,7 +62,7 @@ fn every_classifier_refuses_bad_batches() {
     refuses("pa", PassiveAggressiveClassifier::params().classes(&c).build().expect("valid"));
     refuses("gnb", GaussianNb::params().classes(&c).build().expect("valid"));
     refuses("mnb", MultinomialNb::params().classes(&c).build().expect("valid"));
-    refuses("scaled sgd", Scaled::new(SgdClassifier::params().classes(&c).build().expect("valid")));
+    refuses("scaled sgd", ClassifierModel::scaled(SgdClassifier::params().classes(&c).build().expect("valid")));
 }
 
 #[test]
@@ -96,10 +95,10 @@ fn kmeans_refuses_bad_batches() {
 #[test]
 fn scaled_clusterer_leaves_the_scaler_unchanged_on_refusal() {
     use eddy::OnlineClusterer;
-    let mut m = Scaled::new(MiniBatchKMeans::params().n_clusters(3).build().expect("valid"));
+    let mut m = ClustererModel::scaled(MiniBatchKMeans::params().n_clusters(3).build().expect("valid"));
     let err = m.partial_fit(array![[1.0, 2.0]].view()).expect_err("too few rows");
     assert!(matches!(err, ModelError::NotEnoughSamples { .. }));
-    assert_eq!(m.scaler().n_samples_seen(), 0);
+    assert_eq!(m.transforms()[0].records_seen(), 0);
 }
 
 #[test]
@@ -136,8 +135,8 @@ fn every_parameter_rule_is_checked() {
     assert_eq!(MiniBatchKMeans::params().batch_size(0).build().err(), Some(P::BatchSize));
     assert_eq!(MiniBatchKMeans::params().reassignment_ratio(-0.1).build().err(), Some(P::ReassignmentRatio(-0.1)));
     assert_eq!(MiniBatchKMeans::params().reassignment_ratio(1.5).build().err(), Some(P::ReassignmentRatio(1.5)));
-    let scaled_counts = ModelSpec { kind: ModelKind::MultinomialNb, scale: true, ..ModelSpec::default() };
-    assert_eq!(scaled_counts.build().err(), Some(P::ScaledCounts));
+    let scaled_counts = Model::from_spec("scale | multinomial-nb").expect_err("a scaler makes counts negative");
+    assert!(scaled_counts.message.contains("takes counts"), "{scaled_counts}");
     let wrong = KMeansInit::Centers(array![[0.0, 0.0]]);
     assert!(matches!(MiniBatchKMeans::params().n_clusters(2).init(wrong).build().err(), Some(P::InitShape { .. })));
     assert_eq!(eddy::metrics::ClassificationMetrics::new(0).err(), Some(P::Window));
@@ -177,13 +176,13 @@ fn empty_and_zero_width_batches_teach_nothing() {
 
 #[test]
 fn scaled_classifier_keeps_its_scaler_when_the_model_refuses() {
-    let mut m = Scaled::new(SgdClassifier::params().classes(&[0, 1]).build().expect("valid"));
+    let mut m = ClassifierModel::scaled(SgdClassifier::params().classes(&[0, 1]).build().expect("valid"));
     m.partial_fit(array![[1.0, 2.0], [2.0, 1.0]].view(), array![0, 1].view()).expect("valid");
     let before = snapshot(&m);
     let err = m.learn_predict(array![[5.0, 5.0]].view(), array![7].view()).expect_err("undeclared label");
     assert!(matches!(err, ModelError::UnknownLabel { label: 7, .. }));
     assert_eq!(snapshot(&m), before, "the scaler must not keep a refused batch");
-    assert_eq!(m.scaler().n_samples_seen(), 2);
+    assert_eq!(m.transforms()[0].records_seen(), 2);
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn demo_writes_labels_and_summary_and_says_where() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("labels.sgd.csv") && stdout.contains("summary.json"), "{stdout}");
-    for name in ["labels.sgd.csv", "labels.kmeans.csv"] {
+    for name in ["labels.sgd.csv", "labels.minibatch-kmeans.csv"] {
         let text = std::fs::read_to_string(out.join(name)).expect("label file");
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("id,label"));
@@ -159,9 +159,7 @@ fn run_csv_with_a_classifier_and_a_clusterer_side_by_side() {
             "--model",
             "gaussian-nb",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "3",
+            "minibatch-kmeans(n_clusters=3)",
             "--label-column",
             "class",
             "--labels-out",
@@ -282,10 +280,7 @@ fn standard_input_ndjson_and_npy_inputs() {
         &[
             "synth:sea?n=3000&seed=2",
             "--model",
-            "sgd",
-            "--scale",
-            "--loss",
-            "log",
+            "scale | sgd(loss=log_loss)",
             "--prequential",
             "per-batch",
             "--labels-out",
@@ -429,7 +424,7 @@ fn wrong_options_are_refused_with_a_reason() {
         (&["d.csv", "--model", "sgd", "--labels-out", "l.csv"], "needs --label-column"),
         (
             &["d.csv", "--model", "sgd", "--model", "sgd", "--label-column", "class", "--labels-out", "l.csv"],
-            "given twice",
+            "two models are called sgd: name each",
         ),
         (&["d.csv", "--model", "svm", "--labels-out", "l.csv"], "unknown model"),
         (
@@ -440,10 +435,7 @@ fn wrong_options_are_refused_with_a_reason() {
             &["d.csv", "--model", "perceptron", "--label-column", "nope", "--labels-out", "l.csv"],
             "no column named \"nope\"",
         ),
-        (
-            &["d.csv", "--model", "multinomial-nb", "--scale", "--label-column", "class", "--labels-out", "l.csv"],
-            "counts",
-        ),
+        (&["d.csv", "--model", "scale | multinomial-nb", "--label-column", "class", "--labels-out", "l.csv"], "counts"),
         (
             &[
                 "d.csv",
@@ -559,9 +551,7 @@ fn inline_threads_seed_features_and_gzip() {
             "--features",
             "f1",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "3",
+            "minibatch-kmeans(n_clusters=3)",
             "--batch-size",
             "100",
             "--labels-out",
@@ -622,7 +612,7 @@ fn outputs_never_overwrite_inputs_and_their_folders_are_made_first() {
     blob_csv(&dir, "d.csv", 50);
     let before = std::fs::read(dir.join("d.csv")).expect("csv");
     for flag in ["--labels-out", "--summary-json"] {
-        let mut args = vec!["d.csv", "--model", "minibatch-kmeans", "--clusters", "2"];
+        let mut args = vec!["d.csv", "--model", "minibatch-kmeans(n_clusters=2)"];
         if flag == "--labels-out" {
             args.extend(["--labels-out", "./d.csv"]);
         } else {
@@ -642,9 +632,7 @@ fn outputs_never_overwrite_inputs_and_their_folders_are_made_first() {
         &[
             "d.csv",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "2",
+            "minibatch-kmeans(n_clusters=2)",
             "--labels-out",
             "a/l.csv",
             "--summary-json",
@@ -782,7 +770,7 @@ fn example_cluster_report_writes_a_report() {
         .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(sizes, 100_000, "{stdout}");
-    assert!(dir.join("r/report.html").exists() && dir.join("r/kmeans-state.png").exists());
+    assert!(dir.join("r/report.html").exists() && dir.join("r/minibatch-kmeans-state.png").exists());
 }
 
 /// A piped stream that goes quiet gets its labels at once, not after a full batch,
@@ -864,28 +852,19 @@ fn shipped_models_load_and_the_embedding_example_uses_one() {
 fn a_run_whose_values_overflow_a_model_stops_with_an_error_naming_them() {
     let dir = temp_dir("overflow");
     std::fs::write(dir.join("big.csv"), "a,b,y\n1,2,0\n3,4,1\n1e308,1e308,0\n5,6,1\n").expect("write");
-    for (model, records) in
-        [("sgd", "records 2..=3"), ("gaussian-nb", "records 2..=3"), ("minibatch-kmeans", "records 2..=3")]
-    {
+    for (model, records) in [
+        ("sgd", "records 2..=3"),
+        ("gaussian-nb", "records 2..=3"),
+        ("minibatch-kmeans(n_clusters=2)", "records 2..=3"),
+    ] {
         let out = run_in(
             &dir,
-            &[
-                "big.csv",
-                "--model",
-                model,
-                "--clusters",
-                "2",
-                "--batch-size",
-                "2",
-                "--label-column",
-                "y",
-                "--labels-out",
-                "l.csv",
-            ],
+            &["big.csv", "--model", model, "--batch-size", "2", "--label-column", "y", "--labels-out", "l.csv"],
         );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{model}: {err}");
-        assert!(err.contains(&format!("model {model}: {records}")) && err.contains("overflowed"), "{model}: {err}");
+        let name = model.split('(').next().unwrap_or(model);
+        assert!(err.contains(&format!("model {name}: {records}")) && err.contains("overflowed"), "{model}: {err}");
     }
 }
 

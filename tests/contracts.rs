@@ -2,7 +2,7 @@
 //! and scikit-learn's reassignment of starved k-means centres.
 
 use eddy::model::*;
-use eddy::preprocess::{Scaled, StandardScaler};
+use eddy::preprocess::StandardScaler;
 use eddy::source::synth::Blobs;
 use eddy::{OnlineClassifier, OnlineClusterer};
 use ndarray::{array, Array2};
@@ -19,7 +19,7 @@ fn every_model_is_send() {
     assert_send::<MultinomialNb>();
     assert_send::<MiniBatchKMeans>();
     assert_send::<StandardScaler>();
-    assert_send::<Scaled<SgdClassifier>>();
+    assert_send::<Model>();
     assert_send::<Box<dyn OnlineClassifier>>();
     assert_send::<Box<dyn OnlineClusterer>>();
 }
@@ -50,7 +50,7 @@ fn every_model_round_trips_through_serde() {
     round_trip("pa", PassiveAggressiveClassifier::params().build().expect("valid"), false);
     round_trip("gnb", GaussianNb::params().build().expect("valid"), false);
     round_trip("mnb", MultinomialNb::params().build().expect("valid"), true);
-    round_trip("scaled sgd", Scaled::new(SgdClassifier::params().build().expect("valid")), false);
+    round_trip("scaled sgd", ClassifierModel::scaled(SgdClassifier::params().build().expect("valid")), false);
 
     let mut stream = Blobs::new(4, 3, 8);
     let mut km = MiniBatchKMeans::params().n_clusters(4).batch_size(100).seed(5).build().expect("valid");

@@ -1,6 +1,7 @@
 //! Model files: round trips, and every way a file is refused.
 
-use eddy::model::{Model, ModelKind, ModelSpec};
+use crate::util::{blobs_for, every_model_spec};
+use eddy::model::Model;
 use eddy::model_file::{self, Header, Key, Keys, ModelFileError};
 use eddy::source::synth::Blobs;
 use eddy::{OnlineClassifier, OnlineClusterer};
@@ -15,21 +16,15 @@ fn dir(name: &str) -> PathBuf {
 
 fn header(features: usize) -> Header {
     Header {
-        format_version: model_file::FORMAT_VERSION,
-        kind: "model".into(),
         eddy_version: "test".into(),
-        features: (0..features).map(|i| format!("f{i}")).collect(),
-        n_features: features,
-        classes: None,
-        records_seen: 500,
         created: 0,
+        ..Header::new("model", (0..features).map(|i| format!("f{i}")).collect(), None, 500)
     }
 }
 
-fn trained(kind: ModelKind, scale: bool) -> Model {
-    let mut model = ModelSpec { kind, clusters: 3, scale, ..ModelSpec::default() }.build().expect("valid");
-    let (x, y) = Blobs::new(3, 4, 1).next_batch(500);
-    let x = if kind == ModelKind::MultinomialNb { x.mapv(|v| (v + 15.0).max(0.0).round()) } else { x };
+fn trained(spec: &str, counts: bool) -> Model {
+    let mut model = Model::from_spec(spec).expect("valid");
+    let (x, y) = blobs_for(counts, 1, 500);
     match &mut model {
         Model::Classifier(m) => m.partial_fit(x.view(), y.view()).expect("valid"),
         Model::Clusterer(m) => m.partial_fit(x.view()).expect("valid"),
@@ -49,20 +44,16 @@ fn predictions(model: &Model) -> Vec<i64> {
 fn every_estimator_and_chain_round_trips() {
     let d = dir("roundtrip");
     let keys = Keys { signing: Some(Key::from_bytes([7; 32])), encryption: Some(Key::from_bytes([9; 32])) };
-    for kind in ModelKind::ALL {
-        for scale in [false, true] {
-            if scale && kind == ModelKind::MultinomialNb {
-                continue;
-            }
-            let model = trained(kind, scale);
-            for keys in [Keys::default(), keys.clone()] {
-                let path = d.join(format!("{kind}-{scale}.eddy"));
-                model_file::save(&path, &header(4), &model, &keys).expect("saves");
-                let (h, back): (Header, Model) = model_file::load(&path, "model", &keys).expect("loads");
-                assert_eq!(h, header(4));
-                assert_eq!(predictions(&back), predictions(&model), "{kind} scale={scale}");
-                assert_eq!(serde_json::to_string(&back).expect("json"), serde_json::to_string(&model).expect("json"));
-            }
+    for (i, (spec, counts)) in every_model_spec().into_iter().enumerate() {
+        let model = trained(&spec, counts);
+        for keys in [Keys::default(), keys.clone()] {
+            let path = d.join(format!("{i}.eddy"));
+            model_file::save(&path, &header(4), &model, &keys).expect("saves");
+            let (h, back): (Header, Model) = model_file::load(&path, "model", &keys).expect("loads");
+            assert_eq!(h, header(4));
+            assert_eq!(predictions(&back), predictions(&model), "{spec}");
+            assert_eq!(back.spec(), model.spec(), "{spec}");
+            assert_eq!(serde_json::to_string(&back).expect("json"), serde_json::to_string(&model).expect("json"));
         }
     }
 }
@@ -70,7 +61,7 @@ fn every_estimator_and_chain_round_trips() {
 #[test]
 fn damaged_tampered_and_mismatched_files_are_refused() {
     let d = dir("refused");
-    let model = trained(ModelKind::Sgd, false);
+    let model = trained("sgd", false);
     let signing = Key::from_bytes([1; 32]);
     let signed = Keys { signing: Some(signing.clone()), encryption: None };
     let path = d.join("m.eddy");
@@ -123,6 +114,9 @@ fn damaged_tampered_and_mismatched_files_are_refused() {
 
     let h = header(4);
     let err = model_file::check_features(&path, &h, &["a".into()]).expect_err("features differ");
+    assert!(err.to_string().contains("has no feature named f0, f1, f2, f3"), "{err}");
+    let reordered: Vec<String> = ["f1", "f0", "f2", "f3"].map(String::from).to_vec();
+    let err = model_file::check_features(&path, &h, &reordered).expect_err("order differs");
     assert!(err.to_string().contains("trained on features"), "{err}");
     assert!(matches!(model_file::load::<Model>(&path, "checkpoint", &signed), Err(ModelFileError::Kind { .. })));
     assert!(!format!("{:?}", signing).contains("01"), "keys never print");
@@ -150,9 +144,7 @@ fn run_saves_a_model_that_model_show_prints() {
             "run",
             "synth:blobs?n=3000&d=3&k=3&seed=2",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "3",
+            "minibatch-kmeans(n_clusters=3)",
             "--labels-out",
             "l.csv",
             "--save-model",
@@ -202,9 +194,7 @@ fn a_report_from_a_model_file() {
             "run",
             "synth:blobs?n=4000&d=3&k=3&seed=4",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "3",
+            "minibatch-kmeans(n_clusters=3)",
             "--labels-out",
             "l.csv",
             "--save-model",

@@ -1,9 +1,10 @@
 //! The pipeline through the library: threads against the one-thread oracle, and the sources.
 
-use eddy::model::{ModelKind, ModelSpec};
+use eddy::model::registry::{build_text, Context};
 use eddy::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential};
 use eddy::sink::MemorySink;
 use eddy::source::{self, OnError, SourceError, SourceOptions};
+use eddy::spec::Value;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -15,21 +16,16 @@ pub fn temp_file(name: &str, content: &[u8]) -> PathBuf {
     path
 }
 
-fn stages(kinds: &[ModelKind], classes: Option<Vec<i64>>) -> (Vec<ModelStage>, Vec<MemorySink>) {
+fn stages(specs: &[&str], classes: Option<Vec<i64>>) -> (Vec<ModelStage>, Vec<MemorySink>) {
     let mut sinks = Vec::new();
-    let stages = kinds
+    let stages = specs
         .iter()
-        .map(|&kind| {
+        .map(|&spec| {
             let sink = MemorySink::default();
             sinks.push(sink.clone());
-            let spec =
-                ModelSpec { kind, clusters: 4, batch_size: 100, classes: classes.clone(), ..ModelSpec::default() };
-            ModelStage {
-                name: kind.name().into(),
-                model: spec.build().expect("valid"),
-                sink: Box::new(sink),
-                labels_path: String::new(),
-            }
+            let inherited = vec![("n_clusters", Value::Int(4)), ("batch_size", Value::Int(100))];
+            let (_, model) = build_text(spec, &Context { inherited, classes: classes.clone() }).expect("valid");
+            ModelStage { name: model.estimator().into(), model, sink: Box::new(sink), labels_path: String::new() }
         })
         .collect();
     (stages, sinks)
@@ -42,7 +38,7 @@ fn labels(sinks: &[MemorySink]) -> Vec<Vec<(u64, i64)>> {
 /// Threads and the inline oracle give the same labels and the same scores.
 #[test]
 fn threads_match_the_inline_oracle() {
-    let kinds = [ModelKind::MinibatchKmeans, ModelKind::GaussianNb, ModelKind::Sgd];
+    let kinds = ["minibatch-kmeans", "gaussian-nb", "sgd"];
     for prequential in [Prequential::PerRow, Prequential::PerBatch] {
         let options = PipelineOptions { prequential, channel_capacity: 1, ..PipelineOptions::default() };
         let open = || {
@@ -66,7 +62,7 @@ fn per_batch_prequential_labels_the_first_batch_with_no_prediction() {
     let options = PipelineOptions { prequential: Prequential::PerBatch, ..PipelineOptions::default() };
     let o = SourceOptions { batch_size: 50, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=200&d=2&k=2&seed=1", o).expect("valid");
-    let (s, sinks) = stages(&[ModelKind::Perceptron], None);
+    let (s, sinks) = stages(&["perceptron"], None);
     pipeline::run(src, s, &options).expect("runs");
     let l = &labels(&sinks)[0];
     assert!(l[..50].iter().all(|&(_, label)| label == eddy::NO_PREDICTION));
@@ -78,7 +74,7 @@ fn kmeans_holds_small_first_batches_until_it_can_start() {
     // Batches of 3 rows, 4 centres: the first batch is held, then learned with the second.
     let o = SourceOptions { batch_size: 3, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=9&d=2&k=2&seed=1", o).expect("valid");
-    let (s, sinks) = stages(&[ModelKind::MinibatchKmeans], None);
+    let (s, sinks) = stages(&["minibatch-kmeans"], None);
     let outcome = pipeline::run(src, s, &PipelineOptions::default()).expect("runs");
     assert_eq!(outcome.summary.records, 9);
     let ids: Vec<u64> = labels(&sinks)[0].iter().map(|p| p.0).collect();
@@ -87,7 +83,7 @@ fn kmeans_holds_small_first_batches_until_it_can_start() {
     // A stream that ends before there are 4 rows is an error naming the model and the records.
     let o = SourceOptions { batch_size: 3, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=3&d=2&k=2&seed=1", o).expect("valid");
-    let (s, _) = stages(&[ModelKind::MinibatchKmeans], None);
+    let (s, _) = stages(&["minibatch-kmeans"], None);
     let err = pipeline::run(src, s, &PipelineOptions::default()).expect_err("3 rows for 4 centres");
     let text = format!("{err}: {}", std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default());
     assert!(text.contains("minibatch-kmeans: records 0..=2") && text.contains("needs at least 4"), "{text}");
@@ -196,7 +192,7 @@ fn synth_specs_are_checked() {
 fn summary_metrics_are_named_per_model_kind() {
     let o = SourceOptions { batch_size: 64, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=640&d=2&k=3&seed=2", o).expect("valid");
-    let (s, _) = stages(&[ModelKind::MinibatchKmeans, ModelKind::GaussianNb], None);
+    let (s, _) = stages(&["minibatch-kmeans", "gaussian-nb"], None);
     let outcome = pipeline::run(src, s, &PipelineOptions::default()).expect("runs");
     let (summary, models) = (outcome.summary, outcome.models);
     assert_eq!(models.len(), 2);

@@ -2,7 +2,7 @@
 //! and the report's numbers are the model's.
 
 use crate::pipeline::temp_file;
-use eddy::model::{ModelKind, ModelSpec};
+use eddy::model::Model;
 use eddy::pipeline::{self, ModelStage, PipelineOptions, SnapshotOptions};
 use eddy::plot::{self, PlotFormat};
 use eddy::report::{self, cluster_rows, silhouette, RunRecord};
@@ -21,14 +21,19 @@ fn dir(name: &str) -> PathBuf {
 }
 
 /// Run `kinds` on a generated stream with tracking on; snapshots into `plots` if given.
-fn tracked(kinds: &[ModelKind], plots: Option<&Path>, every: u64) -> pipeline::RunOutcome {
+fn tracked(kinds: &[&str], plots: Option<&Path>, every: u64) -> pipeline::RunOutcome {
     let o = SourceOptions { batch_size: 256, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=6000&d=4&k=3&seed=5", o).expect("valid");
     let stages = kinds
         .iter()
         .map(|&kind| ModelStage {
-            name: kind.name().into(),
-            model: ModelSpec { kind, clusters: 3, batch_size: 256, ..ModelSpec::default() }.build().expect("valid"),
+            name: kind.into(),
+            model: Model::from_spec(&if kind == "minibatch-kmeans" {
+                format!("{kind}(n_clusters=3, batch_size=256)")
+            } else {
+                kind.to_string()
+            })
+            .expect("valid"),
             sink: Box::new(MemorySink::default()),
             labels_path: String::new(),
         })
@@ -55,7 +60,7 @@ fn png_stats(path: &Path) -> (u32, u32, usize) {
 
 #[test]
 fn pictures_decode_and_are_not_blank() {
-    let out = tracked(&[ModelKind::MinibatchKmeans, ModelKind::GaussianNb], None, 0);
+    let out = tracked(&["minibatch-kmeans", "gaussian-nb"], None, 0);
     let d = dir("render");
     for snap in &out.snapshots {
         let png = d.join(format!("{}.png", snap.model));
@@ -86,7 +91,7 @@ fn pictures_decode_and_are_not_blank() {
 #[test]
 fn snapshots_are_numbered_with_an_atomic_latest_and_skips_are_counted() {
     let d = dir("numbered");
-    let out = tracked(&[ModelKind::MinibatchKmeans], Some(&d), 2000);
+    let out = tracked(&["minibatch-kmeans"], Some(&d), 2000);
     let stats = out.summary.snapshots.expect("snapshots on");
     let numbered: Vec<String> = std::fs::read_dir(&d)
         .expect("dir")
@@ -103,7 +108,7 @@ fn snapshots_are_numbered_with_an_atomic_latest_and_skips_are_counted() {
     // A snapshot due after every batch of a fast model: the plot thread cannot keep
     // up, so some are skipped, and the stream does not wait for it.
     let d = dir("skips");
-    let out = tracked(&[ModelKind::MinibatchKmeans], Some(&d), 1);
+    let out = tracked(&["minibatch-kmeans"], Some(&d), 1);
     let stats = out.summary.snapshots.expect("snapshots on");
     assert!(stats.skipped > 0, "{stats:?}");
     assert_eq!(out.summary.records, 6000);
@@ -111,7 +116,7 @@ fn snapshots_are_numbered_with_an_atomic_latest_and_skips_are_counted() {
 
 #[test]
 fn report_numbers_are_the_models() {
-    let out = tracked(&[ModelKind::MinibatchKmeans, ModelKind::Sgd], None, 0);
+    let out = tracked(&["minibatch-kmeans", "sgd"], None, 0);
     let snap = &out.snapshots[0];
     let Detail::Clusterer { centers, counts, .. } = &snap.detail else { panic!("k-means first") };
     let eddy::model::Model::Clusterer(model) = &out.models[0] else { panic!("a clusterer") };
@@ -183,9 +188,7 @@ fn run_plots_report_and_eddy_report_through_the_cli() {
             "--label-column",
             "kind",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "3",
+            "minibatch-kmeans(n_clusters=3)",
             "--model",
             "gaussian-nb",
             "--labels-out",
@@ -231,15 +234,13 @@ fn one_cluster_one_class_and_a_damaged_run_json() {
     let stages = vec![
         ModelStage {
             name: "km".into(),
-            model: ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 1, ..ModelSpec::default() }
-                .build()
-                .expect("valid"),
+            model: Model::from_spec("minibatch-kmeans(n_clusters=1)").expect("valid"),
             sink: Box::new(MemorySink::default()),
             labels_path: String::new(),
         },
         ModelStage {
             name: "nb".into(),
-            model: ModelSpec { kind: ModelKind::GaussianNb, ..ModelSpec::default() }.build().expect("valid"),
+            model: Model::from_spec("gaussian-nb").expect("valid"),
             sink: Box::new(MemorySink::default()),
             labels_path: String::new(),
         },
@@ -272,9 +273,7 @@ fn bad_snapshot_options_and_an_unwritable_plots_folder() {
             "run",
             "synth:blobs?n=100",
             "--model",
-            "minibatch-kmeans",
-            "--clusters",
-            "2",
+            "minibatch-kmeans(n_clusters=2)",
             "--labels-out",
             "l.csv",
             "--plots",
@@ -309,9 +308,7 @@ fn bad_snapshot_options_and_an_unwritable_plots_folder() {
     let sink = MemorySink::default();
     let stage = ModelStage {
         name: "km".into(),
-        model: ModelSpec { kind: ModelKind::MinibatchKmeans, clusters: 2, ..ModelSpec::default() }
-            .build()
-            .expect("valid"),
+        model: Model::from_spec("minibatch-kmeans(n_clusters=2)").expect("valid"),
         sink: Box::new(sink.clone()),
         labels_path: String::new(),
     };

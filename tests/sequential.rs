@@ -2,7 +2,6 @@
 //! labels and the model (bit for bit, compared through serde) of one-row steps.
 
 use eddy::model::*;
-use eddy::preprocess::Scaled;
 use eddy::source::synth::Blobs;
 use eddy::OnlineClassifier;
 use ndarray::s;
@@ -58,8 +57,12 @@ fn naive_bayes() {
 
 #[test]
 fn scaler_in_front() {
-    check("scaled sgd", Scaled::new(SgdClassifier::params().loss(Loss::Log).build().expect("valid")), false);
-    check("scaled gnb", Scaled::new(GaussianNb::params().build().expect("valid")), false);
+    check(
+        "scaled sgd",
+        ClassifierModel::scaled(SgdClassifier::params().loss(Loss::Log).build().expect("valid")),
+        false,
+    );
+    check("scaled gnb", ClassifierModel::scaled(GaussianNb::params().build().expect("valid")), false);
 }
 
 /// GaussianNb's batch `partial_fit` merges batch statistics (scikit-learn's way);

@@ -191,7 +191,8 @@ fn predict_and_learn_give_the_library_s_answers_in_every_format() {
     let health = get(&agent, &server.url("/healthz"), None);
     assert_eq!((health.status, health.json()["records_seen"].as_u64()), (200, Some(3000)));
     let info = get(&agent, &server.url("/v1/model"), None).json();
-    assert_eq!(info["kind"], "scaled sgd");
+    assert_eq!(info["kind"], "sgd");
+    assert_eq!(info["spec"], "scale | sgd(loss=log_loss)");
     assert_eq!(info["features"], json!(["temperature", "vibration", "load", "error_rate"]));
     assert_eq!(info["class_names"], json!(["ok", "warn", "fail"]));
     assert_eq!(info["classes"], json!([0, 1, 2]));
@@ -715,7 +716,10 @@ fn the_client_example_labels_and_teaches_through_the_service() {
     let run = Command::new(&example).arg(&server.base).arg(LEARN).output().expect("the example runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
-    assert!(stdout.contains("serving \"scaled sgd\"") && stdout.contains("records seen 3003"), "{stdout}");
+    assert!(
+        stdout.contains("serving \"scale | sgd(loss=log_loss)\"") && stdout.contains("records seen 3003"),
+        "{stdout}"
+    );
     assert_eq!(stdout.lines().filter(|l| l.starts_with("predict ")).count(), 3, "{stdout}");
     // With a read-only token, learning is refused and the example says why.
     let run = Command::new(&example).arg(&server.base).arg(READ).output().expect("the example runs");
@@ -846,8 +850,8 @@ fn a_service_can_start_from_an_untrained_model_and_keep_what_it_learned() {
     for (bad, says) in [
         (vec!["nope", "--features", "a"], "nope"),
         (vec!["sgd", "--features", "a,,b"], "empty"),
-        (vec!["multinomial-nb", "--scale", "--features", "a"], "scale"),
-        (vec!["minibatch-kmeans", "--clusters", "0", "--features", "a"], "clusters"),
+        (vec!["scale | multinomial-nb", "--features", "a"], "counts"),
+        (vec!["minibatch-kmeans(n_clusters=0)", "--features", "a"], "clusters"),
     ] {
         let out = dir.join("bad.eddy");
         let run = new(&[bad.as_slice(), &["--out", out.to_str().expect("utf-8")]].concat());

@@ -58,3 +58,27 @@ pub fn assert_close<'a>(what: &str, a: impl IntoIterator<Item = &'a f64>, b: imp
         assert!((x - y).abs() <= tol || (x == y), "{what}[{i}]: eddy {x} vs scikit-learn {y}");
     }
 }
+
+/// One model for every entry of the registry: each estimator alone and behind each
+/// transformer that may precede it, with whether it takes counts (values >= 0).
+/// Tests that iterate this cover a new registry entry without being edited.
+pub fn every_model_spec() -> Vec<(String, bool)> {
+    use eddy::model::registry::{Role, ENTRIES};
+    let mut specs = Vec::new();
+    for e in ENTRIES.iter().filter(|e| e.role != Role::Transformer) {
+        specs.push((e.name.to_string(), e.takes_counts));
+        for t in ENTRIES.iter().filter(|t| t.role == Role::Transformer) {
+            let chained = format!("{} | {}", t.name, e.name);
+            if eddy::model::Model::from_spec(&chained).is_ok() {
+                specs.push((chained, e.takes_counts));
+            }
+        }
+    }
+    specs
+}
+
+/// A batch for `spec`: labelled blobs, as counts when the model takes counts.
+pub fn blobs_for(counts: bool, seed: u64, rows: usize) -> (Array2<f64>, Array1<i64>) {
+    let (x, y) = eddy::source::synth::Blobs::new(3, 4, seed).next_batch(rows);
+    (if counts { x.mapv(|v| (v + 15.0).max(0.0).round()) } else { x }, y)
+}

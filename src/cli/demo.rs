@@ -1,12 +1,13 @@
 //! `eddy demo`: the main job on generated streams, no input needed.
 
 use super::run::{print_summary, quit_on_signal, write_summary};
-use crate::model::{Loss, ModelKind, ModelSpec};
+use crate::model::registry::{self, Context as SpecContext};
 use crate::pipeline::{self, ModelStage, PipelineOptions, RunSummary, SnapshotOptions, SnapshotStats};
 use crate::plot::PlotFormat;
 use crate::report::{self, RunRecord};
 use crate::sink;
 use crate::source::{self, SourceOptions};
+use crate::spec::Value;
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
@@ -45,29 +46,19 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let (n, seed) = (config.records, config.seed);
 
     // A drifting 5-class stream through a running scaler and logistic SGD, test-then-train.
-    let classifier = ModelSpec {
-        kind: ModelKind::Sgd,
-        loss: Loss::Log,
-        scale: true,
-        seed,
-        batch_size: config.batch_size,
-        // Declared classes: before the first record the model predicts class 0, as scikit-learn would.
-        classes: Some((0..5).collect()),
-        ..ModelSpec::default()
-    };
+    let inherited = vec![
+        ("batch_size", Value::Int(config.batch_size.try_into().unwrap_or(i64::MAX))),
+        ("random_state", Value::Int(seed.try_into().unwrap_or(i64::MAX))),
+    ];
+    // Declared classes: before the first record the model predicts class 0, as scikit-learn would.
+    let ctx = SpecContext { inherited: inherited.clone(), classes: Some((0..5).collect()) };
     let drifting = format!("synth:blobs?n={n}&d=8&k=5&std=2.5&drift=0.001&seed={seed}");
-    let first = one_run(config, &drifting, classifier, "labels.sgd.csv", &options, &quit)?;
+    let first = one_run(config, &drifting, "scale | sgd(loss=log_loss)", &ctx, &options, &quit)?;
 
     // Eight blobs in 16 dimensions through mini-batch k-means.
-    let kmeans = ModelSpec {
-        kind: ModelKind::MinibatchKmeans,
-        clusters: 8,
-        batch_size: config.batch_size,
-        seed,
-        ..ModelSpec::default()
-    };
+    let ctx = SpecContext { inherited, classes: None };
     let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}", seed + 1);
-    let second = one_run(config, &blobs, kmeans, "labels.kmeans.csv", &options, &quit)?;
+    let second = one_run(config, &blobs, "minibatch-kmeans(n_clusters=8)", &ctx, &options, &quit)?;
 
     let (first, first_snapshots) = first;
     let (second, second_snapshots) = second;
@@ -98,7 +89,10 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let summary_path = config.out.join("summary.json");
     write_summary(&summary_path, &summary)?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "eddy demo: a drifting 5-class stream (scaler + logistic SGD) and 8 blobs (mini-batch k-means)")?;
+    writeln!(
+        out,
+        "eddy demo: a drifting 5-class stream (scale | sgd(loss=log_loss)) and 8 blobs (minibatch-kmeans(n_clusters=8))"
+    )?;
     print_summary(&mut out, &summary)?;
     writeln!(out, "  summary: {}", summary_path.display())?;
     writeln!(out, "  plots:   {}/latest-<model>.png (and numbered snapshots)", plots.display())?;
@@ -110,18 +104,21 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
 fn one_run(
     config: &DemoConfig,
     input: &str,
-    spec: ModelSpec,
-    labels: &str,
+    spec: &str,
+    ctx: &SpecContext,
     options: &PipelineOptions,
     quit: &std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Result<(RunSummary, Vec<crate::snapshot::Snapshot>)> {
     let source_options =
         SourceOptions { batch_size: config.batch_size, quit: quit.clone(), ..SourceOptions::default() };
     let source = source::open(input, source_options)?;
-    let path = config.out.join(labels).display().to_string();
+    let (label, model) = registry::build_text(spec, ctx)?;
+    // The same naming rule as `eddy run`: the model's label, or its estimator's name.
+    let name = label.unwrap_or_else(|| model.estimator().to_string());
+    let path = config.out.join(format!("labels.{name}.csv")).display().to_string();
     let stage = ModelStage {
-        name: spec.kind.name().to_string(),
-        model: spec.build()?,
+        name,
+        model,
         sink: sink::create(&path).with_context(|| format!("creating {path}"))?,
         labels_path: path,
     };

@@ -102,6 +102,13 @@ pub fn main() -> ExitCode {
             report(&run, &out, signing_key.as_deref(), encryption_key.as_deref())
         }
         Command::Model(ModelCommand::New(args)) => new_model::new_model(*args),
+        Command::Model(ModelCommand::List { name }) => match crate::model::registry::describe(name.as_deref()) {
+            Ok(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(anyhow::anyhow!(e)),
+        },
         Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
             show_model(&file, signing_key.as_deref(), encryption_key.as_deref())
         }
@@ -192,8 +199,16 @@ fn checkpoints(cmd: CheckpointCommand) -> anyhow::Result<ExitCode> {
 enum ModelCommand {
     /// Write an untrained model file (to serve with `eddy serve`, which learns it from scratch).
     ///
-    /// Example: eddy model new sgd --loss log --scale --features temperature,load --classes ok,fail --out m.eddy
+    /// Example: eddy model new 'scale | sgd(loss=log_loss)' --features temperature,load --classes ok,fail --out m.eddy
     New(Box<new_model::NewModelArgs>),
+    /// List every model and stage of the model language with its parameters, defaults,
+    /// allowed values and what each does (or only the one named).
+    ///
+    /// Example: eddy model list sgd
+    List {
+        /// Show only this model or stage.
+        name: Option<String>,
+    },
     /// Verify a model file and print it as JSON (header, then the model's state).
     Show {
         /// The model file.
@@ -215,7 +230,7 @@ fn show_model(
     use crate::model_file::{self, Key, Keys};
     let keys =
         Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
-    let (header, model): (_, crate::model::Model) = model_file::load(file, "model", &keys)?;
+    let (header, model) = model_file::load_model(file, &keys)?;
     let shown = serde_json::json!({ "header": header, "model": model });
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(ExitCode::SUCCESS)
@@ -232,7 +247,7 @@ fn report(
     let record = if is_model {
         let keys =
             Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
-        let (header, model): (_, crate::model::Model) = model_file::load(run, "model", &keys)?;
+        let (header, model) = model_file::load_model(run, &keys)?;
         let name = run.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
         crate::report::RunRecord::from_model(&name, &header, &model)
     } else {

@@ -1,10 +1,9 @@
 //! `eddy model new`: an untrained model file, to serve or to start from.
 
-use super::run::{parse_model, ModelFlags};
-use crate::model::ModelKind;
+use super::run::ModelFlags;
 use crate::model_file::{self, Header, Key, Keys};
 use crate::record::LabelMap;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,9 +11,8 @@ use std::process::ExitCode;
 /// `eddy model new` flags (the model's are `eddy run`'s).
 #[derive(Debug, Args)]
 pub struct NewModelArgs {
-    /// minibatch-kmeans, sgd, perceptron, passive-aggressive, gaussian-nb or multinomial-nb.
-    #[arg(value_parser = parse_model)]
-    pub kind: ModelKind,
+    /// The model in the model language, e.g. 'scale | sgd(loss=log_loss)' (`eddy model list`).
+    pub spec: String,
     /// The feature names, comma-separated, in the order records will have them.
     #[arg(long, value_delimiter = ',', required = true)]
     pub features: Vec<String>,
@@ -38,14 +36,13 @@ pub fn new_model(args: NewModelArgs) -> anyhow::Result<ExitCode> {
         bail!("--features: a feature name is empty");
     }
     let labels = args.model.classes.as_deref().map(LabelMap::declared);
-    let spec = args.model.spec(args.kind, labels.as_ref().and_then(LabelMap::declared_ids));
-    let model = spec.build().context("the model's settings")?;
+    let (_, model) = args.model.build(&args.spec, labels.as_ref().and_then(LabelMap::declared_ids))?;
     let keys = Keys {
         signing: args.signing_key.as_deref().map(Key::read).transpose()?,
         encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,
     };
-    let header = Header::new("model", args.features, labels.as_ref().and_then(LabelMap::class_names), 0);
+    let header = Header::for_model(&model, args.features, labels.as_ref().and_then(LabelMap::class_names));
     model_file::save(&args.out, &header, &model, &keys)?;
-    eprintln!("model: {} ({}, untrained, features {})", args.out.display(), model.name(), header.features.join(","));
+    eprintln!("model: {} ({}, untrained, features {})", args.out.display(), model.spec(), header.features.join(","));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,12 +1,14 @@
 //! `eddy run`: arguments, the configuration built from them, and the run.
 
-use crate::model::{Loss, ModelKind, ModelSpec};
+use crate::model::registry::{self, Context as SpecContext};
+use crate::model::Model;
 use crate::model_file::{Key, Keys};
 use crate::pipeline::{self, Metrics, ModelStage, PipelineOptions, Prequential, RunSummary, SnapshotOptions};
 use crate::plot::PlotFormat;
 use crate::report::{self, RunRecord};
 use crate::sink;
 use crate::source::{self, OnError, SourceOptions, TextFormat};
+use crate::spec::Value;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
 use std::io::IsTerminal;
@@ -22,10 +24,21 @@ pub struct RunArgs {
     /// standard input, or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
     /// (also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`).
     pub input: String,
-    /// Model to run; repeat to run several side by side, each on its own thread:
-    /// minibatch-kmeans, sgd, perceptron, passive-aggressive, gaussian-nb, multinomial-nb.
-    #[arg(long = "model", required = true, value_parser = parse_model)]
-    pub models: Vec<ModelKind>,
+    /// A model in the model language, e.g. 'scale | sgd(loss=log_loss, eta0=0.01,
+    /// learning_rate=constant)' or 'minibatch-kmeans(n_clusters=3)'; `eddy model list`
+    /// shows every model and parameter. Repeat to run several side by side, each on its
+    /// own thread; 'NAME=spec' names one (label files and the summary use the name).
+    #[arg(long = "model", required_unless_present = "model_files")]
+    pub models: Vec<String>,
+    /// Start from a saved model (repeatable, and combinable with --model): it goes on
+    /// learning from this input (or only labels it, with --no-learn). Named after the
+    /// file's stem. Its features are matched by name.
+    #[arg(long = "model-file")]
+    pub model_files: Vec<PathBuf>,
+    /// Label with the models frozen: predict only, learn nothing (metrics are still
+    /// computed when there is a label column).
+    #[arg(long)]
+    pub no_learn: bool,
     /// Where the labels go: .csv (id,label), .ndjson, .npy (int64, shape (n, 1)), or `-`
     /// (CSV on standard output). With several models: <stem>.<model>.<ext>.
     #[arg(long)]
@@ -115,41 +128,36 @@ pub struct RunArgs {
     pub resume: bool,
 }
 
-/// The flags that set a model up, shared by `eddy run` and `eddy model new`.
+/// The run-wide settings models inherit, shared by `eddy run` and `eddy model new`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelFlags {
     /// Declare the classes, comma-separated: any other label is refused. Ids follow this order.
     #[arg(long, value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
-    /// Centres, for minibatch-kmeans.
-    #[arg(long, default_value_t = 8)]
-    pub clusters: usize,
-    /// Records per mini-batch (k-means also paces its reassignment of starved centres by it).
+    /// Records per mini-batch; also the `batch_size` of models whose spec does not set it
+    /// (k-means paces its reassignment of starved centres by it).
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
-    /// Loss, for sgd.
-    #[arg(long, value_enum, default_value_t = LossArg::Hinge)]
-    pub loss: LossArg,
-    /// Put a running standard scaler in front of every model.
+    /// The `random_state` of every model whose spec does not set it.
     #[arg(long)]
-    pub scale: bool,
-    /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub seed: Option<u64>,
 }
 
 impl ModelFlags {
-    /// The spec of a `kind` model with these settings and `classes` (already resolved to ids).
-    pub fn spec(&self, kind: ModelKind, classes: Option<Vec<i64>>) -> ModelSpec {
-        ModelSpec {
-            kind,
-            clusters: self.clusters,
-            batch_size: self.batch_size,
-            loss: self.loss.into(),
-            scale: self.scale,
-            seed: self.seed,
-            classes,
+    /// What a spec inherits from these flags, with `classes` already resolved to ids.
+    pub fn context(&self, classes: Option<Vec<i64>>) -> SpecContext {
+        let mut inherited = vec![("batch_size", Value::Int(i64::try_from(self.batch_size).unwrap_or(i64::MAX)))];
+        if let Some(seed) = self.seed {
+            inherited.push(("random_state", Value::Int(i64::try_from(seed).unwrap_or(i64::MAX))));
         }
+        SpecContext { inherited, classes }
+    }
+
+    /// Build the model of `spec`; its name is the spec's label or its estimator's name.
+    pub fn build(&self, spec: &str, classes: Option<Vec<i64>>) -> Result<(String, Model)> {
+        let (label, model) =
+            registry::build_text(spec, &self.context(classes)).map_err(|e| anyhow::anyhow!("--model: {e}"))?;
+        Ok((label.unwrap_or_else(|| model.estimator().to_string()), model))
     }
 }
 
@@ -160,17 +168,6 @@ pub enum PlotFormatArg {
     Png,
     /// SVG pictures.
     Svg,
-}
-
-/// `--loss`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LossArg {
-    /// Logistic regression.
-    Log,
-    /// Linear SVM.
-    Hinge,
-    /// Smoothed hinge.
-    ModifiedHuber,
 }
 
 /// `--prequential`.
@@ -207,20 +204,6 @@ pub enum FormatArg {
     Csv,
     /// One JSON object per line.
     Ndjson,
-}
-
-impl From<LossArg> for Loss {
-    fn from(arg: LossArg) -> Self {
-        match arg {
-            LossArg::Log => Loss::Log,
-            LossArg::Hinge => Loss::Hinge,
-            LossArg::ModifiedHuber => Loss::ModifiedHuber,
-        }
-    }
-}
-
-pub(super) fn parse_model(s: &str) -> Result<ModelKind, String> {
-    s.parse()
 }
 
 /// The newest checkpoint of `dir` that verifies; a broken newest one falls back to the
@@ -284,14 +267,26 @@ fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, outputs: &[
     Ok(())
 }
 
+/// A model a run starts with.
+pub struct PlannedModel {
+    /// Its name in the summary, label file names and checkpoints.
+    pub name: String,
+    /// The model, untrained or as saved.
+    pub model: Model,
+    /// Where its labels go.
+    pub labels_path: String,
+    /// The model file it came from, with the features and class names it records.
+    pub file: Option<(PathBuf, crate::model_file::Header)>,
+}
+
 /// Everything a run needs, checked: built from [`RunArgs`].
 pub struct RunConfig {
     /// The input as given.
     pub input: String,
     /// Source options.
     pub source: SourceOptions,
-    /// One spec and label path per model.
-    pub models: Vec<(ModelSpec, String)>,
+    /// The models, each with its name and label path.
+    pub models: Vec<PlannedModel>,
     /// Pipeline options.
     pub pipeline: PipelineOptions,
     /// Where the summary goes.
@@ -353,26 +348,12 @@ impl RunConfig {
             }
             None => None,
         };
-        let mut seen = std::collections::HashSet::new();
-        for m in &args.models {
-            if !seen.insert(*m) {
-                bail!("--model {m} is given twice");
-            }
-        }
-        if args.labels_out == "-" && args.models.len() > 1 {
-            bail!("--labels-out - (standard output) takes one model; give a file name for several");
-        }
         let synthetic_or_npy = args.input.starts_with("synth:") || args.input.to_ascii_lowercase().ends_with(".npy");
         let has_labels = if synthetic_or_npy {
             args.input.starts_with("synth:") || args.labels_from.is_some()
         } else {
             args.label_column.is_some()
         };
-        for m in &args.models {
-            if !m.is_clusterer() && !has_labels {
-                bail!("--model {m} is a classifier: it needs --label-column (or --labels-from for .npy)");
-            }
-        }
         let classes: Option<Vec<i64>> = match (&args.model.classes, synthetic_or_npy) {
             (None, _) => None,
             // Text inputs: integer classes are their own ids, names get 0, 1, ... in order.
@@ -384,20 +365,40 @@ impl RunConfig {
                     .collect::<Result<_>>()?,
             ),
         };
-        let models: Vec<(ModelSpec, String)> = args
-            .models
-            .iter()
-            .map(|&kind| {
-                let spec = args.model.spec(kind, classes.clone());
-                let path = if args.models.len() == 1 {
-                    args.labels_out.clone()
-                } else {
-                    sink::path_for_model(&args.labels_out, kind.name())
-                };
-                (spec, path)
-            })
-            .collect();
-        let mut outputs: Vec<PathBuf> = models.iter().map(|(_, p)| PathBuf::from(p)).collect();
+        let keys = Keys {
+            signing: args.signing_key.as_deref().map(Key::read).transpose()?,
+            encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,
+        };
+        let mut models: Vec<PlannedModel> = Vec::new();
+        for spec in &args.models {
+            let (name, model) = args.model.build(spec, classes.clone())?;
+            models.push(PlannedModel { name, model, labels_path: String::new(), file: None });
+        }
+        for path in &args.model_files {
+            let (header, model) = crate::model_file::load_model(path, &keys)?;
+            let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+            models.push(PlannedModel { name, model, labels_path: String::new(), file: Some((path.clone(), header)) });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for PlannedModel { name, .. } in &models {
+            if !seen.insert(name.clone()) {
+                bail!("two models are called {name}: name each, e.g. --model 'fast=sgd(eta0=0.1)' --model 'slow=sgd(eta0=0.001)'");
+            }
+        }
+        if args.labels_out == "-" && models.len() > 1 {
+            bail!("--labels-out - (standard output) takes one model; give a file name for several");
+        }
+        for PlannedModel { name, model, .. } in &models {
+            if matches!(model, Model::Classifier(_)) && !has_labels && !args.no_learn {
+                bail!("model {name} is a classifier: it needs --label-column (or --labels-from for .npy) to learn, or --no-learn to only label");
+            }
+        }
+        let many = models.len() > 1;
+        for m in &mut models {
+            m.labels_path =
+                if many { sink::path_for_model(&args.labels_out, &m.name) } else { args.labels_out.clone() };
+        }
+        let mut outputs: Vec<PathBuf> = models.iter().map(|m| PathBuf::from(&m.labels_path)).collect();
         outputs.extend(args.rejects.iter().cloned());
         outputs.extend(args.summary_json.iter().cloned());
         outputs.extend(args.save_model.iter().cloned());
@@ -413,17 +414,35 @@ impl RunConfig {
         if args.checkpoint.is_some() && (args.checkpoint_every == 0 || args.keep_checkpoints == 0) {
             bail!("--checkpoint-every and --keep-checkpoints must be at least 1");
         }
-        let keys = Keys {
-            signing: args.signing_key.as_deref().map(Key::read).transpose()?,
-            encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,
-        };
         check_outputs(&args.input, args.labels_from.as_deref(), &outputs)?;
+        // A saved model names its features and classes: without --features the input is
+        // read by those names (so its column order does not matter), and its class
+        // names keep their ids.
+        let saved = models.iter().filter_map(|m| m.file.as_ref());
+        let mut features = args.features;
+        let mut known_classes = None;
+        for (path, header) in saved {
+            if features.is_none() {
+                features = Some(header.features.clone());
+            }
+            if let Some(names) = &header.classes {
+                match &known_classes {
+                    None => known_classes = Some(names.clone()),
+                    Some(k) if k != names => bail!(
+                        "{}: its classes {names:?} differ from another model file's {k:?}: run them separately",
+                        path.display()
+                    ),
+                    Some(_) => {}
+                }
+            }
+        }
         Ok(Self {
             source: SourceOptions {
                 batch_size: args.model.batch_size,
-                features: args.features,
+                features,
                 label_column: args.label_column,
                 classes: args.model.classes.clone(),
+                known_classes,
                 on_error: match args.on_error {
                     OnErrorArg::Fail => OnError::Fail,
                     OnErrorArg::Skip => OnError::Skip,
@@ -441,7 +460,7 @@ impl RunConfig {
             input: args.input,
             models,
             pipeline: PipelineOptions {
-                prequential: args.prequential.into(),
+                prequential: if args.no_learn { Prequential::Frozen } else { args.prequential.into() },
                 quit,
                 snapshots,
                 track: args.report.is_some(),
@@ -471,6 +490,7 @@ impl RunConfig {
         let prequential = match self.pipeline.prequential {
             Prequential::PerRow => "per-row",
             Prequential::PerBatch => "per-batch",
+            Prequential::Frozen => "frozen",
         };
         vec![
             ("input".into(), self.input.clone()),
@@ -486,6 +506,11 @@ impl RunConfig {
     pub fn execute(mut self) -> Result<RunSummary> {
         let mut source = source::open(&self.input, self.source.clone())?;
         self.features = source.feature_names().to_vec();
+        for m in &self.models {
+            if let Some((path, header)) = &m.file {
+                crate::model_file::check_features(path, header, &self.features)?;
+            }
+        }
         let resume = match (&self.checkpoint, self.resume) {
             (Some((dir, _, _)), true) => newest_valid_checkpoint(dir, &self.keys, &self.features)?,
             _ => None,
@@ -521,15 +546,15 @@ impl RunConfig {
             });
         }
         let mut stages = Vec::new();
-        for (spec, path) in &self.models {
+        for planned in &self.models {
+            let (name, path) = (&planned.name, &planned.labels_path);
             if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            let name = spec.kind.name().to_string();
             let resumed = resume.as_ref().map(|c| {
                 c.models
                     .iter()
-                    .find(|m| m.name == name && m.labels_path == *path)
+                    .find(|m| m.name == *name && m.labels_path == *path)
                     .ok_or_else(|| anyhow::anyhow!("the checkpoint has no model {name} writing {path}: resume with the same --model and --labels-out"))
             });
             let (model, sink) = match resumed {
@@ -537,9 +562,9 @@ impl RunConfig {
                     let m = found?;
                     (m.model.clone(), sink::reopen(path, m.labels_len).with_context(|| format!("reopening {path}"))?)
                 }
-                None => (spec.build()?, sink::create(path).with_context(|| format!("creating {path}"))?),
+                None => (planned.model.clone(), sink::create(path).with_context(|| format!("creating {path}"))?),
             };
-            stages.push(ModelStage { name, model, sink, labels_path: path.clone() });
+            stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone() });
         }
         let bar = self.progress.then(progress_bar);
         if let Some(bar) = &bar {
@@ -558,18 +583,14 @@ impl RunConfig {
         if let Some(path) = &self.save_model {
             let many = outcome.models.len() > 1;
             let features = self.features.clone();
-            for ((spec, _), model) in self.models.iter().zip(&outcome.models) {
+            for (planned, model) in self.models.iter().zip(&outcome.models) {
                 let target = if many {
-                    PathBuf::from(crate::sink::path_for_model(&path.display().to_string(), spec.kind.name()))
+                    PathBuf::from(crate::sink::path_for_model(&path.display().to_string(), &planned.name))
                 } else {
                     path.clone()
                 };
-                let header = crate::model_file::Header::new(
-                    "model",
-                    features.clone(),
-                    outcome.summary.classes.clone(),
-                    outcome.summary.records,
-                );
+                let header =
+                    crate::model_file::Header::for_model(model, features.clone(), outcome.summary.classes.clone());
                 crate::model_file::save(&target, &header, model, &self.keys)?;
                 eprintln!("model: {}", target.display());
             }

@@ -9,6 +9,8 @@
 //! of centres whose count falls below `reassignment_ratio * max(count)`.
 //! linfa's `KMeans` is kept as a cross-check in the tests and benches.
 
+use super::registry::{self, Entry, Param, Role};
+use super::stage::impl_stage;
 use super::{validate, OnlineClusterer};
 use crate::error::{ModelError, ParamsError};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum KMeansInit {
     /// Greedy k-means++ (scikit-learn's default), seeded.
+    #[serde(rename = "k-means++")]
     KMeansPlusPlus,
     /// These centres, `n_clusters x n_features`.
     Centers(Array2<f64>),
@@ -28,6 +31,7 @@ pub enum KMeansInit {
 
 /// Parameters of [`MiniBatchKMeans`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MiniBatchKMeansParams {
     /// Number of centres (default 8).
     pub n_clusters: usize,
@@ -40,7 +44,8 @@ pub struct MiniBatchKMeansParams {
     /// Centres with `count < reassignment_ratio * max(count)` are moved to random
     /// rows of the batch (default 0.01; 0 disables reassignment).
     pub reassignment_ratio: f64,
-    /// Seed of every random choice (default 0).
+    /// Seed of every random choice (default 0; scikit-learn's `random_state`).
+    #[serde(rename = "random_state", alias = "seed")]
     pub seed: u64,
 }
 
@@ -109,6 +114,39 @@ impl MiniBatchKMeansParams {
         })
     }
 }
+
+/// `minibatch-kmeans` in the model language.
+pub(crate) static MINIBATCH_KMEANS: Entry = Entry {
+    name: "minibatch-kmeans",
+    role: Role::Clusterer,
+    summary: "mini-batch k-means with k-means++ seeding and reassignment (scikit-learn's MiniBatchKMeans)",
+    params: &[
+        Param::int("n_clusters", 1, "number of centres"),
+        Param::int(
+            "batch_size",
+            1,
+            "rows per batch: paces reassignment and sizes the k-means++ sample (default: the run's --batch-size)",
+        ),
+        Param::choice("init", &["k-means++"], "how the first batch seeds the centres"),
+        Param::float(
+            "reassignment_ratio",
+            0.0,
+            false,
+            1.0,
+            "centres with fewer than this share of the largest count move to random rows",
+        ),
+        Param::int("random_state", 0, "seed of every random choice (default: the run's --seed)"),
+    ],
+    takes_counts: false,
+    outputs_negative: false,
+    defaults: registry::defaults_of::<MiniBatchKMeansParams>,
+    build: |json, _| {
+        let p: MiniBatchKMeansParams = registry::params_from(json)?;
+        Ok(registry::AnyStage::Clusterer(Box::new(p.build()?)))
+    },
+    decode: registry::decode_clusterer::<MiniBatchKMeans>,
+};
+impl_stage!(MiniBatchKMeans, MINIBATCH_KMEANS);
 
 /// Mini-batch k-means (scikit-learn's `MiniBatchKMeans.partial_fit`).
 ///
@@ -299,6 +337,13 @@ impl OnlineClusterer for MiniBatchKMeans {
     }
     fn records_seen(&self) -> u64 {
         self.seen
+    }
+    fn rows_to_start(&self) -> usize {
+        if self.centers.is_none() {
+            self.params.n_clusters
+        } else {
+            0
+        }
     }
 }
 

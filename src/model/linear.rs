@@ -11,6 +11,8 @@
 //! `partial_fit` call. That keeps the model independent of how a stream is cut
 //! into batches.
 
+use super::registry::{self, Entry, Param, Role};
+use super::stage::impl_stage;
 use super::{insert_zero_row, validate, Classes, OnlineClassifier, NO_PREDICTION};
 use crate::error::{ModelError, ParamsError};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -24,6 +26,7 @@ const MAX_DLOSS: f64 = 1e12;
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// Logistic regression (`log_loss`); gives probabilities.
+    #[serde(rename = "log_loss", alias = "log")]
     Log,
     /// Linear SVM (`hinge`), scikit-learn's default.
     Hinge,
@@ -42,6 +45,7 @@ pub enum Penalty {
     /// L1 norm (lasso), by cumulative truncated gradient.
     L1,
     /// `(1 - l1_ratio) * L2 + l1_ratio * L1`.
+    #[serde(rename = "elasticnet")]
     ElasticNet,
 }
 
@@ -54,6 +58,7 @@ pub enum LearningRate {
     /// `eta0` throughout.
     Constant,
     /// `eta0 / t^power_t`.
+    #[serde(rename = "invscaling")]
     InvScaling,
 }
 
@@ -554,6 +559,7 @@ macro_rules! linear_classifier {
 
 /// Parameters of [`SgdClassifier`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SgdClassifierParams {
     /// Loss (default hinge, as scikit-learn).
     pub loss: Loss,
@@ -693,8 +699,43 @@ impl SgdClassifier {
 linear_classifier!(SgdClassifier, "sgd");
 super::impl_linfa_fit_with_classifier!(SgdClassifierParams, SgdClassifier);
 
+/// The penalty choices, as the spec writes them.
+const PENALTIES: &[&str] = &["none", "l2", "l1", "elasticnet"];
+
+/// `sgd` in the model language.
+pub(crate) static SGD: Entry = Entry {
+    name: "sgd",
+    role: Role::Classifier,
+    summary: "linear classifier trained by stochastic gradient descent (scikit-learn's SGDClassifier)",
+    params: &[
+        Param::choice(
+            "loss",
+            &["hinge", "log_loss|log", "modified_huber"],
+            "the loss: linear SVM, logistic regression, smoothed hinge",
+        ),
+        Param::choice("penalty", PENALTIES, "the regularisation term"),
+        Param::float("alpha", 0.0, false, f64::INFINITY, "regularisation strength"),
+        Param::float("l1_ratio", 0.0, false, 1.0, "elastic-net mixing: 0 is L2, 1 is L1"),
+        Param::choice("learning_rate", &["optimal", "constant", "invscaling"], "the step-size schedule"),
+        Param::float("eta0", 0.0, true, f64::INFINITY, "initial step size of constant and invscaling"),
+        Param::float("power_t", f64::NEG_INFINITY, false, f64::INFINITY, "exponent of invscaling"),
+        Param::bool("fit_intercept", "learn an intercept"),
+    ],
+    takes_counts: false,
+    outputs_negative: false,
+    defaults: registry::defaults_of::<SgdClassifierParams>,
+    build: |json, ctx| {
+        let mut p: SgdClassifierParams = registry::params_from(json)?;
+        p.classes = ctx.classes.clone();
+        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
+    },
+    decode: registry::decode_classifier::<SgdClassifier>,
+};
+impl_stage!(SgdClassifier, SGD);
+
 /// Parameters of [`Perceptron`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PerceptronParams {
     /// Penalty (default none).
     pub penalty: Penalty,
@@ -786,10 +827,36 @@ impl Perceptron {
 linear_classifier!(Perceptron, "perceptron");
 super::impl_linfa_fit_with_classifier!(PerceptronParams, Perceptron);
 
+/// `perceptron` in the model language.
+pub(crate) static PERCEPTRON: Entry = Entry {
+    name: "perceptron",
+    role: Role::Classifier,
+    summary: "the perceptron (scikit-learn's Perceptron)",
+    params: &[
+        Param::choice("penalty", PENALTIES, "the regularisation term"),
+        Param::float("alpha", 0.0, false, f64::INFINITY, "regularisation strength"),
+        Param::float("l1_ratio", 0.0, false, 1.0, "elastic-net mixing: 0 is L2, 1 is L1"),
+        Param::float("eta0", 0.0, true, f64::INFINITY, "the constant step size"),
+        Param::bool("fit_intercept", "learn an intercept"),
+    ],
+    takes_counts: false,
+    outputs_negative: false,
+    defaults: registry::defaults_of::<PerceptronParams>,
+    build: |json, ctx| {
+        let mut p: PerceptronParams = registry::params_from(json)?;
+        p.classes = ctx.classes.clone();
+        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
+    },
+    decode: registry::decode_classifier::<Perceptron>,
+};
+impl_stage!(Perceptron, PERCEPTRON);
+
 /// Parameters of [`PassiveAggressiveClassifier`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PassiveAggressiveParams {
     /// Aggressiveness: the largest step (PA-I) or the softness (PA-II). Default 1.
+    #[serde(rename = "C")]
     pub c: f64,
     /// PA-I (hinge, the default) or PA-II (squared hinge).
     pub loss: PaLoss,
@@ -871,6 +938,28 @@ impl PassiveAggressiveClassifier {
 
 linear_classifier!(PassiveAggressiveClassifier, "passive-aggressive");
 super::impl_linfa_fit_with_classifier!(PassiveAggressiveParams, PassiveAggressiveClassifier);
+
+/// `passive-aggressive` in the model language.
+pub(crate) static PASSIVE_AGGRESSIVE: Entry = Entry {
+    name: "passive-aggressive",
+    role: Role::Classifier,
+    summary: "Passive-Aggressive I/II (scikit-learn's PassiveAggressiveClassifier)",
+    params: &[
+        Param::float("C", 0.0, true, f64::INFINITY, "aggressiveness: the largest step (PA-I) or the softness (PA-II)"),
+        Param::choice("loss", &["hinge", "squared_hinge"], "PA-I (hinge) or PA-II (squared_hinge)"),
+        Param::bool("fit_intercept", "learn an intercept"),
+    ],
+    takes_counts: false,
+    outputs_negative: false,
+    defaults: registry::defaults_of::<PassiveAggressiveParams>,
+    build: |json, ctx| {
+        let mut p: PassiveAggressiveParams = registry::params_from(json)?;
+        p.classes = ctx.classes.clone();
+        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
+    },
+    decode: registry::decode_classifier::<PassiveAggressiveClassifier>,
+};
+impl_stage!(PassiveAggressiveClassifier, PASSIVE_AGGRESSIVE);
 
 #[cfg(test)]
 mod tests {

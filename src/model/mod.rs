@@ -10,14 +10,14 @@
 //! returns a [`ModelError`] and is left unchanged: batches are validated before
 //! any state is touched.
 
-mod any;
 mod classes;
 mod kmeans;
 mod linear;
 mod naive_bayes;
+pub mod registry;
+pub mod stage;
 mod validate;
 
-pub use any::{ClassifierModel, ClustererModel, Model, ModelKind, ModelSpec};
 pub use classes::Classes;
 pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams};
 pub use linear::{
@@ -25,6 +25,7 @@ pub use linear::{
     PerceptronParams, SgdClassifier, SgdClassifierParams,
 };
 pub use naive_bayes::{GaussianNb, GaussianNbParams, MultinomialNb, MultinomialNbParams};
+pub use stage::{Chain, ClassifierModel, ClassifierStage, ClustererModel, ClustererStage, Model, Stage, Transformer};
 
 use crate::error::ModelError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -96,6 +97,12 @@ pub trait OnlineClusterer: Send {
 
     /// Rows learned so far.
     fn records_seen(&self) -> u64;
+
+    /// Rows the first batch needs before the model can start (k-means seeds one
+    /// centre per row); 0 once it has started, or for a model that needs none.
+    fn rows_to_start(&self) -> usize {
+        0
+    }
 }
 
 /// A copy of `a` with a row of zeros inserted at `at`: per-class state grows

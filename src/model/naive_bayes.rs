@@ -12,6 +12,8 @@
 //! `var_smoothing * max(var(all rows seen))`: the same as scikit-learn for a
 //! single batch, independent of batching otherwise.
 
+use super::registry::{self, Entry, Param, Role};
+use super::stage::impl_stage;
 use super::{insert_zero_row, validate, Classes, OnlineClassifier, NO_PREDICTION};
 use crate::error::{ModelError, ParamsError};
 use crate::moments::{self, Moments};
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 /// Parameters of [`GaussianNb`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GaussianNbParams {
     /// Share of the largest feature variance added to every variance (default 1e-9).
     pub var_smoothing: f64,
@@ -334,8 +337,40 @@ fn sum_ln(values: impl Iterator<Item = f64>) -> f64 {
 }
 super::impl_linfa_fit_with_classifier!(GaussianNbParams, GaussianNb);
 
+/// `gaussian-nb` in the model language.
+pub(crate) static GAUSSIAN_NB: Entry = Entry {
+    name: "gaussian-nb",
+    role: Role::Classifier,
+    summary: "Gaussian naive Bayes (scikit-learn's GaussianNB)",
+    params: &[Param::float(
+        "var_smoothing",
+        0.0,
+        false,
+        f64::INFINITY,
+        "share of the largest feature variance added to every variance",
+    )],
+    takes_counts: false,
+    outputs_negative: false,
+    defaults: registry::defaults_of::<GaussianNbParams>,
+    build: |json, ctx| {
+        let mut p: GaussianNbParams = registry::params_from(json)?;
+        p.classes = ctx.classes.clone();
+        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
+    },
+    decode: registry::decode_classifier::<GaussianNb>,
+};
+impl_stage!(GaussianNb, GAUSSIAN_NB);
+
+impl GaussianNb {
+    /// The parameters the model was built with.
+    pub fn get_params(&self) -> &GaussianNbParams {
+        &self.params
+    }
+}
+
 /// Parameters of [`MultinomialNb`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MultinomialNbParams {
     /// Additive (Laplace/Lidstone) smoothing (default 1).
     pub alpha: f64,
@@ -397,7 +432,33 @@ pub struct MultinomialNb {
     seen: u64,
 }
 
+/// `multinomial-nb` in the model language.
+pub(crate) static MULTINOMIAL_NB: Entry = Entry {
+    name: "multinomial-nb",
+    role: Role::Classifier,
+    summary: "multinomial naive Bayes for count features (scikit-learn's MultinomialNB)",
+    params: &[
+        Param::float("alpha", 0.0, true, f64::INFINITY, "additive (Laplace/Lidstone) smoothing"),
+        Param::bool("fit_prior", "learn class priors (true) or use uniform ones"),
+    ],
+    takes_counts: true,
+    outputs_negative: false,
+    defaults: registry::defaults_of::<MultinomialNbParams>,
+    build: |json, ctx| {
+        let mut p: MultinomialNbParams = registry::params_from(json)?;
+        p.classes = ctx.classes.clone();
+        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
+    },
+    decode: registry::decode_classifier::<MultinomialNb>,
+};
+impl_stage!(MultinomialNb, MULTINOMIAL_NB);
+
 impl MultinomialNb {
+    /// The parameters the model was built with.
+    pub fn get_params(&self) -> &MultinomialNbParams {
+        &self.params
+    }
+
     /// True when every number of the state is finite: a value so large that the
     /// arithmetic overflowed leaves an infinity or a NaN behind.
     pub(crate) fn state_is_finite(&self) -> bool {

@@ -46,6 +46,8 @@ pub enum Prequential {
     PerRow,
     /// scikit-learn's way: predict the whole batch, then learn it.
     PerBatch,
+    /// Predict only: the models learn nothing (`--no-learn`).
+    Frozen,
 }
 
 /// How to run.
@@ -388,12 +390,28 @@ impl Scored {
             }
         };
         let labels = match &mut self.model {
+            Model::Classifier(m) if prequential == Prequential::Frozen => {
+                let labels = match m.predict(batch.x.view()) {
+                    Ok(p) => p.to_vec(),
+                    Err(ModelError::NotFitted(_)) => vec![NO_PREDICTION; batch.len()],
+                    Err(e) => return Err(model_error(e)),
+                };
+                // Scored when the input has labels; a frozen model needs none.
+                if let Some(truth) = batch.y.as_deref() {
+                    self.classification.update(truth, &labels);
+                }
+                let point = (
+                    self.classification.accuracy().unwrap_or(0.0),
+                    self.classification.rolling_accuracy().unwrap_or(0.0),
+                );
+                (labels, point)
+            }
             Model::Classifier(m) => {
                 let truth = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
                 let y = ArrayView1::from(truth);
                 let labels = match prequential {
                     Prequential::PerRow => m.learn_predict(batch.x.view(), y).map_err(model_error)?,
-                    Prequential::PerBatch => {
+                    Prequential::PerBatch | Prequential::Frozen => {
                         m.validate(batch.x.view(), y).map_err(model_error)?;
                         let predicted = match m.predict(batch.x.view()) {
                             Ok(p) => p,
@@ -415,6 +433,13 @@ impl Scored {
                     self.classification.accuracy().unwrap_or(0.0),
                     self.classification.rolling_accuracy().unwrap_or(0.0),
                 );
+                (labels, point)
+            }
+            Model::Clusterer(m) if prequential == Prequential::Frozen => {
+                let (labels, batch_inertia) = m.predict_with_inertia(batch.x.view()).map_err(model_error)?;
+                let labels = labels.to_vec();
+                self.clustering.update(batch_inertia, &labels, batch.y.as_deref());
+                let point = (self.clustering.mean_inertia().unwrap_or(0.0), batch_inertia / batch.len().max(1) as f64);
                 (labels, point)
             }
             Model::Clusterer(m) => {

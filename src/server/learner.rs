@@ -26,8 +26,10 @@ use tokio::sync::{mpsc, oneshot};
 /// What the service tells about its model (`GET /v1/model`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
-    /// The model, as `--model` spells it.
+    /// The estimator's registry name (`sgd`, `minibatch-kmeans`, ...).
     pub kind: String,
+    /// The whole model in the model language, e.g. `scale | sgd(loss=log_loss)`.
+    pub spec: String,
     /// Feature names, in order.
     pub features: Vec<String>,
     /// Class ids a classifier knows (centre ids for a clusterer).
@@ -180,7 +182,7 @@ impl Learner {
         max_classes: usize,
     ) -> (Self, Arc<ArcSwap<Live>>) {
         let options = PipelineOptions { prequential, window, track: true, ..PipelineOptions::default() };
-        let mut scored = Scored::new(model.name(), model, &options, &header.features);
+        let mut scored = Scored::new(model.estimator().to_string(), model, &options, &header.features);
         scored.records = header.records_seen;
         let labels = match (&header.classes, header.records_seen) {
             // An untrained model without declared classes: the first label decides
@@ -493,7 +495,10 @@ impl Learner {
         let Some(target) = &self.target else {
             return Err(ApiError::conflict("no checkpoint file: start the service with --checkpoint FILE".into()));
         };
-        let header = Header::new("model", self.features.clone(), self.labels.class_names(), self.scored.records);
+        let header = Header {
+            records_seen: self.scored.records,
+            ..Header::for_model(&self.scored.model, self.features.clone(), self.labels.class_names())
+        };
         // The scores first: a crash between the two files leaves scores newer than the
         // model, which the next start notices (their record counts differ) and ignores.
         let scores = SavedScores {
@@ -536,7 +541,8 @@ impl Learner {
         let metrics = self.scored.summary(String::new()).metrics;
         self.metrics.model(self.scored.records, &metrics);
         let info = ModelInfo {
-            kind: model.name(),
+            kind: model.estimator().to_string(),
+            spec: model.spec(),
             features: self.features.clone(),
             classes,
             class_names: self.labels.class_names(),
@@ -552,6 +558,7 @@ impl Learner {
 fn placeholder_info() -> ModelInfo {
     ModelInfo {
         kind: String::new(),
+        spec: String::new(),
         features: Vec::new(),
         classes: Vec::new(),
         class_names: None,

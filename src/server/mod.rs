@@ -333,7 +333,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     eprintln!(
         "eddy serve: model {} ({}, {} features, {} records seen)",
         origin.display(),
-        model.name(),
+        model.spec(),
         header.n_features,
         header.records_seen
     );

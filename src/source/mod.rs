@@ -74,6 +74,9 @@ pub struct SourceOptions {
     pub label_column: Option<String>,
     /// Declared class names; others are refused.
     pub classes: Option<Vec<String>>,
+    /// Class names a saved model already knows, in id order: they keep their ids and
+    /// a new name gets the next id (ignored when `classes` is declared).
+    pub known_classes: Option<Vec<String>>,
     /// Fail or skip on a bad record.
     pub on_error: OnError,
     /// Where skipped records go (`line<TAB>reason<TAB>text`).
@@ -97,6 +100,7 @@ impl Default for SourceOptions {
             features: None,
             label_column: None,
             classes: None,
+            known_classes: None,
             on_error: OnError::Fail,
             rejects: None,
             max_line_bytes: 1 << 20,

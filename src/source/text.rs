@@ -156,9 +156,10 @@ impl TextSource {
             }
         };
         let rejects = options.rejects.clone().map(super::RejectsFile::new);
-        let labels = options.label_column.as_ref().map(|_| match &options.classes {
-            Some(c) => LabelMap::declared(c),
-            None => LabelMap::discover(),
+        let labels = options.label_column.as_ref().map(|_| match (&options.classes, &options.known_classes) {
+            (Some(c), _) => LabelMap::declared(c),
+            (None, Some(known)) => LabelMap::resume(Some(known)),
+            (None, None) => LabelMap::discover(),
         });
         let mut source = Self {
             name,

@@ -1,0 +1,532 @@
+//! Stages chosen at run time: trait objects that the registry builds and decodes.
+//!
+//! A model is a [`Chain`]: transformers (the scaler; encoders and imputers later)
+//! in front of one estimator. Every stage is a boxed trait object that knows its
+//! [`Entry`] in the registry, so a chain serialises as `(registry name, state)`
+//! pairs and decodes through the registry: no enum of every model, and no
+//! forwarding written per model. A wrapper that holds a model holds a `Chain`.
+
+use super::registry::{self, Entry};
+use super::{OnlineClassifier, OnlineClusterer};
+use crate::error::ModelError;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::cell::Cell;
+use std::fmt;
+
+/// What every stage has: a registry entry, parameters, serialisable state.
+pub trait Stage: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clone::DynClone {
+    /// The registry entry that builds and decodes this kind of stage.
+    fn entry(&self) -> &'static Entry;
+
+    /// The stage's parameters as a JSON object, with the registry's names.
+    fn params_json(&self) -> serde_json::Value;
+
+    /// True when every number of the state is finite: values large enough to
+    /// overflow the arithmetic leave infinities behind.
+    fn state_is_finite(&self) -> bool;
+}
+
+/// A classifier stage: [`OnlineClassifier`] plus [`Stage`].
+pub trait ClassifierStage: Stage + OnlineClassifier {}
+impl<T: Stage + OnlineClassifier> ClassifierStage for T {}
+
+/// A clusterer stage: [`OnlineClusterer`] plus [`Stage`].
+pub trait ClustererStage: Stage + OnlineClusterer {}
+impl<T: Stage + OnlineClusterer> ClustererStage for T {}
+
+/// A stage that changes the features on their way to the estimator.
+pub trait Transformer: Stage {
+    /// Features it takes, once known.
+    fn n_features_in(&self) -> Option<usize>;
+
+    /// Rows it has learned.
+    fn records_seen(&self) -> u64;
+
+    /// Learn a batch and transform it. `row_by_row`: each row is transformed with
+    /// statistics that include it and the rows before it (the prequential chain of
+    /// a sequential learner); otherwise the whole batch is learned first.
+    fn learn_transform(&mut self, x: ArrayView2<f64>, row_by_row: bool) -> Result<Array2<f64>, ModelError>;
+
+    /// Transform a batch with what has been learned so far.
+    fn transform(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError>;
+
+    /// Map transformed rows back to input units, where the transform can be undone.
+    fn inverse_transform(&self, z: ArrayView2<f64>) -> Option<Array2<f64>>;
+}
+
+dyn_clone::clone_trait_object!(ClassifierStage);
+dyn_clone::clone_trait_object!(ClustererStage);
+dyn_clone::clone_trait_object!(Transformer);
+
+/// Any stage, as the registry builds or decodes it.
+pub enum AnyStage {
+    /// A transformer.
+    Transformer(Box<dyn Transformer>),
+    /// A classifier.
+    Classifier(Box<dyn ClassifierStage>),
+    /// A clusterer.
+    Clusterer(Box<dyn ClustererStage>),
+}
+
+impl AnyStage {
+    fn role(&self) -> &'static str {
+        match self {
+            Self::Transformer(_) => "transformer",
+            Self::Classifier(_) => "classifier",
+            Self::Clusterer(_) => "clusterer",
+        }
+    }
+}
+
+/// Serialise a boxed stage as `{kind: registry name, state}`.
+fn serialize_stage<S: Serializer>(entry: &Entry, state: &dyn erased_serde::Serialize, s: S) -> Result<S::Ok, S::Error> {
+    let mut st = s.serialize_struct("Stage", 2)?;
+    st.serialize_field("kind", entry.name)?;
+    st.serialize_field("state", state)?;
+    st.end()
+}
+
+impl Serialize for Box<dyn ClassifierStage> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_stage(self.entry(), self.as_ref(), s)
+    }
+}
+
+impl Serialize for Box<dyn ClustererStage> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_stage(self.entry(), self.as_ref(), s)
+    }
+}
+
+impl Serialize for Box<dyn Transformer> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_stage(self.entry(), self.as_ref(), s)
+    }
+}
+
+thread_local! {
+    /// How many stages are being decoded inside each other on this thread: wrappers
+    /// nest, and a hostile file must not nest them deep enough to overflow the stack.
+    static DECODE_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Stages nested deeper than this in a file are refused.
+pub const MAX_NESTING: usize = 8;
+
+struct StageVisitor;
+
+impl<'de> Visitor<'de> for StageVisitor {
+    type Value = AnyStage;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a stage: its registry name, then its state")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyStage, A::Error> {
+        let kind: String = seq.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let entry = registry::find(&kind).ok_or_else(|| de::Error::custom(unknown_kind(&kind)))?;
+        seq.next_element_seed(StateSeed(entry))?.ok_or_else(|| de::Error::invalid_length(1, &self))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyStage, A::Error> {
+        let mut entry = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match (key.as_str(), entry) {
+                ("kind", None) => {
+                    let kind: String = map.next_value()?;
+                    entry = Some(registry::find(&kind).ok_or_else(|| de::Error::custom(unknown_kind(&kind)))?);
+                }
+                ("state", Some(e)) => return map.next_value_seed(StateSeed(e)),
+                (other, _) => return Err(de::Error::custom(format!("unexpected field {other:?} in a stage"))),
+            }
+        }
+        Err(de::Error::missing_field("state"))
+    }
+}
+
+fn unknown_kind(kind: &str) -> String {
+    format!("no stage is called {kind:?} in this eddy (it knows {})", registry::names().join(", "))
+}
+
+struct StateSeed(&'static Entry);
+
+impl<'de> DeserializeSeed<'de> for StateSeed {
+    type Value = AnyStage;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AnyStage, D::Error> {
+        let depth = DECODE_DEPTH.with(|c| c.get());
+        if depth >= MAX_NESTING {
+            return Err(de::Error::custom(format!("stages nest deeper than {MAX_NESTING} levels")));
+        }
+        DECODE_DEPTH.with(|c| c.set(depth + 1));
+        let mut erased = <dyn erased_serde::Deserializer>::erase(d);
+        let result = (self.0.decode)(&mut erased);
+        DECODE_DEPTH.with(|c| c.set(depth));
+        result.map_err(de::Error::custom)
+    }
+}
+
+fn deserialize_stage<'de, D: Deserializer<'de>>(d: D) -> Result<AnyStage, D::Error> {
+    d.deserialize_struct("Stage", &["kind", "state"], StageVisitor)
+}
+
+fn wrong_role<E: de::Error>(expected: &str, got: &AnyStage) -> E {
+    E::custom(format!("expected a {expected} stage, found a {}", got.role()))
+}
+
+impl<'de> Deserialize<'de> for Box<dyn ClassifierStage> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match deserialize_stage(d)? {
+            AnyStage::Classifier(m) => Ok(m),
+            other => Err(wrong_role("classifier", &other)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Box<dyn ClustererStage> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match deserialize_stage(d)? {
+            AnyStage::Clusterer(m) => Ok(m),
+            other => Err(wrong_role("clusterer", &other)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Box<dyn Transformer> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match deserialize_stage(d)? {
+            AnyStage::Transformer(m) => Ok(m),
+            other => Err(wrong_role("transformer", &other)),
+        }
+    }
+}
+
+/// Transformers in front of one estimator (River's pipelines, scikit-learn's `Pipeline`).
+///
+/// The chain learns as one model: a batch the estimator refuses leaves the
+/// transformers unchanged too.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Chain<H> {
+    transforms: Vec<Box<dyn Transformer>>,
+    head: H,
+}
+
+/// Transformers that learned a batch, and the batch they made (`None`: no transformers).
+type Learned = (Vec<Box<dyn Transformer>>, Option<Array2<f64>>);
+
+/// A classifier chain.
+pub type ClassifierModel = Chain<Box<dyn ClassifierStage>>;
+/// A clusterer chain.
+pub type ClustererModel = Chain<Box<dyn ClustererStage>>;
+
+impl<H> Chain<H> {
+    /// `head` with nothing in front.
+    pub fn new(head: H) -> Self {
+        Self { transforms: Vec::new(), head }
+    }
+
+    /// `transforms` in front of `head`, first to last.
+    pub fn with_transforms(transforms: Vec<Box<dyn Transformer>>, head: H) -> Self {
+        Self { transforms, head }
+    }
+
+    /// The transformers, first to last.
+    pub fn transforms(&self) -> &[Box<dyn Transformer>] {
+        &self.transforms
+    }
+
+    /// The estimator.
+    pub fn head(&self) -> &H {
+        &self.head
+    }
+
+    fn transform(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        let mut out: Option<Array2<f64>> = None;
+        for t in &self.transforms {
+            let next = match &out {
+                Some(a) => t.transform(a.view())?,
+                None => t.transform(x)?,
+            };
+            out = Some(next);
+        }
+        Ok(out)
+    }
+
+    /// Learn `x` into copies of the transformers; the caller keeps them if the
+    /// estimator accepts the transformed batch.
+    fn learn_transform(&self, x: ArrayView2<f64>, row_by_row: bool) -> Result<Learned, ModelError> {
+        let mut next = self.transforms.clone();
+        let mut out: Option<Array2<f64>> = None;
+        for t in &mut next {
+            let z = match &out {
+                Some(a) => t.learn_transform(a.view(), row_by_row)?,
+                None => t.learn_transform(x, row_by_row)?,
+            };
+            out = Some(z);
+        }
+        Ok((next, out))
+    }
+
+    fn transforms_finite(&self) -> bool {
+        self.transforms.iter().all(|t| t.state_is_finite())
+    }
+
+    fn spec_of(&self, head: &dyn Stage) -> String {
+        let mut parts: Vec<String> = self.transforms.iter().map(|t| registry::stage_spec(t.as_ref())).collect();
+        parts.push(registry::stage_spec(head));
+        parts.join(" | ")
+    }
+}
+
+impl ClassifierModel {
+    /// `model` behind a fresh running standard scaler: `scale | model`.
+    pub fn scaled(model: impl ClassifierStage + 'static) -> Self {
+        Self::with_transforms(vec![Box::new(crate::preprocess::StandardScaler::new())], Box::new(model))
+    }
+    /// The model in the model language, e.g. `scale | sgd(loss=log_loss)`: every
+    /// parameter that differs from its default.
+    pub fn spec(&self) -> String {
+        self.spec_of(self.head.as_ref())
+    }
+    /// True when every number of the state is finite.
+    pub fn state_is_finite(&self) -> bool {
+        self.transforms_finite() && self.head.state_is_finite()
+    }
+}
+
+impl ClustererModel {
+    /// `model` behind a fresh running standard scaler: `scale | model`.
+    pub fn scaled(model: impl ClustererStage + 'static) -> Self {
+        Self::with_transforms(vec![Box::new(crate::preprocess::StandardScaler::new())], Box::new(model))
+    }
+    /// The model in the model language.
+    pub fn spec(&self) -> String {
+        self.spec_of(self.head.as_ref())
+    }
+    /// True when every number of the state is finite.
+    pub fn state_is_finite(&self) -> bool {
+        self.transforms_finite() && self.head.state_is_finite()
+    }
+    /// Rows the first batch needs before the model can start (0 once it has).
+    pub fn rows_to_start(&self) -> usize {
+        self.head.rows_to_start()
+    }
+    /// The centre of each row, and the summed squared distances of the rows to
+    /// their centres in the space the clusterer works in (after the transformers),
+    /// without learning: a frozen model's inertia.
+    pub fn predict_with_inertia(&self, x: ArrayView2<f64>) -> Result<(Array1<i64>, f64), ModelError> {
+        let owned = self.transform(x)?;
+        let z = match &owned {
+            Some(z) => z.view(),
+            None => x.view(),
+        };
+        let labels = self.head.predict(z)?;
+        let Some(centers) = self.head.cluster_centers() else { return Ok((labels, 0.0)) };
+        let inertia = z
+            .outer_iter()
+            .zip(labels.iter())
+            .filter_map(|(row, &l)| {
+                let c = centers.row(usize::try_from(l).ok().filter(|&i| i < centers.nrows())?);
+                Some(row.iter().zip(c.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+            })
+            .sum();
+        Ok((labels, inertia))
+    }
+
+    /// The centres in input units (through the inverse of every transformer), when
+    /// every transformer can be undone.
+    pub fn centers_in_input_units(&self) -> Option<Array2<f64>> {
+        let mut c = self.head.cluster_centers()?.to_owned();
+        for t in self.transforms.iter().rev() {
+            c = t.inverse_transform(c.view())?;
+        }
+        Some(c)
+    }
+}
+
+impl OnlineClassifier for ClassifierModel {
+    fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        if self.transforms.is_empty() {
+            return self.head.partial_fit(x, y);
+        }
+        self.learn_predict(x, y).map(|_| ())
+    }
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        match self.transform(x)? {
+            Some(z) => self.head.predict(z.view()),
+            None => self.head.predict(x),
+        }
+    }
+    fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        match self.transform(x)? {
+            Some(z) => self.head.predict_proba(z.view()),
+            None => self.head.predict_proba(x),
+        }
+    }
+    fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
+        // The transformers do not depend on the estimator, so transforming the whole
+        // batch row by row first is the same as interleaving the two per row.
+        let (next, z) = self.learn_transform(x, true)?;
+        let labels = match &z {
+            Some(z) => self.head.learn_predict(z.view(), y)?,
+            None => self.head.learn_predict(x, y)?,
+        };
+        self.transforms = next;
+        Ok(labels)
+    }
+    fn classes(&self) -> &[i64] {
+        self.head.classes()
+    }
+    fn n_features(&self) -> Option<usize> {
+        self.transforms.first().map_or_else(|| self.head.n_features(), |t| t.n_features_in())
+    }
+    fn records_seen(&self) -> u64 {
+        self.head.records_seen()
+    }
+    fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        // The transformers keep the width and finiteness, so the raw batch is checked.
+        self.head.validate(x, y)
+    }
+}
+
+impl OnlineClusterer for ClustererModel {
+    fn partial_fit(&mut self, x: ArrayView2<f64>) -> Result<(), ModelError> {
+        if self.transforms.is_empty() {
+            return self.head.partial_fit(x);
+        }
+        self.learn_predict(x).map(|_| ())
+    }
+    fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        match self.transform(x)? {
+            Some(z) => self.head.predict(z.view()),
+            None => self.head.predict(x),
+        }
+    }
+    fn learn_predict(&mut self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
+        let (next, z) = self.learn_transform(x, false)?;
+        let labels = match &z {
+            Some(z) => self.head.learn_predict(z.view())?,
+            None => self.head.learn_predict(x)?,
+        };
+        self.transforms = next;
+        Ok(labels)
+    }
+    fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>> {
+        self.head.cluster_centers()
+    }
+    fn counts(&self) -> ArrayView1<'_, f64> {
+        self.head.counts()
+    }
+    fn inertia(&self) -> f64 {
+        self.head.inertia()
+    }
+    fn n_features(&self) -> Option<usize> {
+        self.transforms.first().map_or_else(|| self.head.n_features(), |t| t.n_features_in())
+    }
+    fn records_seen(&self) -> u64 {
+        self.head.records_seen()
+    }
+    fn rows_to_start(&self) -> usize {
+        self.head.rows_to_start()
+    }
+}
+
+/// Any model built from a spec or read from a file.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// A classifier: needs a label column.
+    Classifier(ClassifierModel),
+    /// A clusterer: uses a label column, if any, only to score itself.
+    Clusterer(ClustererModel),
+}
+
+impl Model {
+    /// Build an untrained model from a spec such as `scale | sgd(loss=log_loss)`,
+    /// with no run-wide settings (see [`registry::build`] for those).
+    pub fn from_spec(spec: &str) -> Result<Self, crate::spec::SpecError> {
+        let parsed = crate::spec::parse(spec)?;
+        registry::build(spec, &parsed, &registry::Context::default())
+    }
+
+    /// The model in the model language: every parameter that differs from its default.
+    pub fn spec(&self) -> String {
+        match self {
+            Self::Classifier(m) => m.spec(),
+            Self::Clusterer(m) => m.spec(),
+        }
+    }
+
+    /// The estimator's registry name (`sgd`, `minibatch-kmeans`, ...).
+    pub fn estimator(&self) -> &'static str {
+        match self {
+            Self::Classifier(m) => m.head.entry().name,
+            Self::Clusterer(m) => m.head.entry().name,
+        }
+    }
+
+    /// True when every number of the state is finite. Validation refuses NaN and
+    /// infinity, but finite values large enough (1e300, say) overflow the arithmetic
+    /// and leave infinities behind: a model in that state predicts nonsense for good.
+    pub fn state_is_finite(&self) -> bool {
+        match self {
+            Self::Classifier(m) => m.state_is_finite(),
+            Self::Clusterer(m) => m.state_is_finite(),
+        }
+    }
+
+    /// Records learned so far.
+    pub fn records_seen(&self) -> u64 {
+        match self {
+            Self::Classifier(m) => m.records_seen(),
+            Self::Clusterer(m) => m.records_seen(),
+        }
+    }
+
+    /// Number of input features, once known.
+    pub fn n_features(&self) -> Option<usize> {
+        match self {
+            Self::Classifier(m) => m.n_features(),
+            Self::Clusterer(m) => m.n_features(),
+        }
+    }
+
+    /// The classifier, if this is one.
+    pub fn as_classifier(&self) -> Option<&ClassifierModel> {
+        match self {
+            Self::Classifier(m) => Some(m),
+            Self::Clusterer(_) => None,
+        }
+    }
+
+    /// The clusterer, if this is one.
+    pub fn as_clusterer(&self) -> Option<&ClustererModel> {
+        match self {
+            Self::Clusterer(m) => Some(m),
+            Self::Classifier(_) => None,
+        }
+    }
+}
+
+/// Implements [`Stage`] for a model whose parameters are `get_params()` and whose
+/// registry entry is `$entry`.
+macro_rules! impl_stage {
+    ($model:ty, $entry:expr) => {
+        impl $crate::model::stage::Stage for $model {
+            fn entry(&self) -> &'static $crate::model::registry::Entry {
+                &$entry
+            }
+            fn params_json(&self) -> serde_json::Value {
+                // Parameters are plain numbers, names and lists: they always serialise.
+                serde_json::to_value(self.get_params()).unwrap_or(serde_json::Value::Null)
+            }
+            fn state_is_finite(&self) -> bool {
+                <$model>::state_is_finite(self)
+            }
+        }
+    };
+}
+pub(crate) use impl_stage;
