@@ -107,3 +107,178 @@ fn starved_centre_is_reassigned_into_the_data() {
     assert_eq!(frozen.n_reassigned(), 0);
     assert_eq!(frozen.cluster_centers().expect("fitted").row(2), init.row(2));
 }
+
+// The contracts below iterate the registry: a new stage is covered without editing them.
+
+use crate::util::{blobs_for, every_model_spec};
+use eddy::model::registry::{Kind, Role, ENTRIES};
+
+/// Learn `model` on a batch (labels are ignored by clusterers).
+fn learn(model: &mut Model, x: &Array2<f64>, y: &ndarray::Array1<i64>) -> Vec<i64> {
+    match model {
+        Model::Classifier(m) => m.learn_predict(x.view(), y.view()).expect("valid").to_vec(),
+        Model::Clusterer(m) => m.learn_predict(x.view()).expect("valid").to_vec(),
+    }
+}
+
+fn predict(model: &Model, x: &Array2<f64>) -> Vec<i64> {
+    match model {
+        Model::Classifier(m) => m.predict(x.view()).expect("valid").to_vec(),
+        Model::Clusterer(m) => m.predict(x.view()).expect("valid").to_vec(),
+    }
+}
+
+fn json(model: &Model) -> String {
+    serde_json::to_string(model).expect("serialises")
+}
+
+#[test]
+fn every_registered_model_round_trips_through_json_and_postcard() {
+    assert_send::<Model>();
+    for (spec, counts) in every_model_spec() {
+        let mut model = Model::from_spec(&spec).expect("valid");
+        let (x, y) = blobs_for(counts, 1, 300);
+        learn(&mut model, &x, &y);
+        let from_json: Model = serde_json::from_str(&json(&model)).expect("from JSON");
+        let from_postcard: Model =
+            postcard::from_bytes(&postcard::to_allocvec(&model).expect("to postcard")).expect("from postcard");
+        let (x2, y2) = blobs_for(counts, 2, 300);
+        for mut copy in [from_json, from_postcard] {
+            assert_eq!(copy.spec(), model.spec(), "{spec}");
+            assert_eq!(predict(&copy, &x2), predict(&model, &x2), "{spec}: predictions after the round trip");
+            let mut original = model.clone();
+            assert_eq!(learn(&mut copy, &x2, &y2), learn(&mut original, &x2, &y2), "{spec}: learning after it");
+            assert_eq!(json(&copy), json(&original), "{spec}: state after learning");
+        }
+    }
+}
+
+#[test]
+fn every_registered_model_is_deterministic_for_a_seed() {
+    use eddy::model::registry::{build_text, Context};
+    use eddy::spec::Value;
+    for (spec, counts) in every_model_spec() {
+        let run = || {
+            let ctx = Context { inherited: vec![("random_state", Value::Int(7))], classes: None };
+            let (_, mut model) = build_text(&spec, &ctx).expect("valid");
+            for seed in 0..5 {
+                let (x, y) = blobs_for(counts, seed, 200);
+                learn(&mut model, &x, &y);
+            }
+            json(&model)
+        };
+        assert_eq!(run(), run(), "{spec}");
+    }
+}
+
+#[test]
+fn every_registered_model_refuses_bad_batches_unchanged() {
+    for (spec, counts) in every_model_spec() {
+        let mut model = Model::from_spec(&spec).expect("valid");
+        let (x, y) = blobs_for(counts, 1, 300);
+        learn(&mut model, &x, &y);
+        let before = json(&model);
+        let mut nan = x.clone();
+        nan[[5, 2]] = f64::NAN;
+        let wide = Array2::<f64>::ones((4, x.ncols() + 1));
+        for (what, bad) in [("NaN", &nan), ("a wrong width", &wide)] {
+            let ys = ndarray::Array1::from_elem(bad.nrows(), y[0]);
+            let refused = match &mut model {
+                Model::Classifier(m) => m.learn_predict(bad.view(), ys.view()).is_err(),
+                Model::Clusterer(m) => m.learn_predict(bad.view()).is_err(),
+            };
+            assert!(refused, "{spec} accepted {what}");
+            assert!(predict_refuses(&model, bad), "{spec} predicted {what}");
+            assert_eq!(json(&model), before, "{spec}: a refused batch with {what} changed the model");
+        }
+    }
+}
+
+fn predict_refuses(model: &Model, x: &Array2<f64>) -> bool {
+    match model {
+        Model::Classifier(m) => m.predict(x.view()).is_err(),
+        Model::Clusterer(m) => m.predict(x.view()).is_err(),
+    }
+}
+
+#[test]
+fn every_registered_sequential_learner_gives_one_row_steps_in_a_batch() {
+    for (spec, counts) in every_model_spec() {
+        let model = Model::from_spec(&spec).expect("valid");
+        // Clusterers learn per batch (scikit-learn's mini-batch update), by design.
+        let Model::Classifier(model) = model else { continue };
+        let (x, y) = blobs_for(counts, 3, 200);
+        let mut batched = model.clone();
+        let labels = batched.learn_predict(x.view(), y.view()).expect("valid").to_vec();
+        let mut stepped = model;
+        let mut steps = Vec::new();
+        for i in 0..x.nrows() {
+            let row = x.slice(ndarray::s![i..i + 1, ..]);
+            steps.extend(stepped.learn_predict(row, y.slice(ndarray::s![i..i + 1])).expect("valid"));
+        }
+        assert_eq!(labels, steps, "{spec}: labels");
+        assert_eq!(serde_json::to_string(&batched).ok(), serde_json::to_string(&stepped).ok(), "{spec}: state");
+    }
+}
+
+/// A valid value other than the default, for each kind of parameter.
+fn other_values(kind: Kind, default: &serde_json::Value) -> Vec<String> {
+    match kind {
+        Kind::Float { min, max, .. } => {
+            let v = match (min.is_finite(), max.is_finite()) {
+                (true, true) => (min + max) / 2.0,
+                (true, false) => min + 0.5,
+                (false, true) => max - 0.5,
+                (false, false) => 0.25,
+            };
+            vec![format!("{v:?}")]
+        }
+        Kind::Int { min } => vec![(min + 2).to_string()],
+        Kind::Bool => vec![(!default.as_bool().expect("a bool default")).to_string()],
+        Kind::Choice(choices) => choices
+            .iter()
+            .map(|c| c.split('|').next().expect("a name").to_string())
+            .filter(|c| default.as_str() != Some(c.as_str()))
+            .collect(),
+    }
+}
+
+#[test]
+fn every_parameter_of_every_stage_is_reachable_and_checked() {
+    let mut checked = 0;
+    for e in ENTRIES {
+        let defaults = (e.defaults)();
+        for p in e.params {
+            for value in other_values(p.kind, &defaults[p.name]) {
+                let stage = format!("{}({}={value})", e.name, p.name);
+                let spec = if e.role == Role::Transformer { format!("{stage} | gaussian-nb") } else { stage };
+                let mut model = Model::from_spec(&spec).unwrap_or_else(|err| panic!("{spec}: {err}"));
+                assert!(model.spec().contains(&format!("{}={value}", p.name)), "{spec} printed as {}", model.spec());
+                assert_eq!(Model::from_spec(&model.spec()).expect("reads back").spec(), model.spec());
+                let (x, y) = blobs_for(e.takes_counts, 1, 100);
+                learn(&mut model, &x, &y);
+                checked += 1;
+            }
+            // Out of range or of the wrong type: one clear error naming the stage and the parameter.
+            let bad = match p.kind {
+                Kind::Float { min, .. } if min.is_finite() => format!("{}", min - 1.0),
+                Kind::Int { min } => format!("{}", min - 1),
+                _ => "\"no such value\"".into(),
+            };
+            let spec = format!("{}({}={bad})", e.name, p.name);
+            let err = Model::from_spec(&spec).expect_err(&spec);
+            assert!(err.message.starts_with(&format!("{}: {} must be", e.name, p.name)), "{spec}: {err}");
+        }
+    }
+    assert!(checked >= ENTRIES.len(), "every stage has parameters to check");
+}
+
+#[test]
+fn a_stage_of_the_wrong_role_or_an_unknown_name_is_refused_when_decoded() {
+    let model = Model::from_spec("scale | gaussian-nb").expect("valid");
+    let text = json(&model).replace("\"gaussian-nb\"", "\"no-such-model\"");
+    let err = serde_json::from_str::<Model>(&text).expect_err("unknown stage");
+    assert!(err.to_string().contains("no stage is called \"no-such-model\""), "{err}");
+    let text = json(&model).replacen("\"kind\":\"scale\"", "\"kind\":\"gaussian-nb\"", 1);
+    assert!(serde_json::from_str::<Model>(&text).is_err(), "a classifier where a transformer belongs");
+}

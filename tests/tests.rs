@@ -6,6 +6,7 @@ mod cli; // the binary and the examples, run as a user would
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod model_files; // save/load, and every refused file: truncated, corrupt, tampered, unsigned, wrong key
+mod model_runs; // --model-file, --no-learn, named models, the model language on the command line
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod pipeline; // threads vs the inline oracle; sources and their errors
 mod plots; // snapshots and reports: pictures decode, numbers are the model's
