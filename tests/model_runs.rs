@@ -93,8 +93,7 @@ fn a_run_continued_from_a_saved_model_ends_like_one_uninterrupted_run() {
         );
         ok(&first);
         // No --features: the input is read by the model's feature names, in another column order.
-        let rest =
-            run(&dir, &[&["rest.csv", "--model-file", "m.eddy", "--labels-out", "b.csv"], &common[..]].concat());
+        let rest = run(&dir, &[&["rest.csv", "--model-file", "m.eddy", "--labels-out", "b.csv"], &common[..]].concat());
         ok(&rest);
         let all = labels(&dir.join("all.csv"));
         assert_eq!(all.len(), 3000);
@@ -194,8 +193,7 @@ fn a_model_file_refuses_an_input_without_its_features() {
         .map(|l| l.split(',').enumerate().filter(|(i, _)| *i != 1).map(|(_, f)| f).collect::<Vec<_>>().join(","))
         .collect();
     std::fs::write(dir.join("no-load.csv"), without_load.join("\n") + "\n").expect("write");
-    let out =
-        run(&dir, &["no-load.csv", "--model-file", "m.eddy", "--label-column", "state", "--labels-out", "b.csv"]);
+    let out = run(&dir, &["no-load.csv", "--model-file", "m.eddy", "--label-column", "state", "--labels-out", "b.csv"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("\"load\""), "{err}");
     // Explicit --features that leave one out are refused, naming it.
@@ -280,4 +278,30 @@ fn model_list_shows_every_registered_stage_and_its_parameters() {
     assert!(text.contains("learning_rate        = optimal    the step-size schedule; optimal | constant | invscaling"));
     let bad = eddy(&dir, &["model", "list", "sgdd"]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("did you mean sgd?"));
+}
+
+#[test]
+fn every_registered_model_runs_from_the_command_line_threaded_and_inline_alike() {
+    let dir = temp_dir("every");
+    for (i, (spec, counts)) in crate::util::every_model_spec().into_iter().enumerate() {
+        let (x, y) = crate::util::blobs_for(counts, 4, 3000);
+        let mut text = String::from("a,b,c,d,y\n");
+        for (row, label) in x.outer_iter().zip(y.iter()) {
+            let fields: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            text += &format!("{},{label}\n", fields.join(","));
+        }
+        let input = format!("in{i}.csv");
+        std::fs::write(dir.join(&input), text).expect("write");
+        let base = [input.as_str(), "--model", &spec, "--label-column", "y", "--batch-size", "256", "--quiet"];
+        ok(&run(&dir, &[&base[..], &["--labels-out", "t.csv", "--summary-json", "s.json"]].concat()));
+        ok(&run(&dir, &[&base[..], &["--labels-out", "i.csv", "--inline"]].concat()));
+        assert_eq!(labels(&dir.join("t.csv")), labels(&dir.join("i.csv")), "{spec}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("summary")).expect("json");
+        let metrics = &summary["models"][0]["metrics"];
+        let score = metrics["accuracy"].as_f64().or(metrics["ari"].as_f64()).expect("a score");
+        // Three blobs: a classifier gets most right; k-means with its default 8 centres
+        // splits them, so its ARI is lower but far from a chance labelling's 0.
+        assert!(score > 0.3, "{spec}: {metrics}");
+    }
 }

@@ -739,6 +739,50 @@ fn untrained(dir: &Path, kind: &str, features: &str) -> PathBuf {
     model
 }
 
+/// Every model of the registry, served from `eddy model new SPEC`: learn and predict
+/// give the library's labels for the same spec.
+#[test]
+fn every_registered_model_is_served_with_the_library_s_answers() {
+    let dir = temp_dir("registry");
+    let agent = agent();
+    for (spec, counts) in crate::util::every_model_spec() {
+        let file = untrained(&dir, &spec, "f0,f1,f2,f3");
+        let server = Server::start(&["--model", file.to_str().expect("utf-8")]);
+        let (x, y) = crate::util::blobs_for(counts, 9, 300);
+        let mut reference = Model::from_spec(&spec).expect("valid");
+        let learned = match &mut reference {
+            Model::Classifier(m) => {
+                let want = m.learn_predict(x.view(), y.view()).expect("learns").to_vec();
+                let labels: Vec<i64> = y.to_vec();
+                let a = json_post(
+                    &agent,
+                    &server.url("/v1/learn"),
+                    None,
+                    &json!({ "features": rows_json(&x), "labels": labels }),
+                );
+                (a, want)
+            }
+            Model::Clusterer(m) => {
+                let want = eddy::OnlineClusterer::learn_predict(m, x.view()).expect("learns").to_vec();
+                (json_post(&agent, &server.url("/v1/learn"), None, &rows_json(&x)), want)
+            }
+        };
+        let (a, want) = learned;
+        assert_eq!(a.status, 200, "{spec}: {}", a.text());
+        assert_eq!(i64s(&a.json()["labels"]), want, "{spec}: learn");
+        let (x2, _) = crate::util::blobs_for(counts, 10, 50);
+        let want = match &reference {
+            Model::Classifier(m) => m.predict(x2.view()).expect("predicts").to_vec(),
+            Model::Clusterer(m) => eddy::OnlineClusterer::predict(m, x2.view()).expect("predicts").to_vec(),
+        };
+        let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x2));
+        assert_eq!((a.status, i64s(&a.json()["labels"])), (200, want), "{spec}: predict");
+        let info = get(&agent, &server.url("/v1/model"), None).json();
+        assert_eq!(info["spec"], reference.spec(), "{spec}");
+        drop(server);
+    }
+}
+
 /// A signed copy of the sensors model in `dir`, and its key file.
 fn signed_sensors(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("signing.key");
