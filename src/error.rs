@@ -37,11 +37,11 @@ pub enum ParamsError {
     /// `var_smoothing` must be finite and not negative.
     #[error("var_smoothing must be finite and >= 0, got {0}")]
     VarSmoothing(f64),
-    /// `n_clusters` must be at least 1.
-    #[error("n_clusters must be >= 1")]
+    /// `n_clusters` must be at least 1 and at most [`crate::model::MAX_CLUSTERS`].
+    #[error("n_clusters must be between 1 and {}", crate::model::MAX_CLUSTERS)]
     NClusters,
-    /// `batch_size` must be at least 1.
-    #[error("batch_size must be >= 1")]
+    /// `batch_size` must be at least 1 and at most [`crate::model::MAX_BATCH_SIZE`].
+    #[error("batch_size must be between 1 and {}", crate::model::MAX_BATCH_SIZE)]
     BatchSize,
     /// `reassignment_ratio` must lie in [0, 1].
     #[error("reassignment_ratio must be in [0, 1], got {0}")]

@@ -80,6 +80,18 @@ impl Transformer for StandardScaler {
 }
 
 impl StandardScaler {
+    /// Check a decoded state: the running moments fit together.
+    pub(crate) fn check_state(&self) -> Result<(), String> {
+        use crate::model::validate_state::{counts, ensure, finite, shape};
+        let Some(m) = &self.moments else { return Ok(()) };
+        let d = m.mean.len();
+        ensure(d >= 1, || "zero features".into())?;
+        shape("variances", &m.var, &[d])?;
+        finite("means", &m.mean)?;
+        counts("variances", &m.var)?;
+        ensure(m.count.is_finite() && m.count >= 0.0, || format!("the row count is {}", m.count))
+    }
+
     /// The parameters.
     pub fn get_params(&self) -> &StandardScalerParams {
         &self.params

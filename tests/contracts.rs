@@ -282,3 +282,116 @@ fn a_stage_of_the_wrong_role_or_an_unknown_name_is_refused_when_decoded() {
     let text = json(&model).replacen("\"kind\":\"scale\"", "\"kind\":\"gaussian-nb\"", 1);
     assert!(serde_json::from_str::<Model>(&text).is_err(), "a classifier where a transformer belongs");
 }
+
+/// Every path to a value in a JSON document, with the value's kind.
+fn leaf_paths(v: &serde_json::Value, path: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                path.push(PathStep::Key(k.clone()));
+                leaf_paths(child, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::Array(items) => {
+            out.push(path.clone());
+            // The first element stands for the rest: arrays of numbers are long.
+            if let Some(first) = items.first() {
+                path.push(PathStep::Index(0));
+                leaf_paths(first, path, out);
+                path.pop();
+            }
+        }
+        _ => out.push(path.clone()),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+fn at<'a>(v: &'a mut serde_json::Value, path: &[PathStep]) -> &'a mut serde_json::Value {
+    path.iter().fold(v, |v, step| match step {
+        PathStep::Key(k) => &mut v[k.as_str()],
+        PathStep::Index(i) => &mut v[*i],
+    })
+}
+
+/// A decoded state is either refused or safe to use: a model file is as trusted as
+/// whoever could write it. Every field of every registered model's state is changed,
+/// one at a time, in the ways a corrupt or hostile file would change it.
+#[test]
+fn every_one_field_change_of_a_state_is_refused_or_harmless() {
+    use serde_json::json;
+    type Mutation = (&'static str, Box<dyn Fn(&mut serde_json::Value)>);
+    let mutations: Vec<Mutation> = vec![
+        ("-1", Box::new(|v| *v = json!(-1))),
+        ("0", Box::new(|v| *v = json!(0))),
+        ("1e308", Box::new(|v| *v = json!(1e308))),
+        ("2^62", Box::new(|v| *v = json!(1u64 << 62))),
+        ("u64::MAX", Box::new(|v| *v = json!(u64::MAX))),
+        ("null", Box::new(|v| *v = serde_json::Value::Null)),
+        ("empty list", Box::new(|v| *v = json!([]))),
+        (
+            "one more",
+            Box::new(|v| {
+                if let Some(a) = v.as_array_mut() {
+                    a.push(a.first().cloned().unwrap_or(json!(0)))
+                }
+            }),
+        ),
+        (
+            "one fewer",
+            Box::new(|v| {
+                if let Some(a) = v.as_array_mut() {
+                    a.pop();
+                }
+            }),
+        ),
+    ];
+    let mut tried = 0;
+    let mut refused = 0;
+    for (spec, counts) in every_model_spec() {
+        let mut model = Model::from_spec(&spec).expect("valid");
+        let (x, y) = blobs_for(counts, 1, 300);
+        learn(&mut model, &x, &y);
+        let state = serde_json::to_value(&model).expect("serialises");
+        let mut paths = Vec::new();
+        leaf_paths(&state, &mut Vec::new(), &mut paths);
+        for path in &paths {
+            for (what, mutate) in &mutations {
+                let mut changed = state.clone();
+                mutate(at(&mut changed, path));
+                if changed == state {
+                    continue;
+                }
+                tried += 1;
+                let Ok(mut decoded) = serde_json::from_value::<Model>(changed) else {
+                    refused += 1;
+                    continue;
+                };
+                let (x2, y2) = blobs_for(counts, 2, 50);
+                let used = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _ = decoded.spec();
+                    let _ = decoded.state_is_finite();
+                    match &mut decoded {
+                        Model::Classifier(m) => {
+                            let _ = m.predict(x2.view());
+                            let _ = m.predict_proba(x2.view());
+                            let _ = m.learn_predict(x2.view(), y2.view());
+                        }
+                        Model::Clusterer(m) => {
+                            let _ = m.predict(x2.view());
+                            let _ = m.learn_predict(x2.view());
+                            let _ = m.centers_in_input_units();
+                        }
+                    }
+                }));
+                assert!(used.is_ok(), "{spec}: {what} at {path:?} was accepted and then panicked");
+            }
+        }
+    }
+    assert!(tried > 100 && refused > 0, "{tried} changes tried, {refused} refused");
+}

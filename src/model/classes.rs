@@ -79,6 +79,17 @@ impl Classes {
         }
     }
 
+    /// Check a decoded set: sorted, distinct, none reserved.
+    pub(crate) fn check_state(&self) -> Result<(), String> {
+        if self.labels.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("the classes {:?} are not sorted and distinct", self.labels));
+        }
+        if self.labels.contains(&NO_PREDICTION) {
+            return Err(format!("the classes hold the reserved label {NO_PREDICTION}"));
+        }
+        Ok(())
+    }
+
     /// Check the targets of a batch: none reserved, none undeclared.
     pub(crate) fn check(&self, y: ArrayView1<i64>) -> Result<(), ModelError> {
         for (row, &label) in y.iter().enumerate() {

@@ -18,6 +18,11 @@ use ndarray_rand::rand::{seq::index, Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+/// The most centres a model may have: state is allocated per centre up front.
+pub const MAX_CLUSTERS: usize = 1 << 20;
+/// The largest batch size: the k-means++ sample is three of them.
+pub const MAX_BATCH_SIZE: usize = 1 << 30;
+
 /// How the centres are initialised from the first batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,10 +88,10 @@ impl MiniBatchKMeansParams {
     }
     /// Check the parameters and build an untrained model.
     pub fn build(self) -> Result<MiniBatchKMeans, ParamsError> {
-        if self.n_clusters == 0 {
+        if self.n_clusters == 0 || self.n_clusters > MAX_CLUSTERS {
             return Err(ParamsError::NClusters);
         }
-        if self.batch_size == 0 {
+        if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
             return Err(ParamsError::BatchSize);
         }
         // Above 1 even the largest centre counts as starved and nothing is left to reset counts from.
@@ -208,11 +213,11 @@ impl MiniBatchKMeans {
         let (labels, inertia) = assign(x, centers.view());
         update_centers(x, &labels, centers, &mut self.counts);
         if reassign && self.params.reassignment_ratio > 0.0 {
-            self.n_reassigned +=
-                reassign_starved(x, centers, &mut self.counts, self.params.reassignment_ratio, &mut self.rng);
+            let moved = reassign_starved(x, centers, &mut self.counts, self.params.reassignment_ratio, &mut self.rng);
+            self.n_reassigned = self.n_reassigned.saturating_add(moved);
         }
-        self.n_steps += 1;
-        self.seen += x.nrows() as u64;
+        self.n_steps = self.n_steps.saturating_add(1);
+        self.seen = self.seen.saturating_add(x.nrows() as u64);
         self.batch_inertia = inertia;
         self.inertia += inertia;
         Ok(labels.mapv(|l| l as i64))
@@ -344,6 +349,38 @@ impl OnlineClusterer for MiniBatchKMeans {
         } else {
             0
         }
+    }
+}
+
+impl MiniBatchKMeans {
+    /// Check a decoded state: the parameters obey their rules and the centres and
+    /// counters fit them.
+    pub(crate) fn check_state(&self) -> Result<(), String> {
+        use super::validate::state::{counts, ensure, finite, shape};
+        self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
+        let k = self.params.n_clusters;
+        shape("counts", &self.counts, &[k])?;
+        counts("counts", &self.counts)?;
+        if let Some(c) = &self.centers {
+            ensure(c.ncols() >= 1, || "zero features".into())?;
+            shape("centres", c, &[k, c.ncols()])?;
+            finite("centres", c)?;
+            if let KMeansInit::Centers(given) = &self.params.init {
+                ensure(given.ncols() == c.ncols(), || "the given initial centres have another width".into())?;
+            }
+        }
+        // Both are added to on every batch: bounded, they cannot overflow.
+        ensure(self.batch_size <= self.params.batch_size, || {
+            format!("batch size {} above the parameter's", self.batch_size)
+        })?;
+        let reassign_every = k.saturating_mul(10);
+        ensure(self.n_since_last_reassign <= reassign_every.saturating_add(self.batch_size), || {
+            format!("{} rows since the last reassignment, more than {reassign_every} allow", self.n_since_last_reassign)
+        })?;
+        ensure(self.inertia.is_finite() && self.inertia >= 0.0, || format!("the inertia is {}", self.inertia))?;
+        ensure(self.batch_inertia.is_finite() && self.batch_inertia >= 0.0, || {
+            format!("the last batch's inertia is {}", self.batch_inertia)
+        })
     }
 }
 

@@ -157,6 +157,47 @@ struct LinearCore {
 }
 
 impl LinearCore {
+    /// Check a decoded core against the core its parameters build (`fresh`).
+    fn check_state(&self, fresh: &LinearCore) -> Result<(), String> {
+        use super::validate::state::{ensure, finite, shape};
+        let same_settings = self.rule == fresh.rule
+            && self.penalty == fresh.penalty
+            && self.alpha.to_bits() == fresh.alpha.to_bits()
+            && self.l1_ratio.to_bits() == fresh.l1_ratio.to_bits()
+            && self.schedule == fresh.schedule
+            && self.eta0.to_bits() == fresh.eta0.to_bits()
+            && self.power_t.to_bits() == fresh.power_t.to_bits()
+            && self.fit_intercept == fresh.fit_intercept
+            && self.optimal_init.to_bits() == fresh.optimal_init.to_bits();
+        ensure(same_settings, || "the learning settings differ from the parameters".into())?;
+        self.classes.check_state()?;
+        ensure(self.classes.is_fixed() == fresh.classes.is_fixed(), || {
+            "declared classes differ from the parameters".into()
+        })?;
+        if fresh.classes.is_fixed() {
+            ensure(self.classes == fresh.classes, || "declared classes differ from the parameters".into())?;
+        }
+        let m = Self::n_models(self.classes.len());
+        match self.n_features {
+            Some(d) => {
+                ensure(d >= 1, || "zero features".into())?;
+                shape("coef", &self.coef, &[m, d])?;
+                shape("l1 penalties", &self.l1_q, &[m, d])?;
+                shape("intercept", &self.intercept, &[m])?;
+            }
+            None => {
+                shape("coef", &self.coef, &[0, 0])?;
+                shape("l1 penalties", &self.l1_q, &[0, 0])?;
+                shape("intercept", &self.intercept, &[0])?;
+            }
+        }
+        finite("coef", &self.coef)?;
+        finite("intercept", &self.intercept)?;
+        finite("l1 penalties", &self.l1_q)?;
+        ensure(self.t.is_finite() && self.t >= 1.0, || format!("t is {}, expected a number >= 1", self.t))?;
+        ensure(self.l1_u.is_finite() && self.l1_u >= 0.0, || format!("the l1 total is {}", self.l1_u))
+    }
+
     fn state_is_finite(&self) -> bool {
         crate::moments::all_finite(&self.coef) && crate::moments::all_finite(&self.intercept) && self.t.is_finite()
     }
@@ -333,7 +374,7 @@ impl LinearCore {
             self.grow(target);
             self.scores(x, scores);
         }
-        self.seen += 1;
+        self.seen = self.seen.saturating_add(1);
         let n_models = self.coef.nrows();
         if n_models == 0 {
             // Fewer than two classes known: nothing to separate yet.
@@ -525,6 +566,11 @@ macro_rules! linear_classifier {
         }
 
         impl $model {
+            /// Check a decoded state: the parameters obey their rules and the weights fit them.
+            pub(crate) fn check_state(&self) -> Result<(), String> {
+                let fresh = self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
+                self.core.check_state(&fresh.core)
+            }
             /// True when every number of the state is finite (see [`crate::model::Model::state_is_finite`]).
             pub(crate) fn state_is_finite(&self) -> bool {
                 self.core.state_is_finite()

@@ -19,7 +19,7 @@ pub mod stage;
 mod validate;
 
 pub use classes::Classes;
-pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams};
+pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, MAX_BATCH_SIZE, MAX_CLUSTERS};
 pub use linear::{
     LearningRate, Loss, PaLoss, PassiveAggressiveClassifier, PassiveAggressiveParams, Penalty, Perceptron,
     PerceptronParams, SgdClassifier, SgdClassifierParams,
@@ -30,6 +30,7 @@ pub use stage::{Chain, ClassifierModel, ClassifierStage, ClustererModel, Cluster
 use crate::error::ModelError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 pub(crate) use validate::features as validate_features;
+pub(crate) use validate::state as validate_state;
 
 /// The label `learn_predict` gives a record when the model knows no class yet
 /// (the very first records of a stream with undeclared classes).

@@ -20,6 +20,15 @@ use crate::moments::{self, Moments};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+/// The decoded classes are valid and agree with the parameters' declared ones.
+fn check_classes(decoded: &Classes, fresh: &Classes) -> Result<(), String> {
+    decoded.check_state()?;
+    if decoded.is_fixed() != fresh.is_fixed() || (fresh.is_fixed() && decoded != fresh) {
+        return Err("declared classes differ from the parameters".into());
+    }
+    Ok(())
+}
+
 /// Parameters of [`GaussianNb`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -84,6 +93,26 @@ pub struct GaussianNb {
 }
 
 impl GaussianNb {
+    /// Check a decoded state: the parameters obey their rules and the statistics fit them.
+    pub(crate) fn check_state(&self) -> Result<(), String> {
+        use super::validate::state::{counts, ensure, finite, shape};
+        let fresh = self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
+        check_classes(&self.classes, &fresh.classes)?;
+        let (k, d) = (self.classes.len(), self.n_features.unwrap_or(0));
+        ensure(self.n_features != Some(0), || "zero features".into())?;
+        shape("theta", &self.theta, &[k, d])?;
+        shape("var", &self.var, &[k, d])?;
+        shape("class counts", &self.class_count, &[k])?;
+        shape("overall mean", &self.all.mean, &[d])?;
+        shape("overall variance", &self.all.var, &[d])?;
+        finite("theta", &self.theta)?;
+        counts("var", &self.var)?;
+        counts("class counts", &self.class_count)?;
+        finite("overall mean", &self.all.mean)?;
+        counts("overall variance", &self.all.var)?;
+        ensure(self.all.count.is_finite() && self.all.count >= 0.0, || format!("the row count is {}", self.all.count))
+    }
+
     /// True when every number of the state is finite: a value so large that the
     /// arithmetic overflowed leaves an infinity or a NaN behind.
     pub(crate) fn state_is_finite(&self) -> bool {
@@ -230,7 +259,7 @@ impl GaussianNb {
         moments::merge_row(self.class_count[c], self.theta.row_mut(c), self.var.row_mut(c), x);
         self.class_count[c] += 1.0;
         self.all.update_row(x);
-        self.seen += 1;
+        self.seen = self.seen.saturating_add(1);
         predicted
     }
 }
@@ -263,7 +292,7 @@ impl OnlineClassifier for GaussianNb {
             self.class_count[c] += n_new;
         }
         self.all.update_batch(x);
-        self.seen += x.nrows() as u64;
+        self.seen = self.seen.saturating_add(x.nrows() as u64);
         Ok(())
     }
 
@@ -454,6 +483,19 @@ pub(crate) static MULTINOMIAL_NB: Entry = Entry {
 impl_stage!(MultinomialNb, MULTINOMIAL_NB);
 
 impl MultinomialNb {
+    /// Check a decoded state: the parameters obey their rules and the counts fit them.
+    pub(crate) fn check_state(&self) -> Result<(), String> {
+        use super::validate::state::{counts, ensure, shape};
+        let fresh = self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
+        check_classes(&self.classes, &fresh.classes)?;
+        let (k, d) = (self.classes.len(), self.n_features.unwrap_or(0));
+        ensure(self.n_features != Some(0), || "zero features".into())?;
+        shape("feature counts", &self.feature_count, &[k, d])?;
+        shape("class counts", &self.class_count, &[k])?;
+        counts("feature counts", &self.feature_count)?;
+        counts("class counts", &self.class_count)
+    }
+
     /// The parameters the model was built with.
     pub fn get_params(&self) -> &MultinomialNbParams {
         &self.params
@@ -552,7 +594,7 @@ impl MultinomialNb {
     fn learn_row(&mut self, x: ArrayView1<f64>, c: usize) {
         self.feature_count.row_mut(c).scaled_add(1.0, &x);
         self.class_count[c] += 1.0;
-        self.seen += 1;
+        self.seen = self.seen.saturating_add(1);
     }
 }
 

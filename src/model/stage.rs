@@ -27,6 +27,11 @@ pub trait Stage: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clone:
     /// True when every number of the state is finite: values large enough to
     /// overflow the arithmetic leave infinities behind.
     fn state_is_finite(&self) -> bool;
+
+    /// Check that a decoded state fits together (shapes agree, counts are finite and
+    /// not negative, parameters obey their rules) before anything indexes into it.
+    /// A file is checked as it is decoded, so a state that fails is never used.
+    fn check_state(&self) -> Result<(), String>;
 }
 
 /// A classifier stage: [`OnlineClassifier`] plus [`Stage`].
@@ -164,7 +169,14 @@ impl<'de> DeserializeSeed<'de> for StateSeed {
         let mut erased = <dyn erased_serde::Deserializer>::erase(d);
         let result = (self.0.decode)(&mut erased);
         DECODE_DEPTH.with(|c| c.set(depth));
-        result.map_err(de::Error::custom)
+        let stage = result.map_err(de::Error::custom)?;
+        let checked = match &stage {
+            AnyStage::Transformer(t) => t.check_state(),
+            AnyStage::Classifier(m) => m.check_state(),
+            AnyStage::Clusterer(m) => m.check_state(),
+        };
+        checked.map_err(|why| de::Error::custom(format!("{}: inconsistent state: {why}", self.0.name)))?;
+        Ok(stage)
     }
 }
 
@@ -208,9 +220,49 @@ impl<'de> Deserialize<'de> for Box<dyn Transformer> {
 /// The chain learns as one model: a batch the estimator refuses leaves the
 /// transformers unchanged too.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "ChainParts<H>", bound(deserialize = "H: Deserialize<'de> + Head"))]
 pub struct Chain<H> {
     transforms: Vec<Box<dyn Transformer>>,
     head: H,
+}
+
+/// A chain as decoded, before its stages are checked to fit together.
+#[derive(Deserialize)]
+struct ChainParts<H> {
+    transforms: Vec<Box<dyn Transformer>>,
+    head: H,
+}
+
+/// What a chain needs of its estimator to check that the stages fit together.
+pub trait Head {
+    /// Features the estimator takes, once known.
+    fn width(&self) -> Option<usize>;
+}
+
+impl Head for Box<dyn ClassifierStage> {
+    fn width(&self) -> Option<usize> {
+        self.n_features()
+    }
+}
+
+impl Head for Box<dyn ClustererStage> {
+    fn width(&self) -> Option<usize> {
+        self.n_features()
+    }
+}
+
+impl<H: Head> TryFrom<ChainParts<H>> for Chain<H> {
+    type Error = String;
+    /// Each stage takes as many features as the one before it gives (today's
+    /// transformers keep the width), where both are known.
+    fn try_from(parts: ChainParts<H>) -> Result<Self, String> {
+        let widths = parts.transforms.iter().map(|t| t.n_features_in()).chain(std::iter::once(parts.head.width()));
+        let known: Vec<usize> = widths.flatten().collect();
+        if known.windows(2).any(|w| w[0] != w[1]) {
+            return Err(format!("the stages of the chain take different numbers of features: {known:?}"));
+        }
+        Ok(Self { transforms: parts.transforms, head: parts.head })
+    }
 }
 
 /// Transformers that learned a batch, and the batch they made (`None`: no transformers).
@@ -525,6 +577,9 @@ macro_rules! impl_stage {
             }
             fn state_is_finite(&self) -> bool {
                 <$model>::state_is_finite(self)
+            }
+            fn check_state(&self) -> Result<(), String> {
+                <$model>::check_state(self)
             }
         }
     };

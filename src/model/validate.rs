@@ -39,3 +39,43 @@ pub(crate) fn non_empty(x: ArrayView2<f64>, model: &'static str) -> Result<(), M
     }
     Ok(())
 }
+
+/// Checks of a model's state after it was decoded from a file: the state must fit
+/// together before any method indexes into it. Each returns what is inconsistent.
+pub(crate) mod state {
+    use ndarray::{ArrayBase, Data, Dimension};
+
+    /// `what` has shape `want`.
+    pub(crate) fn shape<S: Data, D: Dimension>(what: &str, a: &ArrayBase<S, D>, want: &[usize]) -> Result<(), String> {
+        if a.shape() != want {
+            return Err(format!("{what} has shape {:?}, expected {want:?}", a.shape()));
+        }
+        Ok(())
+    }
+
+    /// Every value of `what` is finite.
+    pub(crate) fn finite<S: Data<Elem = f64>, D: Dimension>(what: &str, a: &ArrayBase<S, D>) -> Result<(), String> {
+        match a.iter().find(|v| !v.is_finite()) {
+            Some(v) => Err(format!("{what} holds {v}, not a finite number")),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value of `what` is finite and not negative.
+    pub(crate) fn counts<S: Data<Elem = f64>, D: Dimension>(what: &str, a: &ArrayBase<S, D>) -> Result<(), String> {
+        finite(what, a)?;
+        match a.iter().find(|v| **v < 0.0) {
+            Some(v) => Err(format!("{what} holds {v}, but it counts")),
+            None => Ok(()),
+        }
+    }
+
+    /// `ok`, or `message`.
+    pub(crate) fn ensure(ok: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+        if ok {
+            Ok(())
+        } else {
+            Err(message())
+        }
+    }
+}
