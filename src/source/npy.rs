@@ -4,12 +4,161 @@
 use super::{OnError, Position, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap};
 use ndarray::Array2;
-use npyz::{NpyFile, NpyReader};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::sync::atomic::Ordering;
 
-type Reader<T> = NpyReader<T, BufReader<File>>;
+/// The longest `.npy` header read: NumPy writes under 4 KiB; a longer one is not a
+/// matrix eddy reads, and parsing it is never attempted.
+const MAX_HEADER: usize = 64 * 1024;
+/// The most features a `.npy` may have (a name is made for each).
+pub const MAX_FEATURES: u64 = 1 << 20;
+
+/// What a `.npy` header says.
+#[derive(Debug, Clone, PartialEq)]
+struct Header {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<u64>,
+}
+
+/// Values of one 8-byte little-endian type, read one at a time after the header.
+struct Reader<T> {
+    inner: BufReader<File>,
+    decode: fn([u8; 8]) -> T,
+}
+
+impl<T> Reader<T> {
+    fn next(&mut self) -> Option<std::io::Result<T>> {
+        let mut b = [0u8; 8];
+        match self.inner.read_exact(&mut b) {
+            Ok(()) => Some(Ok((self.decode)(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// Read the magic, version and header of a `.npy` file, with bounded lengths and a
+/// parser that accepts only the dictionary NumPy writes (no nesting beyond the shape).
+fn read_header(r: &mut impl Read) -> Result<Header, String> {
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic).map_err(|_| "not a .npy file (too short)".to_string())?;
+    if &magic[..6] != b"\x93NUMPY" {
+        return Err("not a .npy file (no NUMPY magic)".into());
+    }
+    let len = match magic[6] {
+        1 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b).map_err(|_| "the header is cut short".to_string())?;
+            u16::from_le_bytes(b) as usize
+        }
+        2 | 3 => {
+            let mut b = [0u8; 4];
+            r.read_exact(&mut b).map_err(|_| "the header is cut short".to_string())?;
+            usize::try_from(u32::from_le_bytes(b)).unwrap_or(usize::MAX)
+        }
+        v => return Err(format!("format version {v} is not one eddy reads (1, 2 or 3)")),
+    };
+    if len > MAX_HEADER {
+        return Err(format!("a header of {len} bytes: longer than the {MAX_HEADER} eddy reads"));
+    }
+    let mut text = vec![0u8; len];
+    r.read_exact(&mut text).map_err(|_| "the header is cut short".to_string())?;
+    let text = std::str::from_utf8(&text).map_err(|_| "the header is not text".to_string())?;
+    parse_header(text)
+}
+
+/// `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }`.
+fn parse_header(text: &str) -> Result<Header, String> {
+    let bad = |what: &str| format!("not a .npy header eddy reads: {what}");
+    let mut t = Tokens { s: text.as_bytes(), at: 0 };
+    t.expect(b'{').map_err(|_| bad("it does not start with '{'"))?;
+    let (mut descr, mut fortran_order, mut shape) = (None, None, None);
+    loop {
+        if t.eat(b'}') {
+            break;
+        }
+        let key = t.string().ok_or_else(|| bad("a key is not a string"))?;
+        t.expect(b':').map_err(|_| bad("no ':' after a key"))?;
+        match key {
+            "descr" => descr = Some(t.string().ok_or_else(|| bad("descr is not a string"))?.to_string()),
+            "fortran_order" => {
+                fortran_order = Some(match t.word() {
+                    "True" => true,
+                    "False" => false,
+                    _ => return Err(bad("fortran_order is not True or False")),
+                })
+            }
+            "shape" => {
+                t.expect(b'(').map_err(|_| bad("shape is not a tuple"))?;
+                let mut dims = Vec::new();
+                while !t.eat(b')') {
+                    if dims.len() >= 8 {
+                        return Err(bad("more than 8 dimensions"));
+                    }
+                    dims.push(t.word().parse::<u64>().map_err(|_| bad("a dimension is not a whole number"))?);
+                    if !t.eat(b',') {
+                        t.expect(b')').map_err(|_| bad("the shape is not closed"))?;
+                        break;
+                    }
+                }
+                shape = Some(dims);
+            }
+            _ => return Err(bad("an unknown key")),
+        }
+        if !t.eat(b',') {
+            t.expect(b'}').map_err(|_| bad("the dictionary is not closed"))?;
+            break;
+        }
+    }
+    match (descr, fortran_order, shape) {
+        (Some(descr), Some(fortran_order), Some(shape)) => Ok(Header { descr, fortran_order, shape }),
+        _ => Err(bad("descr, fortran_order or shape is missing")),
+    }
+}
+
+struct Tokens<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn skip_space(&mut self) {
+        while self.s.get(self.at).is_some_and(|b| b.is_ascii_whitespace()) {
+            self.at += 1;
+        }
+    }
+    fn eat(&mut self, b: u8) -> bool {
+        self.skip_space();
+        let hit = self.s.get(self.at) == Some(&b);
+        self.at += usize::from(hit);
+        hit
+    }
+    fn expect(&mut self, b: u8) -> Result<(), ()> {
+        if self.eat(b) {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+    fn string(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        let quote = *self.s.get(self.at).filter(|q| **q == b'\'' || **q == b'"')?;
+        let start = self.at + 1;
+        let len = self.s[start..].iter().position(|&b| b == quote)?;
+        self.at = start + len + 1;
+        std::str::from_utf8(&self.s[start..start + len]).ok()
+    }
+    fn word(&mut self) -> &'a str {
+        self.skip_space();
+        let start = self.at;
+        while self.s.get(self.at).is_some_and(|b| b.is_ascii_alphanumeric()) {
+            self.at += 1;
+        }
+        std::str::from_utf8(&self.s[start..self.at]).unwrap_or("")
+    }
+}
 
 /// Batches from `.npy` files.
 pub struct NpySource {
@@ -30,37 +179,47 @@ pub struct NpySource {
     pending_error: Option<SourceError>,
 }
 
-fn open_npy(path: &str) -> Result<NpyFile<BufReader<File>>, SourceError> {
+/// Open a `.npy` and read its header; the reader is left at the first value.
+fn open_npy(path: &str) -> Result<(Header, BufReader<File>), SourceError> {
     let io = |error| SourceError::Io { source_name: path.to_string(), error };
-    NpyFile::new(BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?)).map_err(io)
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+    let header =
+        read_header(&mut reader).map_err(|reason| SourceError::Schema { source_name: path.to_string(), reason })?;
+    Ok((header, reader))
 }
 
 impl NpySource {
     /// Open the features file (and the labels file, if given) and check their headers.
     pub fn open(path: &str, options: SourceOptions) -> Result<Self, SourceError> {
         let schema = |reason: String| SourceError::Schema { source_name: path.to_string(), reason };
-        let file = open_npy(path)?;
-        if file.order() != npyz::Order::C {
+        let (header, reader) = open_npy(path)?;
+        if header.fortran_order {
             return Err(schema("a Fortran-order array: save it with np.ascontiguousarray first".into()));
         }
-        let (rows, d) = match *file.shape() {
-            [n, d] => (n, d as usize),
+        let (rows, d) = match *header.shape {
+            [n, d] => (n, d),
             [n] => (n, 1),
             ref other => return Err(schema(format!("shape {other:?}: expected (rows, features)"))),
         };
-        let dtype = file.dtype().descr();
+        if !(1..=MAX_FEATURES).contains(&d) {
+            return Err(schema(format!("{d} features: eddy reads 1 to {MAX_FEATURES}")));
+        }
+        let d = d as usize;
         // The header's shape must fit the file, or a corrupt header could ask for any amount of memory.
         let size =
             std::fs::metadata(path).map_err(|error| SourceError::Io { source_name: path.to_string(), error })?.len();
         if rows.checked_mul(d as u64).and_then(|n| n.checked_mul(8)).is_none_or(|bytes| bytes > size) {
             return Err(schema(format!("the header says {rows} x {d} values, more than the file holds")));
         }
-        let x = file.data::<f64>().map_err(|_| schema(format!("dtype {dtype}: expected float64 ('<f8')")))?;
+        if header.descr != "<f8" {
+            return Err(schema(format!("dtype {}: expected float64 ('<f8')", header.descr)));
+        }
+        let x = Reader { inner: reader, decode: f64::from_le_bytes };
         let y = match &options.labels_from {
             Some(labels) => {
                 let labels = labels.display().to_string();
-                let file = open_npy(&labels)?;
-                let n = match *file.shape() {
+                let (header, reader) = open_npy(&labels)?;
+                let n = match *header.shape {
                     [n] | [n, 1] => n,
                     ref other => {
                         return Err(SourceError::Schema {
@@ -75,11 +234,13 @@ impl NpySource {
                         reason: format!("{n} labels for {rows} rows of {path}"),
                     });
                 }
-                let dtype = file.dtype().descr();
-                Some(file.data::<i64>().map_err(|_| SourceError::Schema {
-                    source_name: labels.clone(),
-                    reason: format!("dtype {dtype}: expected int64 ('<i8')"),
-                })?)
+                if header.descr != "<i8" || header.fortran_order {
+                    return Err(SourceError::Schema {
+                        source_name: labels,
+                        reason: format!("dtype {}: expected int64 ('<i8'), C order", header.descr),
+                    });
+                }
+                Some(Reader { inner: reader, decode: i64::from_le_bytes })
             }
             None => None,
         };
@@ -240,5 +401,44 @@ impl Source for NpySource {
             checksum: None,
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_headers_numpy_writes() {
+        let h = parse_header("{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }     \n").expect("valid");
+        assert_eq!(h, Header { descr: "<f8".into(), fortran_order: false, shape: vec![3, 2] });
+        let h = parse_header("{'descr': '<i8', 'fortran_order': True, 'shape': (7,), }").expect("valid");
+        assert_eq!((h.fortran_order, h.shape), (true, vec![7]));
+        assert_eq!(
+            parse_header("{'shape': (), 'descr': \"<f8\", 'fortran_order': False}").expect("valid").shape,
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn refuses_anything_else_quickly() {
+        // npyz's parser takes exponential time on nested brackets; this one refuses them at once.
+        let nested =
+            format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {}1{}}}", "(".repeat(5000), ")".repeat(5000));
+        let start = std::time::Instant::now();
+        assert!(parse_header(&nested).is_err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        for bad in [
+            "",
+            "{",
+            "{'descr': '<f8'",
+            "{'x': 1}",
+            "{'shape': (1, -2), 'descr': '<f8', 'fortran_order': False}",
+            "{'descr': '<f8', 'fortran_order': Maybe, 'shape': (1,)}",
+        ] {
+            assert!(parse_header(bad).is_err(), "{bad:?}");
+        }
+        let long = [b"\x93NUMPY\x02\x00".as_slice(), &u32::MAX.to_le_bytes()].concat();
+        assert!(read_header(&mut long.as_slice()).expect_err("too long").contains("longer than"));
     }
 }

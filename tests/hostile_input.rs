@@ -1,0 +1,73 @@
+//! Inputs made by an attacker or a corrupted disk: each is refused with a clear error,
+//! quickly, without a panic or an allocation the input asked for.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-hostile-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A `.npy` file with this header text (version 1), then `data`.
+fn npy(path: &Path, header: &str, data: &[u8]) {
+    let mut h = header.to_string();
+    while !(10 + h.len() + 1).is_multiple_of(64) {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&u16::try_from(h.len()).expect("short").to_le_bytes());
+    bytes.extend_from_slice(h.as_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).expect("write");
+}
+
+/// `eddy run FILE` on a k-means model: the error it prints, and how long it took.
+fn run_on(dir: &Path, file: &str) -> (String, Duration) {
+    let start = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(dir)
+        .args(["run", file, "--model", "minibatch-kmeans(n_clusters=2)", "--labels-out", "l.csv"])
+        .output()
+        .expect("eddy runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{file} was accepted");
+    assert!(err.starts_with("eddy: error: ") && !err.contains("panicked"), "{err}");
+    (err, start.elapsed())
+}
+
+#[test]
+fn npy_headers_that_hung_or_aborted_eddy_are_refused_at_once() {
+    let dir = temp_dir("npy");
+    // 176 bytes of nested brackets ran npyz's parser for 14 minutes.
+    let nested = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {}2{}}}", "[".repeat(40), "]".repeat(40));
+    npy(&dir.join("nested.npy"), &nested, &[]);
+    let (err, took) = run_on(&dir, "nested.npy");
+    assert!(err.contains("not a .npy header eddy reads"), "{err}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // Shape (0, 10^12) asked for 24 TB of feature names.
+    npy(&dir.join("wide.npy"), "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 1000000000000), }", &[]);
+    let (err, _) = run_on(&dir, "wide.npy");
+    assert!(err.contains("1000000000000 features"), "{err}");
+    // More rows than the file holds.
+    npy(&dir.join("long.npy"), "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 2), }", &[0; 16]);
+    let (err, _) = run_on(&dir, "long.npy");
+    assert!(err.contains("more than the file holds"), "{err}");
+    // A header length beyond what is there.
+    std::fs::write(dir.join("cut.npy"), b"\x93NUMPY\x02\x00\xff\xff\xff\x7f{'descr'").expect("write");
+    let (err, _) = run_on(&dir, "cut.npy");
+    assert!(err.contains("longer than"), "{err}");
+    // A good one still reads.
+    let values: Vec<u8> = [0.0f64, 0.0, 5.0, 5.0, 0.1, 0.0, 5.1, 5.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    npy(&dir.join("good.npy"), "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }", &values);
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(&dir)
+        .args(["run", "good.npy", "--model", "minibatch-kmeans(n_clusters=2)", "--labels-out", "l.csv", "--quiet"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
