@@ -63,7 +63,7 @@ pub enum ParamsError {
     #[error("label {0} is reserved for 'no prediction yet' and cannot be a class")]
     ReservedClass(i64),
     /// A window length must be at least 1.
-    #[error("window must be >= 1")]
+    #[error("window must be between 1 and {}", crate::metrics::MAX_WINDOW)]
     Window,
 }
 

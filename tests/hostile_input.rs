@@ -71,3 +71,69 @@ fn npy_headers_that_hung_or_aborted_eddy_are_refused_at_once() {
         .expect("runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Classification scores as postcard lays them out (maps are sequences of pairs).
+#[derive(serde::Serialize, Clone)]
+struct ScoresMirror {
+    n: u64,
+    correct: u64,
+    window: usize,
+    recent: Vec<bool>,
+    recent_correct: u64,
+    pairs: Vec<((i64, i64), u64)>,
+}
+
+#[derive(serde::Serialize, Clone)]
+struct ClusteringMirror {
+    n: u64,
+    inertia: f64,
+    contingency: Vec<((i64, i64), u64)>,
+}
+
+#[test]
+fn scores_from_a_checkpoint_that_do_not_fit_together_are_refused() {
+    use eddy::metrics::{ClassificationMetrics, ClusteringMetrics};
+    let decode =
+        |m: &ScoresMirror| postcard::from_bytes::<ClassificationMetrics>(&postcard::to_allocvec(m).expect("encodes"));
+    let good = ScoresMirror {
+        n: 4,
+        correct: 2,
+        window: 3,
+        recent: vec![false, true, false],
+        recent_correct: 1,
+        pairs: vec![((1, 1), 2), ((1, 2), 1), ((2, 1), 1)],
+    };
+    let mut reference = ClassificationMetrics::new(3).expect("valid");
+    reference.update(&[1, 2, 1, 1], &[1, 1, 1, 2]);
+    assert_eq!(decode(&good).expect("a valid state decodes"), reference);
+    type Change = (&'static str, Box<dyn Fn(&mut ScoresMirror)>);
+    let changes: Vec<Change> = vec![
+        ("n = u64::MAX", Box::new(|m| m.n = u64::MAX)),
+        ("window 0", Box::new(|m| m.window = 0)),
+        ("recent_correct off", Box::new(|m| m.recent_correct = 0)),
+        ("correct above n", Box::new(|m| m.correct = 99)),
+        ("recent longer than the window", Box::new(|m| m.recent = vec![true; 5])),
+        ("pairs not adding up", Box::new(|m| m.pairs[0].1 = u64::MAX)),
+    ];
+    for (what, change) in changes {
+        let mut bad = good.clone();
+        change(&mut bad);
+        // postcard keeps no message; the layout is right (the good state decodes), so
+        // the refusal is the check's.
+        assert!(decode(&bad).is_err(), "{what}");
+    }
+    let decode =
+        |m: &ClusteringMirror| postcard::from_bytes::<ClusteringMetrics>(&postcard::to_allocvec(m).expect("encodes"));
+    let good = ClusteringMirror { n: 2, inertia: 2.0, contingency: vec![((5, 0), 1), ((6, 1), 1)] };
+    let mut reference = ClusteringMetrics::new();
+    reference.update(2.0, &[0, 1], Some(&[5, 6]));
+    assert_eq!(decode(&good).expect("valid"), reference);
+    for bad in [
+        ClusteringMirror { n: 1, ..good.clone() },
+        ClusteringMirror { inertia: -1.0, ..good.clone() },
+        ClusteringMirror { inertia: f64::NAN, ..good.clone() },
+        ClusteringMirror { contingency: vec![((5, 0), u64::MAX), ((6, 1), 1)], ..good.clone() },
+    ] {
+        assert!(decode(&bad).is_err());
+    }
+}

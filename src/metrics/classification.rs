@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 /// A [`NO_PREDICTION`] counts as a miss: it lowers accuracy and the true class's
 /// recall, and is not a class of its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Parts")]
 pub struct ClassificationMetrics {
     n: u64,
     correct: u64,
@@ -19,6 +20,48 @@ pub struct ClassificationMetrics {
     recent_correct: u64,
     /// (true, predicted) -> count.
     pairs: BTreeMap<(i64, i64), u64>,
+}
+
+/// Scores as decoded from a checkpoint, before they are checked to fit together.
+#[derive(Deserialize)]
+struct Parts {
+    n: u64,
+    correct: u64,
+    window: usize,
+    recent: VecDeque<bool>,
+    recent_correct: u64,
+    pairs: BTreeMap<(i64, i64), u64>,
+}
+
+/// More records than any stream scores; a decoded count above it is damage.
+pub(crate) const MAX_RECORDS: u64 = 1 << 48;
+/// The longest rolling window (it is kept in memory).
+pub const MAX_WINDOW: usize = 1 << 30;
+
+impl TryFrom<Parts> for ClassificationMetrics {
+    type Error = String;
+    fn try_from(p: Parts) -> Result<Self, String> {
+        let paired = p.pairs.values().try_fold(0u64, |a, &c| a.checked_add(c));
+        let recent_correct = p.recent.iter().filter(|&&hit| hit).count() as u64;
+        let fits = (1..=MAX_WINDOW).contains(&p.window)
+            && p.n < MAX_RECORDS
+            && p.correct <= p.n
+            && paired == Some(p.n)
+            && p.recent.len() <= p.window
+            && p.recent.len() as u64 <= p.n
+            && p.recent_correct == recent_correct;
+        if !fits {
+            return Err("classification scores whose counts do not fit together".into());
+        }
+        Ok(Self {
+            n: p.n,
+            correct: p.correct,
+            window: p.window,
+            recent: p.recent,
+            recent_correct: p.recent_correct,
+            pairs: p.pairs,
+        })
+    }
 }
 
 /// A confusion matrix: `counts[[i, j]]` rows of true class `labels[i]` predicted as `labels[j]`.
@@ -48,7 +91,7 @@ pub struct ClassScore {
 impl ClassificationMetrics {
     /// Scores with a rolling window of the last `window` records.
     pub fn new(window: usize) -> Result<Self, ParamsError> {
-        if window == 0 {
+        if window == 0 || window > MAX_WINDOW {
             return Err(ParamsError::Window);
         }
         Ok(Self {

@@ -6,11 +6,36 @@ use std::collections::HashMap;
 /// Running clustering scores: inertia per record and, when true labels are
 /// known, the adjusted Rand index of every assignment so far.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Parts")]
 pub struct ClusteringMetrics {
     n: u64,
     inertia: f64,
     /// (true, assigned) -> count; only filled when true labels are given.
     contingency: HashMap<(i64, i64), u64>,
+}
+
+/// Scores as decoded from a checkpoint, before they are checked to fit together.
+#[derive(Deserialize)]
+struct Parts {
+    n: u64,
+    inertia: f64,
+    contingency: HashMap<(i64, i64), u64>,
+}
+
+impl TryFrom<Parts> for ClusteringMetrics {
+    type Error = String;
+    /// Counts bounded so the ARI's squares of sums stay exact in `u128`.
+    fn try_from(p: Parts) -> Result<Self, String> {
+        let counted = p.contingency.values().try_fold(0u64, |a, &c| a.checked_add(c));
+        let fits = p.n < super::classification::MAX_RECORDS
+            && counted.is_some_and(|c| c <= p.n)
+            && p.inertia.is_finite()
+            && p.inertia >= 0.0;
+        if !fits {
+            return Err("clustering scores whose counts do not fit together".into());
+        }
+        Ok(Self { n: p.n, inertia: p.inertia, contingency: p.contingency })
+    }
 }
 
 impl ClusteringMetrics {

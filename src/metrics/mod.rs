@@ -7,5 +7,5 @@
 mod classification;
 mod clustering;
 
-pub use classification::{ClassScore, ClassificationMetrics, ConfusionMatrix};
+pub use classification::{ClassScore, ClassificationMetrics, ConfusionMatrix, MAX_WINDOW};
 pub use clustering::{adjusted_rand_index, ClusteringMetrics};

@@ -45,6 +45,27 @@ pub struct Entry {
     pub labels: Option<LabelMap>,
 }
 
+/// The most records one logged batch may hold: more than any request may carry.
+const MAX_ENTRY_ROWS: usize = 1 << 24;
+
+impl Entry {
+    /// Check a decoded entry before it is used: its sizes are declared by the file,
+    /// and a matrix of 2^40 rows of nothing decodes to no data at all.
+    fn check(&self, n_features: usize) -> Result<(), String> {
+        let (rows, cols) = self.x.dim();
+        if cols != n_features {
+            return Err(format!("an entry of {cols} features, the model has {n_features}"));
+        }
+        if rows > MAX_ENTRY_ROWS {
+            return Err(format!("an entry of {rows} records, more than the {MAX_ENTRY_ROWS} a batch may hold"));
+        }
+        if self.y.as_ref().is_some_and(|y| y.len() != rows) {
+            return Err("an entry whose labels and records differ in number".into());
+        }
+        Ok(())
+    }
+}
+
 /// An entry to write: the batch is shared with the learner, not copied.
 #[derive(Serialize)]
 struct EntryRef<'a> {
@@ -126,6 +147,7 @@ impl LearnLog {
             match model_file::decode::<Vec<Entry>>(path, &bytes[at + 8..end], KIND, keys) {
                 Ok((_, entries)) => {
                     for entry in entries {
+                        entry.check(features.len()).map_err(|reason| refuse(at, reason))?;
                         apply(entry).map_err(|reason| refuse(at, reason))?;
                     }
                 }
@@ -252,6 +274,35 @@ mod tests {
 
     fn length(path: &Path) -> u64 {
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn an_entry_declaring_more_than_its_bytes_is_refused_before_use() {
+        let dir = std::env::temp_dir().join(format!("eddy-log-sizes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("m.eddy.learn-log");
+        let keys = Keys::default();
+        // 2^40 rows of 0 columns: no data, and an id list of 8 TB at replay.
+        let hostile = Entry { first: 0, x: Array2::zeros((1 << 40, 0)), y: None, labels: None };
+        for (entry, says) in [
+            (hostile, "0 features"),
+            (Entry { first: 0, x: Array2::zeros((2, 2)), y: Some(vec![1]), labels: None }, "differ in number"),
+        ] {
+            let header = model_file::Header::new(KIND, vec!["a".into(), "b".into()], None, 0);
+            let frame = model_file::encode(&path, &header, &vec![entry], &keys).expect("encodes");
+            let mut bytes = (frame.len() as u64).to_le_bytes().to_vec();
+            bytes.extend_from_slice(&frame);
+            std::fs::write(&path, &bytes).expect("write");
+            let mut applied = 0;
+            let err = LearnLog::open(&path, &keys, &["a".into(), "b".into()], |_| {
+                applied += 1;
+                Ok(())
+            })
+            .expect_err("refused");
+            assert!(err.to_string().contains(says), "{err}");
+            assert_eq!(applied, 0);
+        }
     }
 
     #[test]
