@@ -5,7 +5,7 @@
 //! fonts are needed. Files are written to a temporary name and renamed, so a
 //! viewer never sees half a picture.
 
-use crate::snapshot::{Detail, Snapshot};
+use crate::snapshot::{working_units, Detail, Snapshot};
 use linfa_linalg::eigh::Eigh;
 use ndarray::{Array1, Array2, Axis};
 use plotters::coord::Shift;
@@ -120,12 +120,12 @@ struct History;
 impl Painter for History {
     fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String> {
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        match s.detail {
-            Detail::Clusterer { .. } => timeline_chart(
+        match &s.detail {
+            Detail::Clusterer { transforms, .. } => timeline_chart(
                 root,
                 s,
                 &format!("{}: inertia per record over the run", s.model),
-                "squared distance to the assigned centre",
+                &format!("squared distance to the assigned centre ({})", working_units(transforms)),
                 ("mean since the start", "mean over the batch"),
                 None,
             ),
@@ -188,20 +188,21 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Resu
     let title = format!("{} after {} records", s.model, s.records);
     let root = root.titled(&title, ("sans-serif", 28).into_font().style(FontStyle::Bold)).map_err(e)?;
     match &s.detail {
-        Detail::Clusterer { centers, counts, inertia, ari } => {
+        Detail::Clusterer { centers, counts, inertia, ari, transforms, .. } => {
             let (left, right) = root.split_horizontally(WIDTH * 3 / 5);
             projection(&left, s, centers, counts)?;
-            let mut caption = format!("records per cluster (mean inertia {})", fmt(*inertia));
+            // The caption has no room for units: the scores go inside the chart, above the bars.
+            let mut notes = vec![format!("mean inertia {} ({})", fmt(*inertia), working_units(transforms))];
             if let Some(a) = ari {
-                caption += &format!(", ARI {a:.3}");
+                notes.push(format!("ARI {a:.3}"));
             }
-            sizes(&right, s, &caption, "cluster")?;
+            sizes(&right, s, "records per cluster", "cluster", &notes)?;
         }
         Detail::Classifier { confusion, .. } => {
             let (top, bottom) = root.split_vertically(HEIGHT * 9 / 20);
             accuracy(&top, s)?;
             let (left, right) = bottom.split_horizontally(WIDTH / 2);
-            sizes(&left, s, "records per predicted class", "class")?;
+            sizes(&left, s, "records per predicted class", "class", &[])?;
             confusion_matrix(&right, s, confusion)?;
         }
     }
@@ -250,8 +251,10 @@ fn projection<DB: DrawingBackend>(
     counts: &[f64],
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let axes = principal_axes(&s.sample);
-    let mean: Array1<f64> = s.sample.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(s.features.len()));
+    // Without records (a model file keeps none) the centres alone set the axes.
+    let basis = if s.sample.nrows() == 0 && centers.ncols() == s.sample.ncols() { centers } else { &s.sample };
+    let axes = principal_axes(basis);
+    let mean: Array1<f64> = basis.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(s.features.len()));
     let points = (&s.sample - &mean).dot(&axes);
     let centres = if centers.ncols() == axes.nrows() { (centers - &mean).dot(&axes) } else { Array2::zeros((0, 2)) };
     let all: Vec<(f64, f64)> =
@@ -260,17 +263,24 @@ fn projection<DB: DrawingBackend>(
     let (y0, y1) = bounds(all.iter().map(|p| p.1));
     // Head room above the data for the legend, so it covers no point.
     let y1 = y1 + (y1 - y0) * 0.45;
+    let caption = if s.sample.nrows() == 0 {
+        format!("the {} centres alone: a model file keeps no records", centers.nrows())
+    } else {
+        format!("PCA of the last {} records ({} drawn), by cluster", s.sample.nrows(), s.sample.nrows().min(1000))
+    };
     let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("PCA of the last {} records ({} drawn), by cluster", s.sample.nrows(), s.sample.nrows().min(1000)),
-            ("sans-serif", 20),
-        )
+        .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(e)?;
-    chart.configure_mesh().x_desc("principal axis 1").y_desc("principal axis 2").draw().map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("principal axis 1 (input units)")
+        .y_desc("principal axis 2 (input units)")
+        .draw()
+        .map_err(e)?;
     // At most 1000 points, opaque: alpha blending was the costliest part of a snapshot.
     let step = (points.nrows() / 1000).max(1);
     chart
@@ -337,6 +347,7 @@ fn sizes<DB: DrawingBackend>(
     s: &Snapshot,
     caption: &str,
     what: &str,
+    notes: &[String],
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     // (name, records, colour index): clusters are named by id, all of them (empty ones
@@ -349,7 +360,8 @@ fn sizes<DB: DrawingBackend>(
             s.label_counts.iter().enumerate().map(|(i, (&l, &n))| (class_name(s, l), n, i + 3)).collect()
         }
     };
-    let top = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64 * 1.1;
+    // Head room above the bars: a tenth, and a line for each note.
+    let top = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64 * (1.1 + 0.06 * notes.len() as f64);
     let n = bars.len().max(1);
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 20))
@@ -380,6 +392,10 @@ fn sizes<DB: DrawingBackend>(
             bar
         }))
         .map_err(e)?;
+    let inside = chart.plotting_area().strip_coord_spec();
+    for (k, note) in notes.iter().enumerate() {
+        inside.draw(&Text::new(note.as_str(), (10, 8 + 22 * k as i32), ("sans-serif", 17).into_font())).map_err(e)?;
+    }
     Ok(())
 }
 

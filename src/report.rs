@@ -5,11 +5,16 @@
 //! largest distance of its sampled members to the centre), nearest other
 //! cluster, and the features that most set it apart from the overall mean (in
 //! standard deviations); overall inertia, the silhouette of the sample, and
-//! ARI when labels exist. Classifiers get accuracy, per-class precision,
-//! recall and F1, and the confusion matrix. Both get their pictures.
+//! ARI when labels exist. Centres, spreads and distances are in input units
+//! (behind a scaler, the centres as the model keeps them stand beside them), and
+//! the inertia says the units it is in. Classifiers get accuracy, per-class
+//! precision, recall and F1, and the confusion matrix. Both get their pictures.
+//!
+//! A report of a model file (`eddy report model.eddy`) shows what the file has
+//! and nothing it lacks: no run time, sample, scores or timeline.
 
 use crate::plot::{self, PlotError, PlotFormat};
-use crate::snapshot::{Detail, Snapshot};
+use crate::snapshot::{working_units, Detail, Snapshot};
 use base64::Engine;
 use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -87,7 +92,10 @@ impl RunRecord {
         for s in &record.snapshots {
             let d = s.features.len();
             let centres_fit = match &s.detail {
-                Detail::Clusterer { centers, .. } => centers.ncols() == d || centers.nrows() == 0,
+                Detail::Clusterer { centers, model_centers, .. } => {
+                    (centers.ncols() == d || centers.nrows() == 0)
+                        && model_centers.as_ref().is_none_or(|m| m.ncols() == d && m.nrows() == centers.nrows())
+                }
                 Detail::Classifier { .. } => true,
             };
             let consistent = s.sample.ncols() == d
@@ -105,8 +113,10 @@ impl RunRecord {
 }
 
 impl RunRecord {
-    /// A record of a saved model alone (`eddy report model.eddy`): centres, counts and
-    /// classes, but no sample of records, so no spread, silhouette or timeline.
+    /// A record of a saved model alone (`eddy report model.eddy`): what the file has
+    /// (centres in input units and as the model keeps them, counts, the running
+    /// inertia over the records seen, classes) and nothing it lacks: no sample of
+    /// records, so no spread, silhouette, scores or timeline.
     pub fn from_model(name: &str, header: &crate::model_file::Header, model: &crate::model::Model) -> Self {
         use crate::model::Model;
         use crate::snapshot::{Detail, Snapshot};
@@ -116,9 +126,11 @@ impl RunRecord {
             Model::Clusterer(m) => {
                 let counts = m.counts().to_vec();
                 let label_counts = counts.iter().enumerate().map(|(i, &c)| (i as i64, c as u64)).collect();
-                let centers =
-                    m.cluster_centers().map(|c| c.to_owned()).unwrap_or_else(|| ndarray::Array2::zeros((0, d)));
-                (Detail::Clusterer { centers, counts, inertia: None, ari: None }, label_counts)
+                let (centers, transforms, model_centers) = Detail::clusterer_of(m, d);
+                // The model's running inertia is summed over every record it learned.
+                let seen = m.records_seen();
+                let inertia = (seen > 0).then(|| m.inertia() / seen as f64);
+                (Detail::Clusterer { centers, counts, inertia, ari: None, transforms, model_centers }, label_counts)
             }
             Model::Classifier(m) => {
                 let confusion = crate::metrics::ConfusionMatrix {
@@ -149,14 +161,20 @@ impl RunRecord {
             timeline: Vec::new(),
             label_counts,
             detail,
+            from_model_file: true,
         };
         RunRecord {
-            input: format!("model file {name}"),
+            input: name.to_string(),
             records: header.records_seen,
             rejected: 0,
             seconds: 0.0,
             snapshots: vec![snapshot],
         }
+    }
+
+    /// True when the record is of model files alone (no run): see [`RunRecord::from_model`].
+    pub fn is_model_file(&self) -> bool {
+        !self.snapshots.is_empty() && self.snapshots.iter().all(|s| s.from_model_file)
     }
 }
 
@@ -171,11 +189,14 @@ pub struct ClusterRow {
     pub share: f64,
     /// Its centre, in the input's units.
     pub center: Vec<f64>,
-    /// Mean distance of its sampled members to the centre.
+    /// Its centre as the model keeps it, in the units the model works in, when
+    /// these are not input units (a scaler in front).
+    pub model_center: Option<Vec<f64>>,
+    /// Mean distance of its sampled members to the centre, in input units.
     pub spread_mean: Option<f64>,
-    /// Largest distance of a sampled member to the centre.
+    /// Largest distance of a sampled member to the centre, in input units.
     pub spread_max: Option<f64>,
-    /// The nearest other centre and the distance to it.
+    /// The nearest other centre and the distance to it, in input units.
     pub nearest: Option<(usize, f64)>,
     /// Up to three features furthest from the overall mean, in standard deviations.
     pub distinctive: Vec<(String, f64)>,
@@ -187,7 +208,7 @@ fn distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 
 /// Per-cluster figures of a clusterer's snapshot.
 pub fn cluster_rows(s: &Snapshot) -> Vec<ClusterRow> {
-    let Detail::Clusterer { centers, .. } = &s.detail else { return Vec::new() };
+    let Detail::Clusterer { centers, model_centers, .. } = &s.detail else { return Vec::new() };
     let total: u64 = s.label_counts.values().sum();
     (0..centers.nrows())
         .map(|c| {
@@ -220,6 +241,10 @@ pub fn cluster_rows(s: &Snapshot) -> Vec<ClusterRow> {
                 size,
                 share: if total > 0 { size as f64 / total as f64 } else { 0.0 },
                 center: centre.to_vec(),
+                model_center: model_centers
+                    .as_ref()
+                    .filter(|m| m.nrows() == centers.nrows())
+                    .map(|m| m.row(c).to_vec()),
                 spread_mean: (!members.is_empty()).then(|| members.iter().sum::<f64>() / members.len() as f64),
                 spread_max: members.iter().copied().reduce(f64::max),
                 nearest,
@@ -227,6 +252,22 @@ pub fn cluster_rows(s: &Snapshot) -> Vec<ClusterRow> {
             }
         })
         .collect()
+}
+
+/// Mean squared distance of the sampled records to the centre they were given,
+/// in input units (the inertia per record of the sample). `None` without a sample.
+pub fn sample_inertia(s: &Snapshot) -> Option<f64> {
+    let Detail::Clusterer { centers, .. } = &s.detail else { return None };
+    let squared: Vec<f64> = s
+        .sample
+        .outer_iter()
+        .zip(&s.sample_labels)
+        .filter_map(|(row, &l)| {
+            let c = usize::try_from(l).ok().filter(|&c| c < centers.nrows() && centers.ncols() == row.len())?;
+            Some(distance(row, centers.row(c)).powi(2))
+        })
+        .collect();
+    (!squared.is_empty()).then(|| squared.iter().sum::<f64>() / squared.len() as f64)
 }
 
 /// Mean silhouette of `sample` under `labels` (scikit-learn's `silhouette_score`;
@@ -295,6 +336,9 @@ fn class_name(s: &Snapshot, id: i64) -> String {
 }
 
 /// Write `report.html`, `report.md`, their pictures and `run.json` into `out`.
+///
+/// A record of a model file (see [`RunRecord::from_model`]) shows what the file has
+/// and nothing it lacks: no run time, sample, scores or timeline.
 pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -302,59 +346,119 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
     record.save(out)?;
-    let mut blocks = vec![
-        Block::Heading(1, "eddy run report".into()),
-        Block::Text(format!(
+    let title = if record.is_model_file() { "eddy model file report" } else { "eddy run report" };
+    let mut blocks = vec![Block::Heading(1, title.into())];
+    blocks.push(Block::Text(if record.is_model_file() {
+        format!(
+            "Model file `{}`: {} records learned. The file keeps the model's state, not the records it \
+             learned from: this report has no sample, no scores of a run and no timeline.",
+            record.input, record.records
+        )
+    } else {
+        format!(
             "Input `{}`: {} records, {} rejected, {:.2} s.",
             record.input, record.records, record.rejected, record.seconds
-        )),
-    ];
+        )
+    }));
     let mut pictures = Vec::new();
     for s in &record.snapshots {
         blocks.push(Block::Heading(2, format!("{} ({} records)", s.model, s.records)));
         let state = format!("{}-state.png", s.model);
         let timeline = format!("{}-timeline.png", s.model);
-        plot::render(s, &out.join(&state), PlotFormat::Png)?;
-        plot::render_timeline(s, &out.join(&timeline), PlotFormat::Png)?;
-        pictures.push(out.join(&state));
-        pictures.push(out.join(&timeline));
+        // A classifier's picture from a model file would be all empty charts.
+        let draw_state = !(s.from_model_file && matches!(s.detail, Detail::Classifier { .. }));
+        if draw_state {
+            plot::render(s, &out.join(&state), PlotFormat::Png)?;
+            pictures.push(out.join(&state));
+        }
+        if !s.from_model_file {
+            plot::render_timeline(s, &out.join(&timeline), PlotFormat::Png)?;
+            pictures.push(out.join(&timeline));
+        }
         match &s.detail {
-            Detail::Clusterer { inertia, ari, counts, .. } => {
+            Detail::Clusterer { inertia, ari, counts, transforms, .. } => {
                 let rows = cluster_rows(s);
-                blocks.push(Block::Text(format!(
-                    "{} clusters. Mean inertia per record {}; silhouette of the last {} records {}; ARI against the label column {}.",
+                let scaled = !transforms.is_empty();
+                let units = working_units(transforms);
+                let why = if scaled {
+                    format!(", the units the model works in (it has `{}` in front)", transforms.join(" | "))
+                } else {
+                    String::new()
+                };
+                let over = if s.from_model_file { "the model learned (its running inertia)" } else { "of the run" };
+                let mut text = format!(
+                    "{} clusters. Mean inertia per record {} in {units}{why}: the mean squared distance of a record \
+                     to its assigned centre, over the {} records {over}.",
                     rows.len(),
                     num(*inertia),
-                    s.sample.nrows(),
-                    num(silhouette(s.sample.view(), &s.sample_labels)),
-                    num(*ari)
-                )));
+                    s.records,
+                );
+                if s.from_model_file {
+                    text += " No spread, silhouette or ARI: the file keeps no records.";
+                } else {
+                    if scaled {
+                        let _ = write!(
+                            text,
+                            " The same over the last {} records, in input units: {}.",
+                            s.sample.nrows(),
+                            num(sample_inertia(s))
+                        );
+                    }
+                    let _ = write!(
+                        text,
+                        " Silhouette of the last {} records (distances in input units) {}; ARI against the label column {}.",
+                        s.sample.nrows(),
+                        num(silhouette(s.sample.view(), &s.sample_labels)),
+                        num(*ari)
+                    );
+                }
+                blocks.push(Block::Text(text));
                 let mut table = Vec::new();
                 for r in &rows {
-                    let centre: Vec<String> = r.center.iter().map(|v| format!("{v:.3}")).collect();
-                    let apart: Vec<String> = r.distinctive.iter().map(|(f, z)| format!("{f} {z:+.2} sd")).collect();
-                    table.push(vec![
-                        r.id.to_string(),
-                        r.size.to_string(),
-                        format!("{:.1}%", 100.0 * r.share),
-                        format!("{:.0}", counts.get(r.id).copied().unwrap_or(0.0)),
-                        centre.join(", "),
-                        format!("{} / {}", num(r.spread_mean), num(r.spread_max)),
-                        r.nearest.map_or("-".into(), |(o, d)| format!("{o} at {d:.3}")),
-                        apart.join("; "),
-                    ]);
+                    let mut row = vec![r.id.to_string(), r.size.to_string(), format!("{:.1}%", 100.0 * r.share)];
+                    if !s.from_model_file {
+                        row.push(format!("{:.0}", counts.get(r.id).copied().unwrap_or(0.0)));
+                    }
+                    row.push(coordinates(&r.center));
+                    if scaled {
+                        row.push(r.model_center.as_deref().map_or("-".into(), coordinates));
+                    }
+                    if !s.from_model_file {
+                        row.push(format!("{} / {}", num(r.spread_mean), num(r.spread_max)));
+                    }
+                    row.push(r.nearest.map_or("-".into(), |(o, d)| format!("{o} at {d:.3}")));
+                    if !s.from_model_file {
+                        let apart: Vec<String> = r.distinctive.iter().map(|(f, z)| format!("{f} {z:+.2} sd")).collect();
+                        row.push(apart.join("; "));
+                    }
+                    table.push(row);
                 }
-                let header = [
-                    "cluster",
-                    "records",
-                    "share",
-                    "model count",
-                    "centre",
-                    "spread mean / max",
-                    "nearest",
-                    "sets it apart",
-                ];
-                blocks.push(Block::Table(header.iter().map(|h| h.to_string()).collect(), table));
+                let mut header = vec!["cluster".to_string()];
+                if s.from_model_file {
+                    header.extend(["records (model count)".into(), "share".into()]);
+                } else {
+                    header.extend(["records".into(), "share".into(), "model count".into()]);
+                }
+                header.push("centre (input units)".into());
+                if scaled {
+                    header.push(format!("centre ({units}, as the model keeps it)"));
+                }
+                if !s.from_model_file {
+                    header.push("spread mean / max (distance, input units)".into());
+                }
+                header.push("nearest centre (distance, input units)".into());
+                if !s.from_model_file {
+                    header.push("sets it apart (sd of the feature)".into());
+                }
+                blocks.push(Block::Table(header, table));
+                blocks.push(Block::Text(format!("Features: {}.", s.features.join(", "))));
+            }
+            Detail::Classifier { confusion, .. } if s.from_model_file => {
+                let classes: Vec<String> = confusion.labels.iter().map(|&l| class_name(s, l)).collect();
+                blocks.push(Block::Text(format!(
+                    "Classes: {}. No accuracy, per-class scores or confusion matrix: the file keeps no records.",
+                    if classes.is_empty() { "none yet".to_string() } else { classes.join(", ") }
+                )));
                 blocks.push(Block::Text(format!("Features: {}.", s.features.join(", "))));
             }
             Detail::Classifier { accuracy, rolling_accuracy, macro_f1, confusion, per_class } => {
@@ -392,14 +496,22 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
                 blocks.push(Block::Table(header, rows));
             }
         }
-        blocks.push(Block::Picture(state, format!("{} after {} records", s.model, s.records)));
-        blocks.push(Block::Picture(timeline, format!("{} over the run", s.model)));
+        if draw_state {
+            blocks.push(Block::Picture(state, format!("{} after {} records", s.model, s.records)));
+        }
+        if !s.from_model_file {
+            blocks.push(Block::Picture(timeline, format!("{} over the run", s.model)));
+        }
     }
     let markdown = out.join("report.md");
     std::fs::write(&markdown, to_markdown(&blocks)).map_err(io(&markdown))?;
     let html = out.join("report.html");
-    std::fs::write(&html, to_html(&blocks, out)?).map_err(io(&html))?;
+    std::fs::write(&html, to_html(title, &blocks, out)?).map_err(io(&html))?;
     Ok(ReportFiles { html, markdown, pictures })
+}
+
+fn coordinates(v: &[f64]) -> String {
+    v.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ")
 }
 
 fn to_markdown(blocks: &[Block]) -> String {
@@ -432,9 +544,11 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn to_html(blocks: &[Block], dir: &Path) -> Result<String, ReportError> {
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>eddy run report</title>\n<style>\
+fn to_html(title: &str, blocks: &[Block], dir: &Path) -> Result<String, ReportError> {
+    let mut html =
+        format!("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n", escape(title));
+    html.push_str(
+        "<style>\
          body{font-family:sans-serif;max-width:1250px;margin:2em auto;color:#222}\
          table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
          th{background:#f4f4f4}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n",

@@ -58,6 +58,10 @@ pub struct Snapshot {
     pub label_counts: BTreeMap<i64, u64>,
     /// What only clusterers or only classifiers have.
     pub detail: Detail,
+    /// Taken from a saved model file, not a run: the model's own state only, so no
+    /// sample, no timeline and no scores (a report shows none of them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_model_file: bool,
 }
 
 /// The part of a snapshot that depends on the kind of model.
@@ -70,10 +74,19 @@ pub enum Detail {
         centers: Array2<f64>,
         /// The model's per-centre counts (its learning rates).
         counts: Vec<f64>,
-        /// Mean inertia per record.
+        /// Mean inertia per record: squared distance to the assigned centre, in the
+        /// units the model works in (see [`working_units`] of `transforms`).
         inertia: Option<f64>,
         /// ARI against the label column.
         ari: Option<f64>,
+        /// The transformers in front of the clusterer, in the model language (`scale`):
+        /// empty when the model works in input units.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        transforms: Vec<String>,
+        /// The centres as the model keeps them, in the units it works in, when these
+        /// are not input units (a scaler in front).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model_centers: Option<Array2<f64>>,
     },
     /// A classifier's scores.
     Classifier {
@@ -88,6 +101,31 @@ pub enum Detail {
         /// Precision, recall, F1 per class.
         per_class: Vec<crate::metrics::ClassScore>,
     },
+}
+
+/// The units a clusterer with these transformers in front works in (its centres as
+/// kept and its inertia): `input units` with none.
+pub fn working_units(transforms: &[String]) -> String {
+    match transforms {
+        [] => "input units".into(),
+        [t] if t == "scale" => "standardised units".into(),
+        _ => format!("the units after `{}`", transforms.join(" | ")),
+    }
+}
+
+impl Detail {
+    /// A clusterer's centres in input units, the transformers in front of it (in the
+    /// model language) and, when there are any, its centres as it keeps them.
+    pub(crate) fn clusterer_of(
+        m: &crate::model::ClustererModel,
+        d: usize,
+    ) -> (Array2<f64>, Vec<String>, Option<Array2<f64>>) {
+        let transforms: Vec<String> =
+            m.transforms().iter().map(|t| crate::model::registry::stage_spec(t.as_ref())).collect();
+        let centers = m.centers_in_input_units().unwrap_or_else(|| Array2::zeros((0, d)));
+        let model_centers = if transforms.is_empty() { None } else { m.cluster_centers().map(|c| c.to_owned()) };
+        (centers, transforms, model_centers)
+    }
 }
 
 /// Keeps what snapshots need, batch by batch. See the module documentation.
@@ -219,12 +257,17 @@ impl Tracker {
             }
         }
         let detail = match model {
-            Model::Clusterer(m) => Detail::Clusterer {
-                centers: m.centers_in_input_units().unwrap_or_else(|| Array2::zeros((0, d))),
-                counts: m.counts().to_vec(),
-                inertia: clustering.mean_inertia(),
-                ari: clustering.ari(),
-            },
+            Model::Clusterer(m) => {
+                let (centers, transforms, model_centers) = Detail::clusterer_of(m, d);
+                Detail::Clusterer {
+                    centers,
+                    counts: m.counts().to_vec(),
+                    inertia: clustering.mean_inertia(),
+                    ari: clustering.ari(),
+                    transforms,
+                    model_centers,
+                }
+            }
             Model::Classifier(_) => Detail::Classifier {
                 accuracy: classification.accuracy(),
                 rolling_accuracy: classification.rolling_accuracy(),
@@ -246,6 +289,7 @@ impl Tracker {
             timeline: self.timeline.clone(),
             label_counts: self.label_counts(),
             detail,
+            from_model_file: false,
         }
     }
 }

@@ -348,3 +348,126 @@ fn pictures_drawn_while_the_stream_runs_name_the_classes() {
     // ...and names the classes the source has met, not their ids.
     assert!(first.contains("kind-0") && first.contains("kind-1"), "class names in the mid-run picture");
 }
+
+/// `eddy` run in `d` with `args`; panics with its stderr when it fails.
+fn eddy_in(d: &Path, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eddy")).current_dir(d).args(args).output().expect("runs");
+    assert!(out.status.success(), "eddy {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn centre_text(row: ndarray::ArrayView1<f64>) -> String {
+    row.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The text of an SVG picture of `snap`.
+fn svg_text(snap: &eddy::snapshot::Snapshot, path: &Path) -> String {
+    plot::render(snap, path, PlotFormat::Svg).expect("draws");
+    std::fs::read_to_string(path).expect("svg")
+}
+
+#[test]
+fn a_scaled_k_means_shows_input_units_everywhere_and_says_its_units() {
+    let d = dir("scaled-units");
+    eddy_in(
+        &d,
+        &[
+            "run",
+            "synth:blobs?n=4000&d=3&k=3&seed=4",
+            "--model",
+            "scale | minibatch-kmeans(n_clusters=3)",
+            "--labels-out",
+            "l.csv",
+            "--save-model",
+            "km.eddy",
+            "--report",
+            "run-report",
+            "--quiet",
+        ],
+    );
+    let (_, model) = eddy::model_file::load_model(&d.join("km.eddy"), &Default::default()).expect("loads");
+    let km = model.as_clusterer().expect("k-means");
+    let input = km.centers_in_input_units().expect("fitted");
+    let standardised = km.cluster_centers().expect("fitted").to_owned();
+    assert!((&input - &standardised).iter().any(|v| v.abs() > 0.5), "the blobs are not standardised already");
+
+    // `eddy model show`: the state as stored, and beside it the centres in input units.
+    let show = eddy_in(&d, &["model", "show", "km.eddy"]);
+    let json: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    let shown: Vec<Vec<f64>> = serde_json::from_value(json["centers_in_input_units"].clone()).expect("centres");
+    assert_eq!(shown, input.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+    let state = json["model"].to_string();
+    assert!(state.contains(&standardised[[0, 0]].to_string()), "the stored state is shown as stored");
+
+    // `eddy report model.eddy`: centres in input units, the standardised ones beside them.
+    eddy_in(&d, &["report", "km.eddy", "--out", "file-report"]);
+    let md = std::fs::read_to_string(d.join("file-report/report.md")).expect("report");
+    for (c, row) in input.outer_iter().enumerate() {
+        assert!(md.contains(&centre_text(row)), "centre {c} in input units:\n{md}");
+        assert!(md.contains(&centre_text(standardised.row(c))), "centre {c} as the model keeps it:\n{md}");
+    }
+    assert!(md.contains("centre (input units)") && md.contains("centre (standardised units"), "{md}");
+    assert!(
+        md.contains("in standardised units, the units the model works in (it has `scale` in front)"),
+        "the inertia's units:\n{md}"
+    );
+
+    // `eddy run --report`: the same centres, and every number with its units.
+    let md = std::fs::read_to_string(d.join("run-report/report.md")).expect("report");
+    for row in input.outer_iter() {
+        assert!(md.contains(&centre_text(row)), "{md}");
+    }
+    assert!(md.contains("in standardised units, the units the model works in (it has `scale` in front)"), "{md}");
+    assert!(md.contains("records, in input units: "), "the sample's inertia in input units:\n{md}");
+    assert!(md.contains("spread mean / max (distance, input units)"), "{md}");
+    assert!(md.contains("nearest centre (distance, input units)"), "{md}");
+
+    // The picture projects the input space and says so; its inertia says its units.
+    let record = RunRecord::load(&d.join("run-report")).expect("run.json");
+    let svg = svg_text(&record.snapshots[0], &d.join("state.svg"));
+    assert!(svg.contains("principal axis 1 (input units)"), "axis in input units");
+    assert!(svg.contains("(standardised units)"), "the inertia's units in the picture");
+}
+
+#[test]
+fn a_model_file_report_shows_what_the_file_has_and_nothing_it_lacks() {
+    let d = dir("model-file-report");
+    eddy_in(
+        &d,
+        &[
+            "run",
+            "synth:blobs?n=4000&d=3&k=3&seed=4",
+            "--model",
+            "minibatch-kmeans(n_clusters=3)",
+            "--labels-out",
+            "l.csv",
+            "--save-model",
+            "km.eddy",
+            "--quiet",
+        ],
+    );
+    eddy_in(&d, &["report", "km.eddy", "--out", "r"]);
+    let (_, model) = eddy::model_file::load_model(&d.join("km.eddy"), &Default::default()).expect("loads");
+    let km = model.as_clusterer().expect("k-means");
+    let mean = km.inertia() / km.records_seen() as f64;
+    let md = std::fs::read_to_string(d.join("r/report.md")).expect("report");
+    assert!(md.contains(&format!("Mean inertia per record {mean:.4} in input units")), "{md}");
+    assert!(!md.contains("Mean inertia per record -"), "{md}");
+    assert!(!md.contains("last 0 records"), "{md}");
+    assert!(!md.contains("0.00 s"), "{md}");
+    assert!(!md.contains("timeline.png"), "no timeline picture:\n{md}");
+    assert!(!d.join("r/km-timeline.png").exists());
+    assert_eq!(md.matches("![").count(), 1, "the state picture only:\n{md}");
+    let html = std::fs::read_to_string(d.join("r/report.html")).expect("html");
+    assert_eq!(html.matches("data:image/png;base64,").count(), 1);
+    assert!(png_stats(&d.join("r/km-state.png")).2 >= 8, "the centres and their sizes are drawn");
+
+    // The picture shows the centres alone, and says so.
+    let record = RunRecord::load(&d.join("r")).expect("run.json");
+    let svg = svg_text(&record.snapshots[0], &d.join("state.svg"));
+    assert!(!svg.contains("last 0 records") && svg.contains("centres alone"), "the picture's caption");
+    // Reported again from its run.json, it is still a model file's report.
+    eddy_in(&d, &["report", "r", "--out", "again"]);
+    let again = std::fs::read_to_string(d.join("again/report.md")).expect("report");
+    assert!(!again.contains("timeline.png") && !again.contains("0.00 s"), "{again}");
+}

@@ -1184,3 +1184,31 @@ fn a_sigterm_right_after_listening_still_stops_gracefully() {
         assert!(log.contains("stopping"), "{log}");
     }
 }
+
+#[test]
+fn predict_and_learn_name_the_classes_of_a_model_with_named_classes() {
+    let server = Server::start(&["--model", SENSORS]);
+    let agent = agent();
+    let names = ["ok", "warn", "fail"];
+    let named = |labels: &[i64]| -> Value { json!(labels.iter().map(|&l| names[l as usize]).collect::<Vec<_>>()) };
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&rows()));
+    assert_eq!(a.status, 200, "{}", a.text());
+    let a = a.json();
+    let labels = i64s(&a["labels"]);
+    assert_eq!(a["class_names"], named(&labels), "{a}");
+    let learned = json_post(
+        &agent,
+        &server.url("/v1/learn"),
+        None,
+        &json!({ "features": rows_json(&rows()), "labels": ["ok", "warn", "fail", "ok"] }),
+    );
+    assert_eq!(learned.status, 200, "{}", learned.text());
+    let learned = learned.json();
+    assert_eq!(learned["class_names"], named(&i64s(&learned["labels"])), "{learned}");
+
+    // A clusterer's labels are cluster ids, not classes: no names.
+    let server = Server::start(&["--model", BLOBS]);
+    let x = array![[0.0, 1.0, 2.0, 3.0], [-5.0, 2.0, 8.0, 1.0]];
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x)).json();
+    assert!(a.get("class_names").is_none(), "{a}");
+}

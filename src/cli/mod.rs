@@ -231,7 +231,13 @@ fn show_model(
     let keys =
         Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
     let (header, model) = model_file::load_model(file, &keys)?;
-    let shown = serde_json::json!({ "header": header, "model": model });
+    let mut shown = serde_json::json!({ "header": header, "model": model });
+    // The state is shown as stored: behind a scaler, a clusterer keeps its centres in
+    // standardised units. Beside it, the centres in the input's units.
+    if let Some(m) = model.as_clusterer() {
+        let centers = m.centers_in_input_units().map(|c| c.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+        shown["centers_in_input_units"] = serde_json::json!(centers);
+    }
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -249,7 +255,9 @@ fn report(
             Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
         let (header, model) = model_file::load_model(run, &keys)?;
         let name = run.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
-        crate::report::RunRecord::from_model(&name, &header, &model)
+        let mut record = crate::report::RunRecord::from_model(&name, &header, &model);
+        record.input = run.display().to_string();
+        record
     } else {
         crate::report::RunRecord::load(run)?
     };

@@ -221,8 +221,19 @@ struct Labels {
     probabilities: Option<Vec<Vec<f64>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     classes: Option<Vec<i64>>,
+    /// The name of each label in `labels`, in order, when the model's classes have
+    /// names (`null` for a record the model could not label yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class_names: Option<Vec<Option<String>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     records_seen: Option<u64>,
+}
+
+/// The name of each of a classifier's `labels`, when `live`'s classes have names.
+fn names_of(live: &Live, labels: &[i64]) -> Option<Vec<Option<String>>> {
+    let Model::Classifier(_) = &live.model else { return None };
+    let names = live.info.class_names.as_ref()?;
+    Some(labels.iter().map(|&l| usize::try_from(l).ok().and_then(|i| names.get(i).cloned())).collect())
 }
 
 async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
@@ -239,12 +250,14 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
             let probabilities =
                 m.predict_proba(x).map_err(refused)?.map(|p| p.outer_iter().map(|r| r.to_vec()).collect());
             let classes = probabilities.is_some().then(|| m.classes().to_vec());
-            Labels { labels, probabilities, classes, records_seen: None }
+            let class_names = names_of(&live, &labels);
+            Labels { labels, probabilities, classes, class_names, records_seen: None }
         }
         Model::Clusterer(m) => Labels {
             labels: m.predict(x).map_err(refused)?.to_vec(),
             probabilities: None,
             classes: None,
+            class_names: None,
             records_seen: None,
         },
     };
@@ -258,7 +271,9 @@ async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
     let (reply, answer) = oneshot::channel();
     state.jobs.send(Job::Learn { records, reply }).await.map_err(|_| ApiError::unavailable())?;
     let (labels, records_seen) = answer.await.map_err(|_| ApiError::unavailable())??;
-    Ok(Json(Labels { labels, probabilities: None, classes: None, records_seen: Some(records_seen) }))
+    // The learner publishes before it answers, so the names include any this batch brought.
+    let class_names = names_of(&state.live.load(), &labels);
+    Ok(Json(Labels { labels, probabilities: None, classes: None, class_names, records_seen: Some(records_seen) }))
 }
 
 async fn model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -376,12 +376,22 @@ impl Learner {
                 let _ = reply.send(answer);
             }
             Control::Snapshot { reply } => {
-                let _ = reply.send(self.scored.final_snapshot().map(|mut s| {
-                    s.class_names = self.labels.class_names();
-                    s
-                }));
+                let _ = reply.send(self.snapshot());
             }
         }
+    }
+
+    /// The state to draw, counted in the model's records seen over its whole life:
+    /// the tracker behind the snapshot counts only what this service learned.
+    fn snapshot(&self) -> Option<Snapshot> {
+        let mut s = self.scored.final_snapshot()?;
+        let before = self.scored.records.saturating_sub(s.records);
+        s.records = self.scored.records;
+        for point in &mut s.timeline {
+            point.records += before;
+        }
+        s.class_names = self.labels.class_names();
+        Some(s)
     }
 
     /// The class ids of `given`, mapped on a copy of the label map (a refused batch adds no class).
@@ -566,5 +576,38 @@ fn placeholder_info() -> ModelInfo {
         learned_since_start: 0,
         metrics: Scores::Clusterer { inertia: None, ari: None, counts: Vec::new() },
         last_checkpoint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `GET /v1/snapshot.png` draws what [`Control::Snapshot`] answers: its title
+    /// counts the model's records over its life, not those since the service started.
+    #[test]
+    fn the_snapshot_counts_the_model_s_records_seen_not_the_service_s() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sensors-sgd.eddy");
+        let (header, model) = model_file::load_model(&path, &Keys::default()).expect("the shipped model");
+        assert_eq!(header.records_seen, 3000);
+        let metrics = Arc::new(Metrics::new());
+        let (mut learner, _live) = Learner::new(model, &header, Prequential::PerRow, 100, None, metrics, 100);
+        let x = ndarray::Array2::from_shape_fn((6, 4), |(r, c)| 20.0 * r as f64 + c as f64);
+        let labels = ["ok", "warn", "fail", "ok", "ok", "warn"].map(|l| Label::Name(l.into())).to_vec();
+        learner.learn(Records { x, labels: Some(labels) }).expect("learns");
+
+        let (reply, mut answer) = oneshot::channel();
+        learner.control(Control::Snapshot { reply });
+        let snap = answer.try_recv().expect("answered").expect("the service tracks its model");
+        assert_eq!(snap.records, 3006);
+        assert_eq!(snap.class_names.as_deref(), Some(&["ok".to_string(), "warn".into(), "fail".into()][..]));
+        assert!(snap.timeline.iter().all(|p| p.records > 3000 && p.records <= 3006), "{:?}", snap.timeline);
+
+        // The picture's title, drawn by the same code as the PNG (as SVG, to read it).
+        let svg = std::env::temp_dir().join(format!("eddy-learner-snapshot-{}.svg", std::process::id()));
+        crate::plot::render(&snap, &svg, crate::plot::PlotFormat::Svg).expect("draws");
+        let text = std::fs::read_to_string(&svg).expect("the SVG");
+        let _ = std::fs::remove_file(&svg);
+        assert!(text.contains("after 3006 records"), "the title counts the model's records");
     }
 }
