@@ -4,6 +4,7 @@ mod bad_input; // every kind of bad batch is refused with a typed error, model u
 mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
+mod kmeans_seeding; // n_init: the best of several k-means++ seedings finds well-separated blobs for every seed
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod model_files; // save/load, and every refused file: truncated, corrupt, tampered, unsigned, wrong key
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
