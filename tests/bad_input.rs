@@ -133,6 +133,7 @@ fn every_parameter_rule_is_checked() {
     assert_eq!(MultinomialNb::params().alpha(0.0).build().err(), Some(P::Alpha(0.0)));
     assert_eq!(MiniBatchKMeans::params().n_clusters(0).build().err(), Some(P::NClusters));
     assert_eq!(MiniBatchKMeans::params().batch_size(0).build().err(), Some(P::BatchSize));
+    assert_eq!(MiniBatchKMeans::params().n_init(0).build().err(), Some(P::NInit));
     assert_eq!(MiniBatchKMeans::params().reassignment_ratio(-0.1).build().err(), Some(P::ReassignmentRatio(-0.1)));
     assert_eq!(MiniBatchKMeans::params().reassignment_ratio(1.5).build().err(), Some(P::ReassignmentRatio(1.5)));
     let scaled_counts = Model::from_spec("scale | multinomial-nb").expect_err("a scaler makes counts negative");

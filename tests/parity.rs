@@ -299,6 +299,7 @@ fn check_kmeans(name: &str) {
         .n_clusters(p["n_clusters"].as_u64().expect("k") as usize)
         .batch_size(p["batch_size"].as_u64().expect("batch_size") as usize)
         .init(KMeansInit::Centers(arr2(&p["init"])))
+        .n_init(1)
         .reassignment_ratio(p["reassignment_ratio"].as_f64().expect("ratio"))
         .build()
         .expect("valid");

@@ -5,6 +5,7 @@ mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod hostile_input; // hostile files and requests: refused quickly, no panic, no allocation they ask for
+mod kmeans_seeding; // n_init: the best of several k-means++ seedings finds well-separated blobs for every seed
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod model_files; // save/load, and every refused file: truncated, corrupt, tampered, unsigned, wrong key
 mod model_runs; // --model-file, --no-learn, named models, the model language on the command line

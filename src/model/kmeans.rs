@@ -7,6 +7,9 @@
 //! greedy k-means++ on the first batch (or given centres), per-centre counts
 //! that set each centre's learning rate to `1 / count`, and random reassignment
 //! of centres whose count falls below `reassignment_ratio * max(count)`.
+//! One departure by default: the first batch is seeded `n_init` times (3) and the
+//! seeding with the lowest inertia on its sample is kept, as scikit-learn's `fit`
+//! does; `partial_fit` seeds once, which `n_init = 1` reproduces exactly.
 //! linfa's `KMeans` is kept as a cross-check in the tests and benches.
 
 use super::registry::{self, Entry, Param, Role};
@@ -46,6 +49,11 @@ pub struct MiniBatchKMeansParams {
     pub batch_size: usize,
     /// Initialisation (default k-means++).
     pub init: KMeansInit,
+    /// k-means++ seedings tried on the first batch's sample; the one with the lowest
+    /// inertia on that sample is kept, as scikit-learn's `fit` does with `n_init`
+    /// (default 3; 1 seeds once, as scikit-learn's `partial_fit`). Ignored with
+    /// [`KMeansInit::Centers`].
+    pub n_init: usize,
     /// Centres with `count < reassignment_ratio * max(count)` are moved to random
     /// rows of the batch (default 0.01; 0 disables reassignment).
     pub reassignment_ratio: f64,
@@ -56,7 +64,14 @@ pub struct MiniBatchKMeansParams {
 
 impl Default for MiniBatchKMeansParams {
     fn default() -> Self {
-        Self { n_clusters: 8, batch_size: 1024, init: KMeansInit::KMeansPlusPlus, reassignment_ratio: 0.01, seed: 0 }
+        Self {
+            n_clusters: 8,
+            batch_size: 1024,
+            init: KMeansInit::KMeansPlusPlus,
+            n_init: 3,
+            reassignment_ratio: 0.01,
+            seed: 0,
+        }
     }
 }
 
@@ -76,6 +91,11 @@ impl MiniBatchKMeansParams {
         self.init = init;
         self
     }
+    /// Set the number of k-means++ seedings tried on the first batch.
+    pub fn n_init(mut self, n: usize) -> Self {
+        self.n_init = n;
+        self
+    }
     /// Set the reassignment ratio.
     pub fn reassignment_ratio(mut self, r: f64) -> Self {
         self.reassignment_ratio = r;
@@ -93,6 +113,9 @@ impl MiniBatchKMeansParams {
         }
         if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
             return Err(ParamsError::BatchSize);
+        }
+        if self.n_init == 0 {
+            return Err(ParamsError::NInit);
         }
         // Above 1 even the largest centre counts as starved and nothing is left to reset counts from.
         if !(0.0..=1.0).contains(&self.reassignment_ratio) {
@@ -133,6 +156,11 @@ pub(crate) static MINIBATCH_KMEANS: Entry = Entry {
             "rows per batch: paces reassignment and sizes the k-means++ sample (default: the run's --batch-size)",
         ),
         Param::choice("init", &["k-means++"], "how the first batch seeds the centres"),
+        Param::int(
+            "n_init",
+            1,
+            "k-means++ seedings tried on the first batch; the one with the lowest inertia is kept (1: scikit-learn's partial_fit)",
+        ),
         Param::float(
             "reassignment_ratio",
             0.0,
@@ -294,9 +322,9 @@ impl MiniBatchKMeans {
                 if init_size < x.nrows() {
                     let rows: Vec<usize> = (0..init_size).map(|_| self.rng.gen_range(0..x.nrows())).collect();
                     let sample = x.select(ndarray::Axis(0), &rows);
-                    Ok(kmeans_plusplus(sample.view(), k, &mut self.rng))
+                    Ok(best_plusplus(sample.view(), k, self.params.n_init, &mut self.rng))
                 } else {
-                    Ok(kmeans_plusplus(x, k, &mut self.rng))
+                    Ok(best_plusplus(x, k, self.params.n_init, &mut self.rng))
                 }
             }
         }
@@ -503,6 +531,27 @@ fn reassign_starved(
     targets.len() as u64
 }
 
+/// The best of `n_init` k-means++ seedings of `x`: the one with the lowest inertia
+/// on `x` (the first on a tie), as scikit-learn's `fit` chooses among its `n_init`
+/// initialisations. The seedings draw from `rng` one after another, so `n_init = 1`
+/// draws exactly what a single seeding does.
+fn best_plusplus(x: ArrayView2<f64>, k: usize, n_init: usize, rng: &mut Xoshiro256PlusPlus) -> Array2<f64> {
+    let mut best = kmeans_plusplus(x, k, rng);
+    if n_init <= 1 {
+        return best;
+    }
+    let mut best_inertia = assign(x, best.view()).1;
+    for _ in 1..n_init {
+        let centers = kmeans_plusplus(x, k, rng);
+        let inertia = assign(x, centers.view()).1;
+        if inertia < best_inertia {
+            best = centers;
+            best_inertia = inertia;
+        }
+    }
+    best
+}
+
 /// Greedy k-means++ (Arthur and Vassilvitskii, 2007), as scikit-learn's
 /// `_kmeans_plusplus`: each step draws `2 + ln k` candidates in proportion to
 /// the squared distance and keeps the one that lowers the potential most.
@@ -572,6 +621,23 @@ mod tests {
         assert_eq!(moved, 1);
         assert!(x.column(0).iter().any(|&v| v == centers[[1, 0]]));
         assert_eq!(counts, array![100.0, 40.0, 40.0]);
+    }
+
+    #[test]
+    fn one_seeding_draws_as_plain_plusplus_and_more_keep_the_lowest_inertia() {
+        let x = array![[0.0, 0.0], [0.2, 0.1], [5.0, 5.0], [5.1, 4.9], [9.0, 0.0], [9.2, 0.3], [4.0, 1.0]];
+        for seed in 0..20 {
+            let mut a = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut b = a.clone();
+            assert_eq!(best_plusplus(x.view(), 3, 1, &mut a), kmeans_plusplus(x.view(), 3, &mut b));
+            assert_eq!(a, b, "n_init = 1 draws nothing more");
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let tries: Vec<f64> =
+                (0..4).map(|_| assign(x.view(), kmeans_plusplus(x.view(), 3, &mut rng).view()).1).collect();
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let best = best_plusplus(x.view(), 3, 4, &mut rng);
+            assert_eq!(assign(x.view(), best.view()).1, tries.iter().copied().fold(f64::INFINITY, f64::min));
+        }
     }
 
     #[test]
