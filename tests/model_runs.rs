@@ -305,3 +305,22 @@ fn every_registered_model_runs_from_the_command_line_threaded_and_inline_alike()
         assert!(score > 0.3, "{spec}: {metrics}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    for args in
+        [vec!["model", "list"], vec!["model", "show", concat!(env!("CARGO_MANIFEST_DIR"), "/models/blobs-kmeans.eddy")]]
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("eddy runs");
+        // Close the reading end before eddy writes (`eddy model show | head -0`).
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("eddy ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !err.contains("panicked"), "{args:?}: {err}");
+    }
+}

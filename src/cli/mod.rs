@@ -103,10 +103,9 @@ pub fn main() -> ExitCode {
         }
         Command::Model(ModelCommand::New(args)) => new_model::new_model(*args),
         Command::Model(ModelCommand::List { name }) => match crate::model::registry::describe(name.as_deref()) {
-            Ok(text) => {
-                print!("{text}");
-                Ok(ExitCode::SUCCESS)
-            }
+            Ok(text) => std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(anyhow::Error::from),
             Err(e) => Err(anyhow::anyhow!(e)),
         },
         Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
@@ -238,7 +237,10 @@ fn show_model(
         let centers = m.centers_in_input_units().map(|c| c.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>());
         shown["centers_in_input_units"] = serde_json::json!(centers);
     }
-    println!("{}", serde_json::to_string_pretty(&shown)?);
+    // A reader that stops early (`| head`) closes the pipe: not an error (see `is_broken_pipe`).
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, serde_json::to_string_pretty(&shown)?.as_bytes())?;
+    std::io::Write::write_all(&mut out, b"\n")?;
     Ok(ExitCode::SUCCESS)
 }
 
