@@ -783,6 +783,52 @@ fn every_registered_model_is_served_with_the_library_s_answers() {
     }
 }
 
+/// A panic anywhere in the service (injected on purpose: a debug build with
+/// `EDDY_FAULTS=1` panics on a marked record) is answered 500, its batch undone, and
+/// the service goes on learning, predicting and telling the truth on /healthz.
+#[test]
+fn a_panic_in_the_learner_or_a_handler_is_answered_500_and_the_service_goes_on() {
+    let dir = temp_dir("panics");
+    let state = dir.join("state.eddy");
+    let start = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
+        command.env("EDDY_FAULTS", "1").args(["serve", "--listen", "127.0.0.1:0", "--model", SENSORS, "--checkpoint"]);
+        command.arg(&state);
+        Server::spawn(command).unwrap_or_else(|log| panic!("{log}"))
+    };
+    let server = start();
+    let agent = agent();
+    let learn = |server: &Server, first: f64| {
+        json_post(
+            &agent,
+            &server.url("/v1/learn"),
+            None,
+            &json!({ "features": [[first, 0.6, 52.0, 1.1], [57.0, 4.2, 96.0, 8.5]], "labels": ["ok", "fail"] }),
+        )
+    };
+    let seen = |server: &Server| get(&agent, &server.url("/healthz"), None).json()["records_seen"].as_u64();
+    assert_eq!(learn(&server, 21.0).status, 200);
+    assert_eq!(seen(&server), Some(3002));
+    let a = learn(&server, -7777.25);
+    assert_eq!(a.status, 500, "{}", a.text());
+    assert!(a.text().contains("it was not learned"), "{}", a.text());
+    assert_eq!(seen(&server), Some(3002), "the batch was undone");
+    assert_eq!(learn(&server, 22.0).status, 200, "the learner goes on");
+    assert_eq!(seen(&server), Some(3004));
+    // A handler that panics: 500, and the same connection goes on being served.
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &json!([[-8888.25, 0.6, 52.0, 1.1]]));
+    assert_eq!(a.status, 500, "{}", a.text());
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &json!([[21.0, 0.6, 52.0, 1.1]]));
+    assert_eq!(a.status, 200, "{}", a.text());
+    let health = get(&agent, &server.url("/healthz"), None);
+    assert_eq!((health.status, health.json()["status"].as_str()), (200, Some("ok")));
+    // After a restart, the learn log brings back exactly the acknowledged batches.
+    let (status, _) = server.stop();
+    assert!(status.success());
+    let server = start();
+    assert_eq!(seen(&server), Some(3004));
+}
+
 /// A signed copy of the sensors model in `dir`, and its key file.
 fn signed_sensors(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("signing.key");

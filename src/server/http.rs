@@ -200,11 +200,19 @@ fn route_name(path: &str) -> &'static str {
     }
 }
 
-/// Metrics around every request.
+/// Metrics around every request; a handler that panics is answered 500 and its
+/// connection stays usable (the panic is contained in the handler's own task).
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = route_name(request.uri().path());
-    let response = next.run(request).await;
+    let response = match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) if e.is_panic() => ApiError::internal(
+            "the call failed inside eddy (a bug, reported on its standard error); nothing was changed".into(),
+        )
+        .into_response(),
+        Err(_) => ApiError::unavailable().into_response(),
+    };
     state.metrics.request(route, response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }
@@ -244,6 +252,7 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         e => ApiError::unprocessable(e.to_string()),
     };
     let x = records.x.view();
+    super::learner::injected_fault(&records.x, super::learner::PANIC_IN_PREDICT);
     let answer = match &live.model {
         Model::Classifier(m) => {
             let labels = m.predict(x).map_err(refused)?.to_vec();

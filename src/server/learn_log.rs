@@ -222,6 +222,16 @@ impl LearnLog {
         }
     }
 
+    /// Batches appended and not yet written.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Forget the batches appended after the first `keep` (a batch that was undone).
+    pub fn truncate_pending(&mut self, keep: usize) {
+        self.pending.truncate(keep);
+    }
+
     /// Bytes on disk.
     pub fn len(&self) -> u64 {
         self.len

@@ -62,6 +62,27 @@ pub struct Saved {
     pub created: u64,
 }
 
+/// A first feature that makes a debug build panic in the learner, when the
+/// environment has `EDDY_FAULTS=1`: how the tests show that a panic is contained.
+pub(crate) const PANIC_IN_LEARN: f64 = -7777.25;
+/// The same, in the predict handler.
+pub(crate) const PANIC_IN_PREDICT: f64 = -8888.25;
+
+/// Panic on purpose if this is a debug build run with `EDDY_FAULTS=1` and the batch's
+/// first value is `marker`. Compiled out of release builds.
+pub(crate) fn injected_fault(x: &ndarray::Array2<f64>, marker: f64) {
+    #[cfg(debug_assertions)]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let on = *ON.get_or_init(|| std::env::var("EDDY_FAULTS").is_ok_and(|v| v == "1"));
+        if on && x.first() == Some(&marker) {
+            panic!("EDDY_FAULTS: a fault injected on purpose");
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (x, marker);
+}
+
 /// What predictions read: the model as of the last batch learned.
 pub struct Live {
     /// The model.
@@ -304,12 +325,20 @@ impl Learner {
                                 truth_labels: self.truth_labels.clone(),
                             });
                         }
-                        let answer = self.learn(records);
+                        let answer = self.learn_contained(records);
                         group.push((reply, answer));
                     }
                     Job::Control(control) => {
                         self.commit(&mut group, before.take());
-                        self.control(control);
+                        // A panic while checkpointing or drawing drops the reply (the
+                        // caller gets 503) but not the learner.
+                        let contained =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.control(control)));
+                        if contained.is_err() {
+                            eprintln!(
+                                "eddy serve: a checkpoint or snapshot failed inside eddy (a bug); the learner goes on"
+                            );
+                        }
                     }
                 }
                 if group.len() < GROUP {
@@ -437,7 +466,32 @@ impl Learner {
         Ok(())
     }
 
+    /// [`Self::learn`], with a panic inside it contained: the batch is undone (the
+    /// state before it restored) and answered 500, and the learner keeps serving.
+    fn learn_contained(&mut self, records: Records) -> Result<Learned, ApiError> {
+        let before = (self.scored.clone(), self.labels.clone(), self.truth_labels.clone(), self.log_pending());
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.learn(records))) {
+            Ok(answer) => answer,
+            Err(_) => {
+                (self.scored, self.labels, self.truth_labels) = (before.0, before.1, before.2);
+                if let Some(log) = &mut self.log {
+                    log.truncate_pending(before.3);
+                }
+                eprintln!("eddy serve: learning a batch failed inside eddy (a bug); it was undone");
+                Err(ApiError::internal(
+                    "learning this batch failed inside eddy (a bug, reported on its standard error): it was not learned"
+                        .into(),
+                ))
+            }
+        }
+    }
+
+    fn log_pending(&self) -> usize {
+        self.log.as_ref().map_or(0, LearnLog::pending)
+    }
+
     fn learn(&mut self, records: Records) -> Result<Learned, ApiError> {
+        injected_fault(&records.x, PANIC_IN_LEARN);
         let n = records.x.nrows();
         let (y, labels) = match &records.labels {
             Some(given) => {
