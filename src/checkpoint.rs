@@ -121,5 +121,14 @@ pub fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 /// Read and verify a checkpoint file.
 pub fn load(path: &Path, keys: &Keys) -> Result<(Header, Checkpoint), ModelFileError> {
-    model_file::load(path, KIND, keys)
+    let (header, checkpoint): (Header, Checkpoint) = model_file::load(path, KIND, keys)?;
+    for m in &checkpoint.models {
+        if let Some(d) = m.model.n_features().filter(|&d| d != header.features.len()) {
+            return Err(ModelFileError::Encoding {
+                path: path.to_path_buf(),
+                reason: format!("model {} takes {d} features, the header names {}", m.name, header.features.len()),
+            });
+        }
+    }
+    Ok((header, checkpoint))
 }

@@ -115,6 +115,15 @@ impl Header {
         }
     }
 
+    /// The header's counts agree with its lists (a file that says 2^64-1 features
+    /// and lists four must not size anything by the first).
+    fn check(&self) -> Result<(), String> {
+        if self.n_features != self.features.len() {
+            return Err(format!("it says {} features and names {}", self.n_features, self.features.len()));
+        }
+        Ok(())
+    }
+
     /// The header of a model file holding `model`: its spec and records seen.
     pub fn for_model(model: &crate::model::Model, features: Vec<String>, classes: Option<Vec<String>>) -> Self {
         Self { spec: Some(model.spec()), ..Self::new(MODEL_KIND, features, classes, model.records_seen()) }
@@ -126,7 +135,14 @@ pub const MODEL_KIND: &str = "model";
 
 /// Load a model file (kind `model`).
 pub fn load_model(path: &Path, keys: &Keys) -> Result<(Header, crate::model::Model), ModelFileError> {
-    load(path, MODEL_KIND, keys)
+    let (header, model): (Header, crate::model::Model) = load(path, MODEL_KIND, keys)?;
+    if let Some(d) = model.n_features().filter(|&d| d != header.features.len()) {
+        return Err(ModelFileError::Encoding {
+            path: path.to_path_buf(),
+            reason: format!("the model takes {d} features, its header names {}", header.features.len()),
+        });
+    }
+    Ok((header, model))
 }
 
 /// Why a model file could not be written or read.
@@ -366,6 +382,7 @@ fn verify_bytes(path: &Path, bytes: &[u8], keys: &Keys) -> Result<Verified, Mode
     }
     let header: Header = serde_json::from_slice(header_bytes)
         .map_err(|e| ModelFileError::Encoding { path: p(), reason: format!("header: {e}") })?;
+    header.check().map_err(|reason| ModelFileError::Encoding { path: p(), reason: format!("header: {reason}") })?;
     Ok(Verified {
         header,
         flags,

@@ -137,3 +137,36 @@ fn scores_from_a_checkpoint_that_do_not_fit_together_are_refused() {
         assert!(decode(&bad).is_err());
     }
 }
+
+#[test]
+fn a_header_whose_counts_disagree_with_its_lists_or_its_model_is_refused() {
+    use eddy::model::Model;
+    use eddy::model_file::{self, Header, Keys};
+    let dir = temp_dir("header");
+    let mut model = Model::from_spec("minibatch-kmeans(n_clusters=2)").expect("valid");
+    if let Model::Clusterer(m) = &mut model {
+        eddy::OnlineClusterer::partial_fit(m, ndarray::array![[0.0, 0.0], [5.0, 5.0], [0.1, 0.0]].view())
+            .expect("learns");
+    }
+    let features: Vec<String> = vec!["a".into(), "b".into()];
+    // 2^64-1 features claimed beside two names: `eddy report` panicked sizing by it.
+    let claims = Header { n_features: usize::MAX, ..Header::for_model(&model, features.clone(), None) };
+    model_file::save(&dir.join("claims.eddy"), &claims, &model, &Keys::default()).expect("saves");
+    // A model of two features under a header of three.
+    let wider = Header::for_model(&model, vec!["a".into(), "b".into(), "c".into()], None);
+    model_file::save(&dir.join("wider.eddy"), &wider, &model, &Keys::default()).expect("saves");
+    for (file, says) in [
+        ("claims.eddy", "says 18446744073709551615 features and names 2"),
+        ("wider.eddy", "takes 2 features, its header names 3"),
+    ] {
+        for args in [
+            vec!["report", file, "--out", "r"],
+            vec!["model", "show", file],
+            vec!["run", "synth:blobs?n=10&d=2", "--model-file", file, "--labels-out", "l.csv"],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_eddy")).current_dir(&dir).args(&args).output().expect("runs");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success() && err.contains(says) && !err.contains("panicked"), "{args:?}: {err}");
+        }
+    }
+}

@@ -274,11 +274,11 @@ impl IntoResponse for ApiError {
 /// Load the model to serve: the checkpoint when it exists (it is this model, further
 /// along), else `--model`. Both are verified (digest, and signature when a key is set).
 fn load_model(options: &ServeOptions) -> Result<(Header, Model, PathBuf), ServerError> {
-    let (header, model): (Header, Model) = model_file::load(&options.model, "model", &options.keys)?;
+    let (header, model) = model_file::load_model(&options.model, &options.keys)?;
     let Some(checkpoint) = options.checkpoint.as_ref().filter(|p| p.exists()) else {
         return Ok((header, model, options.model.clone()));
     };
-    let (saved, model): (Header, Model) = model_file::load(checkpoint, "model", &options.keys)?;
+    let (saved, model) = model_file::load_model(checkpoint, &options.keys)?;
     if saved.features != header.features {
         return Err(ServerError::CheckpointMismatch {
             checkpoint: checkpoint.clone(),
