@@ -115,6 +115,44 @@ fn example_compare_runner_speaks_the_comparison_protocol() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let line: serde_json::Value = serde_json::from_slice(&run.stdout).expect("one JSON line");
     assert!(line["accuracy"].as_f64().expect("accuracy") > 0.7);
+    // Any model spec, prequentially, with its predictions and final state written out.
+    let run = example("compare_runner")
+        .args(["spec", "scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)"])
+        .arg(dir.join("hx.npy"))
+        .arg(dir.join("hy.npy"))
+        .args(["--classes", "0,1", "--prefix", "500", "--predictions"])
+        .arg(dir.join("p.npy"))
+        .arg("--state-out")
+        .arg(dir.join("state.json"))
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&run.stdout).expect("one JSON line");
+    assert_eq!(line["task"], "spec");
+    assert_eq!(line["kind"], "classifier");
+    assert_eq!(line["records"], 2000);
+    assert_eq!(line["no_prediction"], 0);
+    assert!(line["accuracy"].as_f64().expect("accuracy") > 0.7);
+    assert!(line["accuracy_on_prefix"].as_f64().is_some());
+    let predicted: ndarray::Array1<i64> = ndarray_npy::read_npy(dir.join("p.npy")).expect("predictions");
+    assert_eq!(predicted.len(), 2000);
+    assert!(predicted.iter().all(|&p| p == 0 || p == 1));
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).expect("state")).expect("state is JSON");
+    assert!(state.get("classifier").is_some(), "{state}");
+    // One of eddy's generators, written for the other systems to read.
+    let run = example("compare_runner")
+        .args(["synth", "synth:sea?n=300&seed=1"])
+        .arg(dir.join("sx.npy"))
+        .arg(dir.join("sy.npy"))
+        .output()
+        .expect("runs");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let sx: ndarray::Array2<f64> = ndarray_npy::read_npy(dir.join("sx.npy")).expect("x");
+    let sy: ndarray::Array1<i64> = ndarray_npy::read_npy(dir.join("sy.npy")).expect("y");
+    assert_eq!((sx.dim(), sy.len()), ((300, 3), 300));
+    let run = example("compare_runner").arg("spec").arg("not a model").arg("a").arg("b").output().expect("runs");
+    assert!(!run.status.success());
     let run = example("compare_runner").arg("nope").arg("a").arg("b").output().expect("runs");
     assert!(!run.status.success());
     let _ = std::fs::remove_dir_all(&dir);

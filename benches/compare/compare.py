@@ -5,6 +5,11 @@ Generates two seeded streams (Gaussian blobs for k-means, a drifting hyperplane
 for logistic regression), writes them to ``out/*.npy``, runs every system on the
 same data and prints a Markdown table (also written to ``out/results.json``).
 
+A second table runs eddy's model language (``compare_runner spec``) beside River's
+``StandardScaler() | LogisticRegression()`` on the hyperplane and on two of eddy's
+own generators (``synth:sea``, ``synth:hyperplane``, written to ``.npy`` by
+``compare_runner synth``), and compares them prediction by prediction.
+
 Timing: ``time.perf_counter()`` around the learning loop only. The data is
 already in memory as numpy arrays; for River the rows are converted to dicts
 *before* the timed loop. Final-model evaluations (ARI labels, inertia) are not
@@ -21,6 +26,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -35,6 +41,23 @@ OUT = HERE / "out"
 N_CLUSTERS = 8
 BLOB_DIM = 16
 HYPER_DIM = 10
+
+# The logistic regression table: eddy's model language beside River's
+# `preprocessing.StandardScaler() | linear_model.LogisticRegression()` (River's
+# defaults: SGD with a constant learning rate of 0.01 for the weights and the
+# intercept, no L1 or L2 penalty, log loss).
+EDDY_SPECS = {
+    "river-like": "scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)",
+    "default": "scale | sgd(loss=log_loss)",
+}
+# Streams of that table: `hyperplane` is this script's (numpy); the others are
+# eddy's `synth:` generators, written to .npy by `compare_runner synth` so that
+# every system reads the same file.
+LOGREG_STREAMS = {
+    "hyperplane": None,
+    "sea": "synth:sea?n={n}&seed={seed}",
+    "synth-hyperplane": "synth:hyperplane?n={n}&d=10&seed={seed}",
+}
 
 
 # --------------------------------------------------------------------------- data
@@ -247,6 +270,73 @@ def river_logreg(x: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
+def river_logreg_stream(
+    x: np.ndarray,
+    y: np.ndarray,
+    limit: int,
+    budget: float,
+    learn_during_predict: bool = False,
+) -> dict:
+    """River's ``StandardScaler() | LogisticRegression()`` (all defaults), prequential.
+
+    ``predict_one`` then ``learn_one`` on each record, in one process, on at most
+    ``limit`` records; the loop also stops after the chunk during which ``budget``
+    seconds ran out (River is slow), and the result says how many records it saw.
+
+    ``learn_during_predict``: run inside ``compose.learn_during_predict()``, where
+    ``predict_one`` first updates the scaler with the record (and ``learn_one`` then
+    does not), so the record is predicted with statistics that include it. That is
+    the order eddy's chain uses; by default River predicts a record with the
+    scaler's statistics of the records before it.
+    """
+    import contextlib
+
+    from river import compose, linear_model, preprocessing
+
+    model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    n = min(limit, x.shape[0])
+    rows = to_dicts(x[:n])  # outside the timed loop
+    targets = y[:n].tolist()
+    predicted: list = []
+    chunk = 1000
+    ctx = compose.learn_during_predict() if learn_during_predict else contextlib.nullcontext()
+
+    with ctx:
+        t0 = time.perf_counter()
+        for lo in range(0, n, chunk):
+            for row, target in zip(rows[lo : lo + chunk], targets[lo : lo + chunk]):
+                predicted.append(model.predict_one(row))
+                model.learn_one(row, target)
+            if time.perf_counter() - t0 > budget:
+                break
+        seconds = time.perf_counter() - t0
+
+    done = len(predicted)
+    # predict_one returns False/True (False before anything is learned: p = 0.5).
+    pred = np.fromiter(predicted, dtype=np.int64, count=done)
+    d = x.shape[1]
+    scaler, logreg = model["StandardScaler"], model["LogisticRegression"]
+    state = {
+        "weights": [float(logreg.weights.get(i, 0.0)) for i in range(d)],
+        "intercept": float(logreg.intercept),
+        "mean": [float(scaler.means.get(i, 0.0)) for i in range(d)],
+        "var": [float(scaler.vars.get(i, 0.0)) for i in range(d)],
+    }
+    return {
+        "task": "logreg",
+        "system": "river-ldp" if learn_during_predict else "river",
+        "model": "StandardScaler() | LogisticRegression()"
+        + (" in compose.learn_during_predict()" if learn_during_predict else ""),
+        "records": done,
+        "seconds": seconds,
+        "records_per_second": done / seconds if seconds > 0 else float("nan"),
+        "accuracy": float((pred == y[:done]).mean()) if done else float("nan"),
+        "stopped_by_budget": done < n,
+        "final_state": state,
+        "predictions": pred,
+    }
+
+
 # --------------------------------------------------------------------------- eddy
 
 
@@ -303,6 +393,81 @@ def run_eddy(runner: Path, task: str, xp: Path, yp: Path, batch: int, seed: int,
               file=sys.stderr)
         return None
     res["system"] = "eddy"
+    return res
+
+
+def runner_json(cmd: list[str], what: str, timeout: float) -> dict | None:
+    """Run the eddy runner; its one JSON line, or None (with the reason on stderr)."""
+    print("eddy: " + " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"eddy: runner timed out after {timeout:.0f}s ({what})", file=sys.stderr)
+        return None
+    if proc.returncode != 0:
+        print(f"eddy: runner failed for {what} (exit {proc.returncode}):\n{proc.stderr.strip()}",
+              file=sys.stderr)
+        return None
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    try:
+        return json.loads(lines[-1]) if len(lines) == 1 else None
+    except json.JSONDecodeError as exc:
+        print(f"eddy: stdout is not JSON ({exc}) for {what}", file=sys.stderr)
+        return None
+
+
+def eddy_synth(runner: Path, source: str, name: str, timeout: float) -> tuple[Path, Path] | None:
+    """Write eddy's generated stream ``source`` to ``out/{name}.{x,y}.npy``."""
+    xp, yp = OUT / f"{name}.x.npy", OUT / f"{name}.y.npy"
+    res = runner_json([str(runner), "synth", source, str(xp), str(yp)], f"synth {name}", timeout)
+    return (xp, yp) if res is not None and res.get("task") == "synth" else None
+
+
+def eddy_linear_state(path: Path) -> dict | None:
+    """Weights, intercept and scaler moments of a saved `scale | <linear model>` chain.
+
+    Reads the runner's `--state-out` (the model as serde writes it); None when the
+    layout is not the one expected (it is eddy's internal state, not a format).
+    """
+    try:
+        chain = json.loads(path.read_text())["classifier"]
+        moments = chain["transforms"][0]["state"]["moments"]
+        core = chain["head"]["state"]["core"]
+        return {
+            "weights": [float(v) for v in core["coef"]["data"]],
+            "intercept": float(core["intercept"]["data"][0]),
+            "mean": [float(v) for v in moments["mean"]["data"]],
+            "var": [float(v) for v in moments["var"]["data"]],
+        }
+    except (OSError, KeyError, IndexError, TypeError, ValueError) as exc:
+        print(f"eddy: could not read the final state in {path}: {exc!r}", file=sys.stderr)
+        return None
+
+
+def state_gap(a: dict | None, b: dict | None) -> str:
+    """Largest absolute difference between two final states (weights and intercept;
+    scaler means and variances), or n/a."""
+    if not a or not b:
+        return "n/a"
+    w = max(abs(p - q) for p, q in zip(a["weights"] + [a["intercept"]], b["weights"] + [b["intercept"]]))
+    m = max(abs(p - q) for p, q in zip(a["mean"] + a["var"], b["mean"] + b["var"]))
+    return f"{w:.1e} / {m:.1e}"
+
+
+def eddy_spec(runner: Path, spec: str, stream: str, xp: Path, yp: Path, variant: str,
+              batch: int, timeout: float) -> dict | None:
+    """Run a model spec prequentially; its predictions come back as an array."""
+    pp = OUT / f"{stream}.pred.{variant}.npy"
+    sp = OUT / f"{stream}.state.{variant}.json"
+    cmd = [str(runner), "spec", spec, str(xp), str(yp), "--batch-size", str(batch),
+           "--classes", "0,1", "--predictions", str(pp), "--state-out", str(sp)]
+    res = runner_json(cmd, f"spec {variant} on {stream}", timeout)
+    if res is None or res.get("task") != "spec" or "accuracy" not in res:
+        return None
+    res["final_state"] = eddy_linear_state(sp)
+    # `model` as written; the runner's `spec` leaves out parameters at their defaults.
+    res.update({"task": "logreg", "system": f"eddy-{variant}", "model": spec,
+                "predictions": np.load(pp)})
     return res
 
 
@@ -365,6 +530,56 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+LOGREG_SYSTEMS = ("eddy-river-like", "eddy-default", "river", "river-ldp")
+
+
+def logreg_table(results: list[dict], y_of: dict[str, np.ndarray]) -> tuple[str, str]:
+    """The side-by-side table, and the prediction-by-prediction match table."""
+    head = ["stream", "system", "model", "records", "records/s", "accuracy",
+            "accuracy on River's records", "eddy/River records/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    mhead = ["stream", "records compared", "vs", "predictions that differ",
+             "accuracy eddy", "accuracy River", "same to 4 d.p.",
+             "final state max abs diff: weights+intercept / scaler mean+var"]
+    mlines = ["| " + " | ".join(mhead) + " |", "|" + "|".join(["---"] * len(mhead)) + "|"]
+    for stream in dict.fromkeys(r["stream"] for r in results if r["task"] == "logreg"):
+        rows = {r["system"]: r for r in results if r["task"] == "logreg" and r["stream"] == stream}
+        y = y_of[stream]
+        river = rows.get("river")
+        n_r = river["records"] if river else None
+        for system in LOGREG_SYSTEMS:
+            r = rows.get(system)
+            if r is None:
+                continue
+            on_prefix = "n/a"
+            if n_r:
+                on_prefix = fmt_float(float((r["predictions"][:n_r] == y[:n_r]).mean()))
+            ratio = "-"
+            if system.startswith("eddy") and river and river.get("records_per_second"):
+                ratio = f"{r['records_per_second'] / river['records_per_second']:.0f}x"
+            lines.append("| " + " | ".join([
+                stream, system, "`" + r["model"].replace("|", "\\|") + "`", fmt_int(r["records"]),
+                fmt_int(r["records_per_second"]), fmt_float(r["accuracy"]), on_prefix, ratio,
+            ]) + " |")
+        eddy = rows.get("eddy-river-like")
+        for other in ("river", "river-ldp"):
+            r = rows.get(other)
+            if eddy is None or r is None:
+                continue
+            n = min(r["records"], eddy["records"])
+            pe, pr, yy = eddy["predictions"][:n], r["predictions"][:n], y[:n]
+            ae, ar = float((pe == yy).mean()), float((pr == yy).mean())
+            # The final states are comparable only when both learned the same records.
+            same_records = r["records"] == eddy["records"]
+            gap = state_gap(eddy.get("final_state"), r.get("final_state")) if same_records else "n/a"
+            mlines.append("| " + " | ".join([
+                stream, fmt_int(n), other, fmt_int(int((pe != pr).sum())),
+                fmt_float(ae, 6), fmt_float(ar, 6), "yes" if f"{ae:.4f}" == f"{ar:.4f}" else "no",
+                gap,
+            ]) + " |")
+    return "\n".join(lines), "\n".join(mlines)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -388,6 +603,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-eddy", action="store_true", help="skip the eddy runner")
     ap.add_argument("--no-river", action="store_true", help="skip River")
     ap.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
+    ap.add_argument("--no-logreg", action="store_true",
+                    help="skip the eddy-spec vs River logistic regression table")
+    ap.add_argument("--logreg-streams", default=",".join(LOGREG_STREAMS),
+                    help="streams of the logistic regression table (default: %(default)s)")
+    ap.add_argument("--river-logreg-records", type=int, default=None,
+                    help="River's logistic regression sees at most N records per stream "
+                         "(default: all of them, within --river-budget)")
+    ap.add_argument("--river-budget", type=float, default=60.0,
+                    help="seconds River's logistic regression may run per stream: it stops "
+                         "after the 1000-record chunk in which the budget ran out (default 60)")
+    ap.add_argument("--no-river-ldp", action="store_true",
+                    help="skip the River run under compose.learn_during_predict()")
     args = ap.parse_args(argv)
     if args.records < args.batch_size:
         ap.error("--records must be at least --batch-size")
@@ -429,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(river_logreg(hx[:river_n], hy[:river_n]))
 
     eddy_status = "skipped (--no-eddy)"
+    runner = None
     if not args.no_eddy:
         runner = args.runner or default_runner()
         if not runner.is_file():
@@ -449,6 +677,62 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"eddy: warning: runner reports {res['records']} records for "
                           f"{task}, expected {args.records}", file=sys.stderr)
                 results.append(res)
+            if not args.no_logreg:
+                for name, source in LOGREG_STREAMS.items():
+                    if source is None or name not in args.logreg_streams.split(","):
+                        continue
+                    got = eddy_synth(runner, source.format(n=args.records, seed=args.seed), name,
+                                     args.runner_timeout)
+                    if got is None:
+                        eddy_status = "runner error (see stderr)"
+                        continue
+                    paths[name] = got
+
+    # ---- logistic regression: eddy's model language beside River, stream by stream
+    logreg_y: dict[str, np.ndarray] = {}
+    logreg_notes: list[str] = []
+    if not args.no_logreg:
+        for name in args.logreg_streams.split(","):
+            if name not in paths:
+                logreg_notes.append(f"{name}: no data (its generator is eddy's; the runner is "
+                                    "needed to write it)")
+                continue
+            lx, ly = np.load(paths[name][0]), np.load(paths[name][1])
+            if not set(np.unique(ly).tolist()) <= {0, 1}:
+                logreg_notes.append(f"{name}: labels are not 0/1, skipped")
+                continue
+            logreg_y[name] = ly
+            if runner is not None and eddy_status != "skipped (--no-eddy)" and runner.is_file():
+                for variant, spec in EDDY_SPECS.items():
+                    res = eddy_spec(runner, spec, name, *paths[name], variant, args.batch_size,
+                                    args.runner_timeout)
+                    if res is None:
+                        eddy_status = "runner error (see stderr)"
+                        continue
+                    res["stream"] = name
+                    if res.get("no_prediction"):
+                        logreg_notes.append(f"{name}: eddy-{variant} gave {res['no_prediction']} "
+                                            "NO_PREDICTION (counted as misses)")
+                    results.append(res)
+            if args.no_river:
+                continue
+            limit = min(args.river_logreg_records or len(ly), len(ly))
+            print(f"river: StandardScaler | LogisticRegression on {name} (up to {limit:,} "
+                  f"records, {args.river_budget:g}s budget) ...", file=sys.stderr)
+            res = river_logreg_stream(lx, ly, limit, args.river_budget)
+            res["stream"] = name
+            results.append(res)
+            if res["stopped_by_budget"]:
+                logreg_notes.append(f"{name}: River stopped after {res['records']:,} of {limit:,} "
+                                    f"records ({args.river_budget:g}s budget); its accuracy "
+                                    "and the match are on that prefix")
+            if not args.no_river_ldp:
+                print(f"river: the same in compose.learn_during_predict() on {name} "
+                      f"({res['records']:,} records) ...", file=sys.stderr)
+                ldp = river_logreg_stream(lx, ly, res["records"], float("inf"),
+                                          learn_during_predict=True)
+                ldp["stream"] = name
+                results.append(ldp)
 
     try:
         import sklearn
@@ -461,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         river_version = None
 
-    md = table(results)
+    md = table([r for r in results if r["task"] != "logreg"])
     print()
     print(md)
     print()
@@ -483,6 +767,28 @@ def main(argv: list[str] | None = None) -> int:
               f"{ed_sgd['accuracy_on_river_prefix']:.4f}.")
     print(f"- eddy: {eddy_status}.")
 
+    logreg_md = match_md = ""
+    if not args.no_logreg:
+        logreg_md, match_md = logreg_table(results, logreg_y)
+        print()
+        print("Logistic regression, prequential (predict each record, then learn it), "
+              "one record at a time:")
+        print()
+        print(logreg_md)
+        print()
+        print("eddy `" + EDDY_SPECS["river-like"] + "` against River, prediction by prediction:")
+        print()
+        print(match_md)
+        print()
+        print("- eddy declares classes 0,1 (no NO_PREDICTION cold start); River predicts False (0) "
+              "before it has learned anything. Both count every record, the first one included.")
+        print("- eddy/River records/s: eddy's rate over the whole stream / River's (default "
+              "pipeline) rate over the records it saw. river-ldp = River inside "
+              "compose.learn_during_predict(): the scaler learns a record before predicting it, "
+              "eddy's order.")
+        for note in logreg_notes:
+            print(f"- {note}")
+
     report = {
         "config": {
             "records": args.records,
@@ -501,8 +807,12 @@ def main(argv: list[str] | None = None) -> int:
         },
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "eddy": eddy_status,
-        "results": results,
+        "results": [{k: v for k, v in r.items() if k != "predictions"} for r in results],
         "table_markdown": md,
+        "logreg_table_markdown": logreg_md,
+        "logreg_match_markdown": match_md,
+        "logreg_notes": logreg_notes,
+        "eddy_specs": EDDY_SPECS,
     }
     (OUT / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {OUT / 'results.json'}", file=sys.stderr)
