@@ -187,3 +187,102 @@ proptest! {
         prop_assert!((adjusted_rand_index(&t, &t) - 1.0).abs() < 1e-12);
     }
 }
+
+/// A CSV field as writers and typos make them: numbers in several spellings, the
+/// non-finite ones, quoted and blank fields, text.
+#[cfg(feature = "server")]
+fn csv_field() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (-1e6f64..1e6).prop_map(|v| v.to_string()),
+        (-1e6f64..1e6).prop_map(|v| format!(" {v:e} ")),
+        (-1000i64..1000).prop_map(|v| format!("\"{v}\"")),
+        proptest::sample::select(vec!["NaN", "inf", "-inf", "", " ", "1,5", "\"1,5\"", "0x10", "1e999", "-0"])
+            .prop_map(String::from),
+        "[a-z .+-]{1,4}",
+    ]
+}
+
+/// A JSON value under a key: numbers, and what is not one.
+#[cfg(feature = "server")]
+fn json_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (-1e6f64..1e6).prop_map(|v| serde_json::json!(v).to_string()),
+        (-1000i64..1000).prop_map(|v| v.to_string()),
+        proptest::sample::select(vec!["null", "true", "\"\"", "\"7\"", "[1]", "{}", "1e999", "18446744073709551616"])
+            .prop_map(String::from),
+        "[a-z]{1,4}".prop_map(|s| format!("\"{s}\"")),
+    ]
+}
+
+/// What `eddy run` makes of `content` (features `a, b, c`, label `label`): the
+/// record's features, or the column and reason of its refusal.
+#[cfg(feature = "server")]
+fn run_reads(name: &str, content: &str) -> Result<Vec<f64>, String> {
+    use eddy::source::{self, SourceError, SourceOptions};
+    let path = std::env::temp_dir().join(format!("eddy-properties-{}-{name}", std::process::id()));
+    std::fs::write(&path, content).expect("write");
+    let options = SourceOptions {
+        features: Some(vec!["a".into(), "b".into(), "c".into()]),
+        label_column: Some("label".into()),
+        ..SourceOptions::default()
+    };
+    let mut src = source::open(path.to_str().expect("utf-8"), options).expect("opens");
+    let read = match src.next_batch() {
+        Ok(Some(batch)) => Ok(batch.x.row(0).to_vec()),
+        Err(SourceError::Record { position, reason }) => {
+            let column = position.column.map(|(n, name)| format!("column {n} ({name}): ")).unwrap_or_default();
+            Err(format!("{column}{reason}"))
+        }
+        other => panic!("{content}: {other:?}", other = other.map(|b| b.map(|b| b.ids))),
+    };
+    let _ = std::fs::remove_file(&path);
+    read
+}
+
+/// What `eddy serve` makes of `body`: the record's features, or its refusal without its position `at`.
+#[cfg(feature = "server")]
+fn serve_reads(format: eddy::server::body::Format, body: &str, at: &str) -> Result<Vec<f64>, String> {
+    use eddy::server::body::{decode, Shape};
+    let features = vec!["a".to_string(), "b".into(), "c".into()];
+    match decode(format, body.as_bytes(), &Shape { features: &features, max_records: 10 }) {
+        Ok(records) => Ok(records.x.row(0).to_vec()),
+        Err(e) => Err(e.message.strip_prefix(&format!("{at}: ")).unwrap_or(&e.message).to_string()),
+    }
+}
+
+#[cfg(feature = "server")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn run_and_serve_read_a_csv_record_alike(fields in proptest::collection::vec(csv_field(), 3..6), case in 0u64..u64::MAX) {
+        let content = format!("a,b,c,label\n{}\n", fields.join(","));
+        let run = run_reads(&format!("{case}.csv"), &content);
+        let serve = serve_reads(eddy::server::body::Format::Csv, &content, "record 0 (line 2)");
+        prop_assert_eq!(run, serve, "{}", content);
+    }
+
+    #[test]
+    fn run_and_serve_read_a_json_object_alike(
+        values in proptest::collection::vec(proptest::option::of(json_value()), 3),
+        label in json_value(),
+        case in 0u64..u64::MAX,
+    ) {
+        let mut keys: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .zip(&values)
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("\"{k}\": {v}")))
+            .collect();
+        keys.insert(keys.len() / 2, format!("\"label\": {label}"));
+        keys.push("\"id\": [1, {\"at\": null}]".into());
+        let object = format!("{{{}}}", keys.join(", "));
+        let run = run_reads(&format!("{case}.ndjson"), &format!("{object}\n"));
+        let ndjson = serve_reads(eddy::server::body::Format::Ndjson, &format!("{object}\n"), "record 0 (line 1)");
+        prop_assert_eq!(&run, &ndjson, "{}", object);
+        // A JSON body is one document: its syntax errors are the body's, not a record's.
+        if !run.as_ref().is_err_and(|e| e.contains("invalid JSON")) {
+            let json = serve_reads(eddy::server::body::Format::Json, &format!("[{object}]"), "record 0");
+            prop_assert_eq!(&run, &json, "{}", object);
+        }
+    }
+}

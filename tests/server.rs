@@ -306,19 +306,43 @@ fn every_bad_request_gets_its_status_and_a_clear_json_error() {
         (&predict, "application/json", "", 400, "empty"),
         (&predict, "application/json", "[]", 400, "no records"),
         (&predict, "application/json", "{\"features\": []}", 400, "no records"),
-        (&predict, "application/x-ndjson", "[1,2,3,4,5,6,7,8,9]\n", 422, "record 0: 5 features"),
+        (
+            &predict,
+            "application/x-ndjson",
+            "[1,2,3,4,5,6,7,8,9]\n",
+            422,
+            "record 0 (line 1): expected 4 columns, found 9",
+        ),
         (&predict, "application/json", "{\"features\": [[1,2,3,4]], \"extra\": 1}", 400, "unknown field"),
-        (&predict, "application/json", "[[1,2,3,\"x\"]]", 400, "malformed JSON"),
+        (
+            &predict,
+            "application/json",
+            "[[1,2,3,\"x\"]]",
+            400,
+            "record 0: column 4 (error_rate): \"x\" is not a number",
+        ),
         (&predict, "application/json", "[[1,2,3,1e999]]", 400, "malformed JSON"),
         (&predict, "application/json", "\"text\"", 400, "expected an array"),
-        (&predict, "text/csv", "1,2,3,4\n1,2,x,4\n", 400, "line 2, column 3"),
-        (&predict, "text/csv", "1,\"2,3,4\n", 422, "line 1: 2 fields"),
+        (&predict, "text/csv", "1,2,3,4\n1,2,x,4\n", 400, "record 1 (line 2): column 3 (load): \"x\" is not a number"),
+        (
+            &predict,
+            "text/csv",
+            "1,\"2,3,4\n",
+            422,
+            "record 0 (line 1): expected 4 columns (or 5, the label last), found 2",
+        ),
         (&predict, "application/x-ndjson", "[1,2,3,4]\n{oops\n", 400, "line 2"),
-        (&predict, "application/x-ndjson", "{\"temperature\":1}\n", 400, "missing"),
-        (&predict, "application/json", "[[1,2,3]]", 422, "record 0: 3 features, the model has 4"),
-        (&predict, "text/csv", "1,2,3,4\n1,2,3\n", 422, "line 2: 3 fields"),
+        (
+            &predict,
+            "application/x-ndjson",
+            "{\"temperature\":1}\n",
+            400,
+            "record 0 (line 1): column 2 (vibration): missing",
+        ),
+        (&predict, "application/json", "[[1,2,3]]", 422, "record 0: expected 4 columns, found 3"),
+        (&predict, "text/csv", "1,2,3,4\n1,2,3\n", 422, "record 1 (line 2): expected 4 columns, found 3"),
         (&predict, "text/csv", "1,2,nan,4\n", 422, "not a finite number"),
-        (&predict, "text/csv", "1,2,inf,4\n", 422, "feature 2 (load)"),
+        (&predict, "text/csv", "1,2,inf,4\n", 422, "record 0 (line 1): column 3 (load): inf is not a finite number"),
         (&predict, "application/xml", "<x/>", 415, "application/json"),
         (&predict, "application/json", &big, 413, "--max-body"),
         (&predict, "text/csv", &many_csv, 413, "--max-records (10)"),
@@ -1257,4 +1281,169 @@ fn predict_and_learn_name_the_classes_of_a_model_with_named_classes() {
     let x = array![[0.0, 1.0, 2.0, 3.0], [-5.0, 2.0, 8.0, 1.0]];
     let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x)).json();
     assert!(a.get("class_names").is_none(), "{a}");
+
+/// `eddy run`'s reason for the one record of `file` (its CSV header or NDJSON), or `None` when it is read.
+fn source_reason(name: &str, content: &str, features: &[&str]) -> Option<String> {
+    use eddy::source::{self, SourceError, SourceOptions};
+    let path = crate::pipeline::temp_file(name, content.as_bytes());
+    let options = SourceOptions {
+        features: Some(features.iter().map(|f| f.to_string()).collect()),
+        label_column: Some("label".into()),
+        ..SourceOptions::default()
+    };
+    let mut src = source::open(path.to_str().expect("utf-8"), options).expect("opens");
+    match src.next_batch() {
+        Ok(Some(batch)) => {
+            assert_eq!(batch.len(), 1, "{content}");
+            None
+        }
+        Err(SourceError::Record { position, reason }) => {
+            assert_eq!(position.line, content.lines().count() as u64, "{content}");
+            let column = position.column.map(|(n, name)| format!("column {n} ({name}): ")).unwrap_or_default();
+            Some(format!("{column}{reason}"))
+        }
+        other => panic!("{content}: {other:?}", other = other.map(|b| b.map(|b| b.ids))),
+    }
+}
+
+/// `eddy serve`'s reason for the one record of `body`, with the record's position checked and dropped.
+fn service_reason(format: eddy::server::body::Format, body: &str, features: &[&str], at: &str) -> Option<String> {
+    use eddy::server::body::{decode, Shape};
+    let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
+    match decode(format, body.as_bytes(), &Shape { features: &features, max_records: 10 }) {
+        Ok(records) => {
+            assert_eq!(records.x.nrows(), 1, "{body}");
+            None
+        }
+        Err(e) => {
+            let reason = e.message.strip_prefix(&format!("{at}: ")).unwrap_or_else(|| panic!("{body}: {}", e.message));
+            Some(reason.to_string())
+        }
+    }
+}
+
+#[test]
+fn a_bad_record_gets_the_same_reason_from_eddy_run_and_from_the_service() {
+    use eddy::server::body::Format;
+    let csv_lines = [
+        ("1,oops,x", Some("column 2 (b): \"oops\" is not a number")),
+        (" ,2,x", Some("column 1 (a): \"\" is not a number")),
+        ("1,\"2,5\",x", Some("column 2 (b): \"2,5\" is not a number")),
+        ("1,NaN,x", Some("column 2 (b): NaN is not a finite number")),
+        ("1,-inf,x", Some("column 2 (b): -inf is not a finite number")),
+        ("1,2", Some("expected 3 columns, found 2")),
+        ("1,2,x,4", Some("expected 3 columns, found 4")),
+        ("1,2,  ", Some("column 3 (label): empty label")),
+        (" 1.5e3 ,\"-2\", x ", None),
+    ];
+    for (i, (line, reason)) in csv_lines.iter().enumerate() {
+        let content = format!("a,b,label\n{line}\n");
+        let run = source_reason(&format!("same-{i}.csv"), &content, &["a", "b"]);
+        assert_eq!(run.as_deref(), *reason, "eddy run: {line}");
+        let serve = service_reason(Format::Csv, &content, &["a", "b"], "record 0 (line 2)");
+        assert_eq!(serve, run, "eddy serve: {line}");
+    }
+
+    let objects = [
+        (r#"{"a": 1, "label": "x"}"#, Some("column 2 (b): missing")),
+        (r#"{"a": "1", "b": 2, "label": "x"}"#, Some("column 1 (a): \"1\" is not a number")),
+        (r#"{"a": 1, "b": null, "label": "x"}"#, Some("column 2 (b): null is not a number")),
+        (r#"{"a": 1, "b": true, "label": "x"}"#, Some("column 2 (b): true is not a number")),
+        (r#"{"a": 1, "b": [2], "label": "x"}"#, Some("column 2 (b): an array is not a number")),
+        (r#"{"a": 1, "b": {"v": 2}, "label": "x"}"#, Some("column 2 (b): an object is not a number")),
+        (r#"{"a": 1, "b": 2, "label": null}"#, Some("column 3 (label): null is not a label")),
+        (r#"{"a": 1, "b": 2, "label": [1]}"#, Some("column 3 (label): an array is not a label")),
+        (r#"{"a": 1, "b": 2, "label": ""}"#, Some("column 3 (label): empty label")),
+        // Keys that are neither a feature nor the label are read and dropped.
+        (r#"{"id": "r-7", "b": 2, "label": "x", "a": 1.5, "at": [1, {"q": null}]}"#, None),
+    ];
+    for (i, (object, reason)) in objects.iter().enumerate() {
+        let run = source_reason(&format!("same-{i}.ndjson"), &format!("{object}\n"), &["a", "b"]);
+        assert_eq!(run.as_deref(), *reason, "eddy run: {object}");
+        let ndjson = service_reason(Format::Ndjson, &format!("{object}\n"), &["a", "b"], "record 0 (line 1)");
+        assert_eq!(ndjson, run, "eddy serve, NDJSON: {object}");
+        let json = service_reason(Format::Json, &format!("[{object}]"), &["a", "b"], "record 0");
+        assert_eq!(json, run, "eddy serve, JSON: {object}");
+    }
+
+    // JSON that is not JSON: the same words for an NDJSON line (a JSON body is one document).
+    for (i, line) in
+        [r#"{"a": 1, "b": 2, "label": "x", "z": 1e400}"#, r#"{"a": 1, "b": 2, "label": "x""#].iter().enumerate()
+    {
+        let run = source_reason(&format!("broken-{i}.ndjson"), &format!("{line}\n"), &["a", "b"]).expect("refused");
+        assert!(run.contains("(json): invalid JSON: "), "{run}");
+        let serve = service_reason(Format::Ndjson, &format!("{line}\n"), &["a", "b"], "record 0 (line 1)");
+        assert_eq!(serve, Some(run), "{line}");
+    }
+}
+
+#[test]
+fn objects_keyed_by_feature_names_predict_and_learn_as_arrays_do() {
+    let server = Server::start(&["--model", SENSORS]);
+    let agent = agent();
+    let mut reference = load(SENSORS);
+    let x = rows();
+    let expected = classifier(&reference).predict(x.view()).expect("predicts").to_vec();
+    let names = ["temperature", "vibration", "load", "error_rate"];
+    // Another key order than the model's, and an extra key, which is dropped.
+    let objects = |labels: Option<&[&str]>| {
+        let records: Vec<Value> = x
+            .outer_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut o = serde_json::Map::new();
+                o.insert("id".into(), json!(format!("r{i}")));
+                for j in [3, 1, 0, 2] {
+                    o.insert(names[j].into(), json!(r[j]));
+                }
+                if let Some(labels) = labels {
+                    o.insert("label".into(), json!(labels[i]));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        Value::Array(records)
+    };
+    let arrays = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x));
+    assert_eq!((arrays.status, i64s(&arrays.json()["labels"])), (200, expected.clone()), "{}", arrays.text());
+    for body in [objects(None), json!({ "features": objects(None) })] {
+        let a = json_post(&agent, &server.url("/v1/predict"), None, &body);
+        assert_eq!(a.status, 200, "{body}: {}", a.text());
+        assert_eq!(a.json(), arrays.json(), "the same answer as for arrays: {body}");
+    }
+
+    // Learning: labels beside the objects, or in them, as the library learns.
+    let ids = ndarray::arr1(&[0i64, 1, 2, 0]);
+    let labels = ["ok", "warn", "fail", "ok"];
+    let Model::Classifier(m) = &mut reference else { unreachable!("a classifier") };
+    for body in [json!({ "features": objects(None), "labels": labels }), objects(Some(&labels))] {
+        let want = m.learn_predict(x.view(), ids.view()).expect("learns").to_vec();
+        let a = json_post(&agent, &server.url("/v1/learn"), None, &body);
+        assert_eq!((a.status, i64s(&a.json()["labels"])), (200, want), "{body}: {}", a.text());
+    }
+    let a = json_post(&agent, &server.url("/v1/predict"), None, &objects(None));
+    let want = classifier(&reference).predict(x.view()).expect("predicts").to_vec();
+    assert_eq!(i64s(&a.json()["labels"]), want, "the model that learned predicts");
+
+    // Refusals name the record and the column, as `eddy run` does.
+    let mut missing = objects(None);
+    missing[2].as_object_mut().expect("an object").remove("load");
+    let mut half_labelled = objects(Some(&labels));
+    half_labelled[1].as_object_mut().expect("an object").remove("label");
+    let cases = [
+        (missing, 400, "record 2: column 3 (load): missing".to_string()),
+        (
+            json!([{"temperature": 1, "vibration": 2, "load": "3", "error_rate": 4}]),
+            400,
+            "record 0: column 3 (load): \"3\" is not a number".into(),
+        ),
+        (json!([[1, 2, 3, 4], {"temperature": 1}]), 400, "record 1: column 2 (vibration): missing".into()),
+        (half_labelled, 400, "record 1: either every record has a label or none has".into()),
+        (json!({ "features": objects(Some(&labels)), "labels": labels }), 400, "give them one way".into()),
+    ];
+    for (body, status, message) in cases {
+        let (got, error) = refused(json_post(&agent, &server.url("/v1/learn"), None, &body));
+        assert_eq!(got, status, "{body}: {error}");
+        assert!(error.contains(&message), "{body}: {error:?} should say {message:?}");
+    }
 }

@@ -1,22 +1,32 @@
 //! Request bodies: a batch of records as JSON, NDJSON or CSV, chosen by Content-Type.
 //!
-//! - JSON (`application/json`, the default): `[[f0, f1, ...], ...]`, or
-//!   `{"features": [[...], ...], "labels": [...]}`.
-//! - NDJSON (`application/x-ndjson`): one record a line, `[f0, f1, ...]`,
-//!   `{"features": [...], "label": L}`, or an object keyed by the model's feature
-//!   names with an optional `"label"`.
+//! - JSON (`application/json`, the default): an array of records, or
+//!   `{"features": [records...], "labels": [...]}`. A record is an array of the
+//!   feature values in the model's order (`[21.0, 0.6, ...]`), or an object keyed by
+//!   the model's feature names, in any order (`{"temperature": 21.0, ...}`), which
+//!   may carry its `"label"`.
+//! - NDJSON (`application/x-ndjson`): one record a line, as in a JSON array, or
+//!   `{"features": [...], "label": L}`.
 //! - CSV (`text/csv`): one record a line, the features then (to learn) the label;
 //!   or a header line naming the model's features and `label`, in any order.
 //!
-//! Labels are JSON integers (class ids) or strings (class names, or integers as text).
-//! Errors say where: JSON's line and column, the record (from 0) and the field.
+//! Each record is decoded by [`crate::source::decode`], as `eddy run` decodes its
+//! CSV and NDJSON input: the same rules, refused in the same words. An object's
+//! keys other than the features and `"label"` (an id, a time) are read and
+//! dropped; a feature it lacks is refused. A refusal names the record (from 0; and
+//! its line, in NDJSON and CSV) and the column, as in
+//! `record 1 (line 2): column 3 (load): "x" is not a number`.
+//!
+//! Labels are JSON integers (class ids) or strings (class names, or integers as
+//! text); in CSV, a label that is an integer is a class id.
 
 use super::ApiError;
+use crate::source::decode::{CsvLayout, Fields, JsonDecoder, RawLabel, Reason, RecordError};
 use ndarray::Array2;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::Value;
 use std::cell::Cell;
+use std::fmt;
 
 /// A record's label as it came: an id or a name.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -74,41 +84,84 @@ pub struct Shape<'a> {
     pub max_records: usize,
 }
 
-/// Decode `body` and check it against `shape`: every row has the model's number of
+/// Decode `body` and check it against `shape`: every record has the model's
 /// features, every value is finite, there are not too many records, and labels
 /// (when present) come one per record.
 ///
 /// Records go straight into one flat buffer, counted as they are read: a body of
 /// millions of tiny rows is refused at `max_records`, without first becoming millions
-/// of small vectors (which would take many times the body's size).
+/// of small vectors (which would take many times the body's size). Of a record, only
+/// its values are kept, never the record itself.
 pub fn decode(format: Format, body: &[u8], shape: &Shape) -> Result<Records, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| ApiError::bad(format!("the body is not UTF-8: {e}")))?;
+    // A byte-order mark (editors on Windows write one) is not part of the records.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows = Rows::new(shape);
-    let labels = match format {
+    let given = match format {
         Format::Json => json(text, &mut rows)?,
-        Format::Ndjson => ndjson(text, &mut rows)?,
-        Format::Csv => csv(text, &mut rows)?,
+        Format::Ndjson => ndjson(text, &mut rows).map(|()| None)?,
+        Format::Csv => csv(text, &mut rows).map(|()| None)?,
     };
     let n = rows.count;
     if n == 0 {
         return Err(ApiError::bad("the body holds no records".to_string()));
     }
+    let labels = match (given, rows.labels) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad(
+                "the records carry labels and the body has \"labels\" too: give them one way".to_string(),
+            ))
+        }
+        (given, carried) => given.or(carried),
+    };
     if let Some(l) = &labels {
         if l.len() != n {
             return Err(ApiError::bad(format!("{n} records but {} labels", l.len())));
         }
     }
     let d = shape.features.len();
-    if let Some(at) = rows.values.iter().position(|v| !v.is_finite()) {
-        let (i, j) = (at / d.max(1), at % d.max(1));
-        return Err(ApiError::unprocessable(format!(
-            "record {i}, feature {j} ({}): {} is not a finite number",
-            shape.features[j], rows.values[at]
-        )));
-    }
     let x = Array2::from_shape_vec((n, d), rows.values)
         .map_err(|e| ApiError::internal(format!("records of {d} features: {e}")))?;
     Ok(Records { x, labels })
+}
+
+/// Where a record is in the body: its index from 0, and its line in NDJSON and CSV.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    record: usize,
+    line: Option<usize>,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record {}", self.record)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A refused record: 422 when it is well-formed but not a record of this model
+/// (its width, a value out of range, its label), 400 when it is malformed.
+fn refused(at: At, e: RecordError) -> ApiError {
+    let message = format!("{at}: {e}");
+    match e.reason() {
+        Reason::Columns { .. } | Reason::NotFinite(_) | Reason::EmptyLabel | Reason::Label(_) => {
+            ApiError::unprocessable(message)
+        }
+        _ => ApiError::bad(message),
+    }
+}
+
+/// A label as the learner takes it.
+fn label_of(raw: RawLabel<'_>) -> Label {
+    match raw {
+        // CSV has no types: an integer is a class id, as it is in JSON.
+        RawLabel::Field(text) => text.parse::<i64>().map_or_else(|_| Label::Name(text.into_owned()), Label::Id),
+        RawLabel::Integer(id) => Label::Id(id),
+        RawLabel::String(name) | RawLabel::Scalar(name) => Label::Name(name),
+    }
 }
 
 /// Records as they are read: one flat buffer, `d` values a record.
@@ -116,11 +169,16 @@ struct Rows<'a> {
     shape: &'a Shape<'a>,
     values: Vec<f64>,
     count: usize,
+    /// The labels the records carried, when the first record had one (then every record must).
+    labels: Option<Vec<Label>>,
+    /// JSON records, in NDJSON lines or a JSON array.
+    json: JsonDecoder,
 }
 
 impl<'a> Rows<'a> {
     fn new(shape: &'a Shape<'a>) -> Self {
-        Self { shape, values: Vec::new(), count: 0 }
+        let json = JsonDecoder::new(shape.features).optional_label("label").positional();
+        Self { shape, values: Vec::new(), count: 0, labels: None, json }
     }
 
     /// Refuse one record more than `max_records`.
@@ -131,25 +189,23 @@ impl<'a> Rows<'a> {
         Ok(())
     }
 
-    /// Add a record (refused when it has the wrong number of features).
-    fn push(&mut self, row: &[f64]) -> Result<(), ApiError> {
-        self.room()?;
-        self.check_width(row.len())?;
-        self.values.extend_from_slice(row);
+    /// Count a record whose features were appended, and keep its label.
+    fn push(&mut self, at: At, label: Option<Label>) -> Result<(), ApiError> {
+        match (&mut self.labels, label) {
+            (Some(labels), Some(label)) => labels.push(label),
+            (None, None) => {}
+            (None, Some(label)) if self.count == 0 => self.labels = Some(vec![label]),
+            _ => return Err(ApiError::bad(format!("{at}: either every record has a label or none has"))),
+        }
         self.count += 1;
         Ok(())
     }
 
-    fn check_width(&self, width: usize) -> Result<(), ApiError> {
-        let d = self.shape.features.len();
-        if width != d {
-            return Err(ApiError::unprocessable(format!(
-                "record {}: {width} features, the model has {d} ({})",
-                self.count,
-                self.shape.features.join(", ")
-            )));
-        }
-        Ok(())
+    /// Take the JSON record just read into the decoder.
+    fn take_json(&mut self, at: At) -> Result<(), ApiError> {
+        self.room()?;
+        let label = self.json.decode(&mut self.values, |l| Ok(label_of(l))).map_err(|e| refused(at, e))?;
+        self.push(at, label)
     }
 }
 
@@ -157,7 +213,7 @@ fn json_error(e: serde_json::Error) -> ApiError {
     ApiError::bad(format!("malformed JSON: {e}"))
 }
 
-/// Parse with `seed`; a refusal the seed made (wrong width, too many records) wins
+/// Parse with `seed`; a refusal the seed made (a bad record, too many records) wins
 /// over the syntax error serde reports for it.
 fn parse_json<'de, S: DeserializeSeed<'de>>(
     text: &'de str,
@@ -169,6 +225,7 @@ fn parse_json<'de, S: DeserializeSeed<'de>>(
     value.map_err(|e| refusal.take().unwrap_or_else(|| json_error(e)))
 }
 
+/// The records of a JSON body, and the labels given beside them.
 fn json(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
     let refusal = Cell::new(None);
     match text.trim_start().as_bytes().first() {
@@ -191,7 +248,7 @@ fn refuse<E: serde::de::Error>(refusal: &Cell<Option<ApiError>>, e: ApiError) ->
     error
 }
 
-/// `[[f0, f1, ...], ...]` into `rows`.
+/// An array of records into `rows`.
 struct RecordsSeed<'r, 'a> {
     rows: &'r mut Rows<'a>,
     refusal: &'r Cell<Option<ApiError>>,
@@ -206,56 +263,21 @@ impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
 
 impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let refuse = |e: ApiError| refuse(self.refusal, e);
-        let mut row = Vec::with_capacity(self.rows.shape.features.len());
         loop {
-            row.clear();
-            let d = self.rows.shape.features.len();
-            // A record is read into `row`, at most d + 1 values (one too many is enough to refuse it).
-            if seq.next_element_seed(RowSeed { row: &mut row, limit: d + 1 })?.is_none() {
+            let at = At { record: self.rows.count, line: None };
+            if seq.next_element_seed(self.rows.json.seed())?.is_none() {
                 return Ok(());
             }
-            self.rows.push(&row).map_err(refuse)?;
+            self.rows.take_json(at).map_err(|e| refuse(self.refusal, e))?;
         }
     }
 }
 
-/// One record into `row`, refusing more than `limit` values.
-struct RowSeed<'r> {
-    row: &'r mut Vec<f64>,
-    limit: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a record: an array of numbers")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<f64>()? {
-            self.row.push(v);
-            if self.row.len() >= self.limit {
-                // Skip the rest: the record is refused for its width anyway.
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `{"features": [...], "labels": [...]}`.
+/// `{"features": [records...], "labels": [...]}`.
 struct ObjectSeed<'r, 'a> {
     rows: &'r mut Rows<'a>,
     refusal: &'r Cell<Option<ApiError>>,
@@ -355,146 +377,71 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
     }
 }
 
-fn ndjson(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
-    let shape = rows.shape;
-    let mut labels: Vec<Label> = Vec::new();
+fn ndjson(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
+    let longest = 4096 + 64 * rows.shape.features.len();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         rows.room()?;
-        let at = |e: String| ApiError::bad(format!("line {}: {e}", n + 1));
-        if line.starts_with('[') {
-            // Straight into a row, at most d + 1 values: a huge line costs no more than its record.
-            let mut row = Vec::with_capacity(shape.features.len());
-            let mut de = serde_json::Deserializer::from_str(line);
-            RowSeed { row: &mut row, limit: shape.features.len() + 1 }
-                .deserialize(&mut de)
-                .and_then(|()| de.end())
-                .map_err(|e| at(format!("malformed JSON: {e}")))?;
-            if !labels.is_empty() {
-                return Err(at("either every record has a label or none has".into()));
-            }
-            rows.push(&row)?;
-            continue;
-        }
-        // An object becomes a JSON value (several times its size) before it is read:
-        // a record's object has no business being long.
-        let longest = 4096 + 64 * shape.features.len();
-        if line.len() > longest {
+        // A record's object has no business being long: refused before it is read.
+        if line.starts_with('{') && line.len() > longest {
             return Err(ApiError::too_large_line(n + 1, longest));
         }
-        let value: Value = serde_json::from_str(line).map_err(|e| at(format!("malformed JSON: {e}")))?;
-        let (row, label) = match value {
-            Value::Object(mut o) => {
-                let label = o.remove("label");
-                let row = match o.remove("features") {
-                    Some(f) => serde_json::from_value::<Vec<f64>>(f).map_err(|e| at(e.to_string()))?,
-                    None => named(&o, shape.features).map_err(at)?,
-                };
-                let label = label
-                    .map(|l| {
-                        serde_json::from_value::<Label>(l).map_err(|_| at("a label is an integer or a string".into()))
-                    })
-                    .transpose()?;
-                (row, label)
-            }
-            _ => return Err(at("expected an array of features or an object".into())),
-        };
-        match (label, labels.len() == rows.count) {
-            (Some(l), true) => labels.push(l),
-            (None, _) if labels.is_empty() => {}
-            _ => return Err(at("either every record has a label or none has".into())),
+        let at = At { record: rows.count, line: Some(n + 1) };
+        rows.json.read(line.as_bytes()).map_err(|e| refused(at, e))?;
+        rows.take_json(at)?;
+    }
+    Ok(())
+}
+
+fn csv(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
+    let features = rows.shape.features;
+    let d = features.len();
+    let mut fields = Fields::new();
+    // A header decides which column holds what; without one, the first record's width.
+    let mut layout: Option<CsvLayout> = None;
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            continue;
         }
-        rows.push(&row)?;
-    }
-    if rows.count == 0 {
-        return Err(ApiError::bad("the body holds no records".to_string()));
-    }
-    Ok((!labels.is_empty()).then_some(labels))
-}
-
-/// The features of an object keyed by feature name.
-fn named(o: &serde_json::Map<String, Value>, features: &[String]) -> Result<Vec<f64>, String> {
-    if let Some(extra) = o.keys().find(|k| !features.contains(k)) {
-        return Err(format!("{extra:?} is not a feature of the model ({})", features.join(", ")));
-    }
-    features
-        .iter()
-        .map(|f| match o.get(f) {
-            Some(v) => v.as_f64().ok_or_else(|| format!("feature {f:?} is not a number")),
-            None => Err(format!("feature {f:?} is missing")),
-        })
-        .collect()
-}
-
-fn csv(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
-    let shape = rows.shape;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let d = shape.features.len();
-    // Feature j is in column order[j]; the label, if any, in column `label`; every
-    // record has `width` fields. A header decides these; without one, the first record.
-    let mut layout: Option<(Vec<usize>, Option<usize>, usize)> = None;
-    let mut labels = Vec::new();
-    let mut row = Vec::with_capacity(d);
-    let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(|e| ApiError::bad(format!("malformed CSV: {e}")))? {
-        let line = record.position().map_or(0, |p| p.line());
-        let (order, label, width) = match &layout {
-            Some(l) => l,
-            None if is_header(&record, shape.features) => {
-                let names: Vec<&str> = record.iter().map(str::trim).collect();
-                let order = shape.features.iter().map(|f| names.iter().position(|n| n == f).unwrap_or(0)).collect();
-                layout = Some((order, names.iter().position(|n| *n == "label"), names.len()));
+        let at = At { record: rows.count, line: Some(n + 1) };
+        fields.split(line.as_bytes()).map_err(|e| refused(at, e))?;
+        let layout = match &layout {
+            Some(layout) => layout,
+            None if is_header(&fields, features) => {
+                let names: Vec<String> = (0..fields.len()).map(|i| fields.name(i)).collect();
+                let columns = features.iter().map(|f| names.iter().position(|n| n == f).unwrap_or(0)).collect();
+                let label = names.iter().position(|n| n == "label");
+                layout = Some(CsvLayout::new(names, columns, label));
                 continue;
             }
             None => {
-                let label = match record.len() {
-                    n if n == d => None,
-                    n if n == d + 1 => Some(d),
+                let mut names = features.to_vec();
+                match fields.len() {
+                    n if n == d => {}
+                    n if n == d + 1 => names.push("label".into()),
                     n => {
                         return Err(ApiError::unprocessable(format!(
-                            "line {line}: {n} fields, the model has {d} features (and a record to learn has its label last)"
+                            "{at}: expected {d} columns (or {}, the label last), found {n}",
+                            d + 1
                         )))
                     }
-                };
-                layout.insert(((0..d).collect(), label, record.len()))
+                }
+                let label = (names.len() > d).then_some(d);
+                layout.insert(CsvLayout::new(names, (0..d).collect(), label))
             }
         };
-        if record.len() != *width {
-            return Err(ApiError::unprocessable(format!(
-                "line {line}: {} fields, the first record has {width}",
-                record.len()
-            )));
-        }
         rows.room()?;
-        row.clear();
-        for (j, &c) in order.iter().enumerate() {
-            let field = record.get(c).unwrap_or("");
-            let v = field.trim().parse::<f64>().map_err(|_| {
-                ApiError::bad(format!(
-                    "line {line}, column {}: {field:?} is not a number (feature {})",
-                    c + 1,
-                    shape.features[j]
-                ))
-            })?;
-            row.push(v);
-        }
-        if let Some(c) = label {
-            let l = record.get(*c).unwrap_or("").trim();
-            labels.push(l.parse::<i64>().map(Label::Id).unwrap_or_else(|_| Label::Name(l.to_string())));
-        }
-        rows.push(&row)?;
+        let label = layout.decode(&fields, &mut rows.values, |l| Ok(label_of(l))).map_err(|e| refused(at, e))?;
+        rows.push(at, label)?;
     }
-    if rows.count == 0 {
-        return Err(ApiError::bad("the body holds no records".to_string()));
-    }
-    let has_labels = layout.is_some_and(|l| l.1.is_some());
-    Ok(has_labels.then_some(labels))
+    Ok(())
 }
 
 /// A first line is a header when it names every feature of the model.
-fn is_header(record: &csv::StringRecord, features: &[String]) -> bool {
-    features.iter().all(|f| record.iter().any(|n| n.trim() == f))
+fn is_header(fields: &Fields, features: &[String]) -> bool {
+    features.iter().all(|f| (0..fields.len()).any(|i| fields.get(i).trim_ascii() == f.as_bytes()))
 }

@@ -6,7 +6,12 @@
 //! over-long line is an error naming the file, line and column. With
 //! [`OnError::Skip`] the record is written to the rejects file with the reason
 //! and counted instead.
+//!
+//! The rules for one CSV or JSON record are in [`decode`], which `eddy serve`'s
+//! request bodies share: a record refused by one is refused by the other, in the
+//! same words.
 
+pub mod decode;
 mod npy;
 pub mod synth;
 mod text;

@@ -4,13 +4,14 @@
 //! three things it cannot do: cap the length of a line without buffering all of
 //! it, keep reading a file that grows (`--follow`, where its reader stops for
 //! good at the first end of file), and resume after a bad line in skip mode.
-//! Each line is then split by `csv-core`, the csv crate's own parser. One
-//! record per line: a quoted field may not contain a newline.
+//! Each line is then decoded by [`super::decode`], whose rules and errors the
+//! request bodies of `eddy serve` share. One record per line: a quoted field may
+//! not contain a newline.
 
+use super::decode::{parse_number, CsvLayout, Fields, JsonDecoder, Reason, RecordError};
 use super::{OnError, Position, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap};
 use ndarray::Array2;
-use serde::de::DeserializeSeed as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::Ordering;
@@ -50,30 +51,17 @@ enum LineStatus {
     Eof,
 }
 
-/// A record that failed validation: where and why.
-struct Bad {
-    column: Option<(usize, String)>,
-    reason: String,
-}
-
-impl Bad {
-    fn at(column: usize, name: &str, reason: String) -> Self {
-        Self { column: Some((column + 1, name.to_string())), reason }
-    }
-}
-
 /// CSV or NDJSON records as batches. See the module documentation.
 pub struct TextSource {
     name: String,
     reader: Box<dyn BufRead + Send>,
     format: TextFormat,
     options: SourceOptions,
-    /// CSV header (column names); empty for NDJSON.
-    header: Vec<String>,
     features: Vec<String>,
-    /// CSV: column index of each feature.
-    feature_columns: Vec<usize>,
-    label_column: Option<usize>,
+    /// CSV: the header's columns, and which hold the features and the label.
+    layout: CsvLayout,
+    /// NDJSON: the keys of the features and the label.
+    json: JsonDecoder,
     labels: Option<LabelMap>,
     /// The current line (up to the limit), without its newline once complete.
     line: Vec<u8>,
@@ -88,14 +76,8 @@ pub struct TextSource {
     /// An error met after some records of a batch: reported on the next call,
     /// so the records before it still reach the sinks.
     pending_error: Option<SourceError>,
-    csv: csv_core::Reader,
-    field_bytes: Vec<u8>,
-    field_ends: Vec<usize>,
-    row: Vec<f64>,
-    /// NDJSON: the keys a record is read for (features 0..d, then the label at d),
-    /// and their values in the current record.
-    ndjson_keys: std::collections::HashMap<String, usize>,
-    ndjson_values: Vec<Option<serde_json::Value>>,
+    /// The current CSV line, split.
+    fields: Fields,
     rejects: Option<super::RejectsFile>,
     rejected: u64,
     ended: bool,
@@ -166,10 +148,9 @@ impl TextSource {
             reader,
             format,
             options,
-            header: Vec::new(),
             features: Vec::new(),
-            feature_columns: Vec::new(),
-            label_column: None,
+            layout: CsvLayout::default(),
+            json: JsonDecoder::new(&[]),
             labels,
             line: Vec::new(),
             dropped: 0,
@@ -179,18 +160,19 @@ impl TextSource {
             offset: 0,
             held: false,
             pending_error: None,
-            csv: csv_core::Reader::new(),
-            field_bytes: Vec::new(),
-            field_ends: Vec::new(),
-            row: Vec::new(),
-            ndjson_keys: std::collections::HashMap::new(),
-            ndjson_values: Vec::new(),
+            fields: Fields::new(),
             rejects,
             rejected: 0,
             ended: false,
             checksum: crc32fast::Hasher::new(),
         };
         source.resolve_columns()?;
+        if source.format == TextFormat::Ndjson {
+            source.json = match &source.options.label_column {
+                Some(label) => JsonDecoder::new(&source.features).label(label),
+                None => JsonDecoder::new(&source.features),
+            };
+        }
         Ok(source)
     }
 
@@ -204,75 +186,106 @@ impl TextSource {
                 return Err(self.schema(format!("{f:?} is named twice in --features")));
             }
         }
-        if self.format == TextFormat::Csv {
-            loop {
-                match self.read_line().map_err(|e| self.io_error(e))? {
-                    LineStatus::Complete if self.is_blank() => self.clear_line(),
-                    LineStatus::Complete => break,
-                    // No header: an empty input, which is an empty stream.
-                    LineStatus::Eof => {
-                        self.ended = true;
-                        return Ok(());
-                    }
-                    LineStatus::Idle => self.wait(),
-                }
-            }
-            if self.too_long() {
-                let max = self.options.max_line_bytes;
-                return Err(self.schema(format!("the header is longer than {max} bytes (--max-line-bytes)")));
-            }
-            strip_bom(&mut self.line);
-            self.split_csv_line().map_err(|reason| self.schema(format!("header: {reason}")))?;
-            self.header =
-                (0..self.field_count()).map(|i| String::from_utf8_lossy(self.field(i)).trim().to_string()).collect();
-            self.clear_line();
-            if let Some(label) = &self.options.label_column {
-                let idx = self.header.iter().position(|h| h == label);
-                self.label_column =
-                    Some(idx.ok_or_else(|| self.schema(format!("no column named {label:?} (the label column)")))?);
-            }
-            if let Some(features) = &self.options.features {
+        let header = match self.format {
+            TextFormat::Csv => match self.read_header()? {
+                Some(header) => header,
+                // No header: an empty input, which is an empty stream.
+                None => return Ok(()),
+            },
+            TextFormat::Ndjson => Vec::new(),
+        };
+        let label_column = match (&self.options.label_column, self.format) {
+            (Some(label), TextFormat::Csv) => Some(
+                header
+                    .iter()
+                    .position(|h| h == label)
+                    .ok_or_else(|| self.schema(format!("no column named {label:?} (the label column)")))?,
+            ),
+            _ => None,
+        };
+        let feature_columns = match (&self.options.features, self.format) {
+            (Some(features), TextFormat::Csv) => {
                 let mut cols = Vec::new();
                 for f in features {
-                    let idx = self.header.iter().position(|h| h == f);
+                    let idx = header.iter().position(|h| h == f);
                     cols.push(idx.ok_or_else(|| self.schema(format!("no column named {f:?} (in --features)")))?);
                 }
-                self.feature_columns = cols;
                 self.features = features.clone();
-                return Ok(());
+                cols
             }
-        } else if let Some(features) = &self.options.features {
-            self.features = features.clone();
-            return Ok(());
+            (Some(features), TextFormat::Ndjson) => {
+                self.features = features.clone();
+                Vec::new()
+            }
+            (None, _) => match self.detect_features(&header, label_column)? {
+                Some(cols) => cols,
+                None => return Ok(()),
+            },
+        };
+        if self.format == TextFormat::Csv {
+            self.layout = CsvLayout::new(header, feature_columns, label_column);
         }
-        // All numeric columns except the label, judged on the first record.
-        let first = loop {
+        Ok(())
+    }
+
+    /// Read the CSV header: the columns' names (`None` for an empty input).
+    fn read_header(&mut self) -> Result<Option<Vec<String>>, SourceError> {
+        loop {
+            match self.read_line().map_err(|e| self.io_error(e))? {
+                LineStatus::Complete if self.is_blank() => self.clear_line(),
+                LineStatus::Complete => break,
+                LineStatus::Eof => {
+                    self.ended = true;
+                    return Ok(None);
+                }
+                LineStatus::Idle => self.wait(),
+            }
+        }
+        if self.too_long() {
+            let max = self.options.max_line_bytes;
+            return Err(self.schema(format!("the header is longer than {max} bytes (--max-line-bytes)")));
+        }
+        strip_bom(&mut self.line);
+        self.fields.split(&self.line).map_err(|e| self.schema(format!("header: {e}")))?;
+        let header: Vec<String> = (0..self.fields.len()).map(|i| self.fields.name(i)).collect();
+        self.clear_line();
+        Ok(Some(header))
+    }
+
+    /// All numeric columns except the label (and an id), judged on the first record,
+    /// which is held for the first batch: their columns (CSV), `None` for an empty input.
+    fn detect_features(
+        &mut self,
+        header: &[String],
+        label_column: Option<usize>,
+    ) -> Result<Option<Vec<usize>>, SourceError> {
+        loop {
             match self.read_line().map_err(|e| self.io_error(e))? {
                 LineStatus::Complete if self.is_blank() => self.clear_line(),
                 LineStatus::Complete => {
                     strip_bom(&mut self.line);
-                    break self.line.clone();
+                    break;
                 }
                 LineStatus::Eof => {
                     self.ended = true;
-                    return Ok(());
+                    return Ok(None);
                 }
                 LineStatus::Idle => self.wait(),
             }
-        };
+        }
         let numeric: Vec<(usize, String)> = match self.format {
             TextFormat::Csv => {
-                self.split_csv_line().map_err(|reason| self.schema(reason))?;
-                (0..self.field_count().min(self.header.len()))
+                self.fields.split(&self.line).map_err(|e| self.schema(e.to_string()))?;
+                (0..self.fields.len().min(header.len()))
                     .filter(|&i| {
-                        Some(i) != self.label_column && !is_id(&self.header[i]) && parse_number(self.field(i)).is_some()
+                        Some(i) != label_column && !is_id(&header[i]) && parse_number(self.fields.get(i)).is_some()
                     })
-                    .map(|i| (i, self.header[i].clone()))
+                    .map(|i| (i, header[i].clone()))
                     .collect()
             }
             TextFormat::Ndjson => {
-                let object: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_slice(&first).map_err(|e| self.schema(format!("line {}: {e}", self.line_no)))?;
+                let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&self.line)
+                    .map_err(|e| self.schema(format!("line {}: {e}", self.line_no)))?;
                 object
                     .iter()
                     .filter(|(k, v)| {
@@ -285,10 +298,10 @@ impl TextSource {
         if numeric.is_empty() {
             return Err(self.schema(format!("line {}: no numeric column to use as a feature", self.line_no)));
         }
-        self.feature_columns = numeric.iter().map(|(i, _)| *i).collect();
-        self.features = numeric.into_iter().map(|(_, n)| n).collect();
         self.held = true;
-        Ok(())
+        let (columns, names) = numeric.into_iter().unzip();
+        self.features = names;
+        Ok(Some(columns))
     }
 
     fn schema(&self, reason: String) -> SourceError {
@@ -365,120 +378,36 @@ impl TextSource {
         self.line.len() > self.options.max_line_bytes || self.dropped > 0
     }
 
-    /// Split `self.line` into `field_bytes`/`field_ends` with csv-core.
-    fn split_csv_line(&mut self) -> Result<(), String> {
-        split_csv(&mut self.csv, &self.line, &mut self.field_bytes, &mut self.field_ends)
-    }
-
-    fn field_count(&self) -> usize {
-        self.field_ends.len()
-    }
-
-    fn field(&self, i: usize) -> &[u8] {
-        field_of(&self.field_bytes, &self.field_ends, i)
-    }
-
-    /// Parse the record in `self.line` into `self.row` and its label id.
-    fn parse_record(&mut self) -> Result<Option<i64>, Bad> {
-        self.row.clear();
+    /// Append the features of the record in `self.line` to `row` (left as it was when
+    /// the record is refused) and give its label id.
+    fn parse_record(&mut self, row: &mut Vec<f64>) -> Result<Option<i64>, RecordError> {
+        let labels = &mut self.labels;
+        let id = |label: super::decode::RawLabel<'_>| {
+            labels.as_mut().ok_or_else(|| "no label column".to_string())?.id(&label.text())
+        };
         match self.format {
             TextFormat::Csv => {
-                self.split_csv_line().map_err(|reason| Bad { column: None, reason })?;
-                if self.field_count() != self.header.len() {
-                    return Err(Bad {
-                        column: None,
-                        reason: format!("expected {} columns, found {}", self.header.len(), self.field_count()),
-                    });
-                }
-                for (k, &c) in self.feature_columns.iter().enumerate() {
-                    let field = self.field(c);
-                    match parse_number(field) {
-                        Some(v) if v.is_finite() => self.row.push(v),
-                        Some(v) => return Err(Bad::at(c, &self.features[k], format!("{v} is not a finite number"))),
-                        None => {
-                            let text = String::from_utf8_lossy(field);
-                            return Err(Bad::at(c, &self.features[k], format!("{:?} is not a number", text.trim())));
-                        }
-                    }
-                }
-                match self.label_column {
-                    Some(c) => {
-                        // Borrowed from the line buffer: no string per record (a label that is
-                        // not UTF-8 is rare enough to pay for its lossy copy).
-                        let text = String::from_utf8_lossy(field_of(&self.field_bytes, &self.field_ends, c));
-                        let id = match self.labels.as_mut() {
-                            Some(map) if !text.trim().is_empty() => map.id(text.trim()),
-                            Some(_) => Err("empty label".to_string()),
-                            None => Err("no label column".to_string()),
-                        };
-                        id.map(Some).map_err(|reason| Bad::at(c, &self.header[c], reason))
-                    }
-                    None => Ok(None),
-                }
+                self.fields.split(&self.line)?;
+                self.layout.decode(&self.fields, row, id)
             }
             TextFormat::Ndjson => {
-                let d = self.features.len();
-                if self.ndjson_keys.is_empty() {
-                    self.ndjson_keys = self.features.iter().cloned().zip(0..).collect();
-                    if let Some(label) = &self.options.label_column {
-                        self.ndjson_keys.insert(label.clone(), d);
-                    }
-                    self.ndjson_values = vec![None; d + 1];
-                }
-                self.ndjson_values.iter_mut().for_each(|v| *v = None);
-                let mut de = serde_json::Deserializer::from_slice(&self.line);
-                Picked { keys: &self.ndjson_keys, values: &mut self.ndjson_values }
-                    .deserialize(&mut de)
-                    .and_then(|()| de.end())
-                    .map_err(|e| Bad {
-                        column: Some((e.column(), "json".into())),
-                        reason: format!("invalid JSON: {e}"),
-                    })?;
-                for (k, f) in self.features.iter().enumerate() {
-                    match &self.ndjson_values[k] {
-                        Some(serde_json::Value::Number(n)) => match n.as_f64() {
-                            Some(v) if v.is_finite() => self.row.push(v),
-                            _ => return Err(Bad::at(k, f, format!("{n} is not a finite number"))),
-                        },
-                        Some(other) => return Err(Bad::at(k, f, format!("{other} is not a number"))),
-                        None => return Err(Bad::at(k, f, "missing".into())),
-                    }
-                }
-                match &self.options.label_column {
-                    Some(label) => {
-                        let label = label.clone();
-                        let text = match self.ndjson_values[d].take() {
-                            Some(serde_json::Value::String(s)) => s,
-                            Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => v.to_string(),
-                            Some(other) => return Err(Bad::at(d, &label, format!("{other} is not a label"))),
-                            None => return Err(Bad::at(d, &label, "missing".into())),
-                        };
-                        self.label_id(&text).map(Some).map_err(|reason| Bad::at(d, &label, reason))
-                    }
-                    None => Ok(None),
-                }
+                self.json.read(&self.line)?;
+                self.json.decode(row, id)
             }
         }
-    }
-
-    fn label_id(&mut self, text: &str) -> Result<i64, String> {
-        if text.is_empty() {
-            return Err("empty label".into());
-        }
-        self.labels.as_mut().ok_or_else(|| "no label column".to_string())?.id(text)
     }
 
     /// Deal with a bad record: fail, or write it to the rejects file and go on.
-    fn reject(&mut self, bad: Bad, line_no: u64) -> Result<(), SourceError> {
-        let position = Position { source: self.name.clone(), line: line_no, column: bad.column };
+    fn reject(&mut self, bad: RecordError, line_no: u64) -> Result<(), SourceError> {
         if self.options.on_error == OnError::Fail {
-            return Err(SourceError::Record { position, reason: bad.reason });
+            let (column, reason) = bad.into_parts();
+            let position = Position { source: self.name.clone(), line: line_no, column };
+            return Err(SourceError::Record { position, reason: reason.to_string() });
         }
         self.rejected += 1;
         if let Some(out) = self.rejects.as_mut() {
             let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
-            let column = position.column.as_ref().map(|(n, name)| format!("column {n} ({name}): ")).unwrap_or_default();
-            out.write_line(&format!("{}\t{}\t{column}{}\t{text}", self.name, line_no, bad.reason))?;
+            out.write_line(&format!("{}\t{}\t{bad}\t{text}", self.name, line_no))?;
         }
         Ok(())
     }
@@ -489,12 +418,11 @@ impl TextSource {
         let id = self.next_id;
         self.next_id += 1;
         if self.too_long() {
-            let reason = format!("line is longer than {} bytes (--max-line-bytes)", self.options.max_line_bytes);
-            return self.reject(Bad { column: None, reason }, line_no);
+            let reason = Reason::TooLong { max_bytes: self.options.max_line_bytes };
+            return self.reject(RecordError::new(reason), line_no);
         }
-        match self.parse_record() {
+        match self.parse_record(data) {
             Ok(label) => {
-                data.extend_from_slice(&self.row);
                 ids.push(id);
                 if let Some(l) = label {
                     ys.push(l);
@@ -710,167 +638,5 @@ fn trim_newline(line: &mut Vec<u8>) {
     }
     if line.last() == Some(&b'\r') {
         line.pop();
-    }
-}
-
-/// A decimal number, surrounding spaces allowed. fast-float2 parses the bytes
-/// directly (std's `parse` wants a validated `&str`: a third of the time of a
-/// CSV row went to UTF-8 checks and trimming).
-fn parse_number(field: &[u8]) -> Option<f64> {
-    let field = field.trim_ascii();
-    match fast_float2::parse_partial::<f64, _>(field) {
-        Ok((value, used)) if used == field.len() && !field.is_empty() => Some(value),
-        _ => None,
-    }
-}
-
-/// Field `i` of a line split by [`split_csv`] (a free function, so that it borrows only
-/// the split buffers and the label map can be borrowed beside it).
-fn field_of<'a>(bytes: &'a [u8], ends: &[usize], i: usize) -> &'a [u8] {
-    let start = if i == 0 { 0 } else { ends[i - 1] };
-    &bytes[start..ends[i]]
-}
-
-/// Split one CSV line into fields: field `i` is `bytes[ends[i-1]..ends[i]]`
-/// (from 0 for the first). A line without quotes is split at its commas
-/// directly (memchr); one with quotes goes through csv-core's state machine.
-fn split_csv(
-    reader: &mut csv_core::Reader,
-    line: &[u8],
-    bytes: &mut Vec<u8>,
-    ends: &mut Vec<usize>,
-) -> Result<(), String> {
-    if memchr::memchr(b'"', line).is_none() {
-        bytes.clear();
-        ends.clear();
-        let mut start = 0;
-        for comma in memchr::memchr_iter(b',', line).chain(std::iter::once(line.len())) {
-            bytes.extend_from_slice(&line[start..comma]);
-            ends.push(bytes.len());
-            start = comma + 1;
-        }
-        return Ok(());
-    }
-    split_quoted(reader, line, bytes, ends)
-}
-
-fn split_quoted(
-    reader: &mut csv_core::Reader,
-    line: &[u8],
-    bytes: &mut Vec<u8>,
-    ends: &mut Vec<usize>,
-) -> Result<(), String> {
-    // Unquoting only shrinks a field, so the line's length is enough room.
-    bytes.resize(line.len() + 1, 0);
-    ends.resize(line.len() + 2, 0);
-    let (mut input, mut out_len, mut ends_len) = (line, 0, 0);
-    let mut fed_end = false;
-    loop {
-        let (result, nin, nout, nend) = reader.read_record(input, &mut bytes[out_len..], &mut ends[ends_len..]);
-        input = &input[nin..];
-        out_len += nout;
-        ends_len += nend;
-        match result {
-            csv_core::ReadRecordResult::InputEmpty if !fed_end => fed_end = true,
-            csv_core::ReadRecordResult::Record | csv_core::ReadRecordResult::End => break,
-            csv_core::ReadRecordResult::InputEmpty => break,
-            csv_core::ReadRecordResult::OutputFull | csv_core::ReadRecordResult::OutputEndsFull => {
-                return Err("a field could not be split".into())
-            }
-        }
-    }
-    ends.truncate(ends_len);
-    Ok(())
-}
-
-/// One NDJSON record: the values of the keys asked for, the others checked and dropped.
-/// A `serde_json::Map` of every key and value per record cost most of the parsing time.
-struct Picked<'a> {
-    keys: &'a std::collections::HashMap<String, usize>,
-    values: &'a mut [Option<serde_json::Value>],
-}
-
-impl<'de> serde::de::DeserializeSeed<'de> for Picked<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Picked<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a map")
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(slot) = map.next_key_seed(Key(self.keys))? {
-            match slot {
-                Some(i) => self.values[i] = Some(map.next_value()?),
-                // Read in full, not skipped: a value the records do not use is held to
-                // the same rules (number range, UTF-8, nesting) as one they do.
-                None => {
-                    map.next_value::<serde_json::Value>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A key, looked up without being copied: its slot, or `None` for a key not asked for.
-struct Key<'a>(&'a std::collections::HashMap<String, usize>);
-
-impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
-    type Value = Option<usize>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Key<'_> {
-    type Value = Option<usize>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.get(key).copied())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_csv;
-
-    fn fields(line: &str) -> Vec<String> {
-        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
-        split_csv(&mut csv_core::Reader::new(), line.as_bytes(), &mut bytes, &mut ends).expect("splits");
-        let mut start = 0;
-        ends.iter()
-            .map(|&e| {
-                let f = String::from_utf8_lossy(&bytes[start..e]).into_owned();
-                start = e;
-                f
-            })
-            .collect()
-    }
-
-    #[test]
-    fn numbers_parse_whole_fields_only() {
-        use super::parse_number;
-        assert_eq!(parse_number(b" 1.5e3 "), Some(1500.0));
-        assert_eq!(parse_number(b"-0.25"), Some(-0.25));
-        assert_eq!(parse_number(b"1.5x"), None);
-        assert_eq!(parse_number(b""), None);
-        assert_eq!(parse_number(b"abc"), None);
-        assert!(parse_number(b"NaN").is_some_and(f64::is_nan));
-        assert_eq!(parse_number(b"inf"), Some(f64::INFINITY));
-    }
-
-    #[test]
-    fn plain_and_quoted_lines_split_alike() {
-        assert_eq!(fields("1.5,,x"), ["1.5", "", "x"]);
-        assert_eq!(fields("a"), ["a"]);
-        assert_eq!(fields("\"a,b\",2,\"say \"\"hi\"\"\""), ["a,b", "2", "say \"hi\""]);
-        assert_eq!(fields("1,\"2\""), fields("1,2"));
     }
 }
