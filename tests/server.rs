@@ -1281,6 +1281,7 @@ fn predict_and_learn_name_the_classes_of_a_model_with_named_classes() {
     let x = array![[0.0, 1.0, 2.0, 3.0], [-5.0, 2.0, 8.0, 1.0]];
     let a = json_post(&agent, &server.url("/v1/predict"), None, &rows_json(&x)).json();
     assert!(a.get("class_names").is_none(), "{a}");
+}
 
 /// `eddy run`'s reason for the one record of `file` (its CSV header or NDJSON), or `None` when it is read.
 fn source_reason(name: &str, content: &str, features: &[&str]) -> Option<String> {

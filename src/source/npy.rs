@@ -16,11 +16,15 @@ pub const MAX_FEATURES: u64 = 1 << 20;
 
 /// What a `.npy` header says.
 #[derive(Debug, Clone, PartialEq)]
-struct Header {
-    descr: String,
-    fortran_order: bool,
-    shape: Vec<u64>,
+pub struct NpyHeader {
+    /// The dtype, e.g. `<f8`.
+    pub descr: String,
+    /// True for a Fortran-order (column-major) array.
+    pub fortran_order: bool,
+    /// The dimensions.
+    pub shape: Vec<u64>,
 }
+use NpyHeader as Header;
 
 /// Values of one 8-byte little-endian type, read one at a time after the header.
 struct Reader<T> {
@@ -41,7 +45,7 @@ impl<T> Reader<T> {
 
 /// Read the magic, version and header of a `.npy` file, with bounded lengths and a
 /// parser that accepts only the dictionary NumPy writes (no nesting beyond the shape).
-fn read_header(r: &mut impl Read) -> Result<Header, String> {
+pub fn read_header(r: &mut impl Read) -> Result<NpyHeader, String> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic).map_err(|_| "not a .npy file (too short)".to_string())?;
     if &magic[..6] != b"\x93NUMPY" {
