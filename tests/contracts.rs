@@ -234,7 +234,8 @@ fn other_values(kind: Kind, default: &serde_json::Value) -> Vec<String> {
             vec![format!("{v:?}")]
         }
         Kind::Int { min } => {
-            let v = [min + 2, min + 1, min + 3].into_iter().find(|v| default.as_i64() != Some(*v)).expect("one differs");
+            let v =
+                [min + 2, min + 1, min + 3].into_iter().find(|v| default.as_i64() != Some(*v)).expect("one differs");
             vec![v.to_string()]
         }
         Kind::Bool => vec![(!default.as_bool().expect("a bool default")).to_string()],

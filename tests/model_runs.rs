@@ -324,3 +324,20 @@ fn a_reader_that_stops_early_is_not_an_error() {
         assert!(out.status.success() && !err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_clusterer_s_inertia_says_its_units() {
+    let dir = temp_dir("units");
+    for (spec, units) in
+        [("scale | minibatch-kmeans(n_clusters=3)", "standardised"), ("minibatch-kmeans(n_clusters=3)", "input")]
+    {
+        let err = ok(&run(
+            &dir,
+            &[SENSORS, "--features", FEATURES, "--model", spec, "--labels-out", "l.csv", "--summary-json", "s.json"],
+        ));
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("summary")).expect("json");
+        assert_eq!(summary["models"][0]["metrics"]["inertia_units"], units, "{spec}");
+        assert_eq!(err.contains("inertia in standardised units"), units == "standardised", "{spec}: {err}");
+    }
+}

@@ -651,6 +651,11 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
         };
         writeln!(out, "  {:<18} {acc:>9} {f1:>9} {inertia:>10} {ari:>7}  {}", m.model, m.labels)?;
     }
+    for m in &summary.models {
+        if let Metrics::Clusterer { inertia_units: "standardised", .. } = &m.metrics {
+            writeln!(out, "  {}: inertia in standardised units (it has a transformer in front)", m.model)?;
+        }
+    }
     if let Some(stats) = &summary.snapshots {
         writeln!(
             out,

@@ -216,8 +216,12 @@ pub enum Metrics {
     },
     /// Scores of a clusterer.
     Clusterer {
-        /// Mean squared distance of a record to the centre it was assigned to.
+        /// Mean squared distance of a record to the centre it was assigned to, in the
+        /// units the model works in (see `inertia_units`).
         inertia: Option<f64>,
+        /// `input`, or `standardised` when a transformer (such as `scale`) stands in
+        /// front of the clusterer, so distances are measured after it.
+        inertia_units: &'static str,
         /// Adjusted Rand index against the label column, when there is one.
         #[serde(skip_serializing_if = "Option::is_none")]
         ari: Option<f64>,
@@ -471,6 +475,7 @@ impl Scored {
             },
             Model::Clusterer(m) => Metrics::Clusterer {
                 inertia: self.clustering.mean_inertia(),
+                inertia_units: if m.transforms().is_empty() { "input" } else { "standardised" },
                 ari: self.clustering.ari(),
                 counts: m.counts().to_vec(),
             },

@@ -628,7 +628,7 @@ fn placeholder_info() -> ModelInfo {
         class_names: None,
         records_seen: 0,
         learned_since_start: 0,
-        metrics: Scores::Clusterer { inertia: None, ari: None, counts: Vec::new() },
+        metrics: Scores::Clusterer { inertia: None, inertia_units: "input", ari: None, counts: Vec::new() },
         last_checkpoint: None,
     }
 }
