@@ -170,3 +170,70 @@ fn a_header_whose_counts_disagree_with_its_lists_or_its_model_is_refused() {
         }
     }
 }
+
+#[test]
+fn duplicate_keys_and_labels_that_are_not_utf8_are_positioned_errors() {
+    let dir = temp_dir("dup");
+    std::fs::write(dir.join("d.ndjson"), "{\"a\":1,\"b\":2,\"y\":\"p\"}\n{\"a\":1,\"b\":2,\"a\":9,\"y\":\"q\"}\n")
+        .expect("write");
+    let mut csv = b"a,b,y\n1,2,p\n3,4,".to_vec();
+    csv.extend_from_slice(&[0xff, 0xfe, b'\n']);
+    std::fs::write(dir.join("d.csv"), csv).expect("write");
+    for (file, says) in [
+        ("d.ndjson", "d.ndjson:2: column 16 (json): invalid JSON: key \"a\" appears twice"),
+        ("d.csv", "d.csv:3: column 3 (y): not UTF-8 text"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .current_dir(&dir)
+            .args([
+                "run",
+                file,
+                "--features",
+                "a,b",
+                "--label-column",
+                "y",
+                "--model",
+                "gaussian-nb",
+                "--labels-out",
+                "l.csv",
+            ])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(says), "{file}: {err}");
+        // Skipped into the rejects file, the good record is still labelled.
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .current_dir(&dir)
+            .args([
+                "run",
+                file,
+                "--features",
+                "a,b",
+                "--label-column",
+                "y",
+                "--model",
+                "gaussian-nb",
+                "--labels-out",
+                "l.csv",
+            ])
+            .args(["--on-error", "skip", "--rejects", "r.tsv", "--quiet"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rejects = std::fs::read_to_string(dir.join("r.tsv")).expect("rejects");
+        assert_eq!(rejects.lines().count(), 2, "a header line and the bad record: {rejects}");
+        assert_eq!(std::fs::read_to_string(dir.join("l.csv")).expect("labels").lines().count(), 2);
+    }
+    #[cfg(feature = "server")]
+    {
+        use eddy::server::body::{decode, Format, Shape};
+        let features: Vec<String> = ["a", "b"].map(String::from).to_vec();
+        let shape = Shape { features: &features, max_records: 10 };
+        for (format, body) in
+            [(Format::Ndjson, "{\"a\":1,\"b\":2,\"b\":3}\n"), (Format::Json, "[{\"a\":1,\"a\":2,\"b\":3}]")]
+        {
+            let Err(err) = decode(format, body.as_bytes(), &shape) else { panic!("{body} was accepted") };
+            assert!(format!("{err:?}").contains("appears twice"), "{err:?}");
+        }
+    }
+}

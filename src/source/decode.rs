@@ -124,6 +124,9 @@ pub enum Reason {
     /// The label is the empty text.
     #[error("empty label")]
     EmptyLabel,
+    /// A field's bytes are not UTF-8 text.
+    #[error("not UTF-8 text")]
+    NotUtf8,
     /// The caller's class map refused the label.
     #[error("{0}")]
     Label(String),
@@ -342,12 +345,13 @@ impl CsvLayout {
             }
         }
         let Some(c) = self.label else { return Ok(None) };
-        // Borrowed from the split line: no string per record (a label that is not
-        // UTF-8 is rare enough to pay for its lossy copy).
-        let text = match String::from_utf8_lossy(fields.get(c)) {
-            Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
-            Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
+        // Borrowed from the split line: no string per record. A label that is not
+        // UTF-8 is refused: replacing its bytes would make a class of its own.
+        let Ok(text) = std::str::from_utf8(fields.get(c)) else {
+            row.truncate(start);
+            return Err(RecordError::at(c, &self.names[c], Reason::NotUtf8));
         };
+        let text = Cow::Borrowed(text.trim());
         let id =
             if text.is_empty() { Err(Reason::EmptyLabel) } else { label(RawLabel::Field(text)).map_err(Reason::Label) };
         id.map(Some).map_err(|reason| {
@@ -571,8 +575,17 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         while let Some(slot) = map.next_key_seed(Key(&decoder.keys))? {
             match slot {
                 Some(i) if i == d + 1 => {
+                    if decoder.found.is_some() {
+                        return Err(serde::de::Error::custom("key \"features\" appears twice"));
+                    }
                     decoder.values.clear();
                     decoder.found = Some(map.next_value_seed(Positional { values: &mut decoder.values, keep: d })?);
+                }
+                // A key that matters given twice: refused rather than the last one winning.
+                Some(i) if decoder.slots[i].is_some() => {
+                    let name =
+                        if i < d { decoder.features[i].as_str() } else { decoder.label.as_deref().unwrap_or("label") };
+                    return Err(serde::de::Error::custom(format!("key {name:?} appears twice")));
                 }
                 Some(i) => decoder.slots[i] = Some(map.next_value_seed(FieldSeed)?),
                 None => map.next_value_seed(Checked)?,
