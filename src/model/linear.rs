@@ -770,11 +770,7 @@ pub(crate) static SGD: Entry = Entry {
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<SgdClassifierParams>,
-    build: |json, ctx| {
-        let mut p: SgdClassifierParams = registry::params_from(json)?;
-        p.classes = ctx.classes.clone();
-        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
-    },
+    build: registry::classifier_build!(SgdClassifierParams),
     decode: registry::decode_classifier::<SgdClassifier>,
 };
 impl_stage!(SgdClassifier, SGD);
@@ -888,11 +884,7 @@ pub(crate) static PERCEPTRON: Entry = Entry {
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<PerceptronParams>,
-    build: |json, ctx| {
-        let mut p: PerceptronParams = registry::params_from(json)?;
-        p.classes = ctx.classes.clone();
-        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
-    },
+    build: registry::classifier_build!(PerceptronParams),
     decode: registry::decode_classifier::<Perceptron>,
 };
 impl_stage!(Perceptron, PERCEPTRON);
@@ -998,11 +990,7 @@ pub(crate) static PASSIVE_AGGRESSIVE: Entry = Entry {
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<PassiveAggressiveParams>,
-    build: |json, ctx| {
-        let mut p: PassiveAggressiveParams = registry::params_from(json)?;
-        p.classes = ctx.classes.clone();
-        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
-    },
+    build: registry::classifier_build!(PassiveAggressiveParams),
     decode: registry::decode_classifier::<PassiveAggressiveClassifier>,
 };
 impl_stage!(PassiveAggressiveClassifier, PASSIVE_AGGRESSIVE);

@@ -381,11 +381,7 @@ pub(crate) static GAUSSIAN_NB: Entry = Entry {
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<GaussianNbParams>,
-    build: |json, ctx| {
-        let mut p: GaussianNbParams = registry::params_from(json)?;
-        p.classes = ctx.classes.clone();
-        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
-    },
+    build: registry::classifier_build!(GaussianNbParams),
     decode: registry::decode_classifier::<GaussianNb>,
 };
 impl_stage!(GaussianNb, GAUSSIAN_NB);
@@ -473,11 +469,7 @@ pub(crate) static MULTINOMIAL_NB: Entry = Entry {
     takes_counts: true,
     outputs_negative: false,
     defaults: registry::defaults_of::<MultinomialNbParams>,
-    build: |json, ctx| {
-        let mut p: MultinomialNbParams = registry::params_from(json)?;
-        p.classes = ctx.classes.clone();
-        Ok(registry::AnyStage::Classifier(Box::new(p.build()?)))
-    },
+    build: registry::classifier_build!(MultinomialNbParams),
     decode: registry::decode_classifier::<MultinomialNb>,
 };
 impl_stage!(MultinomialNb, MULTINOMIAL_NB);

@@ -429,6 +429,19 @@ pub fn params_from<P: serde::de::DeserializeOwned>(json: Json) -> Result<P, Buil
     Ok(serde_json::from_value(json)?)
 }
 
+/// The [`Entry::build`] of a classifier: read its params type from the checked
+/// parameters, give it the run's declared classes, build and box it.
+macro_rules! classifier_build {
+    ($params:ty) => {
+        |json, ctx| {
+            let mut p: $params = $crate::model::registry::params_from(json)?;
+            p.classes = ctx.classes.clone();
+            Ok($crate::model::registry::AnyStage::Classifier(Box::new(p.build()?)))
+        }
+    };
+}
+pub(crate) use classifier_build;
+
 /// Decode a classifier's state (for [`Entry::decode`]).
 pub fn decode_classifier<M>(d: &mut dyn erased_serde::Deserializer<'_>) -> Result<AnyStage, erased_serde::Error>
 where
