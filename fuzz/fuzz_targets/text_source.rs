@@ -1,29 +1,33 @@
-//! The CSV and NDJSON sources of `eddy run`, through a file (as a user runs them), with
-//! a label column, skipping bad records into a rejects file.
+//! The CSV and NDJSON sources of `eddy run`, read from memory through the sources'
+//! reader entry point, with or without a label column, failing or skipping bad records
+//! (into a rejects file).
 #![no_main]
-use eddy::source::{self, OnError, SourceOptions};
+use eddy::source::{OnError, Source, SourceOptions, TextFormat, TextSource};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, text)) = data.split_first() else { return };
-    let dir = std::env::temp_dir().join(format!("eddy-fuzz-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let ext = if pick % 2 == 0 { "csv" } else { "ndjson" };
-    let path = dir.join(format!("in.{ext}"));
-    if std::fs::write(&path, text).is_err() {
-        return;
-    }
+    let format = if pick % 2 == 0 { TextFormat::Csv } else { TextFormat::Ndjson };
+    let rejects = std::env::temp_dir().join(format!("eddy-fuzz-{}-rejects.tsv", std::process::id()));
     let options = SourceOptions {
         batch_size: 7,
         label_column: (pick & 2 != 0).then(|| "y".to_string()),
+        classes: (pick & 8 != 0).then(|| vec!["a".to_string(), "1".to_string()]),
         on_error: if pick & 4 != 0 { OnError::Skip } else { OnError::Fail },
-        rejects: (pick & 4 != 0).then(|| dir.join("rejects.tsv")),
-        max_line_bytes: 4096,
+        rejects: (pick & 4 != 0).then(|| rejects.clone()),
+        max_line_bytes: if pick & 16 != 0 { 64 } else { 4096 },
         ..SourceOptions::default()
     };
-    let Ok(mut src) = source::open(path.to_str().expect("a temp path is UTF-8"), options) else { return };
+    let reader = Box::new(std::io::Cursor::new(text.to_vec()));
+    let Ok(mut src) = TextSource::from_reader("fuzzed".into(), reader, format, options) else { return };
+    let width = src.feature_names().len();
     while let Ok(Some(batch)) = src.next_batch() {
         assert_eq!(batch.x.nrows(), batch.ids.len());
+        assert_eq!(batch.x.ncols(), width);
         assert!(batch.x.iter().all(|v| v.is_finite()));
+        if let Some(y) = &batch.y {
+            assert_eq!(y.len(), batch.ids.len());
+        }
     }
+    let _ = src.position();
 });

@@ -276,6 +276,11 @@ impl Learner {
         Ok((batches, records))
     }
 
+    /// The model as learned so far.
+    pub fn into_model(self) -> Model {
+        self.scored.model
+    }
+
     /// Learn a logged batch again; `Ok(false)` when the model already holds it.
     fn replay(&mut self, entry: Entry) -> Result<bool, String> {
         let records = self.scored.records;

@@ -35,7 +35,7 @@ use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -97,6 +97,23 @@ impl Default for ServeOptions {
             max_classes: 1000,
         }
     }
+}
+
+/// Learn the batches of the learn log at `log` onto `model` (saved with `header`),
+/// exactly as `eddy serve --checkpoint` does at start, and return the model with the
+/// batches and records learned again. Every entry is checked before it is used; a
+/// log that does not fit the model is refused. A torn last frame is cut off the file.
+pub fn replay_learn_log(
+    model: Model,
+    header: &Header,
+    log: &Path,
+    options: &ServeOptions,
+) -> Result<(Model, u64, u64), ServerError> {
+    let metrics = Arc::new(metrics::Metrics::new());
+    let (mut learner, _) =
+        learner::Learner::new(model, header, options.prequential, options.window, None, metrics, options.max_classes);
+    let (batches, records) = learner.open_log(log, &options.keys)?;
+    Ok((learner.into_model(), batches, records))
 }
 
 /// Why the service could not start (or stopped).

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use thiserror::Error;
 
-pub use npy::{read_header as read_npy_header, NpyHeader, NpySource};
+pub use npy::{read_header as read_npy_header, NpyHeader, NpyInput, NpySource};
 pub use synth::{SynthSource, SynthSpec};
 pub use text::{TextFormat, TextSource};
 

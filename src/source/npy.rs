@@ -28,7 +28,7 @@ use NpyHeader as Header;
 
 /// Values of one 8-byte little-endian type, read one at a time after the header.
 struct Reader<T> {
-    inner: BufReader<File>,
+    inner: Box<dyn Read + Send>,
     decode: fn([u8; 8]) -> T,
 }
 
@@ -183,20 +183,58 @@ pub struct NpySource {
     pending_error: Option<SourceError>,
 }
 
-/// Open a `.npy` and read its header; the reader is left at the first value.
-fn open_npy(path: &str) -> Result<(Header, BufReader<File>), SourceError> {
-    let io = |error| SourceError::Io { source_name: path.to_string(), error };
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
-    let header =
-        read_header(&mut reader).map_err(|reason| SourceError::Schema { source_name: path.to_string(), reason })?;
-    Ok((header, reader))
+/// A `.npy` stream: its name (for errors), its bytes, and its total length in bytes,
+/// which bounds what its header may declare.
+pub struct NpyInput {
+    /// The file's name, used in errors.
+    pub name: String,
+    /// Its bytes from the start (the magic).
+    pub reader: Box<dyn Read + Send>,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+impl NpyInput {
+    /// A file on disk.
+    pub fn file(path: &str) -> Result<Self, SourceError> {
+        let io = |error| SourceError::Io { source_name: path.to_string(), error };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Self { name: path.to_string(), reader: Box::new(BufReader::with_capacity(1 << 16, file)), len })
+    }
+
+    /// Bytes in memory (tests and fuzzing).
+    pub fn bytes(name: &str, bytes: Vec<u8>) -> Self {
+        let len = bytes.len() as u64;
+        Self { name: name.to_string(), reader: Box::new(std::io::Cursor::new(bytes)), len }
+    }
+
+    /// Read the header; the reader is left at the first value.
+    fn header(&mut self) -> Result<Header, SourceError> {
+        read_header(&mut self.reader).map_err(|reason| SourceError::Schema { source_name: self.name.clone(), reason })
+    }
 }
 
 impl NpySource {
-    /// Open the features file (and the labels file, if given) and check their headers.
+    /// Open the features file (and the labels file `--labels-from`, if given) and check their headers.
     pub fn open(path: &str, options: SourceOptions) -> Result<Self, SourceError> {
+        let labels = match &options.labels_from {
+            Some(labels) => Some(NpyInput::file(&labels.display().to_string())?),
+            None => None,
+        };
+        Self::from_inputs(NpyInput::file(path)?, labels, options)
+    }
+
+    /// Read features (and labels) from any byte streams; `open` is this on files.
+    pub fn from_inputs(
+        mut features: NpyInput,
+        labels: Option<NpyInput>,
+        options: SourceOptions,
+    ) -> Result<Self, SourceError> {
+        let path = features.name.clone();
+        let path = path.as_str();
         let schema = |reason: String| SourceError::Schema { source_name: path.to_string(), reason };
-        let (header, reader) = open_npy(path)?;
+        let header = features.header()?;
         if header.fortran_order {
             return Err(schema("a Fortran-order array: save it with np.ascontiguousarray first".into()));
         }
@@ -210,19 +248,18 @@ impl NpySource {
         }
         let d = d as usize;
         // The header's shape must fit the file, or a corrupt header could ask for any amount of memory.
-        let size =
-            std::fs::metadata(path).map_err(|error| SourceError::Io { source_name: path.to_string(), error })?.len();
+        let size = features.len;
         if rows.checked_mul(d as u64).and_then(|n| n.checked_mul(8)).is_none_or(|bytes| bytes > size) {
             return Err(schema(format!("the header says {rows} x {d} values, more than the file holds")));
         }
         if header.descr != "<f8" {
             return Err(schema(format!("dtype {}: expected float64 ('<f8')", header.descr)));
         }
-        let x = Reader { inner: reader, decode: f64::from_le_bytes };
-        let y = match &options.labels_from {
-            Some(labels) => {
-                let labels = labels.display().to_string();
-                let (header, reader) = open_npy(&labels)?;
+        let x = Reader { inner: features.reader, decode: f64::from_le_bytes };
+        let y = match labels {
+            Some(mut input) => {
+                let header = input.header()?;
+                let labels = input.name;
                 let n = match *header.shape {
                     [n] | [n, 1] => n,
                     ref other => {
@@ -244,7 +281,7 @@ impl NpySource {
                         reason: format!("dtype {}: expected int64 ('<i8'), C order", header.descr),
                     });
                 }
-                Some(Reader { inner: reader, decode: i64::from_le_bytes })
+                Some(Reader { inner: input.reader, decode: i64::from_le_bytes })
             }
             None => None,
         };

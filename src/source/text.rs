@@ -137,6 +137,17 @@ impl TextSource {
                 Box::new(BufReader::with_capacity(1 << 16, file))
             }
         };
+        Self::from_reader(name, reader, format, options)
+    }
+
+    /// Read records of `format` from any reader (a file, a socket, bytes in memory);
+    /// `name` is used in errors. `open` is this on a file or standard input.
+    pub fn from_reader(
+        name: String,
+        reader: Box<dyn BufRead + Send>,
+        format: TextFormat,
+        options: SourceOptions,
+    ) -> Result<Self, SourceError> {
         let rejects = options.rejects.clone().map(super::RejectsFile::new);
         let labels = options.label_column.as_ref().map(|_| match (&options.classes, &options.known_classes) {
             (Some(c), _) => LabelMap::declared(c),
