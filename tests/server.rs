@@ -433,39 +433,42 @@ fn each_role_may_do_what_it_allows_and_no_more() {
     let agent = agent();
     let x = rows_json(&rows());
     let labelled = json!({ "features": x, "labels": [0, 1, 2, 0] });
-    // (method, path, body): what each role may call.
-    let calls: Vec<(&str, &str, Option<&Value>)> = vec![
-        ("POST", "/v1/predict", Some(&x)),
-        ("GET", "/v1/model", None),
-        ("GET", "/v1/snapshot.png", None),
-        ("GET", "/metrics", None),
-        ("POST", "/v1/learn", Some(&labelled)),
-        ("POST", "/v1/checkpoint", None),
-    ];
-    let allowed = |role: &str, path: &str| match path {
-        "/v1/learn" => role != READ,
-        "/v1/checkpoint" => role == ADMIN,
-        _ => true,
-    };
-    for (method, path, body) in &calls {
-        let call = |token: Option<&str>| match (method, body) {
-            (&"POST", Some(b)) => json_post(&agent, &server.url(path), token, b),
-            (&"POST", None) => post(&agent, &server.url(path), token, "application/json", b""),
-            _ => get(&agent, &server.url(path), token),
-        };
-        let none = call(None);
-        assert_eq!(none.header("www-authenticate"), Some("Bearer"), "{path}");
-        assert_eq!(refused(none).0, 401, "{path} without a token");
-        assert_eq!(refused(call(Some("not-a-token-0123456789"))).0, 401, "{path} with a wrong token");
-        for role in [READ, LEARN, ADMIN] {
-            let a = call(Some(role));
-            if allowed(role, path) {
-                assert_eq!(a.status, 200, "{path} as {role}: {}", a.text());
-            } else {
-                assert_eq!(refused(a).0, 403, "{path} as {role}");
+    // Every operation the OpenAPI document lists, called as each role: the role it
+    // documents is the one enforced, and every answer's status is documented.
+    let doc: Value = serde_json::from_str(eddy::server::OPENAPI).expect("JSON");
+    let rank = |role: &str| ["none", "read", "learn", "admin"].iter().position(|r| *r == role).expect("a role");
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("methods") {
+            operations += 1;
+            let needed = operation["x-eddy-role"].as_str().expect("a role");
+            let documented = |status: u16| operation["responses"].get(status.to_string()).is_some();
+            let call = |token: Option<&str>| match (method.as_str(), path.as_str()) {
+                ("post", "/v1/predict") => json_post(&agent, &server.url(path), token, &x),
+                ("post", "/v1/learn") => json_post(&agent, &server.url(path), token, &labelled),
+                ("post", _) => post(&agent, &server.url(path), token, "application/json", b""),
+                _ => get(&agent, &server.url(path), token),
+            };
+            if needed == "none" {
+                assert_eq!(call(None).status, 200, "{path} needs no token");
+                continue;
+            }
+            let none = call(None);
+            assert_eq!(none.header("www-authenticate"), Some("Bearer"), "{path}");
+            assert_eq!(refused(none).0, 401, "{path} without a token");
+            assert_eq!(refused(call(Some("not-a-token-0123456789"))).0, 401, "{path} with a wrong token");
+            for (token, role) in [(READ, "read"), (LEARN, "learn"), (ADMIN, "admin")] {
+                let a = call(Some(token));
+                assert!(documented(a.status), "{method} {path} as {role}: {} is not documented", a.status);
+                if rank(role) >= rank(needed) {
+                    assert_eq!(a.status, 200, "{path} as {role}: {}", a.text());
+                } else {
+                    assert_eq!(refused(a).0, 403, "{path} as {role}");
+                }
             }
         }
     }
+    assert_eq!(operations, eddy::server::ROUTES.len());
     // A token in another scheme is no token.
     let basic = answer(agent.get(server.url("/v1/model")).header("Authorization", &format!("Basic {ADMIN}")).call());
     assert_eq!(basic.status, 401);

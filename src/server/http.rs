@@ -56,7 +56,6 @@ impl AppState {
         let budget = (options.max_body as u64).saturating_mul(4).max(64 << 20);
         let budget_kib = u32::try_from(budget / 1024).unwrap_or(u32::MAX >> 3);
         Self {
-            live,
             jobs,
             tokens,
             metrics,
@@ -66,6 +65,7 @@ impl AppState {
             picture: Arc::new(Mutex::new(None)),
             bodies: Arc::new(Semaphore::new(budget_kib as usize)),
             budget_kib,
+            live,
         }
     }
 
@@ -180,24 +180,110 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/checkpoint", post(save))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-/// Route names for the metrics: a fixed set, so random paths cannot add series.
-fn route_name(path: &str) -> &'static str {
-    match path {
-        "/v1/predict" => "predict",
-        "/v1/learn" => "learn",
-        "/v1/model" => "model",
-        "/v1/snapshot.png" => "snapshot",
-        "/v1/checkpoint" => "checkpoint",
-        "/healthz" => "healthz",
-        "/metrics" => "metrics",
-        _ => "other",
+/// Every route's path and its name in the metrics: a fixed set, so random paths
+/// cannot add series. The OpenAPI document describes exactly these (a test checks it).
+pub const ROUTES: [(&str, &str); 8] = [
+    ("/v1/predict", "predict"),
+    ("/v1/learn", "learn"),
+    ("/v1/model", "model"),
+    ("/v1/snapshot.png", "snapshot"),
+    ("/v1/checkpoint", "checkpoint"),
+    ("/healthz", "healthz"),
+    ("/metrics", "metrics"),
+    ("/openapi.json", "openapi"),
+];
+
+/// The API's OpenAPI 3.1 description, written by hand beside the handlers and served
+/// at `GET /openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// [`OPENAPI`] as served for this model: the record schemas name its features (a
+/// record is exactly that many numbers, or an object with those keys), the label
+/// schema lists the classes it knows, and the text bodies get patterns of well-formed
+/// records; so a client that generates requests from the document sends records this
+/// model takes. A clusterer learns from the bodies it predicts on (labels optional).
+pub fn openapi_for(features: &[String], info: Option<(&[i64], Option<&[String]>)>) -> String {
+    use serde_json::{json, Value};
+    let mut doc: Value = serde_json::from_str(OPENAPI).expect("OPENAPI is JSON (a unit test parses it)");
+    let n = features.len().max(1);
+    let schemas = &mut doc["components"]["schemas"];
+    let properties: serde_json::Map<String, Value> =
+        features.iter().map(|f| (f.clone(), json!({ "$ref": "#/components/schemas/Value" }))).collect();
+    schemas["Record"]["oneOf"][0]["minItems"] = n.into();
+    schemas["Record"]["oneOf"][0]["maxItems"] = n.into();
+    schemas["Record"]["oneOf"][1]["properties"] = properties.clone().into();
+    schemas["Record"]["oneOf"][1]["required"] = features.into();
+    let mut labelled = properties;
+    labelled.insert("label".into(), json!({ "$ref": "#/components/schemas/Label" }));
+    schemas["LabelledRecord"]["properties"] = labelled.into();
+    let mut required = features.to_vec();
+    required.push("label".into());
+    schemas["LabelledRecord"]["required"] = required.into();
+    // Labels it knows: ids, and names that need no escaping in CSV or JSON.
+    let (ids, names): (Vec<i64>, Vec<String>) = match info {
+        Some((ids, names)) if !ids.is_empty() => (
+            ids.to_vec(),
+            names
+                .unwrap_or_default()
+                .iter()
+                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || "_-. ".contains(c)))
+                .cloned()
+                .collect(),
+        ),
+        // No class yet: integers decide the label kind for good; ids from 0.
+        _ => ((0..10).collect(), Vec::new()),
+    };
+    let mut known: Vec<Value> = ids.iter().map(|&i| i.into()).collect();
+    known.extend(names.iter().map(|n| Value::from(n.as_str())));
+    schemas["Label"] = json!({ "enum": known, "description": "A class id or name the model knows (a new name is learned as a new class, up to --max-classes)." });
+    let number = r"-?[0-9]{1,6}(\.[0-9]{1,4})?";
+    let row = |sep: &str| format!("{number}({sep}{number}){{{}}}", n - 1);
+    let mut label_alternatives: Vec<String> = ids.iter().map(i64::to_string).collect();
+    label_alternatives.extend(names.iter().map(|n| regex_escape(n)));
+    let label = label_alternatives.join("|");
+    let mut json_labels: Vec<String> = ids.iter().map(i64::to_string).collect();
+    json_labels.extend(names.iter().map(|n| format!("\"{}\"", regex_escape(n))));
+    let json_label = json_labels.join("|");
+    schemas["CsvRecords"]["pattern"] = format!(r"^({}\n)+$", row(",")).into();
+    schemas["CsvLabelledRecords"]["pattern"] = format!(r"^({},({label})\n)+$", row(",")).into();
+    schemas["NdjsonRecords"]["pattern"] = format!(r"^(\[{}\]\n)+$", row(", ?")).into();
+    schemas["NdjsonLabelledRecords"]["pattern"] =
+        format!(r#"^(\{{"features": ?\[{}\], ?"label": ?({json_label})\}}\n)+$"#, row(", ?")).into();
+    if info.is_none() {
+        doc["components"]["requestBodies"]["Learn"] = doc["components"]["requestBodies"]["Predict"].clone();
     }
+    doc.to_string()
+}
+
+/// `text` with the characters special in a regular expression escaped.
+fn regex_escape(text: &str) -> String {
+    text.chars().fold(String::new(), |mut out, c| {
+        if r"\.+*?()|[]{}^$-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
+}
+
+/// [`openapi_for`] the live model.
+fn served_openapi(live: &Live) -> String {
+    let classes = match &live.model {
+        Model::Classifier(_) => Some((live.info.classes.as_slice(), live.info.class_names.as_deref())),
+        Model::Clusterer(_) => None,
+    };
+    openapi_for(&live.info.features, classes)
+}
+
+fn route_name(path: &str) -> &'static str {
+    ROUTES.iter().find(|(p, _)| *p == path).map_or("other", |(_, name)| name)
 }
 
 /// Metrics around every request; a handler that panics is answered 500 and its
@@ -317,7 +403,7 @@ async fn snapshot(State(state): State<AppState>, headers: HeaderMap) -> Result<R
             let snap = answer
                 .await
                 .map_err(|_| ApiError::unavailable())?
-                .ok_or_else(|| ApiError::internal("no state to draw".into()))?;
+                .ok_or_else(|| ApiError::conflict("nothing to draw yet: the model has learned nothing".into()))?;
             let png = tokio::task::spawn_blocking(move || crate::plot::render_png(&snap))
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?
@@ -341,8 +427,54 @@ async fn health(State(state): State<AppState>) -> Response {
     Json(serde_json::json!({ "status": "ok", "records_seen": records_seen })).into_response()
 }
 
+/// The document for the model as it is now (its classes grow as it learns).
+async fn openapi(State(state): State<AppState>) -> Response {
+    let document = served_openapi(&state.live.load());
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document).into_response()
+}
+
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     state.authorize(&headers, Role::Read)?;
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], state.metrics.encode()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_every_route_and_only_those() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("the document is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
+        let mut routed: Vec<&str> = ROUTES.iter().map(|(p, _)| *p).collect();
+        documented.sort_unstable();
+        routed.sort_unstable();
+        assert_eq!(documented, routed);
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("methods") {
+                let role = operation["x-eddy-role"].as_str().unwrap_or_else(|| panic!("{method} {path}: no role"));
+                assert!(["none", "read", "learn", "admin"].contains(&role), "{method} {path}: {role}");
+                // An operation open to all says so; every other one documents 401 and 403.
+                let open = operation.get("security").is_some_and(|s| s.as_array().is_some_and(Vec::is_empty));
+                assert_eq!(open, role == "none", "{method} {path}");
+                let responses = operation["responses"].as_object().expect("responses");
+                if !open {
+                    assert!(responses.contains_key("401") && responses.contains_key("403"), "{method} {path}");
+                }
+            }
+        }
+        let served: serde_json::Value =
+            serde_json::from_str(&openapi_for(&["a".into(), "b".into()], Some((&[0, 1], None)))).expect("JSON");
+        let record = &served["components"]["schemas"]["Record"]["oneOf"];
+        assert_eq!((record[0]["minItems"].as_u64(), record[0]["maxItems"].as_u64()), (Some(2), Some(2)));
+        assert_eq!(record[1]["required"], serde_json::json!(["a", "b"]));
+        // Every reference resolves.
+        let text = OPENAPI;
+        for reference in text.split("\"$ref\": \"#/").skip(1) {
+            let pointer = format!("/{}", &reference[..reference.find('"').expect("a closing quote")]);
+            assert!(doc.pointer(&pointer).is_some(), "{pointer} does not resolve");
+        }
+    }
 }

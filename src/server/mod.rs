@@ -26,6 +26,7 @@ mod listen;
 mod metrics;
 
 pub use auth::{Role, Tokens, MIN_TOKEN_LEN};
+pub use http::{OPENAPI, ROUTES};
 pub use learner::{ModelInfo, Saved};
 
 use crate::model::Model;
