@@ -19,14 +19,21 @@ if ! command -v wrk > /dev/null; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get install -y wrk > /dev/null 2>&1 || { $sudo apt-get update > /dev/null && $sudo apt-get install -y wrk > /dev/null; }
 fi
-cargo build --release --quiet
-eddy="${CARGO_TARGET_DIR:-target}/release/eddy"
+# EDDY_BIN: a binary already built (else the release build).
+eddy=${EDDY_BIN:-}
+if [ -z "$eddy" ]; then
+    cargo build --release --quiet
+    eddy="${CARGO_TARGET_DIR:-target}/release/eddy"
+fi
 tmp=$(mktemp -d)
 server=""
 cleanup() {
-    [ -n "$server" ] && kill "$server" 2> /dev/null || true
+    if [ -n "$server" ]; then
+        kill "$server" 2> /dev/null || true
+        wait "$server" 2> /dev/null || true
+    fi
     jobs -p | xargs -r kill 2> /dev/null || true
-    rm -rf "$tmp"
+    rm -rf "$tmp" || true
 }
 trap cleanup EXIT
 

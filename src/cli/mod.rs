@@ -27,8 +27,8 @@ enum Command {
     /// Label a stream: learn from every record as it passes and write one int64 label per record.
     ///
     /// Examples:
-    ///   eddy run data.csv --model sgd --scale --label-column class --labels-out labels.csv
-    ///   eddy run data.csv.gz --model minibatch-kmeans --clusters 5 --labels-out labels.npy
+    ///   eddy run data.csv --model 'scale | sgd(loss=log_loss)' --label-column class --labels-out labels.csv
+    ///   eddy run data.csv.gz --model 'minibatch-kmeans(n_clusters=5)' --labels-out labels.npy
     ///   eddy run 'synth:blobs?n=1000000&d=16&k=8&seed=1' --model minibatch-kmeans --model gaussian-nb --labels-out out/labels.csv
     ///   tail -f events.ndjson | eddy run - --format ndjson --model perceptron --label-column y --labels-out -
     #[command(verbatim_doc_comment)]

@@ -210,8 +210,8 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Settings of a run that stages inherit when their spec does not set them: the
-/// run's batch size and seed (`batch_size`, `random_state`), shorthand flags
-/// (`--clusters` as `n_clusters`, `--loss` as `loss`), and declared classes.
+/// run's batch size and seed (`--batch-size` as `batch_size`, `--seed` as
+/// `random_state`), and declared classes.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     /// Parameter values used where a stage has the parameter and its spec does not set it.

@@ -23,8 +23,11 @@ fi
 tmp=$(mktemp -d)
 server=""
 cleanup() {
-    [ -n "$server" ] && kill "$server" 2> /dev/null || true
-    rm -rf "$tmp"
+    if [ -n "$server" ]; then
+        kill "$server" 2> /dev/null || true
+        wait "$server" 2> /dev/null || true
+    fi
+    rm -rf "$tmp" || true
 }
 trap cleanup EXIT
 
