@@ -1011,7 +1011,7 @@ pub(crate) static SGD: Entry = Entry {
         Param::choice(
             "learning_rate",
             &["optimal", "constant", "invscaling", "adagrad", "rmsprop", "adam"],
-            "the step-size schedule: scikit-learn's, or River's adaptive optimisers",
+            "the step-size schedule",
         ),
         Param::float(
             "eta0",
