@@ -49,6 +49,29 @@ pub enum ParamsError {
     /// `reassignment_ratio` must lie in [0, 1].
     #[error("reassignment_ratio must be in [0, 1], got {0}")]
     ReassignmentRatio(f64),
+    /// Spark's `decay_factor` must lie in [0, 1].
+    #[error("decay_factor must be in [0, 1], got {0}")]
+    DecayFactor(f64),
+    /// k-means' `halflife` (River's constant step towards each record) must lie in [0, 1].
+    #[error("halflife must be in [0, 1] (a step towards each record), got {0}")]
+    KMeansStep(f64),
+    /// A `halflife` in records must be finite and >= 0 (0: no forgetting).
+    #[error("halflife must be a finite number of records >= 0, got {0}")]
+    Halflife(f64),
+    /// An adaptive step size's decay rate (`beta_1`, `beta_2`, `rho`) must lie in [0, 1).
+    #[error("{name} must be in [0, 1), got {value}")]
+    DecayRate {
+        /// The parameter.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+    },
+    /// An adaptive step size's `eps` must be finite and > 0.
+    #[error("eps must be finite and > 0, got {0}")]
+    Eps(f64),
+    /// `intercept_lr` must be finite and >= 0.
+    #[error("intercept_lr must be finite and >= 0, got {0}")]
+    InterceptLr(f64),
     /// A user-given initial centre array has the wrong shape or non-finite values.
     #[error("init centres must be a finite {n_clusters} x n_features array, got {rows} x {cols}")]
     InitShape {

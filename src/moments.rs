@@ -45,6 +45,26 @@ impl Moments {
         merge_row(self.count, self.mean.view_mut(), self.var.view_mut(), x);
         self.count += 1.0;
     }
+
+    /// Forget a little, then merge one row: every earlier row's weight is multiplied
+    /// by `decay` and the new row weighs 1, so `count` becomes the total weight.
+    /// Scaling every weight leaves the mean and the (weighted, population) variance
+    /// as they are, so this is [`merge_row`] with a fractional past count: West's
+    /// weighted update, exponentially weighted.
+    pub fn update_row_decayed(&mut self, x: ArrayView1<f64>, decay: f64) {
+        self.count *= decay;
+        self.update_row(x);
+    }
+}
+
+/// The per-record weight decay of a `halflife` in records: `0.5^(1 / halflife)`, so a
+/// record's weight halves after `halflife` more records. 1 (no decay) for 0, "off".
+pub fn decay_per_record(halflife: f64) -> f64 {
+    if halflife > 0.0 {
+        0.5f64.powf(1.0 / halflife)
+    } else {
+        1.0
+    }
 }
 
 /// Mean and population variance of each column (two passes, as `np.var`).

@@ -17,21 +17,43 @@ use serde::{Deserialize, Serialize};
 pub struct StandardScaler {
     params: StandardScalerParams,
     moments: Option<Moments>,
+    /// Rows learned (with a `halflife` the moments' count is a decayed weight instead).
+    #[serde(default)]
+    seen: u64,
 }
 
 /// Parameters of [`StandardScaler`], with scikit-learn's names and defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StandardScalerParams {
     /// Subtract the running mean (default true).
     pub with_mean: bool,
     /// Divide by the running standard deviation (default true).
     pub with_std: bool,
+    /// Forget old records: the mean and variance are exponentially weighted so that
+    /// a record's weight halves after `halflife` more records (decay `0.5^(1/halflife)`
+    /// per record). Default 0: off, every record weighs the same (scikit-learn's).
+    pub halflife: f64,
 }
 
 impl Default for StandardScalerParams {
     fn default() -> Self {
-        Self { with_mean: true, with_std: true }
+        Self { with_mean: true, with_std: true, halflife: 0.0 }
+    }
+}
+
+impl StandardScalerParams {
+    /// Set the halflife in records (0: no forgetting).
+    pub fn halflife(mut self, records: f64) -> Self {
+        self.halflife = records;
+        self
+    }
+    /// Check the parameters and build a scaler that has seen nothing.
+    pub fn build(self) -> Result<StandardScaler, crate::error::ParamsError> {
+        if !(self.halflife.is_finite() && self.halflife >= 0.0) {
+            return Err(crate::error::ParamsError::Halflife(self.halflife));
+        }
+        Ok(StandardScaler { params: self, moments: None, seen: 0 })
     }
 }
 
@@ -43,13 +65,20 @@ pub(crate) static SCALE: Entry = Entry {
     params: &[
         Param::bool("with_mean", "subtract the running mean"),
         Param::bool("with_std", "divide by the running standard deviation"),
+        Param::float(
+            "halflife",
+            0.0,
+            false,
+            f64::INFINITY,
+            "records after which a record's weight in the mean and variance halves (0: off, all weigh the same)",
+        ),
     ],
     takes_counts: false,
     outputs_negative: true,
     defaults: registry::defaults_of::<StandardScalerParams>,
     build: |json, _| {
         let params: StandardScalerParams = registry::params_from(json)?;
-        Ok(AnyStage::Transformer(Box::new(StandardScaler { params, moments: None })))
+        Ok(AnyStage::Transformer(Box::new(params.build()?)))
     },
     decode: registry::decode_transformer::<StandardScaler>,
 };
@@ -83,6 +112,7 @@ impl StandardScaler {
     /// Check a decoded state: the running moments fit together.
     pub(crate) fn check_state(&self) -> Result<(), String> {
         use crate::model::validate_state::{counts, ensure, finite, shape};
+        self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
         let Some(m) = &self.moments else { return Ok(()) };
         let d = m.mean.len();
         ensure(d >= 1, || "zero features".into())?;
@@ -120,9 +150,20 @@ impl StandardScaler {
         Self::default()
     }
 
+    /// A scaler with these parameters (see [`StandardScalerParams::build`]).
+    pub fn params() -> StandardScalerParams {
+        StandardScalerParams::default()
+    }
+
     /// Rows seen.
     pub fn n_samples_seen(&self) -> u64 {
-        self.moments.as_ref().map_or(0, |m| m.count as u64)
+        self.seen
+    }
+
+    /// The weight behind the mean and variance: the rows seen, or with a `halflife`
+    /// their exponentially decayed total.
+    pub fn weight(&self) -> f64 {
+        self.moments.as_ref().map_or(0.0, |m| m.count)
     }
 
     /// Number of features, once known.
@@ -152,7 +193,16 @@ impl StandardScaler {
         if x.nrows() == 0 {
             return Ok(());
         }
-        self.moments.get_or_insert_with(|| Moments::new(x.ncols())).update_batch(x);
+        let decay = crate::moments::decay_per_record(self.params.halflife);
+        let m = self.moments.get_or_insert_with(|| Moments::new(x.ncols()));
+        if decay < 1.0 {
+            for row in x.outer_iter() {
+                m.update_row_decayed(row, decay);
+            }
+        } else {
+            m.update_batch(x);
+        }
+        self.seen = self.seen.saturating_add(x.nrows() as u64);
         Ok(())
     }
 
@@ -174,9 +224,15 @@ impl StandardScaler {
             return Ok(out);
         }
         let (with_mean, with_std) = (self.params.with_mean, self.params.with_std);
+        let decay = crate::moments::decay_per_record(self.params.halflife);
+        self.seen = self.seen.saturating_add(x.nrows() as u64);
         let m = self.moments.get_or_insert_with(|| Moments::new(x.ncols()));
         for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
-            m.update_row(row);
+            if decay < 1.0 {
+                m.update_row_decayed(row, decay);
+            } else {
+                m.update_row(row);
+            }
             for (((z, &xi), &mean), &var) in o.iter_mut().zip(row.iter()).zip(m.mean.iter()).zip(m.var.iter()) {
                 let offset = if with_mean { mean } else { 0.0 };
                 let divisor = if with_std { feature_scale(m.count, mean, var) } else { 1.0 };

@@ -74,8 +74,24 @@ pub fn every_model_spec() -> Vec<(String, bool)> {
             }
         }
     }
+    // Settings whose state the defaults leave empty or unused (the adaptive step sizes'
+    // accumulators, forgetting), so that the contracts exercise it too.
+    for spec in STATEFUL_SETTINGS {
+        specs.push((spec.to_string(), false));
+    }
     specs
 }
+
+/// Specs that reach state a default model does not (see [`every_model_spec`]).
+const STATEFUL_SETTINGS: &[&str] = &[
+    "sgd(loss=log_loss, learning_rate=adam)",
+    "sgd(learning_rate=adagrad)",
+    "scale | sgd(loss=modified_huber, learning_rate=rmsprop, penalty=elasticnet)",
+    "minibatch-kmeans(decay_factor=0.5, time_unit=points)",
+    "minibatch-kmeans(halflife=0.1)",
+    "gaussian-nb(halflife=50)",
+    "scale(halflife=50) | gaussian-nb(halflife=20)",
+];
 
 /// A batch for `spec`: labelled blobs, as counts when the model takes counts.
 pub fn blobs_for(counts: bool, seed: u64, rows: usize) -> (Array2<f64>, Array1<i64>) {

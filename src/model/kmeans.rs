@@ -37,6 +37,16 @@ pub enum KMeansInit {
     Centers(Array2<f64>),
 }
 
+/// What Spark's `decay_factor` discounts: each batch, or each record of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    /// The weights are multiplied by `decay_factor` once per batch (Spark's default).
+    Batches,
+    /// The weights are multiplied by `decay_factor` once per record of the batch.
+    Points,
+}
+
 /// Parameters of [`MiniBatchKMeans`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -60,6 +70,20 @@ pub struct MiniBatchKMeansParams {
     /// Seed of every random choice (default 0; scikit-learn's `random_state`).
     #[serde(rename = "random_state", alias = "seed")]
     pub seed: u64,
+    /// Forgetting as Spark's `StreamingKMeans`: before a batch is merged, every
+    /// centre's weight (its count) is multiplied by `decay_factor` (per batch, or
+    /// raised to the batch's number of records with [`TimeUnit::Points`]), so a
+    /// centre is the weighted mean `(c w d + sum) / (w d + m)`. Default 1: no
+    /// forgetting, scikit-learn's counts; 0: each centre is its last batch's mean.
+    pub decay_factor: f64,
+    /// What `decay_factor` discounts (Spark's `timeUnit`; default batches).
+    pub time_unit: TimeUnit,
+    /// River's `KMeans(halflife=...)`: despite the name, a constant step. Each
+    /// record moves the centre it was assigned to this share of the way towards
+    /// it, `c += halflife * (x - c)`, record by record in batch order. Default 0:
+    /// off, the step is scikit-learn's `1 / count`. The counts are still kept
+    /// (and decayed): they pace reassignment.
+    pub halflife: f64,
 }
 
 impl Default for MiniBatchKMeansParams {
@@ -71,6 +95,9 @@ impl Default for MiniBatchKMeansParams {
             n_init: 3,
             reassignment_ratio: 0.01,
             seed: 0,
+            decay_factor: 1.0,
+            time_unit: TimeUnit::Batches,
+            halflife: 0.0,
         }
     }
 }
@@ -106,6 +133,21 @@ impl MiniBatchKMeansParams {
         self.seed = seed;
         self
     }
+    /// Set Spark's decay factor (1: no forgetting).
+    pub fn decay_factor(mut self, a: f64) -> Self {
+        self.decay_factor = a;
+        self
+    }
+    /// Set what the decay factor discounts.
+    pub fn time_unit(mut self, unit: TimeUnit) -> Self {
+        self.time_unit = unit;
+        self
+    }
+    /// Set River's constant step towards each record (0: scikit-learn's `1 / count`).
+    pub fn halflife(mut self, step: f64) -> Self {
+        self.halflife = step;
+        self
+    }
     /// Check the parameters and build an untrained model.
     pub fn build(self) -> Result<MiniBatchKMeans, ParamsError> {
         if self.n_clusters == 0 || self.n_clusters > MAX_CLUSTERS {
@@ -120,6 +162,12 @@ impl MiniBatchKMeansParams {
         // Above 1 even the largest centre counts as starved and nothing is left to reset counts from.
         if !(0.0..=1.0).contains(&self.reassignment_ratio) {
             return Err(ParamsError::ReassignmentRatio(self.reassignment_ratio));
+        }
+        if !(0.0..=1.0).contains(&self.decay_factor) {
+            return Err(ParamsError::DecayFactor(self.decay_factor));
+        }
+        if !(0.0..=1.0).contains(&self.halflife) {
+            return Err(ParamsError::KMeansStep(self.halflife));
         }
         if let KMeansInit::Centers(c) = &self.init {
             if c.nrows() != self.n_clusters || c.ncols() == 0 || c.iter().any(|v| !v.is_finite()) {
@@ -166,9 +214,24 @@ pub(crate) static MINIBATCH_KMEANS: Entry = Entry {
             0.0,
             false,
             1.0,
-            "centres with fewer than this share of the largest count move to random rows",
+            "centres with fewer than this share of the largest count (decayed weight) move to random rows",
         ),
         Param::int("random_state", 0, "seed of every random choice (default: the run's --seed)"),
+        Param::float(
+            "decay_factor",
+            0.0,
+            false,
+            1.0,
+            "Spark's forgetting: each centre's weight is multiplied by this before a batch is merged (1: none)",
+        ),
+        Param::choice("time_unit", &["batches", "points"], "what decay_factor discounts: each batch, or each record"),
+        Param::float(
+            "halflife",
+            0.0,
+            false,
+            1.0,
+            "River's halflife, a constant step: each record moves its centre this share of the way to it (0: off)",
+        ),
     ],
     takes_counts: false,
     outputs_negative: false,
@@ -239,7 +302,11 @@ impl MiniBatchKMeans {
             return Err(ModelError::NotFitted("MiniBatchKMeans"));
         };
         let (labels, inertia) = assign(x, centers.view());
-        update_centers(x, &labels, centers, &mut self.counts);
+        let discount = match self.params.time_unit {
+            TimeUnit::Batches => self.params.decay_factor,
+            TimeUnit::Points => self.params.decay_factor.powf(x.nrows() as f64),
+        };
+        update_centers(x, &labels, centers, &mut self.counts, discount, self.params.halflife);
         if reassign && self.params.reassignment_ratio > 0.0 {
             let moved = reassign_starved(x, centers, &mut self.counts, self.params.reassignment_ratio, &mut self.rng);
             self.n_reassigned = self.n_reassigned.saturating_add(moved);
@@ -270,7 +337,8 @@ impl MiniBatchKMeans {
 
     /// Rows absorbed by each centre (its learning rate is `1 / count`). A reassigned
     /// centre's count is reset to the smallest other count, as in scikit-learn, so after
-    /// a reassignment the counts no longer add up to the rows seen.
+    /// a reassignment the counts no longer add up to the rows seen. With a
+    /// `decay_factor` below 1 they are Spark's decayed weights.
     pub fn counts(&self) -> ArrayView1<'_, f64> {
         self.counts.view()
     }
@@ -466,7 +534,30 @@ fn assign(x: ArrayView2<f64>, centers: ArrayView2<f64>) -> (Array1<usize>, f64) 
 
 /// scikit-learn's `_minibatch_update_dense`: each centre becomes the mean of
 /// everything it has absorbed, so its learning rate is `batch share / count`.
-fn update_centers(x: ArrayView2<f64>, labels: &Array1<usize>, centers: &mut Array2<f64>, counts: &mut Array1<f64>) {
+///
+/// With `discount < 1` it is Spark's `StreamingKMeansModel.update`: every weight is
+/// first multiplied by the discount, then `c' = (c w + sum) / (w + m)` over the `m`
+/// rows assigned to `c` (the same formula, so a discount of 1 is scikit-learn's
+/// update bit for bit). With `step > 0` it is River's `KMeans`: each row moves its
+/// centre `step` of the way towards it, in order; the weights are kept all the same.
+fn update_centers(
+    x: ArrayView2<f64>,
+    labels: &Array1<usize>,
+    centers: &mut Array2<f64>,
+    counts: &mut Array1<f64>,
+    discount: f64,
+    step: f64,
+) {
+    if discount != 1.0 {
+        counts.mapv_inplace(|c| c * discount);
+    }
+    if step > 0.0 {
+        for (row, &l) in x.outer_iter().zip(labels.iter()) {
+            centers.row_mut(l).zip_mut_with(&row, |c, &xi| *c += step * (xi - *c));
+            counts[l] += 1.0;
+        }
+        return;
+    }
     let k = centers.nrows();
     let mut members = vec![0.0; k];
     for &l in labels {
@@ -605,7 +696,7 @@ mod tests {
         let mut centers = array![[0.0, 0.0]];
         let mut counts = array![2.0];
         let x = array![[3.0, 3.0], [6.0, 0.0]];
-        update_centers(x.view(), &array![0, 0], &mut centers, &mut counts);
+        update_centers(x.view(), &array![0, 0], &mut centers, &mut counts, 1.0, 0.0);
         // (0 * 2 + 3 + 6) / 4 = 2.25 and (0 * 2 + 3 + 0) / 4 = 0.75
         assert_eq!(centers, array![[2.25, 0.75]]);
         assert_eq!(counts, array![4.0]);

@@ -15,7 +15,7 @@ use super::registry::{self, Entry, Param, Role};
 use super::stage::impl_stage;
 use super::{insert_zero_row, validate, Classes, OnlineClassifier, NO_PREDICTION};
 use crate::error::{ModelError, ParamsError};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 /// scikit-learn clips the loss derivative to this magnitude.
@@ -60,6 +60,86 @@ pub enum LearningRate {
     /// `eta0 / t^power_t`.
     #[serde(rename = "invscaling")]
     InvScaling,
+    /// River's `optim.AdaGrad(lr=eta0, eps)`: each weight's step is `eta0 / sqrt(G + eps)`,
+    /// `G` the sum of its squared gradients.
+    #[serde(rename = "adagrad")]
+    AdaGrad,
+    /// River's `optim.RMSProp(lr=eta0, rho, eps)`: as AdaGrad with a running mean
+    /// (`rho`) of squared gradients in place of their sum.
+    #[serde(rename = "rmsprop")]
+    RmsProp,
+    /// River's `optim.Adam(lr=eta0, beta_1, beta_2, eps)`.
+    Adam,
+}
+
+impl LearningRate {
+    /// True for the adaptive step sizes (River's optimisers), which keep per-weight state.
+    pub fn is_adaptive(self) -> bool {
+        matches!(self, Self::AdaGrad | Self::RmsProp | Self::Adam)
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Self::Optimal => "optimal",
+            Self::Constant => "constant",
+            Self::InvScaling => "invscaling",
+            Self::AdaGrad => "adagrad",
+            Self::RmsProp => "rmsprop",
+            Self::Adam => "adam",
+        }
+    }
+}
+
+/// Settings of the adaptive step sizes, with River's names and defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct Adaptive {
+    beta_1: f64,
+    beta_2: f64,
+    rho: f64,
+    eps: f64,
+    intercept_lr: f64,
+}
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Self { beta_1: 0.9, beta_2: 0.999, rho: 0.9, eps: 1e-8, intercept_lr: 0.01 }
+    }
+}
+
+impl Adaptive {
+    fn check(&self) -> Result<(), ParamsError> {
+        for (name, value) in [("beta_1", self.beta_1), ("beta_2", self.beta_2), ("rho", self.rho)] {
+            if !(0.0..1.0).contains(&value) {
+                return Err(ParamsError::DecayRate { name, value });
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return Err(ParamsError::Eps(self.eps));
+        }
+        if !(self.intercept_lr.is_finite() && self.intercept_lr >= 0.0) {
+            return Err(ParamsError::InterceptLr(self.intercept_lr));
+        }
+        Ok(())
+    }
+
+    fn same_as(&self, other: &Self) -> bool {
+        let bits = |a: &Self| {
+            [a.beta_1.to_bits(), a.beta_2.to_bits(), a.rho.to_bits(), a.eps.to_bits(), a.intercept_lr.to_bits()]
+        };
+        bits(self) == bits(other)
+    }
+}
+
+/// Per-weight state of the adaptive step sizes, one row per binary problem (as `coef`).
+/// Every array is empty for scikit-learn's schedules.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Accumulators {
+    /// Adam's running mean of gradients (`m`); empty for AdaGrad and RMSProp.
+    mean: Array2<f64>,
+    /// Adam's running mean of squared gradients (`v`), AdaGrad's sum of them or
+    /// RMSProp's running mean (`g2`).
+    sq: Array2<f64>,
+    /// Steps each binary problem has taken (Adam's bias correction).
+    steps: Array1<f64>,
 }
 
 /// Passive-Aggressive variant (scikit-learn's `loss`).
@@ -141,6 +221,8 @@ struct LinearCore {
     fit_intercept: bool,
     /// `t0` of the optimal schedule, fixed by `alpha` and the loss.
     optimal_init: f64,
+    /// Settings of the adaptive step sizes.
+    adaptive: Adaptive,
     classes: Classes,
     n_features: Option<usize>,
     /// One row per binary problem: one for two classes (positive = `classes[1]`),
@@ -153,6 +235,8 @@ struct LinearCore {
     l1_u: f64,
     /// L1 penalty actually applied to each weight (`q`).
     l1_q: Array2<f64>,
+    /// Per-weight state of the adaptive step sizes.
+    acc: Accumulators,
     seen: u64,
 }
 
@@ -168,7 +252,8 @@ impl LinearCore {
             && self.eta0.to_bits() == fresh.eta0.to_bits()
             && self.power_t.to_bits() == fresh.power_t.to_bits()
             && self.fit_intercept == fresh.fit_intercept
-            && self.optimal_init.to_bits() == fresh.optimal_init.to_bits();
+            && self.optimal_init.to_bits() == fresh.optimal_init.to_bits()
+            && self.adaptive.same_as(&fresh.adaptive);
         ensure(same_settings, || "the learning settings differ from the parameters".into())?;
         self.classes.check_state()?;
         ensure(self.classes.is_fixed() == fresh.classes.is_fixed(), || {
@@ -191,15 +276,37 @@ impl LinearCore {
                 shape("intercept", &self.intercept, &[0])?;
             }
         }
+        let (mean_shape, sq_shape, steps_shape) = self.acc_shapes();
+        shape("gradient means", &self.acc.mean, &mean_shape)?;
+        shape("squared gradients", &self.acc.sq, &sq_shape)?;
+        shape("adaptive steps", &self.acc.steps, &[steps_shape])?;
         finite("coef", &self.coef)?;
         finite("intercept", &self.intercept)?;
         finite("l1 penalties", &self.l1_q)?;
+        finite("gradient means", &self.acc.mean)?;
+        super::validate::state::counts("squared gradients", &self.acc.sq)?;
+        super::validate::state::counts("adaptive steps", &self.acc.steps)?;
         ensure(self.t.is_finite() && self.t >= 1.0, || format!("t is {}, expected a number >= 1", self.t))?;
         ensure(self.l1_u.is_finite() && self.l1_u >= 0.0, || format!("the l1 total is {}", self.l1_u))
     }
 
     fn state_is_finite(&self) -> bool {
-        crate::moments::all_finite(&self.coef) && crate::moments::all_finite(&self.intercept) && self.t.is_finite()
+        crate::moments::all_finite(&self.coef)
+            && crate::moments::all_finite(&self.intercept)
+            && self.t.is_finite()
+            && crate::moments::all_finite(&self.acc.mean)
+            && crate::moments::all_finite(&self.acc.sq)
+    }
+
+    /// The shapes of the adaptive state (gradient means, squared gradients, steps)
+    /// for the weights as they are.
+    fn acc_shapes(&self) -> ([usize; 2], [usize; 2], usize) {
+        let (m, d) = self.coef.dim();
+        match self.schedule {
+            LearningRate::Adam => ([m, d], [m, d], m),
+            LearningRate::AdaGrad | LearningRate::RmsProp => ([0, 0], [m, d], m),
+            LearningRate::Optimal | LearningRate::Constant | LearningRate::InvScaling => ([0, 0], [0, 0], 0),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -212,6 +319,7 @@ impl LinearCore {
         eta0: f64,
         power_t: f64,
         fit_intercept: bool,
+        adaptive: Adaptive,
         classes: Option<&[i64]>,
     ) -> Result<Self, ParamsError> {
         if !(alpha.is_finite() && alpha >= 0.0) {
@@ -235,14 +343,18 @@ impl LinearCore {
                     let initial_eta0 = typw / margin.dloss(-typw, 1.0).max(1.0);
                     optimal_init = 1.0 / (initial_eta0 * alpha);
                 }
-                LearningRate::Constant | LearningRate::InvScaling => {
+                LearningRate::Constant
+                | LearningRate::InvScaling
+                | LearningRate::AdaGrad
+                | LearningRate::RmsProp
+                | LearningRate::Adam => {
                     if !(eta0.is_finite() && eta0 > 0.0) {
-                        let name = if schedule == LearningRate::Constant { "constant" } else { "invscaling" };
-                        return Err(ParamsError::Eta0 { schedule: name, value: eta0 });
+                        return Err(ParamsError::Eta0 { schedule: schedule.name(), value: eta0 });
                     }
                 }
             }
         }
+        adaptive.check()?;
         let classes = Classes::declared_or_discover(classes)?;
         // As scikit-learn: l1_ratio only mixes for elastic net; L2 is all L2, L1 all L1.
         let l1_ratio = match penalty {
@@ -260,6 +372,7 @@ impl LinearCore {
             power_t,
             fit_intercept,
             optimal_init,
+            adaptive,
             classes,
             n_features: None,
             coef: Array2::zeros((0, 0)),
@@ -267,6 +380,7 @@ impl LinearCore {
             t: 1.0,
             l1_u: 0.0,
             l1_q: Array2::zeros((0, 0)),
+            acc: Accumulators::default(),
             seen: 0,
         })
     }
@@ -293,47 +407,32 @@ impl LinearCore {
             self.coef = Array2::zeros((m, d));
             self.intercept = Array1::zeros(m);
             self.l1_q = Array2::zeros((m, d));
+            let (mean, sq, steps) = self.acc_shapes();
+            self.acc = Accumulators { mean: Array2::zeros(mean), sq: Array2::zeros(sq), steps: Array1::zeros(steps) };
         }
     }
 
     /// Grow the weights after a new class was inserted at `at`.
     fn grow(&mut self, at: usize) {
-        let d = self.n_features.unwrap_or(0);
         let n_new = self.classes.len();
-        match n_new {
-            0 | 1 => {}
-            2 => {
-                self.coef = Array2::zeros((1, d));
-                self.intercept = Array1::zeros(1);
-                self.l1_q = Array2::zeros((1, d));
-            }
-            3 => {
-                // Binary to one-vs-rest: the old vector scores the old positive class;
-                // its negation scores the old negative class; the new class starts at zero.
-                let w = self.coef.row(0).to_owned();
-                let q = self.l1_q.row(0).to_owned();
-                let b = self.intercept[0];
-                let mut coef = Array2::zeros((3, d));
-                let mut l1_q = Array2::zeros((3, d));
-                let mut intercept = Array1::zeros(3);
-                let old: Vec<usize> = (0..3).filter(|&i| i != at).collect();
-                coef.row_mut(old[0]).assign(&w.mapv(|v| -v));
-                l1_q.row_mut(old[0]).assign(&q.mapv(|v| -v));
-                intercept[old[0]] = -b;
-                coef.row_mut(old[1]).assign(&w);
-                l1_q.row_mut(old[1]).assign(&q);
-                intercept[old[1]] = b;
-                self.coef = coef;
-                self.l1_q = l1_q;
-                self.intercept = intercept;
-            }
-            _ => {
-                self.coef = insert_zero_row(&self.coef, at);
-                self.l1_q = insert_zero_row(&self.l1_q, at);
-                let mut intercept = self.intercept.to_vec();
-                intercept.insert(at, 0.0);
-                self.intercept = Array1::from(intercept);
-            }
+        let d = self.n_features.unwrap_or(0);
+        self.coef = grow_rows(&self.coef, n_new, at, d, -1.0);
+        self.l1_q = grow_rows(&self.l1_q, n_new, at, d, -1.0);
+        self.intercept =
+            grow_rows(&self.intercept.view().insert_axis(Axis(1)).to_owned(), n_new, at, 1, -1.0).column(0).to_owned();
+        // The adaptive state follows its weights: a negated problem has negated
+        // gradients (the same squares), and a new class starts from nothing.
+        let (mean, sq, steps) = self.acc_shapes();
+        if mean[0] > 0 {
+            self.acc.mean = grow_rows(&self.acc.mean, n_new, at, d, -1.0);
+        }
+        if sq[0] > 0 {
+            self.acc.sq = grow_rows(&self.acc.sq, n_new, at, d, 1.0);
+        }
+        if steps > 0 {
+            self.acc.steps = grow_rows(&self.acc.steps.view().insert_axis(Axis(1)).to_owned(), n_new, at, 1, 1.0)
+                .column(0)
+                .to_owned();
         }
     }
 
@@ -342,6 +441,8 @@ impl LinearCore {
             LearningRate::Optimal => 1.0 / (self.alpha * (self.optimal_init + self.t - 1.0)),
             LearningRate::Constant => self.eta0,
             LearningRate::InvScaling => self.eta0 / self.t.powf(self.power_t),
+            // The base rate; the adaptive steps scale it per weight.
+            LearningRate::AdaGrad | LearningRate::RmsProp | LearningRate::Adam => self.eta0,
         }
     }
 
@@ -379,6 +480,13 @@ impl LinearCore {
         if n_models == 0 {
             // Fewer than two classes known: nothing to separate yet.
             return predicted;
+        }
+        if self.schedule.is_adaptive() {
+            if let Rule::Gradient(margin) = self.rule {
+                self.adaptive_step(margin, x, target, scores);
+                self.t += 1.0;
+                return predicted;
+            }
         }
         let eta = self.eta();
         let sqnorm = match self.rule {
@@ -432,6 +540,78 @@ impl LinearCore {
         }
         self.t += 1.0;
         predicted
+    }
+
+    /// One row's step with an adaptive step size, as River's `GLM._fit` with one of its
+    /// optimisers: the intercept takes a plain step of `intercept_lr` times the loss
+    /// gradient; each weight's gradient (`dloss * x_j`, plus `alpha * w_j` for the L2
+    /// part of the penalty, River's `l2`) goes through AdaGrad, RMSProp or Adam with
+    /// `lr = eta0`; the L1 part is the cumulative penalty, accrued at `eta0 * alpha`.
+    fn adaptive_step(&mut self, margin: Margin, x: ArrayView1<f64>, target: usize, scores: &[f64]) {
+        let n_models = self.coef.nrows();
+        let lr = self.eta0;
+        let Adaptive { beta_1, beta_2, rho, eps, intercept_lr } = self.adaptive;
+        let l2 = match self.penalty {
+            Penalty::L2 | Penalty::ElasticNet => (1.0 - self.l1_ratio) * self.alpha,
+            Penalty::None | Penalty::L1 => 0.0,
+        };
+        let l1 = matches!(self.penalty, Penalty::L1 | Penalty::ElasticNet);
+        if l1 {
+            self.l1_u += self.l1_ratio * lr * self.alpha;
+        }
+        for (m, &p) in scores.iter().enumerate().take(n_models) {
+            let y_m = if n_models == 1 {
+                if target == 1 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            } else if target == m {
+                1.0
+            } else {
+                -1.0
+            };
+            let dloss = margin.dloss(p, y_m).clamp(-MAX_DLOSS, MAX_DLOSS);
+            if self.fit_intercept {
+                self.intercept[m] -= intercept_lr * dloss;
+            }
+            let steps = self.acc.steps[m] + 1.0;
+            self.acc.steps[m] = steps;
+            let mut w = self.coef.row_mut(m);
+            let mut sq = self.acc.sq.row_mut(m);
+            match self.schedule {
+                LearningRate::Adam => {
+                    // River corrects the bias of both moments in the step size, and adds eps
+                    // to sqrt(v), not to the corrected sqrt(v_hat).
+                    let lr_t = lr * (1.0 - beta_2.powf(steps)).sqrt() / (1.0 - beta_1.powf(steps));
+                    let mut mean = self.acc.mean.row_mut(m);
+                    for ((wj, &xj), (mj, vj)) in w.iter_mut().zip(x.iter()).zip(mean.iter_mut().zip(sq.iter_mut())) {
+                        let g = xj * dloss + l2 * *wj;
+                        *mj = beta_1 * *mj + (1.0 - beta_1) * g;
+                        *vj = beta_2 * *vj + (1.0 - beta_2) * g * g;
+                        *wj -= lr_t * *mj / (vj.sqrt() + eps);
+                    }
+                }
+                LearningRate::AdaGrad => {
+                    for ((wj, &xj), gj) in w.iter_mut().zip(x.iter()).zip(sq.iter_mut()) {
+                        let g = xj * dloss + l2 * *wj;
+                        *gj += g * g;
+                        *wj -= lr / (*gj + eps).sqrt() * g;
+                    }
+                }
+                LearningRate::RmsProp => {
+                    for ((wj, &xj), gj) in w.iter_mut().zip(x.iter()).zip(sq.iter_mut()) {
+                        let g = xj * dloss + l2 * *wj;
+                        *gj = rho * *gj + (1.0 - rho) * g * g;
+                        *wj -= lr / (*gj + eps).sqrt() * g;
+                    }
+                }
+                LearningRate::Optimal | LearningRate::Constant | LearningRate::InvScaling => {}
+            }
+            if l1 {
+                apply_l1(w, self.l1_q.row_mut(m), self.l1_u);
+            }
+        }
     }
 
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
@@ -502,6 +682,26 @@ impl LinearCore {
             }
         }
         Ok(Some(proba))
+    }
+}
+
+/// `a` (one row per binary problem) after the classes grew to `n_new` with a new
+/// class at `at`, as the weights grow: zeros for a first pair; from two classes to
+/// three the old row scores the old positive class and `sign` times it the old
+/// negative one (the new class starts at zero); beyond, a zero row at `at`.
+fn grow_rows(a: &Array2<f64>, n_new: usize, at: usize, d: usize, sign: f64) -> Array2<f64> {
+    match n_new {
+        0 | 1 => a.clone(),
+        2 => Array2::zeros((1, d)),
+        3 => {
+            let w = a.row(0);
+            let mut out = Array2::zeros((3, d));
+            let old: Vec<usize> = (0..3).filter(|&i| i != at).collect();
+            out.row_mut(old[0]).assign(&w.mapv(|v| sign * v));
+            out.row_mut(old[1]).assign(&w);
+            out
+        }
+        _ => insert_zero_row(a, at),
     }
 }
 
@@ -617,12 +817,25 @@ pub struct SgdClassifierParams {
     pub l1_ratio: f64,
     /// Learning-rate schedule (default optimal).
     pub learning_rate: LearningRate,
-    /// Initial learning rate for constant and invscaling (default 0.01, scikit-learn 1.9's).
+    /// Initial learning rate for constant and invscaling, and River's `lr` for
+    /// adagrad, rmsprop and adam (default 0.01, scikit-learn 1.9's).
     pub eta0: f64,
     /// Exponent of invscaling (default 0.5).
     pub power_t: f64,
     /// Learn an intercept (default true).
     pub fit_intercept: bool,
+    /// Adam's decay of the running mean of gradients (default 0.9, River's).
+    pub beta_1: f64,
+    /// Adam's decay of the running mean of squared gradients (default 0.999, River's).
+    pub beta_2: f64,
+    /// RMSProp's decay of the running mean of squared gradients (default 0.9, River's).
+    pub rho: f64,
+    /// Added to the denominators of adagrad, rmsprop and adam (default 1e-8, River's).
+    pub eps: f64,
+    /// With adagrad, rmsprop and adam the intercept takes plain steps of this size
+    /// times the loss gradient, as River's `intercept_lr` (default 0.01, River's; 0
+    /// freezes it). scikit-learn's schedules step the intercept as the weights.
+    pub intercept_lr: f64,
     /// Declared classes, or `None` to discover them.
     pub classes: Option<Vec<i64>>,
 }
@@ -638,6 +851,11 @@ impl Default for SgdClassifierParams {
             eta0: 0.01,
             power_t: 0.5,
             fit_intercept: true,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            rho: 0.9,
+            eps: 1e-8,
+            intercept_lr: 0.01,
             classes: None,
         }
     }
@@ -684,6 +902,27 @@ impl SgdClassifierParams {
         self.fit_intercept = fit_intercept;
         self
     }
+    /// Set Adam's decay rates of the gradients' running mean and of their squares'.
+    pub fn betas(mut self, beta_1: f64, beta_2: f64) -> Self {
+        self.beta_1 = beta_1;
+        self.beta_2 = beta_2;
+        self
+    }
+    /// Set RMSProp's decay rate.
+    pub fn rho(mut self, rho: f64) -> Self {
+        self.rho = rho;
+        self
+    }
+    /// Set the adaptive step sizes' `eps`.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Set the intercept's step size under the adaptive step sizes.
+    pub fn intercept_lr(mut self, lr: f64) -> Self {
+        self.intercept_lr = lr;
+        self
+    }
     /// Declare the classes up front.
     pub fn classes(mut self, classes: &[i64]) -> Self {
         self.classes = Some(classes.to_vec());
@@ -705,6 +944,13 @@ impl SgdClassifierParams {
             self.eta0,
             self.power_t,
             self.fit_intercept,
+            Adaptive {
+                beta_1: self.beta_1,
+                beta_2: self.beta_2,
+                rho: self.rho,
+                eps: self.eps,
+                intercept_lr: self.intercept_lr,
+            },
             self.classes.as_deref(),
         )?;
         Ok(SgdClassifier { params: self, core })
@@ -762,10 +1008,31 @@ pub(crate) static SGD: Entry = Entry {
         Param::choice("penalty", PENALTIES, "the regularisation term"),
         Param::float("alpha", 0.0, false, f64::INFINITY, "regularisation strength"),
         Param::float("l1_ratio", 0.0, false, 1.0, "elastic-net mixing: 0 is L2, 1 is L1"),
-        Param::choice("learning_rate", &["optimal", "constant", "invscaling"], "the step-size schedule"),
-        Param::float("eta0", 0.0, true, f64::INFINITY, "initial step size of constant and invscaling"),
+        Param::choice(
+            "learning_rate",
+            &["optimal", "constant", "invscaling", "adagrad", "rmsprop", "adam"],
+            "the step-size schedule",
+        ),
+        Param::float(
+            "eta0",
+            0.0,
+            true,
+            f64::INFINITY,
+            "initial step size of constant and invscaling; the lr of adagrad, rmsprop and adam",
+        ),
         Param::float("power_t", f64::NEG_INFINITY, false, f64::INFINITY, "exponent of invscaling"),
         Param::bool("fit_intercept", "learn an intercept"),
+        Param::float_below("beta_1", 0.0, 1.0, "adam: decay of the running mean of gradients"),
+        Param::float_below("beta_2", 0.0, 1.0, "adam: decay of the running mean of squared gradients"),
+        Param::float_below("rho", 0.0, 1.0, "rmsprop: decay of the running mean of squared gradients"),
+        Param::float("eps", 0.0, true, f64::INFINITY, "adagrad, rmsprop, adam: added to each step's denominator"),
+        Param::float(
+            "intercept_lr",
+            0.0,
+            false,
+            f64::INFINITY,
+            "adagrad, rmsprop, adam: the intercept's constant step, as River's (0 freezes it)",
+        ),
     ],
     takes_counts: false,
     outputs_negative: false,
@@ -841,6 +1108,7 @@ impl PerceptronParams {
             self.eta0,
             0.5,
             self.fit_intercept,
+            Adaptive::default(),
             self.classes.as_deref(),
         )?;
         Ok(Perceptron { params: self, core })
@@ -949,6 +1217,7 @@ impl PassiveAggressiveParams {
             1.0,
             0.5,
             self.fit_intercept,
+            Adaptive::default(),
             self.classes.as_deref(),
         )?;
         Ok(PassiveAggressiveClassifier { params: self, core })

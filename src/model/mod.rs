@@ -19,7 +19,7 @@ pub mod stage;
 mod validate;
 
 pub use classes::Classes;
-pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, MAX_BATCH_SIZE, MAX_CLUSTERS};
+pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, TimeUnit, MAX_BATCH_SIZE, MAX_CLUSTERS};
 pub use linear::{
     LearningRate, Loss, PaLoss, PassiveAggressiveClassifier, PassiveAggressiveParams, Penalty, Perceptron,
     PerceptronParams, SgdClassifier, SgdClassifierParams,

@@ -35,13 +35,18 @@ fn check_classes(decoded: &Classes, fresh: &Classes) -> Result<(), String> {
 pub struct GaussianNbParams {
     /// Share of the largest feature variance added to every variance (default 1e-9).
     pub var_smoothing: f64,
+    /// Forget old records: class weights (the priors), means and variances are
+    /// exponentially weighted so that a record's weight halves after `halflife` more
+    /// records of the stream (decay `0.5^(1/halflife)` per record, every class at
+    /// once). Default 0: off, every record weighs the same (scikit-learn's).
+    pub halflife: f64,
     /// Declared classes, or `None` to discover them.
     pub classes: Option<Vec<i64>>,
 }
 
 impl Default for GaussianNbParams {
     fn default() -> Self {
-        Self { var_smoothing: 1e-9, classes: None }
+        Self { var_smoothing: 1e-9, halflife: 0.0, classes: None }
     }
 }
 
@@ -49,6 +54,11 @@ impl GaussianNbParams {
     /// Set `var_smoothing`.
     pub fn var_smoothing(mut self, v: f64) -> Self {
         self.var_smoothing = v;
+        self
+    }
+    /// Set the halflife in records (0: no forgetting).
+    pub fn halflife(mut self, records: f64) -> Self {
+        self.halflife = records;
         self
     }
     /// Declare the classes up front.
@@ -60,6 +70,9 @@ impl GaussianNbParams {
     pub fn build(self) -> Result<GaussianNb, ParamsError> {
         if !(self.var_smoothing.is_finite() && self.var_smoothing >= 0.0) {
             return Err(ParamsError::VarSmoothing(self.var_smoothing));
+        }
+        if !(self.halflife.is_finite() && self.halflife >= 0.0) {
+            return Err(ParamsError::Halflife(self.halflife));
         }
         let classes = Classes::declared_or_discover(self.classes.as_deref())?;
         let n = classes.len();
@@ -137,7 +150,7 @@ impl GaussianNb {
         &self.var + self.epsilon()
     }
 
-    /// Rows seen per class.
+    /// Rows seen per class (with a `halflife`, their exponentially decayed weights).
     pub fn class_count(&self) -> ArrayView1<'_, f64> {
         self.class_count.view()
     }
@@ -255,12 +268,22 @@ impl GaussianNb {
         jll.resize(self.classes.len(), 0.0);
         self.jll_row(x, terms, jll);
         let predicted = decide(&self.classes, jll.iter());
+        self.learn_row(x, y, moments::decay_per_record(self.params.halflife));
+        predicted
+    }
+
+    /// Learn one validated row. With `decay < 1` every class's weight (and the
+    /// overall moments') is first multiplied by it: the exponentially weighted form.
+    fn learn_row(&mut self, x: ArrayView1<f64>, y: i64, decay: f64) {
         let c = self.class_index(y);
+        if decay < 1.0 {
+            self.class_count.mapv_inplace(|w| w * decay);
+            self.all.count *= decay;
+        }
         moments::merge_row(self.class_count[c], self.theta.row_mut(c), self.var.row_mut(c), x);
         self.class_count[c] += 1.0;
         self.all.update_row(x);
         self.seen = self.seen.saturating_add(1);
-        predicted
     }
 }
 
@@ -272,6 +295,14 @@ impl OnlineClassifier for GaussianNb {
             return Ok(());
         }
         self.ensure_features(x.ncols());
+        let decay = moments::decay_per_record(self.params.halflife);
+        if decay < 1.0 {
+            // Each row's weight depends on its place in the stream: row by row.
+            for (row, &label) in x.outer_iter().zip(y.iter()) {
+                self.learn_row(row, label, decay);
+            }
+            return Ok(());
+        }
         let mut labels: Vec<i64> = y.to_vec();
         labels.sort_unstable();
         labels.dedup();
@@ -371,13 +402,22 @@ pub(crate) static GAUSSIAN_NB: Entry = Entry {
     name: "gaussian-nb",
     role: Role::Classifier,
     summary: "Gaussian naive Bayes (scikit-learn's GaussianNB)",
-    params: &[Param::float(
-        "var_smoothing",
-        0.0,
-        false,
-        f64::INFINITY,
-        "share of the largest feature variance added to every variance",
-    )],
+    params: &[
+        Param::float(
+            "var_smoothing",
+            0.0,
+            false,
+            f64::INFINITY,
+            "share of the largest feature variance added to every variance",
+        ),
+        Param::float(
+            "halflife",
+            0.0,
+            false,
+            f64::INFINITY,
+            "records after which a record's weight in the priors, means and variances halves (0: off)",
+        ),
+    ],
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<GaussianNbParams>,
@@ -509,7 +549,7 @@ impl MultinomialNb {
         self.feature_count.view()
     }
 
-    /// Rows seen per class.
+    /// Rows seen per class (with a `halflife`, their exponentially decayed weights).
     pub fn class_count(&self) -> ArrayView1<'_, f64> {
         self.class_count.view()
     }

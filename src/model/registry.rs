@@ -37,14 +37,17 @@ impl Role {
 /// The values a parameter takes.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
-    /// A real number in `[min, max]` (`min_open`: strictly above `min`).
+    /// A real number in `[min, max]` (`min_open`: strictly above `min`; `max_open`:
+    /// strictly below `max`).
     Float {
         /// Lower bound.
         min: f64,
         /// True when the lower bound itself is excluded.
         min_open: bool,
-        /// Upper bound (inclusive).
+        /// Upper bound.
         max: f64,
+        /// True when the upper bound itself is excluded.
+        max_open: bool,
     },
     /// A whole number of at least `min`.
     Int {
@@ -71,7 +74,11 @@ pub struct Param {
 impl Param {
     /// A real parameter `>= min` (or `> min` when `open`), `<= max`.
     pub const fn float(name: &'static str, min: f64, min_open: bool, max: f64, doc: &'static str) -> Self {
-        Self { name, kind: Kind::Float { min, min_open, max }, doc }
+        Self { name, kind: Kind::Float { min, min_open, max, max_open: false }, doc }
+    }
+    /// A real parameter `>= min` and `< max`.
+    pub const fn float_below(name: &'static str, min: f64, max: f64, doc: &'static str) -> Self {
+        Self { name, kind: Kind::Float { min, min_open: false, max, max_open: true }, doc }
     }
     /// A whole-number parameter `>= min`.
     pub const fn int(name: &'static str, min: i64, doc: &'static str) -> Self {
@@ -89,13 +96,17 @@ impl Param {
     /// The allowed values, for help.
     pub fn allowed(&self) -> String {
         match self.kind {
-            Kind::Float { min, min_open, max } => {
+            Kind::Float { min, min_open, max, max_open } => {
                 let low = if min == f64::NEG_INFINITY {
                     String::new()
                 } else {
                     format!("{} {min}", if min_open { ">" } else { ">=" })
                 };
-                let high = if max == f64::INFINITY { String::new() } else { format!("<= {max}") };
+                let high = if max == f64::INFINITY {
+                    String::new()
+                } else {
+                    format!("{} {max}", if max_open { "<" } else { "<=" })
+                };
                 let parts: Vec<String> = [low, high].into_iter().filter(|s| !s.is_empty()).collect();
                 if parts.is_empty() {
                     "a number".into()
@@ -117,14 +128,15 @@ impl Param {
     fn check(&self, stage: &str, value: &Value) -> Result<Json, String> {
         let wrong = || format!("{stage}: {} must be {}, got {value}", self.name, self.allowed());
         match (self.kind, value) {
-            (Kind::Float { min, min_open, max }, Value::Int(_) | Value::Float(_)) => {
+            (Kind::Float { min, min_open, max, max_open }, Value::Int(_) | Value::Float(_)) => {
                 let v = match *value {
                     Value::Int(i) => i as f64,
                     Value::Float(f) => f,
                     _ => unreachable!("matched above"),
                 };
                 let below = if min_open { v <= min } else { v < min };
-                if below || v > max || !v.is_finite() {
+                let above = if max_open { v >= max } else { v > max };
+                if below || above || !v.is_finite() {
                     return Err(wrong());
                 }
                 Ok(serde_json::json!(v))
