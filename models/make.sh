@@ -4,8 +4,12 @@
 #   bash models/make.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-eddy="${CARGO_TARGET_DIR:-target}/release/eddy"
+# EDDY_BIN: a binary already built (else the release build; the models are the same).
+eddy=${EDDY_BIN:-}
+if [ -z "$eddy" ]; then
+    cargo build --release --quiet
+    eddy="${CARGO_TARGET_DIR:-target}/release/eddy"
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # Mini-batch k-means, 4 centres, on 4-dimensional generated blobs.

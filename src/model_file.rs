@@ -31,9 +31,10 @@ use thiserror::Error;
 
 const MAGIC: &[u8; 8] = b"EDDYMDL\0";
 /// The format version this build writes and reads. Version 1 held the fixed
-/// enum of models that came before the model language; it is refused with a
-/// message that says how to re-create the file.
-pub const FORMAT_VERSION: u16 = 2;
+/// enum of models that came before the model language; version 2 the models
+/// before forgetting and adaptive steps added state to them. Both are refused
+/// with a message that says how to re-create the file.
+pub const FORMAT_VERSION: u16 = 3;
 const SIGNED: u8 = 1;
 const ENCRYPTED: u8 = 2;
 
@@ -175,12 +176,12 @@ pub enum ModelFileError {
         /// Its version.
         found: u16,
     },
-    /// Written by an eddy from before the model language.
+    /// Written by an older eddy, whose model states this one does not read.
     #[error(
-        "{0}: written by an older eddy (format 1, before the model language): re-create it with \
+        "{0}: written by an older eddy (format {1}; this one reads {FORMAT_VERSION}): re-create it with \
          `eddy run INPUT --model SPEC --save-model FILE` (or `eddy model new SPEC --features ...`)"
     )]
-    Outdated(PathBuf),
+    Outdated(PathBuf, u16),
     /// Shorter than its own lengths say.
     #[error("{0}: the file is truncated")]
     Truncated(PathBuf),
@@ -344,8 +345,8 @@ fn verify_bytes(path: &Path, bytes: &[u8], keys: &Keys) -> Result<Verified, Mode
     }
     let take = |at: usize, n: usize| bytes.get(at..at + n).ok_or_else(|| ModelFileError::Truncated(p()));
     let version = u16::from_le_bytes(take(8, 2)?.try_into().map_err(|_| ModelFileError::Truncated(p()))?);
-    if version == 1 {
-        return Err(ModelFileError::Outdated(p()));
+    if (1..FORMAT_VERSION).contains(&version) {
+        return Err(ModelFileError::Outdated(p(), version));
     }
     if version != FORMAT_VERSION {
         return Err(ModelFileError::UnknownVersion { path: p(), found: version });

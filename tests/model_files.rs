@@ -218,23 +218,27 @@ fn a_report_from_a_model_file() {
     assert!(d.join("r/km-state.png").exists());
 }
 
-/// A file of format version 1 (the fixed enum of models before the model language) is
-/// refused with a message that says how to re-create it, not decoded into nonsense.
+/// A file of an older format version (1: the fixed enum of models before the model
+/// language; 2: model states before forgetting and adaptive steps) is refused with a
+/// message that says how to re-create it, not decoded into nonsense.
 #[test]
-fn a_format_1_file_is_refused_with_how_to_re_create_it() {
+fn an_older_format_is_refused_with_how_to_re_create_it() {
     use sha2::{Digest, Sha256};
     let d = dir("format1");
     let path = d.join("old.eddy");
     model_file::save(&path, &header(4), &trained("sgd", false), &Keys::default()).expect("saves");
-    let mut bytes = std::fs::read(&path).expect("read");
-    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
-    let body_end = bytes.len() - 32;
-    let digest = Sha256::digest(&bytes[..body_end]);
-    bytes[body_end..].copy_from_slice(&digest);
-    std::fs::write(&path, &bytes).expect("write");
-    let err = model_file::load_model(&path, &Keys::default()).expect_err("format 1");
-    assert!(matches!(err, ModelFileError::Outdated(_)), "{err}");
-    assert!(err.to_string().contains("eddy run INPUT --model SPEC --save-model FILE"), "{err}");
+    let saved = std::fs::read(&path).expect("read");
+    for old in [1u16, 2] {
+        let mut bytes = saved.clone();
+        bytes[8..10].copy_from_slice(&old.to_le_bytes());
+        let body_end = bytes.len() - 32;
+        let digest = Sha256::digest(&bytes[..body_end]);
+        bytes[body_end..].copy_from_slice(&digest);
+        std::fs::write(&path, &bytes).expect("write");
+        let err = model_file::load_model(&path, &Keys::default()).expect_err("an older format");
+        assert!(matches!(err, ModelFileError::Outdated(_, v) if v == old), "{err}");
+        assert!(err.to_string().contains("eddy run INPUT --model SPEC --save-model FILE"), "{err}");
+    }
     // The shipped models are of this format and load.
     for shipped in ["models/sensors-sgd.eddy", "models/blobs-kmeans.eddy"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(shipped);
