@@ -191,3 +191,60 @@ impl From<linfa::Error> for ModelError {
         ModelError::Linfa(e.to_string())
     }
 }
+
+/// A drift detector's parameters broke one of its rules (see [`crate::drift`]).
+///
+/// The ranges the spec language checks (`delta` in (0, 1], `clock >= 1`, ...) are
+/// checked again here, so a detector built in Rust or decoded from a file obeys them
+/// too.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum DriftParamsError {
+    /// A parameter outside its range.
+    #[error("{param} must be {rule}, got {value}")]
+    OutOfRange {
+        /// The parameter's name (River's).
+        param: &'static str,
+        /// The range, in words.
+        rule: &'static str,
+        /// The rejected value.
+        value: f64,
+    },
+    /// EDDM's warning level `alpha` must not be below its drift level `beta`.
+    #[error("alpha must be >= beta, got alpha={alpha} and beta={beta}")]
+    AlphaBelowBeta {
+        /// The warning level.
+        alpha: f64,
+        /// The drift level.
+        beta: f64,
+    },
+    /// KSWIN draws `stat_size` values from the `window_size - stat_size` oldest ones,
+    /// so the window must hold at least twice `stat_size`.
+    #[error("window_size must be at least 2 * stat_size, got window_size={window_size} and stat_size={stat_size}")]
+    KswinWindow {
+        /// The window's length.
+        window_size: usize,
+        /// The length of each tested sample.
+        stat_size: usize,
+    },
+}
+
+/// A value a drift detector cannot take.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum DriftValueError {
+    /// NaN or an infinity.
+    #[error("{value} is not a finite number")]
+    NotFinite {
+        /// The value.
+        value: f64,
+    },
+    /// A binary detector (DDM, EDDM, HDDM) takes 0 or 1 (1 for an error).
+    #[error("{detector} takes 0 or 1 (1 marks an error), got {value}")]
+    NotBinary {
+        /// The detector's registry name.
+        detector: &'static str,
+        /// The value.
+        value: f64,
+    },
+}

@@ -20,6 +20,8 @@
 //! - [`metrics`]: prequential accuracy, rolling accuracy, confusion matrix,
 //!   macro F1; inertia and adjusted Rand index.
 //! - [`source::synth`]: seeded stream generators.
+//! - [`drift`]: drift detectors (ADWIN, Page-Hinkley, KSWIN, DDM, EDDM, HDDM_A,
+//!   HDDM_W) with River's semantics, fed one value at a time.
 //!
 //! Every model validates a batch before touching its state: a bad batch is
 //! refused with a [`ModelError`] and the model is unchanged.
@@ -44,6 +46,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod drift;
 pub mod error;
 pub mod metrics;
 pub mod model;

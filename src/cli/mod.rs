@@ -2,6 +2,7 @@
 //! [`run::RunConfig`], which builds the source, the models and the sinks.
 
 mod demo;
+mod drift;
 mod new_model;
 mod run;
 #[cfg(feature = "server")]
@@ -33,6 +34,18 @@ enum Command {
     ///   tail -f events.ndjson | eddy run - --format ndjson --model perceptron --label-column y --labels-out -
     #[command(verbatim_doc_comment)]
     Run(Box<RunArgs>),
+    /// Watch one numeric column for drift: write one JSON line per warning or drift.
+    ///
+    /// Detectors (ADWIN, Page-Hinkley, KSWIN, DDM, EDDM, HDDM_A, HDDM_W) follow River
+    /// 0.26.1; `eddy drift --list` shows their parameters. A summary goes to standard error.
+    ///
+    /// Examples:
+    ///   eddy drift data.csv --column latency --detector 'adwin(delta=0.002)'
+    ///   eddy drift errors.ndjson --column wrong --detector ddm --detector hddm-w --events-out events.ndjson
+    ///   eddy drift growing.csv --column latency --follow --events-out events.ndjson
+    ///   tail -f log.csv | eddy drift - --format csv --column latency
+    #[command(verbatim_doc_comment)]
+    Drift(Box<drift::DriftArgs>),
     /// Write a report: report.html (self-contained) and report.md with its pictures.
     ///
     /// MODEL_OR_RUN is a run folder with run.json (written by `eddy run --plots DIR` or
@@ -97,6 +110,7 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Run(args) => run::run(*args),
+        Command::Drift(args) => drift::run(*args),
         Command::Checkpoint(cmd) => checkpoints(cmd),
         Command::Report { run, out, signing_key, encryption_key } => {
             report(&run, &out, signing_key.as_deref(), encryption_key.as_deref())

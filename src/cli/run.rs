@@ -244,7 +244,7 @@ const MAX_BATCH: usize = 1 << 22;
 
 /// Refuse an output that is one of the inputs (it would be overwritten while being
 /// read), and create the folders of every output before anything is read.
-fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, outputs: &[PathBuf]) -> Result<()> {
+pub(crate) fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, outputs: &[PathBuf]) -> Result<()> {
     let inputs: Vec<PathBuf> = [Some(std::path::Path::new(input)), labels_from]
         .into_iter()
         .flatten()

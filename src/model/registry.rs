@@ -125,7 +125,7 @@ impl Param {
     }
 
     /// Check a written value and turn it into the JSON the stage's params read.
-    fn check(&self, stage: &str, value: &Value) -> Result<Json, String> {
+    pub fn check(&self, stage: &str, value: &Value) -> Result<Json, String> {
         let wrong = || format!("{stage}: {} must be {}, got {value}", self.name, self.allowed());
         match (self.kind, value) {
             (Kind::Float { min, min_open, max, max_open }, Value::Int(_) | Value::Float(_)) => {
@@ -243,7 +243,8 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     scored.into_iter().take(3).map(|(_, c)| c).collect()
 }
 
-fn did_you_mean(name: &str, candidates: Vec<&str>, all: &[&str]) -> String {
+/// "did you mean X?" with the nearest names, or the whole list when none is near.
+pub(crate) fn did_you_mean(name: &str, candidates: Vec<&str>, all: &[&str]) -> String {
     let near = nearest(name, candidates);
     if near.is_empty() {
         format!("one of {}", all.join(", "))
@@ -389,7 +390,7 @@ pub fn stage_spec(stage: &dyn Stage) -> String {
 }
 
 /// A parameter's JSON value as the spec writes it.
-fn json_as_spec(v: &Json) -> String {
+pub(crate) fn json_as_spec(v: &Json) -> String {
     match v {
         Json::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => i.to_string(),
