@@ -245,6 +245,20 @@ fn other_values(kind: Kind, default: &serde_json::Value) -> Vec<String> {
             .map(|c| c.split('|').next().expect("a name").to_string())
             .filter(|c| default.as_str() != Some(c.as_str()))
             .collect(),
+        // Another estimator of the role, alone and behind the scaler.
+        Kind::Model(role) => ENTRIES
+            .iter()
+            // Not wrappers (no defaults to nest), nor models of counts (the test feeds blobs).
+            .filter(|e| e.role == role && Some(e.name) != default.as_str() && !e.takes_counts)
+            .filter(|e| !e.params.iter().any(|p| matches!(p.kind, Kind::Model(_))))
+            .flat_map(|e| [e.name.to_string(), format!("scale | {}", e.name)])
+            .filter(|spec| Model::from_spec(spec).is_ok())
+            .collect(),
+        Kind::Detector => eddy::drift::ENTRIES
+            .iter()
+            .map(|e| e.name.to_string())
+            .filter(|name| default.as_str() != Some(name.as_str()))
+            .collect(),
     }
 }
 

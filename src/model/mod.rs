@@ -11,6 +11,7 @@
 //! any state is touched.
 
 mod classes;
+mod drift_retrain;
 mod kmeans;
 mod linear;
 mod naive_bayes;
@@ -19,6 +20,7 @@ pub mod stage;
 mod validate;
 
 pub use classes::Classes;
+pub use drift_retrain::{DriftRetrain, DriftRetrainParams};
 pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, TimeUnit, MAX_BATCH_SIZE, MAX_CLUSTERS};
 pub use linear::{
     LearningRate, Loss, PaLoss, PassiveAggressiveClassifier, PassiveAggressiveParams, Penalty, Perceptron,

@@ -58,6 +58,11 @@ pub enum Kind {
     Bool,
     /// One of these names; `canonical|alias|...` lists accepted spellings.
     Choice(&'static [&'static str]),
+    /// A model in the model language ending with an estimator of this role: the
+    /// model a wrapper wraps (`model=scale | sgd(loss=log_loss)`).
+    Model(Role),
+    /// A drift detector in the spec language (`detector=adwin(delta=0.002)`).
+    Detector,
 }
 
 /// One parameter of a stage.
@@ -87,6 +92,14 @@ impl Param {
     /// A `true`/`false` parameter.
     pub const fn bool(name: &'static str, doc: &'static str) -> Self {
         Self { name, kind: Kind::Bool, doc }
+    }
+    /// A parameter that takes a model of `role`.
+    pub const fn model(name: &'static str, role: Role, doc: &'static str) -> Self {
+        Self { name, kind: Kind::Model(role), doc }
+    }
+    /// A parameter that takes a drift detector.
+    pub const fn detector(name: &'static str, doc: &'static str) -> Self {
+        Self { name, kind: Kind::Detector, doc }
     }
     /// A parameter that takes one of `choices`.
     pub const fn choice(name: &'static str, choices: &'static [&'static str], doc: &'static str) -> Self {
@@ -121,6 +134,8 @@ impl Param {
                 .map(|c| c.replace('|', " (or ") + if c.contains('|') { ")" } else { "" })
                 .collect::<Vec<_>>()
                 .join(" | "),
+            Kind::Model(role) => format!("a {} in the model language", role.word()),
+            Kind::Detector => format!("a drift detector: {}", crate::drift::registry::names().join(" | ")),
         }
     }
 
@@ -148,6 +163,29 @@ impl Param {
                 .find_map(|c| c.split('|').any(|s| s == n).then(|| c.split('|').next().unwrap_or(c)))
                 .map(|canonical| Json::String(canonical.into()))
                 .ok_or_else(wrong),
+            // Built here with no run context only to check it (and print it canonically);
+            // the wrapper builds it again with the run's context.
+            (Kind::Model(role), Value::Stages(_) | Value::Name(_)) => {
+                let text = value.to_string();
+                let nested = |e: SpecError| format!("{stage}: {}: {}", self.name, e.message);
+                let (label, model) = build_text(&text, &Context::default()).map_err(nested)?;
+                if label.is_some() {
+                    return Err(format!("{stage}: {}: a model inside a model takes no label", self.name));
+                }
+                let found = match &model {
+                    Model::Classifier(_) => Role::Classifier,
+                    Model::Clusterer(_) => Role::Clusterer,
+                };
+                if found != role {
+                    return Err(format!("{stage}: {} must be {}, got a {}", self.name, self.allowed(), found.word()));
+                }
+                Ok(Json::String(model.spec()))
+            }
+            (Kind::Detector, Value::Stages(_) | Value::Name(_)) => {
+                let detector = crate::drift::build_text(&value.to_string())
+                    .map_err(|e| format!("{stage}: {}: {}", self.name, e.message))?;
+                Ok(Json::String(detector.spec()))
+            }
             _ => Err(wrong()),
         }
     }
@@ -169,6 +207,9 @@ pub enum BuildError {
     /// The parameters do not fit the stage's parameter type.
     #[error("{0}")]
     Decode(#[from] serde_json::Error),
+    /// A model or detector given as a parameter could not be built.
+    #[error("{0}")]
+    Nested(String),
 }
 
 /// One stage eddy offers.
@@ -209,6 +250,7 @@ pub static ENTRIES: &[&Entry] = &[
     &super::naive_bayes::GAUSSIAN_NB,
     &super::naive_bayes::MULTINOMIAL_NB,
     &super::kmeans::MINIBATCH_KMEANS,
+    &super::drift_retrain::DRIFT_RETRAIN,
 ];
 
 /// The entry called `name`.
@@ -379,13 +421,22 @@ pub fn stage_spec(stage: &dyn Stage) -> String {
         .iter()
         .filter_map(|p| {
             let v = params.get(p.name)?;
-            (defaults.get(p.name) != Some(v)).then(|| format!("{}={}", p.name, json_as_spec(v)))
+            (defaults.get(p.name) != Some(v)).then(|| format!("{}={}", p.name, value_as_spec(p, v)))
         })
         .collect();
     if args.is_empty() {
         entry.name.into()
     } else {
         format!("{}({})", entry.name, args.join(", "))
+    }
+}
+
+/// A parameter's JSON value as the spec writes it: models and detectors as their
+/// own specs, unquoted.
+fn value_as_spec(param: &Param, v: &Json) -> String {
+    match (param.kind, v) {
+        (Kind::Model(_) | Kind::Detector, Json::String(text)) => text.clone(),
+        _ => json_as_spec(v),
     }
 }
 
@@ -407,7 +458,8 @@ pub(crate) fn json_as_spec(v: &Json) -> String {
 
 /// The default of `param` of `entry`, as the spec writes it.
 pub fn default_of(entry: &Entry, param: &str) -> Option<String> {
-    (entry.defaults)().get(param).map(json_as_spec)
+    let p = entry.params.iter().find(|p| p.name == param)?;
+    (entry.defaults)().get(param).map(|v| value_as_spec(p, v))
 }
 
 /// `eddy model list`: every stage (or the one named), with its parameters,
