@@ -127,6 +127,9 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             "minibatch-kmeans(n_clusters=3)",
             "--model",
             "scale | sgd",
+            // A wrapper with a detector: both models and the detector are checkpointed.
+            "--model",
+            "retrain=drift-retrain(model=scale | sgd, detector=adwin(delta=0.2))",
             "--batch-size",
             "500",
             "--labels-out",
@@ -180,12 +183,12 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         break;
     }
     assert!(kills >= 1, "at least one kill happened");
-    for file in ["l.minibatch-kmeans.csv", "l.sgd.csv", "rejects.tsv"] {
+    for file in ["l.minibatch-kmeans.csv", "l.sgd.csv", "l.retrain.csv", "rejects.tsv"] {
         let a = std::fs::read(d.join("whole").join(file)).expect("whole labels");
         let b = std::fs::read(d.join("killed").join(file)).expect("killed labels");
         assert!(a == b, "{file}: the labels differ after {kills} kills ({} vs {} bytes)", a.len(), b.len());
     }
-    for model in ["minibatch-kmeans", "sgd"] {
+    for model in ["minibatch-kmeans", "sgd", "retrain"] {
         let load = |run: &str| {
             let (_, m): (_, eddy::model::Model) =
                 eddy::model_file::load(&d.join(run).join(format!("m.{model}.eddy")), "model", &Keys::default())
@@ -204,6 +207,10 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     assert_eq!(
         summary("killed")["models"][1]["metrics"]["accuracy"],
         summary("whole")["models"][1]["metrics"]["accuracy"]
+    );
+    assert_eq!(
+        summary("killed")["models"][2]["metrics"]["accuracy"],
+        summary("whole")["models"][2]["metrics"]["accuracy"]
     );
 }
 
