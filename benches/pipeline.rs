@@ -43,6 +43,7 @@ fn run(input: &str, specs: &[String], label_column: Option<&str>) -> u64 {
     let stages = specs
         .iter()
         .map(|s| ModelStage {
+            events: None,
             name: s.clone(),
             model: Model::from_spec(s).expect("valid"),
             sink: Box::new(Discard(0)),
@@ -192,6 +193,7 @@ fn snapshots(c: &mut Criterion) {
         let options = SourceOptions { batch_size: BATCH, ..SourceOptions::default() };
         let source = source::open(&input, options).expect("opens");
         let stage = ModelStage {
+            events: None,
             name: "kmeans".into(),
             model: Model::from_spec(&kmeans_spec()).expect("valid"),
             sink: Box::new(Discard(0)),
@@ -232,6 +234,7 @@ fn checkpoints(c: &mut Criterion) {
         let source =
             source::open(&input, SourceOptions { batch_size: BATCH, ..SourceOptions::default() }).expect("opens");
         let stage = ModelStage {
+            events: None,
             name: "kmeans".into(),
             model: Model::from_spec(&kmeans_spec()).expect("valid"),
             sink: Box::new(Discard(0)),

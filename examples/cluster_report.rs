@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let input = "synth:blobs?n=100000&d=6&k=5&std=1.5&drift=0.0005&seed=11";
     let source = source::open(input, SourceOptions { batch_size: 1024, ..SourceOptions::default() })?;
     let stage = ModelStage {
+        events: None,
         name: "minibatch-kmeans".into(),
         model: Model::from_spec("minibatch-kmeans(n_clusters=5, random_state=11)")?,
         sink: Box::new(MemorySink::default()),

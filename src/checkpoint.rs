@@ -58,6 +58,12 @@ pub struct ModelCheckpoint {
     pub classification: ClassificationMetrics,
     /// Its clustering scores.
     pub clustering: ClusteringMetrics,
+    /// Its drift detector and the events the summary lists (`--drift`).
+    pub monitor: Option<crate::drift::Monitor>,
+    /// The events listed in the summary so far.
+    pub events: Vec<crate::pipeline::RunEvent>,
+    /// The events file's durable length when the checkpoint was taken.
+    pub events_len: u64,
 }
 
 /// A checkpoint: the source's position and every model's state there.

@@ -146,6 +146,12 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             "skip",
             "--rejects",
             &format!("{out}/rejects.tsv"),
+            // A detector on every classifier's errors: its state is checkpointed and its
+            // events file cut back at resume like the labels.
+            "--drift",
+            "adwin(delta=0.2)",
+            "--events-out",
+            &format!("{out}/events.ndjson"),
             "--quiet",
         ]
         .iter()
@@ -183,7 +189,16 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         break;
     }
     assert!(kills >= 1, "at least one kill happened");
-    for file in ["l.minibatch-kmeans.csv", "l.sgd.csv", "l.retrain.csv", "rejects.tsv"] {
+    let events = std::fs::read_to_string(d.join("whole").join("events.sgd.ndjson")).expect("events");
+    assert!(events.lines().count() >= 2, "the detector fires in this run: {events}");
+    for file in [
+        "l.minibatch-kmeans.csv",
+        "l.sgd.csv",
+        "l.retrain.csv",
+        "rejects.tsv",
+        "events.sgd.ndjson",
+        "events.retrain.ndjson",
+    ] {
         let a = std::fs::read(d.join("whole").join(file)).expect("whole labels");
         let b = std::fs::read(d.join("killed").join(file)).expect("killed labels");
         assert!(a == b, "{file}: the labels differ after {kills} kills ({} vs {} bytes)", a.len(), b.len());
@@ -212,6 +227,9 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         summary("killed")["models"][2]["metrics"]["accuracy"],
         summary("whole")["models"][2]["metrics"]["accuracy"]
     );
+    for m in 1..3 {
+        assert_eq!(summary("killed")["models"][m]["drift"], summary("whole")["models"][m]["drift"], "model {m}");
+    }
 }
 
 /// A corrupted newest checkpoint: --resume falls back to the one before and still ends

@@ -25,7 +25,13 @@ fn stages(specs: &[&str], classes: Option<Vec<i64>>) -> (Vec<ModelStage>, Vec<Me
             sinks.push(sink.clone());
             let inherited = vec![("n_clusters", Value::Int(4)), ("batch_size", Value::Int(100))];
             let (_, model) = build_text(spec, &Context { inherited, classes: classes.clone() }).expect("valid");
-            ModelStage { name: model.estimator().into(), model, sink: Box::new(sink), labels_path: String::new() }
+            ModelStage {
+                events: None,
+                name: model.estimator().into(),
+                model,
+                sink: Box::new(sink),
+                labels_path: String::new(),
+            }
         })
         .collect();
     (stages, sinks)

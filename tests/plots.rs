@@ -27,6 +27,7 @@ fn tracked(kinds: &[&str], plots: Option<&Path>, every: u64) -> pipeline::RunOut
     let stages = kinds
         .iter()
         .map(|&kind| ModelStage {
+            events: None,
             name: kind.into(),
             model: Model::from_spec(&if kind == "minibatch-kmeans" {
                 format!("{kind}(n_clusters=3, batch_size=256)")
@@ -233,12 +234,14 @@ fn one_cluster_one_class_and_a_damaged_run_json() {
     let src = source::open("synth:blobs?n=640&d=1&k=1&seed=3", o).expect("valid");
     let stages = vec![
         ModelStage {
+            events: None,
             name: "km".into(),
             model: Model::from_spec("minibatch-kmeans(n_clusters=1)").expect("valid"),
             sink: Box::new(MemorySink::default()),
             labels_path: String::new(),
         },
         ModelStage {
+            events: None,
             name: "nb".into(),
             model: Model::from_spec("gaussian-nb").expect("valid"),
             sink: Box::new(MemorySink::default()),
@@ -307,6 +310,7 @@ fn bad_snapshot_options_and_an_unwritable_plots_folder() {
     .expect("valid");
     let sink = MemorySink::default();
     let stage = ModelStage {
+        events: None,
         name: "km".into(),
         model: Model::from_spec("minibatch-kmeans(n_clusters=2)").expect("valid"),
         sink: Box::new(sink.clone()),

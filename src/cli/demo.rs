@@ -117,6 +117,7 @@ fn one_run(
     let name = label.unwrap_or_else(|| model.estimator().to_string());
     let path = config.out.join(format!("labels.{name}.csv")).display().to_string();
     let stage = ModelStage {
+        events: None,
         name,
         model,
         sink: sink::create(&path).with_context(|| format!("creating {path}"))?,

@@ -121,6 +121,17 @@ pub struct RunArgs {
     /// With --checkpoint: keep the newest this many.
     #[arg(long, default_value_t = 2)]
     pub keep_checkpoints: usize,
+    /// Watch each classifier's prequential error (1 for a wrong label) with this drift
+    /// detector, e.g. 'adwin' or 'ddm(drift_threshold=2.5)' (`eddy drift --help` lists
+    /// them): warnings and drifts are counted and listed in the summary, and written to
+    /// --events-out.
+    #[arg(long, value_name = "DETECTOR")]
+    pub drift: Option<String>,
+    /// With --drift: one NDJSON event per warning or drift (record, model, detector, kind,
+    /// mean_before, mean_after: the error rate around it). With several models:
+    /// <stem>.<model>.<ext>.
+    #[arg(long)]
+    pub events_out: Option<String>,
     /// Continue from the newest valid checkpoint in --checkpoint DIR (the one before it if
     /// it does not verify): cut the label files back to it, restore the models and scores,
     /// read the input past it, and go on. Without a checkpoint, start from the beginning.
@@ -275,6 +286,8 @@ pub struct PlannedModel {
     pub model: Model,
     /// Where its labels go.
     pub labels_path: String,
+    /// Where its drift events go, with --drift and --events-out.
+    pub events_path: Option<String>,
     /// The model file it came from, with the features and class names it records.
     pub file: Option<(PathBuf, crate::model_file::Header)>,
 }
@@ -372,12 +385,18 @@ impl RunConfig {
         let mut models: Vec<PlannedModel> = Vec::new();
         for spec in &args.models {
             let (name, model) = args.model.build(spec, classes.clone())?;
-            models.push(PlannedModel { name, model, labels_path: String::new(), file: None });
+            models.push(PlannedModel { name, model, labels_path: String::new(), events_path: None, file: None });
         }
         for path in &args.model_files {
             let (header, model) = crate::model_file::load_model(path, &keys)?;
             let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-            models.push(PlannedModel { name, model, labels_path: String::new(), file: Some((path.clone(), header)) });
+            models.push(PlannedModel {
+                name,
+                model,
+                labels_path: String::new(),
+                events_path: None,
+                file: Some((path.clone(), header)),
+            });
         }
         let mut seen = std::collections::HashSet::new();
         for PlannedModel { name, .. } in &models {
@@ -393,12 +412,25 @@ impl RunConfig {
                 bail!("model {name} is a classifier: it needs --label-column (or --labels-from for .npy) to learn, or --no-learn to only label");
             }
         }
+        let drift = match &args.drift {
+            Some(spec) => Some(crate::drift::build_text(spec).map_err(|e| anyhow::anyhow!("--drift: {e}"))?),
+            None => None,
+        };
+        if args.events_out.is_some() && drift.is_none() {
+            bail!("--events-out goes with --drift DETECTOR (the events are its warnings and drifts)");
+        }
+        if args.events_out.as_deref() == Some("-") {
+            bail!("--events-out takes a file name");
+        }
         let many = models.len() > 1;
+        let each = |path: &str, name: &str| if many { sink::path_for_model(path, name) } else { path.to_string() };
         for m in &mut models {
-            m.labels_path =
-                if many { sink::path_for_model(&args.labels_out, &m.name) } else { args.labels_out.clone() };
+            m.labels_path = each(&args.labels_out, &m.name);
+            let watched = matches!(m.model, Model::Classifier(_));
+            m.events_path = args.events_out.as_deref().filter(|_| watched).map(|p| each(p, &m.name));
         }
         let mut outputs: Vec<PathBuf> = models.iter().map(|m| PathBuf::from(&m.labels_path)).collect();
+        outputs.extend(models.iter().filter_map(|m| m.events_path.as_ref().map(PathBuf::from)));
         outputs.extend(args.rejects.iter().cloned());
         outputs.extend(args.summary_json.iter().cloned());
         outputs.extend(args.save_model.iter().cloned());
@@ -464,6 +496,7 @@ impl RunConfig {
                 quit,
                 snapshots,
                 track: args.report.is_some(),
+                drift,
                 ..PipelineOptions::default()
             },
             summary_json: args.summary_json,
@@ -499,6 +532,7 @@ impl RunConfig {
             ("--features".into(), self.features.join(",")),
             ("--label-column".into(), self.source.label_column.clone().unwrap_or_default()),
             ("--rejects".into(), self.source.rejects.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+            ("--drift".into(), self.pipeline.drift.as_ref().map(|d| d.spec()).unwrap_or_default()),
         ]
     }
 
@@ -557,14 +591,27 @@ impl RunConfig {
                     .find(|m| m.name == *name && m.labels_path == *path)
                     .ok_or_else(|| anyhow::anyhow!("the checkpoint has no model {name} writing {path}: resume with the same --model and --labels-out"))
             });
-            let (model, sink) = match resumed {
+            let (model, sink, events) = match resumed {
                 Some(found) => {
                     let m = found?;
-                    (m.model.clone(), sink::reopen(path, m.labels_len).with_context(|| format!("reopening {path}"))?)
+                    let events = match &planned.events_path {
+                        Some(p) => {
+                            Some(sink::EventsFile::reopen(p, m.events_len).with_context(|| format!("reopening {p}"))?)
+                        }
+                        None => None,
+                    };
+                    let sink = sink::reopen(path, m.labels_len).with_context(|| format!("reopening {path}"))?;
+                    (m.model.clone(), sink, events)
                 }
-                None => (planned.model.clone(), sink::create(path).with_context(|| format!("creating {path}"))?),
+                None => {
+                    let events = match &planned.events_path {
+                        Some(p) => Some(sink::EventsFile::create(p).with_context(|| format!("creating {p}"))?),
+                        None => None,
+                    };
+                    (planned.model.clone(), sink::create(path).with_context(|| format!("creating {path}"))?, events)
+                }
             };
-            stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone() });
+            stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone(), events });
         }
         let bar = self.progress.then(progress_bar);
         if let Some(bar) = &bar {
@@ -654,6 +701,19 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
     for m in &summary.models {
         if let Metrics::Clusterer { inertia_units: "standardised", .. } = &m.metrics {
             writeln!(out, "  {}: inertia in standardised units (it has a transformer in front)", m.model)?;
+        }
+    }
+    for m in &summary.models {
+        if let Some(d) = &m.drift {
+            let first: Vec<String> = d
+                .events
+                .iter()
+                .filter(|e| e.kind == crate::drift::EventKind::Drift)
+                .take(5)
+                .map(|e| e.record.to_string())
+                .collect();
+            let at = if first.is_empty() { String::new() } else { format!(" (first at records {})", first.join(", ")) };
+            writeln!(out, "  {}: {} warnings, {} drifts{at} [{}]", m.model, d.warnings, d.drifts, d.detector)?;
         }
     }
     if let Some(stats) = &summary.snapshots {

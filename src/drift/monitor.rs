@@ -1,14 +1,14 @@
 //! A detector watching a stream, turned into events with the means around them.
 
 use super::{Detector, Signal};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// The most recent values a [`Monitor`] keeps for `mean_after`.
 const MAX_RECENT: usize = 100_000;
 
 /// What an event reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// The detector entered its warning zone.
@@ -39,7 +39,10 @@ pub struct Event {
 /// warning when the detector enters its warning zone (River's `warning_detected`
 /// holds while the zone lasts; one event marks its start). After a drift the
 /// detector and the means start afresh.
-#[derive(Debug, Clone)]
+///
+/// It is saved in checkpoints; a decoded one is checked before it is used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "MonitorParts")]
 pub struct Monitor {
     detector: Box<dyn Detector>,
     recent: VecDeque<f64>,
@@ -49,6 +52,39 @@ pub struct Monitor {
     in_warning: bool,
     warnings: u64,
     drifts: u64,
+}
+
+/// A monitor as decoded, before it is checked.
+#[derive(Deserialize)]
+struct MonitorParts {
+    detector: Box<dyn Detector>,
+    recent: VecDeque<f64>,
+    window: usize,
+    since: (f64, u64),
+    in_warning: bool,
+    warnings: u64,
+    drifts: u64,
+}
+
+impl TryFrom<MonitorParts> for Monitor {
+    type Error = String;
+    fn try_from(p: MonitorParts) -> Result<Self, String> {
+        if !(1..=MAX_RECENT).contains(&p.window) || p.recent.len() > p.window {
+            return Err(format!("a monitor window of {} holding {} values", p.window, p.recent.len()));
+        }
+        if !p.since.0.is_finite() || p.since.1 < p.recent.len() as u64 || p.recent.iter().any(|v| !v.is_finite()) {
+            return Err("a monitor whose running values do not add up".into());
+        }
+        Ok(Self {
+            detector: p.detector,
+            recent: p.recent,
+            window: p.window,
+            since: p.since,
+            in_warning: p.in_warning,
+            warnings: p.warnings,
+            drifts: p.drifts,
+        })
+    }
 }
 
 impl Monitor {
@@ -83,7 +119,7 @@ impl Monitor {
         }
         self.recent.push_back(x);
         self.since.0 += x;
-        self.since.1 += 1;
+        self.since.1 = self.since.1.saturating_add(1);
         match self.detector.update(x) {
             Signal::None => {
                 self.in_warning = false;
@@ -92,12 +128,12 @@ impl Monitor {
             Signal::Warning if self.in_warning => None,
             Signal::Warning => {
                 self.in_warning = true;
-                self.warnings += 1;
+                self.warnings = self.warnings.saturating_add(1);
                 let (mean_before, mean_after) = self.means();
                 Some(Event { kind: EventKind::Warning, mean_before, mean_after })
             }
             Signal::Drift => {
-                self.drifts += 1;
+                self.drifts = self.drifts.saturating_add(1);
                 let (mean_before, mean_after) = match self.detector.split_means() {
                     Some((before, after)) => (Some(before), Some(after)),
                     None => self.means(),

@@ -72,6 +72,42 @@ pub struct PipelineOptions {
     /// Continue from this checkpoint: each model's scores and record count are restored
     /// (the models themselves and the source position are set up by the caller).
     pub resume: Option<Arc<Checkpoint>>,
+    /// Watch each classifier's prequential error (1 for a wrong label) with a copy of
+    /// this detector (`--drift`); its warnings and drifts become [`RunEvent`]s.
+    pub drift: Option<Box<dyn crate::drift::Detector>>,
+}
+
+/// A warning or drift signalled on a model's errors during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RunEvent {
+    /// The record (its index in the input) whose error signalled.
+    pub record: u64,
+    /// The model watched.
+    pub model: String,
+    /// The detector, in the spec language.
+    pub detector: String,
+    /// Warning or drift.
+    pub kind: crate::drift::EventKind,
+    /// The error rate before the change (see [`crate::drift::Event`]).
+    pub mean_before: Option<f64>,
+    /// The error rate after it.
+    pub mean_after: Option<f64>,
+}
+
+/// Events kept in the summary (the events file has them all).
+pub const MAX_LISTED_EVENTS: usize = 1000;
+
+/// What a model's detector saw over the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DriftSummary {
+    /// The detector, in the spec language.
+    pub detector: String,
+    /// Warning events (one per warning zone).
+    pub warnings: u64,
+    /// Drift events.
+    pub drifts: u64,
+    /// The first events, at most [`MAX_LISTED_EVENTS`].
+    pub events: Vec<RunEvent>,
 }
 
 /// When and where snapshots are drawn.
@@ -118,6 +154,7 @@ impl Default for PipelineOptions {
             snapshots: None,
             track: false,
             checkpoint: None,
+            drift: None,
             resume: None,
         }
     }
@@ -199,6 +236,9 @@ pub struct ModelSummary {
     pub labels: String,
     /// Its scores.
     pub metrics: Metrics,
+    /// Its drift detector's counts and first events (`--drift`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftSummary>,
 }
 
 /// Scores of a model over the run.
@@ -247,6 +287,12 @@ pub(crate) struct Scored {
     /// bring fewer rows than centres at first).
     held: Option<Batch>,
     drawn_any: bool,
+    /// The drift detector on this model's errors (`--drift`, classifiers).
+    pub(crate) monitor: Option<crate::drift::Monitor>,
+    /// Events not yet handed to the events file.
+    new_events: Vec<RunEvent>,
+    /// The first events, for the summary.
+    listed: Vec<RunEvent>,
 }
 
 /// Pictures are drawn at most this often per model: a snapshot due sooner is
@@ -257,6 +303,10 @@ pub const MIN_SNAPSHOT_GAP: std::time::Duration = std::time::Duration::from_mill
 
 impl Scored {
     pub(crate) fn new(name: String, model: Model, options: &PipelineOptions, features: &[String]) -> Self {
+        let monitor = match (&model, &options.drift) {
+            (Model::Classifier(_), Some(d)) => Some(crate::drift::Monitor::new(dyn_clone::clone_box(&**d))),
+            _ => None,
+        };
         let snapshots = options.snapshots.as_ref();
         let every = snapshots.and_then(|s| s.every_records).filter(|&n| n > 0);
         Self {
@@ -274,6 +324,9 @@ impl Scored {
             last: Instant::now(),
             held: None,
             drawn_any: false,
+            monitor,
+            new_events: Vec::new(),
+            listed: Vec::new(),
         }
         .resumed(options)
     }
@@ -285,6 +338,10 @@ impl Scored {
             self.classification = m.classification.clone();
             self.clustering = m.clustering.clone();
             self.records = m.records;
+            if self.monitor.is_some() {
+                self.monitor.clone_from(&m.monitor);
+                self.listed.clone_from(&m.events);
+            }
         }
         self
     }
@@ -365,6 +422,9 @@ impl Scored {
             model: self.model.clone(),
             classification: self.classification.clone(),
             clustering: self.clustering.clone(),
+            monitor: self.monitor.clone(),
+            events: self.listed.clone(),
+            events_len: 0,
         })
     }
 
@@ -459,11 +519,39 @@ impl Scored {
             }
         };
         let (labels, point) = labels;
+        if let (Some(monitor), Some(truth)) = (self.monitor.as_mut(), batch.y.as_deref()) {
+            let detector = crate::drift::registry::spec_of(monitor.detector());
+            for ((&id, &t), &l) in batch.ids.iter().zip(truth).zip(&labels) {
+                // A record the model could not label says nothing of its errors (as in River).
+                if l == NO_PREDICTION {
+                    continue;
+                }
+                if let Some(e) = monitor.update(if l == t { 0.0 } else { 1.0 }) {
+                    let event = RunEvent {
+                        record: id,
+                        model: self.name.clone(),
+                        detector: detector.clone(),
+                        kind: e.kind,
+                        mean_before: e.mean_before,
+                        mean_after: e.mean_after,
+                    };
+                    if self.listed.len() < MAX_LISTED_EVENTS {
+                        self.listed.push(event.clone());
+                    }
+                    self.new_events.push(event);
+                }
+            }
+        }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {
             t.observe(batch, &labels, point);
         }
         Ok(labels)
+    }
+
+    /// The events signalled since the last call, in record order.
+    pub(crate) fn take_events(&mut self) -> Vec<RunEvent> {
+        std::mem::take(&mut self.new_events)
     }
 
     pub(crate) fn summary(&self, labels: String) -> ModelSummary {
@@ -480,7 +568,12 @@ impl Scored {
                 counts: m.counts().to_vec(),
             },
         };
-        ModelSummary { model: self.name.clone(), labels, metrics }
+        let drift = self.monitor.as_ref().map(|m| {
+            let (warnings, drifts) = m.counts();
+            let detector = crate::drift::registry::spec_of(m.detector());
+            DriftSummary { detector, warnings, drifts, events: self.listed.clone() }
+        });
+        ModelSummary { model: self.name.clone(), labels, metrics, drift }
     }
 }
 
@@ -518,6 +611,31 @@ impl CheckpointClock {
 /// Records a resumed run had already read and labelled before its checkpoint.
 pub(crate) fn resumed_records(options: &PipelineOptions) -> u64 {
     options.resume.as_ref().map_or(0, |c| c.position.records - c.position.rejected)
+}
+
+/// Hand a model's new events to its events file (dropped without one: the summary
+/// still counts and lists them).
+pub(crate) fn write_events(
+    scored: &mut Scored,
+    out: Option<&mut crate::sink::EventsFile>,
+) -> Result<(), PipelineError> {
+    let events = scored.take_events();
+    if let Some(out) = out {
+        for e in &events {
+            let written = out.write(e);
+            events_error(&scored.name, out, written)?;
+        }
+    }
+    Ok(())
+}
+
+/// An events file's I/O error as the pipeline reports it.
+pub(crate) fn events_error<T>(
+    model: &str,
+    out: &crate::sink::EventsFile,
+    result: std::io::Result<T>,
+) -> Result<T, PipelineError> {
+    result.map_err(|error| PipelineError::Sink { model: model.to_string(), path: out.path().to_string(), error })
 }
 
 /// Labels of one batch, on their way to the sink.
@@ -568,8 +686,12 @@ pub fn run_inline(
 ) -> Result<RunOutcome, PipelineError> {
     let start = Instant::now();
     let features = source.feature_names().to_vec();
-    let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> =
-        stages.into_iter().map(|s| (Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path)).collect();
+    let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> = Vec::new();
+    let mut events: Vec<Option<crate::sink::EventsFile>> = Vec::new();
+    for s in stages {
+        running.push((Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path));
+        events.push(s.events);
+    }
     let mut pictures = Pictures::default();
     let mut clock = CheckpointClock::new(options);
     let mut records = 0;
@@ -580,8 +702,9 @@ pub fn run_inline(
                 p(batch.len() as u64);
             }
             let batch = Arc::new(batch);
-            for (scored, sink, path) in running.iter_mut() {
+            for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
                 let Some((batch, labels)) = scored.accept(Arc::clone(&batch), options.prequential)? else { continue };
+                write_events(scored, events.as_mut())?;
                 sink.write(&batch.ids, &labels).map_err(|error| PipelineError::Sink {
                     model: scored.name.clone(),
                     path: path.clone(),
@@ -599,8 +722,12 @@ pub fn run_inline(
             let due = clock.as_mut().is_some_and(|c| c.due(records));
             if let Some(opts) = options.checkpoint.as_ref().filter(|_| due) {
                 let mut models = Vec::new();
-                for (scored, sink, path) in running.iter_mut() {
+                for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
                     let Some(mut state) = scored.checkpoint_state(path) else { break };
+                    if let Some(out) = events.as_mut() {
+                        let synced = out.sync();
+                        state.events_len = events_error(&scored.name, out, synced)?;
+                    }
                     state.labels_len = sink.sync().map_err(|error| PipelineError::Sink {
                         model: scored.name.clone(),
                         path: path.clone(),
@@ -622,6 +749,14 @@ pub fn run_inline(
         Ok::<(), PipelineError>(())
     })();
     let mut finished = Ok(());
+    for (out, (scored, _, _)) in events.iter_mut().zip(&running) {
+        if let Some(out) = out {
+            let done = out.finish();
+            if let Err(e) = events_error(&scored.name, out, done) {
+                finished = Err(e);
+            }
+        }
+    }
     for (scored, sink, path) in running.iter_mut() {
         if let Err(error) = sink.finish() {
             finished = Err(PipelineError::Sink { model: scored.name.clone(), path: path.clone(), error });

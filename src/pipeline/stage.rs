@@ -23,6 +23,8 @@ pub struct ModelStage {
     pub sink: Box<dyn LabelSink>,
     /// The destination's path, for the summary.
     pub labels_path: String,
+    /// Where its drift events go (`--events-out`), when it has a detector.
+    pub events: Option<crate::sink::EventsFile>,
 }
 
 /// Stop every stage: `abort` for the pipeline, and the source's `quit`, which a
@@ -82,7 +84,8 @@ pub(super) fn run_threads(
         let (tx, rx) = bounded::<Stamped>(capacity);
         let (ltx, lrx) = bounded::<ToSink>(capacity);
         to_models.push(tx);
-        model_ends.push((Scored::new(s.name, s.model, options, &features), rx, ltx, s.sink, lrx, s.labels_path));
+        let scored = Scored::new(s.name, s.model, options, &features);
+        model_ends.push((scored, rx, ltx, s.sink, lrx, s.labels_path, s.events));
     }
     // The source's class names, as it meets them, for the plot thread's pictures (the
     // label map stays with the source; only its names are shared, when they change).
@@ -161,13 +164,19 @@ pub(super) fn run_threads(
             (result, records, source)
         });
         let mut workers = Vec::new();
-        for (mut scored, rx, ltx, mut sink, lrx, path) in model_ends {
+        for (mut scored, rx, ltx, mut sink, lrx, path, mut events) in model_ends {
             let prequential = options.prequential;
             let snap_tx = snap_tx.clone();
             let labels_path = path.clone();
             let model_thread = scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
-                let result = model_loop(&mut scored, &rx, &ltx, prequential, &snap_tx, skipped, &labels_path);
+                let out = Outputs { ltx: &ltx, snap_tx: &snap_tx, skipped, events: events.as_mut() };
+                let result = model_loop(&mut scored, &rx, out, prequential, &labels_path);
+                let finished = events.as_mut().map_or(Ok(()), |e| {
+                    let done = e.finish();
+                    super::events_error(&scored.name, e, done)
+                });
+                let result = result.and(finished);
                 if result.is_err() {
                     stop(abort, &options.quit);
                 }
@@ -254,20 +263,28 @@ pub(super) fn run_threads(
     })
 }
 
+/// Where a model stage sends what it makes.
+struct Outputs<'a> {
+    ltx: &'a Sender<ToSink>,
+    snap_tx: &'a Sender<Snapshot>,
+    skipped: &'a AtomicU64,
+    events: Option<&'a mut crate::sink::EventsFile>,
+}
+
 fn model_loop(
     scored: &mut Scored,
     rx: &Receiver<Stamped>,
-    ltx: &Sender<ToSink>,
+    mut out: Outputs<'_>,
     prequential: super::Prequential,
-    snap_tx: &Sender<Snapshot>,
-    skipped: &AtomicU64,
     labels_path: &str,
 ) -> Result<(), PipelineError> {
+    let (ltx, snap_tx, skipped) = (out.ltx, out.snap_tx, out.skipped);
     for (batch, stamp) in rx {
         let Some((batch, labels)) = scored.accept(batch, prequential)? else {
             // Rows held back (a clusterer not started yet): no checkpoint here.
             continue;
         };
+        super::write_events(scored, out.events.as_deref_mut())?;
         match scored.due_snapshot() {
             Ok(Some(snap)) => {
                 if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
@@ -283,7 +300,11 @@ fn model_loop(
             // The sink failed; it reports why.
             break;
         }
-        if let (Some(position), Some(state)) = (stamp, scored.checkpoint_state(labels_path)) {
+        if let (Some(position), Some(mut state)) = (stamp, scored.checkpoint_state(labels_path)) {
+            if let Some(events) = out.events.as_deref_mut() {
+                let synced = events.sync();
+                state.events_len = super::events_error(&scored.name, events, synced)?;
+            }
             if ltx.send(ToSink::Barrier(position, Box::new(state))).is_err() {
                 break;
             }

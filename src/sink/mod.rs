@@ -12,6 +12,9 @@
 //! negative, so no smaller sentinel is safe. Declaring the classes (`--classes`)
 //! avoids it: a model then predicts from the first record on.
 
+mod events;
+
+pub use events::EventsFile;
 use npyz::WriterBuilder;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
