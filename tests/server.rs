@@ -1451,3 +1451,43 @@ fn objects_keyed_by_feature_names_predict_and_learn_as_arrays_do() {
         assert!(error.contains(&message), "{body}: {error:?} should say {message:?}");
     }
 }
+
+/// `--drift`: the detector watches the served model's errors; a change in them is an
+/// event in `GET /v1/events`, counted in `/v1/model` and `/metrics`, and the detector
+/// and its events survive a restart from the checkpoint.
+#[test]
+fn a_drift_detector_watches_the_served_model() {
+    let dir = temp_dir("drift");
+    let checkpoint = dir.join("state.eddy");
+    let args = ["--model", SENSORS, "--drift", "adwin", "--checkpoint", checkpoint.to_str().expect("utf-8")];
+    let server = Server::start(&args);
+    let agent = agent();
+    let x = rows_json(&rows());
+    let predicted = i64s(&json_post(&agent, &server.url("/v1/predict"), None, &x).json()["labels"]);
+    // First the model's own labels (no error), then labels that change every batch,
+    // which no model can follow (mostly errors).
+    for phase in 0..2 {
+        for k in 0..150 {
+            let labels: Vec<i64> = predicted.iter().map(|l| (l + phase * (1 + k % 2)) % 3).collect();
+            let a = json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": labels }));
+            assert_eq!(a.status, 200, "{}", a.text());
+        }
+    }
+    let events = get(&agent, &server.url("/v1/events"), None).json();
+    assert_eq!(events["detector"], "adwin");
+    let list = events["events"].as_array().expect("a list");
+    let first = list.iter().find(|e| e["kind"] == "drift").expect("the change is found");
+    let at = first["record"].as_u64().expect("a record");
+    assert!((3000 + 600..3000 + 1000).contains(&at), "the errors start at record 3600; found at {at}");
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!(info["drift"]["drifts"].as_u64(), Some(list.iter().filter(|e| e["kind"] == "drift").count() as u64));
+    let metrics = get(&agent, &server.url("/metrics"), None).text();
+    assert!(metrics.contains("eddy_drift_events_total{kind=\"drift\"}"), "{metrics}");
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    // Restarted from its checkpoint: the same detector state and events.
+    let again = Server::start(&args);
+    let after = get(&agent, &again.url("/v1/events"), None).json();
+    assert_eq!(after["events"], events["events"]);
+    assert_eq!(get(&agent, &again.url("/v1/model"), None).json()["drift"], info["drift"]);
+}

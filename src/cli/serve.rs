@@ -66,6 +66,11 @@ pub struct ServeArgs {
     /// costs memory and time for good.
     #[arg(long, default_value_t = 1000)]
     pub max_classes: usize,
+    /// Watch a classifier's prequential error (1 for a wrong label) with this drift
+    /// detector, e.g. 'adwin': events in GET /v1/events, counts in /v1/model and /metrics,
+    /// its state in the checkpoint.
+    #[arg(long, value_name = "DETECTOR")]
+    pub drift: Option<String>,
 }
 
 /// A flag in seconds, from 0 to a year (longer would overflow the clock's arithmetic).
@@ -103,6 +108,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         prequential: args.prequential.into(),
         window: args.window,
         max_classes: args.max_classes,
+        drift: match &args.drift {
+            Some(spec) => Some(crate::drift::build_text(spec).map_err(|e| anyhow::anyhow!("--drift: {e}"))?),
+            None => None,
+        },
     };
     let scheme = if options.tls.is_some() { "https" } else { "http" };
     let open = options.tokens.is_none();

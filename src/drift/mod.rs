@@ -140,7 +140,7 @@ pub trait Detector: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clo
 
 dyn_clone::clone_trait_object!(Detector);
 
-impl dyn Detector {
+impl dyn Detector + '_ {
     /// The detector in the spec language: its name and every parameter that differs
     /// from the default (`adwin(delta=0.01)`); that text builds the same detector.
     pub fn spec(&self) -> String {

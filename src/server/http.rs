@@ -180,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/checkpoint", post(save))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
+        .route("/v1/events", get(events))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
@@ -189,12 +190,13 @@ pub fn router(state: AppState) -> Router {
 
 /// Every route's path and its name in the metrics: a fixed set, so random paths
 /// cannot add series. The OpenAPI document describes exactly these (a test checks it).
-pub const ROUTES: [(&str, &str); 8] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("/v1/predict", "predict"),
     ("/v1/learn", "learn"),
     ("/v1/model", "model"),
     ("/v1/snapshot.png", "snapshot"),
     ("/v1/checkpoint", "checkpoint"),
+    ("/v1/events", "events"),
     ("/healthz", "healthz"),
     ("/metrics", "metrics"),
     ("/openapi.json", "openapi"),
@@ -425,6 +427,14 @@ async fn health(State(state): State<AppState>) -> Response {
         return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     }
     Json(serde_json::json!({ "status": "ok", "records_seen": records_seen })).into_response()
+}
+
+/// The latest drift events (`--drift`), oldest first.
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    state.authorize(&headers, Role::Read)?;
+    let live = state.live.load();
+    Ok(Json(serde_json::json!({ "detector": live.info.drift.as_ref().map(|d| &d.detector), "events": live.events }))
+        .into_response())
 }
 
 /// The document for the model as it is now (its classes grow as it learns).

@@ -13,7 +13,7 @@ use super::{ApiError, ServerError};
 use crate::error::ModelError;
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys};
-use crate::pipeline::{Metrics as Scores, PipelineError, PipelineOptions, Prequential, Scored};
+use crate::pipeline::{Metrics as Scores, PipelineError, PipelineOptions, Prequential, RunEvent, Scored};
 use crate::record::{Batch, LabelMap};
 use crate::snapshot::Snapshot;
 use crate::OnlineClassifier;
@@ -47,6 +47,20 @@ pub struct ModelInfo {
     /// The last checkpoint written, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_checkpoint: Option<Saved>,
+    /// The drift detector on the model's errors (`--drift`) and its counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftCounts>,
+}
+
+/// A drift detector's counts, in `/v1/model`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftCounts {
+    /// The detector, in the spec language.
+    pub detector: String,
+    /// Warning events (one per warning zone).
+    pub warnings: u64,
+    /// Drift events.
+    pub drifts: u64,
 }
 
 /// A written checkpoint.
@@ -89,6 +103,8 @@ pub struct Live {
     pub model: Model,
     /// Its description.
     pub info: ModelInfo,
+    /// The latest drift events, oldest first.
+    pub events: Vec<RunEvent>,
 }
 
 /// A learn job's answer: the prequential labels and the records seen after the batch.
@@ -155,6 +171,9 @@ struct SavedScores {
     classification: crate::metrics::ClassificationMetrics,
     clustering: crate::metrics::ClusteringMetrics,
     truth_labels: Vec<i64>,
+    /// The drift detector and the latest events.
+    monitor: Option<crate::drift::Monitor>,
+    events: Vec<RunEvent>,
 }
 
 /// The scores file that goes with a checkpoint file.
@@ -189,20 +208,30 @@ pub struct Learner {
     max_classes: usize,
     /// Distinct true labels a clusterer was given (for its ARI), bounded by `max_classes`.
     truth_labels: std::collections::HashSet<i64>,
+    /// The latest drift events (`--drift`), at most [`MAX_EVENTS`].
+    events: std::collections::VecDeque<RunEvent>,
 }
+
+/// Drift events `GET /v1/events` keeps: the latest.
+pub const MAX_EVENTS: usize = 1000;
 
 impl Learner {
     /// A learner for `model` as loaded with `header`; publishes into the returned `ArcSwap`.
     pub fn new(
         model: Model,
         header: &Header,
-        prequential: Prequential,
-        window: usize,
+        serve: &super::ServeOptions,
         target: Option<CheckpointTarget>,
         metrics: Arc<Metrics>,
-        max_classes: usize,
     ) -> (Self, Arc<ArcSwap<Live>>) {
-        let options = PipelineOptions { prequential, window, track: true, ..PipelineOptions::default() };
+        let (prequential, max_classes) = (serve.prequential, serve.max_classes);
+        let options = PipelineOptions {
+            prequential,
+            window: serve.window,
+            track: true,
+            drift: serve.drift.clone(),
+            ..PipelineOptions::default()
+        };
         let mut scored = Scored::new(model.estimator().to_string(), model, &options, &header.features);
         scored.records = header.records_seen;
         let labels = match (&header.classes, header.records_seen) {
@@ -211,7 +240,7 @@ impl Learner {
             (None, 0) => LabelMap::discover(),
             (names, _) => LabelMap::resume(names.as_deref()),
         };
-        let placeholder = Live { model: scored.model.clone(), info: placeholder_info() };
+        let placeholder = Live { model: scored.model.clone(), info: placeholder_info(), events: Vec::new() };
         let live = Arc::new(ArcSwap::from_pointee(placeholder));
         let learner = Self {
             scored,
@@ -227,6 +256,7 @@ impl Learner {
             metrics,
             max_classes,
             truth_labels: std::collections::HashSet::new(),
+            events: std::collections::VecDeque::new(),
         };
         learner.publish();
         (learner, live)
@@ -253,6 +283,13 @@ impl Learner {
         self.scored.classification = scores.classification;
         self.scored.clustering = scores.clustering;
         self.truth_labels = scores.truth_labels.into_iter().collect();
+        // The detector goes on only if it is the one asked for (same spec).
+        if let (Some(now), Some(saved)) = (&self.scored.monitor, scores.monitor) {
+            if now.detector().spec() == saved.detector().spec() {
+                self.scored.monitor = Some(saved);
+                self.events = scores.events.into_iter().rev().take(MAX_EVENTS).rev().collect();
+            }
+        }
         self.publish();
         Ok(true)
     }
@@ -272,6 +309,7 @@ impl Learner {
         })?;
         self.log = Some(log);
         self.start_records = self.scored.records;
+        self.collect_events();
         self.publish();
         Ok((batches, records))
     }
@@ -385,6 +423,7 @@ impl Learner {
             // Published before anyone is answered: a caller that reads /v1/model or
             // predicts after its learn call sees its batch.
             self.metrics.learned(learned);
+            self.collect_events();
             self.publish();
         }
         for (reply, answer) in answers {
@@ -574,6 +613,8 @@ impl Learner {
             classification: self.scored.classification.clone(),
             clustering: self.scored.clustering.clone(),
             truth_labels: self.truth_labels.iter().copied().collect(),
+            monitor: self.scored.monitor.clone(),
+            events: self.events.iter().cloned().collect(),
         };
         let scores_header = Header { kind: SCORES_KIND.into(), ..header.clone() };
         model_file::save(&scores_path_for(&target.path), &scores_header, &scores, &target.keys)
@@ -599,6 +640,19 @@ impl Learner {
         Ok(saved)
     }
 
+    /// Take the drift events of the batches learned (after their group is on disk: an
+    /// undone group takes its events back with the model's state), count them, keep
+    /// the latest.
+    fn collect_events(&mut self) {
+        for e in self.scored.take_events() {
+            self.metrics.drift_event(e.kind);
+            if self.events.len() == MAX_EVENTS {
+                self.events.pop_front();
+            }
+            self.events.push_back(e);
+        }
+    }
+
     fn publish(&self) {
         let model = &self.scored.model;
         let classes = match model {
@@ -619,8 +673,13 @@ impl Learner {
             learned_since_start: self.scored.records - self.start_records,
             metrics,
             last_checkpoint: self.last_saved.clone(),
+            drift: self.scored.monitor.as_ref().map(|m| {
+                let (warnings, drifts) = m.counts();
+                DriftCounts { detector: crate::drift::registry::spec_of(m.detector()), warnings, drifts }
+            }),
         };
-        self.live.store(Arc::new(Live { model: model.clone(), info }));
+        let events = self.events.iter().cloned().collect();
+        self.live.store(Arc::new(Live { model: model.clone(), info, events }));
     }
 }
 
@@ -635,6 +694,7 @@ fn placeholder_info() -> ModelInfo {
         learned_since_start: 0,
         metrics: Scores::Clusterer { inertia: None, inertia_units: "input", ari: None, counts: Vec::new() },
         last_checkpoint: None,
+        drift: None,
     }
 }
 
@@ -650,7 +710,8 @@ mod tests {
         let (header, model) = model_file::load_model(&path, &Keys::default()).expect("the shipped model");
         assert_eq!(header.records_seen, 3000);
         let metrics = Arc::new(Metrics::new());
-        let (mut learner, _live) = Learner::new(model, &header, Prequential::PerRow, 100, None, metrics, 100);
+        let serve = super::super::ServeOptions { window: 100, max_classes: 100, ..Default::default() };
+        let (mut learner, _live) = Learner::new(model, &header, &serve, None, metrics);
         let x = ndarray::Array2::from_shape_fn((6, 4), |(r, c)| 20.0 * r as f64 + c as f64);
         let labels = ["ok", "warn", "fail", "ok", "ok", "warn"].map(|l| Label::Name(l.into())).to_vec();
         learner.learn(Records { x, labels: Some(labels) }).expect("learns");

@@ -22,6 +22,12 @@ struct RouteLabels {
     route: &'static str,
 }
 
+/// The label set of a drift event: warning or drift.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DriftLabels {
+    kind: &'static str,
+}
+
 /// Every metric the service keeps.
 pub struct Metrics {
     registry: Registry,
@@ -36,6 +42,7 @@ pub struct Metrics {
     accuracy: Gauge<f64, AtomicU64>,
     rolling_accuracy: Gauge<f64, AtomicU64>,
     mean_inertia: Gauge<f64, AtomicU64>,
+    drift_events: Family<DriftLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -71,7 +78,13 @@ impl Metrics {
             accuracy: Gauge::default(),
             rolling_accuracy: Gauge::default(),
             mean_inertia: Gauge::default(),
+            drift_events: Family::default(),
         };
+        m.registry.register(
+            "drift_events",
+            "Warnings and drifts the --drift detector signalled on the model's errors, by kind",
+            m.drift_events.clone(),
+        );
         m.registry.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());
         m.registry.register(
             "http_request_duration_seconds",
@@ -124,6 +137,15 @@ impl Metrics {
     /// Count learned records.
     pub fn learned(&self, n: u64) {
         self.learned.inc_by(n);
+    }
+
+    /// Count a drift detector's event.
+    pub fn drift_event(&self, kind: crate::drift::EventKind) {
+        let kind = match kind {
+            crate::drift::EventKind::Warning => "warning",
+            crate::drift::EventKind::Drift => "drift",
+        };
+        self.drift_events.get_or_create(&DriftLabels { kind }).inc();
     }
 
     /// Count a written checkpoint.

@@ -27,7 +27,7 @@ mod metrics;
 
 pub use auth::{Role, Tokens, MIN_TOKEN_LEN};
 pub use http::{OPENAPI, ROUTES};
-pub use learner::{ModelInfo, Saved};
+pub use learner::{DriftCounts, ModelInfo, Saved};
 
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys, ModelFileError};
@@ -74,6 +74,9 @@ pub struct ServeOptions {
     pub prequential: Prequential,
     /// Records in the rolling accuracy window.
     pub window: usize,
+    /// Watch a classifier's prequential error with this drift detector (`--drift`):
+    /// events in `GET /v1/events`, counts in `/v1/model` and `/metrics`.
+    pub drift: Option<Box<dyn crate::drift::Detector>>,
     /// Most distinct classes (or true labels, for a clusterer) the model may come to know.
     pub max_classes: usize,
 }
@@ -96,6 +99,7 @@ impl Default for ServeOptions {
             prequential: Prequential::PerRow,
             window: 10_000,
             max_classes: 1000,
+            drift: None,
         }
     }
 }
@@ -111,8 +115,7 @@ pub fn replay_learn_log(
     options: &ServeOptions,
 ) -> Result<(Model, u64, u64), ServerError> {
     let metrics = Arc::new(metrics::Metrics::new());
-    let (mut learner, _) =
-        learner::Learner::new(model, header, options.prequential, options.window, None, metrics, options.max_classes);
+    let (mut learner, _) = learner::Learner::new(model, header, options, None, metrics);
     let (batches, records) = learner.open_log(log, &options.keys)?;
     Ok((learner.into_model(), batches, records))
 }
@@ -357,15 +360,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     );
     let metrics = Arc::new(metrics::Metrics::new());
     let target = options.checkpoint.clone().map(|path| learner::CheckpointTarget { path, keys: options.keys.clone() });
-    let (mut learner, live) = learner::Learner::new(
-        model,
-        &header,
-        options.prequential,
-        options.window,
-        target,
-        Arc::clone(&metrics),
-        options.max_classes,
-    );
+    let (mut learner, live) = learner::Learner::new(model, &header, &options, target, Arc::clone(&metrics));
     if let Some(checkpoint) = &options.checkpoint {
         // Only when the checkpoint is what is served: the scores are of that model.
         if origin == *checkpoint && learner.restore_scores(checkpoint, &options.keys)? {
