@@ -43,8 +43,8 @@ pub enum ParamsError {
     /// `batch_size` must be at least 1 and at most [`crate::model::MAX_BATCH_SIZE`].
     #[error("batch_size must be between 1 and {}", crate::model::MAX_BATCH_SIZE)]
     BatchSize,
-    /// `n_init` (k-means++ seedings tried) must be at least 1.
-    #[error("n_init must be >= 1")]
+    /// `n_init` (k-means++ seedings tried) must be from 1 to [`crate::model::MAX_N_INIT`].
+    #[error("n_init must be from 1 to {}", crate::model::MAX_N_INIT)]
     NInit,
     /// `reassignment_ratio` must lie in [0, 1].
     #[error("reassignment_ratio must be in [0, 1], got {0}")]

@@ -237,3 +237,22 @@ fn duplicate_keys_and_labels_that_are_not_utf8_are_positioned_errors() {
         }
     }
 }
+
+/// Found by the ten-minute fuzz run of `model_file`: a 90-byte k-means asking for
+/// 181,641 k-means++ seedings of its first batch (seconds per use). `n_init` is bounded,
+/// and a generator of all-zero state (which draws zeros for ever) is refused too.
+#[test]
+fn a_model_asking_for_endless_seedings_or_a_dead_generator_is_refused() {
+    let err = eddy::model::Model::from_spec("minibatch-kmeans(n_init=1001)").expect_err("too many seedings");
+    assert!(err.message.contains("n_init must be from 1 to 1000"), "{err}");
+    let model = eddy::model::Model::from_spec("minibatch-kmeans(n_clusters=1)").expect("valid");
+    let state = serde_json::to_value(&model).expect("serialises");
+    let mut seedings = state.clone();
+    seedings["clusterer"]["head"]["state"]["params"]["n_init"] = 181_641.into();
+    let err = serde_json::from_value::<eddy::model::Model>(seedings).expect_err("refused");
+    assert!(err.to_string().contains("n_init"), "{err}");
+    let mut dead = state;
+    dead["clusterer"]["head"]["state"]["rng"]["s"] = serde_json::json!([0, 0, 0, 0]);
+    let err = serde_json::from_value::<eddy::model::Model>(dead).expect_err("refused");
+    assert!(err.to_string().contains("all-zero"), "{err}");
+}

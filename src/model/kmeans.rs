@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 pub const MAX_CLUSTERS: usize = 1 << 20;
 /// The largest batch size: the k-means++ sample is three of them.
 pub const MAX_BATCH_SIZE: usize = 1 << 30;
+/// The most k-means++ seedings of the first batch: each costs a pass over its sample,
+/// and a file asking for 181,641 of them held a fuzzer for seconds per input.
+pub const MAX_N_INIT: usize = 1000;
 
 /// How the centres are initialised from the first batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,7 +159,7 @@ impl MiniBatchKMeansParams {
         if self.batch_size == 0 || self.batch_size > MAX_BATCH_SIZE {
             return Err(ParamsError::BatchSize);
         }
-        if self.n_init == 0 {
+        if self.n_init == 0 || self.n_init > MAX_N_INIT {
             return Err(ParamsError::NInit);
         }
         // Above 1 even the largest centre counts as starved and nothing is left to reset counts from.
@@ -207,7 +210,7 @@ pub(crate) static MINIBATCH_KMEANS: Entry = Entry {
         Param::int(
             "n_init",
             1,
-            "k-means++ seedings tried on the first batch; the one with the lowest inertia is kept (1: scikit-learn's partial_fit)",
+            "k-means++ seedings tried on the first batch (at most 1000); the one with the lowest inertia is kept (1: scikit-learn's partial_fit)",
         ),
         Param::float(
             "reassignment_ratio",
@@ -454,6 +457,10 @@ impl MiniBatchKMeans {
     pub(crate) fn check_state(&self) -> Result<(), String> {
         use super::validate::state::{counts, ensure, finite, shape};
         self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
+        // An all-zero xoshiro state draws zeros for ever: no seed makes it.
+        let zero =
+            serde_json::to_value(&self.rng).is_ok_and(|v| v["s"].as_array().is_some_and(|s| s.iter().all(|w| w == 0)));
+        ensure(!zero, || "a random generator of all-zero state".into())?;
         let k = self.params.n_clusters;
         shape("counts", &self.counts, &[k])?;
         counts("counts", &self.counts)?;

@@ -21,7 +21,9 @@ mod validate;
 
 pub use classes::Classes;
 pub use drift_retrain::{DriftRetrain, DriftRetrainParams};
-pub use kmeans::{KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, TimeUnit, MAX_BATCH_SIZE, MAX_CLUSTERS};
+pub use kmeans::{
+    KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, TimeUnit, MAX_BATCH_SIZE, MAX_CLUSTERS, MAX_N_INIT,
+};
 pub use linear::{
     LearningRate, Loss, PaLoss, PassiveAggressiveClassifier, PassiveAggressiveParams, Penalty, Perceptron,
     PerceptronParams, SgdClassifier, SgdClassifierParams,
