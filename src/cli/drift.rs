@@ -195,10 +195,11 @@ fn print_summary(
         "{records} records, {} events ({warnings} warnings, {drifts} drifts), {seconds:.2} s{interrupted}",
         warnings + drifts
     )?;
-    writeln!(out, "  {:<40} {:>8} {:>8}", "detector", "warnings", "drifts")?;
+    let width = monitors.iter().map(|(name, _)| name.len()).max().unwrap_or(0).max("detector".len());
+    writeln!(out, "  {:<width$}  {:>8} {:>8}", "detector", "warnings", "drifts")?;
     for (name, m) in monitors {
         let (w, d) = m.counts();
-        writeln!(out, "  {name:<40} {w:>8} {d:>8}")?;
+        writeln!(out, "  {name:<width$}  {w:>8} {d:>8}")?;
     }
     Ok(())
 }
