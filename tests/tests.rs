@@ -4,6 +4,8 @@ mod bad_input; // every kind of bad batch is refused with a typed error, model u
 mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
+mod drift_cli; // eddy drift on a column: events, errors, formats
+mod drift_parity; // every detector against River 0.26.1's indices, from committed fixtures
 mod drift_runs; // eddy run --drift: events file, summary, terminal, threads = inline
 mod drift_wrappers; // drift-retrain swaps at the signalled record, recovers after a change, round-trips
 mod forgetting; // decay and halflife (k-means, scaler, Gaussian NB), adaptive step sizes; River parity
