@@ -58,10 +58,9 @@ pub struct ModelCheckpoint {
     pub classification: ClassificationMetrics,
     /// Its clustering scores.
     pub clustering: ClusteringMetrics,
-    /// Its drift detector and the events the summary lists (`--drift`).
-    pub monitor: Option<crate::drift::Monitor>,
-    /// The events listed in the summary so far.
-    pub events: Vec<crate::pipeline::RunEvent>,
+    /// What is watched beside it and the events listed so far (`--drift`, `--watch`).
+    #[serde(default)]
+    pub watches: Option<crate::pipeline::Watches>,
     /// The events file's durable length when the checkpoint was taken.
     pub events_len: u64,
 }

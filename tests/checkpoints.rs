@@ -150,6 +150,9 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             // events file cut back at resume like the labels.
             "--drift",
             "adwin(delta=0.2)",
+            // Columns watched beside every model, and the clusterer's distances.
+            "--watch",
+            "a,c",
             "--events-out",
             &format!("{out}/events.ndjson"),
             "--quiet",

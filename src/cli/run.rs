@@ -121,15 +121,21 @@ pub struct RunArgs {
     /// With --checkpoint: keep the newest this many.
     #[arg(long, default_value_t = 2)]
     pub keep_checkpoints: usize,
-    /// Watch each classifier's prequential error (1 for a wrong label) with this drift
-    /// detector, e.g. 'adwin' or 'ddm(drift_threshold=2.5)' (`eddy drift --help` lists
-    /// them): warnings and drifts are counted and listed in the summary, and written to
-    /// --events-out.
+    /// Watch each model with this drift detector, e.g. 'adwin' or
+    /// 'ddm(drift_threshold=2.5)' (`eddy drift --help` lists them): a classifier's
+    /// prequential error (1 for a wrong label), a clusterer's distance of each record to
+    /// its centre over the running mean (a detector of real values: adwin, page-hinkley,
+    /// kswin). Warnings and drifts are counted and listed in the summary, marked in the
+    /// pictures and the report, and written to --events-out.
     #[arg(long, value_name = "DETECTOR")]
     pub drift: Option<String>,
-    /// With --drift: one NDJSON event per warning or drift (record, model, detector, kind,
-    /// mean_before, mean_after: the error rate around it). With several models:
-    /// <stem>.<model>.<ext>.
+    /// With --drift: also watch these input columns (feature names, comma-separated),
+    /// each with its own copy of the detector.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    pub watch: Vec<String>,
+    /// With --drift: one NDJSON event per warning or drift (record, model, watched, column,
+    /// detector, kind, mean_before, mean_after: the watched level around it). With several
+    /// models: <stem>.<model>.<ext>.
     #[arg(long)]
     pub events_out: Option<String>,
     /// Continue from the newest valid checkpoint in --checkpoint DIR (the one before it if
@@ -419,6 +425,21 @@ impl RunConfig {
         if args.events_out.is_some() && drift.is_none() {
             bail!("--events-out goes with --drift DETECTOR (the events are its warnings and drifts)");
         }
+        if !args.watch.is_empty() && drift.is_none() {
+            bail!("--watch goes with --drift DETECTOR (each column is watched with a copy of it)");
+        }
+        if let Some(d) = drift.as_ref().filter(|d| d.check_value(0.5).is_err()) {
+            if let Some(m) = models.iter().find(|m| matches!(m.model, Model::Clusterer(_))) {
+                bail!(
+                    "--drift {}: it takes 0/1 errors, but {} is a clusterer whose distances are real values: use adwin, page-hinkley or kswin",
+                    d.spec(),
+                    m.name
+                );
+            }
+            if !args.watch.is_empty() {
+                bail!("--drift {}: it takes 0/1 errors; --watch needs adwin, page-hinkley or kswin", d.spec());
+            }
+        }
         if args.events_out.as_deref() == Some("-") {
             bail!("--events-out takes a file name");
         }
@@ -426,8 +447,7 @@ impl RunConfig {
         let each = |path: &str, name: &str| if many { sink::path_for_model(path, name) } else { path.to_string() };
         for m in &mut models {
             m.labels_path = each(&args.labels_out, &m.name);
-            let watched = matches!(m.model, Model::Classifier(_));
-            m.events_path = args.events_out.as_deref().filter(|_| watched).map(|p| each(p, &m.name));
+            m.events_path = args.events_out.as_deref().map(|p| each(p, &m.name));
         }
         let mut outputs: Vec<PathBuf> = models.iter().map(|m| PathBuf::from(&m.labels_path)).collect();
         outputs.extend(models.iter().filter_map(|m| m.events_path.as_ref().map(PathBuf::from)));
@@ -497,6 +517,7 @@ impl RunConfig {
                 snapshots,
                 track: args.report.is_some(),
                 drift,
+                watch: args.watch,
                 ..PipelineOptions::default()
             },
             summary_json: args.summary_json,
@@ -533,6 +554,7 @@ impl RunConfig {
             ("--label-column".into(), self.source.label_column.clone().unwrap_or_default()),
             ("--rejects".into(), self.source.rejects.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
             ("--drift".into(), self.pipeline.drift.as_ref().map(|d| d.spec()).unwrap_or_default()),
+            ("--watch".into(), self.pipeline.watch.join(",")),
         ]
     }
 
@@ -713,7 +735,9 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
                 .map(|e| e.record.to_string())
                 .collect();
             let at = if first.is_empty() { String::new() } else { format!(" (first at records {})", first.join(", ")) };
-            writeln!(out, "  {}: {} warnings, {} drifts{at} [{}]", m.model, d.warnings, d.drifts, d.detector)?;
+            let columns =
+                if d.columns.is_empty() { String::new() } else { format!(", watching {}", d.columns.join(", ")) };
+            writeln!(out, "  {}: {} warnings, {} drifts{at} [{}{columns}]", m.model, d.warnings, d.drifts, d.detector)?;
         }
     }
     if let Some(stats) = &summary.snapshots {

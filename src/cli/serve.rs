@@ -66,9 +66,10 @@ pub struct ServeArgs {
     /// costs memory and time for good.
     #[arg(long, default_value_t = 1000)]
     pub max_classes: usize,
-    /// Watch a classifier's prequential error (1 for a wrong label) with this drift
-    /// detector, e.g. 'adwin': events in GET /v1/events, counts in /v1/model and /metrics,
-    /// its state in the checkpoint.
+    /// Watch the model with this drift detector, e.g. 'adwin': a classifier's prequential
+    /// error (1 for a wrong label), a clusterer's distance of each record to its centre
+    /// over the running mean (adwin, page-hinkley or kswin). Events in GET /v1/events,
+    /// counts in /v1/model and /metrics, its state in the checkpoint.
     #[arg(long, value_name = "DETECTOR")]
     pub drift: Option<String>,
 }

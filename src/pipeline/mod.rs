@@ -17,6 +17,7 @@
 //! hold [`run`] to: the same labels and the same summary, for the same input.
 
 mod stage;
+pub mod watch;
 
 use crate::checkpoint::{Checkpoint, CheckpointOptions, ModelCheckpoint};
 use crate::error::ModelError;
@@ -37,6 +38,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 pub use stage::ModelStage;
+pub use watch::{DriftSummary, RunEvent, WatchError, Watched, Watches, MAX_LISTED_EVENTS};
 
 /// When a classifier's label is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,42 +74,12 @@ pub struct PipelineOptions {
     /// Continue from this checkpoint: each model's scores and record count are restored
     /// (the models themselves and the source position are set up by the caller).
     pub resume: Option<Arc<Checkpoint>>,
-    /// Watch each classifier's prequential error (1 for a wrong label) with a copy of
-    /// this detector (`--drift`); its warnings and drifts become [`RunEvent`]s.
+    /// Watch each model with a copy of this detector (`--drift`): a classifier's
+    /// prequential error, a clusterer's distances (see [`watch`]); its warnings and
+    /// drifts become [`RunEvent`]s.
     pub drift: Option<Box<dyn crate::drift::Detector>>,
-}
-
-/// A warning or drift signalled on a model's errors during a run.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct RunEvent {
-    /// The record (its index in the input) whose error signalled.
-    pub record: u64,
-    /// The model watched.
-    pub model: String,
-    /// The detector, in the spec language.
-    pub detector: String,
-    /// Warning or drift.
-    pub kind: crate::drift::EventKind,
-    /// The error rate before the change (see [`crate::drift::Event`]).
-    pub mean_before: Option<f64>,
-    /// The error rate after it.
-    pub mean_after: Option<f64>,
-}
-
-/// Events kept in the summary (the events file has them all).
-pub const MAX_LISTED_EVENTS: usize = 1000;
-
-/// What a model's detector saw over the run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DriftSummary {
-    /// The detector, in the spec language.
-    pub detector: String,
-    /// Warning events (one per warning zone).
-    pub warnings: u64,
-    /// Drift events.
-    pub drifts: u64,
-    /// The first events, at most [`MAX_LISTED_EVENTS`].
-    pub events: Vec<RunEvent>,
+    /// Input columns watched beside each model with copies of `drift` (`--watch`).
+    pub watch: Vec<String>,
 }
 
 /// When and where snapshots are drawn.
@@ -155,6 +127,7 @@ impl Default for PipelineOptions {
             track: false,
             checkpoint: None,
             drift: None,
+            watch: Vec::new(),
             resume: None,
         }
     }
@@ -202,6 +175,15 @@ pub enum PipelineError {
     /// A stage panicked (a bug): the run stopped.
     #[error("the {0} stage panicked")]
     Panic(String),
+    /// The drift watches of a model could not be set up (`--drift`, `--watch`).
+    #[error("model {model}")]
+    Watch {
+        /// The model.
+        model: String,
+        /// Why.
+        #[source]
+        error: WatchError,
+    },
 }
 
 /// What a run did.
@@ -287,12 +269,8 @@ pub(crate) struct Scored {
     /// bring fewer rows than centres at first).
     held: Option<Batch>,
     drawn_any: bool,
-    /// The drift detector on this model's errors (`--drift`, classifiers).
-    pub(crate) monitor: Option<crate::drift::Monitor>,
-    /// Events not yet handed to the events file.
-    new_events: Vec<RunEvent>,
-    /// The first events, for the summary.
-    listed: Vec<RunEvent>,
+    /// What is watched beside the model (`--drift`, `--watch`).
+    pub(crate) watches: Option<Watches>,
 }
 
 /// Pictures are drawn at most this often per model: a snapshot due sooner is
@@ -302,10 +280,18 @@ pub(crate) struct Scored {
 pub const MIN_SNAPSHOT_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Scored {
-    pub(crate) fn new(name: String, model: Model, options: &PipelineOptions, features: &[String]) -> Self {
-        let monitor = match (&model, &options.drift) {
-            (Model::Classifier(_), Some(d)) => Some(crate::drift::Monitor::new(dyn_clone::clone_box(&**d))),
-            _ => None,
+    pub(crate) fn new(
+        name: String,
+        model: Model,
+        options: &PipelineOptions,
+        features: &[String],
+    ) -> Result<Self, PipelineError> {
+        let watches = match &options.drift {
+            Some(d) => Some(
+                Watches::new(&model, d.as_ref(), &options.watch, features)
+                    .map_err(|error| PipelineError::Watch { model: name.clone(), error })?,
+            ),
+            None => None,
         };
         let snapshots = options.snapshots.as_ref();
         let every = snapshots.and_then(|s| s.every_records).filter(|&n| n > 0);
@@ -324,26 +310,26 @@ impl Scored {
             last: Instant::now(),
             held: None,
             drawn_any: false,
-            monitor,
-            new_events: Vec::new(),
-            listed: Vec::new(),
+            watches,
         }
         .resumed(options)
     }
 
     /// Restore the scores and the record count this model had at the checkpoint.
-    fn resumed(mut self, options: &PipelineOptions) -> Self {
+    fn resumed(mut self, options: &PipelineOptions) -> Result<Self, PipelineError> {
         let found = options.resume.as_ref().and_then(|c| c.models.iter().find(|m| m.name == self.name));
         if let Some(m) = found {
             self.classification = m.classification.clone();
             self.clustering = m.clustering.clone();
             self.records = m.records;
-            if self.monitor.is_some() {
-                self.monitor.clone_from(&m.monitor);
-                self.listed.clone_from(&m.events);
+            // The run's settings (--drift, --watch) are checked against the checkpoint's
+            // before this; a checkpoint without watches for a run with them starts afresh.
+            if let (Some(now), Some(saved)) = (self.watches.take(), m.watches.as_ref()) {
+                let resumed = now.resumed(saved).map_err(|error| PipelineError::Watch { model: m.name.clone(), error });
+                self.watches = Some(resumed?);
             }
         }
-        self
+        Ok(self)
     }
 
     /// Label `batch` (with any rows held before it) and learn from it. `None` while
@@ -422,8 +408,7 @@ impl Scored {
             model: self.model.clone(),
             classification: self.classification.clone(),
             clustering: self.clustering.clone(),
-            monitor: self.monitor.clone(),
-            events: self.listed.clone(),
+            watches: self.watches.clone(),
             events_len: 0,
         })
     }
@@ -519,28 +504,8 @@ impl Scored {
             }
         };
         let (labels, point) = labels;
-        if let (Some(monitor), Some(truth)) = (self.monitor.as_mut(), batch.y.as_deref()) {
-            let detector = crate::drift::registry::spec_of(monitor.detector());
-            for ((&id, &t), &l) in batch.ids.iter().zip(truth).zip(&labels) {
-                // A record the model could not label says nothing of its errors (as in River).
-                if l == NO_PREDICTION {
-                    continue;
-                }
-                if let Some(e) = monitor.update(if l == t { 0.0 } else { 1.0 }) {
-                    let event = RunEvent {
-                        record: id,
-                        model: self.name.clone(),
-                        detector: detector.clone(),
-                        kind: e.kind,
-                        mean_before: e.mean_before,
-                        mean_after: e.mean_after,
-                    };
-                    if self.listed.len() < MAX_LISTED_EVENTS {
-                        self.listed.push(event.clone());
-                    }
-                    self.new_events.push(event);
-                }
-            }
+        if let Some(w) = self.watches.as_mut() {
+            w.observe(&self.name, &self.model, batch, &labels);
         }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {
@@ -551,7 +516,7 @@ impl Scored {
 
     /// The events signalled since the last call, in record order.
     pub(crate) fn take_events(&mut self) -> Vec<RunEvent> {
-        std::mem::take(&mut self.new_events)
+        self.watches.as_mut().map(Watches::take_new).unwrap_or_default()
     }
 
     pub(crate) fn summary(&self, labels: String) -> ModelSummary {
@@ -568,11 +533,7 @@ impl Scored {
                 counts: m.counts().to_vec(),
             },
         };
-        let drift = self.monitor.as_ref().map(|m| {
-            let (warnings, drifts) = m.counts();
-            let detector = crate::drift::registry::spec_of(m.detector());
-            DriftSummary { detector, warnings, drifts, events: self.listed.clone() }
-        });
+        let drift = self.watches.as_ref().map(Watches::summary);
         ModelSummary { model: self.name.clone(), labels, metrics, drift }
     }
 }
@@ -689,7 +650,7 @@ pub fn run_inline(
     let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> = Vec::new();
     let mut events: Vec<Option<crate::sink::EventsFile>> = Vec::new();
     for s in stages {
-        running.push((Scored::new(s.name, s.model, options, &features), s.sink, s.labels_path));
+        running.push((Scored::new(s.name, s.model, options, &features)?, s.sink, s.labels_path));
         events.push(s.events);
     }
     let mut pictures = Pictures::default();

@@ -84,7 +84,7 @@ pub(super) fn run_threads(
         let (tx, rx) = bounded::<Stamped>(capacity);
         let (ltx, lrx) = bounded::<ToSink>(capacity);
         to_models.push(tx);
-        let scored = Scored::new(s.name, s.model, options, &features);
+        let scored = Scored::new(s.name, s.model, options, &features)?;
         model_ends.push((scored, rx, ltx, s.sink, lrx, s.labels_path, s.events));
     }
     // The source's class names, as it meets them, for the plot thread's pictures (the

@@ -171,8 +171,9 @@ struct SavedScores {
     classification: crate::metrics::ClassificationMetrics,
     clustering: crate::metrics::ClusteringMetrics,
     truth_labels: Vec<i64>,
-    /// The drift detector and the latest events.
-    monitor: Option<crate::drift::Monitor>,
+    /// The drift watch and the latest events.
+    #[serde(default)]
+    watches: Option<crate::pipeline::Watches>,
     events: Vec<RunEvent>,
 }
 
@@ -223,7 +224,7 @@ impl Learner {
         serve: &super::ServeOptions,
         target: Option<CheckpointTarget>,
         metrics: Arc<Metrics>,
-    ) -> (Self, Arc<ArcSwap<Live>>) {
+    ) -> Result<(Self, Arc<ArcSwap<Live>>), ServerError> {
         let (prequential, max_classes) = (serve.prequential, serve.max_classes);
         let options = PipelineOptions {
             prequential,
@@ -232,7 +233,8 @@ impl Learner {
             drift: serve.drift.clone(),
             ..PipelineOptions::default()
         };
-        let mut scored = Scored::new(model.estimator().to_string(), model, &options, &header.features);
+        let mut scored = Scored::new(model.estimator().to_string(), model, &options, &header.features)
+            .map_err(ServerError::Watch)?;
         scored.records = header.records_seen;
         let labels = match (&header.classes, header.records_seen) {
             // An untrained model without declared classes: the first label decides
@@ -259,7 +261,7 @@ impl Learner {
             events: std::collections::VecDeque::new(),
         };
         learner.publish();
-        (learner, live)
+        Ok((learner, live))
     }
 
     /// Take up the prequential scores saved with the checkpoint at `checkpoint`, when
@@ -283,11 +285,14 @@ impl Learner {
         self.scored.classification = scores.classification;
         self.scored.clustering = scores.clustering;
         self.truth_labels = scores.truth_labels.into_iter().collect();
-        // The detector goes on only if it is the one asked for (same spec).
-        if let (Some(now), Some(saved)) = (&self.scored.monitor, scores.monitor) {
-            if now.detector().spec() == saved.detector().spec() {
-                self.scored.monitor = Some(saved);
-                self.events = scores.events.into_iter().rev().take(MAX_EVENTS).rev().collect();
+        // The watch goes on only if it is the one asked for (same detector).
+        if let (Some(now), Some(saved)) = (self.scored.watches.take(), scores.watches) {
+            match now.clone().resumed(&saved) {
+                Ok(w) => {
+                    self.scored.watches = Some(w);
+                    self.events = scores.events.into_iter().rev().take(MAX_EVENTS).rev().collect();
+                }
+                Err(_) => self.scored.watches = Some(now),
             }
         }
         self.publish();
@@ -613,7 +618,7 @@ impl Learner {
             classification: self.scored.classification.clone(),
             clustering: self.scored.clustering.clone(),
             truth_labels: self.truth_labels.iter().copied().collect(),
-            monitor: self.scored.monitor.clone(),
+            watches: self.scored.watches.clone(),
             events: self.events.iter().cloned().collect(),
         };
         let scores_header = Header { kind: SCORES_KIND.into(), ..header.clone() };
@@ -673,9 +678,9 @@ impl Learner {
             learned_since_start: self.scored.records - self.start_records,
             metrics,
             last_checkpoint: self.last_saved.clone(),
-            drift: self.scored.monitor.as_ref().map(|m| {
-                let (warnings, drifts) = m.counts();
-                DriftCounts { detector: crate::drift::registry::spec_of(m.detector()), warnings, drifts }
+            drift: self.scored.watches.as_ref().map(|w| {
+                let (warnings, drifts) = w.counts();
+                DriftCounts { detector: w.detector(), warnings, drifts }
             }),
         };
         let events = self.events.iter().cloned().collect();
@@ -711,7 +716,7 @@ mod tests {
         assert_eq!(header.records_seen, 3000);
         let metrics = Arc::new(Metrics::new());
         let serve = super::super::ServeOptions { window: 100, max_classes: 100, ..Default::default() };
-        let (mut learner, _live) = Learner::new(model, &header, &serve, None, metrics);
+        let (mut learner, _live) = Learner::new(model, &header, &serve, None, metrics).expect("no watches asked for");
         let x = ndarray::Array2::from_shape_fn((6, 4), |(r, c)| 20.0 * r as f64 + c as f64);
         let labels = ["ok", "warn", "fail", "ok", "ok", "warn"].map(|l| Label::Name(l.into())).to_vec();
         learner.learn(Records { x, labels: Some(labels) }).expect("learns");

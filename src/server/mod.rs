@@ -115,7 +115,7 @@ pub fn replay_learn_log(
     options: &ServeOptions,
 ) -> Result<(Model, u64, u64), ServerError> {
     let metrics = Arc::new(metrics::Metrics::new());
-    let (mut learner, _) = learner::Learner::new(model, header, options, None, metrics);
+    let (mut learner, _) = learner::Learner::new(model, header, options, None, metrics)?;
     let (batches, records) = learner.open_log(log, &options.keys)?;
     Ok((learner.into_model(), batches, records))
 }
@@ -154,6 +154,10 @@ pub enum ServerError {
     /// The model or checkpoint file was refused.
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
+    /// The model cannot be watched as asked (`--drift` with a detector of 0/1 errors
+    /// on a clusterer).
+    #[error("--drift")]
+    Watch(#[source] crate::pipeline::PipelineError),
     /// The checkpoint holds a model of other features than `--model`.
     #[error("{checkpoint}: the checkpoint's features {found:?} differ from the model's {expected:?}")]
     CheckpointMismatch {
@@ -360,7 +364,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
     );
     let metrics = Arc::new(metrics::Metrics::new());
     let target = options.checkpoint.clone().map(|path| learner::CheckpointTarget { path, keys: options.keys.clone() });
-    let (mut learner, live) = learner::Learner::new(model, &header, &options, target, Arc::clone(&metrics));
+    let (mut learner, live) = learner::Learner::new(model, &header, &options, target, Arc::clone(&metrics))?;
     if let Some(checkpoint) = &options.checkpoint {
         // Only when the checkpoint is what is served: the scores are of that model.
         if origin == *checkpoint && learner.restore_scores(checkpoint, &options.keys)? {

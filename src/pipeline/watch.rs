@@ -1,0 +1,343 @@
+//! What a run watches beside each model (`--drift`, `--watch`) and the events it
+//! signals.
+//!
+//! - A classifier's prequential error: 1 for a wrong label, 0 for a right one.
+//! - A clusterer's distance of each record to the centre it was given, over the
+//!   running mean of those distances (so the watched level is about 1 whatever the
+//!   data's scale); centres as they stand after the batch was learned.
+//! - Input columns (`--watch`), each with its own copy of the detector.
+//!
+//! All of it is one value a model stage owns, saved in checkpoints and decoded
+//! with checks, so a resumed run signals exactly what an uninterrupted one does.
+
+use crate::drift::{EventKind, Monitor};
+use crate::model::{Model, NO_PREDICTION};
+use crate::record::Batch;
+use serde::{Deserialize, Serialize};
+
+/// What an event watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Watched {
+    /// A classifier's prequential error (0/1).
+    #[default]
+    Error,
+    /// A clusterer's distance to the assigned centre, over its running mean.
+    Distance,
+    /// An input column (`--watch`).
+    Column,
+}
+
+/// A warning or drift signalled during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    /// The record (its index in the input) whose value signalled.
+    pub record: u64,
+    /// The model beside which it was watched.
+    pub model: String,
+    /// What was watched.
+    #[serde(default)]
+    pub watched: Watched,
+    /// The input column, when a column was watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The detector, in the spec language.
+    pub detector: String,
+    /// Warning or drift.
+    pub kind: EventKind,
+    /// The watched level before the change (see [`crate::drift::Event`]).
+    pub mean_before: Option<f64>,
+    /// The level after it.
+    pub mean_after: Option<f64>,
+}
+
+/// Events kept in the summary and the pictures (the events file has them all).
+pub const MAX_LISTED_EVENTS: usize = 1000;
+
+/// What a model's watches saw over the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DriftSummary {
+    /// The detector, in the spec language.
+    pub detector: String,
+    /// The input columns watched besides the model (`--watch`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<String>,
+    /// Warning events (one per warning zone).
+    pub warnings: u64,
+    /// Drift events.
+    pub drifts: u64,
+    /// The first events, at most [`MAX_LISTED_EVENTS`].
+    pub events: Vec<RunEvent>,
+}
+
+/// One watched input column.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ColumnWatch {
+    /// The feature's index in a batch.
+    index: usize,
+    /// Its name.
+    name: String,
+    monitor: Monitor,
+}
+
+/// Everything watched beside one model, with the events so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "WatchesParts")]
+pub struct Watches {
+    /// The detector on the model's own signal.
+    model: Monitor,
+    /// What the model's signal is.
+    watched: Watched,
+    /// Sum and count of the distances seen (clusterers), the scale of the next one.
+    distance: (f64, u64),
+    columns: Vec<ColumnWatch>,
+    warnings: u64,
+    drifts: u64,
+    /// The first events, for the summary and the pictures.
+    listed: Vec<RunEvent>,
+    /// Events not yet handed to the events file (nothing is pending at a checkpoint:
+    /// the stage writes them before it saves its state).
+    #[serde(skip)]
+    new: Vec<RunEvent>,
+}
+
+/// Watches as decoded, before they are checked.
+#[derive(Deserialize)]
+struct WatchesParts {
+    model: Monitor,
+    watched: Watched,
+    distance: (f64, u64),
+    columns: Vec<ColumnWatch>,
+    warnings: u64,
+    drifts: u64,
+    listed: Vec<RunEvent>,
+}
+
+impl TryFrom<WatchesParts> for Watches {
+    type Error = String;
+    fn try_from(p: WatchesParts) -> Result<Self, String> {
+        if p.watched == Watched::Column {
+            return Err("a model's watch cannot be a column".into());
+        }
+        if !p.distance.0.is_finite() || p.distance.0 < 0.0 {
+            return Err("a running distance that is not a finite positive sum".into());
+        }
+        if p.listed.len() > MAX_LISTED_EVENTS {
+            return Err(format!("{} listed events (at most {MAX_LISTED_EVENTS})", p.listed.len()));
+        }
+        Ok(Self {
+            model: p.model,
+            watched: p.watched,
+            distance: p.distance,
+            columns: p.columns,
+            warnings: p.warnings,
+            drifts: p.drifts,
+            listed: p.listed,
+            new: Vec::new(),
+        })
+    }
+}
+
+/// Why watches could not be set up.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WatchError {
+    /// A binary detector (errors) was asked to watch real values.
+    #[error("{detector} takes 0/1 errors; {what} needs a detector of real values (adwin, page-hinkley or kswin)")]
+    NotReal {
+        /// The detector.
+        detector: String,
+        /// What it was to watch.
+        what: String,
+    },
+    /// `--watch` named a column that is not a feature of the input.
+    #[error("--watch {column}: not a feature of the input (features: {features})")]
+    UnknownColumn {
+        /// The column asked for.
+        column: String,
+        /// The features there are.
+        features: String,
+    },
+    /// A resumed run's watches do not fit this run's.
+    #[error("the checkpoint's watches ({saved}) are not this run's ({now})")]
+    Mismatch {
+        /// What the checkpoint watched.
+        saved: String,
+        /// What this run watches.
+        now: String,
+    },
+}
+
+impl Watches {
+    /// Watch `model` with a copy of `detector` and the `columns` (feature names) each
+    /// with another copy.
+    pub fn new(
+        model: &Model,
+        detector: &(dyn crate::drift::Detector + 'static),
+        columns: &[String],
+        features: &[String],
+    ) -> Result<Self, WatchError> {
+        let spec = detector.spec();
+        let real = detector.check_value(0.5).is_ok();
+        let watched = match model {
+            Model::Classifier(_) => Watched::Error,
+            Model::Clusterer(_) if real => Watched::Distance,
+            Model::Clusterer(_) => {
+                return Err(WatchError::NotReal { detector: spec, what: "a clusterer's distances".into() })
+            }
+        };
+        if !columns.is_empty() && !real {
+            return Err(WatchError::NotReal { detector: spec, what: "--watch".into() });
+        }
+        let columns = columns
+            .iter()
+            .map(|name| {
+                let index = features
+                    .iter()
+                    .position(|f| f == name)
+                    .ok_or_else(|| WatchError::UnknownColumn { column: name.clone(), features: features.join(", ") })?;
+                Ok(ColumnWatch { index, name: name.clone(), monitor: Monitor::new(dyn_clone::clone_box(detector)) })
+            })
+            .collect::<Result<Vec<_>, WatchError>>()?;
+        Ok(Self {
+            model: Monitor::new(dyn_clone::clone_box(detector)),
+            watched,
+            distance: (0.0, 0),
+            columns,
+            warnings: 0,
+            drifts: 0,
+            listed: Vec::new(),
+            new: Vec::new(),
+        })
+    }
+
+    /// What these watch, as one line (for errors and checks).
+    fn describe(&self) -> String {
+        let columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        format!("{} with {}, columns [{}]", self.detector(), serde_plain(self.watched), columns.join(", "))
+    }
+
+    /// These watches as a checkpoint saved them, when they watch the same things with
+    /// the same detector; the fresh ones otherwise refuse the resume.
+    pub fn resumed(self, saved: &Watches) -> Result<Self, WatchError> {
+        if saved.describe() != self.describe()
+            || saved.columns.iter().zip(&self.columns).any(|(a, b)| a.index != b.index)
+        {
+            return Err(WatchError::Mismatch { saved: saved.describe(), now: self.describe() });
+        }
+        Ok(saved.clone())
+    }
+
+    /// The detector, in the spec language.
+    pub fn detector(&self) -> String {
+        crate::drift::registry::spec_of(self.model.detector())
+    }
+
+    /// Warning and drift events so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.warnings, self.drifts)
+    }
+
+    /// The first events (at most [`MAX_LISTED_EVENTS`]).
+    pub fn listed(&self) -> &[RunEvent] {
+        &self.listed
+    }
+
+    /// Take the events signalled since the last call, in record order.
+    pub fn take_new(&mut self) -> Vec<RunEvent> {
+        std::mem::take(&mut self.new)
+    }
+
+    /// What the summary says.
+    pub fn summary(&self) -> DriftSummary {
+        DriftSummary {
+            detector: self.detector(),
+            columns: self.columns.iter().map(|c| c.name.clone()).collect(),
+            warnings: self.warnings,
+            drifts: self.drifts,
+            events: self.listed.clone(),
+        }
+    }
+
+    /// Watch a batch `model` has just labelled (`labels`) and learned.
+    pub fn observe(&mut self, name: &str, model: &Model, batch: &Batch, labels: &[i64]) {
+        let detector = self.detector();
+        let mut found: Vec<RunEvent> = Vec::new();
+        let mut event = |record: u64, watched: Watched, column: Option<&str>, e: crate::drift::Event| {
+            found.push(RunEvent {
+                record,
+                model: name.to_string(),
+                watched,
+                column: column.map(str::to_string),
+                detector: detector.clone(),
+                kind: e.kind,
+                mean_before: e.mean_before,
+                mean_after: e.mean_after,
+            })
+        };
+        match (model, batch.y.as_deref()) {
+            (Model::Classifier(_), Some(truth)) => {
+                for ((&id, &t), &l) in batch.ids.iter().zip(truth).zip(labels) {
+                    // A record the model could not label says nothing of its errors (as in River).
+                    if l == NO_PREDICTION {
+                        continue;
+                    }
+                    if let Some(e) = self.model.update(if l == t { 0.0 } else { 1.0 }) {
+                        event(id, Watched::Error, None, e);
+                    }
+                }
+            }
+            (Model::Classifier(_), None) => {}
+            (Model::Clusterer(m), _) => {
+                if let Some(centers) = m.centers_in_input_units() {
+                    for ((&id, row), &l) in batch.ids.iter().zip(batch.x.outer_iter()).zip(labels) {
+                        let Some(c) = usize::try_from(l).ok().filter(|&c| c < centers.nrows()) else { continue };
+                        let d2: f64 = row.iter().zip(centers.row(c)).map(|(a, b)| (a - b) * (a - b)).sum();
+                        let d = d2.sqrt();
+                        if !d.is_finite() {
+                            continue;
+                        }
+                        let (sum, n) = self.distance;
+                        // The first distance sets the scale: it is 1 by definition.
+                        let scaled = if n == 0 || sum == 0.0 { 1.0 } else { d / (sum / n as f64) };
+                        self.distance = (sum + d, n + 1);
+                        if let Some(e) = self.model.update(scaled) {
+                            event(id, Watched::Distance, None, e);
+                        }
+                    }
+                }
+            }
+        }
+        for c in &mut self.columns {
+            for (&id, &v) in batch.ids.iter().zip(batch.x.column(c.index)) {
+                // A missing value (NaN) is no value of the column: it cannot signal.
+                if !v.is_finite() {
+                    continue;
+                }
+                if let Some(e) = c.monitor.update(v) {
+                    event(id, Watched::Column, Some(&c.name), e);
+                }
+            }
+        }
+        // Model and column events of one batch, in record order.
+        found.sort_by_key(|e| e.record);
+        for e in found {
+            match e.kind {
+                EventKind::Warning => self.warnings = self.warnings.saturating_add(1),
+                EventKind::Drift => self.drifts = self.drifts.saturating_add(1),
+            }
+            if self.listed.len() < MAX_LISTED_EVENTS {
+                self.listed.push(e.clone());
+            }
+            self.new.push(e);
+        }
+    }
+}
+
+/// `watched`'s name as it is written in events.
+fn serde_plain(w: Watched) -> &'static str {
+    match w {
+        Watched::Error => "error",
+        Watched::Distance => "distance",
+        Watched::Column => "column",
+    }
+}
