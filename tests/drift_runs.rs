@@ -51,7 +51,7 @@ fn a_drift_run_writes_counts_and_lists_its_events() {
     assert_eq!(first["detector"], "adwin");
     assert_eq!(first["kind"], "drift");
     assert_eq!(first["watched"], "error");
-    assert!(first.get("column").is_none(), "{first}");
+    assert!(first["column"].is_null(), "{first}");
     let at = first["record"].as_u64().expect("a record id");
     assert!((25_000..28_000).contains(&at), "first drift at {at}");
     assert!(first["mean_before"].as_f64().is_some() && first["mean_after"].as_f64().is_some(), "{first}");

@@ -38,8 +38,9 @@ pub struct RunEvent {
     /// What was watched.
     #[serde(default)]
     pub watched: Watched,
-    /// The input column, when a column was watched.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The input column, when a column was watched (`null` otherwise: the field is always
+    /// there, as model files and checkpoints need).
+    #[serde(default)]
     pub column: Option<String>,
     /// The detector, in the spec language.
     pub detector: String,
