@@ -410,6 +410,27 @@ fn accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Snapshot) -> 
     )
 }
 
+/// The records where events were signalled, by kind: vertical marks on a timeline,
+/// each kind with its colour and legend (with the count, which may exceed the marks:
+/// a snapshot lists the first events only).
+fn drift_marks(s: &Snapshot) -> Vec<(Vec<f64>, RGBColor, String)> {
+    use crate::drift::EventKind;
+    use crate::pipeline::Watched;
+    let Some(d) = &s.drift else { return Vec::new() };
+    let kinds: [(&str, RGBColor, fn(&crate::pipeline::RunEvent) -> bool); 3] = [
+        ("drift", RGBColor(20, 20, 20), |e| e.kind == EventKind::Drift && e.watched != Watched::Column),
+        ("warning", RGBColor(240, 150, 0), |e| e.kind == EventKind::Warning && e.watched != Watched::Column),
+        ("column drift", RGBColor(150, 60, 200), |e| e.kind == EventKind::Drift && e.watched == Watched::Column),
+    ];
+    kinds
+        .into_iter()
+        .filter_map(|(name, colour, pick)| {
+            let marks: Vec<f64> = d.events.iter().filter(|e| pick(e)).map(|e| e.record as f64).collect();
+            (!marks.is_empty()).then(|| (marks.clone(), colour, format!("{name} ({})", marks.len())))
+        })
+        .collect()
+}
+
 /// From a little under the lowest accuracy seen up to 1.
 fn accuracy_range(s: &Snapshot) -> (f64, f64) {
     let low = s.timeline.iter().flat_map(|p| [p.overall, p.recent]).fold(1.0, f64::min);
@@ -456,6 +477,14 @@ fn timeline_chart<DB: DrawingBackend>(
         .map_err(e)?
         .label(recent)
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    for (marks, colour, label) in drift_marks(s) {
+        let lines = marks.iter().map(|&r| PathElement::new(vec![(r, y0), (r, y1)], colour.stroke_width(2)));
+        chart
+            .draw_series(lines)
+            .map_err(e)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x + 10, y - 8), (x + 10, y + 8)], colour.stroke_width(2)));
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))

@@ -58,6 +58,10 @@ pub struct Snapshot {
     pub label_counts: BTreeMap<i64, u64>,
     /// What only clusterers or only classifiers have.
     pub detail: Detail,
+    /// What was watched beside the model (`--drift`, `--watch`), with the first events:
+    /// marks on the timeline and the report's drift section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::pipeline::DriftSummary>,
     /// Taken from a saved model file, not a run: the model's own state only, so no
     /// sample, no timeline and no scores (a report shows none of them).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -289,6 +293,7 @@ impl Tracker {
             timeline: self.timeline.clone(),
             label_counts: self.label_counts(),
             detail,
+            drift: None,
             from_model_file: false,
         }
     }

@@ -475,3 +475,63 @@ fn a_model_file_report_shows_what_the_file_has_and_nothing_it_lacks() {
     let again = std::fs::read_to_string(d.join("again/report.md")).expect("report");
     assert!(!again.contains("timeline.png") && !again.contains("0.00 s"), "{again}");
 }
+
+/// Pixels of exactly `colour` in a PNG.
+fn pixels_of(path: &Path, colour: [u8; 3]) -> usize {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    img.pixels().filter(|p| p.0 == colour).count()
+}
+
+/// A drift run's report: the timeline carries a mark per drift (the marks' colour is
+/// there only with --drift), and the drift section lists every event of the events
+/// file with the accuracy before and after it, from the run's timeline.
+#[test]
+fn a_drift_run_marks_its_timeline_and_reports_each_event() {
+    let d = dir("drift");
+    let input = "synth:sea?n=60000&period=20000&noise=0.1&seed=3";
+    let run = |report: &str, drift: bool| {
+        let mut args = vec!["run", input, "--label-column", "y", "--model", "gaussian-nb", "--report", report];
+        let labels = format!("{report}.csv");
+        args.extend(["--labels-out", &labels, "--quiet"]);
+        if drift {
+            args.extend(["--drift", "adwin", "--events-out", "events.ndjson"]);
+        }
+        eddy_in(&d, &args);
+    };
+    run("plain", false);
+    run("drift", true);
+    const MARK: [u8; 3] = [20, 20, 20];
+    // (A few pixels of antialiased text may have the colour.)
+    let plain = pixels_of(&d.join("plain/gaussian-nb-timeline.png"), MARK);
+    assert!(plain < 100, "{plain} pixels of the marks' colour without --drift");
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(d.join("events.ndjson"))
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let drifts = events.iter().filter(|e| e["kind"] == "drift").count();
+    assert!(drifts >= 1, "SEA changes at 20,000: {events:?}");
+    // A vertical mark two pixels wide over the chart's height, per drift (some may touch).
+    let marked = pixels_of(&d.join("drift/gaussian-nb-timeline.png"), MARK);
+    assert!(marked > plain + 300 * drifts, "{marked} mark pixels for {drifts} drifts");
+
+    let md = std::fs::read_to_string(d.join("drift/report.md")).expect("report");
+    let section = md.split("### Drift").nth(1).expect("a drift section");
+    assert!(section.contains(&format!("0 warnings, {drifts} drifts")), "{section}");
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| record")).collect();
+    assert_eq!(rows.len(), events.len(), "{section}");
+    for (row, e) in rows.iter().zip(&events) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        assert_eq!(cells[0], e["record"].to_string());
+        assert_eq!((cells[1], cells[2]), ("errors", "drift"));
+    }
+    // Naive Bayes learns each concept anew: the accuracy after SEA's first change is
+    // lower than before it, right after it (the first drift's "after" covers the
+    // records to the next event).
+    let first: Vec<&str> = rows[0].trim_matches('|').split('|').map(str::trim).collect();
+    let (before, after): (f64, f64) = (first[4].parse().expect("a number"), first[5].parse().expect("a number"));
+    assert!(before > 0.5 && after > 0.5 && before != after, "{first:?}");
+    let record: eddy::report::RunRecord = RunRecord::load(&d.join("drift")).expect("run.json");
+    let drift = record.snapshots[0].drift.as_ref().expect("the watch is in the snapshot");
+    assert_eq!(drift.events.len(), events.len());
+}

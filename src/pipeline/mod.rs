@@ -416,7 +416,9 @@ impl Scored {
     /// The state now, when tracked.
     pub(crate) fn final_snapshot(&self) -> Option<Snapshot> {
         let tracker = self.tracker.as_ref()?;
-        Some(tracker.snapshot(&self.name, &self.model, &self.classification, &self.clustering))
+        let mut snap = tracker.snapshot(&self.name, &self.model, &self.classification, &self.clustering);
+        snap.drift = self.watches.as_ref().map(Watches::summary);
+        Some(snap)
     }
 
     /// Label a batch and learn from it; update the scores.

@@ -56,12 +56,12 @@ pub struct RunEvent {
 pub const MAX_LISTED_EVENTS: usize = 1000;
 
 /// What a model's watches saw over the run.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DriftSummary {
     /// The detector, in the spec language.
     pub detector: String,
     /// The input columns watched besides the model (`--watch`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
     /// Warning events (one per warning zone).
     pub warnings: u64,

@@ -13,6 +13,8 @@
 //! A report of a model file (`eddy report model.eddy`) shows what the file has
 //! and nothing it lacks: no run time, sample, scores or timeline.
 
+mod drift;
+
 use crate::plot::{self, PlotError, PlotFormat};
 use crate::snapshot::{working_units, Detail, Snapshot};
 use base64::Engine;
@@ -161,6 +163,7 @@ impl RunRecord {
             timeline: Vec::new(),
             label_counts,
             detail,
+            drift: None,
             from_model_file: true,
         };
         RunRecord {
@@ -502,6 +505,7 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
         if !s.from_model_file {
             blocks.push(Block::Picture(timeline, format!("{} over the run", s.model)));
         }
+        blocks.extend(drift::blocks(s));
     }
     let markdown = out.join("report.md");
     std::fs::write(&markdown, to_markdown(&blocks)).map_err(io(&markdown))?;
