@@ -417,7 +417,8 @@ fn drift_marks(s: &Snapshot) -> Vec<(Vec<f64>, RGBColor, String)> {
     use crate::drift::EventKind;
     use crate::pipeline::Watched;
     let Some(d) = &s.drift else { return Vec::new() };
-    let kinds: [(&str, RGBColor, fn(&crate::pipeline::RunEvent) -> bool); 3] = [
+    type Pick = fn(&crate::pipeline::RunEvent) -> bool;
+    let kinds: [(&str, RGBColor, Pick); 3] = [
         ("drift", RGBColor(20, 20, 20), |e| e.kind == EventKind::Drift && e.watched != Watched::Column),
         ("warning", RGBColor(240, 150, 0), |e| e.kind == EventKind::Warning && e.watched != Watched::Column),
         ("column drift", RGBColor(150, 60, 200), |e| e.kind == EventKind::Drift && e.watched == Watched::Column),
