@@ -33,6 +33,25 @@ pub struct TimelinePoint {
     pub recent: f64,
 }
 
+/// One point of a clusterer's history: where each centre stood (input units) and how
+/// many records each had been given so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterPoint {
+    /// Records seen.
+    pub records: u64,
+    /// The centres, one row each; no columns when there are too many to keep
+    /// (more than [`MAX_CENTRE_VALUES`] values).
+    pub centers: Array2<f64>,
+    /// Records given each cluster since the start of the run.
+    pub counts: Vec<u64>,
+}
+
+/// Centre values (clusters × features) a cluster history keeps per point: above it,
+/// only the counts are kept, so a run's history stays a few megabytes at most.
+pub const MAX_CENTRE_VALUES: usize = 1024;
+/// Points kept on a cluster history.
+const CLUSTER_POINTS: usize = 128;
+
 /// A model's state at one moment, for plots and reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -56,6 +75,9 @@ pub struct Snapshot {
     pub timeline: Vec<TimelinePoint>,
     /// Records given each label over the run.
     pub label_counts: BTreeMap<i64, u64>,
+    /// A clusterer's history: its centres and cluster sizes over the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_timeline: Vec<ClusterPoint>,
     /// What only clusterers or only classifiers have.
     pub detail: Detail,
     /// What was watched beside the model (`--drift`, `--watch`), with the first events:
@@ -149,6 +171,8 @@ pub struct Tracker {
     timeline: Vec<TimelinePoint>,
     stride: u64,
     batches: u64,
+    clusters: Vec<ClusterPoint>,
+    cluster_stride: u64,
     /// Records per label for labels 0..DENSE; others in `sparse_counts`.
     dense_counts: Vec<u64>,
     sparse_counts: BTreeMap<i64, u64>,
@@ -172,6 +196,8 @@ impl Tracker {
             timeline: Vec::new(),
             stride: 1,
             batches: 0,
+            clusters: Vec::new(),
+            cluster_stride: 1,
             dense_counts: Vec::new(),
             sparse_counts: BTreeMap::new(),
             records: 0,
@@ -183,8 +209,15 @@ impl Tracker {
         self.records
     }
 
-    /// Take in a labelled batch and the scores after it.
-    pub fn observe(&mut self, batch: &Arc<Batch>, labels: &[i64], point: (f64, f64)) {
+    /// Take in a labelled batch and the scores after it; `centers` gives a clusterer's
+    /// centres in input units, asked for only when a point of its history is due.
+    pub fn observe(
+        &mut self,
+        batch: &Arc<Batch>,
+        labels: &[i64],
+        point: (f64, f64),
+        centers: impl FnOnce() -> Option<Array2<f64>>,
+    ) {
         self.records += batch.len() as u64;
         if self.batches.is_multiple_of(MOMENT_EVERY) {
             self.moments.get_or_insert_with(|| Moments::new(batch.x.ncols())).update_batch(batch.x.view());
@@ -217,7 +250,26 @@ impl Tracker {
             }
             self.timeline.push(TimelinePoint { records: self.records, overall: point.0, recent: point.1 });
         }
+        // The cluster history thins the same way, to fewer points (each holds centres).
+        if self.batches.is_multiple_of(self.cluster_stride) {
+            if let Some(c) = centers() {
+                if self.clusters.len() == CLUSTER_POINTS {
+                    self.clusters = self.clusters.iter().step_by(2).cloned().collect();
+                    self.cluster_stride *= 2;
+                }
+                let point = self.cluster_point(c);
+                self.clusters.push(point);
+            }
+        }
         self.batches += 1;
+    }
+
+    /// A point of the cluster history now, with these centres.
+    fn cluster_point(&self, centers: Array2<f64>) -> ClusterPoint {
+        let k = centers.nrows();
+        let counts = (0..k).map(|i| self.dense_counts.get(i).copied().unwrap_or(0)).collect();
+        let centers = if centers.len() <= MAX_CENTRE_VALUES { centers } else { Array2::zeros((k, 0)) };
+        ClusterPoint { records: self.records, centers, counts }
     }
 
     fn label_counts(&self) -> BTreeMap<i64, u64> {
@@ -260,9 +312,14 @@ impl Tracker {
                 }
             }
         }
+        let mut cluster_timeline = self.clusters.clone();
         let detail = match model {
             Model::Clusterer(m) => {
                 let (centers, transforms, model_centers) = Detail::clusterer_of(m, d);
+                // The history ends where the model stands now.
+                if cluster_timeline.last().is_some_and(|p| p.records < self.records) {
+                    cluster_timeline.push(self.cluster_point(centers.clone()));
+                }
                 Detail::Clusterer {
                     centers,
                     counts: m.counts().to_vec(),
@@ -292,6 +349,7 @@ impl Tracker {
             sample_truth,
             timeline: self.timeline.clone(),
             label_counts: self.label_counts(),
+            cluster_timeline,
             detail,
             drift: None,
             from_model_file: false,
@@ -312,7 +370,7 @@ mod tests {
             let ids: Vec<u64> = (0..size as u64).collect();
             let labels: Vec<i64> = (0..size as i64).map(|r| (next as i64 + r) % 3).collect();
             let batch = Arc::new(Batch { seq: 0, ids, x, y: None, end_offset: 0 });
-            t.observe(&batch, &labels, (0.0, 0.0));
+            t.observe(&batch, &labels, (0.0, 0.0), || None);
             next += size as f64;
         }
         let model = Model::from_spec("minibatch-kmeans").expect("valid");

@@ -145,7 +145,11 @@ fn report_numbers_are_the_models() {
     };
     let files = report::write(&record, &d).expect("writes");
     let html = std::fs::read_to_string(&files.html).expect("html");
-    assert_eq!(html.matches("data:image/png;base64,").count(), 4, "both pictures of both models, embedded");
+    assert_eq!(
+        html.matches("data:image/png;base64,").count(),
+        5,
+        "both pictures of both models and the clusterer's history, embedded"
+    );
     assert!(html.contains("<table>") && html.contains("precision"));
     let md = std::fs::read_to_string(&files.markdown).expect("md");
     for line in md.lines().filter(|l| l.starts_with("![")) {
@@ -534,4 +538,57 @@ fn a_drift_run_marks_its_timeline_and_reports_each_event() {
     let record: eddy::report::RunRecord = RunRecord::load(&d.join("drift")).expect("run.json");
     let drift = record.snapshots[0].drift.as_ref().expect("the watch is in the snapshot");
     assert_eq!(drift.events.len(), events.len());
+}
+
+/// A clusterer's history: at each point the counts add up to the records seen, the
+/// last point is the model as it ended, a walking centre is seen to move, and the
+/// report draws it.
+#[test]
+fn a_clusterer_s_history_follows_its_centres_and_sizes() {
+    let d = dir("history");
+    eddy_in(
+        &d,
+        &[
+            "run",
+            "synth:blobs?n=40000&d=2&k=3&drift=0.002&seed=4",
+            "--model",
+            "minibatch-kmeans(n_clusters=3)",
+            "--labels-out",
+            "l.csv",
+            "--report",
+            "report",
+            "--batch-size",
+            "100",
+            "--quiet",
+        ],
+    );
+    let record = RunRecord::load(&d.join("report")).expect("run.json");
+    let s = &record.snapshots[0];
+    let history = &s.cluster_timeline;
+    // 400 batches thin to at most 128 points.
+    assert!((64..=128).contains(&history.len()), "{} points", history.len());
+    for p in history {
+        assert_eq!(p.counts.iter().sum::<u64>(), p.records, "every record goes to a cluster");
+        assert_eq!(p.centers.dim(), (3, 2));
+    }
+    let last = history.last().expect("points");
+    assert_eq!(last.records, 40_000);
+    let Detail::Clusterer { centers, .. } = &s.detail else { panic!("a clusterer") };
+    assert_eq!(&last.centers, centers, "the last point is the model as it ended");
+    let counts: Vec<u64> = s.label_counts.values().copied().collect();
+    assert_eq!(last.counts, counts);
+    // Each coordinate walks with sd 0.002 per record: about 0.4 over 40,000 records,
+    // so a centre moves far more than the noise of its estimate.
+    let first = &history[0];
+    let moved: f64 = (0..3)
+        .map(|c| {
+            let d2: f64 = first.centers.row(c).iter().zip(last.centers.row(c)).map(|(a, b)| (a - b) * (a - b)).sum();
+            d2.sqrt()
+        })
+        .fold(0.0, f64::max);
+    assert!(moved > 0.2, "the walking centres moved {moved}");
+    let md = std::fs::read_to_string(d.join("report/report.md")).expect("report");
+    assert!(md.contains("### Clusters over the run") && md.contains("minibatch-kmeans-clusters.png"), "{md}");
+    let (w, h, colours) = png_stats(&d.join("report/minibatch-kmeans-clusters.png"));
+    assert!(w > 0 && h > 0 && colours > 5);
 }

@@ -511,7 +511,8 @@ impl Scored {
         }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {
-            t.observe(batch, &labels, point);
+            let model = &self.model;
+            t.observe(batch, &labels, point, || model.as_clusterer().and_then(|m| m.centers_in_input_units()));
         }
         Ok(labels)
     }

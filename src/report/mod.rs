@@ -100,7 +100,15 @@ impl RunRecord {
                 }
                 Detail::Classifier { .. } => true,
             };
-            let consistent = s.sample.ncols() == d
+            // A hand-edited history could ask for any number of lines to draw.
+            let history_fits = s.cluster_timeline.len() <= 1024
+                && s.cluster_timeline.iter().all(|p| {
+                    (p.centers.ncols() == d || p.centers.ncols() == 0)
+                        && p.counts.len() == p.centers.nrows()
+                        && p.centers.iter().all(|v| v.is_finite())
+                });
+            let consistent = history_fits
+                && s.sample.ncols() == d
                 && s.sample_labels.len() == s.sample.nrows()
                 && s.sample_truth.as_ref().is_none_or(|t| t.len() == s.sample.nrows())
                 && s.moments.mean.len() == d
@@ -162,6 +170,7 @@ impl RunRecord {
             sample_truth: None,
             timeline: Vec::new(),
             label_counts,
+            cluster_timeline: Vec::new(),
             detail,
             drift: None,
             from_model_file: true,
@@ -504,6 +513,17 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
         }
         if !s.from_model_file {
             blocks.push(Block::Picture(timeline, format!("{} over the run", s.model)));
+        }
+        if !s.cluster_timeline.is_empty() {
+            let file = format!("{}-clusters.png", s.model);
+            plot::render_cluster_timeline(s, &out.join(&file), PlotFormat::Png)?;
+            pictures.push(out.join(&file));
+            blocks.push(Block::Heading(3, "Clusters over the run".into()));
+            blocks.push(Block::Text(format!(
+                "Each cluster's share of the records between one point of the history and the next, and how far                  its centre has moved from where it first stood (input units), at {} points over the run.",
+                s.cluster_timeline.len()
+            )));
+            blocks.push(Block::Picture(file, format!("{}: clusters over the run", s.model)));
         }
         blocks.extend(drift::blocks(s));
     }

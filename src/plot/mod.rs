@@ -5,6 +5,8 @@
 //! fonts are needed. Files are written to a temporary name and renamed, so a
 //! viewer never sees half a picture.
 
+mod clusters;
+
 use crate::snapshot::{working_units, Detail, Snapshot};
 use linfa_linalg::eigh::Eigh;
 use ndarray::{Array1, Array2, Axis};
@@ -149,6 +151,12 @@ pub fn render(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<()
 /// Draw the run's history (accuracy, or inertia for clusterers) into `path`.
 pub fn render_timeline(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
     render_with(snapshot, path, format, &History)
+}
+
+/// Draw a clusterer's history (each cluster's share of the records and how far its
+/// centre moved) into `path`.
+pub fn render_cluster_timeline(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
+    render_with(snapshot, path, format, &clusters::ClusterHistory)
 }
 
 /// Draw with `painter` into a temporary file of `format`, then rename it to `path`.

@@ -1,0 +1,131 @@
+//! A clusterer's history: each cluster's share of the records and how far its centre
+//! has moved, over the run, with the cluster events marked.
+
+use super::{bounds, Painter};
+use crate::snapshot::{ClusterPoint, Snapshot};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Paints [`Snapshot::cluster_timeline`].
+pub(super) struct ClusterHistory;
+
+impl Painter for ClusterHistory {
+    fn paint<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, s: &Snapshot) -> Result<(), String> {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let title = format!("{}: clusters over the run", s.model);
+        let root = root.titled(&title, ("sans-serif", 28).into_font().style(FontStyle::Bold)).map_err(e)?;
+        let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 / 2);
+        let shares = shares(&s.cluster_timeline);
+        lines(&top, s, &shares, "share of the records since the previous point", "share")?;
+        let moved = moved(&s.cluster_timeline);
+        lines(&bottom, s, &moved, "distance of each centre from where it first stood", "distance (input units)")
+    }
+}
+
+/// Per cluster, its share of the records between one point and the next.
+pub(crate) fn shares(points: &[ClusterPoint]) -> Vec<Vec<(f64, f64)>> {
+    let k = points.iter().map(|p| p.counts.len()).max().unwrap_or(0);
+    (0..k)
+        .map(|c| {
+            let mut previous = (0u64, 0u64);
+            points
+                .iter()
+                .filter_map(|p| {
+                    let count = p.counts.get(c).copied().unwrap_or(0);
+                    let (records, before) = previous;
+                    previous = (p.records, count);
+                    (p.records > records)
+                        .then(|| (p.records as f64, count.saturating_sub(before) as f64 / (p.records - records) as f64))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Per cluster, the distance of its centre from where it stood at the first point
+/// that had it (points without centres are skipped).
+pub(crate) fn moved(points: &[ClusterPoint]) -> Vec<Vec<(f64, f64)>> {
+    let k = points.iter().map(|p| p.centers.nrows()).max().unwrap_or(0);
+    (0..k)
+        .map(|c| {
+            let mut first: Option<Vec<f64>> = None;
+            points
+                .iter()
+                .filter(|p| c < p.centers.nrows() && p.centers.ncols() > 0)
+                .map(|p| {
+                    let row = p.centers.row(c).to_vec();
+                    let start = first.get_or_insert_with(|| row.clone());
+                    let d2: f64 = row.iter().zip(start.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
+                    (p.records as f64, d2.sqrt())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One line per cluster, its colour as in the state picture.
+fn lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: &Snapshot,
+    series: &[Vec<(f64, f64)>],
+    caption: &str,
+    y_desc: &str,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let last = s.cluster_timeline.last().map_or(1, |p| p.records.max(1)) as f64;
+    let (_, hi) = bounds(series.iter().flatten().map(|p| p.1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(12)
+        .margin_right(40)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..last, 0f64..hi.max(1e-6))
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("records")
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(e)?;
+    for (c, points) in series.iter().enumerate() {
+        let colour = Palette99::pick(c);
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
+            .map_err(e)?
+            .label(format!("cluster {c}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], Palette99::pick(c).stroke_width(2)));
+    }
+    if series.len() <= 16 {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn point(records: u64, centers: ndarray::Array2<f64>, counts: Vec<u64>) -> ClusterPoint {
+        ClusterPoint { records, centers, counts }
+    }
+
+    #[test]
+    fn shares_and_moves_come_from_the_points_differences() {
+        let points = [
+            point(100, array![[0.0, 0.0], [5.0, 5.0]], vec![50, 50]),
+            point(200, array![[3.0, 4.0], [5.0, 5.0]], vec![140, 60]),
+        ];
+        assert_eq!(shares(&points), vec![vec![(100.0, 0.5), (200.0, 0.9)], vec![(100.0, 0.5), (200.0, 0.1)]]);
+        assert_eq!(moved(&points), vec![vec![(100.0, 0.0), (200.0, 5.0)], vec![(100.0, 0.0), (200.0, 0.0)]]);
+    }
+}
