@@ -87,6 +87,9 @@ struct ColumnWatch {
 pub struct Watches {
     /// The detector on the model's own signal.
     model: Monitor,
+    /// Its spec, as events name it (computed once: a batch may bring many events).
+    #[serde(skip)]
+    spec: String,
     /// What the model's signal is.
     watched: Watched,
     /// Sum and count of the distances seen (clusterers), the scale of the next one.
@@ -127,6 +130,7 @@ impl TryFrom<WatchesParts> for Watches {
             return Err(format!("{} listed events (at most {MAX_LISTED_EVENTS})", p.listed.len()));
         }
         Ok(Self {
+            spec: crate::drift::registry::spec_of(p.model.detector()),
             model: p.model,
             watched: p.watched,
             distance: p.distance,
@@ -200,6 +204,7 @@ impl Watches {
             })
             .collect::<Result<Vec<_>, WatchError>>()?;
         Ok(Self {
+            spec: crate::drift::registry::spec_of(detector),
             model: Monitor::new(dyn_clone::clone_box(detector)),
             watched,
             distance: (0.0, 0),
@@ -230,7 +235,7 @@ impl Watches {
 
     /// The detector, in the spec language.
     pub fn detector(&self) -> String {
-        crate::drift::registry::spec_of(self.model.detector())
+        self.spec.clone()
     }
 
     /// Warning and drift events so far.
@@ -261,7 +266,7 @@ impl Watches {
 
     /// Watch a batch `model` has just labelled (`labels`) and learned.
     pub fn observe(&mut self, name: &str, model: &Model, batch: &Batch, labels: &[i64]) {
-        let detector = self.detector();
+        let detector = &self.spec;
         let mut found: Vec<RunEvent> = Vec::new();
         let mut event = |record: u64, watched: Watched, column: Option<&str>, e: crate::drift::Event| {
             found.push(RunEvent {
