@@ -248,3 +248,60 @@ pub enum DriftValueError {
         value: f64,
     },
 }
+
+/// Why a [`crate::drift::ClusterWatch`] refused a batch. The watch is unchanged when
+/// it refuses.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ClusterWatchError {
+    /// The record ids, the labels and the rows differ in number.
+    #[error("{rows} rows but {ids} record ids and {labels} labels")]
+    Lengths {
+        /// Rows of `x`.
+        rows: usize,
+        /// Record ids given.
+        ids: usize,
+        /// Labels given.
+        labels: usize,
+    },
+    /// The clusterer gave no centre, or centres with no feature.
+    #[error("no centres to watch ({k} centres of {d} features)")]
+    NoCentres {
+        /// Centres given.
+        k: usize,
+        /// Their features.
+        d: usize,
+    },
+    /// The rows and the centres have different numbers of features.
+    #[error("the rows have {x} features but the centres {centres}")]
+    Width {
+        /// Features of the rows.
+        x: usize,
+        /// Features of the centres.
+        centres: usize,
+    },
+    /// The centres changed number or width since the first batch.
+    #[error("{got_k} centres of {got_d} features, but the watch follows {k} centres of {d}")]
+    Shape {
+        /// Centres the watch follows (from its first batch).
+        k: usize,
+        /// Their features.
+        d: usize,
+        /// Centres given now.
+        got_k: usize,
+        /// Their features.
+        got_d: usize,
+    },
+    /// A row or a centre holds NaN or an infinity.
+    #[error("{what} row {row}, column {column}: {value} is not a finite number")]
+    NotFinite {
+        /// `"the batch's"` or `"the centres'"`.
+        what: &'static str,
+        /// Row (0-based) of the batch or of the centres.
+        row: usize,
+        /// Column (0-based).
+        column: usize,
+        /// The value.
+        value: f64,
+    },
+}

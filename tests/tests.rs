@@ -3,6 +3,7 @@
 mod bad_input; // every kind of bad batch is refused with a typed error, model unchanged
 mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
+mod cluster_events; // cluster-level drift: moved, vanished and appeared on real k-means runs, none when stationary
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
 mod drift_cli; // eddy drift on a column: events, errors, formats
 mod drift_parity; // every detector against River 0.26.1's indices, from committed fixtures

@@ -22,7 +22,9 @@ use std::sync::Arc;
 pub struct RunArgs {
     /// The input: a .csv/.ndjson/.jsonl file (optionally .gz), a .npy matrix, `-` for
     /// standard input, or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
-    /// (also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`).
+    /// (`synth:blobs?n=&d=&k=&std=&drift=&move_at=&appear_at=&vanish_at=&seed=`: at record
+    /// `move_at` centre 0 jumps, the last centre starts at `appear_at`, centre 1 stops at
+    /// `vanish_at`; also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`).
     pub input: String,
     /// A model in the model language, e.g. 'scale | sgd(loss=log_loss, eta0=0.01,
     /// learning_rate=constant)' or 'minibatch-kmeans(n_clusters=3)'; `eddy model list`

@@ -28,6 +28,10 @@
 //! [`Monitor`] wraps a detector for `eddy drift`: it turns signals into events
 //! (a warning when one starts, every drift) with the means before and after.
 //!
+//! [`ClusterWatch`] watches a clusterer rather than a column: fed each learned batch
+//! with its labels and the centres, it reports clusters that moved, vanished or
+//! appeared ([`clusters`]).
+//!
 //! ```
 //! use eddy::drift::{self, Signal};
 //!
@@ -45,6 +49,7 @@
 //! ```
 
 mod adwin;
+pub mod clusters;
 mod ddm;
 mod eddm;
 mod hddm_a;
@@ -54,8 +59,9 @@ mod monitor;
 mod page_hinkley;
 pub mod registry;
 
-pub use crate::error::{DriftParamsError, DriftValueError};
+pub use crate::error::{ClusterWatchError, DriftParamsError, DriftValueError};
 pub use adwin::{Adwin, AdwinParams};
+pub use clusters::{ClusterEvent, ClusterEventCounts, ClusterEventKind, ClusterWatch, ClusterWatchParams};
 pub use ddm::{Ddm, DdmParams};
 pub use eddm::{Eddm, EddmParams};
 pub use hddm_a::{HddmA, HddmAParams};

@@ -1,6 +1,8 @@
 //! Seeded stream generators: the same seed gives the same stream on every platform.
 //!
-//! - [`Blobs`]: Gaussian clusters, optionally drifting (the centres walk).
+//! - [`Blobs`]: Gaussian clusters, optionally drifting (the centres walk), and with
+//!   abrupt cluster-level changes at given records: a centre that jumps
+//!   (`move_at`), one that starts late (`appear_at`), one that stops (`vanish_at`).
 //! - [`Hyperplane`]: a rotating hyperplane, gradual concept drift (Hulten et al., 2001).
 //! - [`Sea`]: the SEA concepts, abrupt drift (Street and Kim, 2001).
 
@@ -13,11 +15,24 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 pub type LabelledBatch = (Array2<f64>, Array1<i64>);
 
 /// Gaussian blobs: each row picks a centre uniformly and adds N(0, std²) noise.
+///
+/// Three abrupt changes can be scheduled, counted in rows from the start (all off by
+/// default; off, the stream is the same as without them):
+/// - [`Blobs::move_at`]: at that row centre 0 jumps to a fresh uniform position in [-10, 10]^d;
+/// - [`Blobs::appear_at`]: the last centre emits no rows before that row;
+/// - [`Blobs::vanish_at`]: centre 1 emits no rows from that row on.
+///
+/// A row picks uniformly among the centres that emit at that moment.
 #[derive(Debug, Clone)]
 pub struct Blobs {
     centers: Array2<f64>,
     std: f64,
     drift: f64,
+    move_at: Option<u64>,
+    appear_at: Option<u64>,
+    vanish_at: Option<u64>,
+    /// Rows generated so far: the clock of the scheduled changes.
+    t: u64,
     rng: Xoshiro256PlusPlus,
 }
 
@@ -26,7 +41,7 @@ impl Blobs {
     pub fn new(n_centers: usize, n_features: usize, seed: u64) -> Self {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let centers = Array2::from_shape_fn((n_centers.max(1), n_features), |_| rng.gen_range(-10.0..10.0));
-        Self { centers, std: 1.0, drift: 0.0, rng }
+        Self { centers, std: 1.0, drift: 0.0, move_at: None, appear_at: None, vanish_at: None, t: 0, rng }
     }
 
     /// Set the standard deviation of each blob.
@@ -41,9 +56,50 @@ impl Blobs {
         self
     }
 
+    /// At row `t` (counted from 0), centre 0 jumps to a fresh uniform position in
+    /// [-10, 10]^d (drawn then, so the rows before are those of the stream without it).
+    pub fn move_at(mut self, t: u64) -> Self {
+        self.move_at = Some(t);
+        self
+    }
+
+    /// The last centre emits no rows before row `t`. Ignored with a single centre
+    /// (there would be nothing to emit; [`SynthSpec::parse`] refuses it).
+    pub fn appear_at(mut self, t: u64) -> Self {
+        self.appear_at = Some(t);
+        self
+    }
+
+    /// Centre 1 emits no rows from row `t` on. Ignored with a single centre (there is
+    /// no centre 1; [`SynthSpec::parse`] refuses it).
+    pub fn vanish_at(mut self, t: u64) -> Self {
+        self.vanish_at = Some(t);
+        self
+    }
+
     /// The current centres.
     pub fn centers(&self) -> &Array2<f64> {
         &self.centers
+    }
+
+    /// Rows generated so far.
+    pub fn rows(&self) -> u64 {
+        self.t
+    }
+
+    /// The centres that emit no row at time `t`, in increasing order (at most two,
+    /// never all of them).
+    fn silent(&self, k: usize) -> [Option<usize>; 2] {
+        if k < 2 {
+            return [None, None];
+        }
+        let waiting = self.appear_at.is_some_and(|a| self.t < a).then_some(k - 1);
+        let gone = self.vanish_at.is_some_and(|v| self.t >= v).then_some(1);
+        match (gone, waiting) {
+            (Some(g), Some(w)) if g == w => [Some(g), None],
+            (Some(g), Some(w)) => [Some(g.min(w)), Some(g.max(w))],
+            (one, None) | (None, one) => [one, None],
+        }
     }
 
     /// The next `n` rows.
@@ -52,7 +108,24 @@ impl Blobs {
         let mut x = Array2::zeros((n, d));
         let mut y = Array1::zeros(n);
         for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
-            let c = self.rng.gen_range(0..k);
+            if self.move_at == Some(self.t) {
+                for v in self.centers.row_mut(0).iter_mut() {
+                    *v = self.rng.gen_range(-10.0..10.0);
+                }
+            }
+            // Off, this is the plain draw over 0..k: the same stream as before the options.
+            let c = match self.silent(k) {
+                [None, _] => self.rng.gen_range(0..k),
+                [Some(a), b] => {
+                    let mut c = self.rng.gen_range(0..k - 1 - usize::from(b.is_some()));
+                    for skip in [Some(a), b].into_iter().flatten() {
+                        if c >= skip {
+                            c += 1;
+                        }
+                    }
+                    c
+                }
+            };
             *label = c as i64;
             for (v, &center) in row.iter_mut().zip(self.centers.row(c).iter()) {
                 let z: f64 = self.rng.sample(StandardNormal);
@@ -64,6 +137,7 @@ impl Blobs {
                     *v += self.drift * z;
                 }
             }
+            self.t = self.t.saturating_add(1);
         }
         (x, y)
     }
@@ -182,7 +256,8 @@ pub struct SynthSpec {
 /// A generator and its own parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SynthKind {
-    /// `k` Gaussian blobs in `d` dimensions with standard deviation `std`, centres walking by `drift`.
+    /// `k` Gaussian blobs in `d` dimensions with standard deviation `std`, centres walking by `drift`,
+    /// with optional abrupt changes (see [`Blobs`]).
     Blobs {
         /// Features.
         d: usize,
@@ -192,6 +267,12 @@ pub enum SynthKind {
         std: f64,
         /// Drift of the centres per row.
         drift: f64,
+        /// The record at which centre 0 jumps to a fresh position ([`Blobs::move_at`]).
+        move_at: Option<u64>,
+        /// The record before which the last centre emits nothing ([`Blobs::appear_at`]).
+        appear_at: Option<u64>,
+        /// The record from which centre 1 emits nothing ([`Blobs::vanish_at`]).
+        vanish_at: Option<u64>,
     },
     /// Rotating hyperplane with `d` features, drift `mag` per row, label noise `noise`.
     Hyperplane {
@@ -216,6 +297,9 @@ impl SynthSpec {
     ///
     /// Counts (`n`, `d`, `k`, `period`, `seed`) are whole numbers, `d` and `k` at
     /// most 10 000; `noise` lies in [0, 1]; `std`, `drift` and `mag` are not negative.
+    /// `blobs` also takes record numbers `move_at`, `appear_at` (needs `k >= 2`) and
+    /// `vanish_at` (needs `k >= 2`); with `k = 2` both of the last two act on centre 1,
+    /// so `appear_at` must come before `vanish_at`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (name, query) = spec.split_once('?').unwrap_or((spec, ""));
         let mut params = std::collections::HashMap::new();
@@ -242,12 +326,24 @@ impl SynthSpec {
             "blobs" => {
                 let d = whole("d", 2, 1, MAX_DIM)? as usize;
                 let k = whole("k", 3, 1, MAX_DIM)? as usize;
-                SynthKind::Blobs {
-                    d,
-                    k,
-                    std: real(&mut params, "std", 1.0, f64::MAX)?,
-                    drift: real(&mut params, "drift", 0.0, f64::MAX)?,
+                let std = real(&mut params, "std", 1.0, f64::MAX)?;
+                let drift = real(&mut params, "drift", 0.0, f64::MAX)?;
+                let mut at = |key: &str| record_number(&mut params, key);
+                let (move_at, appear_at, vanish_at) = (at("move_at")?, at("appear_at")?, at("vanish_at")?);
+                for (key, given) in [("appear_at", appear_at), ("vanish_at", vanish_at)] {
+                    if given.is_some() && k < 2 {
+                        return Err(format!("{key} needs at least 2 blobs (k>=2), got k={k}"));
+                    }
                 }
+                if let (Some(a), Some(v), 2) = (appear_at, vanish_at, k) {
+                    if a >= v {
+                        return Err(format!(
+                            "with k=2, appear_at and vanish_at both act on centre 1, so appear_at ({a}) must be \
+                             before vanish_at ({v}); or give k>=3"
+                        ));
+                    }
+                }
+                SynthKind::Blobs { d, k, std, drift, move_at, appear_at, vanish_at }
             }
             "hyperplane" => {
                 let d = whole("d", 10, 1, MAX_DIM)? as usize;
@@ -268,6 +364,14 @@ impl SynthSpec {
         }
         Ok(Self { kind, n, seed })
     }
+}
+
+/// A record number (a whole number >= 0), if given.
+fn record_number(params: &mut std::collections::HashMap<String, String>, key: &str) -> Result<Option<u64>, String> {
+    params
+        .remove(key)
+        .map(|v| v.parse::<u64>().map_err(|_| format!("{key}={v}: expected a record number (a whole number >= 0)")))
+        .transpose()
 }
 
 /// A real parameter in [0, max], or its default.
@@ -308,8 +412,12 @@ impl SynthSource {
     /// A source of `spec.n` generated records in batches of `batch_size`.
     pub fn new(spec: SynthSpec, batch_size: usize, quit: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
         let (generator, d) = match spec.kind {
-            SynthKind::Blobs { d, k, std, drift } => {
-                (Generator::Blobs(Blobs::new(k, d, spec.seed).cluster_std(std).drift(drift)), d)
+            SynthKind::Blobs { d, k, std, drift, move_at, appear_at, vanish_at } => {
+                let mut blobs = Blobs::new(k, d, spec.seed).cluster_std(std).drift(drift);
+                blobs.move_at = move_at;
+                blobs.appear_at = appear_at;
+                blobs.vanish_at = vanish_at;
+                (Generator::Blobs(blobs), d)
             }
             SynthKind::Hyperplane { d, mag, noise } => {
                 (Generator::Hyperplane(Hyperplane::new(d, spec.seed).mag_change(mag).noise(noise)), d)
@@ -388,5 +496,126 @@ impl crate::source::Source for SynthSource {
             checksum: None,
             rejects_len: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+    use std::sync::{atomic::AtomicBool, Arc};
+
+    fn digest(x: &Array2<f64>, y: &Array1<i64>) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325_u64;
+        for v in x.iter().map(|v| v.to_bits()).chain(y.iter().map(|&l| l as u64)) {
+            h = (h ^ v).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
+    /// The digests of the streams before `move_at`, `appear_at` and `vanish_at` existed.
+    #[test]
+    fn blobs_without_the_new_options_are_the_streams_they_were() {
+        let (x, y) = Blobs::new(4, 3, 7).cluster_std(0.7).next_batch(500);
+        assert_eq!(digest(&x, &y), 0x1aef_12a8_ec9b_4f87);
+        let (x, y) = Blobs::new(3, 2, 11).drift(0.01).next_batch(300);
+        assert_eq!(digest(&x, &y), 0x1324_da93_a246_3385);
+        // Scheduled past the end, or before the start for appear_at, they change nothing.
+        let (x, y) = Blobs::new(4, 3, 7).cluster_std(0.7).move_at(500).vanish_at(500).appear_at(0).next_batch(500);
+        assert_eq!(digest(&x, &y), 0x1aef_12a8_ec9b_4f87);
+    }
+
+    #[test]
+    fn move_at_makes_centre_0_jump_at_that_row_and_nothing_before() {
+        let plain = Blobs::new(3, 2, 5).next_batch(400);
+        let mut moving = Blobs::new(3, 2, 5).move_at(250);
+        let before = moving.centers().row(0).to_owned();
+        let (x, y) = moving.next_batch(400);
+        assert_eq!(x.slice(ndarray::s![..250, ..]), plain.0.slice(ndarray::s![..250, ..]));
+        assert_eq!(y.slice(ndarray::s![..250]), plain.1.slice(ndarray::s![..250]));
+        let after = moving.centers().row(0).to_owned();
+        assert!((&after - &before).iter().any(|v| v.abs() > 0.0) && after.iter().all(|v| (-10.0..10.0).contains(v)));
+        for (row, &label) in x.outer_iter().zip(y.iter()).skip(250) {
+            if label == 0 {
+                let d = (&row - &after).mapv(|v| v * v).sum().sqrt();
+                assert!(d < 6.0, "a row of blob 0 {d} from its new centre");
+            }
+        }
+        assert_eq!(moving.rows(), 400);
+    }
+
+    #[test]
+    fn appear_and_vanish_silence_their_centres() {
+        let (_, y) = Blobs::new(3, 2, 1).appear_at(300).next_batch(600);
+        assert!(y.iter().take(300).all(|&l| l != 2) && y.iter().skip(300).filter(|&&l| l == 2).count() > 50);
+        assert!(y.iter().take(300).filter(|&&l| l == 0).count() > 100, "the others share the rows");
+        let plain = Blobs::new(3, 2, 1).next_batch(600);
+        let (x, y) = Blobs::new(3, 2, 1).vanish_at(200).next_batch(600);
+        assert_eq!(x.slice(ndarray::s![..200, ..]), plain.0.slice(ndarray::s![..200, ..]));
+        assert!(y.iter().skip(200).all(|&l| l != 1) && y.iter().skip(200).any(|&l| l == 2));
+        // k = 2: centre 1 lives from appear_at to vanish_at; centre 0 always emits.
+        let (_, y) = Blobs::new(2, 2, 1).appear_at(100).vanish_at(400).next_batch(600);
+        let ones: Vec<usize> = (0..600).filter(|&i| y[i] == 1).collect();
+        assert!(ones.iter().all(|i| (100..400).contains(i)) && ones.len() > 100);
+        // Both silences at once with k = 4: centres 1 and 3 silent, 0 and 2 share the rows.
+        let (_, y) = Blobs::new(4, 2, 1).appear_at(1000).vanish_at(0).next_batch(500);
+        assert!(y.iter().all(|&l| l == 0 || l == 2) && y.iter().any(|&l| l == 0) && y.iter().any(|&l| l == 2));
+        // A single centre has nothing to silence.
+        let (_, y) = Blobs::new(1, 2, 1).appear_at(1000).vanish_at(0).next_batch(10);
+        assert!(y.iter().all(|&l| l == 0));
+    }
+
+    #[test]
+    fn the_spec_takes_the_new_options_and_refuses_what_cannot_be() {
+        let spec = SynthSpec::parse("blobs?n=10&k=3&move_at=5&appear_at=6&vanish_at=7").expect("valid");
+        assert_eq!(
+            spec.kind,
+            SynthKind::Blobs {
+                d: 2,
+                k: 3,
+                std: 1.0,
+                drift: 0.0,
+                move_at: Some(5),
+                appear_at: Some(6),
+                vanish_at: Some(7)
+            }
+        );
+        let plain = SynthSpec::parse("blobs").expect("valid");
+        assert!(matches!(plain.kind, SynthKind::Blobs { move_at: None, appear_at: None, vanish_at: None, .. }));
+        assert!(SynthSpec::parse("blobs?k=2&appear_at=5&vanish_at=10").is_ok());
+        let err = |s: &str| SynthSpec::parse(s).expect_err(s);
+        assert_eq!(err("blobs?k=1&appear_at=5"), "appear_at needs at least 2 blobs (k>=2), got k=1");
+        assert_eq!(err("blobs?k=1&vanish_at=5"), "vanish_at needs at least 2 blobs (k>=2), got k=1");
+        assert!(err("blobs?k=2&appear_at=10&vanish_at=10").contains("appear_at (10) must be before vanish_at (10)"));
+        assert_eq!(err("blobs?move_at=-1"), "move_at=-1: expected a record number (a whole number >= 0)");
+        assert_eq!(err("blobs?move_at=1&move_at=2"), "move_at is given twice");
+        assert_eq!(err("sea?move_at=3"), "unknown parameter \"move_at\" for synth:sea");
+    }
+
+    fn read_all(source: &mut SynthSource) -> Vec<(Vec<u64>, Array2<f64>)> {
+        std::iter::from_fn(|| source.next_batch().expect("generates")).map(|b| (b.ids, b.x)).collect()
+    }
+
+    /// `resume` regenerates and drops the records a checkpoint covers: the scheduled
+    /// changes keep their places.
+    #[test]
+    fn resume_past_the_scheduled_changes_gives_the_same_records() {
+        let spec =
+            SynthSpec::parse("blobs?n=3000&k=3&seed=4&move_at=900&appear_at=1200&vanish_at=1500").expect("valid");
+        let quit = Arc::new(AtomicBool::new(false));
+        let whole = read_all(&mut SynthSource::new(spec.clone(), 700, quit.clone()));
+        let mut first = SynthSource::new(spec.clone(), 700, quit.clone());
+        for _ in 0..2 {
+            first.next_batch().expect("generates");
+        }
+        let mut resumed = SynthSource::new(spec, 700, quit);
+        resumed.resume(&first.position()).expect("resumes");
+        let rest: Vec<(Vec<u64>, Array2<f64>)> = read_all(&mut resumed);
+        let ids: Vec<u64> = rest.iter().flat_map(|b| b.0.clone()).collect();
+        assert_eq!(ids, (1400..3000).collect::<Vec<u64>>());
+        let rows = |batches: &[(Vec<u64>, Array2<f64>)]| -> Vec<f64> {
+            batches.iter().flat_map(|b| b.1.iter().copied()).collect()
+        };
+        assert_eq!(rows(&rest), rows(&whole)[1400 * 2..]);
     }
 }

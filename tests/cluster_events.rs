@@ -1,0 +1,189 @@
+//! Cluster-level drift: a [`ClusterWatch`] fed each batch a real `minibatch-kmeans`
+//! learned from [`Blobs`] names the cluster whose centre moved, whose records
+//! vanished, and which captured a new mass, and says nothing on a stationary stream.
+//!
+//! Blobs are in 8 dimensions with standard deviation 0.5: centres uniform in
+//! [-10, 10]^8 are about 23 apart, so every cluster is one blob (checked) and a
+//! cluster's spread is about 1.4. Which cluster takes a changed blob's records is
+//! the model's choice (the nearest centre), so the tests read it from the labels.
+
+use eddy::drift::{ClusterEvent, ClusterEventKind, ClusterWatch, ClusterWatchParams};
+use eddy::model::Model;
+use eddy::source::synth::Blobs;
+use eddy::OnlineClusterer;
+use std::collections::HashMap;
+
+const BATCH: usize = 1000;
+/// The default window.
+const WINDOW: u64 = 10_000;
+const SEEDS: std::ops::Range<u64> = 0..5;
+
+/// What a run saw: the watch's events, and the cluster that took most of each blob's
+/// rows in every batch (`None` when the blob emitted nothing).
+struct Run {
+    events: Vec<ClusterEvent>,
+    owners: Vec<Vec<Option<i64>>>,
+    windows: u64,
+}
+
+impl Run {
+    /// The cluster that took most of `blob`'s rows in the batch holding `record`.
+    fn owner(&self, blob: usize, record: u64) -> i64 {
+        self.owners[(record / BATCH as u64) as usize][blob].unwrap_or_else(|| panic!("blob {blob} at {record}"))
+    }
+
+    fn of(&self, cluster: i64) -> Vec<(ClusterEventKind, u64)> {
+        self.events.iter().filter(|e| e.cluster == cluster).map(|e| (e.kind, e.record)).collect()
+    }
+
+    fn before(&self, record: u64) -> Vec<&ClusterEvent> {
+        self.events.iter().filter(|e| e.record < record).collect()
+    }
+}
+
+/// Blobs 8-d, std 0.5, well apart.
+fn blobs(k: usize, seed: u64) -> Blobs {
+    let b = Blobs::new(k, 8, seed).cluster_std(0.5);
+    let c = b.centers();
+    for i in 0..k {
+        for j in 0..i {
+            let d = (&c.row(i) - &c.row(j)).mapv(|v| v * v).sum().sqrt();
+            assert!(d > 10.0, "seed {seed}: blobs {i} and {j} are only {d:.1} apart");
+        }
+    }
+    b
+}
+
+/// Learn `n` records of `blobs` with `model`, feeding the watch (default parameters)
+/// after every batch as the pipeline will: ids, rows, labels and the centres after learning.
+fn run(mut blobs: Blobs, k: usize, model: &str, n: usize) -> Run {
+    let Model::Clusterer(mut model) = Model::from_spec(model).expect("a valid model") else { panic!("a clusterer") };
+    let mut watch = ClusterWatch::new(ClusterWatchParams::default()).expect("defaults are valid");
+    let (mut events, mut owners) = (Vec::new(), Vec::new());
+    for b in 0..(n / BATCH) as u64 {
+        let (x, y) = blobs.next_batch(BATCH);
+        let labels = model.learn_predict(x.view()).expect("learns");
+        let labels = labels.as_slice().expect("contiguous");
+        let mut votes: Vec<HashMap<i64, usize>> = vec![HashMap::new(); k];
+        for (&l, &t) in labels.iter().zip(y.iter()) {
+            *votes[t as usize].entry(l).or_default() += 1;
+        }
+        owners.push(votes.into_iter().map(|v| v.into_iter().max_by_key(|&(l, c)| (c, -l)).map(|(l, _)| l)).collect());
+        let ids: Vec<u64> = (b * BATCH as u64..(b + 1) * BATCH as u64).collect();
+        let centres = model.centers_in_input_units().expect("centres");
+        events.extend(watch.observe(&ids, x.view(), labels, centres.view()).expect("a consistent batch"));
+    }
+    Run { events, owners, windows: watch.windows() }
+}
+
+/// With well-separated blobs and as many centres, the shares, spreads and centres of
+/// every window are those of the one before: no event, for either k-means (with and
+/// without forgetting) and every seed.
+#[test]
+fn stationary_blobs_give_no_event() {
+    for model in ["minibatch-kmeans(n_clusters=3)", "minibatch-kmeans(n_clusters=3, decay_factor=0.5)"] {
+        for seed in SEEDS {
+            let r = run(blobs(3, seed), 3, model, 60_000);
+            assert_eq!(r.windows, 6, "{model}, seed {seed}");
+            assert!(r.events.is_empty(), "{model}, seed {seed}: {:?}", r.events);
+        }
+    }
+}
+
+/// Blob 0 jumps at `M`. Its records go to the nearest centre, which follows them
+/// (forgetting, no reassignment, so nothing else moves): that cluster reports `moved`
+/// at the end of the window holding `M` (or the next), by more than 3 spreads. When
+/// that is not blob 0's own cluster, blob 0's cluster is left with nothing: `vanished`.
+#[test]
+fn a_moved_blob_moves_the_cluster_that_takes_its_records() {
+    const M: u64 = 30_000;
+    let (mut followed, mut taken_over) = (0, 0);
+    for seed in SEEDS {
+        let r = run(
+            blobs(3, seed).move_at(M),
+            3,
+            "minibatch-kmeans(n_clusters=3, decay_factor=0.5, reassignment_ratio=0)",
+            60_000,
+        );
+        assert!(r.before(M).is_empty(), "seed {seed}: {:?}", r.before(M));
+        let (was, taker) = (r.owner(0, M - 1), r.owner(0, M));
+        let moved = r
+            .events
+            .iter()
+            .find(|e| e.cluster == taker && e.kind == ClusterEventKind::Moved)
+            .unwrap_or_else(|| panic!("seed {seed}: cluster {taker} took blob 0 but did not move: {:?}", r.events));
+        assert!((M..M + 2 * WINDOW).contains(&moved.record), "seed {seed}: {moved:?}");
+        let (distance, spread) = (moved.distance.expect("a distance"), moved.spread.expect("a spread"));
+        assert!(distance > 3.0 * spread && (1.0..2.0).contains(&spread), "seed {seed}: {moved:?}");
+        if taker == was {
+            followed += 1;
+        } else {
+            taken_over += 1;
+            assert!(r.of(was).contains(&(ClusterEventKind::Vanished, M + WINDOW - 1)), "seed {seed}: {:?}", r.events);
+        }
+    }
+    // Both happen among the seeds.
+    assert!(followed > 0 && taken_over > 0, "{followed} followed, {taken_over} taken over");
+}
+
+/// Blob 1 stops at `V`. Its cluster gets no record: `vanished` at the end of that
+/// window. With forgetting its weight decays until k-means reassigns the starved
+/// centre to a random row, where it captures records again: `appeared`, later.
+#[test]
+fn a_vanished_blob_starves_its_cluster_until_reassignment_gives_it_records() {
+    const V: u64 = 30_000;
+    for seed in SEEDS {
+        let r = run(blobs(3, seed).vanish_at(V), 3, "minibatch-kmeans(n_clusters=3, decay_factor=0.5)", 70_000);
+        assert!(r.before(V).is_empty(), "seed {seed}: {:?}", r.before(V));
+        let c = r.owner(1, V - 1);
+        let kinds: Vec<ClusterEventKind> = r.of(c).iter().map(|e| e.0).collect();
+        assert_eq!(
+            &kinds[..2],
+            [ClusterEventKind::Vanished, ClusterEventKind::Appeared],
+            "seed {seed}: {:?}",
+            r.events
+        );
+        let vanished = r.events.iter().find(|e| e.cluster == c).expect("found above");
+        assert_eq!(vanished.record, V + WINDOW - 1, "seed {seed}");
+        assert!(vanished.share_before > 0.2 && vanished.share_after < 0.01, "seed {seed}: {vanished:?}");
+    }
+}
+
+/// The stream: one blob vanishes (at `V`), a new one appears (at `A`, a window
+/// later) and then one moves (at `M`), with as many centres as live blobs (2).
+///
+/// - Blob 1's cluster vanishes. Its starved centre (still in place: forgetting at 0.8
+///   takes some 18 batches to starve it below k-means' reassignment ratio) then
+///   captures a new mass, the new blob directly when it is the nearest centre,
+///   otherwise the rows it is reassigned to: either way `appeared`, after `A`.
+/// - The cluster that takes blob 0's records after its jump reports `moved` within two
+///   windows.
+#[test]
+fn one_blob_vanishes_another_appears_and_one_moves() {
+    const V: u64 = 30_000;
+    const A: u64 = 40_000;
+    const M: u64 = 70_000;
+    let (mut direct, mut reassigned) = (0, 0);
+    for seed in SEEDS {
+        let stream = blobs(3, seed).vanish_at(V).appear_at(A).move_at(M);
+        let r = run(stream, 3, "minibatch-kmeans(n_clusters=2, decay_factor=0.8)", 100_000);
+        assert!(r.before(V).is_empty(), "seed {seed}: {:?}", r.before(V));
+        let c = r.owner(1, V - 1);
+        let of = r.of(c);
+        assert_eq!(of.first(), Some(&(ClusterEventKind::Vanished, A - 1)), "seed {seed}: {:?}", r.events);
+        let appeared = r.events.iter().find(|e| e.cluster == c && e.kind == ClusterEventKind::Appeared);
+        let appeared = appeared.unwrap_or_else(|| panic!("seed {seed}: cluster {c} never appeared: {:?}", r.events));
+        assert!(appeared.record >= A && appeared.share_before < 0.01, "seed {seed}: {appeared:?}");
+        if r.owner(2, A) == c {
+            direct += 1;
+            assert_eq!(appeared.record, A + WINDOW - 1, "seed {seed}: {appeared:?}");
+        } else {
+            reassigned += 1;
+        }
+        let taker = r.owner(0, M);
+        let moved = r.events.iter().find(|e| e.cluster == taker && e.kind == ClusterEventKind::Moved && e.record >= M);
+        assert!(moved.is_some_and(|e| e.record < M + 2 * WINDOW), "seed {seed}: {:?}", r.events);
+    }
+    // Both ways of appearing happen among the seeds.
+    assert!(direct > 0 && reassigned > 0, "{direct} direct, {reassigned} after reassignment");
+}
