@@ -150,9 +150,11 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             // events file cut back at resume like the labels.
             "--drift",
             "adwin(delta=0.2)",
-            // Columns watched beside every model, and the clusterer's distances.
+            // Columns watched beside every model, the clusterer's distances and clusters.
             "--watch",
             "a,c",
+            "--cluster-events",
+            "clusters(window=3000)",
             "--events-out",
             &format!("{out}/events.ndjson"),
             "--quiet",

@@ -187,3 +187,116 @@ fn one_blob_vanishes_another_appears_and_one_moves() {
     // Both ways of appearing happen among the seeds.
     assert!(direct > 0 && reassigned > 0, "{direct} direct, {reassigned} after reassignment");
 }
+
+/// Through the command line: `--cluster-events` alone (no detector) writes the events
+/// into the events file in record order, the summary counts them, the terminal names
+/// them, the report tabulates them, and one thread gives what many give.
+#[test]
+fn cluster_events_from_the_command_line() {
+    let d = std::env::temp_dir().join(format!("eddy-cluster-events-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    // Blob 1 stops at 20,000; with forgetting its centre starves, is reassigned and
+    // captures records again.
+    let input = "synth:blobs?n=60000&d=8&k=4&std=0.5&vanish_at=20000&seed=0";
+    let run = |tag: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            input,
+            "--model",
+            "minibatch-kmeans(n_clusters=4, decay_factor=0.5)",
+            "--cluster-events",
+            "--labels-out",
+            "l.csv",
+            "--quiet",
+        ];
+        let (events, summary, report) = (format!("{tag}.ndjson"), format!("{tag}.json"), format!("{tag}-report"));
+        args.extend(["--events-out", &events, "--summary-json", &summary, "--report", &report]);
+        args.extend(extra);
+        let out =
+            std::process::Command::new(env!("CARGO_BIN_EXE_eddy")).current_dir(&d).args(&args).output().expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(d.join(&events)).expect("events");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(&summary)).expect("summary")).expect("JSON");
+        (text, summary, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (text, summary, terminal) = run("threads", &[]);
+    let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert!(events.iter().all(|e| e["watched"] == "clusters" && e["detector"] == "clusters"), "{text}");
+    let vanished = events.iter().find(|e| e["kind"] == "vanished").expect("blob 1's cluster vanishes");
+    let at = vanished["record"].as_u64().expect("a record");
+    assert!((20_000..40_000).contains(&at), "vanished at {at}");
+    assert_eq!(vanished["share_after"].as_f64(), Some(0.0), "{vanished}");
+    let cluster = vanished["cluster"].as_i64().expect("a cluster");
+    assert!(
+        events.iter().any(|e| e["kind"] == "appeared" && e["record"].as_u64() > Some(at)),
+        "a starved centre captures records again: {text}"
+    );
+    let records: Vec<u64> = events.iter().map(|e| e["record"].as_u64().expect("a record")).collect();
+    assert!(records.windows(2).all(|w| w[0] <= w[1]), "{records:?}");
+    let drift = &summary["models"][0]["drift"];
+    assert!(drift.get("detector").is_none(), "no --drift: {drift}");
+    let counts = &drift["cluster_events"];
+    let total: u64 = ["moved", "vanished", "appeared"].iter().map(|k| counts[k].as_u64().expect("a count")).sum();
+    assert_eq!(total, events.len() as u64, "{drift}");
+    assert!(terminal.contains(&format!("vanished {cluster} at {at}")), "{terminal}");
+    let md = std::fs::read_to_string(d.join("threads-report/report.md")).expect("report");
+    let section = md.split("### Cluster events").nth(1).expect("a cluster events section");
+    let rows = section.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| record")).count();
+    assert_eq!(rows, events.len(), "{section}");
+    assert!(d.join("threads-report/minibatch-kmeans-clusters.png").exists());
+    let (inline, _, _) = run("inline", &["--inline"]);
+    assert_eq!(inline, text, "one thread or many, the same events");
+}
+
+/// A classifier has no clusters: with `--cluster-events` alone it is not watched and
+/// gets no events file; a bad spec is refused before anything runs.
+#[test]
+fn cluster_events_leave_classifiers_alone_and_check_their_spec() {
+    let d = std::env::temp_dir().join(format!("eddy-cluster-events-flags-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    let eddy = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_eddy")).current_dir(&d).args(args).output().expect("runs")
+    };
+    let out = eddy(&[
+        "run",
+        "synth:blobs?n=5000&k=3&seed=1",
+        "--label-column",
+        "y",
+        "--model",
+        "gaussian-nb",
+        "--model",
+        "minibatch-kmeans(n_clusters=3)",
+        "--cluster-events",
+        "clusters(window=1000)",
+        "--labels-out",
+        "l.csv",
+        "--events-out",
+        "e.ndjson",
+        "--summary-json",
+        "s.json",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(d.join("e.minibatch-kmeans.ndjson").exists() && !d.join("e.gaussian-nb.ndjson").exists());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).expect("summary")).expect("JSON");
+    assert!(summary["models"][0].get("drift").is_none());
+    assert_eq!(summary["models"][1]["drift"]["clusters"], "clusters(window=1000)");
+    let bad = eddy(&[
+        "run",
+        "synth:blobs?n=100",
+        "--model",
+        "minibatch-kmeans",
+        "--cluster-events",
+        "clusters(moved=-1)",
+        "--labels-out",
+        "x.csv",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--cluster-events") && err.contains("moved"), "{err}");
+    assert!(!d.join("x.csv").exists(), "nothing was written");
+}

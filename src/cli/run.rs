@@ -135,9 +135,18 @@ pub struct RunArgs {
     /// each with its own copy of the detector.
     #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
     pub watch: Vec<String>,
-    /// With --drift: one NDJSON event per warning or drift (record, model, watched, column,
-    /// detector, kind, mean_before, mean_after: the watched level around it). With several
-    /// models: <stem>.<model>.<ext>.
+    /// Watch each clusterer's clusters, window by window: a centre that moves more than
+    /// `moved` times its spread, a cluster whose share of the records falls under
+    /// `vanished`, a cluster without records that captures a new mass of them. Alone it
+    /// is 'clusters(window=10000, moved=3, vanished=0.01, appeared=auto)'; give a spec to
+    /// change any of them. Counted in the summary, marked in the report's cluster history,
+    /// written to --events-out.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "clusters")]
+    pub cluster_events: Option<String>,
+    /// With --drift or --cluster-events: one NDJSON event per warning, drift or cluster
+    /// event (record, model, watched, column, detector, kind, mean_before, mean_after: the
+    /// watched level around it; cluster, share_before, share_after, distance, spread for
+    /// cluster events). With several models: <stem>.<model>.<ext>.
     #[arg(long)]
     pub events_out: Option<String>,
     /// Continue from the newest valid checkpoint in --checkpoint DIR (the one before it if
@@ -424,8 +433,15 @@ impl RunConfig {
             Some(spec) => Some(crate::drift::build_text(spec).map_err(|e| anyhow::anyhow!("--drift: {e}"))?),
             None => None,
         };
-        if args.events_out.is_some() && drift.is_none() {
-            bail!("--events-out goes with --drift DETECTOR (the events are its warnings and drifts)");
+        let cluster_events = match &args.cluster_events {
+            Some(spec) => Some(
+                crate::drift::ClusterWatchParams::from_spec_text(spec)
+                    .map_err(|e| anyhow::anyhow!("--cluster-events: {e}"))?,
+            ),
+            None => None,
+        };
+        if args.events_out.is_some() && drift.is_none() && cluster_events.is_none() {
+            bail!("--events-out goes with --drift DETECTOR or --cluster-events (the events are theirs)");
         }
         if !args.watch.is_empty() && drift.is_none() {
             bail!("--watch goes with --drift DETECTOR (each column is watched with a copy of it)");
@@ -449,7 +465,9 @@ impl RunConfig {
         let each = |path: &str, name: &str| if many { sink::path_for_model(path, name) } else { path.to_string() };
         for m in &mut models {
             m.labels_path = each(&args.labels_out, &m.name);
-            m.events_path = args.events_out.as_deref().map(|p| each(p, &m.name));
+            // Watched: every model with --drift; clusterers with --cluster-events.
+            let watched = args.drift.is_some() || matches!(m.model, Model::Clusterer(_));
+            m.events_path = args.events_out.as_deref().filter(|_| watched).map(|p| each(p, &m.name));
         }
         let mut outputs: Vec<PathBuf> = models.iter().map(|m| PathBuf::from(&m.labels_path)).collect();
         outputs.extend(models.iter().filter_map(|m| m.events_path.as_ref().map(PathBuf::from)));
@@ -520,6 +538,7 @@ impl RunConfig {
                 track: args.report.is_some(),
                 drift,
                 watch: args.watch,
+                cluster_events,
                 ..PipelineOptions::default()
             },
             summary_json: args.summary_json,
@@ -557,6 +576,7 @@ impl RunConfig {
             ("--rejects".into(), self.source.rejects.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
             ("--drift".into(), self.pipeline.drift.as_ref().map(|d| d.spec()).unwrap_or_default()),
             ("--watch".into(), self.pipeline.watch.join(",")),
+            ("--cluster-events".into(), self.pipeline.cluster_events.as_ref().map(|c| c.to_spec()).unwrap_or_default()),
         ]
     }
 
@@ -729,17 +749,34 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
     }
     for m in &summary.models {
         if let Some(d) = &m.drift {
-            let first: Vec<String> = d
-                .events
-                .iter()
-                .filter(|e| e.kind == crate::drift::EventKind::Drift)
-                .take(5)
-                .map(|e| e.record.to_string())
-                .collect();
-            let at = if first.is_empty() { String::new() } else { format!(" (first at records {})", first.join(", ")) };
-            let columns =
-                if d.columns.is_empty() { String::new() } else { format!(", watching {}", d.columns.join(", ")) };
-            writeln!(out, "  {}: {} warnings, {} drifts{at} [{}{columns}]", m.model, d.warnings, d.drifts, d.detector)?;
+            if let Some(detector) = &d.detector {
+                let first: Vec<String> = d
+                    .events
+                    .iter()
+                    .filter(|e| e.kind == crate::pipeline::RunEventKind::Drift)
+                    .take(5)
+                    .map(|e| e.record.to_string())
+                    .collect();
+                let at =
+                    if first.is_empty() { String::new() } else { format!(" (first at records {})", first.join(", ")) };
+                let columns =
+                    if d.columns.is_empty() { String::new() } else { format!(", watching {}", d.columns.join(", ")) };
+                writeln!(out, "  {}: {} warnings, {} drifts{at} [{detector}{columns}]", m.model, d.warnings, d.drifts)?;
+            }
+            if let (Some(spec), Some(c)) = (&d.clusters, &d.cluster_events) {
+                let first: Vec<String> = d
+                    .events
+                    .iter()
+                    .filter_map(|e| Some(format!("{} {} at {}", e.kind.name(), e.cluster?, e.record)))
+                    .take(5)
+                    .collect();
+                let at = if first.is_empty() { String::new() } else { format!(" ({})", first.join(", ")) };
+                writeln!(
+                    out,
+                    "  {}: clusters moved {}, vanished {}, appeared {}{at} [{spec}]",
+                    m.model, c.moved, c.vanished, c.appeared
+                )?;
+            }
         }
     }
     if let Some(stats) = &summary.snapshots {

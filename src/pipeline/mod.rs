@@ -38,7 +38,7 @@ use std::time::Instant;
 use thiserror::Error;
 
 pub use stage::ModelStage;
-pub use watch::{DriftSummary, RunEvent, WatchError, Watched, Watches, MAX_LISTED_EVENTS};
+pub use watch::{DriftSummary, RunEvent, RunEventKind, WatchError, Watched, Watches, MAX_LISTED_EVENTS};
 
 /// When a classifier's label is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +80,9 @@ pub struct PipelineOptions {
     pub drift: Option<Box<dyn crate::drift::Detector>>,
     /// Input columns watched beside each model with copies of `drift` (`--watch`).
     pub watch: Vec<String>,
+    /// Watch each clusterer's clusters: centres that move, clusters that vanish or
+    /// appear (`--cluster-events`).
+    pub cluster_events: Option<crate::drift::ClusterWatchParams>,
 }
 
 /// When and where snapshots are drawn.
@@ -128,6 +131,7 @@ impl Default for PipelineOptions {
             checkpoint: None,
             drift: None,
             watch: Vec::new(),
+            cluster_events: None,
             resume: None,
         }
     }
@@ -286,13 +290,9 @@ impl Scored {
         options: &PipelineOptions,
         features: &[String],
     ) -> Result<Self, PipelineError> {
-        let watches = match &options.drift {
-            Some(d) => Some(
-                Watches::new(&model, d.as_ref(), &options.watch, features)
-                    .map_err(|error| PipelineError::Watch { model: name.clone(), error })?,
-            ),
-            None => None,
-        };
+        let watches =
+            Watches::new(&model, options.drift.as_deref(), &options.watch, features, options.cluster_events.as_ref())
+                .map_err(|error| PipelineError::Watch { model: name.clone(), error })?;
         let snapshots = options.snapshots.as_ref();
         let every = snapshots.and_then(|s| s.every_records).filter(|&n| n > 0);
         Self {
@@ -507,7 +507,8 @@ impl Scored {
         };
         let (labels, point) = labels;
         if let Some(w) = self.watches.as_mut() {
-            w.observe(&self.name, &self.model, batch, &labels);
+            w.observe(&self.name, &self.model, batch, &labels)
+                .map_err(|error| PipelineError::Watch { model: self.name.clone(), error })?;
         }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {

@@ -6,11 +6,13 @@
 //!   running mean of those distances (so the watched level is about 1 whatever the
 //!   data's scale); centres as they stand after the batch was learned.
 //! - Input columns (`--watch`), each with its own copy of the detector.
+//! - A clusterer's clusters (`--cluster-events`): centres that move, clusters that
+//!   vanish or appear ([`crate::drift::ClusterWatch`]).
 //!
 //! All of it is one value a model stage owns, saved in checkpoints and decoded
 //! with checks, so a resumed run signals exactly what an uninterrupted one does.
 
-use crate::drift::{EventKind, Monitor};
+use crate::drift::{ClusterEventKind, ClusterWatch, ClusterWatchParams, EventKind, Monitor};
 use crate::model::{Model, NO_PREDICTION};
 use crate::record::Batch;
 use serde::{Deserialize, Serialize};
@@ -26,9 +28,60 @@ pub enum Watched {
     Distance,
     /// An input column (`--watch`).
     Column,
+    /// A clusterer's clusters (`--cluster-events`).
+    Clusters,
 }
 
-/// A warning or drift signalled during a run.
+/// What an event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunEventKind {
+    /// A detector entered its warning zone.
+    Warning,
+    /// A detector found a drift.
+    Drift,
+    /// A centre moved more than its spread allows (`--cluster-events`).
+    Moved,
+    /// A cluster's share of the records fell near zero.
+    Vanished,
+    /// A new mass of records was captured by a cluster that had none.
+    Appeared,
+}
+
+impl RunEventKind {
+    /// The kind's name, as events and metrics write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Warning => "warning",
+            Self::Drift => "drift",
+            Self::Moved => "moved",
+            Self::Vanished => "vanished",
+            Self::Appeared => "appeared",
+        }
+    }
+}
+
+impl From<EventKind> for RunEventKind {
+    fn from(k: EventKind) -> Self {
+        match k {
+            EventKind::Warning => Self::Warning,
+            EventKind::Drift => Self::Drift,
+        }
+    }
+}
+
+impl From<ClusterEventKind> for RunEventKind {
+    fn from(k: ClusterEventKind) -> Self {
+        match k {
+            ClusterEventKind::Moved => Self::Moved,
+            ClusterEventKind::Vanished => Self::Vanished,
+            ClusterEventKind::Appeared => Self::Appeared,
+        }
+    }
+}
+
+/// A warning, drift or cluster event signalled during a run. Fields that do not apply
+/// to an event are `null` (always present: model files and checkpoints need them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
     /// The record (its index in the input) whose value signalled.
@@ -38,18 +91,33 @@ pub struct RunEvent {
     /// What was watched.
     #[serde(default)]
     pub watched: Watched,
-    /// The input column, when a column was watched (`null` otherwise: the field is always
-    /// there, as model files and checkpoints need).
+    /// The input column, when a column was watched.
     #[serde(default)]
     pub column: Option<String>,
-    /// The detector, in the spec language.
+    /// The detector (or the cluster watch), in the spec language.
     pub detector: String,
-    /// Warning or drift.
-    pub kind: EventKind,
+    /// What happened.
+    pub kind: RunEventKind,
     /// The watched level before the change (see [`crate::drift::Event`]).
     pub mean_before: Option<f64>,
     /// The level after it.
     pub mean_after: Option<f64>,
+    /// The cluster, for cluster events.
+    #[serde(default)]
+    pub cluster: Option<i64>,
+    /// The cluster's share of the records before and after (see
+    /// [`crate::drift::ClusterEvent`]).
+    #[serde(default)]
+    pub share_before: Option<f64>,
+    /// Its share after.
+    #[serde(default)]
+    pub share_after: Option<f64>,
+    /// For `moved`: how far the centre moved (input units).
+    #[serde(default)]
+    pub distance: Option<f64>,
+    /// The cluster's spread (RMS distance of its members to the centre, input units).
+    #[serde(default)]
+    pub spread: Option<f64>,
 }
 
 /// Events kept in the summary and the pictures (the events file has them all).
@@ -58,8 +126,9 @@ pub const MAX_LISTED_EVENTS: usize = 1000;
 /// What a model's watches saw over the run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DriftSummary {
-    /// The detector, in the spec language.
-    pub detector: String,
+    /// The detector, in the spec language (`--drift`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
     /// The input columns watched besides the model (`--watch`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub columns: Vec<String>,
@@ -67,6 +136,12 @@ pub struct DriftSummary {
     pub warnings: u64,
     /// Drift events.
     pub drifts: u64,
+    /// The cluster watch (`--cluster-events`), in the spec language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<String>,
+    /// Cluster events by kind, with the cluster watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_events: Option<crate::drift::ClusterEventCounts>,
     /// The first events, at most [`MAX_LISTED_EVENTS`].
     pub events: Vec<RunEvent>,
 }
@@ -85,11 +160,13 @@ struct ColumnWatch {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "WatchesParts")]
 pub struct Watches {
-    /// The detector on the model's own signal.
-    model: Monitor,
+    /// The detector on the model's own signal (`--drift`).
+    model: Option<Monitor>,
     /// Its spec, as events name it (computed once: a batch may bring many events).
     #[serde(skip)]
     spec: String,
+    /// The cluster watch (`--cluster-events`, clusterers).
+    clusters: Option<ClusterWatch>,
     /// What the model's signal is.
     watched: Watched,
     /// Sum and count of the distances seen (clusterers), the scale of the next one.
@@ -108,7 +185,8 @@ pub struct Watches {
 /// Watches as decoded, before they are checked.
 #[derive(Deserialize)]
 struct WatchesParts {
-    model: Monitor,
+    model: Option<Monitor>,
+    clusters: Option<ClusterWatch>,
     watched: Watched,
     distance: (f64, u64),
     columns: Vec<ColumnWatch>,
@@ -120,8 +198,14 @@ struct WatchesParts {
 impl TryFrom<WatchesParts> for Watches {
     type Error = String;
     fn try_from(p: WatchesParts) -> Result<Self, String> {
-        if p.watched == Watched::Column {
-            return Err("a model's watch cannot be a column".into());
+        if matches!(p.watched, Watched::Column | Watched::Clusters) {
+            return Err("a model's own watch cannot be a column or its clusters".into());
+        }
+        if p.model.is_none() && p.clusters.is_none() {
+            return Err("watches that watch nothing".into());
+        }
+        if p.model.is_none() && !p.columns.is_empty() {
+            return Err("columns watched without a detector".into());
         }
         if !p.distance.0.is_finite() || p.distance.0 < 0.0 {
             return Err("a running distance that is not a finite positive sum".into());
@@ -130,8 +214,9 @@ impl TryFrom<WatchesParts> for Watches {
             return Err(format!("{} listed events (at most {MAX_LISTED_EVENTS})", p.listed.len()));
         }
         Ok(Self {
-            spec: crate::drift::registry::spec_of(p.model.detector()),
+            spec: p.model.as_ref().map(|m| crate::drift::registry::spec_of(m.detector())).unwrap_or_default(),
             model: p.model,
+            clusters: p.clusters,
             watched: p.watched,
             distance: p.distance,
             columns: p.columns,
@@ -162,6 +247,12 @@ pub enum WatchError {
         /// The features there are.
         features: String,
     },
+    /// The cluster watch's parameters are out of range.
+    #[error("--cluster-events")]
+    ClusterParams(#[source] crate::error::DriftParamsError),
+    /// The cluster watch could not take a batch (its centres changed shape).
+    #[error("the cluster watch")]
+    Clusters(#[source] crate::drift::ClusterWatchError),
     /// A resumed run's watches do not fit this run's.
     #[error("the checkpoint's watches ({saved}) are not this run's ({now})")]
     Mismatch {
@@ -173,39 +264,54 @@ pub enum WatchError {
 }
 
 impl Watches {
-    /// Watch `model` with a copy of `detector` and the `columns` (feature names) each
-    /// with another copy.
+    /// What a run asks to watch beside `model`: with `detector` (`--drift`) the model's
+    /// own signal and the `columns` (feature names), each with a copy; with `clusters`
+    /// (`--cluster-events`) a clusterer's clusters. `None` when that leaves nothing to
+    /// watch (a classifier with only `clusters`).
     pub fn new(
         model: &Model,
-        detector: &(dyn crate::drift::Detector + 'static),
+        detector: Option<&(dyn crate::drift::Detector + 'static)>,
         columns: &[String],
         features: &[String],
-    ) -> Result<Self, WatchError> {
-        let spec = detector.spec();
-        let real = detector.check_value(0.5).is_ok();
-        let watched = match model {
-            Model::Classifier(_) => Watched::Error,
-            Model::Clusterer(_) if real => Watched::Distance,
-            Model::Clusterer(_) => {
-                return Err(WatchError::NotReal { detector: spec, what: "a clusterer's distances".into() })
-            }
+        clusters: Option<&ClusterWatchParams>,
+    ) -> Result<Option<Self>, WatchError> {
+        let clusters = match (model, clusters) {
+            (Model::Clusterer(_), Some(p)) => Some(ClusterWatch::new(*p).map_err(WatchError::ClusterParams)?),
+            _ => None,
         };
-        if !columns.is_empty() && !real {
-            return Err(WatchError::NotReal { detector: spec, what: "--watch".into() });
-        }
-        let columns = columns
-            .iter()
-            .map(|name| {
-                let index = features
+        let (watched, monitor, columns) = match detector {
+            Some(detector) => {
+                let spec = detector.spec();
+                let real = detector.check_value(0.5).is_ok();
+                let watched = match model {
+                    Model::Classifier(_) => Watched::Error,
+                    Model::Clusterer(_) if real => Watched::Distance,
+                    Model::Clusterer(_) => {
+                        return Err(WatchError::NotReal { detector: spec, what: "a clusterer's distances".into() })
+                    }
+                };
+                if !columns.is_empty() && !real {
+                    return Err(WatchError::NotReal { detector: spec, what: "--watch".into() });
+                }
+                let columns = columns
                     .iter()
-                    .position(|f| f == name)
-                    .ok_or_else(|| WatchError::UnknownColumn { column: name.clone(), features: features.join(", ") })?;
-                Ok(ColumnWatch { index, name: name.clone(), monitor: Monitor::new(dyn_clone::clone_box(detector)) })
-            })
-            .collect::<Result<Vec<_>, WatchError>>()?;
-        Ok(Self {
-            spec: crate::drift::registry::spec_of(detector),
-            model: Monitor::new(dyn_clone::clone_box(detector)),
+                    .map(|name| {
+                        let index = features.iter().position(|f| f == name).ok_or_else(|| {
+                            WatchError::UnknownColumn { column: name.clone(), features: features.join(", ") }
+                        })?;
+                        let monitor = Monitor::new(dyn_clone::clone_box(detector));
+                        Ok(ColumnWatch { index, name: name.clone(), monitor })
+                    })
+                    .collect::<Result<Vec<_>, WatchError>>()?;
+                (watched, Some(Monitor::new(dyn_clone::clone_box(detector))), columns)
+            }
+            None if clusters.is_some() => (Watched::Distance, None, Vec::new()),
+            None => return Ok(None),
+        };
+        Ok(Some(Self {
+            spec: monitor.as_ref().map(|m| crate::drift::registry::spec_of(m.detector())).unwrap_or_default(),
+            model: monitor,
+            clusters,
             watched,
             distance: (0.0, 0),
             columns,
@@ -213,13 +319,19 @@ impl Watches {
             drifts: 0,
             listed: Vec::new(),
             new: Vec::new(),
-        })
+        }))
     }
 
     /// What these watch, as one line (for errors and checks).
     fn describe(&self) -> String {
         let columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        format!("{} with {}, columns [{}]", self.detector(), serde_plain(self.watched), columns.join(", "))
+        let clusters = self.clusters.as_ref().map(|c| c.params().to_spec()).unwrap_or_default();
+        format!(
+            "{:?} with {}, columns [{}], clusters {clusters:?}",
+            self.detector(),
+            serde_plain(self.watched),
+            columns.join(", ")
+        )
     }
 
     /// These watches as a checkpoint saved them, when they watch the same things with
@@ -233,9 +345,9 @@ impl Watches {
         Ok(saved.clone())
     }
 
-    /// The detector, in the spec language.
-    pub fn detector(&self) -> String {
-        self.spec.clone()
+    /// The detector, in the spec language (`--drift`).
+    pub fn detector(&self) -> Option<String> {
+        self.model.as_ref().map(|_| self.spec.clone())
     }
 
     /// Warning and drift events so far.
@@ -260,54 +372,89 @@ impl Watches {
             columns: self.columns.iter().map(|c| c.name.clone()).collect(),
             warnings: self.warnings,
             drifts: self.drifts,
+            clusters: self.clusters.as_ref().map(|c| c.params().to_spec()),
+            cluster_events: self.clusters.as_ref().map(ClusterWatch::counts),
             events: self.listed.clone(),
         }
     }
 
     /// Watch a batch `model` has just labelled (`labels`) and learned.
-    pub fn observe(&mut self, name: &str, model: &Model, batch: &Batch, labels: &[i64]) {
+    pub fn observe(&mut self, name: &str, model: &Model, batch: &Batch, labels: &[i64]) -> Result<(), WatchError> {
         let detector = &self.spec;
         let mut found: Vec<RunEvent> = Vec::new();
+        let mut cluster_events: Vec<RunEvent> = Vec::new();
+        let blank = |record: u64, watched: Watched, detector: &str, kind: RunEventKind| RunEvent {
+            record,
+            model: name.to_string(),
+            watched,
+            column: None,
+            detector: detector.to_string(),
+            kind,
+            mean_before: None,
+            mean_after: None,
+            cluster: None,
+            share_before: None,
+            share_after: None,
+            distance: None,
+            spread: None,
+        };
         let mut event = |record: u64, watched: Watched, column: Option<&str>, e: crate::drift::Event| {
             found.push(RunEvent {
-                record,
-                model: name.to_string(),
-                watched,
                 column: column.map(str::to_string),
-                detector: detector.clone(),
-                kind: e.kind,
                 mean_before: e.mean_before,
                 mean_after: e.mean_after,
+                ..blank(record, watched, detector, e.kind.into())
             })
         };
-        match (model, batch.y.as_deref()) {
-            (Model::Classifier(_), Some(truth)) => {
+        match (model, batch.y.as_deref(), self.model.as_mut()) {
+            (Model::Classifier(_), Some(truth), Some(monitor)) => {
                 for ((&id, &t), &l) in batch.ids.iter().zip(truth).zip(labels) {
                     // A record the model could not label says nothing of its errors (as in River).
                     if l == NO_PREDICTION {
                         continue;
                     }
-                    if let Some(e) = self.model.update(if l == t { 0.0 } else { 1.0 }) {
+                    if let Some(e) = monitor.update(if l == t { 0.0 } else { 1.0 }) {
                         event(id, Watched::Error, None, e);
                     }
                 }
             }
-            (Model::Classifier(_), None) => {}
-            (Model::Clusterer(m), _) => {
+            (Model::Classifier(_), _, _) => {}
+            (Model::Clusterer(m), _, monitor) => {
+                // Centres as they stand after the batch, in input units: distances and
+                // cluster moves are measured where the records are (`None` only behind a
+                // transformer that cannot be undone).
                 if let Some(centers) = m.centers_in_input_units() {
-                    for ((&id, row), &l) in batch.ids.iter().zip(batch.x.outer_iter()).zip(labels) {
-                        let Some(c) = usize::try_from(l).ok().filter(|&c| c < centers.nrows()) else { continue };
-                        let d2: f64 = row.iter().zip(centers.row(c)).map(|(a, b)| (a - b) * (a - b)).sum();
-                        let d = d2.sqrt();
-                        if !d.is_finite() {
-                            continue;
+                    if let Some(monitor) = monitor {
+                        for ((&id, row), &l) in batch.ids.iter().zip(batch.x.outer_iter()).zip(labels) {
+                            let Some(c) = usize::try_from(l).ok().filter(|&c| c < centers.nrows()) else { continue };
+                            let d2: f64 = row.iter().zip(centers.row(c)).map(|(a, b)| (a - b) * (a - b)).sum();
+                            let d = d2.sqrt();
+                            if !d.is_finite() {
+                                continue;
+                            }
+                            let (sum, n) = self.distance;
+                            // The first distance sets the scale: it is 1 by definition.
+                            let scaled = if n == 0 || sum == 0.0 { 1.0 } else { d / (sum / n as f64) };
+                            self.distance = (sum + d, n + 1);
+                            if let Some(e) = monitor.update(scaled) {
+                                event(id, Watched::Distance, None, e);
+                            }
                         }
-                        let (sum, n) = self.distance;
-                        // The first distance sets the scale: it is 1 by definition.
-                        let scaled = if n == 0 || sum == 0.0 { 1.0 } else { d / (sum / n as f64) };
-                        self.distance = (sum + d, n + 1);
-                        if let Some(e) = self.model.update(scaled) {
-                            event(id, Watched::Distance, None, e);
+                    }
+                    if let Some(watch) = self.clusters.as_mut() {
+                        let spec = watch.params().to_spec();
+                        let events = watch
+                            .observe(&batch.ids, batch.x.view(), labels, centers.view())
+                            .map_err(WatchError::Clusters)?;
+                        for e in events {
+                            cluster_events.push(RunEvent {
+                                cluster: Some(e.cluster),
+                                share_before: Some(e.share_before),
+                                share_after: Some(e.share_after),
+                                distance: e.distance,
+                                spread: e.spread,
+                                ..blank(e.record, Watched::Clusters, &spec, e.kind.into())
+                            });
                         }
                     }
                 }
@@ -324,18 +471,22 @@ impl Watches {
                 }
             }
         }
-        // Model and column events of one batch, in record order.
+        // The events of one batch, in record order.
+        found.extend(cluster_events);
         found.sort_by_key(|e| e.record);
         for e in found {
             match e.kind {
-                EventKind::Warning => self.warnings = self.warnings.saturating_add(1),
-                EventKind::Drift => self.drifts = self.drifts.saturating_add(1),
+                RunEventKind::Warning => self.warnings = self.warnings.saturating_add(1),
+                RunEventKind::Drift => self.drifts = self.drifts.saturating_add(1),
+                // The cluster watch counts its own.
+                RunEventKind::Moved | RunEventKind::Vanished | RunEventKind::Appeared => {}
             }
             if self.listed.len() < MAX_LISTED_EVENTS {
                 self.listed.push(e.clone());
             }
             self.new.push(e);
         }
+        Ok(())
     }
 }
 
@@ -345,5 +496,6 @@ fn serde_plain(w: Watched) -> &'static str {
         Watched::Error => "error",
         Watched::Distance => "distance",
         Watched::Column => "column",
+        Watched::Clusters => "clusters",
     }
 }

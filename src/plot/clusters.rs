@@ -90,6 +90,19 @@ fn lines<DB: DrawingBackend>(
         .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(e)?;
+    // Cluster events: a line in the cluster's colour, named at the top of the chart.
+    let events = s.drift.iter().flat_map(|d| &d.events).filter(|e| e.watched == crate::pipeline::Watched::Clusters);
+    for event in events {
+        let Some(c) = event.cluster.and_then(|c| usize::try_from(c).ok()) else { continue };
+        let x = event.record as f64;
+        let colour = Palette99::pick(c);
+        chart
+            .draw_series(std::iter::once(PathElement::new(vec![(x, 0.0), (x, hi)], colour.stroke_width(1))))
+            .map_err(e)?;
+        let label = format!("{} {c}", event.kind.name());
+        let style = ("sans-serif", 14).into_font().color(&BLACK);
+        chart.draw_series(std::iter::once(Text::new(label, (x, hi * 0.97), style))).map_err(e)?;
+    }
     for (c, points) in series.iter().enumerate() {
         let colour = Palette99::pick(c);
         chart

@@ -422,8 +422,7 @@ fn accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Snapshot) -> 
 /// each kind with its colour and legend (with the count, which may exceed the marks:
 /// a snapshot lists the first events only).
 fn drift_marks(s: &Snapshot) -> Vec<(Vec<f64>, RGBColor, String)> {
-    use crate::drift::EventKind;
-    use crate::pipeline::Watched;
+    use crate::pipeline::{RunEventKind as EventKind, Watched};
     let Some(d) = &s.drift else { return Vec::new() };
     type Pick = fn(&crate::pipeline::RunEvent) -> bool;
     let kinds: [(&str, RGBColor, Pick); 3] = [

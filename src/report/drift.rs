@@ -2,22 +2,36 @@
 //! model's score moved between one event and the next.
 
 use super::{num, Block};
-use crate::pipeline::{RunEvent, Watched};
+use crate::drift::ClusterEventCounts;
+use crate::pipeline::{DriftSummary, RunEvent, Watched};
 use crate::snapshot::{Detail, Snapshot, TimelinePoint};
 
 /// The section's blocks, empty when nothing was watched.
 pub(super) fn blocks(s: &Snapshot) -> Vec<Block> {
     let Some(d) = &s.drift else { return Vec::new() };
+    let mut blocks = Vec::new();
+    if let Some(detector) = &d.detector {
+        blocks.extend(detector_blocks(s, d, detector));
+    }
+    if let (Some(spec), Some(counts)) = (&d.clusters, &d.cluster_events) {
+        blocks.extend(cluster_blocks(d, spec, counts));
+    }
+    blocks
+}
+
+/// The detector's events (`--drift`, `--watch`).
+fn detector_blocks(s: &Snapshot, d: &DriftSummary, detector: &str) -> Vec<Block> {
+    let events: Vec<&RunEvent> = d.events.iter().filter(|e| e.watched != Watched::Clusters).collect();
     let watched = match s.detail {
         Detail::Classifier { .. } => "the model's prequential errors (1 for a wrong label)",
         Detail::Clusterer { .. } => "each record's distance to its centre over the running mean",
     };
     let columns =
         if d.columns.is_empty() { String::new() } else { format!(", and the input columns {}", d.columns.join(", ")) };
-    let listed = if d.events.len() as u64 == d.warnings + d.drifts {
+    let listed = if events.len() as u64 == d.warnings + d.drifts {
         String::new()
     } else {
-        format!(" The first {} are listed.", d.events.len())
+        format!(" The first {} are listed.", events.len())
     };
     let (score, what) = match s.detail {
         Detail::Classifier { .. } => ("accuracy", "the share of records predicted right"),
@@ -26,22 +40,22 @@ pub(super) fn blocks(s: &Snapshot) -> Vec<Block> {
     let mut blocks = vec![
         Block::Heading(3, "Drift".into()),
         Block::Text(format!(
-            "`{}` watched {watched}{columns}: {} warnings, {} drifts.{listed} The {score} columns are {what} \
+            "`{detector}` watched {watched}{columns}: {} warnings, {} drifts.{listed} The {score} columns are {what} \
              from the previous event (or the start) to this one, and from this one to the next (or the end).",
-            d.detector, d.warnings, d.drifts
+            d.warnings, d.drifts
         )),
     ];
-    if d.events.is_empty() {
+    if events.is_empty() {
         return blocks;
     }
     let mut rows = Vec::new();
-    for (i, e) in d.events.iter().enumerate() {
-        let from = if i == 0 { 0 } else { d.events[i - 1].record };
-        let to = d.events.get(i + 1).map_or(s.records, |n| n.record);
+    for (i, e) in events.iter().enumerate() {
+        let from = if i == 0 { 0 } else { events[i - 1].record };
+        let to = events.get(i + 1).map_or(s.records, |n| n.record);
         rows.push(vec![
             e.record.to_string(),
             what_watched(e),
-            format!("{:?}", e.kind).to_lowercase(),
+            e.kind.name().to_string(),
             format!("{} → {}", num(e.mean_before), num(e.mean_after)),
             num(score_between(&s.timeline, from, e.record)),
             num(score_between(&s.timeline, e.record, to)),
@@ -53,12 +67,48 @@ pub(super) fn blocks(s: &Snapshot) -> Vec<Block> {
     blocks
 }
 
+/// The cluster watch's events (`--cluster-events`).
+fn cluster_blocks(d: &DriftSummary, spec: &str, c: &ClusterEventCounts) -> Vec<Block> {
+    let events: Vec<&RunEvent> = d.events.iter().filter(|e| e.watched == Watched::Clusters).collect();
+    let mut blocks = vec![
+        Block::Heading(3, "Cluster events".into()),
+        Block::Text(format!(
+            "`{spec}` watched every cluster, window by window: {} moved (the centre moved more than its spread \
+             allows), {} vanished (its share of the records fell near zero), {} appeared (a cluster without \
+             records captured a new mass of them). Shares are of each window's records; distances and spreads \
+             in input units. The history above marks them.",
+            c.moved, c.vanished, c.appeared
+        )),
+    ];
+    if events.is_empty() {
+        return blocks;
+    }
+    let rows = events
+        .iter()
+        .map(|e| {
+            let share = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.1}%", 100.0 * v));
+            vec![
+                e.record.to_string(),
+                e.cluster.map_or("-".into(), |c| c.to_string()),
+                e.kind.name().to_string(),
+                format!("{} → {}", share(e.share_before), share(e.share_after)),
+                num(e.distance),
+                num(e.spread),
+            ]
+        })
+        .collect();
+    let header = ["record", "cluster", "kind", "share before → after", "moved by", "spread"];
+    blocks.push(Block::Table(header.iter().map(|h| h.to_string()).collect(), rows));
+    blocks
+}
+
 fn what_watched(e: &RunEvent) -> String {
     match (e.watched, &e.column) {
         (Watched::Column, Some(c)) => format!("column {c}"),
         (Watched::Column, None) => "a column".into(),
         (Watched::Error, _) => "errors".into(),
         (Watched::Distance, _) => "distances".into(),
+        (Watched::Clusters, _) => "clusters".into(),
     }
 }
 

@@ -680,7 +680,8 @@ impl Learner {
             last_checkpoint: self.last_saved.clone(),
             drift: self.scored.watches.as_ref().map(|w| {
                 let (warnings, drifts) = w.counts();
-                DriftCounts { detector: w.detector(), warnings, drifts }
+                // The service watches with --drift only: there is always a detector.
+                DriftCounts { detector: w.detector().unwrap_or_default(), warnings, drifts }
             }),
         };
         let events = self.events.iter().cloned().collect();

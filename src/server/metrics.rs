@@ -139,13 +139,9 @@ impl Metrics {
         self.learned.inc_by(n);
     }
 
-    /// Count a drift detector's event.
-    pub fn drift_event(&self, kind: crate::drift::EventKind) {
-        let kind = match kind {
-            crate::drift::EventKind::Warning => "warning",
-            crate::drift::EventKind::Drift => "drift",
-        };
-        self.drift_events.get_or_create(&DriftLabels { kind }).inc();
+    /// Count a drift detector's (or the cluster watch's) event.
+    pub fn drift_event(&self, kind: crate::pipeline::RunEventKind) {
+        self.drift_events.get_or_create(&DriftLabels { kind: kind.name() }).inc();
     }
 
     /// Count a written checkpoint.
