@@ -1491,3 +1491,49 @@ fn a_drift_detector_watches_the_served_model() {
     assert_eq!(after["events"], events["events"]);
     assert_eq!(get(&agent, &again.url("/v1/model"), None).json()["drift"], info["drift"]);
 }
+
+/// `--cluster-events` on a served k-means: a blob that stops is a `vanished` event in
+/// `GET /v1/events`, counted in `/v1/model` and `/metrics`, kept over a restart.
+#[test]
+fn served_clusters_are_watched() {
+    let dir = temp_dir("cluster-events");
+    let model = untrained(&dir, "minibatch-kmeans(n_clusters=4, decay_factor=0.5)", "a,b,c,d,e,f,g,h");
+    let checkpoint = dir.join("state.eddy");
+    std::fs::copy(&model, &checkpoint).expect("copy");
+    let args = [
+        "--model",
+        checkpoint.to_str().expect("utf-8"),
+        "--cluster-events",
+        "clusters(window=5000)",
+        "--checkpoint",
+        checkpoint.to_str().expect("utf-8"),
+    ];
+    let server = Server::start(&args);
+    let agent = agent();
+    let mut blobs = eddy::source::synth::Blobs::new(4, 8, 0).cluster_std(0.5).vanish_at(15_000);
+    for _ in 0..30 {
+        let (x, _) = blobs.next_batch(1000);
+        let a = json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": rows_json(&x) }));
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+    let events = get(&agent, &server.url("/v1/events"), None).json();
+    let list = events["events"].as_array().expect("a list");
+    let vanished = list.iter().find(|e| e["kind"] == "vanished").expect("blob 1's cluster vanishes");
+    assert_eq!(vanished["watched"], "clusters");
+    assert!((15_000..25_000).contains(&vanished["record"].as_u64().expect("a record")), "{vanished}");
+    let info = get(&agent, &server.url("/v1/model"), None).json();
+    assert_eq!(info["drift"]["clusters"], "clusters(window=5000)");
+    assert_eq!(
+        info["drift"]["cluster_events"]["vanished"].as_u64(),
+        Some(list.iter().filter(|e| e["kind"] == "vanished").count() as u64)
+    );
+    assert!(info["drift"].get("detector").is_none(), "{info}");
+    let metrics = get(&agent, &server.url("/metrics"), None).text();
+    assert!(metrics.contains("eddy_drift_events_total{kind=\"vanished\"}"), "{metrics}");
+    let saved = post(&agent, &server.url("/v1/checkpoint"), None, "application/json", b"{}");
+    assert_eq!(saved.status, 200, "{}", saved.text());
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    let again = Server::start(&args);
+    assert_eq!(get(&agent, &again.url("/v1/events"), None).json()["events"], events["events"]);
+}

@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// counts in /v1/model and /metrics, its state in the checkpoint.
     #[arg(long, value_name = "DETECTOR")]
     pub drift: Option<String>,
+    /// Watch a clusterer's clusters window by window, as `eddy run --cluster-events`:
+    /// moved, vanished and appeared events in GET /v1/events, counts in /v1/model and
+    /// /metrics. Alone it is 'clusters' (every default).
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "clusters")]
+    pub cluster_events: Option<String>,
 }
 
 /// A flag in seconds, from 0 to a year (longer would overflow the clock's arithmetic).
@@ -111,6 +116,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_classes: args.max_classes,
         drift: match &args.drift {
             Some(spec) => Some(crate::drift::build_text(spec).map_err(|e| anyhow::anyhow!("--drift: {e}"))?),
+            None => None,
+        },
+        cluster_events: match &args.cluster_events {
+            Some(spec) => Some(
+                crate::drift::ClusterWatchParams::from_spec_text(spec)
+                    .map_err(|e| anyhow::anyhow!("--cluster-events: {e}"))?,
+            ),
             None => None,
         },
     };

@@ -367,6 +367,11 @@ impl Watches {
 
     /// What the summary says.
     pub fn summary(&self) -> DriftSummary {
+        DriftSummary { events: self.listed.clone(), ..self.summary_counts() }
+    }
+
+    /// The summary without its events (cheap: what the service publishes per batch).
+    pub fn summary_counts(&self) -> DriftSummary {
         DriftSummary {
             detector: self.detector(),
             columns: self.columns.iter().map(|c| c.name.clone()).collect(),
@@ -374,7 +379,7 @@ impl Watches {
             drifts: self.drifts,
             clusters: self.clusters.as_ref().map(|c| c.params().to_spec()),
             cluster_events: self.clusters.as_ref().map(ClusterWatch::counts),
-            events: self.listed.clone(),
+            events: Vec::new(),
         }
     }
 

@@ -52,15 +52,22 @@ pub struct ModelInfo {
     pub drift: Option<DriftCounts>,
 }
 
-/// A drift detector's counts, in `/v1/model`.
+/// What watches the model and its counts, in `/v1/model`.
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftCounts {
-    /// The detector, in the spec language.
-    pub detector: String,
+    /// The detector, in the spec language (`--drift`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
     /// Warning events (one per warning zone).
     pub warnings: u64,
     /// Drift events.
     pub drifts: u64,
+    /// The cluster watch, in the spec language (`--cluster-events`, clusterers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<String>,
+    /// Its events by kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_events: Option<crate::drift::ClusterEventCounts>,
 }
 
 /// A written checkpoint.
@@ -231,6 +238,7 @@ impl Learner {
             window: serve.window,
             track: true,
             drift: serve.drift.clone(),
+            cluster_events: serve.cluster_events,
             ..PipelineOptions::default()
         };
         let mut scored = Scored::new(model.estimator().to_string(), model, &options, &header.features)
@@ -679,9 +687,14 @@ impl Learner {
             metrics,
             last_checkpoint: self.last_saved.clone(),
             drift: self.scored.watches.as_ref().map(|w| {
-                let (warnings, drifts) = w.counts();
-                // The service watches with --drift only: there is always a detector.
-                DriftCounts { detector: w.detector().unwrap_or_default(), warnings, drifts }
+                let s = w.summary_counts();
+                DriftCounts {
+                    detector: s.detector,
+                    warnings: s.warnings,
+                    drifts: s.drifts,
+                    clusters: s.clusters,
+                    cluster_events: s.cluster_events,
+                }
             }),
         };
         let events = self.events.iter().cloned().collect();

@@ -77,6 +77,9 @@ pub struct ServeOptions {
     /// Watch a classifier's prequential error with this drift detector (`--drift`):
     /// events in `GET /v1/events`, counts in `/v1/model` and `/metrics`.
     pub drift: Option<Box<dyn crate::drift::Detector>>,
+    /// Watch a clusterer's clusters (`--cluster-events`): moved, vanished and appeared
+    /// events beside the detector's.
+    pub cluster_events: Option<crate::drift::ClusterWatchParams>,
     /// Most distinct classes (or true labels, for a clusterer) the model may come to know.
     pub max_classes: usize,
 }
@@ -100,6 +103,7 @@ impl Default for ServeOptions {
             window: 10_000,
             max_classes: 1000,
             drift: None,
+            cluster_events: None,
         }
     }
 }
@@ -155,8 +159,8 @@ pub enum ServerError {
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
     /// The model cannot be watched as asked (`--drift` with a detector of 0/1 errors
-    /// on a clusterer).
-    #[error("--drift")]
+    /// on a clusterer, or `--cluster-events` out of range).
+    #[error("--drift or --cluster-events")]
     Watch(#[source] crate::pipeline::PipelineError),
     /// The checkpoint holds a model of other features than `--model`.
     #[error("{checkpoint}: the checkpoint's features {found:?} differ from the model's {expected:?}")]
