@@ -60,6 +60,14 @@ fn demo_writes_labels_and_summary_and_says_where() {
     assert_eq!(models[1]["model"], "minibatch-kmeans");
     assert!(models[1]["metrics"]["ari"].as_f64().expect("ari") > 0.8);
     assert!(models[1]["metrics"]["inertia"].as_f64().is_some());
+    // Both models are watched for drift; their events files are where the demo says.
+    assert_eq!(models[0]["drift"]["detector"], "adwin");
+    assert_eq!(models[1]["drift"]["clusters"], "clusters");
+    assert!(stdout.contains("events.<model>.ndjson"), "{stdout}");
+    for name in ["events.sgd.ndjson", "events.minibatch-kmeans.ndjson"] {
+        let text = std::fs::read_to_string(out.join(name)).expect("events file");
+        assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{name}: {text}");
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 

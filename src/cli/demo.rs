@@ -26,6 +26,12 @@ pub struct DemoConfig {
     pub seed: u64,
 }
 
+/// The demo's classifier: eddy's recommended drift-aware configuration.
+const CLASSIFIER: &str = "scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)";
+/// The demo's clusterer: mini-batch k-means that halves the weight of the past every
+/// batch (Spark's decay), so that it follows blobs that appear and vanish.
+const CLUSTERER: &str = "minibatch-kmeans(n_clusters=8, decay_factor=0.5)";
+
 /// Run both demo streams through the pipeline; write labels and `summary.json` into `config.out`.
 pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     anyhow::ensure!(config.batch_size > 0, "--batch-size must be at least 1");
@@ -41,24 +47,30 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
             interval: None,
             format: PlotFormat::Png,
         }),
+        // Drift is watched on both streams: the classifier's errors and the clusterer's
+        // distances (ADWIN), and the clusterer's clusters.
+        drift: Some(crate::drift::build_text("adwin")?),
+        cluster_events: Some(crate::drift::ClusterWatchParams::default()),
         ..PipelineOptions::default()
     };
     let (n, seed) = (config.records, config.seed);
 
-    // A drifting 5-class stream through a running scaler and logistic SGD, test-then-train.
+    // SEA: a binary concept that changes abruptly at a quarter, half and three quarters
+    // of the stream, through the drift-aware classifier, test-then-train.
     let inherited = vec![
         ("batch_size", Value::Int(config.batch_size.try_into().unwrap_or(i64::MAX))),
         ("random_state", Value::Int(seed.try_into().unwrap_or(i64::MAX))),
     ];
     // Declared classes: before the first record the model predicts class 0, as scikit-learn would.
-    let ctx = SpecContext { inherited: inherited.clone(), classes: Some((0..5).collect()) };
-    let drifting = format!("synth:blobs?n={n}&d=8&k=5&std=2.5&drift=0.001&seed={seed}");
-    let first = one_run(config, &drifting, "scale | sgd(loss=log_loss)", &ctx, &options, &quit)?;
+    let ctx = SpecContext { inherited: inherited.clone(), classes: Some(vec![0, 1]) };
+    let drifting = format!("synth:sea?n={n}&period={}&seed={seed}", (n / 4).max(1));
+    let first = one_run(config, &drifting, CLASSIFIER, &ctx, &options, &quit)?;
 
-    // Eight blobs in 16 dimensions through mini-batch k-means.
+    // Eight blobs in 16 dimensions through mini-batch k-means that forgets: the last
+    // blob appears at a third of the stream, another stops at two thirds.
     let ctx = SpecContext { inherited, classes: None };
-    let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}", seed + 1);
-    let second = one_run(config, &blobs, "minibatch-kmeans(n_clusters=8)", &ctx, &options, &quit)?;
+    let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}&appear_at={}&vanish_at={}", seed + 1, n / 3, 2 * n / 3);
+    let second = one_run(config, &blobs, CLUSTERER, &ctx, &options, &quit)?;
 
     let (first, first_snapshots) = first;
     let (second, second_snapshots) = second;
@@ -91,10 +103,12 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "eddy demo: a drifting 5-class stream (scale | sgd(loss=log_loss)) and 8 blobs (minibatch-kmeans(n_clusters=8))"
+        "eddy demo: SEA, whose concept changes every quarter ({CLASSIFIER}), and 8 blobs, one appearing and one \
+         vanishing ({CLUSTERER}); ADWIN watches the errors and distances, and every cluster is watched"
     )?;
     print_summary(&mut out, &summary)?;
     writeln!(out, "  summary: {}", summary_path.display())?;
+    writeln!(out, "  events:  {}/events.<model>.ndjson", config.out.display())?;
     writeln!(out, "  plots:   {}/latest-<model>.png (and numbered snapshots)", plots.display())?;
     writeln!(out, "  report:  {}", report.html.display())?;
     writeln!(out, "           {}", report.markdown.display())?;
@@ -116,8 +130,9 @@ fn one_run(
     // The same naming rule as `eddy run`: the model's label, or its estimator's name.
     let name = label.unwrap_or_else(|| model.estimator().to_string());
     let path = config.out.join(format!("labels.{name}.csv")).display().to_string();
+    let events = config.out.join(format!("events.{name}.ndjson")).display().to_string();
     let stage = ModelStage {
-        events: None,
+        events: Some(sink::EventsFile::create(&events).with_context(|| format!("creating {events}"))?),
         name,
         model,
         sink: sink::create(&path).with_context(|| format!("creating {path}"))?,

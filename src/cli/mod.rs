@@ -84,9 +84,10 @@ enum Command {
     #[cfg(feature = "server")]
     #[command(verbatim_doc_comment)]
     Serve(Box<serve::ServeArgs>),
-    /// Run the main job on generated streams: a classifier on a drifting
-    /// multi-class stream and mini-batch k-means on a blob stream. Writes labels
-    /// and a summary, and prints where.
+    /// Run the main job on generated streams: a drift-aware classifier on SEA (its
+    /// concept changes every quarter) and forgetting mini-batch k-means on blobs (one
+    /// appears, one vanishes), both watched for drift. Writes labels, drift events,
+    /// pictures, a report and a summary, and prints where.
     ///
     /// Example: eddy demo --out eddy-demo --records 200000
     Demo {
