@@ -7,8 +7,11 @@
 //!     language, prequentially; optionally its predictions and its final state
 //! `compare_runner synth 'synth:sea?n=200000&seed=0' X.npy Y.npy`: write one of eddy's
 //! generated streams to `.npy` files, for the other systems to read
+//! `compare_runner detect 'adwin(delta=0.002)' VALUES.npy`: a drift detector over a
+//! float64 column, the indices where it signalled and its updates per second
 
 use anyhow::{bail, Context, Result};
+use eddy::drift::Signal;
 use eddy::metrics::{adjusted_rand_index, ClassificationMetrics};
 use eddy::model::registry;
 use eddy::model::{ClassifierModel, Loss, MiniBatchKMeans, Model, SgdClassifier};
@@ -20,7 +23,8 @@ use std::time::Instant;
 
 const USAGE: &str = "usage: compare_runner kmeans|sgd X.npy Y.npy [--batch-size N] [--clusters K] [--seed S] [--prefix N]
        compare_runner spec SPEC X.npy Y.npy [--batch-size N] [--classes A,B,..] [--prefix N] [--predictions P.npy] [--state-out S.json]
-       compare_runner synth 'synth:NAME?n=..&seed=..' X.npy Y.npy";
+       compare_runner synth 'synth:NAME?n=..&seed=..' X.npy Y.npy
+       compare_runner detect DETECTOR VALUES.npy";
 
 /// The value after `name` in `rest`, if the flag is there.
 fn flag_str<'a>(rest: &'a [String], name: &str) -> Result<Option<&'a str>> {
@@ -63,8 +67,9 @@ fn main() -> Result<()> {
             run_spec(spec, &x, &y, rest)
         }
         [task, spec, x_path, y_path] if task == "synth" => synth(spec, x_path, y_path),
-        [task, ..] if !["kmeans", "sgd", "spec", "synth"].contains(&task.as_str()) => {
-            bail!("unknown task {task}: kmeans, sgd, spec or synth\n{USAGE}")
+        [task, spec, values] if task == "detect" => detect(spec, values),
+        [task, ..] if !["kmeans", "sgd", "spec", "synth", "detect"].contains(&task.as_str()) => {
+            bail!("unknown task {task}: kmeans, sgd, spec, synth or detect\n{USAGE}")
         }
         _ => bail!("{USAGE}"),
     }
@@ -210,5 +215,30 @@ fn synth(input: &str, x_path: &str, y_path: &str) -> Result<()> {
     write_npy(x_path, &x).with_context(|| x_path.to_string())?;
     write_npy(y_path, &Array1::from(ys)).with_context(|| y_path.to_string())?;
     println!("{}", serde_json::json!({"task": "synth", "input": input, "records": x.nrows(), "features": d}));
+    Ok(())
+}
+
+/// A drift detector (the spec language of `eddy drift --detector`) over every value of
+/// a float64 `.npy` column: the 0-based indices of the updates that signalled a drift
+/// and a warning, and updates per second (the update loop only).
+fn detect(spec: &str, values_path: &str) -> Result<()> {
+    let values: Array1<f64> = read_npy(values_path).with_context(|| values_path.to_string())?;
+    let mut detector = eddy::drift::build_text(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut drifts, mut warnings) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    for (i, &v) in values.iter().enumerate() {
+        match detector.update(v) {
+            Signal::None => {}
+            Signal::Warning => warnings.push(i),
+            Signal::Drift => drifts.push(i),
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"task": "detect", "detector": detector.spec(), "updates": values.len(),
+            "seconds": seconds, "updates_per_second": values.len() as f64 / seconds,
+            "drifts": drifts, "warnings": warnings})
+    );
     Ok(())
 }

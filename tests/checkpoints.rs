@@ -130,6 +130,9 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             // A wrapper with a detector: both models and the detector are checkpointed.
             "--model",
             "retrain=drift-retrain(model=scale | sgd, detector=adwin(delta=0.2))",
+            // An ensemble: its members (sharing one scaler) and their losses are checkpointed.
+            "--model",
+            "vote=hedge",
             "--batch-size",
             "500",
             "--labels-out",
@@ -203,12 +206,14 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         "rejects.tsv",
         "events.sgd.ndjson",
         "events.retrain.ndjson",
+        "l.vote.csv",
+        "events.vote.ndjson",
     ] {
         let a = std::fs::read(d.join("whole").join(file)).expect("whole labels");
         let b = std::fs::read(d.join("killed").join(file)).expect("killed labels");
         assert!(a == b, "{file}: the labels differ after {kills} kills ({} vs {} bytes)", a.len(), b.len());
     }
-    for model in ["minibatch-kmeans", "sgd", "retrain"] {
+    for model in ["minibatch-kmeans", "sgd", "retrain", "vote"] {
         let load = |run: &str| {
             let (_, m): (_, eddy::model::Model) =
                 eddy::model_file::load(&d.join(run).join(format!("m.{model}.eddy")), "model", &Keys::default())
@@ -232,7 +237,11 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         summary("killed")["models"][2]["metrics"]["accuracy"],
         summary("whole")["models"][2]["metrics"]["accuracy"]
     );
-    for m in 1..3 {
+    assert_eq!(
+        summary("killed")["models"][3]["metrics"]["accuracy"],
+        summary("whole")["models"][3]["metrics"]["accuracy"]
+    );
+    for m in 1..4 {
         assert_eq!(summary("killed")["models"][m]["drift"], summary("whole")["models"][m]["drift"], "model {m}");
     }
 }

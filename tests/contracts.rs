@@ -250,10 +250,19 @@ fn other_values(kind: Kind, default: &serde_json::Value) -> Vec<String> {
             .iter()
             // Not wrappers (no defaults to nest), nor models of counts (the test feeds blobs).
             .filter(|e| e.role == role && Some(e.name) != default.as_str() && !e.takes_counts)
-            .filter(|e| !e.params.iter().any(|p| matches!(p.kind, Kind::Model(_))))
+            .filter(|e| !e.params.iter().any(|p| matches!(p.kind, Kind::Model(_) | Kind::Models(_))))
             .flat_map(|e| [e.name.to_string(), format!("scale | {}", e.name)])
             .filter(|spec| Model::from_spec(spec).is_ok())
             .collect(),
+        // One other estimator of the role, and two (one behind the scaler).
+        Kind::Models(role) => {
+            let plain: Vec<String> = other_values(Kind::Model(role), &serde_json::Value::Null)
+                .into_iter()
+                .filter(|spec| !spec.contains('|'))
+                .collect();
+            let (first, last) = (plain.first().expect("an estimator"), plain.last().expect("an estimator"));
+            vec![format!("[{first}]"), format!("[{first}, scale | {last}]")]
+        }
         Kind::Detector => eddy::drift::ENTRIES
             .iter()
             .map(|e| e.name.to_string())

@@ -12,6 +12,7 @@
 
 mod classes;
 mod drift_retrain;
+mod hedge;
 mod kmeans;
 mod linear;
 mod naive_bayes;
@@ -21,6 +22,7 @@ mod validate;
 
 pub use classes::Classes;
 pub use drift_retrain::{DriftRetrain, DriftRetrainParams};
+pub use hedge::{Hedge, HedgeParams, WeightedMajority};
 pub use kmeans::{
     KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, TimeUnit, MAX_BATCH_SIZE, MAX_CLUSTERS, MAX_N_INIT,
 };

@@ -61,9 +61,16 @@ pub enum Kind {
     /// A model in the model language ending with an estimator of this role: the
     /// model a wrapper wraps (`model=scale | sgd(loss=log_loss)`).
     Model(Role),
+    /// A list of models of this role, each in the model language: the members of an
+    /// ensemble (`models=[scale | sgd(eta0=0.01), gaussian-nb]`).
+    Models(Role),
     /// A drift detector in the spec language (`detector=adwin(delta=0.002)`).
     Detector,
 }
+
+/// The most models a list-of-models parameter takes (an ensemble's members): each
+/// learns every record, so the list bounds the work per record.
+pub const MAX_MODELS: usize = 64;
 
 /// One parameter of a stage.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +103,10 @@ impl Param {
     /// A parameter that takes a model of `role`.
     pub const fn model(name: &'static str, role: Role, doc: &'static str) -> Self {
         Self { name, kind: Kind::Model(role), doc }
+    }
+    /// A parameter that takes a list of models of `role`.
+    pub const fn models(name: &'static str, role: Role, doc: &'static str) -> Self {
+        Self { name, kind: Kind::Models(role), doc }
     }
     /// A parameter that takes a drift detector.
     pub const fn detector(name: &'static str, doc: &'static str) -> Self {
@@ -135,6 +146,9 @@ impl Param {
                 .collect::<Vec<_>>()
                 .join(" | "),
             Kind::Model(role) => format!("a {} in the model language", role.word()),
+            Kind::Models(role) => {
+                format!("a list of 1 to {MAX_MODELS} {}s in the model language, [MODEL, MODEL, ...]", role.word())
+            }
             Kind::Detector => format!("a drift detector: {}", crate::drift::registry::names().join(" | ")),
         }
     }
@@ -163,23 +177,26 @@ impl Param {
                 .find_map(|c| c.split('|').any(|s| s == n).then(|| c.split('|').next().unwrap_or(c)))
                 .map(|canonical| Json::String(canonical.into()))
                 .ok_or_else(wrong),
-            // Built here with no run context only to check it (and print it canonically);
-            // the wrapper builds it again with the run's context.
             (Kind::Model(role), Value::Stages(_) | Value::Name(_)) => {
-                let text = value.to_string();
-                let nested = |e: SpecError| format!("{stage}: {}: {}", self.name, e.message);
-                let (label, model) = build_text(&text, &Context::default()).map_err(nested)?;
-                if label.is_some() {
-                    return Err(format!("{stage}: {}: a model inside a model takes no label", self.name));
+                self.check_model(stage, role, value).map(Json::String)
+            }
+            (Kind::Models(role), Value::List(items)) => {
+                if items.is_empty() || items.len() > MAX_MODELS {
+                    return Err(format!(
+                        "{stage}: {} must be {}, got {} models",
+                        self.name,
+                        self.allowed(),
+                        items.len()
+                    ));
                 }
-                let found = match &model {
-                    Model::Classifier(_) => Role::Classifier,
-                    Model::Clusterer(_) => Role::Clusterer,
-                };
-                if found != role {
-                    return Err(format!("{stage}: {} must be {}, got a {}", self.name, self.allowed(), found.word()));
-                }
-                Ok(Json::String(model.spec()))
+                let specs = items
+                    .iter()
+                    .map(|item| match item {
+                        Value::Stages(_) | Value::Name(_) => self.check_model(stage, role, item).map(Json::String),
+                        _ => Err(format!("{stage}: {} must be {}, got {item} in the list", self.name, self.allowed())),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Json::Array(specs))
             }
             (Kind::Detector, Value::Stages(_) | Value::Name(_)) => {
                 let detector = crate::drift::build_text(&value.to_string())
@@ -188,6 +205,26 @@ impl Param {
             }
             _ => Err(wrong()),
         }
+    }
+
+    /// Check a model written as a parameter's value (or an element of one) and print
+    /// it canonically. It is built here with no run context only to check it; the
+    /// stage builds it again with the run's context.
+    fn check_model(&self, stage: &str, role: Role, value: &Value) -> Result<String, String> {
+        let text = value.to_string();
+        let nested = |e: SpecError| format!("{stage}: {}: {}", self.name, e.message);
+        let (label, model) = build_text(&text, &Context::default()).map_err(nested)?;
+        if label.is_some() {
+            return Err(format!("{stage}: {}: a model inside a model takes no label", self.name));
+        }
+        let found = match &model {
+            Model::Classifier(_) => Role::Classifier,
+            Model::Clusterer(_) => Role::Clusterer,
+        };
+        if found != role {
+            return Err(format!("{stage}: {} must be {}, got a {}", self.name, self.allowed(), found.word()));
+        }
+        Ok(model.spec())
     }
 }
 
@@ -251,6 +288,7 @@ pub static ENTRIES: &[&Entry] = &[
     &super::naive_bayes::MULTINOMIAL_NB,
     &super::kmeans::MINIBATCH_KMEANS,
     &super::drift_retrain::DRIFT_RETRAIN,
+    &super::hedge::HEDGE,
 ];
 
 /// The entry called `name`.
@@ -436,6 +474,11 @@ pub fn stage_spec(stage: &dyn Stage) -> String {
 fn value_as_spec(param: &Param, v: &Json) -> String {
     match (param.kind, v) {
         (Kind::Model(_) | Kind::Detector, Json::String(text)) => text.clone(),
+        (Kind::Models(_), Json::Array(items)) => {
+            let specs: Vec<String> =
+                items.iter().map(|v| v.as_str().map_or_else(|| json_as_spec(v), str::to_string)).collect();
+            format!("[{}]", specs.join(", "))
+        }
         _ => json_as_spec(v),
     }
 }

@@ -266,7 +266,7 @@ impl<H: Head> TryFrom<ChainParts<H>> for Chain<H> {
 }
 
 /// Transformers that learned a batch, and the batch they made (`None`: no transformers).
-type Learned = (Vec<Box<dyn Transformer>>, Option<Array2<f64>>);
+pub(crate) type Learned = (Vec<Box<dyn Transformer>>, Option<Array2<f64>>);
 
 /// A classifier chain.
 pub type ClassifierModel = Chain<Box<dyn ClassifierStage>>;
@@ -345,6 +345,32 @@ impl ClassifierModel {
     /// True when every number of the state is finite.
     pub fn state_is_finite(&self) -> bool {
         self.transforms_finite() && self.head.state_is_finite()
+    }
+
+    /// The first half of `learn_predict`, for chains whose transformers are equal (an
+    /// ensemble's members): the transformers as they are after learning `x` row by
+    /// row, and the batch they make (`None`: no transformers). Nothing changes yet.
+    pub(crate) fn learn_front(&self, x: ArrayView2<f64>) -> Result<Learned, ModelError> {
+        self.learn_transform(x, true)
+    }
+
+    /// The second half: the estimator learns `z` (the batch `front` made from `x`, or
+    /// `x` itself), then the chain takes `front` as its transformers. With a `front`
+    /// from [`Self::learn_front`] of a chain with equal transformers, this is
+    /// `learn_predict` exactly; a refused batch leaves the chain unchanged.
+    pub(crate) fn learn_predict_behind(
+        &mut self,
+        front: Vec<Box<dyn Transformer>>,
+        z: Option<&Array2<f64>>,
+        x: ArrayView2<f64>,
+        y: ArrayView1<i64>,
+    ) -> Result<Array1<i64>, ModelError> {
+        let labels = match z {
+            Some(z) => self.head.learn_predict(z.view(), y)?,
+            None => self.head.learn_predict(x, y)?,
+        };
+        self.transforms = front;
+        Ok(labels)
     }
 }
 
