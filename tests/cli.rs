@@ -34,8 +34,8 @@ fn demo_writes_labels_and_summary_and_says_where() {
         .expect("eddy runs");
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(stdout.contains("labels.sgd.csv") && stdout.contains("summary.json"), "{stdout}");
-    for name in ["labels.sgd.csv", "labels.minibatch-kmeans.csv"] {
+    assert!(stdout.contains("labels.hedge.csv") && stdout.contains("summary.json"), "{stdout}");
+    for name in ["labels.hedge.csv", "labels.minibatch-kmeans.csv"] {
         let text = std::fs::read_to_string(out.join(name)).expect("label file");
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("id,label"));
@@ -54,7 +54,7 @@ fn demo_writes_labels_and_summary_and_says_where() {
     assert_eq!(summary["rejected"], 0);
     assert!(summary["records_per_second"].as_f64().expect("rate") > 0.0);
     let models = summary["models"].as_array().expect("models");
-    assert_eq!(models[0]["model"], "sgd");
+    assert_eq!(models[0]["model"], "hedge");
     assert!(models[0]["metrics"]["accuracy"].as_f64().expect("accuracy") > 0.8);
     assert!(models[0]["metrics"]["macro_f1"].as_f64().is_some());
     assert_eq!(models[1]["model"], "minibatch-kmeans");
@@ -64,7 +64,7 @@ fn demo_writes_labels_and_summary_and_says_where() {
     assert_eq!(models[0]["drift"]["detector"], "adwin");
     assert_eq!(models[1]["drift"]["clusters"], "clusters");
     assert!(stdout.contains("events.<model>.ndjson"), "{stdout}");
-    for name in ["events.sgd.ndjson", "events.minibatch-kmeans.ndjson"] {
+    for name in ["events.hedge.ndjson", "events.minibatch-kmeans.ndjson"] {
         let text = std::fs::read_to_string(out.join(name)).expect("events file");
         assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{name}: {text}");
     }

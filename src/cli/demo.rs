@@ -26,8 +26,9 @@ pub struct DemoConfig {
     pub seed: u64,
 }
 
-/// The demo's classifier: eddy's recommended drift-aware configuration.
-const CLASSIFIER: &str = "scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)";
+/// The demo's classifier: eddy's recommended drift-aware configuration, a Hedge vote
+/// over logistic and hinge SGD at several constant steps (see `eddy model list`).
+const CLASSIFIER: &str = "hedge";
 /// The demo's clusterer: mini-batch k-means that halves the weight of the past every
 /// batch (Spark's decay), so that it follows blobs that appear and vanish.
 const CLUSTERER: &str = "minibatch-kmeans(n_clusters=8, decay_factor=0.5)";
