@@ -67,10 +67,11 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let drifting = format!("synth:sea?n={n}&period={}&seed={seed}", (n / 4).max(1));
     let first = one_run(config, &drifting, CLASSIFIER, &ctx, &options, &quit)?;
 
-    // Eight blobs in 16 dimensions through mini-batch k-means that forgets: the last
-    // blob appears at a third of the stream, another stops at two thirds.
+    // Blobs in 16 dimensions through mini-batch k-means that forgets: one blob stops at a
+    // third of the stream (its centre is reseated), a new one appears at two thirds (a
+    // centre moves to it).
     let ctx = SpecContext { inherited, classes: None };
-    let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}&appear_at={}&vanish_at={}", seed + 1, n / 3, 2 * n / 3);
+    let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}&vanish_at={}&appear_at={}", seed + 1, n / 3, 2 * n / 3);
     let second = one_run(config, &blobs, CLUSTERER, &ctx, &options, &quit)?;
 
     let (first, first_snapshots) = first;
@@ -104,8 +105,8 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "eddy demo: SEA, whose concept changes every quarter ({CLASSIFIER}), and 8 blobs, one appearing and one \
-         vanishing ({CLUSTERER}); ADWIN watches the errors and distances, and every cluster is watched"
+        "eddy demo: SEA, whose concept changes every quarter ({CLASSIFIER}), and blobs, one vanishing and one \
+         appearing ({CLUSTERER}); ADWIN watches the errors and distances, and every cluster is watched"
     )?;
     print_summary(&mut out, &summary)?;
     writeln!(out, "  summary: {}", summary_path.display())?;
