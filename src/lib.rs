@@ -22,6 +22,8 @@
 //! - [`source::synth`]: seeded stream generators.
 //! - [`drift`]: drift detectors (ADWIN, Page-Hinkley, KSWIN, DDM, EDDM, HDDM_A,
 //!   HDDM_W) with River's semantics, fed one value at a time.
+//! - [`hashing`]: scikit-learn's `FeatureHasher` (signed MurmurHash3 of
+//!   `name=value`) for categorical and numeric features, one record at a time.
 //!
 //! Every model validates a batch before touching its state: a bad batch is
 //! refused with a [`ModelError`] and the model is unchanged.
@@ -48,6 +50,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod drift;
 pub mod error;
+pub mod hashing;
 pub mod metrics;
 pub mod model;
 pub mod model_file;

@@ -10,6 +10,7 @@ mod drift_parity; // every detector against River 0.26.1's indices, from committ
 mod drift_runs; // eddy run --drift: events file, summary, terminal, threads = inline
 mod drift_wrappers; // drift-retrain swaps at the signalled record, recovers after a change, round-trips
 mod forgetting; // decay and halflife (k-means, scaler, Gaussian NB), adaptive step sizes; River parity
+mod hashing; // MurmurHash3 and FeatureHasher rows equal scikit-learn's exactly, from committed fixtures
 mod hedge; // hedge: the weighted-majority vote by hand and against its members alone, the weight after a change, files, hostile states
 mod hostile_input; // hostile files and requests: refused quickly, no panic, no allocation they ask for
 mod kmeans_seeding; // n_init: the best of several k-means++ seedings finds well-separated blobs for every seed
