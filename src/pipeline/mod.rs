@@ -16,6 +16,7 @@
 //! [`run_inline`] does the same work on one thread and is the oracle the tests
 //! hold [`run`] to: the same labels and the same summary, for the same input.
 
+pub mod pending;
 mod stage;
 pub mod watch;
 
