@@ -49,6 +49,9 @@ pub struct ClusterPoint {
 /// Centre values (clusters × features) a cluster history keeps per point: above it,
 /// only the counts are kept, so a run's history stays a few megabytes at most.
 pub const MAX_CENTRE_VALUES: usize = 1024;
+/// Clusters a history point may hold (a loaded `run.json` with more is refused: each is
+/// a line to draw).
+pub const MAX_HISTORY_CLUSTERS: usize = 4096;
 /// Points kept on a cluster history.
 const CLUSTER_POINTS: usize = 128;
 
@@ -207,6 +210,12 @@ impl Tracker {
     /// Records seen.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Go on counting from `records` (a run resumed from a checkpoint): the timeline's
+    /// points and the events are then on one axis.
+    pub fn resume_at(&mut self, records: u64) {
+        self.records = records;
     }
 
     /// Take in a labelled batch and the scores after it; `centers` gives a clusterer's

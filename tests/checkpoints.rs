@@ -156,8 +156,7 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             // Columns watched beside every model, the clusterer's distances and clusters.
             "--watch",
             "a,c",
-            "--cluster-events",
-            "clusters(window=3000)",
+            "--cluster-events=clusters(window=3000)",
             "--events-out",
             &format!("{out}/events.ndjson"),
             "--quiet",

@@ -269,8 +269,7 @@ fn cluster_events_leave_classifiers_alone_and_check_their_spec() {
         "gaussian-nb",
         "--model",
         "minibatch-kmeans(n_clusters=3)",
-        "--cluster-events",
-        "clusters(window=1000)",
+        "--cluster-events=clusters(window=1000)",
         "--labels-out",
         "l.csv",
         "--events-out",
@@ -290,8 +289,7 @@ fn cluster_events_leave_classifiers_alone_and_check_their_spec() {
         "synth:blobs?n=100",
         "--model",
         "minibatch-kmeans",
-        "--cluster-events",
-        "clusters(moved=-1)",
+        "--cluster-events=clusters(moved=-1)",
         "--labels-out",
         "x.csv",
     ]);
@@ -299,4 +297,16 @@ fn cluster_events_leave_classifiers_alone_and_check_their_spec() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("--cluster-events") && err.contains("moved"), "{err}");
     assert!(!d.join("x.csv").exists(), "nothing was written");
+    // Without `=`, the next word is not taken for the spec: it stays the input.
+    let plain = eddy(&[
+        "run",
+        "--cluster-events",
+        "synth:blobs?n=3000&k=2&seed=1",
+        "--model",
+        "minibatch-kmeans(n_clusters=2)",
+        "--labels-out",
+        "p.csv",
+        "--quiet",
+    ]);
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
 }

@@ -208,4 +208,8 @@ fn watch_settings_are_checked_before_anything_runs() {
     assert!(run(&["--model", "sgd", "--drift", "ddm", "--watch", "a"]).contains("--watch needs adwin"));
     let unknown = run(&["--model", "sgd", "--drift", "adwin", "--watch", "a,zz"]);
     assert!(unknown.contains("--watch zz: not a feature of the input (features: a, b)"), "{unknown}");
+    assert!(!d.join("l.csv").exists(), "refused before any output");
+    assert!(run(&["--model", "sgd", "--drift", "adwin", "--watch", "a,b,a"]).contains("--watch names a twice"));
+    let none = run(&["--model", "sgd", "--cluster-events"]);
+    assert!(none.contains("--cluster-events watches clusterers' clusters, and this run has none"), "{none}");
 }

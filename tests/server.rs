@@ -1503,8 +1503,7 @@ fn served_clusters_are_watched() {
     let args = [
         "--model",
         checkpoint.to_str().expect("utf-8"),
-        "--cluster-events",
-        "clusters(window=5000)",
+        "--cluster-events=clusters(window=5000)",
         "--checkpoint",
         checkpoint.to_str().expect("utf-8"),
     ];
@@ -1536,4 +1535,29 @@ fn served_clusters_are_watched() {
     assert!(status.success(), "{log}");
     let again = Server::start(&args);
     assert_eq!(get(&agent, &again.url("/v1/events"), None).json()["events"], events["events"]);
+}
+
+/// A service restarted from a checkpoint saved without `--drift`, now with it, watches:
+/// the scores saved without a detector do not take the new one away.
+#[test]
+fn a_detector_added_at_restart_watches() {
+    let dir = temp_dir("drift-added");
+    let checkpoint = dir.join("state.eddy");
+    std::fs::copy(SENSORS, &checkpoint).expect("copy");
+    let path = checkpoint.to_str().expect("utf-8");
+    let server = Server::start(&["--model", path, "--checkpoint", path]);
+    let agent = agent();
+    let x = rows_json(&rows());
+    let labels: Vec<i64> = vec![0; rows().nrows()];
+    let a = json_post(&agent, &server.url("/v1/learn"), None, &json!({ "features": x, "labels": labels }));
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(post(&agent, &server.url("/v1/checkpoint"), None, "application/json", b"").status, 200);
+    let (status, log) = server.stop();
+    assert!(status.success(), "{log}");
+    let again = Server::start(&["--model", path, "--checkpoint", path, "--drift", "adwin"]);
+    let info = get(&agent, &again.url("/v1/model"), None).json();
+    assert_eq!(info["drift"]["detector"], "adwin", "{info}");
+    let (status, log) = again.stop();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("scores of the checkpoint taken up"), "the scores were taken up: {log}");
 }

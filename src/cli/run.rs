@@ -139,9 +139,10 @@ pub struct RunArgs {
     /// `moved` times its spread, a cluster whose share of the records falls under
     /// `vanished`, a cluster without records that captures a new mass of them. Alone it
     /// is 'clusters(window=10000, moved=3, vanished=0.01, appeared=auto)'; give a spec to
-    /// change any of them. Counted in the summary, marked in the report's cluster history,
+    /// change any of them, after an equals sign (--cluster-events='clusters(window=5000)').
+    /// Counted in the summary, marked in the report's cluster history,
     /// written to --events-out.
-    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "clusters")]
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "clusters")]
     pub cluster_events: Option<String>,
     /// With --drift or --cluster-events: one NDJSON event per warning, drift or cluster
     /// event (record, model, watched, column, detector, kind, mean_before, mean_after: the
@@ -446,6 +447,12 @@ impl RunConfig {
         if !args.watch.is_empty() && drift.is_none() {
             bail!("--watch goes with --drift DETECTOR (each column is watched with a copy of it)");
         }
+        if let Some((_, c)) = args.watch.iter().enumerate().find(|(i, c)| args.watch[..*i].contains(c)) {
+            bail!("--watch names {c} twice");
+        }
+        if cluster_events.is_some() && !models.iter().any(|m| matches!(m.model, Model::Clusterer(_))) {
+            bail!("--cluster-events watches clusterers' clusters, and this run has none");
+        }
         if let Some(d) = drift.as_ref().filter(|d| d.check_value(0.5).is_err()) {
             if let Some(m) = models.iter().find(|m| matches!(m.model, Model::Clusterer(_))) {
                 bail!(
@@ -584,6 +591,10 @@ impl RunConfig {
     pub fn execute(mut self) -> Result<RunSummary> {
         let mut source = source::open(&self.input, self.source.clone())?;
         self.features = source.feature_names().to_vec();
+        // Before any output is created or an old checkpoint removed.
+        if let Some(c) = self.pipeline.watch.iter().find(|c| !self.features.contains(c)) {
+            bail!("--watch {c}: not a feature of the input (features: {})", self.features.join(", "));
+        }
         for m in &self.models {
             if let Some((path, header)) = &m.file {
                 crate::model_file::check_features(path, header, &self.features)?;

@@ -74,8 +74,9 @@ pub struct ServeArgs {
     pub drift: Option<String>,
     /// Watch a clusterer's clusters window by window, as `eddy run --cluster-events`:
     /// moved, vanished and appeared events in GET /v1/events, counts in /v1/model and
-    /// /metrics. Alone it is 'clusters' (every default).
-    #[arg(long, value_name = "SPEC", num_args = 0..=1, default_missing_value = "clusters")]
+    /// /metrics. Alone it is 'clusters' (every default); a spec goes after an equals sign
+    /// (--cluster-events='clusters(window=5000)').
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "clusters")]
     pub cluster_events: Option<String>,
 }
 

@@ -323,11 +323,18 @@ impl Scored {
             self.classification = m.classification.clone();
             self.clustering = m.clustering.clone();
             self.records = m.records;
-            // The run's settings (--drift, --watch) are checked against the checkpoint's
-            // before this; a checkpoint without watches for a run with them starts afresh.
-            if let (Some(now), Some(saved)) = (self.watches.take(), m.watches.as_ref()) {
-                let resumed = now.resumed(saved).map_err(|error| PipelineError::Watch { model: m.name.clone(), error });
+            // The run's settings (--drift, --watch, --cluster-events) are checked against
+            // the checkpoint's before this; a checkpoint without watches for a run with
+            // them (only a hand-made one) leaves the fresh watches to start afresh.
+            if let (Some(now), Some(saved)) = (self.watches.as_ref(), m.watches.as_ref()) {
+                let resumed =
+                    now.clone().resumed(saved).map_err(|error| PipelineError::Watch { model: m.name.clone(), error });
                 self.watches = Some(resumed?);
+            }
+            // The pictures' timeline goes on from the checkpoint's count, on the same axis
+            // as the events' record ids.
+            if let Some(t) = self.tracker.as_mut() {
+                t.resume_at(m.records);
             }
         }
         Ok(self)

@@ -208,7 +208,7 @@ impl TryFrom<WatchesParts> for Watches {
             return Err("columns watched without a detector".into());
         }
         if !p.distance.0.is_finite() || p.distance.0 < 0.0 {
-            return Err("a running distance that is not a finite positive sum".into());
+            return Err("a running distance that is not a finite sum of distances".into());
         }
         if p.listed.len() > MAX_LISTED_EVENTS {
             return Err(format!("{} listed events (at most {MAX_LISTED_EVENTS})", p.listed.len()));
@@ -440,7 +440,7 @@ impl Watches {
                             let (sum, n) = self.distance;
                             // The first distance sets the scale: it is 1 by definition.
                             let scaled = if n == 0 || sum == 0.0 { 1.0 } else { d / (sum / n as f64) };
-                            self.distance = (sum + d, n + 1);
+                            self.distance = (sum + d, n.saturating_add(1));
                             if let Some(e) = monitor.update(scaled) {
                                 event(id, Watched::Distance, None, e);
                             }

@@ -419,8 +419,8 @@ fn accuracy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Snapshot) -> 
 }
 
 /// The records where events were signalled, by kind: vertical marks on a timeline,
-/// each kind with its colour and legend (with the count, which may exceed the marks:
-/// a snapshot lists the first events only).
+/// each kind with its colour and legend with the count of marks (a snapshot lists the
+/// first events only).
 fn drift_marks(s: &Snapshot) -> Vec<(Vec<f64>, RGBColor, String)> {
     use crate::pipeline::{RunEventKind as EventKind, Watched};
     let Some(d) = &s.drift else { return Vec::new() };

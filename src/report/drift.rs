@@ -28,7 +28,7 @@ fn detector_blocks(s: &Snapshot, d: &DriftSummary, detector: &str) -> Vec<Block>
     };
     let columns =
         if d.columns.is_empty() { String::new() } else { format!(", and the input columns {}", d.columns.join(", ")) };
-    let listed = if events.len() as u64 == d.warnings + d.drifts {
+    let listed = if events.len() as u64 == d.warnings.saturating_add(d.drifts) {
         String::new()
     } else {
         format!(" The first {} are listed.", events.len())

@@ -104,6 +104,7 @@ impl RunRecord {
             let history_fits = s.cluster_timeline.len() <= 1024
                 && s.cluster_timeline.iter().all(|p| {
                     (p.centers.ncols() == d || p.centers.ncols() == 0)
+                        && p.counts.len() <= crate::snapshot::MAX_HISTORY_CLUSTERS
                         && p.counts.len() == p.centers.nrows()
                         && p.centers.iter().all(|v| v.is_finite())
                 });
@@ -520,7 +521,8 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
             pictures.push(out.join(&file));
             blocks.push(Block::Heading(3, "Clusters over the run".into()));
             blocks.push(Block::Text(format!(
-                "Each cluster's share of the records between one point of the history and the next, and how far                  its centre has moved from where it first stood (input units), at {} points over the run.",
+                "Each cluster's share of the records between one point of the history and the next, and how far \
+                 its centre has moved from where it first stood (input units), at {} points over the run.",
                 s.cluster_timeline.len()
             )));
             blocks.push(Block::Picture(file, format!("{}: clusters over the run", s.model)));

@@ -429,7 +429,7 @@ async fn health(State(state): State<AppState>) -> Response {
     Json(serde_json::json!({ "status": "ok", "records_seen": records_seen })).into_response()
 }
 
-/// The latest drift events (`--drift`), oldest first.
+/// The latest events (`--drift`, `--cluster-events`), oldest first.
 async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     state.authorize(&headers, Role::Read)?;
     let live = state.live.load();

@@ -293,14 +293,12 @@ impl Learner {
         self.scored.classification = scores.classification;
         self.scored.clustering = scores.clustering;
         self.truth_labels = scores.truth_labels.into_iter().collect();
-        // The watch goes on only if it is the one asked for (same detector).
-        if let (Some(now), Some(saved)) = (self.scored.watches.take(), scores.watches) {
-            match now.clone().resumed(&saved) {
-                Ok(w) => {
-                    self.scored.watches = Some(w);
-                    self.events = scores.events.into_iter().rev().take(MAX_EVENTS).rev().collect();
-                }
-                Err(_) => self.scored.watches = Some(now),
+        // The watch goes on only if it is the one asked for (same detector); otherwise,
+        // or when the scores were saved without one, the fresh watch starts.
+        if let (Some(now), Some(saved)) = (self.scored.watches.as_ref(), scores.watches) {
+            if let Ok(w) = now.clone().resumed(&saved) {
+                self.scored.watches = Some(w);
+                self.events = scores.events.into_iter().rev().take(MAX_EVENTS).rev().collect();
             }
         }
         self.publish();
