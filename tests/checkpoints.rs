@@ -384,3 +384,51 @@ fn another_file_at_the_same_path_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A resumed run's pictures go on from the checkpoint: its timeline continues the
+/// record count (the axis the drift events' record ids are on), so marks and the
+/// report's "before and after" line up with the run's first part.
+#[test]
+fn a_resumed_timeline_goes_on_from_the_checkpoint() {
+    let d = dir("timeline");
+    let rows = |from: usize, to: usize| -> String {
+        (from..to).map(|i| format!("{},{},{}\n", (i % 97) as f64 / 10.0, (i % 89) as f64 / 10.0, i % 2)).collect()
+    };
+    std::fs::write(d.join("in.csv"), format!("a,b,y\n{}", rows(0, 4000))).expect("write");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "in.csv",
+            "--label-column",
+            "y",
+            "--model",
+            "gaussian-nb",
+            "--labels-out",
+            "l.csv",
+            "--checkpoint",
+            "ck",
+            "--checkpoint-every",
+            "1000",
+            "--batch-size",
+            "500",
+            "--report",
+            "report",
+            "--quiet",
+        ];
+        args.extend(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_eddy")).current_dir(&d).args(&args).output().expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[]);
+    // The input grows; the resumed run reads what came after its checkpoint.
+    let mut text = std::fs::read_to_string(d.join("in.csv")).expect("read");
+    text += &rows(4000, 6000);
+    std::fs::write(d.join("in.csv"), text).expect("write");
+    run(&["--resume"]);
+    let record = eddy::report::RunRecord::load(&d.join("report")).expect("run.json");
+    let timeline = &record.snapshots[0].timeline;
+    let first = timeline.first().expect("points").records;
+    assert!(first > 4000, "the resumed part starts after the checkpoint's 4000 records, not at 0: {first}");
+    assert_eq!(timeline.last().expect("points").records, 6000);
+    assert_eq!(record.snapshots[0].records, 6000);
+}
