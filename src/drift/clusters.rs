@@ -64,8 +64,9 @@
 //! ```
 
 use crate::error::{ClusterWatchError, DriftParamsError};
+use crate::model::registry::check_args;
 use crate::model::registry::{did_you_mean, json_as_spec, Param};
-use crate::spec::{Arg, SpecError, Value};
+use crate::spec::{SpecError, Value};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
@@ -194,31 +195,25 @@ impl ClusterWatchParams {
             return Err(SpecError::new(text, stage.at, format!("expected {SPEC_NAME}(...), found {:?}", stage.name)));
         }
         let mut p = Self::default();
-        let mut given: Vec<&str> = Vec::new();
-        for Arg { name, value, at } in &stage.args {
-            let Some(param) = PARAMS.iter().find(|p| p.name == name) else {
-                let all: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
-                let hint = did_you_mean(name, all.clone(), &all);
-                return Err(SpecError::new(text, *at, format!("{SPEC_NAME}: unknown parameter {name:?}: {hint}")));
-            };
-            if given.contains(&param.name) {
-                return Err(SpecError::new(text, *at, format!("{SPEC_NAME}: {name} is given twice")));
-            }
-            given.push(param.name);
-            if param.name == "appeared" && matches!(value, Value::Name(n) | Value::Str(n) if n == "auto") {
-                p.appeared = None;
-                continue;
-            }
-            let json = param.check(SPEC_NAME, value).map_err(|m| {
-                let m = if param.name == "appeared" { format!("{m} (or auto)") } else { m };
-                SpecError::new(text, *at, m)
-            })?;
+        let hint = |name: &str| {
+            let all: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
+            did_you_mean(name, all.clone(), &all)
+        };
+        // `appeared` also takes `auto` (the default, spelled out), read as JSON null.
+        let auto = |param: &Param, value: &Value| {
+            (param.name == "appeared").then(|| match value {
+                Value::Name(n) | Value::Str(n) if n == "auto" => Ok(serde_json::Value::Null),
+                _ => param.check(SPEC_NAME, value).map_err(|m| format!("{m} (or auto)")),
+            })
+        };
+        let args = check_args(text, SPEC_NAME, stage, &PARAMS, hint, auto)?;
+        for (param, json) in args {
             let number = json.as_f64().unwrap_or(f64::NAN);
             match param.name {
                 "window" => p.window = json.as_u64().unwrap_or(0),
                 "moved" => p.moved = number,
                 "vanished" => p.vanished = number,
-                _ => p.appeared = Some(number),
+                _ => p.appeared = json.as_f64(),
             }
         }
         p.check().map_err(|e| {

@@ -12,8 +12,8 @@
 use super::{decode, Adwin, Ddm, Detector, Eddm, HddmA, HddmW, Input, Kswin, PageHinkley};
 use super::{AdwinParams, DdmParams, EddmParams, HddmAParams, HddmWParams, KswinParams, PageHinkleyParams};
 use crate::error::DriftParamsError;
-use crate::model::registry::{did_you_mean, json_as_spec, Param};
-use crate::spec::{Arg, SpecError};
+use crate::model::registry::{check_args, did_you_mean, json_as_spec, Param};
+use crate::spec::SpecError;
 use serde_json::{Map, Value as Json};
 
 /// Builds a detector from its checked parameters (a JSON object with every parameter).
@@ -231,24 +231,17 @@ pub fn build_text(text: &str) -> Result<Box<dyn Detector>, SpecError> {
         Json::Object(m) => m,
         _ => Map::new(),
     };
-    let mut given: Vec<&str> = Vec::new();
-    for Arg { name, value, at } in &stage.args {
-        let Some(param) = entry.params.iter().find(|p| p.name == name) else {
-            let all: Vec<&str> = entry.params.iter().map(|p| p.name).collect();
-            let owners: Vec<&str> =
-                ENTRIES.iter().filter(|e| e.params.iter().any(|p| p.name == name)).map(|e| e.name).collect();
-            let hint = if owners.is_empty() {
-                did_you_mean(name, all.clone(), &all)
-            } else {
-                format!("it is a parameter of {}", owners.join(", "))
-            };
-            return Err(SpecError::new(text, *at, format!("{}: unknown parameter {name:?}: {hint}", entry.name)));
-        };
-        if given.contains(&param.name) {
-            return Err(SpecError::new(text, *at, format!("{}: {name} is given twice", entry.name)));
+    let hint = |name: &str| {
+        let all: Vec<&str> = entry.params.iter().map(|p| p.name).collect();
+        let owners: Vec<&str> =
+            ENTRIES.iter().filter(|e| e.params.iter().any(|p| p.name == name)).map(|e| e.name).collect();
+        if owners.is_empty() {
+            did_you_mean(name, all.clone(), &all)
+        } else {
+            format!("it is a parameter of {}", owners.join(", "))
         }
-        given.push(param.name);
-        let json = param.check(entry.name, value).map_err(|m| SpecError::new(text, *at, m))?;
+    };
+    for (param, json) in check_args(text, entry.name, stage, entry.params, hint, |_, _| None)? {
         params.insert(param.name.into(), json);
     }
     (entry.build)(Json::Object(params)).map_err(|e| SpecError::new(text, stage.at, format!("{}: {e}", entry.name)))

@@ -333,6 +333,36 @@ pub(crate) fn did_you_mean(name: &str, candidates: Vec<&str>, all: &[&str]) -> S
     }
 }
 
+/// The arguments of `stage` (a stage of `owner`, whose parameters are `params`), each
+/// checked: known (else an error with `unknown_hint`'s hint), given once, its value
+/// valid (`special` may read a value first: `Some(result)` stands for the parameter's
+/// own check). Shared by models, drift detectors and the cluster watch, so that their
+/// specs read and fail alike.
+pub(crate) fn check_args<'p>(
+    text: &str,
+    owner: &str,
+    stage: &StageSpec,
+    params: &'p [Param],
+    unknown_hint: impl Fn(&str) -> String,
+    special: impl Fn(&Param, &crate::spec::Value) -> Option<Result<Json, String>>,
+) -> Result<Vec<(&'p Param, Json)>, SpecError> {
+    let mut out: Vec<(&'p Param, Json)> = Vec::with_capacity(stage.args.len());
+    for Arg { name, value, at } in &stage.args {
+        let Some(param) = params.iter().find(|p| p.name == name) else {
+            let hint = unknown_hint(name);
+            return Err(SpecError::new(text, *at, format!("{owner}: unknown parameter {name:?}: {hint}")));
+        };
+        if out.iter().any(|(p, _)| p.name == param.name) {
+            return Err(SpecError::new(text, *at, format!("{owner}: {name} is given twice")));
+        }
+        let json = special(param, value)
+            .unwrap_or_else(|| param.check(owner, value))
+            .map_err(|m| SpecError::new(text, *at, m))?;
+        out.push((param, json));
+    }
+    Ok(out)
+}
+
 /// Check one stage's arguments against its entry and build it.
 fn build_stage(text: &str, stage: &StageSpec, ctx: &Context) -> Result<AnyStage, SpecError> {
     let entry = find(&stage.name).ok_or_else(|| {
@@ -346,24 +376,19 @@ fn build_stage(text: &str, stage: &StageSpec, ctx: &Context) -> Result<AnyStage,
         Json::Object(m) => m,
         _ => Map::new(),
     };
-    let mut given: Vec<&str> = Vec::new();
-    for Arg { name, value, at } in &stage.args {
-        let Some(param) = entry.params.iter().find(|p| p.name == name) else {
-            let all: Vec<&str> = entry.params.iter().map(|p| p.name).collect();
-            let hint = other_role_hint(name).unwrap_or_else(|| {
-                if all.is_empty() {
-                    "it takes no parameters".into()
-                } else {
-                    did_you_mean(name, all.clone(), &all)
-                }
-            });
-            return Err(SpecError::new(text, *at, format!("{}: unknown parameter {name:?}: {hint}", entry.name)));
-        };
-        if given.contains(&param.name) {
-            return Err(SpecError::new(text, *at, format!("{}: {name} is given twice", entry.name)));
-        }
-        given.push(param.name);
-        let json = param.check(entry.name, value).map_err(|m| SpecError::new(text, *at, m))?;
+    let hint = |name: &str| {
+        let all: Vec<&str> = entry.params.iter().map(|p| p.name).collect();
+        other_role_hint(name).unwrap_or_else(|| {
+            if all.is_empty() {
+                "it takes no parameters".into()
+            } else {
+                did_you_mean(name, all.clone(), &all)
+            }
+        })
+    };
+    let args = check_args(text, entry.name, stage, entry.params, hint, |_, _| None)?;
+    let given: Vec<&str> = args.iter().map(|(p, _)| p.name).collect();
+    for (param, json) in args {
         params.insert(param.name.into(), json);
     }
     for (name, value) in &ctx.inherited {
