@@ -12,7 +12,7 @@
 use super::{decode, Adwin, Ddm, Detector, Eddm, HddmA, HddmW, Input, Kswin, PageHinkley};
 use super::{AdwinParams, DdmParams, EddmParams, HddmAParams, HddmWParams, KswinParams, PageHinkleyParams};
 use crate::error::DriftParamsError;
-use crate::model::registry::{check_args, did_you_mean, json_as_spec, Param};
+use crate::model::registry::{check_args, did_you_mean, json_as_spec, param_lines, Param};
 use crate::spec::SpecError;
 use serde_json::{Map, Value as Json};
 
@@ -288,10 +288,7 @@ pub fn describe(only: Option<&str>) -> Result<String, String> {
         let signals = if e.warns { "warnings, drifts" } else { "drifts" };
         out.push_str(&format!("{} ({input}; {signals}; River's {}): {}\n", e.name, e.river, e.summary));
         let defaults = (e.defaults)();
-        for p in e.params {
-            let default = defaults.get(p.name).map_or_else(|| "-".into(), json_as_spec);
-            out.push_str(&format!("  {:<20} = {:<10} {}; {}\n", p.name, default, p.doc, p.allowed()));
-        }
+        param_lines(&mut out, e.params, |p| defaults.get(p.name).map_or_else(|| "-".into(), json_as_spec));
     }
     Ok(out)
 }

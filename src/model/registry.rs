@@ -544,12 +544,17 @@ pub fn describe(only: Option<&str>) -> Result<String, String> {
             out.push('\n');
         }
         out.push_str(&format!("{} ({}): {}\n", e.name, e.role.word(), e.summary));
-        for p in e.params {
-            let default = default_of(e, p.name).unwrap_or_else(|| "-".into());
-            out.push_str(&format!("  {:<20} = {:<10} {}; {}\n", p.name, default, p.doc, p.allowed()));
-        }
+        param_lines(&mut out, e.params, |p| default_of(e, p.name).unwrap_or_else(|| "-".into()));
     }
     Ok(out)
+}
+
+/// One line per parameter, as `eddy model list`, `eddy drift --list` and the cluster
+/// watch's help print them: name, default, what it does, the values it takes.
+pub(crate) fn param_lines(out: &mut String, params: &[Param], default: impl Fn(&Param) -> String) {
+    for p in params {
+        out.push_str(&format!("  {:<20} = {:<10} {}; {}\n", p.name, default(p), p.doc, p.allowed()));
+    }
 }
 
 /// The defaults of a params type as JSON (for [`Entry::defaults`]).
