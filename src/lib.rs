@@ -66,6 +66,8 @@ pub mod sink;
 pub mod snapshot;
 pub mod source;
 pub mod spec;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{ModelError, ParamsError};
 pub use model::{OnlineClassifier, OnlineClusterer, NO_PREDICTION};

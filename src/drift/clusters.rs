@@ -66,6 +66,7 @@
 use crate::error::{ClusterWatchError, DriftParamsError};
 use crate::model::registry::check_args;
 use crate::model::registry::{did_you_mean, json_as_spec, Param};
+use crate::model::sq_dist;
 use crate::spec::{SpecError, Value};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -453,10 +454,6 @@ fn cluster_of(label: i64, k: usize) -> Option<usize> {
     usize::try_from(label).ok().filter(|&c| c < k)
 }
 
-fn sq_dist<'a>(a: impl IntoIterator<Item = &'a f64>, b: &[f64]) -> f64 {
-    a.into_iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
 /// `spread`, but never below rounding at the scale of `centre`.
 fn floored(spread: f64, centre: &[f64]) -> f64 {
     let size = centre.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -704,6 +701,7 @@ fn first_not_finite(a: ArrayView2<f64>, what: &'static str) -> Result<(), Cluste
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{json_at_mut, json_paths};
     use ndarray::Array2;
     use ClusterEventKind::{Appeared, Moved, Vanished};
 
@@ -1016,43 +1014,17 @@ mod tests {
     /// Every leaf of a saved state spoiled in turn: refused, or a watch that runs on.
     #[test]
     fn a_spoiled_state_is_refused_or_runs_never_panics() {
-        use serde_json::{json, Value};
+        use serde_json::json;
         let mut f = Feed::new("clusters(window=100)");
         stream(&mut f, 0, 14);
         let good = serde_json::to_value(&f.watch).expect("encodes");
-        fn leaves(v: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-            match v {
-                Value::Object(m) => m.iter().for_each(|(k, child)| {
-                    at.push(k.clone());
-                    leaves(child, at, out);
-                    at.pop();
-                }),
-                Value::Array(items) => {
-                    out.push(at.clone());
-                    for (i, child) in items.iter().enumerate().take(3) {
-                        at.push(i.to_string());
-                        leaves(child, at, out);
-                        at.pop();
-                    }
-                }
-                _ => out.push(at.clone()),
-            }
-        }
-        fn at_mut<'a>(v: &'a mut Value, path: &[String]) -> &'a mut Value {
-            path.iter().fold(v, |v, key| match v {
-                Value::Array(items) => &mut items[key.parse::<usize>().expect("an index")],
-                other => &mut other[key.as_str()],
-            })
-        }
-        let mut paths = Vec::new();
-        leaves(&good, &mut Vec::new(), &mut paths);
         let mut tried = 0;
-        for path in &paths {
+        for path in &json_paths(&good) {
             for bad in
                 [json!(null), json!(-1), json!(0), json!(1), json!(1e308), json!(u64::MAX), json!([]), json!(0.5)]
             {
                 let mut spoiled = good.clone();
-                *at_mut(&mut spoiled, path) = bad;
+                *json_at_mut(&mut spoiled, path) = bad;
                 tried += 1;
                 if let Ok(watch) = serde_json::from_value::<ClusterWatch>(spoiled) {
                     let mut g = Feed { watch, next: f.next };

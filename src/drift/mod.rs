@@ -281,6 +281,7 @@ pub(crate) use registry_methods;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{json_at_mut, json_paths};
 
     fn has_autotraits<T: Send + Sync + Sized + Unpin>() {}
 
@@ -368,35 +369,6 @@ mod tests {
         out
     }
 
-    /// Paths to every leaf and array of a JSON value.
-    fn paths(v: &serde_json::Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, child) in m {
-                    at.push(k.clone());
-                    paths(child, at, out);
-                    at.pop();
-                }
-            }
-            serde_json::Value::Array(items) => {
-                out.push(at.clone());
-                for (i, child) in items.iter().enumerate().take(3) {
-                    at.push(i.to_string());
-                    paths(child, at, out);
-                    at.pop();
-                }
-            }
-            _ => out.push(at.clone()),
-        }
-    }
-
-    fn at_mut<'a>(v: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json::Value {
-        path.iter().fold(v, |v, key| match v {
-            serde_json::Value::Array(items) => &mut items[key.parse::<usize>().expect("index")],
-            other => &mut other[key.as_str()],
-        })
-    }
-
     #[test]
     fn a_spoiled_state_is_refused_or_works_never_panics() {
         let values = stream(3000);
@@ -404,13 +376,12 @@ mod tests {
             let mut d = (entry.build)((entry.defaults)()).expect("defaults build");
             signals(d.as_mut(), &values[..1600]);
             let good = serde_json::to_value(&d).expect("encodes");
-            let mut leaves = Vec::new();
-            paths(&good, &mut Vec::new(), &mut leaves);
+            let leaves = json_paths(&good);
             let mut tried = 0;
             for path in &leaves {
-                for bad in mutations(at_mut(&mut good.clone(), path)) {
+                for bad in mutations(json_at_mut(&mut good.clone(), path)) {
                     let mut spoiled = good.clone();
-                    *at_mut(&mut spoiled, path) = bad;
+                    *json_at_mut(&mut spoiled, path) = bad;
                     tried += 1;
                     if let Ok(mut decoded) = serde_json::from_value::<Box<dyn Detector>>(spoiled) {
                         // It decoded and passed its checks: it must run without panicking.

@@ -511,8 +511,10 @@ where
     }
 }
 
-fn sq_dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+/// Squared Euclidean distance between two points given as their coordinates: the one
+/// definition k-means, the drift watches, the pictures and the report share.
+pub(crate) fn sq_dist<'a, 'b>(a: impl IntoIterator<Item = &'a f64>, b: impl IntoIterator<Item = &'b f64>) -> f64 {
+    a.into_iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Nearest centre of each row and the summed squared distance.

@@ -23,6 +23,7 @@ mod validate;
 pub use classes::Classes;
 pub use drift_retrain::{DriftRetrain, DriftRetrainParams};
 pub use hedge::{Hedge, HedgeParams, WeightedMajority};
+pub(crate) use kmeans::sq_dist;
 pub use kmeans::{
     KMeansInit, MiniBatchKMeans, MiniBatchKMeansParams, TimeUnit, MAX_BATCH_SIZE, MAX_CLUSTERS, MAX_N_INIT,
 };

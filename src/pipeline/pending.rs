@@ -954,6 +954,7 @@ impl DelayStats {
 mod tests {
     use super::*;
     use crate::metrics::ClassificationMetrics;
+    use crate::test_support::{json_at_mut, json_paths};
     use proptest::prelude::*;
     use rand_xoshiro::rand_core::{RngCore, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -1605,46 +1606,18 @@ mod tests {
         assert!(refuse(&|v| v["extra"] = json!(1)).contains("unknown field"));
     }
 
-    fn leaves(v: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-        match v {
-            Value::Object(m) => m.iter().for_each(|(k, child)| {
-                at.push(k.clone());
-                leaves(child, at, out);
-                at.pop();
-            }),
-            Value::Array(items) => {
-                out.push(at.clone());
-                for (i, child) in items.iter().enumerate().take(3) {
-                    at.push(i.to_string());
-                    leaves(child, at, out);
-                    at.pop();
-                }
-            }
-            _ => out.push(at.clone()),
-        }
-    }
-
-    fn at_mut<'a>(v: &'a mut Value, path: &[String]) -> &'a mut Value {
-        path.iter().fold(v, |v, key| match v {
-            Value::Array(items) => &mut items[key.parse::<usize>().expect("an index")],
-            other => &mut other[key.as_str()],
-        })
-    }
-
     /// Every leaf of a saved state spoiled in turn: refused, or a store that runs on with
     /// its counts adding up.
     #[test]
     fn a_spoiled_state_is_refused_or_runs_never_panics() {
         let good = saved();
-        let mut paths = Vec::new();
-        leaves(&good, &mut Vec::new(), &mut paths);
         let mut tried = 0;
         let mut accepted = 0;
-        for path in &paths {
+        for path in &json_paths(&good) {
             for bad in [json!(null), json!(-1), json!(0), json!(1), json!(7), json!(u64::MAX), json!([]), json!("id-1")]
             {
                 let mut spoiled = good.clone();
-                *at_mut(&mut spoiled, path) = bad;
+                *json_at_mut(&mut spoiled, path) = bad;
                 tried += 1;
                 if let Ok(mut s) = serde_json::from_value::<PendingStore<Vec<f64>>>(spoiled) {
                     accepted += 1;

@@ -432,8 +432,7 @@ impl Watches {
                     if let Some(monitor) = monitor {
                         for ((&id, row), &l) in batch.ids.iter().zip(batch.x.outer_iter()).zip(labels) {
                             let Some(c) = usize::try_from(l).ok().filter(|&c| c < centers.nrows()) else { continue };
-                            let d2: f64 = row.iter().zip(centers.row(c)).map(|(a, b)| (a - b) * (a - b)).sum();
-                            let d = d2.sqrt();
+                            let d = crate::model::sq_dist(row, centers.row(c)).sqrt();
                             if !d.is_finite() {
                                 continue;
                             }
@@ -447,10 +446,11 @@ impl Watches {
                         }
                     }
                     if let Some(watch) = self.clusters.as_mut() {
-                        let spec = watch.params().to_spec();
                         let events = watch
                             .observe(&batch.ids, batch.x.view(), labels, centers.view())
                             .map_err(WatchError::Clusters)?;
+                        // Events are rare: the spec is written only for batches that have some.
+                        let spec = if events.is_empty() { String::new() } else { watch.params().to_spec() };
                         for e in events {
                             cluster_events.push(RunEvent {
                                 cluster: Some(e.cluster),

@@ -56,8 +56,7 @@ pub(crate) fn moved(points: &[ClusterPoint]) -> Vec<Vec<(f64, f64)>> {
                 .map(|p| {
                     let row = p.centers.row(c).to_vec();
                     let start = first.get_or_insert_with(|| row.clone());
-                    let d2: f64 = row.iter().zip(start.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
-                    (p.records as f64, d2.sqrt())
+                    (p.records as f64, crate::model::sq_dist(&row, start.iter()).sqrt())
                 })
                 .collect()
         })

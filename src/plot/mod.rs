@@ -434,7 +434,8 @@ fn drift_marks(s: &Snapshot) -> Vec<(Vec<f64>, RGBColor, String)> {
         .into_iter()
         .filter_map(|(name, colour, pick)| {
             let marks: Vec<f64> = d.events.iter().filter(|e| pick(e)).map(|e| e.record as f64).collect();
-            (!marks.is_empty()).then(|| (marks.clone(), colour, format!("{name} ({})", marks.len())))
+            let label = format!("{name} ({})", marks.len());
+            (!marks.is_empty()).then_some((marks, colour, label))
         })
         .collect()
 }

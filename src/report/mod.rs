@@ -216,7 +216,7 @@ pub struct ClusterRow {
 }
 
 fn distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt()
+    crate::model::sq_dist(a, b).sqrt()
 }
 
 /// Per-cluster figures of a clusterer's snapshot.
