@@ -4,6 +4,7 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A stamped batch of records: the unit every channel carries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17,6 +18,10 @@ pub struct Batch {
     pub x: Array2<f64>,
     /// Class ids (or true cluster ids), when the input has a label column.
     pub y: Option<Vec<i64>>,
+    /// Categorical features, one row per record (none when the input has none).
+    /// They travel as text, not codes: an encoder stage of the model turns them into
+    /// numbers, and a tree splits on them as they are.
+    pub cats: Categories,
     /// Bytes of input consumed once this batch was read (0 where not meaningful).
     pub end_offset: u64,
 }
@@ -30,6 +35,146 @@ impl Batch {
     /// True when the batch has no records.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
+    }
+}
+
+/// Categorical features of a batch: the columns' names and, per record and column,
+/// its value (`None`: missing). Values are shared `Arc<str>`s, interned by the source
+/// ([`Interner`]), so a column of a few categories costs a pointer per record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Categories {
+    names: Arc<[String]>,
+    /// Row-major: record `i`, column `j` at `i * width + j`.
+    values: Vec<Option<Arc<str>>>,
+    rows: usize,
+}
+
+impl Categories {
+    /// `rows` records of the columns `names`, values row-major.
+    ///
+    /// # Errors
+    /// When `values` does not hold `rows × names.len()` entries.
+    pub fn new(names: Arc<[String]>, values: Vec<Option<Arc<str>>>, rows: usize) -> Result<Self, String> {
+        if values.len() != rows * names.len() {
+            return Err(format!(
+                "{} categorical values for {rows} records of {} columns",
+                values.len(),
+                names.len()
+            ));
+        }
+        Ok(Self { names, values, rows })
+    }
+
+    /// No columns, `rows` records: what a numeric-only batch carries.
+    pub fn empty(rows: usize) -> Self {
+        Self { names: Arc::from(Vec::new()), values: Vec::new(), rows }
+    }
+
+    /// The columns' names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The names, shared.
+    pub fn shared_names(&self) -> &Arc<[String]> {
+        &self.names
+    }
+
+    /// Number of columns.
+    pub fn width(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Number of records.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// True when there are no columns.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Record `i`'s values, one per column.
+    pub fn row(&self, i: usize) -> &[Option<Arc<str>>] {
+        let w = self.width();
+        &self.values[i * w..(i + 1) * w]
+    }
+
+    /// Every value, row-major.
+    pub fn values(&self) -> &[Option<Arc<str>>] {
+        &self.values
+    }
+
+    /// Every value, row-major, to change in place (an imputer fills the missing ones).
+    pub fn values_mut(&mut self) -> &mut [Option<Arc<str>>] {
+        &mut self.values
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Only the columns `keep` (indices, in this order), with their names.
+    pub fn select(&self, keep: &[usize]) -> Self {
+        let names: Vec<String> = keep.iter().map(|&j| self.names[j].clone()).collect();
+        let mut values = Vec::with_capacity(self.rows * keep.len());
+        for i in 0..self.rows {
+            let row = self.row(i);
+            values.extend(keep.iter().map(|&j| row[j].clone()));
+        }
+        Self { names: Arc::from(names), values, rows: self.rows }
+    }
+
+    /// Rows `range` only.
+    pub fn slice_rows(&self, range: std::ops::Range<usize>) -> Self {
+        let w = self.width();
+        let values = self.values[range.start * w..range.end * w].to_vec();
+        Self { names: Arc::clone(&self.names), values, rows: range.len() }
+    }
+
+    /// `self`'s records followed by `other`'s (the same columns).
+    ///
+    /// # Errors
+    /// When the two have other columns.
+    pub fn append(&mut self, other: &Self) -> Result<(), String> {
+        if self.names != other.names {
+            return Err(format!("categorical columns {:?} and {:?} differ", self.names, other.names));
+        }
+        self.values.extend_from_slice(&other.values);
+        self.rows += other.rows;
+        Ok(())
+    }
+}
+
+/// Most distinct values an [`Interner`] keeps per column: past it (a column of ids
+/// read as categories, say), each value is its own allocation, and memory stays bounded.
+pub const MAX_INTERNED: usize = 1 << 16;
+
+/// Shares one `Arc<str>` among the records that hold the same categorical value.
+#[derive(Debug, Clone, Default)]
+pub struct Interner {
+    columns: Vec<HashMap<Box<str>, Arc<str>>>,
+}
+
+impl Interner {
+    /// For `width` columns.
+    pub fn new(width: usize) -> Self {
+        Self { columns: vec![HashMap::new(); width] }
+    }
+
+    /// The shared value of `text` in column `j`.
+    pub fn get(&mut self, j: usize, text: &str) -> Arc<str> {
+        let Some(column) = self.columns.get_mut(j) else { return Arc::from(text) };
+        if let Some(v) = column.get(text) {
+            return Arc::clone(v);
+        }
+        let value: Arc<str> = Arc::from(text);
+        if column.len() < MAX_INTERNED {
+            column.insert(Box::from(text), Arc::clone(&value));
+        }
+        value
     }
 }
 

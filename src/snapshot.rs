@@ -378,7 +378,7 @@ mod tests {
             let x = Array2::from_shape_fn((size, 1), |(r, _)| next + r as f64);
             let ids: Vec<u64> = (0..size as u64).collect();
             let labels: Vec<i64> = (0..size as i64).map(|r| (next as i64 + r) % 3).collect();
-            let batch = Arc::new(Batch { seq: 0, ids, x, y: None, end_offset: 0 });
+            let batch = Arc::new(Batch { seq: 0, ids, x, y: None, end_offset: 0, ..Batch::default() });
             t.observe(&batch, &labels, (0.0, 0.0), || None);
             next += size as f64;
         }

@@ -627,7 +627,11 @@ fn join(a: Batch, b: &Batch) -> Batch {
     };
     let mut ids = a.ids;
     ids.extend_from_slice(&b.ids);
-    Batch { seq: a.seq, ids, x, y, end_offset: b.end_offset }
+    let mut cats = a.cats;
+    if cats.append(&b.cats).is_err() {
+        unreachable!("batches of one stream have the same categorical columns");
+    }
+    Batch { seq: a.seq, ids, x, y, cats, end_offset: b.end_offset }
 }
 
 /// Run the stream through every model on its own thread. See the module documentation.
