@@ -32,8 +32,13 @@ pub trait Source: Send {
     /// The next batch of at most the configured size; `None` at the end of input.
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError>;
 
-    /// Names of the feature columns, in order.
+    /// Names of the numeric feature columns (the batches' `x`), in order.
     fn feature_names(&self) -> &[String];
+
+    /// Names of the categorical feature columns (the batches' `cats`), in order.
+    fn categorical_names(&self) -> &[String] {
+        &[]
+    }
 
     /// The class map, when the input has a label column.
     fn label_map(&self) -> Option<&LabelMap>;
@@ -94,6 +99,12 @@ pub struct SourceOptions {
     pub format: Option<TextFormat>,
     /// A `.npy` of int64 labels to go with a `.npy` of features.
     pub labels_from: Option<PathBuf>,
+    /// Columns declared categorical (`--categorical`); string columns are found anyway.
+    pub categorical: Vec<String>,
+    /// Missing values (an empty field, `null`, `NA`, `NaN`, `nan`) are let through, as
+    /// NaN (numeric) or `None` (categorical), for an imputer of the model to fill;
+    /// otherwise a record with one is a bad record.
+    pub missing: bool,
     /// Set by Ctrl-C or SIGTERM: the source ends the stream early.
     pub quit: Arc<AtomicBool>,
 }
@@ -112,6 +123,8 @@ impl Default for SourceOptions {
             follow: false,
             format: None,
             labels_from: None,
+            categorical: Vec::new(),
+            missing: false,
             quit: Arc::new(AtomicBool::new(false)),
         }
     }
