@@ -535,6 +535,7 @@ impl RunConfig {
                 }),
                 labels_from: args.labels_from,
                 quit: Arc::clone(&quit),
+                ..SourceOptions::default()
             },
             input: args.input,
             models,
