@@ -91,6 +91,18 @@ pub enum ParamsError {
     /// A window length must be at least 1.
     #[error("window must be between 1 and {}", crate::metrics::MAX_WINDOW)]
     Window,
+    /// `max_categories` must be from 1 to [`crate::preprocess::MAX_CATEGORIES`].
+    #[error("max_categories must be from 1 to {max}, got {0}", max = crate::preprocess::MAX_CATEGORIES)]
+    MaxCategories(usize),
+    /// A hashing stage's `n_features` must be from 1 to [`crate::preprocess::MAX_HASHED`].
+    #[error(
+        "n_features must be from 1 to {max} (2**16: eddy's batches are dense, a column per hashed feature), got {0}",
+        max = crate::preprocess::MAX_HASHED
+    )]
+    HashedFeatures(usize),
+    /// A fill value that cannot fill the columns it is for.
+    #[error("fill_value {0}")]
+    FillValue(String),
 }
 
 /// Why a model refused a batch. The model is left unchanged when it refuses.
@@ -180,6 +192,36 @@ pub enum ModelError {
     /// The parameters were invalid.
     #[error(transparent)]
     Params(#[from] ParamsError),
+    /// Categorical columns reached a stage that takes numbers: no stage before it encodes them.
+    #[error("categorical columns {} reach {stage}, which takes numbers: encode them first (onehot or hash)", .columns.join(", "))]
+    Unencoded {
+        /// The columns.
+        columns: Vec<String>,
+        /// The stage they reached.
+        stage: &'static str,
+    },
+    /// A categorical value an encoder refuses (a column it does not know, ...).
+    #[error("{0}")]
+    Categorical(String),
+    /// A missing value where the model has no imputer.
+    #[error("row {row}: {column} is missing, and no stage fills missing values (add impute)")]
+    MissingValue {
+        /// Row in the batch (0-based).
+        row: usize,
+        /// The column's name.
+        column: String,
+    },
+    /// A stage was given more features than it had (an encoder met a new category) and
+    /// cannot take them.
+    #[error("{stage} cannot grow from {from} to {to} features")]
+    CannotGrow {
+        /// The stage.
+        stage: &'static str,
+        /// Features it had.
+        from: usize,
+        /// Features it was given.
+        to: usize,
+    },
     /// An error raised by linfa while adapting a linfa `Dataset`.
     #[error("linfa: {0}")]
     Linfa(String),

@@ -83,6 +83,19 @@ impl DriftRetrain {
         }
     }
 
+    /// Take more features (see [`crate::model::Stage::grow`]): the model, and the
+    /// one learning in the background, grow; the fresh one has seen nothing.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        self.model.grow(n_features)?;
+        if let Some(background) = self.background.as_mut() {
+            background.grow(n_features)?;
+        }
+        if self.n_features.is_some() {
+            self.n_features = Some(n_features);
+        }
+        Ok(())
+    }
+
     /// The model that labels now.
     pub fn model(&self) -> &ClassifierModel {
         &self.model

@@ -190,6 +190,17 @@ impl Hedge {
         HedgeParams { models: self.members.iter().map(ClassifierModel::spec).collect(), decay: self.vote.decay }
     }
 
+    /// Take more features (see [`crate::model::Stage::grow`]): every member grows.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        for m in &mut self.members {
+            m.grow(n_features)?;
+        }
+        if self.n_features.is_some() {
+            self.n_features = Some(n_features);
+        }
+        Ok(())
+    }
+
     /// The members, in the order of the spec.
     pub fn members(&self) -> &[ClassifierModel] {
         &self.members

@@ -286,6 +286,17 @@ impl MiniBatchKMeans {
             && self.inertia.is_finite()
     }
 
+    /// Take more features (see [`crate::model::Stage::grow`]): each centre's new
+    /// coordinates are 0, where the records so far had them.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        let Some(c) = &self.centers else { return Ok(()) };
+        if n_features < c.ncols() {
+            return Err(format!("cannot shrink from {} to {n_features} features", c.ncols()));
+        }
+        self.centers = Some(super::grow_columns(c, n_features));
+        Ok(())
+    }
+
     /// Default parameters (scikit-learn's).
     pub fn params() -> MiniBatchKMeansParams {
         MiniBatchKMeansParams::default()

@@ -290,6 +290,21 @@ impl LinearCore {
         ensure(self.l1_u.is_finite() && self.l1_u >= 0.0, || format!("the l1 total is {}", self.l1_u))
     }
 
+    /// New features get weight 0, which is where learning would have left them had
+    /// they been 0 all along: their gradient is 0, and no penalty moves a 0 weight.
+    fn grow_features(&mut self, n_features: usize) -> Result<(), String> {
+        let Some(d) = self.n_features else { return Ok(()) };
+        if n_features < d {
+            return Err(format!("cannot shrink from {d} to {n_features} features"));
+        }
+        self.coef = super::grow_columns(&self.coef, n_features);
+        self.l1_q = super::grow_columns(&self.l1_q, n_features);
+        self.acc.mean = super::grow_columns(&self.acc.mean, n_features);
+        self.acc.sq = super::grow_columns(&self.acc.sq, n_features);
+        self.n_features = Some(n_features);
+        Ok(())
+    }
+
     fn state_is_finite(&self) -> bool {
         crate::moments::all_finite(&self.coef)
             && crate::moments::all_finite(&self.intercept)
@@ -774,6 +789,10 @@ macro_rules! linear_classifier {
             /// True when every number of the state is finite (see [`crate::model::Model::state_is_finite`]).
             pub(crate) fn state_is_finite(&self) -> bool {
                 self.core.state_is_finite()
+            }
+            /// Take more features (see [`crate::model::Stage::grow`]).
+            pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+                self.core.grow_features(n_features)
             }
             /// Coefficients, one row per binary problem (one row for two classes,
             /// positive class `classes()[1]`; one row per class for more).

@@ -123,6 +123,25 @@ pub(crate) fn insert_zero_row(a: &Array2<f64>, at: usize) -> Array2<f64> {
     out
 }
 
+/// A copy of `a` with zero columns appended up to `n` columns: per-feature state
+/// grows this way when an encoder adds a feature (see [`stage::Stage::grow`]).
+/// An empty array (state not in use) stays empty.
+pub(crate) fn grow_columns(a: &Array2<f64>, n: usize) -> Array2<f64> {
+    if a.is_empty() && a.nrows() == 0 && a.ncols() == 0 {
+        return a.clone();
+    }
+    let mut out = Array2::zeros((a.nrows(), n.max(a.ncols())));
+    out.slice_mut(ndarray::s![.., ..a.ncols()]).assign(a);
+    out
+}
+
+/// A copy of `a` with zeros appended up to `n` entries.
+pub(crate) fn grow_vector(a: &Array1<f64>, n: usize) -> Array1<f64> {
+    let mut out = Array1::zeros(n.max(a.len()));
+    out.slice_mut(ndarray::s![..a.len()]).assign(a);
+    out
+}
+
 /// Implements linfa's `PredictInplace` (and through it `Predict`) for an eddy model.
 ///
 /// linfa's trait cannot return an error, so rows of an invalid batch are all

@@ -126,6 +126,22 @@ impl GaussianNb {
         ensure(self.all.count.is_finite() && self.all.count >= 0.0, || format!("the row count is {}", self.all.count))
     }
 
+    /// Take more features (see [`crate::model::Stage::grow`]): each class's new means
+    /// and variances are 0, as are the overall ones, which leaves the smoothing (a
+    /// share of the largest variance) as it was.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        let Some(d) = self.n_features else { return Ok(()) };
+        if n_features < d {
+            return Err(format!("cannot shrink from {d} to {n_features} features"));
+        }
+        self.theta = super::grow_columns(&self.theta, n_features);
+        self.var = super::grow_columns(&self.var, n_features);
+        self.all.mean = super::grow_vector(&self.all.mean, n_features);
+        self.all.var = super::grow_vector(&self.all.var, n_features);
+        self.n_features = Some(n_features);
+        Ok(())
+    }
+
     /// True when every number of the state is finite: a value so large that the
     /// arithmetic overflowed leaves an infinity or a NaN behind.
     pub(crate) fn state_is_finite(&self) -> bool {
@@ -526,6 +542,17 @@ impl MultinomialNb {
         shape("class counts", &self.class_count, &[k])?;
         counts("feature counts", &self.feature_count)?;
         counts("class counts", &self.class_count)
+    }
+
+    /// Take more features (see [`crate::model::Stage::grow`]): their counts are 0.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        let Some(d) = self.n_features else { return Ok(()) };
+        if n_features < d {
+            return Err(format!("cannot shrink from {d} to {n_features} features"));
+        }
+        self.feature_count = super::grow_columns(&self.feature_count, n_features);
+        self.n_features = Some(n_features);
+        Ok(())
     }
 
     /// The parameters the model was built with.

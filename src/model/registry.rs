@@ -66,6 +66,10 @@ pub enum Kind {
     Models(Role),
     /// A drift detector in the spec language (`detector=adwin(delta=0.002)`).
     Detector,
+    /// A list of column names (`columns=[city, device]`); empty: every one that fits.
+    Columns,
+    /// A number or a text (`fill_value=0`, `fill_value="unknown"`).
+    Scalar,
 }
 
 /// The most models a list-of-models parameter takes (an ensemble's members): each
@@ -112,6 +116,14 @@ impl Param {
     pub const fn detector(name: &'static str, doc: &'static str) -> Self {
         Self { name, kind: Kind::Detector, doc }
     }
+    /// A parameter that takes a list of column names.
+    pub const fn columns(name: &'static str, doc: &'static str) -> Self {
+        Self { name, kind: Kind::Columns, doc }
+    }
+    /// A parameter that takes a number or a text.
+    pub const fn scalar(name: &'static str, doc: &'static str) -> Self {
+        Self { name, kind: Kind::Scalar, doc }
+    }
     /// A parameter that takes one of `choices`.
     pub const fn choice(name: &'static str, choices: &'static [&'static str], doc: &'static str) -> Self {
         Self { name, kind: Kind::Choice(choices), doc }
@@ -150,6 +162,8 @@ impl Param {
                 format!("a list of 1 to {MAX_MODELS} {}s in the model language, [MODEL, MODEL, ...]", role.word())
             }
             Kind::Detector => format!("a drift detector: {}", crate::drift::registry::names().join(" | ")),
+            Kind::Columns => "a list of column names, [a, b, ...] ([]: every categorical column)".into(),
+            Kind::Scalar => "a number or a \"text\"".into(),
         }
     }
 
@@ -198,6 +212,26 @@ impl Param {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Json::Array(specs))
             }
+            (Kind::Columns, Value::List(items)) => {
+                let mut names: Vec<String> = Vec::with_capacity(items.len());
+                for item in items {
+                    let (Value::Name(n) | Value::Str(n)) = item else {
+                        return Err(format!(
+                            "{stage}: {} must be {}, got {item} in the list",
+                            self.name,
+                            self.allowed()
+                        ));
+                    };
+                    if names.contains(n) {
+                        return Err(format!("{stage}: {}: {n:?} is named twice", self.name));
+                    }
+                    names.push(n.clone());
+                }
+                Ok(Json::from(names))
+            }
+            (Kind::Scalar, Value::Int(i)) => Ok(Json::from(*i)),
+            (Kind::Scalar, Value::Float(f)) if f.is_finite() => Ok(serde_json::json!(f)),
+            (Kind::Scalar, Value::Str(t) | Value::Name(t)) => Ok(Json::String(t.clone())),
             (Kind::Detector, Value::Stages(_) | Value::Name(_)) => {
                 let detector = crate::drift::build_text(&value.to_string())
                     .map_err(|e| format!("{stage}: {}: {}", self.name, e.message))?;
@@ -223,6 +257,18 @@ impl Param {
         };
         if found != role {
             return Err(format!("{stage}: {} must be {}, got a {}", self.name, self.allowed(), found.word()));
+        }
+        let transforms = match &model {
+            Model::Classifier(m) => m.transforms(),
+            Model::Clusterer(m) => m.transforms(),
+        };
+        if let Some(t) = transforms.iter().find(|t| t.encodes() || t.fills_missing()) {
+            let name = t.entry().name;
+            return Err(format!(
+                "{stage}: {}: {name} reads the records as they come, so it goes before {stage} (`{name} | {stage}(...)`), \
+                 not inside it",
+                self.name
+            ));
         }
         Ok(model.spec())
     }
@@ -280,6 +326,9 @@ impl std::fmt::Debug for Entry {
 
 /// Every stage, in the order `eddy model list` shows them.
 pub static ENTRIES: &[&Entry] = &[
+    &crate::preprocess::IMPUTE,
+    &crate::preprocess::ONEHOT,
+    &crate::preprocess::HASH,
     &crate::preprocess::SCALE,
     &super::linear::SGD,
     &super::linear::PERCEPTRON,
@@ -414,13 +463,35 @@ fn other_role_hint(param: &str) -> Option<String> {
 /// Build a model from a parsed spec (`text` is the spec as written, for errors).
 pub fn build(text: &str, spec: &Spec, ctx: &Context) -> Result<Model, SpecError> {
     let (last, front) = spec.stages.split_last().ok_or_else(|| SpecError::new(text, 0, "an empty model spec"))?;
-    let mut transforms = Vec::new();
+    let mut transforms: Vec<Box<dyn super::Transformer>> = Vec::new();
     let mut negative_from: Option<&str> = None;
+    let mut widened_by: Option<&str> = None;
     for stage in front {
         match build_stage(text, stage, ctx)? {
             AnyStage::Transformer(t) => {
+                let name = t.entry().name;
                 if t.entry().outputs_negative {
-                    negative_from.get_or_insert(t.entry().name);
+                    negative_from.get_or_insert(name);
+                }
+                if t.fills_missing() && !transforms.is_empty() {
+                    return Err(SpecError::new(
+                        text,
+                        stage.at,
+                        format!("{name} fills missing values for the stages after it: it must come first"),
+                    ));
+                }
+                if let (Some(w), false) = (widened_by, t.can_grow()) {
+                    return Err(SpecError::new(
+                        text,
+                        stage.at,
+                        format!(
+                            "{name} cannot follow {w}: {w} adds a column per new category, and {name} cannot take \
+                             new columns; put {name} before {w}"
+                        ),
+                    ));
+                }
+                if t.widens() {
+                    widened_by.get_or_insert(name);
                 }
                 transforms.push(t);
             }
@@ -438,6 +509,21 @@ pub fn build(text: &str, spec: &Spec, ctx: &Context) -> Result<Model, SpecError>
         }
     }
     let head = build_stage(text, last, ctx)?;
+    let head_grows = match &head {
+        AnyStage::Classifier(m) => m.can_grow(),
+        AnyStage::Clusterer(m) => m.can_grow(),
+        AnyStage::Transformer(_) => true,
+    };
+    if let (Some(w), false) = (widened_by, head_grows) {
+        return Err(SpecError::new(
+            text,
+            last.at,
+            format!(
+                "{} cannot follow {w}: {w} adds a column per new category, and {} cannot take new columns",
+                last.name, last.name
+            ),
+        ));
+    }
     let takes_counts = match &head {
         AnyStage::Classifier(m) => m.entry().takes_counts,
         AnyStage::Clusterer(m) => m.entry().takes_counts,

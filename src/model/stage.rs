@@ -9,10 +9,12 @@
 use super::registry::{self, Entry};
 use super::{OnlineClassifier, OnlineClusterer};
 use crate::error::ModelError;
+use crate::record::Categories;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
 
@@ -32,6 +34,21 @@ pub trait Stage: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clone:
     /// not negative, parameters obey their rules) before anything indexes into it.
     /// A file is checked as it is decoded, so a state that fails is never used.
     fn check_state(&self) -> Result<(), String>;
+
+    /// True when the stage can take more features than it has: an encoder before it
+    /// met a new category and added a column (see [`Stage::grow`]).
+    fn can_grow(&self) -> bool {
+        false
+    }
+
+    /// Take `n_features` features from now on, the new ones appended after the old: the
+    /// stage becomes what it would be had the new features been 0 in every record so
+    /// far (a linear model's new weights are 0, a scaler's new mean and variance are 0
+    /// over the records seen, a centre's new coordinate is 0). A stage that has seen
+    /// nothing yet has nothing to grow.
+    fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        Err(format!("{} cannot take new features (asked for {n_features})", self.entry().name))
+    }
 }
 
 /// A classifier stage: [`OnlineClassifier`] plus [`Stage`].
@@ -47,6 +64,11 @@ pub trait Transformer: Stage {
     /// Features it takes, once known.
     fn n_features_in(&self) -> Option<usize>;
 
+    /// Features it gives, once known (by default as many as it takes).
+    fn n_features_out(&self) -> Option<usize> {
+        self.n_features_in()
+    }
+
     /// Rows it has learned.
     fn records_seen(&self) -> u64;
 
@@ -60,6 +82,64 @@ pub trait Transformer: Stage {
 
     /// Map transformed rows back to input units, where the transform can be undone.
     fn inverse_transform(&self, z: ArrayView2<f64>) -> Option<Array2<f64>>;
+
+    /// [`Transformer::learn_transform`] with the batch's categorical columns. An
+    /// encoder turns some of `cats` into numeric columns, appended after `x`'s, and
+    /// gives back the categorical columns it leaves; `None` leaves `cats` as they came
+    /// (the default: a numeric transformer's).
+    fn learn_transform_with(
+        &mut self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+        row_by_row: bool,
+    ) -> Result<(Array2<f64>, Option<Categories>), ModelError> {
+        let _ = cats;
+        Ok((self.learn_transform(x, row_by_row)?, None))
+    }
+
+    /// [`Transformer::transform`] with the batch's categorical columns (see
+    /// [`Transformer::learn_transform_with`]).
+    fn transform_with(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+    ) -> Result<(Array2<f64>, Option<Categories>), ModelError> {
+        let _ = cats;
+        Ok((self.transform(x)?, None))
+    }
+
+    /// The categorical columns left after this stage, given those that reach it, or why
+    /// the stage cannot take them (a column it encodes is not among them, say).
+    fn categorical_out(&self, names: &[String]) -> Result<Vec<String>, String> {
+        Ok(names.to_vec())
+    }
+
+    /// True for a stage whose output may get wider as the stream goes (an encoder
+    /// that adds a column per new category): every stage after it must grow.
+    fn widens(&self) -> bool {
+        false
+    }
+
+    /// True for a stage that reads categorical columns (an encoder).
+    fn encodes(&self) -> bool {
+        false
+    }
+
+    /// True for a stage that fills missing values (an imputer).
+    fn fills_missing(&self) -> bool {
+        false
+    }
+
+    /// Values the stage filled so far, per column (an imputer's).
+    fn imputed(&self) -> Option<crate::preprocess::ImputedCounts> {
+        None
+    }
+
+    /// The categories the stage knows, per categorical column it reads, in the order
+    /// it met them (what `/v1/model` lists).
+    fn known_categories(&self) -> Vec<(String, Vec<String>)> {
+        Vec::new()
+    }
 }
 
 dyn_clone::clone_trait_object!(ClassifierStage);
@@ -237,11 +317,21 @@ struct ChainParts<H> {
 pub trait Head {
     /// Features the estimator takes, once known.
     fn width(&self) -> Option<usize>;
+    /// The estimator as a stage.
+    fn stage(&self) -> &dyn Stage;
+    /// The estimator as a stage, to grow.
+    fn stage_mut(&mut self) -> &mut dyn Stage;
 }
 
 impl Head for Box<dyn ClassifierStage> {
     fn width(&self) -> Option<usize> {
         self.n_features()
+    }
+    fn stage(&self) -> &dyn Stage {
+        self.as_ref()
+    }
+    fn stage_mut(&mut self) -> &mut dyn Stage {
+        self.as_mut()
     }
 }
 
@@ -249,17 +339,27 @@ impl Head for Box<dyn ClustererStage> {
     fn width(&self) -> Option<usize> {
         self.n_features()
     }
+    fn stage(&self) -> &dyn Stage {
+        self.as_ref()
+    }
+    fn stage_mut(&mut self) -> &mut dyn Stage {
+        self.as_mut()
+    }
 }
 
 impl<H: Head> TryFrom<ChainParts<H>> for Chain<H> {
     type Error = String;
-    /// Each stage takes as many features as the one before it gives (today's
-    /// transformers keep the width), where both are known.
+    /// Each stage takes as many features as the one before it gives, where both are known.
     fn try_from(parts: ChainParts<H>) -> Result<Self, String> {
-        let widths = parts.transforms.iter().map(|t| t.n_features_in()).chain(std::iter::once(parts.head.width()));
-        let known: Vec<usize> = widths.flatten().collect();
-        if known.windows(2).any(|w| w[0] != w[1]) {
-            return Err(format!("the stages of the chain take different numbers of features: {known:?}"));
+        let mut gives: Option<usize> = None;
+        let takes = parts.transforms.iter().map(|t| (t.n_features_in(), t.n_features_out()));
+        for (takes, next) in takes.chain(std::iter::once((parts.head.width(), None))) {
+            if let (Some(a), Some(b)) = (gives, takes) {
+                if a != b {
+                    return Err(format!("a stage of the chain gives {a} features to one that takes {b}"));
+                }
+            }
+            gives = next;
         }
         Ok(Self { transforms: parts.transforms, head: parts.head })
     }
@@ -267,6 +367,47 @@ impl<H: Head> TryFrom<ChainParts<H>> for Chain<H> {
 
 /// Transformers that learned a batch, and the batch they made (`None`: no transformers).
 pub(crate) type Learned = (Vec<Box<dyn Transformer>>, Option<Array2<f64>>);
+
+/// Grow `stage` (which takes `has` features, when known) to `width`, if that is more.
+fn grow_to(stage: &mut dyn Stage, has: Option<usize>, width: usize) -> Result<(), ModelError> {
+    match has {
+        Some(from) if width > from => stage.grow(width).map_err(|why| {
+            let _ = why;
+            ModelError::CannotGrow { stage: stage.entry().name, from, to: width }
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuse categorical columns that no transformer encoded.
+fn all_encoded(left: &Categories, head: &'static str) -> Result<(), ModelError> {
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(ModelError::Unencoded { columns: left.names().to_vec(), stage: head })
+    }
+}
+
+/// The estimator learns `z` (or `x` when there are no transformers): first, if the
+/// batch is wider than it (an encoder met a new category), a grown copy of it, which
+/// replaces it only if it accepts the batch, so a refused batch changes nothing.
+fn learn_head<H: Head + Clone, T>(
+    head: &mut H,
+    width: usize,
+    learn: impl FnOnce(&mut H) -> Result<T, ModelError>,
+) -> Result<T, ModelError> {
+    let has = head.width();
+    match has {
+        Some(from) if width > from => {
+            let mut grown = head.clone();
+            grow_to(grown.stage_mut(), has, width)?;
+            let out = learn(&mut grown)?;
+            *head = grown;
+            Ok(out)
+        }
+        _ => learn(head),
+    }
+}
 
 /// A classifier chain.
 pub type ClassifierModel = Chain<Box<dyn ClassifierStage>>;
@@ -294,31 +435,100 @@ impl<H> Chain<H> {
         &self.head
     }
 
-    fn transform(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+    /// The batch as the estimator sees it, without learning (`None`: no transformers).
+    fn transform(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+        head: &'static str,
+    ) -> Result<Option<Array2<f64>>, ModelError> {
         let mut out: Option<Array2<f64>> = None;
+        let mut left = Cow::Borrowed(cats);
         for t in &self.transforms {
-            let next = match &out {
-                Some(a) => t.transform(a.view())?,
-                None => t.transform(x)?,
+            let input = match &out {
+                Some(a) => a.view(),
+                None => x.view(),
             };
-            out = Some(next);
+            let (z, rest) = t.transform_with(input, &left)?;
+            if let Some(rest) = rest {
+                left = Cow::Owned(rest);
+            }
+            out = Some(z);
         }
+        all_encoded(&left, head)?;
         Ok(out)
     }
 
     /// Learn `x` into copies of the transformers; the caller keeps them if the
-    /// estimator accepts the transformed batch.
-    fn learn_transform(&self, x: ArrayView2<f64>, row_by_row: bool) -> Result<Learned, ModelError> {
+    /// estimator accepts the transformed batch. A transformer given more features than
+    /// it had (an encoder before it met a new category) grows first.
+    fn learn_transform(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+        row_by_row: bool,
+        head: &'static str,
+    ) -> Result<Learned, ModelError> {
         let mut next = self.transforms.clone();
         let mut out: Option<Array2<f64>> = None;
+        let mut left = Cow::Borrowed(cats);
         for t in &mut next {
-            let z = match &out {
-                Some(a) => t.learn_transform(a.view(), row_by_row)?,
-                None => t.learn_transform(x, row_by_row)?,
+            let input = match &out {
+                Some(a) => a.view(),
+                None => x.view(),
             };
+            let has = t.n_features_in();
+            grow_to(t.as_mut(), has, input.ncols())?;
+            let (z, rest) = t.learn_transform_with(input, &left, row_by_row)?;
+            if let Some(rest) = rest {
+                left = Cow::Owned(rest);
+            }
             out = Some(z);
         }
+        all_encoded(&left, head)?;
         Ok((next, out))
+    }
+
+    /// The categorical columns the model reads, as its encoders name them.
+    pub fn categorical_columns(&self) -> Vec<String> {
+        self.transforms.iter().flat_map(|t| t.known_categories().into_iter().map(|(c, _)| c)).collect()
+    }
+
+    /// Each categorical column the encoders read, with the categories they know.
+    pub fn known_categories(&self) -> Vec<(String, Vec<String>)> {
+        self.transforms.iter().flat_map(|t| t.known_categories()).collect()
+    }
+
+    /// True when the first stage fills missing values, so records may have them.
+    pub fn fills_missing(&self) -> bool {
+        self.transforms.first().is_some_and(|t| t.fills_missing())
+    }
+
+    /// Check that records with the categorical columns `names` suit the chain: every
+    /// encoder finds the columns it reads, and none is left over for the estimator.
+    pub fn check_categorical(&self, names: &[String], head: &str) -> Result<(), String> {
+        let mut left = names.to_vec();
+        for t in &self.transforms {
+            left = t.categorical_out(&left).map_err(|why| format!("{}: {why}", t.entry().name))?;
+        }
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "categorical columns {} reach {head}, which takes numbers: encode them first (e.g. `onehot | ...` \
+                 or `hash | ...`), or leave them out with --features",
+                left.join(", ")
+            ))
+        }
+    }
+
+    fn grow_transforms(&mut self, n_features: usize) -> Result<(), String> {
+        for t in &mut self.transforms {
+            if t.n_features_in().is_some_and(|n| n < n_features) {
+                t.grow(n_features)?;
+            }
+        }
+        Ok(())
     }
 
     fn transforms_finite(&self) -> bool {
@@ -347,11 +557,68 @@ impl ClassifierModel {
         self.transforms_finite() && self.head.state_is_finite()
     }
 
+    /// Predict each record of `x` with its categorical columns `cats`.
+    pub fn predict_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
+        match self.transform(x, cats, self.head.entry().name)? {
+            Some(z) => self.head.predict(z.view()),
+            None => self.head.predict(x),
+        }
+    }
+
+    /// Class probabilities of each record of `x` with its categorical columns `cats`
+    /// (see [`OnlineClassifier::predict_proba`]).
+    pub fn predict_proba_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Option<Array2<f64>>, ModelError> {
+        match self.transform(x, cats, self.head.entry().name)? {
+            Some(z) => self.head.predict_proba(z.view()),
+            None => self.head.predict_proba(x),
+        }
+    }
+
+    /// The prequential step (see [`OnlineClassifier::learn_predict`]) on records with
+    /// categorical columns.
+    pub fn learn_predict_with(
+        &mut self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+        y: ArrayView1<i64>,
+    ) -> Result<Array1<i64>, ModelError> {
+        // The transformers do not depend on the estimator, so transforming the whole
+        // batch row by row first is the same as interleaving the two per row.
+        let (next, z) = self.learn_transform(x, cats, true, self.head.entry().name)?;
+        let input = z.as_ref().map_or(x.view(), |z| z.view());
+        let labels = learn_head(&mut self.head, input.ncols(), |h| h.learn_predict(input, y))?;
+        self.transforms = next;
+        Ok(labels)
+    }
+
+    /// Learn records with categorical columns (scikit-learn's `partial_fit`).
+    pub fn partial_fit_with(
+        &mut self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+        y: ArrayView1<i64>,
+    ) -> Result<(), ModelError> {
+        if self.transforms.is_empty() && cats.is_empty() {
+            return self.head.partial_fit(x, y);
+        }
+        self.learn_predict_with(x, cats, y).map(|_| ())
+    }
+
+    /// Take `n_features` input features from now on (see [`Stage::grow`]): what a
+    /// wrapper asks of the models it holds when an encoder before it widens the batch.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        self.grow_transforms(n_features)?;
+        if self.head.n_features().is_some_and(|n| n < n_features) {
+            self.head.grow(n_features)?;
+        }
+        Ok(())
+    }
+
     /// The first half of `learn_predict`, for chains whose transformers are equal (an
     /// ensemble's members): the transformers as they are after learning `x` row by
     /// row, and the batch they make (`None`: no transformers). Nothing changes yet.
     pub(crate) fn learn_front(&self, x: ArrayView2<f64>) -> Result<Learned, ModelError> {
-        self.learn_transform(x, true)
+        self.learn_transform(x, &Categories::default(), true, self.head.entry().name)
     }
 
     /// The second half: the estimator learns `z` (the batch `front` made from `x`, or
@@ -365,10 +632,8 @@ impl ClassifierModel {
         x: ArrayView2<f64>,
         y: ArrayView1<i64>,
     ) -> Result<Array1<i64>, ModelError> {
-        let labels = match z {
-            Some(z) => self.head.learn_predict(z.view(), y)?,
-            None => self.head.learn_predict(x, y)?,
-        };
+        let input = z.map_or(x.view(), |z| z.view());
+        let labels = learn_head(&mut self.head, input.ncols(), |h| h.learn_predict(input, y))?;
         self.transforms = front;
         Ok(labels)
     }
@@ -395,7 +660,16 @@ impl ClustererModel {
     /// their centres in the space the clusterer works in (after the transformers),
     /// without learning: a frozen model's inertia.
     pub fn predict_with_inertia(&self, x: ArrayView2<f64>) -> Result<(Array1<i64>, f64), ModelError> {
-        let owned = self.transform(x)?;
+        self.predict_with_inertia_with(x, &Categories::default())
+    }
+
+    /// [`Self::predict_with_inertia`] on records with categorical columns.
+    pub fn predict_with_inertia_with(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+    ) -> Result<(Array1<i64>, f64), ModelError> {
+        let owned = self.transform(x, cats, self.head.entry().name)?;
         let z = match &owned {
             Some(z) => z.view(),
             None => x.view(),
@@ -407,10 +681,28 @@ impl ClustererModel {
             .zip(labels.iter())
             .filter_map(|(row, &l)| {
                 let c = centers.row(usize::try_from(l).ok().filter(|&i| i < centers.nrows())?);
-                Some(row.iter().zip(c.iter()).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+                Some(super::sq_dist(row.iter(), c.iter()))
             })
             .sum();
         Ok((labels, inertia))
+    }
+
+    /// The nearest centre of each record of `x` with its categorical columns `cats`.
+    pub fn predict_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
+        match self.transform(x, cats, self.head.entry().name)? {
+            Some(z) => self.head.predict(z.view()),
+            None => self.head.predict(x),
+        }
+    }
+
+    /// The prequential step (see [`OnlineClusterer::learn_predict`]) on records with
+    /// categorical columns.
+    pub fn learn_predict_with(&mut self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
+        let (next, z) = self.learn_transform(x, cats, false, self.head.entry().name)?;
+        let input = z.as_ref().map_or(x.view(), |z| z.view());
+        let labels = learn_head(&mut self.head, input.ncols(), |h| h.learn_predict(input))?;
+        self.transforms = next;
+        Ok(labels)
     }
 
     /// The centres in input units (through the inverse of every transformer), when
@@ -426,33 +718,16 @@ impl ClustererModel {
 
 impl OnlineClassifier for ClassifierModel {
     fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
-        if self.transforms.is_empty() {
-            return self.head.partial_fit(x, y);
-        }
-        self.learn_predict(x, y).map(|_| ())
+        self.partial_fit_with(x, &Categories::default(), y)
     }
     fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
-        match self.transform(x)? {
-            Some(z) => self.head.predict(z.view()),
-            None => self.head.predict(x),
-        }
+        self.predict_with(x, &Categories::default())
     }
     fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
-        match self.transform(x)? {
-            Some(z) => self.head.predict_proba(z.view()),
-            None => self.head.predict_proba(x),
-        }
+        self.predict_proba_with(x, &Categories::default())
     }
     fn learn_predict(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<Array1<i64>, ModelError> {
-        // The transformers do not depend on the estimator, so transforming the whole
-        // batch row by row first is the same as interleaving the two per row.
-        let (next, z) = self.learn_transform(x, true)?;
-        let labels = match &z {
-            Some(z) => self.head.learn_predict(z.view(), y)?,
-            None => self.head.learn_predict(x, y)?,
-        };
-        self.transforms = next;
-        Ok(labels)
+        self.learn_predict_with(x, &Categories::default(), y)
     }
     fn classes(&self) -> &[i64] {
         self.head.classes()
@@ -464,6 +739,10 @@ impl OnlineClassifier for ClassifierModel {
         self.head.records_seen()
     }
     fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
+        if self.transforms.iter().any(|t| t.widens() || t.fills_missing()) {
+            // The estimator sees another batch than `x`: learning checks it as a whole.
+            return super::validate::label_count(x, y);
+        }
         // The transformers keep the width and finiteness, so the raw batch is checked.
         self.head.validate(x, y)
     }
@@ -477,19 +756,10 @@ impl OnlineClusterer for ClustererModel {
         self.learn_predict(x).map(|_| ())
     }
     fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
-        match self.transform(x)? {
-            Some(z) => self.head.predict(z.view()),
-            None => self.head.predict(x),
-        }
+        self.predict_with(x, &Categories::default())
     }
     fn learn_predict(&mut self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
-        let (next, z) = self.learn_transform(x, false)?;
-        let labels = match &z {
-            Some(z) => self.head.learn_predict(z.view())?,
-            None => self.head.learn_predict(x)?,
-        };
-        self.transforms = next;
-        Ok(labels)
+        self.learn_predict_with(x, &Categories::default())
     }
     fn cluster_centers(&self) -> Option<ArrayView2<'_, f64>> {
         self.head.cluster_centers()
@@ -590,8 +860,26 @@ impl Model {
 }
 
 /// Implements [`Stage`] for a model whose parameters are `get_params()` and whose
-/// registry entry is `$entry`.
+/// registry entry is `$entry`: one that grows through its own `grow`, or, with
+/// `fixed_width`, one that cannot.
 macro_rules! impl_stage {
+    ($model:ty, $entry:expr, fixed_width) => {
+        impl $crate::model::stage::Stage for $model {
+            fn entry(&self) -> &'static $crate::model::registry::Entry {
+                &$entry
+            }
+            fn params_json(&self) -> serde_json::Value {
+                // Parameters are plain numbers, names and lists: they always serialise.
+                serde_json::to_value(self.get_params()).unwrap_or(serde_json::Value::Null)
+            }
+            fn state_is_finite(&self) -> bool {
+                <$model>::state_is_finite(self)
+            }
+            fn check_state(&self) -> Result<(), String> {
+                <$model>::check_state(self)
+            }
+        }
+    };
     ($model:ty, $entry:expr) => {
         impl $crate::model::stage::Stage for $model {
             fn entry(&self) -> &'static $crate::model::registry::Entry {
@@ -606,6 +894,12 @@ macro_rules! impl_stage {
             }
             fn check_state(&self) -> Result<(), String> {
                 <$model>::check_state(self)
+            }
+            fn can_grow(&self) -> bool {
+                true
+            }
+            fn grow(&mut self, n_features: usize) -> Result<(), String> {
+                <$model>::grow(self, n_features)
             }
         }
     };

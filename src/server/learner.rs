@@ -343,7 +343,14 @@ impl Learner {
             ));
         }
         let n = entry.x.nrows() as u64;
-        let batch = Batch { seq: 0, ids: (records..records + n).collect(), x: entry.x, y: entry.y, end_offset: 0, ..Batch::default() };
+        let batch = Batch {
+            seq: 0,
+            ids: (records..records + n).collect(),
+            x: entry.x,
+            y: entry.y,
+            end_offset: 0,
+            ..Batch::default()
+        };
         self.scored.step(&Arc::new(batch.clone()), self.prequential).map_err(|e| e.to_string())?;
         if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
             self.truth_labels.extend(y.iter().copied());
@@ -569,8 +576,14 @@ impl Learner {
             _ => {}
         }
         let first = self.scored.records;
-        let batch =
-            Arc::new(Batch { seq: 0, ids: (first..first + n as u64).collect(), x: records.x, y, end_offset: 0, ..Batch::default() });
+        let batch = Arc::new(Batch {
+            seq: 0,
+            ids: (first..first + n as u64).collect(),
+            x: records.x,
+            y,
+            end_offset: 0,
+            ..Batch::default()
+        });
         // Validation comes before learning, but an overflow is only seen after (before
         // any score moves): a copy of the model is all it takes to undo.
         let undo = self.scored.model.clone();

@@ -1,4 +1,4 @@
-//! Online preprocessing: the running standard scaler, `scale` in the model language.
+//! `scale`: the running standard scaler.
 
 use crate::error::ModelError;
 use crate::model::registry::{self, AnyStage, Entry, Param, Role};
@@ -120,6 +120,18 @@ impl StandardScaler {
         finite("means", &m.mean)?;
         counts("variances", &m.var)?;
         ensure(m.count.is_finite() && m.count >= 0.0, || format!("the row count is {}", m.count))
+    }
+
+    /// Take more features (see [`crate::model::Stage::grow`]): their mean and
+    /// variance are 0 over the records seen.
+    pub(crate) fn grow(&mut self, n_features: usize) -> Result<(), String> {
+        let Some(m) = self.moments.as_mut() else { return Ok(()) };
+        if n_features < m.mean.len() {
+            return Err(format!("cannot shrink from {} to {n_features} features", m.mean.len()));
+        }
+        m.mean = crate::model::grow_vector(&m.mean, n_features);
+        m.var = crate::model::grow_vector(&m.var, n_features);
+        Ok(())
     }
 
     /// The parameters.
