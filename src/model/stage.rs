@@ -394,11 +394,12 @@ fn all_encoded(left: &Categories, head: &'static str) -> Result<(), ModelError> 
 fn learn_head<H: Head + Clone, T>(
     head: &mut H,
     width: usize,
+    widened: bool,
     learn: impl FnOnce(&mut H) -> Result<T, ModelError>,
 ) -> Result<T, ModelError> {
     let has = head.width();
     match has {
-        Some(from) if width > from => {
+        Some(from) if widened && width > from => {
             let mut grown = head.clone();
             grow_to(grown.stage_mut(), has, width)?;
             let out = learn(&mut grown)?;
@@ -472,13 +473,18 @@ impl<H> Chain<H> {
         let mut next = self.transforms.clone();
         let mut out: Option<Array2<f64>> = None;
         let mut left = Cow::Borrowed(cats);
+        // Only a stage behind an encoder grows: a raw batch of the wrong width is refused.
+        let mut widened = false;
         for t in &mut next {
             let input = match &out {
                 Some(a) => a.view(),
                 None => x.view(),
             };
-            let has = t.n_features_in();
-            grow_to(t.as_mut(), has, input.ncols())?;
+            if widened {
+                let has = t.n_features_in();
+                grow_to(t.as_mut(), has, input.ncols())?;
+            }
+            widened |= t.widens();
             let (z, rest) = t.learn_transform_with(input, &left, row_by_row)?;
             if let Some(rest) = rest {
                 left = Cow::Owned(rest);
@@ -487,6 +493,11 @@ impl<H> Chain<H> {
         }
         all_encoded(&left, head)?;
         Ok((next, out))
+    }
+
+    /// True when an encoder of the chain may widen the batch.
+    fn widens(&self) -> bool {
+        self.transforms.iter().any(|t| t.widens())
     }
 
     /// The categorical columns the model reads, as its encoders name them.
@@ -586,7 +597,8 @@ impl ClassifierModel {
         // batch row by row first is the same as interleaving the two per row.
         let (next, z) = self.learn_transform(x, cats, true, self.head.entry().name)?;
         let input = z.as_ref().map_or(x.view(), |z| z.view());
-        let labels = learn_head(&mut self.head, input.ncols(), |h| h.learn_predict(input, y))?;
+        let widened = self.widens();
+        let labels = learn_head(&mut self.head, input.ncols(), widened, |h| h.learn_predict(input, y))?;
         self.transforms = next;
         Ok(labels)
     }
@@ -632,8 +644,9 @@ impl ClassifierModel {
         x: ArrayView2<f64>,
         y: ArrayView1<i64>,
     ) -> Result<Array1<i64>, ModelError> {
+        // A member of an ensemble grows with the ensemble (see `grow`), not by itself.
         let input = z.map_or(x.view(), |z| z.view());
-        let labels = learn_head(&mut self.head, input.ncols(), |h| h.learn_predict(input, y))?;
+        let labels = learn_head(&mut self.head, input.ncols(), false, |h| h.learn_predict(input, y))?;
         self.transforms = front;
         Ok(labels)
     }
@@ -700,7 +713,8 @@ impl ClustererModel {
     pub fn learn_predict_with(&mut self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
         let (next, z) = self.learn_transform(x, cats, false, self.head.entry().name)?;
         let input = z.as_ref().map_or(x.view(), |z| z.view());
-        let labels = learn_head(&mut self.head, input.ncols(), |h| h.learn_predict(input))?;
+        let widened = self.widens();
+        let labels = learn_head(&mut self.head, input.ncols(), widened, |h| h.learn_predict(input))?;
         self.transforms = next;
         Ok(labels)
     }

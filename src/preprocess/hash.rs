@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 /// per record of a batch.
 pub const MAX_HASHED: usize = 1 << 16;
 
+/// Most numeric features a decoded state may say it takes (a bound for hostile files).
+const MAX_FEATURES_IN: usize = 1 << 24;
+
 /// Parameters of [`HashingEncoder`], with scikit-learn's names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -98,7 +101,9 @@ impl HashingEncoder {
         if !self.params.columns.is_empty() && self.n_in.is_some() {
             ensure(self.columns == self.params.columns, || "columns differ from the parameters".into())?;
         }
-        ensure(self.n_in.is_some() || self.columns.is_empty(), || "columns before any record".into())
+        ensure(self.n_in.is_some() || self.columns.is_empty(), || "columns before any record".into())?;
+        ensure(self.n_in.is_none_or(|d| d <= MAX_FEATURES_IN), || "more numeric features than any record".into())?;
+        ensure(self.seen <= 1 << 53, || "a count past any stream".into())
     }
 
     fn hasher(&self) -> Result<FeatureHasher, ModelError> {
@@ -155,7 +160,7 @@ impl Transformer for HashingEncoder {
         self.n_in
     }
     fn n_features_out(&self) -> Option<usize> {
-        self.n_in.map(|d| d + self.params.n_features)
+        self.n_in.map(|d| d.saturating_add(self.params.n_features))
     }
     fn records_seen(&self) -> u64 {
         self.seen

@@ -29,6 +29,9 @@ use std::sync::Arc;
 /// are not counted (a column of floats is rarely worth more), so memory stays bounded.
 pub const MAX_DISTINCT: usize = 10_000;
 
+/// More values than any stream holds: a decoded count above it is damage.
+const MAX_COUNT: u64 = 1 << 53;
+
 /// How a missing value is filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,6 +161,7 @@ impl<K: Key> Counts<K> {
     fn check(&self) -> Result<(), String> {
         use crate::model::validate_state::ensure;
         ensure(self.values.len() <= MAX_DISTINCT, || "too many distinct values".into())?;
+        ensure(self.values.iter().all(|(_, c)| *c <= MAX_COUNT), || "a count past any stream".into())?;
         ensure(self.index.len() == self.values.len(), || "a value is counted twice".into())?;
         ensure(self.best.is_none_or(|b| b < self.values.len()), || "the most frequent is not counted".into())?;
         ensure(self.best.is_some() || self.values.is_empty(), || "no most frequent".into())?;
@@ -259,13 +263,16 @@ impl Imputer {
         use crate::model::validate_state::ensure;
         self.params.clone().build().map_err(|e| format!("its parameters: {e}"))?;
         ensure(self.n_in.is_none_or(|d| d == self.numeric.len()), || "numeric columns differ in number".into())?;
+        ensure(self.seen <= MAX_COUNT, || "a count past any stream".into())?;
         ensure(self.n_in.is_some() || self.categorical.is_empty(), || "columns before any record".into())?;
         for c in &self.numeric {
             ensure(c.mean.is_finite(), || format!("a mean of {}", c.mean))?;
+            ensure(c.count <= MAX_COUNT && c.imputed <= MAX_COUNT, || "a count past any stream".into())?;
             ensure(c.counts.values.iter().all(|(v, _)| v.is_finite()), || "a counted value is not finite".into())?;
             c.counts.check()?;
         }
         for c in &self.categorical {
+            ensure(c.imputed <= MAX_COUNT, || "a count past any stream".into())?;
             c.counts.check().map_err(|e| format!("{}: {e}", c.name))?;
         }
         Ok(())
@@ -303,7 +310,7 @@ impl Imputer {
 
     fn learn_numeric(&mut self, j: usize, v: f64) {
         let c = &mut self.numeric[j];
-        c.count += 1;
+        c.count = c.count.saturating_add(1);
         c.mean += (v - c.mean) / c.count as f64;
         if self.params.strategy == ImputeStrategy::MostFrequent {
             c.counts.add(&v);
@@ -359,7 +366,7 @@ impl Imputer {
             if x[[i, j]].is_nan() {
                 x[[i, j]] = self.numeric_fill(j)?;
                 if count {
-                    self.numeric[j].imputed += 1;
+                    self.numeric[j].imputed = self.numeric[j].imputed.saturating_add(1);
                 }
                 if let Some(ind) = indicators.as_mut() {
                     ind[[i, j]] = 1.0;
@@ -370,7 +377,7 @@ impl Imputer {
             if value.is_none() {
                 *value = Some(self.categorical_fill(j));
                 if count {
-                    self.categorical[j].imputed += 1;
+                    self.categorical[j].imputed = self.categorical[j].imputed.saturating_add(1);
                 }
                 if let Some(ind) = indicators.as_mut() {
                     ind[[i, d + j]] = 1.0;

@@ -183,6 +183,10 @@ impl OneHotEncoder {
         let Some(n_in) = self.n_in else {
             return ensure(self.columns.is_empty() && self.n_out == 0, || "columns before any record".into());
         };
+        ensure(n_in <= 1 << 24, || "more numeric features than any record".into())?;
+        let bound = self.columns.len().saturating_mul(self.params.max_categories + 1);
+        ensure(n_in <= self.n_out && self.n_out - n_in <= bound, || format!("{} features out of {n_in}", self.n_out))?;
+        ensure(self.seen <= 1 << 53, || "a count past any stream".into())?;
         let mut taken = vec![false; self.n_out];
         for c in &self.columns {
             ensure(c.categories.len() == c.outputs.len(), || format!("{}: categories and columns differ", c.name))?;
