@@ -98,6 +98,9 @@ pub struct Header {
     /// The model in the model language, for a file that holds a model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<String>,
+    /// Categorical feature names, in order (records carry them beside `features`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<String>,
 }
 
 impl Header {
@@ -113,6 +116,7 @@ impl Header {
             records_seen,
             created: now(),
             spec: None,
+            categorical: Vec::new(),
         }
     }
 

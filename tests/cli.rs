@@ -371,7 +371,7 @@ fn a_bad_record_fails_with_file_line_and_column_after_flushing_the_labels_before
 
     let cases: [(&str, &str); 5] = [
         ("1,2\n", "expected 3 columns, found 2"),
-        ("1,NaN,x\n", "not a finite number"),
+        ("1,NaN,x\n", "missing value (\"NaN\")"),
         ("1,inf,x\n", "not a finite number"),
         ("1,2,zzz\n", "not one of the declared classes"),
         (&"1".repeat(300), "longer than 64 bytes"),

@@ -51,9 +51,13 @@ pub struct RunArgs {
     /// The column with the class (classifiers need it; clusterers use it for ARI).
     #[arg(long)]
     pub label_column: Option<String>,
-    /// Feature columns, comma-separated (default: every numeric column but the label and an `id` column).
+    /// Feature columns, comma-separated (default: every column but the label and an `id` column).
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
+    /// Categorical columns, comma-separated: read as text for an encoder of the model
+    /// (`onehot | ...`, `hash | ...`). Columns holding text are categorical anyway.
+    #[arg(long, value_delimiter = ',', value_name = "COLS")]
+    pub categorical: Vec<String>,
     /// The models' settings.
     #[command(flatten)]
     pub model: ModelFlags,
@@ -334,8 +338,10 @@ pub struct RunConfig {
     pub checkpoint_interval: Option<std::time::Duration>,
     /// Continue from the newest valid checkpoint.
     pub resume: bool,
-    /// The input's feature names, once it is open.
+    /// The input's numeric feature names, once it is open.
     pub features: Vec<String>,
+    /// The input's categorical feature names, once it is open.
+    pub categorical: Vec<String>,
     /// Where each model is saved, when asked.
     pub save_model: Option<PathBuf>,
     /// Keys for saved models.
@@ -499,10 +505,14 @@ impl RunConfig {
         // names keep their ids.
         let saved = models.iter().filter_map(|m| m.file.as_ref());
         let mut features = args.features;
+        let mut categorical = args.categorical;
         let mut known_classes = None;
         for (path, header) in saved {
             if features.is_none() {
-                features = Some(header.features.clone());
+                features = Some(header.features.iter().chain(&header.categorical).cloned().collect());
+                categorical.extend(
+                    header.categorical.iter().filter(|c| !categorical.contains(c)).cloned().collect::<Vec<_>>(),
+                );
             }
             if let Some(names) = &header.classes {
                 match &known_classes {
@@ -535,7 +545,12 @@ impl RunConfig {
                 }),
                 labels_from: args.labels_from,
                 quit: Arc::clone(&quit),
-                ..SourceOptions::default()
+                categorical,
+                // Missing values are let through only when every model fills them.
+                missing: models.iter().all(|m| match &m.model {
+                    Model::Classifier(c) => c.fills_missing(),
+                    Model::Clusterer(c) => c.fills_missing(),
+                }),
             },
             input: args.input,
             models,
@@ -556,6 +571,7 @@ impl RunConfig {
             save_model: args.save_model,
             keys,
             features: Vec::new(),
+            categorical: Vec::new(),
             checkpoint: args.checkpoint.map(|dir| (dir, args.checkpoint_every, args.keep_checkpoints)),
             resume: args.resume,
             checkpoint_interval: match args.checkpoint_interval {
@@ -592,6 +608,15 @@ impl RunConfig {
     pub fn execute(mut self) -> Result<RunSummary> {
         let mut source = source::open(&self.input, self.source.clone())?;
         self.features = source.feature_names().to_vec();
+        self.categorical = source.categorical_names().to_vec();
+        // Before any output: every categorical column is encoded, by stages that find theirs.
+        for m in &self.models {
+            let checked = match &m.model {
+                Model::Classifier(c) => c.check_categorical(&self.categorical, c.head().entry().name),
+                Model::Clusterer(c) => c.check_categorical(&self.categorical, c.head().entry().name),
+            };
+            checked.map_err(|why| anyhow::anyhow!("model {}: {why}", m.name))?;
+        }
         // Before any output is created or an old checkpoint removed.
         if let Some(c) = self.pipeline.watch.iter().find(|c| !self.features.contains(c)) {
             bail!("--watch {c}: not a feature of the input (features: {})", self.features.join(", "));
@@ -692,8 +717,9 @@ impl RunConfig {
                 } else {
                     path.clone()
                 };
-                let header =
+                let mut header =
                     crate::model_file::Header::for_model(model, features.clone(), outcome.summary.classes.clone());
+                header.categorical = self.categorical.clone();
                 crate::model_file::save(&target, &header, model, &self.keys)?;
                 eprintln!("model: {}", target.display());
             }

@@ -450,7 +450,7 @@ impl Scored {
         };
         let labels = match &mut self.model {
             Model::Classifier(m) if prequential == Prequential::Frozen => {
-                let labels = match m.predict(batch.x.view()) {
+                let labels = match m.predict_with(batch.x.view(), &batch.cats) {
                     Ok(p) => p.to_vec(),
                     Err(ModelError::NotFitted(_)) => vec![NO_PREDICTION; batch.len()],
                     Err(e) => return Err(model_error(e)),
@@ -469,15 +469,15 @@ impl Scored {
                 let truth = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
                 let y = ArrayView1::from(truth);
                 let labels = match prequential {
-                    Prequential::PerRow => m.learn_predict(batch.x.view(), y).map_err(model_error)?,
+                    Prequential::PerRow => m.learn_predict_with(batch.x.view(), &batch.cats, y).map_err(model_error)?,
                     Prequential::PerBatch | Prequential::Frozen => {
                         m.validate(batch.x.view(), y).map_err(model_error)?;
-                        let predicted = match m.predict(batch.x.view()) {
+                        let predicted = match m.predict_with(batch.x.view(), &batch.cats) {
                             Ok(p) => p,
                             Err(ModelError::NotFitted(_)) => ndarray::Array1::from_elem(batch.len(), NO_PREDICTION),
                             Err(e) => return Err(model_error(e)),
                         };
-                        m.partial_fit(batch.x.view(), y).map_err(model_error)?;
+                        m.partial_fit_with(batch.x.view(), &batch.cats, y).map_err(model_error)?;
                         predicted
                     }
                 };
@@ -495,7 +495,8 @@ impl Scored {
                 (labels, point)
             }
             Model::Clusterer(m) if prequential == Prequential::Frozen => {
-                let (labels, batch_inertia) = m.predict_with_inertia(batch.x.view()).map_err(model_error)?;
+                let (labels, batch_inertia) =
+                    m.predict_with_inertia_with(batch.x.view(), &batch.cats).map_err(model_error)?;
                 let labels = labels.to_vec();
                 self.clustering.update(batch_inertia, &labels, batch.y.as_deref());
                 let point = (self.clustering.mean_inertia().unwrap_or(0.0), batch_inertia / batch.len().max(1) as f64);
@@ -503,7 +504,7 @@ impl Scored {
             }
             Model::Clusterer(m) => {
                 let before = m.inertia();
-                let labels = m.learn_predict(batch.x.view()).map_err(model_error)?.to_vec();
+                let labels = m.learn_predict_with(batch.x.view(), &batch.cats).map_err(model_error)?.to_vec();
                 if !m.state_is_finite() {
                     return Err(model_error(ModelError::Overflow));
                 }

@@ -23,6 +23,7 @@ use crate::record::Categories;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 /// Distinct values a column's counts keep for `most_frequent`: past it new values
@@ -52,7 +53,7 @@ pub struct ImputerParams {
     pub strategy: ImputeStrategy,
     /// With `constant`: the value (a number for numeric columns, its text for
     /// categorical ones); unset: 0 and `"missing_value"`.
-    pub fill_value: Option<serde_json::Value>,
+    pub fill_value: Option<FillValue>,
     /// Append a 0/1 column per input column, 1 where the value was missing.
     pub add_indicator: bool,
 }
@@ -66,12 +67,76 @@ impl Default for ImputerParams {
 impl ImputerParams {
     /// Check the parameters and build an imputer that has seen nothing.
     pub fn build(self) -> Result<Imputer, ParamsError> {
-        match &self.fill_value {
-            None | Some(serde_json::Value::String(_)) => {}
-            Some(serde_json::Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {}
-            Some(other) => return Err(ParamsError::FillValue(format!("must be a number or a text, got {other}"))),
+        if let Some(FillValue::Number(v)) = self.fill_value.as_ref().filter(|v| !v.is_valid()) {
+            return Err(ParamsError::FillValue(format!("must be finite, got {v}")));
         }
         Ok(Imputer { params: self, n_in: None, numeric: Vec::new(), categorical: Vec::new(), seen: 0 })
+    }
+}
+
+/// A constant to fill with: a number or a text.
+///
+/// Written as a plain number or string in specs and JSON; in a model file (a binary
+/// format that cannot tell the two apart unaided) as a tagged value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FillValue {
+    /// A number (numeric columns; its text for categorical ones).
+    Number(f64),
+    /// A text (categorical columns; numeric ones take it only if it reads as a number).
+    Text(String),
+}
+
+/// [`FillValue`] in a binary file.
+#[derive(Serialize, Deserialize)]
+enum FillTagged {
+    Number(f64),
+    Text(String),
+}
+
+impl FillValue {
+    fn is_valid(&self) -> bool {
+        match self {
+            Self::Number(v) => v.is_finite(),
+            Self::Text(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for FillValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(v) => write!(f, "{v}"),
+            Self::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+impl Serialize for FillValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (self, s.is_human_readable()) {
+            (Self::Number(v), true) => s.serialize_f64(*v),
+            (Self::Text(t), true) => s.serialize_str(t),
+            (Self::Number(v), false) => FillTagged::Number(*v).serialize(s),
+            (Self::Text(t), false) => FillTagged::Text(t.clone()).serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FillValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return Ok(match FillTagged::deserialize(d)? {
+                FillTagged::Number(v) => Self::Number(v),
+                FillTagged::Text(t) => Self::Text(t),
+            });
+        }
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => {
+                n.as_f64().map(Self::Number).ok_or_else(|| serde::de::Error::custom("a number out of range"))
+            }
+            serde_json::Value::String(t) => Ok(Self::Text(t)),
+            other => Err(serde::de::Error::custom(format!("fill_value must be a number or a text, got {other}"))),
+        }
     }
 }
 
@@ -286,11 +351,13 @@ impl Imputer {
             ImputeStrategy::MostFrequent => Ok(c.counts.most_frequent().copied().unwrap_or(0.0)),
             ImputeStrategy::Constant => match &self.params.fill_value {
                 None => Ok(0.0),
-                Some(serde_json::Value::Number(n)) => Ok(n.as_f64().unwrap_or(0.0)),
-                Some(other) => Err(ModelError::Categorical(format!(
-                    "impute: fill_value {other} is not a number, but numeric column {} has a missing value",
-                    j + 1
-                ))),
+                Some(FillValue::Number(v)) => Ok(*v),
+                Some(FillValue::Text(t)) => t.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
+                    ModelError::Categorical(format!(
+                        "impute: fill_value {t:?} is not a number, but numeric column {} has a missing value",
+                        j + 1
+                    ))
+                }),
             },
         }
     }
@@ -299,8 +366,8 @@ impl Imputer {
     fn categorical_fill(&self, j: usize) -> Arc<str> {
         let constant = || match &self.params.fill_value {
             None => Arc::from("missing_value"),
-            Some(serde_json::Value::String(s)) => Arc::from(s.as_str()),
-            Some(other) => Arc::from(other.to_string().as_str()),
+            Some(FillValue::Text(s)) => Arc::from(s.as_str()),
+            Some(FillValue::Number(v)) => Arc::from(v.to_string().as_str()),
         };
         match self.params.strategy {
             ImputeStrategy::Constant => constant(),
@@ -549,7 +616,7 @@ mod tests {
         assert_eq!(z[[4, 0]], 1.0, "5 and 1 twice each: the smaller");
         let mut constant = ImputerParams {
             strategy: ImputeStrategy::Constant,
-            fill_value: Some(serde_json::json!(-1)),
+            fill_value: Some(FillValue::Number(-1.0)),
             add_indicator: true,
         }
         .build()
@@ -563,7 +630,7 @@ mod tests {
         assert_eq!(text(&filled.expect("categories")), ["a", "-1", "a", "-1", "-1"]);
         let text_fill = ImputerParams {
             strategy: ImputeStrategy::Constant,
-            fill_value: Some(serde_json::json!("zz")),
+            fill_value: Some(FillValue::Text("zz".into())),
             ..Default::default()
         };
         let mut text_fill = text_fill.build().expect("valid");
@@ -580,6 +647,13 @@ mod tests {
         let json = serde_json::to_value(&imp).expect("serialises");
         let back: Imputer = serde_json::from_value(json.clone()).expect("reads");
         assert_eq!(back, imp);
+        let constant = ImputerParams {
+            strategy: ImputeStrategy::Constant,
+            fill_value: Some(FillValue::Text("n/a".into())),
+            ..Default::default()
+        };
+        let binary = postcard::to_allocvec(&constant).expect("encodes");
+        assert_eq!(postcard::from_bytes::<ImputerParams>(&binary).expect("decodes"), constant, "model files");
         back.check_state().expect("consistent");
         let mut spoiled = json;
         spoiled["numeric"][0]["counts"]["best"] = serde_json::json!(1);

@@ -18,7 +18,7 @@ mod onehot;
 mod scale;
 
 pub use hash::{HashingEncoder, HashingParams, MAX_HASHED};
-pub use impute::{ImputeStrategy, ImputedCounts, Imputer, ImputerParams};
+pub use impute::{FillValue, ImputeStrategy, ImputedCounts, Imputer, ImputerParams};
 pub use onehot::{OneHotEncoder, OneHotParams, MAX_CATEGORIES};
 pub use scale::{StandardScaler, StandardScalerParams};
 

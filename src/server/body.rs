@@ -147,9 +147,11 @@ impl fmt::Display for At {
 fn refused(at: At, e: RecordError) -> ApiError {
     let message = format!("{at}: {e}");
     match e.reason() {
-        Reason::Columns { .. } | Reason::NotFinite(_) | Reason::EmptyLabel | Reason::Label(_) => {
-            ApiError::unprocessable(message)
-        }
+        Reason::Columns { .. }
+        | Reason::NotFinite(_)
+        | Reason::MissingValue(_)
+        | Reason::EmptyLabel
+        | Reason::Label(_) => ApiError::unprocessable(message),
         _ => ApiError::bad(message),
     }
 }

@@ -42,10 +42,12 @@
 //! # }
 //! ```
 
+use crate::record::Interner;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Why a record is refused, and the column to blame when there is one.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +120,13 @@ pub enum Reason {
     /// An object lacks a key the record needs.
     #[error("missing")]
     Missing,
+    /// A feature's value is missing (empty, `null`, `NA`, `NaN`, `nan`) and the model
+    /// has no imputer to fill it.
+    #[error("missing value ({0}): the model fills none (add impute, e.g. `impute | ...`)")]
+    MissingValue(String),
+    /// A categorical feature's value is an array or an object.
+    #[error("{0} is not a category")]
+    NotACategory(String),
     /// The label is not a string, a number or a boolean.
     #[error("{0} is not a label")]
     NotALabel(String),
@@ -184,13 +193,72 @@ pub fn parse_number(field: &[u8]) -> Option<f64> {
     }
 }
 
-/// Why a CSV field is not a feature's value, a finite number (the hot path only
-/// asks whether it is one).
+/// True for the texts that stand for a missing value: the empty field, `NA`, `NaN`
+/// and `nan` (surrounding spaces allowed).
+#[inline]
+pub fn is_missing(field: &[u8]) -> bool {
+    matches!(field.trim_ascii(), b"" | b"NA" | b"NaN" | b"nan")
+}
+
+/// `true` as 1 and `false` as 0 (any case, surrounding spaces allowed).
+#[inline]
+pub fn parse_bool(field: &[u8]) -> Option<f64> {
+    let field = field.trim_ascii();
+    if field.eq_ignore_ascii_case(b"true") {
+        Some(1.0)
+    } else if field.eq_ignore_ascii_case(b"false") {
+        Some(0.0)
+    } else {
+        None
+    }
+}
+
+/// A numeric CSV field that is not a finite number (the hot path only asks whether
+/// it is one): a boolean, a missing value (NaN when `missing` lets it through), or why not.
 #[cold]
-fn not_a_finite_number(field: &[u8]) -> Reason {
-    match parse_number(field) {
+fn numeric_fallback(field: &[u8], missing: bool) -> Result<f64, Reason> {
+    if let Some(b) = parse_bool(field) {
+        return Ok(b);
+    }
+    if is_missing(field) {
+        return if missing { Ok(f64::NAN) } else { Err(missing_value(field)) };
+    }
+    Err(match parse_number(field) {
         Some(v) => Reason::NotFinite(v),
         None => Reason::NotANumber(format!("{:?}", String::from_utf8_lossy(field).trim())),
+    })
+}
+
+/// A missing value refused, quoting how it was written.
+#[cold]
+fn missing_value(field: &[u8]) -> Reason {
+    Reason::MissingValue(format!("{:?}", String::from_utf8_lossy(field).trim()))
+}
+
+/// Where a record's categorical values go: after the batch's values so far, shared
+/// through the source's [`Interner`] (one per categorical column).
+pub struct CatSink<'a> {
+    /// The batch's categorical values, row-major.
+    pub values: &'a mut Vec<Option<Arc<str>>>,
+    /// Shares equal values.
+    pub interner: &'a mut Interner,
+}
+
+impl CatSink<'_> {
+    /// The value of categorical column `k` written as `text`: missing (when `missing`
+    /// lets it through), or the category.
+    #[inline]
+    fn push(&mut self, k: usize, text: &str, missing: bool) -> Result<(), Reason> {
+        let text = text.trim();
+        if is_missing(text.as_bytes()) {
+            if !missing {
+                return Err(missing_value(text.as_bytes()));
+            }
+            self.values.push(None);
+        } else {
+            self.values.push(Some(self.interner.get(k, text)));
+        }
+        Ok(())
     }
 }
 
@@ -299,7 +367,9 @@ impl Fields {
 pub struct CsvLayout {
     names: Vec<String>,
     features: Vec<usize>,
+    categorical: Vec<usize>,
     label: Option<usize>,
+    missing: bool,
 }
 
 impl CsvLayout {
@@ -307,7 +377,21 @@ impl CsvLayout {
     /// `features[k]` and the label, if any, in column `label` (columns from 0).
     pub fn new(names: Vec<String>, features: Vec<usize>, label: Option<usize>) -> Self {
         debug_assert!(features.iter().chain(&label).all(|&c| c < names.len()), "columns within the names");
-        Self { names, features, label }
+        Self { names, features, categorical: Vec::new(), label, missing: false }
+    }
+
+    /// Categorical feature `k` is in column `categorical[k]` (read as text, into a
+    /// [`CatSink`] by [`CsvLayout::decode_with`]).
+    pub fn categorical(mut self, categorical: Vec<usize>) -> Self {
+        debug_assert!(categorical.iter().all(|&c| c < self.names.len()), "columns within the names");
+        self.categorical = categorical;
+        self
+    }
+
+    /// Let missing values through (NaN, or a missing category) instead of refusing them.
+    pub fn missing(mut self, missing: bool) -> Self {
+        self.missing = missing;
+        self
     }
 
     /// The columns' names.
@@ -329,19 +413,45 @@ impl CsvLayout {
         row: &mut Vec<f64>,
         label: impl FnOnce(RawLabel<'f>) -> Result<L, String>,
     ) -> Result<Option<L>, RecordError> {
+        let (mut values, mut interner) = (Vec::new(), Interner::default());
+        self.decode_with(fields, row, &mut CatSink { values: &mut values, interner: &mut interner }, label)
+    }
+
+    /// [`CsvLayout::decode`], with the record's categorical values appended to `cats`
+    /// (left as they were when the record is refused).
+    pub fn decode_with<'f, L>(
+        &self,
+        fields: &'f Fields,
+        row: &mut Vec<f64>,
+        cats: &mut CatSink<'_>,
+        label: impl FnOnce(RawLabel<'f>) -> Result<L, String>,
+    ) -> Result<Option<L>, RecordError> {
         if fields.len() != self.names.len() {
             return Err(RecordError::new(Reason::Columns { expected: self.names.len(), found: fields.len() }));
         }
-        let start = row.len();
+        let (start, cat_start) = (row.len(), cats.values.len());
+        let refuse = |row: &mut Vec<f64>, cats: &mut CatSink<'_>, c: usize, reason: Reason| {
+            row.truncate(start);
+            cats.values.truncate(cat_start);
+            RecordError::at(c, &self.names[c], reason)
+        };
         for &c in &self.features {
             // The reason is made out of the loop: an `Option<f64>` comes back in
             // registers, a `Result` with a reason through memory.
             match parse_number(fields.get(c)) {
                 Some(v) if v.is_finite() => row.push(v),
-                _ => {
-                    row.truncate(start);
-                    return Err(RecordError::at(c, &self.names[c], not_a_finite_number(fields.get(c))));
-                }
+                _ => match numeric_fallback(fields.get(c), self.missing) {
+                    Ok(v) => row.push(v),
+                    Err(reason) => return Err(refuse(row, cats, c, reason)),
+                },
+            }
+        }
+        for (k, &c) in self.categorical.iter().enumerate() {
+            let Ok(text) = std::str::from_utf8(fields.get(c)) else {
+                return Err(refuse(row, cats, c, Reason::NotUtf8));
+            };
+            if let Err(reason) = cats.push(k, text, self.missing) {
+                return Err(refuse(row, cats, c, reason));
             }
         }
         let Some(c) = self.label else { return Ok(None) };
@@ -354,10 +464,7 @@ impl CsvLayout {
         let text = Cow::Borrowed(text.trim());
         let id =
             if text.is_empty() { Err(Reason::EmptyLabel) } else { label(RawLabel::Field(text)).map_err(Reason::Label) };
-        id.map(Some).map_err(|reason| {
-            row.truncate(start);
-            RecordError::at(c, &self.names[c], reason)
-        })
+        id.map(Some).map_err(|reason| refuse(row, cats, c, reason))
     }
 }
 
@@ -371,6 +478,9 @@ impl CsvLayout {
 /// kept, and those only as scalars; the object itself is never built.
 pub struct JsonDecoder {
     features: Vec<String>,
+    /// Which features are categorical.
+    is_categorical: Vec<bool>,
+    missing: bool,
     label: Option<String>,
     label_required: bool,
     positional: bool,
@@ -389,6 +499,8 @@ impl JsonDecoder {
     pub fn new(features: &[String]) -> Self {
         let mut decoder = Self {
             features: features.to_vec(),
+            is_categorical: vec![false; features.len()],
+            missing: false,
             label: None,
             label_required: false,
             positional: false,
@@ -399,6 +511,20 @@ impl JsonDecoder {
         };
         decoder.index();
         decoder
+    }
+
+    /// These features are categorical: read as text, into a [`CatSink`] by
+    /// [`JsonDecoder::decode_with`], in the order of the features.
+    pub fn categorical(mut self, names: &[String]) -> Self {
+        self.is_categorical = self.features.iter().map(|f| names.contains(f)).collect();
+        self
+    }
+
+    /// Let missing values (`null`, an absent key, an empty or `NA` text) through
+    /// instead of refusing them.
+    pub fn missing(mut self, missing: bool) -> Self {
+        self.missing = missing;
+        self
     }
 
     /// Every record has its label under `key`.
@@ -459,19 +585,50 @@ impl JsonDecoder {
         row: &mut Vec<f64>,
         label: impl FnOnce(RawLabel<'static>) -> Result<L, String>,
     ) -> Result<Option<L>, RecordError> {
+        let (mut values, mut interner) = (Vec::new(), Interner::default());
+        self.decode_with(row, &mut CatSink { values: &mut values, interner: &mut interner }, label)
+    }
+
+    /// [`JsonDecoder::decode`], with the record's categorical values appended to `cats`
+    /// (left as they were when the record is refused).
+    pub fn decode_with<L>(
+        &mut self,
+        row: &mut Vec<f64>,
+        cats: &mut CatSink<'_>,
+        label: impl FnOnce(RawLabel<'static>) -> Result<L, String>,
+    ) -> Result<Option<L>, RecordError> {
         let d = self.features.len();
-        let start = row.len();
+        let (start, cat_start) = (row.len(), cats.values.len());
+        let missing = self.missing;
+        let mut categorical = 0;
+        let mut take = |k: usize, name: &str, field: Option<&Field>, is_cat: bool| -> Result<(), RecordError> {
+            let at = |reason| RecordError::at(k, name, reason);
+            if is_cat {
+                let text = match field {
+                    None | Some(Field::Null) if missing => None,
+                    None => return Err(at(Reason::Missing)),
+                    Some(f) => Some(f.category().map_err(at)?),
+                };
+                match text {
+                    Some(text) => cats.push(categorical, &text, missing).map_err(at)?,
+                    None => cats.values.push(None),
+                }
+                categorical += 1;
+                return Ok(());
+            }
+            match field {
+                None if missing => row.push(f64::NAN),
+                None => return Err(at(Reason::Missing)),
+                Some(f) => row.push(f.number(missing).map_err(at)?),
+            }
+            Ok(())
+        };
         let features = match self.found {
             Some(found) if found != d => Err(RecordError::new(Reason::Columns { expected: d, found })),
-            Some(_) => self.values.iter().zip(&self.features).enumerate().try_for_each(|(k, (field, name))| {
-                row.push(field.number().map_err(|reason| RecordError::at(k, name, reason))?);
-                Ok(())
-            }),
-            None => self.slots[..d].iter().zip(&self.features).enumerate().try_for_each(|(k, (field, name))| {
-                let field = field.as_ref().ok_or_else(|| RecordError::at(k, name, Reason::Missing))?;
-                row.push(field.number().map_err(|reason| RecordError::at(k, name, reason))?);
-                Ok(())
-            }),
+            Some(_) => {
+                (0..d).try_for_each(|k| take(k, &self.features[k], Some(&self.values[k]), self.is_categorical[k]))
+            }
+            None => (0..d).try_for_each(|k| take(k, &self.features[k], self.slots[k].as_ref(), self.is_categorical[k])),
         };
         let labelled = features.and_then(|()| {
             let Some(key) = &self.label else { return Ok(None) };
@@ -484,6 +641,7 @@ impl JsonDecoder {
         });
         if labelled.is_err() {
             row.truncate(start);
+            cats.values.truncate(cat_start);
         }
         labelled
     }
@@ -504,14 +662,31 @@ enum Field {
 }
 
 impl Field {
-    /// A feature's value: a finite number.
+    /// A numeric feature's value: a finite number, a boolean as 1 or 0, or a missing
+    /// value (`null`, an empty or `NA` text) as NaN when `missing` lets it through.
     #[inline]
-    fn number(&self) -> Result<f64, Reason> {
-        match *self {
-            Self::I64(v) => Ok(v as f64),
-            Self::U64(v) => Ok(v as f64),
-            Self::F64(v) => finite(v),
+    fn number(&self, missing: bool) -> Result<f64, Reason> {
+        match self {
+            Self::I64(v) => Ok(*v as f64),
+            Self::U64(v) => Ok(*v as f64),
+            Self::F64(v) => finite(*v),
+            Self::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
+            Self::Null if missing => Ok(f64::NAN),
+            Self::Text(t) if missing && is_missing(t.as_bytes()) => Ok(f64::NAN),
+            Self::Null => Err(Reason::MissingValue("null".into())),
+            Self::Text(t) if is_missing(t.as_bytes()) => Err(missing_value(t.as_bytes())),
             _ => Err(Reason::NotANumber(self.to_string())),
+        }
+    }
+
+    /// A categorical feature's value as text: a string, or a number or boolean as JSON
+    /// writes it (`Null` is the caller's: a missing value).
+    fn category(&self) -> Result<Cow<'_, str>, Reason> {
+        match self {
+            Self::Text(t) => Ok(Cow::Borrowed(t)),
+            Self::I64(_) | Self::U64(_) | Self::F64(_) | Self::Bool(_) => Ok(Cow::Owned(self.to_string())),
+            Self::Null => Ok(Cow::Borrowed("")),
+            Self::Array | Self::Object => Err(Reason::NotACategory(self.to_string())),
         }
     }
 
@@ -802,7 +977,9 @@ mod tests {
         assert_eq!(csv(&layout, "7, 1.5 ,2, cat "), Ok((vec![2.0, 1.5], Some("cat".into()))));
         assert_eq!(csv(&layout, "7,1,2"), Err("expected 4 columns, found 3".into()));
         assert_eq!(csv(&layout, "7,oops,2,cat"), Err("column 2 (a): \"oops\" is not a number".into()));
-        assert_eq!(csv(&layout, "7,1,NaN,cat"), Err("column 3 (b): NaN is not a finite number".into()));
+        let nan = csv(&layout, "7,1,NaN,cat").expect_err("missing");
+        assert!(nan.starts_with("column 3 (b): missing value (\"NaN\"): the model fills none"), "{nan}");
+        assert_eq!(csv(&layout, "7,true, FALSE ,cat"), Ok((vec![0.0, 1.0], Some("cat".into()))), "booleans");
         assert_eq!(csv(&layout, "7,1,-inf,cat"), Err("column 3 (b): -inf is not a finite number".into()));
         assert_eq!(csv(&layout, "7,1,2, "), Err("column 4 (class): empty label".into()));
         let refusing = |line: &str| {
@@ -836,7 +1013,8 @@ mod tests {
         let cases = [
             (r#"{"a": 1, "y": "cat"}"#, "column 2 (b): missing"),
             (r#"{"a": "1", "b": 2, "y": "cat"}"#, "column 1 (a): \"1\" is not a number"),
-            (r#"{"a": null, "b": 2, "y": "cat"}"#, "column 1 (a): null is not a number"),
+            (r#"{"a": null, "b": 2, "y": "cat"}"#, "column 1 (a): missing value (null): the model fills none"),
+            (r#"{"a": "NA", "b": 2, "y": "cat"}"#, "column 1 (a): missing value (\"NA\")"),
             (r#"{"a": [1], "b": 2, "y": "cat"}"#, "column 1 (a): an array is not a number"),
             (r#"{"a": 1, "b": 2}"#, "column 3 (y): missing"),
             (r#"{"a": 1, "b": 2, "y": ""}"#, "column 3 (y): empty label"),
@@ -848,6 +1026,63 @@ mod tests {
             let got = json(&mut decoder, text).expect_err(text);
             assert!(got.starts_with(reason), "{text}: {got}");
         }
+    }
+
+    fn text_of(values: &[Option<Arc<str>>]) -> Vec<String> {
+        values.iter().map(|v| v.as_deref().map_or("<missing>".to_string(), str::to_string)).collect()
+    }
+
+    #[test]
+    fn csv_categories_and_missing_values_when_let_through() {
+        let layout =
+            CsvLayout::new(names(&["a", "city", "b", "y"]), vec![0, 2], Some(3)).categorical(vec![1]).missing(true);
+        let (mut fields, mut row, mut values, mut interner) = (Fields::new(), Vec::new(), Vec::new(), Interner::new(1));
+        for line in ["1, paris ,2,x", ",NA,nan,x", "3,rome,true,y"] {
+            fields.split(line.as_bytes()).expect("splits");
+            let mut sink = CatSink { values: &mut values, interner: &mut interner };
+            layout.decode_with(&fields, &mut row, &mut sink, |l| Ok(l.text().into_owned())).expect(line);
+        }
+        assert_eq!(row.len(), 6);
+        assert_eq!((row[0], row[1], row[4], row[5]), (1.0, 2.0, 3.0, 1.0));
+        assert!(row[2].is_nan() && row[3].is_nan(), "missing numbers are NaN");
+        assert_eq!(text_of(&values), ["paris", "<missing>", "rome"]);
+        // A refused record leaves both as they were.
+        fields.split(b"4,oslo,zz,x").expect("splits");
+        let mut sink = CatSink { values: &mut values, interner: &mut interner };
+        let refused = layout.decode_with(&fields, &mut row, &mut sink, |l| Ok(l.text().into_owned()));
+        assert_eq!(refused.map_err(|e| e.to_string()), Err("column 3 (b): \"zz\" is not a number".into()));
+        assert_eq!((row.len(), values.len()), (6, 3));
+        // Without an imputer a missing category is refused.
+        let strict = CsvLayout::new(names(&["a", "city", "b", "y"]), vec![0, 2], Some(3)).categorical(vec![1]);
+        fields.split(b"1,,2,x").expect("splits");
+        let mut sink = CatSink { values: &mut values, interner: &mut interner };
+        let refused = strict.decode_with(&fields, &mut row, &mut sink, |l| Ok(l.text().into_owned()));
+        assert!(refused.expect_err("missing").to_string().starts_with("column 2 (city): missing value"));
+    }
+
+    #[test]
+    fn json_categories_and_missing_values_when_let_through() {
+        let mut decoder =
+            JsonDecoder::new(&names(&["a", "city"])).categorical(&names(&["city"])).missing(true).label("y");
+        let (mut row, mut values, mut interner) = (Vec::new(), Vec::new(), Interner::new(1));
+        for text in [
+            r#"{"a": 1, "city": "paris", "y": 0}"#,
+            r#"{"a": null, "city": null, "y": 0}"#,
+            r#"{"city": 75, "y": 1}"#,
+            r#"{"a": true, "city": "", "y": 1}"#,
+        ] {
+            decoder.read(text.as_bytes()).expect(text);
+            let mut sink = CatSink { values: &mut values, interner: &mut interner };
+            decoder.decode_with(&mut row, &mut sink, |l| Ok(l.text().into_owned())).expect(text);
+        }
+        assert_eq!((row[0], row[3]), (1.0, 1.0));
+        assert!(row[1].is_nan() && row[2].is_nan(), "null and an absent key are missing");
+        assert_eq!(text_of(&values), ["paris", "<missing>", "75", "<missing>"]);
+        decoder.read(br#"{"a": 1, "city": [1], "y": 0}"#).expect("reads");
+        let mut sink = CatSink { values: &mut values, interner: &mut interner };
+        let refused = decoder.decode_with(&mut row, &mut sink, |l| Ok(l.text().into_owned()));
+        assert_eq!(refused.map_err(|e| e.to_string()), Err("column 2 (city): an array is not a category".into()));
+        assert_eq!((row.len(), values.len()), (4, 4), "a refused record adds nothing");
     }
 
     #[test]

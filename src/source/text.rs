@@ -8,13 +8,16 @@
 //! request bodies of `eddy serve` share. One record per line: a quoted field may
 //! not contain a newline.
 
-use super::decode::{parse_number, CsvLayout, Fields, JsonDecoder, Reason, RecordError};
+use super::decode::{
+    is_missing, parse_bool, parse_number, CatSink, CsvLayout, Fields, JsonDecoder, Reason, RecordError,
+};
 use super::{OnError, Position, Source, SourceError, SourceOptions};
-use crate::record::{Batch, LabelMap};
+use crate::record::{Batch, Categories, Interner, LabelMap};
 use ndarray::Array2;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Text formats.
@@ -57,7 +60,12 @@ pub struct TextSource {
     reader: Box<dyn BufRead + Send>,
     format: TextFormat,
     options: SourceOptions,
+    /// Numeric features.
     features: Vec<String>,
+    /// Categorical features.
+    categorical: Vec<String>,
+    cat_names: Arc<[String]>,
+    interner: Interner,
     /// CSV: the header's columns, and which hold the features and the label.
     layout: CsvLayout,
     /// NDJSON: the keys of the features and the label.
@@ -160,6 +168,9 @@ impl TextSource {
             format,
             options,
             features: Vec::new(),
+            categorical: Vec::new(),
+            cat_names: Arc::from(Vec::new()),
+            interner: Interner::default(),
             layout: CsvLayout::default(),
             json: JsonDecoder::new(&[]),
             labels,
@@ -179,15 +190,19 @@ impl TextSource {
         };
         source.resolve_columns()?;
         if source.format == TextFormat::Ndjson {
+            let all: Vec<String> = source.features.iter().chain(&source.categorical).cloned().collect();
+            let json = JsonDecoder::new(&all).categorical(&source.categorical).missing(source.options.missing);
             source.json = match &source.options.label_column {
-                Some(label) => JsonDecoder::new(&source.features).label(label),
-                None => JsonDecoder::new(&source.features),
+                Some(label) => json.label(label),
+                None => json,
             };
         }
         Ok(source)
     }
 
-    /// Read the header (CSV) and the first record, and fix the feature columns.
+    /// Read the header (CSV) and the first record, and fix the feature columns: the
+    /// named ones (`--features`) or every column but the label and an id, each numeric
+    /// or categorical (declared with `--categorical`, or text in the first record).
     fn resolve_columns(&mut self) -> Result<(), SourceError> {
         if let Some(features) = &self.options.features {
             if let Some(label) = self.options.label_column.as_ref().filter(|l| features.contains(l)) {
@@ -196,6 +211,9 @@ impl TextSource {
             if let Some((_, f)) = features.iter().enumerate().find(|(i, f)| features[..*i].contains(f)) {
                 return Err(self.schema(format!("{f:?} is named twice in --features")));
             }
+        }
+        if let Some(label) = self.options.label_column.as_ref().filter(|l| self.options.categorical.contains(l)) {
+            return Err(self.schema(format!("{label:?} is the label column: it cannot be in --categorical too")));
         }
         let header = match self.format {
             TextFormat::Csv => match self.read_header()? {
@@ -214,29 +232,117 @@ impl TextSource {
             ),
             _ => None,
         };
-        let feature_columns = match (&self.options.features, self.format) {
-            (Some(features), TextFormat::Csv) => {
-                let mut cols = Vec::new();
-                for f in features {
-                    let idx = header.iter().position(|h| h == f);
-                    cols.push(idx.ok_or_else(|| self.schema(format!("no column named {f:?} (in --features)")))?);
+        if !self.read_first_record()? {
+            // No record: the named features, all numeric but the declared ones.
+            let names = self.options.features.clone().unwrap_or_default();
+            let (cats, nums): (Vec<String>, Vec<String>) =
+                names.into_iter().partition(|n| self.options.categorical.contains(n));
+            self.features = nums;
+            self.set_categorical(cats);
+            return Ok(());
+        }
+        // Candidate columns: (CSV column, name, what the first record holds there).
+        let candidates: Vec<(usize, String, FirstValue)> = match self.format {
+            TextFormat::Csv => {
+                if let Err(e) = self.fields.split(&self.line) {
+                    // A named feature's record that cannot be split is refused with the
+                    // others; without names there is nothing to go on.
+                    if self.options.features.is_none() {
+                        return Err(self.schema(e.to_string()));
+                    }
+                    self.fields.split(b"").map_err(|e| self.schema(e.to_string()))?;
                 }
-                self.features = features.clone();
-                cols
+                let columns: Vec<usize> = match &self.options.features {
+                    Some(features) => {
+                        let mut cols = Vec::new();
+                        for f in features {
+                            let idx = header.iter().position(|h| h == f);
+                            cols.push(
+                                idx.ok_or_else(|| self.schema(format!("no column named {f:?} (in --features)")))?,
+                            );
+                        }
+                        cols
+                    }
+                    None => (0..header.len()).filter(|&i| Some(i) != label_column && !is_id(&header[i])).collect(),
+                };
+                columns
+                    .into_iter()
+                    .map(|i| {
+                        let field = if i < self.fields.len() { self.fields.get(i) } else { b"" };
+                        (i, header[i].clone(), FirstValue::of_field(field))
+                    })
+                    .collect()
             }
-            (Some(features), TextFormat::Ndjson) => {
-                self.features = features.clone();
-                Vec::new()
+            TextFormat::Ndjson => {
+                let object: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&self.line) {
+                    Ok(object) => object,
+                    // A named feature's record that cannot be read is refused with the others.
+                    Err(_) if self.options.features.is_some() => serde_json::Map::new(),
+                    Err(e) => return Err(self.schema(format!("line {}: {e}", self.line_no))),
+                };
+                match &self.options.features {
+                    Some(features) => features
+                        .iter()
+                        .map(|f| (0, f.clone(), object.get(f).map_or(FirstValue::Missing, FirstValue::of_json)))
+                        .collect(),
+                    None => object
+                        .iter()
+                        .filter(|(k, _)| Some(k.as_str()) != self.options.label_column.as_deref() && !is_id(k))
+                        .map(|(k, v)| (0, k.clone(), FirstValue::of_json(v)))
+                        .filter(|(_, _, v)| *v != FirstValue::Other)
+                        .collect(),
+                }
             }
-            (None, _) => match self.detect_features(&header, label_column)? {
-                Some(cols) => cols,
-                None => return Ok(()),
-            },
         };
+        if let Some(unknown) = self.options.categorical.iter().find(|c| !candidates.iter().any(|(_, n, _)| n == *c)) {
+            return Err(self.schema(format!("--categorical {unknown}: not a feature column of the input")));
+        }
+        let (mut numeric, mut categorical) = (Vec::new(), Vec::new());
+        for (column, name, first) in candidates {
+            if self.options.categorical.contains(&name) || first == FirstValue::Text {
+                categorical.push((column, name));
+            } else {
+                numeric.push((column, name));
+            }
+        }
+        if numeric.is_empty() && categorical.is_empty() {
+            return Err(self.schema(format!("line {}: no column to use as a feature", self.line_no)));
+        }
+        let (num_cols, num_names): (Vec<usize>, Vec<String>) = numeric.into_iter().unzip();
+        let (cat_cols, cat_names): (Vec<usize>, Vec<String>) = categorical.into_iter().unzip();
+        self.features = num_names;
+        self.set_categorical(cat_names);
         if self.format == TextFormat::Csv {
-            self.layout = CsvLayout::new(header, feature_columns, label_column);
+            self.layout =
+                CsvLayout::new(header, num_cols, label_column).categorical(cat_cols).missing(self.options.missing);
         }
         Ok(())
+    }
+
+    fn set_categorical(&mut self, names: Vec<String>) {
+        self.interner = Interner::new(names.len());
+        self.categorical = names.clone();
+        self.cat_names = Arc::from(names);
+    }
+
+    /// Read up to the first record, which is held for the first batch; false at the end
+    /// of input.
+    fn read_first_record(&mut self) -> Result<bool, SourceError> {
+        loop {
+            match self.read_line().map_err(|e| self.io_error(e))? {
+                LineStatus::Complete if self.is_blank() => self.clear_line(),
+                LineStatus::Complete => {
+                    strip_bom(&mut self.line);
+                    self.held = true;
+                    return Ok(true);
+                }
+                LineStatus::Eof => {
+                    self.ended = true;
+                    return Ok(false);
+                }
+                LineStatus::Idle => self.wait(),
+            }
+        }
     }
 
     /// Read the CSV header: the columns' names (`None` for an empty input).
@@ -261,58 +367,6 @@ impl TextSource {
         let header: Vec<String> = (0..self.fields.len()).map(|i| self.fields.name(i)).collect();
         self.clear_line();
         Ok(Some(header))
-    }
-
-    /// All numeric columns except the label (and an id), judged on the first record,
-    /// which is held for the first batch: their columns (CSV), `None` for an empty input.
-    fn detect_features(
-        &mut self,
-        header: &[String],
-        label_column: Option<usize>,
-    ) -> Result<Option<Vec<usize>>, SourceError> {
-        loop {
-            match self.read_line().map_err(|e| self.io_error(e))? {
-                LineStatus::Complete if self.is_blank() => self.clear_line(),
-                LineStatus::Complete => {
-                    strip_bom(&mut self.line);
-                    break;
-                }
-                LineStatus::Eof => {
-                    self.ended = true;
-                    return Ok(None);
-                }
-                LineStatus::Idle => self.wait(),
-            }
-        }
-        let numeric: Vec<(usize, String)> = match self.format {
-            TextFormat::Csv => {
-                self.fields.split(&self.line).map_err(|e| self.schema(e.to_string()))?;
-                (0..self.fields.len().min(header.len()))
-                    .filter(|&i| {
-                        Some(i) != label_column && !is_id(&header[i]) && parse_number(self.fields.get(i)).is_some()
-                    })
-                    .map(|i| (i, header[i].clone()))
-                    .collect()
-            }
-            TextFormat::Ndjson => {
-                let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&self.line)
-                    .map_err(|e| self.schema(format!("line {}: {e}", self.line_no)))?;
-                object
-                    .iter()
-                    .filter(|(k, v)| {
-                        Some(k.as_str()) != self.options.label_column.as_deref() && !is_id(k) && v.is_number()
-                    })
-                    .map(|(k, _)| (0, k.clone()))
-                    .collect()
-            }
-        };
-        if numeric.is_empty() {
-            return Err(self.schema(format!("line {}: no numeric column to use as a feature", self.line_no)));
-        }
-        self.held = true;
-        let (columns, names) = numeric.into_iter().unzip();
-        self.features = names;
-        Ok(Some(columns))
     }
 
     fn schema(&self, reason: String) -> SourceError {
@@ -391,19 +445,24 @@ impl TextSource {
 
     /// Append the features of the record in `self.line` to `row` (left as it was when
     /// the record is refused) and give its label id.
-    fn parse_record(&mut self, row: &mut Vec<f64>) -> Result<Option<i64>, RecordError> {
+    fn parse_record(
+        &mut self,
+        row: &mut Vec<f64>,
+        cats: &mut Vec<Option<Arc<str>>>,
+    ) -> Result<Option<i64>, RecordError> {
         let labels = &mut self.labels;
         let id = |label: super::decode::RawLabel<'_>| {
             labels.as_mut().ok_or_else(|| "no label column".to_string())?.id(&label.text())
         };
+        let mut sink = CatSink { values: cats, interner: &mut self.interner };
         match self.format {
             TextFormat::Csv => {
                 self.fields.split(&self.line)?;
-                self.layout.decode(&self.fields, row, id)
+                self.layout.decode_with(&self.fields, row, &mut sink, id)
             }
             TextFormat::Ndjson => {
                 self.json.read(&self.line)?;
-                self.json.decode(row, id)
+                self.json.decode_with(row, &mut sink, id)
             }
         }
     }
@@ -424,7 +483,7 @@ impl TextSource {
     }
 
     /// Turn `self.line` into a row of the batch being built, or reject it.
-    fn take_record(&mut self, data: &mut Vec<f64>, ids: &mut Vec<u64>, ys: &mut Vec<i64>) -> Result<(), SourceError> {
+    fn take_record(&mut self, data: &mut Rows) -> Result<(), SourceError> {
         let line_no = self.line_no;
         let id = self.next_id;
         self.next_id += 1;
@@ -432,11 +491,11 @@ impl TextSource {
             let reason = Reason::TooLong { max_bytes: self.options.max_line_bytes };
             return self.reject(RecordError::new(reason), line_no);
         }
-        match self.parse_record(data) {
+        match self.parse_record(&mut data.x, &mut data.cats) {
             Ok(label) => {
-                ids.push(id);
+                data.ids.push(id);
                 if let Some(l) = label {
-                    ys.push(l);
+                    data.ys.push(l);
                 }
                 Ok(())
             }
@@ -449,19 +508,22 @@ impl Source for TextSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
         let d = self.features.len();
         let cap = self.options.batch_size;
-        let mut data = Vec::with_capacity(cap * d);
-        let mut ids = Vec::with_capacity(cap);
-        let mut ys = Vec::with_capacity(if self.labels.is_some() { cap } else { 0 });
+        let mut data = Rows {
+            x: Vec::with_capacity(cap * d),
+            cats: Vec::with_capacity(cap * self.categorical.len()),
+            ids: Vec::with_capacity(cap),
+            ys: Vec::with_capacity(if self.labels.is_some() { cap } else { 0 }),
+        };
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
         let result = (|| {
             if self.held {
                 self.held = false;
-                self.take_record(&mut data, &mut ids, &mut ys)?;
+                self.take_record(&mut data)?;
                 self.clear_line();
             }
-            while !self.ended && ids.len() < cap {
+            while !self.ended && data.ids.len() < cap {
                 if self.options.quit.load(Ordering::Relaxed) && !self.options.follow {
                     self.ended = true;
                     break;
@@ -469,12 +531,12 @@ impl Source for TextSource {
                 match self.read_line().map_err(|e| self.io_error(e))? {
                     LineStatus::Complete => {
                         if !self.is_blank() {
-                            self.take_record(&mut data, &mut ids, &mut ys)?;
+                            self.take_record(&mut data)?;
                         }
                         self.clear_line();
                     }
                     LineStatus::Eof => self.ended = true,
-                    LineStatus::Idle if !ids.is_empty() => break,
+                    LineStatus::Idle if !data.ids.is_empty() => break,
                     LineStatus::Idle => self.wait(),
                 }
             }
@@ -484,29 +546,33 @@ impl Source for TextSource {
             out.flush()?;
         }
         // Rows read before a bad record still go downstream, so their labels are written.
-        if ids.is_empty() {
+        if data.ids.is_empty() {
             return result.map(|()| None);
         }
         if let Err(e) = result {
             self.ended = true;
             self.pending_error = Some(e);
         }
-        let x =
-            Array2::from_shape_vec((ids.len(), d), data).map_err(|e| self.schema(format!("internal shape: {e}")))?;
-        let batch = Batch {
-            seq: self.seq,
-            ids,
-            x,
-            y: self.labels.is_some().then_some(ys),
-            end_offset: self.offset,
-            ..Batch::default()
+        let n = data.ids.len();
+        let x = Array2::from_shape_vec((n, d), data.x).map_err(|e| self.schema(format!("internal shape: {e}")))?;
+        let cats = if self.categorical.is_empty() {
+            Categories::default()
+        } else {
+            Categories::new(Arc::clone(&self.cat_names), data.cats, n)
+                .map_err(|e| self.schema(format!("internal shape: {e}")))?
         };
+        let y = self.labels.is_some().then_some(data.ys);
+        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.offset };
         self.seq += 1;
         Ok(Some(batch))
     }
 
     fn feature_names(&self) -> &[String] {
         &self.features
+    }
+
+    fn categorical_names(&self) -> &[String] {
+        &self.categorical
     }
 
     fn label_map(&self) -> Option<&LabelMap> {
@@ -568,6 +634,49 @@ impl Source for TextSource {
 
     fn sync(&mut self) -> Result<(), SourceError> {
         self.rejects.as_mut().map_or(Ok(()), super::RejectsFile::sync)
+    }
+}
+
+/// A batch being read.
+struct Rows {
+    x: Vec<f64>,
+    cats: Vec<Option<Arc<str>>>,
+    ids: Vec<u64>,
+    ys: Vec<i64>,
+}
+
+/// What the first record holds in a column: how a column's kind is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FirstValue {
+    /// A number or a boolean.
+    Number,
+    /// Text: a categorical column.
+    Text,
+    /// A missing value: numeric unless declared categorical.
+    Missing,
+    /// An array or an object (NDJSON): not a feature.
+    Other,
+}
+
+impl FirstValue {
+    fn of_field(field: &[u8]) -> Self {
+        if is_missing(field) {
+            Self::Missing
+        } else if parse_number(field).is_some() || parse_bool(field).is_some() {
+            Self::Number
+        } else {
+            Self::Text
+        }
+    }
+
+    fn of_json(value: &serde_json::Value) -> Self {
+        match value {
+            serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Self::Number,
+            serde_json::Value::Null => Self::Missing,
+            serde_json::Value::String(t) if is_missing(t.as_bytes()) => Self::Missing,
+            serde_json::Value::String(_) => Self::Text,
+            _ => Self::Other,
+        }
     }
 }
 
