@@ -56,11 +56,7 @@ impl Categories {
     /// When `values` does not hold `rows × names.len()` entries.
     pub fn new(names: Arc<[String]>, values: Vec<Option<Arc<str>>>, rows: usize) -> Result<Self, String> {
         if values.len() != rows * names.len() {
-            return Err(format!(
-                "{} categorical values for {rows} records of {} columns",
-                values.len(),
-                names.len()
-            ));
+            return Err(format!("{} categorical values for {rows} records of {} columns", values.len(), names.len()));
         }
         Ok(Self { names, values, rows })
     }

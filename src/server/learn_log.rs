@@ -258,7 +258,14 @@ mod tests {
 
     fn batch(first: u64) -> Arc<Batch> {
         let x = ndarray::array![[1.0, 2.0], [3.0, 4.0]];
-        Arc::new(Batch { seq: 0, ids: vec![first, first + 1], x, y: Some(vec![0, 1]), end_offset: 0, ..Batch::default() })
+        Arc::new(Batch {
+            seq: 0,
+            ids: vec![first, first + 1],
+            x,
+            y: Some(vec![0, 1]),
+            end_offset: 0,
+            ..Batch::default()
+        })
     }
 
     /// Two frames (batches 0 and 2 together, then 4) written with `keys`; the log's length.

@@ -386,7 +386,14 @@ impl Source for NpySource {
         }
         let x = Array2::from_shape_vec((ids.len(), self.d), data)
             .map_err(|e| SourceError::Schema { source_name: self.name.clone(), reason: e.to_string() })?;
-        let batch = Batch { seq: self.seq, ids, x, y: self.y.is_some().then_some(ys), end_offset: self.row, ..Batch::default() };
+        let batch = Batch {
+            seq: self.seq,
+            ids,
+            x,
+            y: self.y.is_some().then_some(ys),
+            end_offset: self.row,
+            ..Batch::default()
+        };
         self.seq += 1;
         Ok(Some(batch))
     }

@@ -450,7 +450,14 @@ impl crate::source::Source for SynthSource {
         let ids = (self.produced..self.produced + n as u64).collect();
         self.produced += n as u64;
         self.remaining -= n as u64;
-        let batch = crate::record::Batch { seq: self.seq, ids, x, y: Some(y.to_vec()), end_offset: self.produced, ..Default::default() };
+        let batch = crate::record::Batch {
+            seq: self.seq,
+            ids,
+            x,
+            y: Some(y.to_vec()),
+            end_offset: self.produced,
+            ..Default::default()
+        };
         self.seq += 1;
         Ok(Some(batch))
     }

@@ -493,7 +493,14 @@ impl Source for TextSource {
         }
         let x =
             Array2::from_shape_vec((ids.len(), d), data).map_err(|e| self.schema(format!("internal shape: {e}")))?;
-        let batch = Batch { seq: self.seq, ids, x, y: self.labels.is_some().then_some(ys), end_offset: self.offset, ..Batch::default() };
+        let batch = Batch {
+            seq: self.seq,
+            ids,
+            x,
+            y: self.labels.is_some().then_some(ys),
+            end_offset: self.offset,
+            ..Batch::default()
+        };
         self.seq += 1;
         Ok(Some(batch))
     }
