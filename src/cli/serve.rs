@@ -85,7 +85,7 @@ pub struct ServeArgs {
     /// Delayed labels: how long a record predicted with an id waits for its label, in
     /// records predicted with ids (50000) or in seconds (3600s). Without it, records
     /// wait until the store is full.
-    #[arg(long, value_name = "RECORDS|SECONDSs")]
+    #[arg(long, value_name = "RECORDS|SECONDSs", allow_hyphen_values = true)]
     pub label_ttl: Option<String>,
 }
 

@@ -131,7 +131,7 @@ pub struct PendingInfo {
     pub late: u64,
     /// Feedback for an id not waiting (answered `unknown`).
     pub unknown: u64,
-    /// Prediction requests refused because an id was still waiting.
+    /// Prediction requests refused because one of their ids was still waiting.
     pub duplicates: u64,
     /// Learned records whose prediction at arrival was right.
     pub correct: u64,
@@ -182,6 +182,7 @@ pub struct FeedbackAnswer {
 struct SavedRef<'a> {
     store: &'a PendingStore<PendingRow>,
     correct: u64,
+    duplicates: u64,
 }
 
 /// The pending records as decoded, checked by [`Pending::restore`] before use.
@@ -190,6 +191,7 @@ struct SavedRef<'a> {
 pub struct SavedPending {
     store: PendingStore<PendingRow>,
     correct: u64,
+    duplicates: u64,
 }
 
 /// The service's pending records and delayed scores (owned by the learner thread).
@@ -198,6 +200,8 @@ pub struct Pending {
     store: PendingStore<PendingRow>,
     /// Learned records whose prediction at arrival was right.
     correct: u64,
+    /// Requests refused because an id was waiting (refused before the store sees them).
+    duplicates: u64,
     /// Changed since the last checkpoint.
     dirty: bool,
 }
@@ -211,7 +215,7 @@ fn wall_millis() -> u64 {
 impl Pending {
     /// An empty store of at most `max_pending` records, each waiting at most `ttl`.
     pub fn new(max_pending: usize, ttl: Option<Ttl>) -> Result<Self, PendingError> {
-        Ok(Self { store: PendingStore::new(max_pending, ttl)?, correct: 0, dirty: false })
+        Ok(Self { store: PendingStore::new(max_pending, ttl)?, correct: 0, duplicates: 0, dirty: false })
     }
 
     /// The tick a label comes at now: the record clock as it is, the wall clock.
@@ -225,7 +229,7 @@ impl Pending {
     }
 
     /// Keep records `x` with their `ids` and the `predictions` made for them. Refused,
-    /// with nothing changed, when an id repeats in the request or is still waiting, or
+    /// with nothing changed (but the count of duplicates), when an id repeats in the request or is still waiting, or
     /// when there are more records than the store holds.
     pub fn add(&mut self, ids: &[String], x: &Array2<f64>, predictions: &[i64]) -> Result<(), ApiError> {
         let n = ids.len();
@@ -248,6 +252,8 @@ impl Pending {
             }
             // Still waiting at this tick (one past its TTL would simply be replaced).
             if self.store.peek(id, now).is_some() {
+                self.duplicates += 1;
+                self.dirty = true;
                 return Err(ApiError::conflict(format!(
                     "record {i}: id {id:?} is already waiting for its label (send it with POST /v1/feedback first)"
                 )));
@@ -348,7 +354,7 @@ impl Pending {
             expired_capacity: c.expired_capacity,
             late: c.late,
             unknown: c.unknown,
-            duplicates: c.duplicates,
+            duplicates: c.duplicates + self.duplicates,
             correct: self.correct,
             accuracy: (c.learned > 0).then(|| self.correct as f64 / c.learned as f64),
             delay,
@@ -357,7 +363,7 @@ impl Pending {
 
     /// The state a checkpoint saves (see [`Self::saved_at_checkpoint`]).
     pub fn saved(&self) -> impl Serialize + '_ {
-        SavedRef { store: &self.store, correct: self.correct }
+        SavedRef { store: &self.store, correct: self.correct, duplicates: self.duplicates }
     }
 
     /// The state is in a checkpoint now.
@@ -381,6 +387,7 @@ impl Pending {
         let fresh = PendingStore::new(self.store.max_pending(), self.store.ttl()).map_err(|e| e.to_string())?;
         self.store = fresh.resumed(saved.store).map_err(|e| e.to_string())?;
         self.correct = saved.correct;
+        self.duplicates = saved.duplicates;
         self.dirty = false;
         Ok(())
     }
@@ -483,7 +490,7 @@ mod tests {
         assert!(e.message.starts_with("record 1: id \"a\" is already waiting"), "{}", e.message);
         let e = p.add(&ids(&["c", "d", "e", "f"]), &array![[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]], &[0; 4]);
         assert_eq!(e.expect_err("more than the store holds").status.as_u16(), 422);
-        assert_eq!(p.info(), before);
+        assert_eq!(p.info(), PendingInfo { duplicates: 1, ..before });
     }
 
     #[test]
