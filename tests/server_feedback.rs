@@ -193,7 +193,7 @@ fn waiting_records_survive_a_restart_with_checkpoint() {
 
     let server = Server::start(&args);
     let log = server.log.lock().expect("log").join("\n");
-    assert!(log.contains("3 records waiting for their labels taken up"), "{log}");
+    assert!(log.contains("records waiting for their labels, taken up: 3"), "{log}");
     assert_eq!(pending(&server), before, "the counts, scores and delays go on from where they were");
     assert_eq!(records_seen(&server), 3001);
     // A record still waiting is refused again, and feedback learns the waiting ones.

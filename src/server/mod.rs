@@ -390,7 +390,7 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         }
         if origin == *checkpoint {
             if let Some(n) = learner.restore_pending(checkpoint, &options.keys)? {
-                eprintln!("eddy serve: {n} records waiting for their labels taken up");
+                eprintln!("eddy serve: records waiting for their labels, taken up: {n}");
             }
         }
     }
