@@ -13,13 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const SENSORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sensors-sgd.eddy");
-const BLOBS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/blobs-kmeans.eddy");
-const READ: &str = "reader-token-0123456789";
-const LEARN: &str = "learner-token-0123456789";
-const ADMIN: &str = "admin-token-0123456789ab";
+pub(crate) const SENSORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sensors-sgd.eddy");
+pub(crate) const BLOBS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/blobs-kmeans.eddy");
+pub(crate) const READ: &str = "reader-token-0123456789";
+pub(crate) const LEARN: &str = "learner-token-0123456789";
+pub(crate) const ADMIN: &str = "admin-token-0123456789ab";
 
-fn temp_dir(name: &str) -> PathBuf {
+pub(crate) fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("eddy-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -27,21 +27,21 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// A running `eddy serve`; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     port: u16,
-    log: Arc<Mutex<Vec<String>>>,
+    pub(crate) log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Start with `args` (plus `--listen 127.0.0.1:0`) and wait for its address.
-    fn start(args: &[&str]) -> Self {
+    pub(crate) fn start(args: &[&str]) -> Self {
         Self::try_start(args).unwrap_or_else(|log| panic!("the service did not start:\n{log}"))
     }
 
     /// Start, or the service's output when it exits before listening.
-    fn try_start(args: &[&str]) -> Result<Self, String> {
+    pub(crate) fn try_start(args: &[&str]) -> Result<Self, String> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_eddy"));
         command.arg("serve").args(["--listen", "127.0.0.1:0"]).args(args);
         Self::spawn(command)
@@ -76,12 +76,12 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// SIGTERM, then wait for the exit.
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
+    pub(crate) fn stop(mut self) -> (std::process::ExitStatus, String) {
         let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
         assert!(sent.success());
         let status = self.child.wait().expect("exit status");
@@ -99,7 +99,7 @@ impl Drop for Server {
 }
 
 /// A client that reads error statuses as answers, not errors.
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -108,18 +108,18 @@ fn agent() -> ureq::Agent {
 }
 
 /// An answer: status and body.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     body: Vec<u8>,
     headers: Vec<(String, String)>,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     fn header(&self, name: &str) -> Option<&str> {
@@ -127,16 +127,16 @@ impl Answer {
     }
 }
 
-fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+pub(crate) fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     answer_of(r.expect("the service answers"))
 }
 
-fn answer_of(mut r: ureq::http::Response<ureq::Body>) -> Answer {
+pub(crate) fn answer_of(mut r: ureq::http::Response<ureq::Body>) -> Answer {
     let headers = r.headers().iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string())).collect();
     Answer { status: r.status().as_u16(), body: r.body_mut().read_to_vec().expect("a body"), headers }
 }
 
-fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Answer {
+pub(crate) fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Answer {
     let mut req = agent.post(url).header("Content-Type", content_type);
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
@@ -144,7 +144,7 @@ fn post(agent: &ureq::Agent, url: &str, token: Option<&str>, content_type: &str,
     answer(req.send(body))
 }
 
-fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Answer {
+pub(crate) fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Answer {
     let mut req = agent.get(url);
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
@@ -152,30 +152,30 @@ fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Answer {
     answer(req.call())
 }
 
-fn json_post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Answer {
+pub(crate) fn json_post(agent: &ureq::Agent, url: &str, token: Option<&str>, body: &Value) -> Answer {
     post(agent, url, token, "application/json", body.to_string().as_bytes())
 }
 
-fn load(path: &str) -> Model {
+pub(crate) fn load(path: &str) -> Model {
     model_file::load::<Model>(Path::new(path), "model", &Keys::default()).expect("a model file").1
 }
 
-fn classifier(model: &Model) -> &eddy::model::ClassifierModel {
+pub(crate) fn classifier(model: &Model) -> &eddy::model::ClassifierModel {
     match model {
         Model::Classifier(m) => m,
         Model::Clusterer(_) => panic!("a classifier"),
     }
 }
 
-fn i64s(v: &Value) -> Vec<i64> {
+pub(crate) fn i64s(v: &Value) -> Vec<i64> {
     v.as_array().expect("an array").iter().map(|x| x.as_i64().expect("an integer")).collect()
 }
 
-fn rows() -> Array2<f64> {
+pub(crate) fn rows() -> Array2<f64> {
     array![[21.0, 0.2, 0.4, 0.01], [68.0, 1.5, 0.8, 0.2], [95.0, 3.0, 0.95, 0.7], [30.0, 0.4, 0.5, 0.02]]
 }
 
-fn rows_json(x: &Array2<f64>) -> Value {
+pub(crate) fn rows_json(x: &Array2<f64>) -> Value {
     json!(x.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>())
 }
 
@@ -286,7 +286,7 @@ fn k_means_is_served_too() {
 }
 
 /// Status and error message of a request.
-fn refused(a: Answer) -> (u16, String) {
+pub(crate) fn refused(a: Answer) -> (u16, String) {
     let body = a.json();
     assert_eq!(body["status"].as_u64(), Some(u64::from(a.status)), "the JSON error carries the status");
     (a.status, body["error"].as_str().expect("an error message").to_string())
@@ -409,7 +409,7 @@ fn a_request_that_outlasts_the_timeout_gets_408_and_the_service_goes_on() {
     assert_eq!((health.status, health.json()["records_seen"].as_u64()), (200, Some(3000)));
 }
 
-fn tokens_file(dir: &Path, mode: u32) -> PathBuf {
+pub(crate) fn tokens_file(dir: &Path, mode: u32) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join("tokens.txt");
     std::fs::write(&path, format!("# service tokens\n{READ} read\n{LEARN} learn\n{ADMIN} admin\n")).expect("writes");
@@ -446,6 +446,9 @@ fn each_role_may_do_what_it_allows_and_no_more() {
             let call = |token: Option<&str>| match (method.as_str(), path.as_str()) {
                 ("post", "/v1/predict") => json_post(&agent, &server.url(path), token, &x),
                 ("post", "/v1/learn") => json_post(&agent, &server.url(path), token, &labelled),
+                ("post", "/v1/feedback") => {
+                    json_post(&agent, &server.url(path), token, &json!({ "ids": ["never-predicted"], "labels": [0] }))
+                }
                 ("post", _) => post(&agent, &server.url(path), token, "application/json", b""),
                 _ => get(&agent, &server.url(path), token),
             };

@@ -24,4 +24,6 @@ mod properties; // proptest invariants
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
 #[cfg(feature = "server")]
 mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, restart, fuzzing
+#[cfg(feature = "server")]
+mod server_feedback; // `eddy serve` with delayed labels: predict with ids, POST /v1/feedback, restarts
 mod util;

@@ -78,6 +78,15 @@ pub struct ServeArgs {
     /// (--cluster-events='clusters(window=5000)').
     #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "clusters")]
     pub cluster_events: Option<String>,
+    /// Delayed labels: most records predicted with ids (POST /v1/predict with "ids") that
+    /// wait for their labels (POST /v1/feedback); when full, the oldest expires.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_pending: usize,
+    /// Delayed labels: how long a record predicted with an id waits for its label, in
+    /// records predicted with ids (50000) or in seconds (3600s). Without it, records
+    /// wait until the store is full.
+    #[arg(long, value_name = "RECORDS|SECONDSs", allow_hyphen_values = true)]
+    pub label_ttl: Option<String>,
 }
 
 /// A flag in seconds, from 0 to a year (longer would overflow the clock's arithmetic).
@@ -119,6 +128,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             Some(spec) => Some(crate::drift::build_text(spec).map_err(|e| anyhow::anyhow!("--drift: {e}"))?),
             None => None,
         },
+        max_pending: args.max_pending,
+        label_ttl: args.label_ttl.as_deref().map(server::feedback::parse_label_ttl).transpose()?,
         cluster_events: match &args.cluster_events {
             Some(spec) => Some(
                 crate::drift::ClusterWatchParams::from_spec_text(spec)

@@ -364,6 +364,12 @@ impl<F> PendingStore<F> {
         self.entries.is_empty()
     }
 
+    /// The pending events (id and what the caller kept), in arrival order: for a caller
+    /// that checks what a decoded store holds.
+    pub fn pending(&self) -> impl Iterator<Item = (&str, &F)> {
+        self.pending_in_order().map(|(id, e)| (id, &e.features))
+    }
+
     /// True when an event with this id waits.
     pub fn contains(&self, id: &str) -> bool {
         self.entries.contains_key(id)
@@ -418,6 +424,14 @@ impl<F> PendingStore<F> {
         }
         self.compact();
         expired
+    }
+
+    /// What [`Self::resolve`]`(id, now)` would learn (the event's features and the
+    /// prediction made at its arrival), changing nothing: a caller that must learn
+    /// before it commits the resolution (and may fail to) looks first.
+    pub fn peek(&self, id: &str, now: Tick) -> Option<(&F, i64)> {
+        let now = Tick { record: self.clock.record.max(now.record), millis: self.clock.millis.max(now.millis) };
+        self.entries.get(id).filter(|e| !self.outlived(e.arrived, now)).map(|e| (&e.features, e.prediction))
     }
 
     /// Answer the label of event `id`, come at `now`.
@@ -1908,9 +1922,13 @@ mod tests {
                         prop_assert_eq!(&got, &naive.insert(&id, serial, (serial % 3) as i64, now));
                     }
                     3..=5 => {
+                        let peeked = s.peek(&id, now).map(|(f, p)| (*f, p));
                         let got = s.resolve(&id, now);
-                        if let Resolution::Learn { features, .. } = &got {
+                        if let Resolution::Learn { features, prediction, .. } = &got {
                             prop_assert!(naive.pending.iter().any(|p| p.2 == *features));
+                            prop_assert_eq!(peeked, Some((*features, *prediction)), "peek foretells resolve");
+                        } else {
+                            prop_assert_eq!(peeked, None, "peek foretells resolve");
                         }
                         prop_assert_eq!(got, naive.resolve(&id, now));
                     }

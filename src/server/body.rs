@@ -19,8 +19,12 @@
 //!
 //! Labels are JSON integers (class ids) or strings (class names, or integers as
 //! text); in CSV, a label that is an integer is a class id.
+//!
+//! A JSON object body may also carry `"ids"`, one per record, for delayed labels
+//! (`{"ids": [...], "features": [...]}`, see [`decode_with_ids`] and `POST /v1/feedback`).
 
 use super::ApiError;
+use crate::pipeline::pending::MAX_ID_BYTES;
 use crate::source::decode::{CsvLayout, Fields, JsonDecoder, RawLabel, Reason, RecordError};
 use ndarray::Array2;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
@@ -93,14 +97,26 @@ pub struct Shape<'a> {
 /// of small vectors (which would take many times the body's size). Of a record, only
 /// its values are kept, never the record itself.
 pub fn decode(format: Format, body: &[u8], shape: &Shape) -> Result<Records, ApiError> {
+    match decode_with_ids(format, body, shape)? {
+        (records, None) => Ok(records),
+        (_, Some(_)) => Err(ApiError::bad(
+            "\"ids\" are for POST /v1/predict (records whose labels come later, by POST /v1/feedback)".into(),
+        )),
+    }
+}
+
+/// [`decode`], and the records' `"ids"` when the body is a JSON object with them: one
+/// per record, each a string or an integer (kept as its decimal text), neither empty nor
+/// longer than [`crate::pipeline::pending::MAX_ID_BYTES`].
+pub fn decode_with_ids(format: Format, body: &[u8], shape: &Shape) -> Result<(Records, Option<Vec<String>>), ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| ApiError::bad(format!("the body is not UTF-8: {e}")))?;
     // A byte-order mark (editors on Windows write one) is not part of the records.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows = Rows::new(shape);
-    let given = match format {
+    let (given, ids) = match format {
         Format::Json => json(text, &mut rows)?,
-        Format::Ndjson => ndjson(text, &mut rows).map(|()| None)?,
-        Format::Csv => csv(text, &mut rows).map(|()| None)?,
+        Format::Ndjson => ndjson(text, &mut rows).map(|()| (None, None))?,
+        Format::Csv => csv(text, &mut rows).map(|()| (None, None))?,
     };
     let n = rows.count;
     if n == 0 {
@@ -119,10 +135,15 @@ pub fn decode(format: Format, body: &[u8], shape: &Shape) -> Result<Records, Api
             return Err(ApiError::bad(format!("{n} records but {} labels", l.len())));
         }
     }
+    if let Some(ids) = &ids {
+        if ids.len() != n {
+            return Err(ApiError::bad(format!("{n} records but {} ids: give one id per record", ids.len())));
+        }
+    }
     let d = shape.features.len();
     let x = Array2::from_shape_vec((n, d), rows.values)
         .map_err(|e| ApiError::internal(format!("records of {d} features: {e}")))?;
-    Ok(Records { x, labels })
+    Ok((Records { x, labels }, ids))
 }
 
 /// Where a record is in the body: its index from 0, and its line in NDJSON and CSV.
@@ -217,7 +238,7 @@ fn json_error(e: serde_json::Error) -> ApiError {
 
 /// Parse with `seed`; a refusal the seed made (a bad record, too many records) wins
 /// over the syntax error serde reports for it.
-fn parse_json<'de, S: DeserializeSeed<'de>>(
+pub(crate) fn parse_json<'de, S: DeserializeSeed<'de>>(
     text: &'de str,
     seed: S,
     refusal: &Cell<Option<ApiError>>,
@@ -227,13 +248,16 @@ fn parse_json<'de, S: DeserializeSeed<'de>>(
     value.map_err(|e| refusal.take().unwrap_or_else(|| json_error(e)))
 }
 
-/// The records of a JSON body, and the labels given beside them.
-fn json(text: &str, rows: &mut Rows) -> Result<Option<Vec<Label>>, ApiError> {
+/// The labels and the ids given beside a JSON body's records.
+type Beside = (Option<Vec<Label>>, Option<Vec<String>>);
+
+/// The records of a JSON body, and the labels and ids given beside them.
+fn json(text: &str, rows: &mut Rows) -> Result<Beside, ApiError> {
     let refusal = Cell::new(None);
     match text.trim_start().as_bytes().first() {
         Some(b'[') => {
             parse_json(text, RecordsSeed { rows, refusal: &refusal }, &refusal)?;
-            Ok(None)
+            Ok((None, None))
         }
         Some(b'{') => parse_json(text, ObjectSeed { rows, refusal: &refusal }, &refusal),
         Some(_) => Err(ApiError::bad(
@@ -279,26 +303,27 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
     }
 }
 
-/// `{"features": [records...], "labels": [...]}`.
+/// `{"features": [records...], "labels": [...], "ids": [...]}`.
 struct ObjectSeed<'r, 'a> {
     rows: &'r mut Rows<'a>,
     refusal: &'r Cell<Option<ApiError>>,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, '_> {
-    type Value = Option<Vec<Label>>;
+    type Value = Beside;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
-    type Value = Option<Vec<Label>>;
+    type Value = Beside;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an object with \"features\" and, to learn, \"labels\"")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut features, mut labels, mut labels_seen) = (false, None, false);
+        let (mut ids, mut ids_seen) = (None, false);
         let max = self.rows.shape.max_records;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
@@ -310,16 +335,22 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
                     labels = map.next_value_seed(Nullable(LabelsSeed { max, refusal: self.refusal }))?;
                     labels_seen = true;
                 }
-                "features" | "labels" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),
+                "ids" if !ids_seen => {
+                    ids = map.next_value_seed(Nullable(IdsSeed { max, refusal: self.refusal }))?;
+                    ids_seen = true;
+                }
+                "features" | "labels" | "ids" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),
                 other => {
-                    return Err(A::Error::custom(format!("unknown field `{other}`, expected `features` or `labels`")))
+                    return Err(A::Error::custom(format!(
+                        "unknown field `{other}`, expected `features`, `labels` or `ids`"
+                    )))
                 }
             }
         }
         if !features {
             return Err(A::Error::custom("missing field `features`"));
         }
-        Ok(labels)
+        Ok((labels, ids))
     }
 }
 
@@ -349,10 +380,85 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
     }
 }
 
+/// Ids of records (delayed labels), at most `max`: each a string or an integer (kept
+/// as its decimal text), not empty, at most [`MAX_ID_BYTES`] bytes. Taken as written:
+/// no trimming or case folding.
+pub(crate) struct IdsSeed<'r> {
+    /// The most ids.
+    pub max: usize,
+    /// Where a refusal is kept (see [`parse_json`]).
+    pub refusal: &'r Cell<Option<ApiError>>,
+}
+
+impl<'de> DeserializeSeed<'de> for IdsSeed<'_> {
+    type Value = Vec<String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IdsSeed<'_> {
+    type Value = Vec<String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of ids (strings or integers)")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut ids = Vec::new();
+        loop {
+            let at = ids.len();
+            let id = match seq.next_element_seed(IdSeed) {
+                Ok(Some(id)) => id,
+                Ok(None) => return Ok(ids),
+                Err(e) => return Err(refuse(self.refusal, ApiError::bad(format!("id {at}: {e}")))),
+            };
+            if ids.len() >= self.max {
+                return Err(refuse(self.refusal, ApiError::too_many(ids.len() + 1, self.max)));
+            }
+            if id.is_empty() || id.len() > MAX_ID_BYTES {
+                let why = if id.is_empty() { "an empty id".to_string() } else { too_long(id.len()) };
+                return Err(refuse(self.refusal, ApiError::unprocessable(format!("id {at} (record {at}): {why}"))));
+            }
+            ids.push(id);
+        }
+    }
+}
+
+fn too_long(n: usize) -> String {
+    format!("an id of {n} bytes (at most {MAX_ID_BYTES})")
+}
+
+/// One id: a string, or an integer as its decimal text.
+struct IdSeed;
+
+impl<'de> DeserializeSeed<'de> for IdSeed {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Visitor<'_> for IdSeed {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or an integer")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
 /// Labels, at most `max`.
-struct LabelsSeed<'r> {
-    max: usize,
-    refusal: &'r Cell<Option<ApiError>>,
+pub(crate) struct LabelsSeed<'r> {
+    /// The most labels.
+    pub max: usize,
+    /// Where a refusal is kept (see [`parse_json`]).
+    pub refusal: &'r Cell<Option<ApiError>>,
 }
 
 impl<'de> DeserializeSeed<'de> for LabelsSeed<'_> {

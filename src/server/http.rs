@@ -2,6 +2,7 @@
 
 use super::auth::{Role, Tokens};
 use super::body::{self, Format, Records, Shape};
+use super::feedback::{self, FeedbackAnswer, PendingInfo};
 use super::learner::{Control, Job, Live, Saved};
 use super::metrics::Metrics;
 use super::{ApiError, ServeOptions};
@@ -25,6 +26,8 @@ use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 #[derive(Clone)]
 pub struct AppState {
     live: Arc<ArcSwap<Live>>,
+    /// The pending records' description, as the learner publishes it.
+    pending: Arc<ArcSwap<PendingInfo>>,
     jobs: mpsc::Sender<Job>,
     tokens: Option<Arc<ArcSwap<Tokens>>>,
     metrics: Arc<Metrics>,
@@ -47,6 +50,7 @@ impl AppState {
     /// The state for `options`.
     pub fn new(
         live: Arc<ArcSwap<Live>>,
+        pending: Arc<ArcSwap<PendingInfo>>,
         jobs: mpsc::Sender<Job>,
         tokens: Option<Arc<ArcSwap<Tokens>>>,
         metrics: Arc<Metrics>,
@@ -66,6 +70,7 @@ impl AppState {
             bodies: Arc::new(Semaphore::new(budget_kib as usize)),
             budget_kib,
             live,
+            pending,
         }
     }
 
@@ -96,6 +101,22 @@ impl AppState {
         body: Body,
         features: &[String],
     ) -> Result<Records, ApiError> {
+        match self.admit_with_ids(headers, needed, body, features).await? {
+            (records, None) => Ok(records),
+            (_, Some(_)) => Err(ApiError::bad(
+                "\"ids\" are for POST /v1/predict (records whose labels come later, by POST /v1/feedback)".into(),
+            )),
+        }
+    }
+
+    /// [`Self::admit`], and the records' ids when the body has them.
+    async fn admit_with_ids(
+        &self,
+        headers: &HeaderMap,
+        needed: Role,
+        body: Body,
+        features: &[String],
+    ) -> Result<(Records, Option<Vec<String>>), ApiError> {
         self.authorize(headers, needed)?;
         self.records(headers, body, features).await
     }
@@ -115,7 +136,12 @@ impl AppState {
     }
 
     /// Read the body (at most `max_body` bytes) and decode it as its Content-Type says.
-    async fn records(&self, headers: &HeaderMap, body: Body, features: &[String]) -> Result<Records, ApiError> {
+    async fn records(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        features: &[String],
+    ) -> Result<(Records, Option<Vec<String>>), ApiError> {
         let format = self.format(headers)?;
         // The time limit covers receiving the body only: once a learn call is queued, it
         // is answered with what happened to it, never cut off with its outcome unknown.
@@ -124,7 +150,7 @@ impl AppState {
             .map_err(|_| ApiError::timeout(self.timeout))??;
         let max_records = self.max_records;
         if bytes.len() <= INLINE_DECODE_BYTES {
-            return body::decode(format, &bytes, &Shape { features, max_records });
+            return body::decode_with_ids(format, &bytes, &Shape { features, max_records });
         }
         // A large body takes milliseconds to decode: off the async workers, so that
         // small requests (and /healthz) keep their latency meanwhile. The decoding keeps
@@ -132,7 +158,7 @@ impl AppState {
         let features = features.to_vec();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            body::decode(format, &bytes, &Shape { features: &features, max_records })
+            body::decode_with_ids(format, &bytes, &Shape { features: &features, max_records })
         })
         .await
         .map_err(|e| ApiError::internal(format!("decoding the body: {e}")))?
@@ -175,6 +201,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/predict", post(predict))
         .route("/v1/learn", post(learn))
+        .route("/v1/feedback", post(feedback_route))
         .route("/v1/model", get(model))
         .route("/v1/snapshot.png", get(snapshot))
         .route("/v1/checkpoint", post(save))
@@ -190,9 +217,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Every route's path and its name in the metrics: a fixed set, so random paths
 /// cannot add series. The OpenAPI document describes exactly these (a test checks it).
-pub const ROUTES: [(&str, &str); 9] = [
+pub const ROUTES: [(&str, &str); 10] = [
     ("/v1/predict", "predict"),
     ("/v1/learn", "learn"),
+    ("/v1/feedback", "feedback"),
     ("/v1/model", "model"),
     ("/v1/snapshot.png", "snapshot"),
     ("/v1/checkpoint", "checkpoint"),
@@ -334,7 +362,13 @@ fn names_of(live: &Live, labels: &[i64]) -> Option<Vec<Option<String>>> {
 
 async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
     let live = state.live.load_full();
-    let records = state.admit(&headers, Role::Read, body, &live.info.features).await?;
+    let (records, ids) = state.admit_with_ids(&headers, Role::Read, body, &live.info.features).await?;
+    if ids.is_some() && matches!(live.model, Model::Clusterer(_)) {
+        return Err(ApiError::unprocessable(
+            "\"ids\" keep records for labels that come later: a clusterer learns without labels (POST /v1/learn)"
+                .into(),
+        ));
+    }
     let refused = |e: ModelError| match e {
         ModelError::NotFitted(_) => ApiError::conflict(format!("the model cannot predict yet: {e}")),
         e => ApiError::unprocessable(e.to_string()),
@@ -358,8 +392,45 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
             records_seen: None,
         },
     };
+    if let Some(ids) = ids {
+        // Kept by the learner, in the queue's order (see `feedback`); answered once kept.
+        let (reply, kept) = oneshot::channel();
+        let job = Job::Pend { ids, x: records.x, predictions: answer.labels.clone(), reply };
+        state.jobs.send(job).await.map_err(|_| ApiError::unavailable())?;
+        kept.await.map_err(|_| ApiError::unavailable())??;
+    }
     state.metrics.predicted(answer.labels.len() as u64);
     Ok(Json(answer))
+}
+
+/// `POST /v1/feedback`: labels for records predicted with ids.
+async fn feedback_route(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<FeedbackAnswer>, ApiError> {
+    state.authorize(&headers, Role::Learn)?;
+    if state.format(&headers)? != Format::Json {
+        return Err(ApiError::unsupported("a feedback body is JSON: {\"ids\": [...], \"labels\": [...]}".into()));
+    }
+    let (bytes, permit) = tokio::time::timeout(state.timeout, state.receive(body))
+        .await
+        .map_err(|_| ApiError::timeout(state.timeout))??;
+    let max = state.max_records;
+    let (ids, labels) = if bytes.len() <= INLINE_DECODE_BYTES {
+        feedback::decode_feedback(&bytes, max)?
+    } else {
+        // Off the async workers, as large record bodies are (see `records`).
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            feedback::decode_feedback(&bytes, max)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("decoding the body: {e}")))??
+    };
+    let (reply, answer) = oneshot::channel();
+    state.jobs.send(Job::Feedback { ids, labels, reply }).await.map_err(|_| ApiError::unavailable())?;
+    Ok(Json(answer.await.map_err(|_| ApiError::unavailable())??))
 }
 
 async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
@@ -375,7 +446,15 @@ async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
 
 async fn model(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     state.authorize(&headers, Role::Read)?;
-    Ok(Json(&state.live.load().info).into_response())
+    /// The model's description and the pending records'.
+    #[derive(Serialize)]
+    struct Described<'a> {
+        #[serde(flatten)]
+        info: &'a super::learner::ModelInfo,
+        pending: &'a PendingInfo,
+    }
+    let (live, pending) = (state.live.load(), state.pending.load());
+    Ok(Json(Described { info: &live.info, pending: &pending }).into_response())
 }
 
 /// Ask the learner for a checkpoint (`Ok(None)`: skipped, nothing changed).

@@ -7,6 +7,7 @@
 //! batches learned before it: none half-learned, none counted twice.
 
 use super::body::{Label, Records};
+use super::feedback::{FeedbackAnswer, Pending, PendingInfo, SavedPending};
 use super::learn_log::{Entry, LearnLog};
 use super::metrics::Metrics;
 use super::{ApiError, ServerError};
@@ -129,6 +130,27 @@ pub enum Job {
         /// Where the answer goes.
         reply: Reply,
     },
+    /// Keep records predicted with ids until their labels come (`POST /v1/predict`
+    /// with `"ids"`).
+    Pend {
+        /// One per record.
+        ids: Vec<String>,
+        /// The records.
+        x: ndarray::Array2<f64>,
+        /// The labels the live model gave them (what the caller was answered).
+        predictions: Vec<i64>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    /// Labels for records kept by `Pend` (`POST /v1/feedback`).
+    Feedback {
+        /// The records' ids.
+        ids: Vec<String>,
+        /// One per id.
+        labels: Vec<Label>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<FeedbackAnswer, ApiError>>,
+    },
     /// Anything else.
     Control(Control),
 }
@@ -186,8 +208,22 @@ struct SavedScores {
 
 /// The scores file that goes with a checkpoint file.
 pub fn scores_path_for(checkpoint: &Path) -> PathBuf {
+    beside(checkpoint, ".scores")
+}
+
+/// The body kind of the pending records saved beside a checkpoint.
+const PENDING_KIND: &str = "service-pending";
+
+/// The pending records file that goes with a checkpoint file. (A file of its own, not a
+/// field of the scores: scores files written before delayed labels keep loading, and a
+/// store of many records is read and checked apart.)
+pub fn pending_path_for(checkpoint: &Path) -> PathBuf {
+    beside(checkpoint, ".pending")
+}
+
+fn beside(checkpoint: &Path, suffix: &str) -> PathBuf {
     let mut name = checkpoint.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".scores");
+    name.push(suffix);
     checkpoint.with_file_name(name)
 }
 
@@ -218,6 +254,11 @@ pub struct Learner {
     truth_labels: std::collections::HashSet<i64>,
     /// The latest drift events (`--drift`), at most [`MAX_EVENTS`].
     events: std::collections::VecDeque<RunEvent>,
+    /// Records predicted with ids, waiting for their labels.
+    pending: Pending,
+    /// What `/v1/model` shows of them, published apart from the model (which is not
+    /// copied for a prediction that only adds pending records).
+    pending_view: Arc<ArcSwap<PendingInfo>>,
 }
 
 /// Drift events `GET /v1/events` keeps: the latest.
@@ -250,6 +291,9 @@ impl Learner {
             (None, 0) => LabelMap::discover(),
             (names, _) => LabelMap::resume(names.as_deref()),
         };
+        let pending = Pending::new(serve.max_pending, serve.label_ttl)
+            .map_err(|e| ServerError::Settings(format!("delayed labels: {e}")))?;
+        let pending_view = Arc::new(ArcSwap::from_pointee(pending.info()));
         let placeholder = Live { model: scored.model.clone(), info: placeholder_info(), events: Vec::new() };
         let live = Arc::new(ArcSwap::from_pointee(placeholder));
         let learner = Self {
@@ -267,8 +311,11 @@ impl Learner {
             max_classes,
             truth_labels: std::collections::HashSet::new(),
             events: std::collections::VecDeque::new(),
+            pending,
+            pending_view,
         };
         learner.publish();
+        learner.publish_pending();
         Ok((learner, live))
     }
 
@@ -303,6 +350,42 @@ impl Learner {
         }
         self.publish();
         Ok(true)
+    }
+
+    /// What `/v1/model` shows of the pending records, as the learner publishes it.
+    pub fn pending_view(&self) -> Arc<ArcSwap<PendingInfo>> {
+        Arc::clone(&self.pending_view)
+    }
+
+    /// Take up the pending records saved with the checkpoint at `checkpoint`, when they
+    /// belong to the model as it is now (after its learn log: the same record count).
+    /// Returns how many records wait. Refused when the checkpoint's store was set up
+    /// with other `--max-pending`/`--label-ttl` (its answers would differ), or is damaged.
+    pub fn restore_pending(&mut self, checkpoint: &Path, keys: &Keys) -> Result<Option<u64>, ServerError> {
+        let path = pending_path_for(checkpoint);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let (header, saved): (Header, SavedPending) = model_file::load(&path, PENDING_KIND, keys)?;
+        if header.records_seen != self.scored.records {
+            // Saved before a crash, and the learn log holds records learned since: some of
+            // its records may have been learned already. Nothing is learned twice.
+            eprintln!(
+                "eddy serve: {}: pending records of a model of {} records, the model has {}: they are dropped",
+                path.display(),
+                header.records_seen,
+                self.scored.records
+            );
+            return Ok(None);
+        }
+        self.pending.restore(saved, self.features.len()).map_err(|reason| {
+            ServerError::Settings(format!(
+                "{}: {reason} (start with the same --max-pending and --label-ttl, or remove the file to drop its records)",
+                path.display()
+            ))
+        })?;
+        self.publish_pending();
+        Ok(Some(self.pending.info().pending))
     }
 
     /// Open the learn log at `path` and learn again every batch it holds past the
@@ -389,6 +472,19 @@ impl Learner {
                         let answer = self.learn_contained(records);
                         group.push((reply, answer));
                     }
+                    Job::Pend { reply, .. } if reply.is_closed() => {}
+                    Job::Pend { ids, x, predictions, reply } => {
+                        self.commit(&mut group, before.take());
+                        let answer = self.pending.add(&ids, &x, &predictions);
+                        self.publish_pending();
+                        let _ = reply.send(answer);
+                    }
+                    Job::Feedback { reply, .. } if reply.is_closed() => {}
+                    Job::Feedback { ids, labels, reply } => {
+                        self.commit(&mut group, before.take());
+                        let answer = self.feedback(ids, labels);
+                        let _ = reply.send(answer);
+                    }
                     Job::Control(control) => {
                         self.commit(&mut group, before.take());
                         // A panic while checkpointing or drawing drops the reply (the
@@ -459,11 +555,8 @@ impl Learner {
     fn control(&mut self, control: Control) {
         match control {
             Control::Checkpoint { only_if_changed, reply } => {
-                let answer = if only_if_changed && self.scored.records == self.saved_records {
-                    Ok(None)
-                } else {
-                    self.checkpoint().map(Some)
-                };
+                let unchanged = self.scored.records == self.saved_records && !self.pending.dirty();
+                let answer = if only_if_changed && unchanged { Ok(None) } else { self.checkpoint().map(Some) };
                 let _ = reply.send(answer);
             }
             Control::Snapshot { reply } => {
@@ -554,15 +647,29 @@ impl Learner {
 
     fn learn(&mut self, records: Records) -> Result<Learned, ApiError> {
         injected_fault(&records.x, PANIC_IN_LEARN);
-        let n = records.x.nrows();
         let (y, labels) = match &records.labels {
             Some(given) => {
                 let (ids, labels) = self.label_ids(given)?;
-                self.check_classes(&ids)?;
                 (Some(ids), labels)
             }
             None => (None, self.labels.clone()),
         };
+        self.learn_mapped(records.x, y, labels, records.labels.as_deref())
+    }
+
+    /// Learn `x` with class ids `y` (mapped by [`Self::label_ids`] into `labels`, from
+    /// the labels `given`): the step `/v1/learn` and `/v1/feedback` share.
+    fn learn_mapped(
+        &mut self,
+        x: ndarray::Array2<f64>,
+        y: Option<Vec<i64>>,
+        labels: LabelMap,
+        given: Option<&[Label]>,
+    ) -> Result<Learned, ApiError> {
+        if let Some(ids) = &y {
+            self.check_classes(ids)?;
+        }
+        let n = x.nrows();
         match &self.scored.model {
             Model::Classifier(_) if y.is_none() => {
                 return Err(ApiError::unprocessable("learning a classifier needs a label for every record".into()))
@@ -579,7 +686,7 @@ impl Learner {
         let batch = Arc::new(Batch {
             seq: 0,
             ids: (first..first + n as u64).collect(),
-            x: records.x,
+            x,
             y,
             end_offset: 0,
             ..Batch::default()
@@ -591,7 +698,7 @@ impl Learner {
             Ok(predicted) => predicted,
             Err(e) => {
                 self.scored.model = undo;
-                return Err(self.refusal(e, records.labels.as_deref()));
+                return Err(self.refusal(e, given));
             }
         };
         let changed = (labels != self.labels).then(|| labels.clone());
@@ -603,6 +710,64 @@ impl Learner {
             log.append(batch, changed);
         }
         Ok((predicted, self.scored.records))
+    }
+
+    /// Answer labels for pending records: learn those waiting (in the order of `ids`, as
+    /// one batch through [`Self::learn_mapped`], on disk in the learn log before the
+    /// answer), then resolve every id. Refused with nothing changed when a label is
+    /// bad, the model refuses the batch, or the log cannot be written: the store is
+    /// only touched once the learning is done.
+    fn feedback(&mut self, ids: Vec<String>, given: Vec<Label>) -> Result<FeedbackAnswer, ApiError> {
+        // Every label is checked, waiting or not (on a copy of the label map: a label
+        // of an unknown id adds no class).
+        self.label_ids(&given)?;
+        let now = self.pending.labels_come();
+        let learnable: Vec<(usize, Vec<f64>)> =
+            self.pending.learnable(&ids, now).into_iter().map(|(i, row)| (i, row.x.clone())).collect();
+        let mut truth = vec![None; ids.len()];
+        if !learnable.is_empty() {
+            let d = self.features.len();
+            let values: Vec<f64> = learnable.iter().flat_map(|(_, x)| x.iter().copied()).collect();
+            let x = ndarray::Array2::from_shape_vec((learnable.len(), d), values)
+                .map_err(|e| ApiError::internal(format!("pending records of {d} features: {e}")))?;
+            let chosen: Vec<Label> = learnable.iter().map(|(i, _)| given[*i].clone()).collect();
+            let (y, labels) = self.label_ids(&chosen)?;
+            let before = (self.scored.clone(), self.labels.clone(), self.truth_labels.clone(), self.log_pending());
+            let learned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                injected_fault(&x, PANIC_IN_LEARN);
+                self.learn_mapped(x, Some(y.clone()), labels, Some(&chosen))
+            }));
+            let failed = match learned {
+                Ok(Ok(_)) => match self.log.as_mut().map_or(Ok(()), LearnLog::commit) {
+                    Ok(()) => None,
+                    Err(e) => Some(ApiError::internal(format!(
+                        "not learned: the learn log could not be written, so a crash would have lost the records: {e}"
+                    ))),
+                },
+                Ok(Err(refused)) => return Err(refused),
+                Err(_) => Some(ApiError::internal(
+                    "learning these records failed inside eddy (a bug, reported on its standard error): nothing was learned"
+                        .into(),
+                )),
+            };
+            if let Some(e) = failed {
+                (self.scored, self.labels, self.truth_labels) = (before.0, before.1, before.2);
+                if let Some(log) = &mut self.log {
+                    log.truncate_pending(before.3);
+                }
+                eprintln!("eddy serve: a feedback call was undone: {}", e.message);
+                return Err(e);
+            }
+            for ((i, _), class) in learnable.iter().zip(y) {
+                truth[*i] = Some(class);
+            }
+            self.metrics.learned(learnable.len() as u64);
+            self.collect_events();
+            self.publish();
+        }
+        let answer = self.pending.resolve(&ids, &truth, now, self.scored.records);
+        self.publish_pending();
+        Ok(answer)
     }
 
     /// The answer to a batch the model refused. Rows in the model's messages are
@@ -643,9 +808,13 @@ impl Learner {
         let scores_header = Header { kind: SCORES_KIND.into(), ..header.clone() };
         model_file::save(&scores_path_for(&target.path), &scores_header, &scores, &target.keys)
             .map_err(|e| ApiError::internal(format!("writing the checkpoint's scores: {e}")))?;
+        let pending_header = Header { kind: PENDING_KIND.into(), ..header.clone() };
+        model_file::save(&pending_path_for(&target.path), &pending_header, &self.pending.saved(), &target.keys)
+            .map_err(|e| ApiError::internal(format!("writing the checkpoint's pending records: {e}")))?;
         model_file::save(&target.path, &header, &self.scored.model, &target.keys)
             .map_err(|e| ApiError::internal(format!("writing the checkpoint: {e}")))?;
         self.saved_records = self.scored.records;
+        self.pending.saved_at_checkpoint();
         if let Some(log) = &mut self.log {
             // Harmless if it fails: the checkpoint holds these entries, and they are skipped at start.
             if let Err(e) = log.clear() {
@@ -675,6 +844,13 @@ impl Learner {
             }
             self.events.push_back(e);
         }
+    }
+
+    /// Publish the pending records' description (and their metrics).
+    fn publish_pending(&self) {
+        let info = self.pending.info();
+        self.metrics.pending(&info);
+        self.pending_view.store(Arc::new(info));
     }
 
     fn publish(&self) {

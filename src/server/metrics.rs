@@ -28,6 +28,18 @@ struct DriftLabels {
     kind: &'static str,
 }
 
+/// The label set of the pending records' counts: what became of them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The label set of a delay quantile.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuantileLabels {
+    quantile: &'static str,
+}
+
 /// Every metric the service keeps.
 pub struct Metrics {
     registry: Registry,
@@ -43,6 +55,12 @@ pub struct Metrics {
     rolling_accuracy: Gauge<f64, AtomicU64>,
     mean_inertia: Gauge<f64, AtomicU64>,
     drift_events: Family<DriftLabels, Counter>,
+    pending_records: Gauge,
+    pending_max: Gauge,
+    pending_outcomes: Family<OutcomeLabels, Gauge>,
+    delayed_accuracy: Gauge<f64, AtomicU64>,
+    delay_records: Family<QuantileLabels, Gauge>,
+    delay_seconds: Family<QuantileLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -79,7 +97,40 @@ impl Metrics {
             rolling_accuracy: Gauge::default(),
             mean_inertia: Gauge::default(),
             drift_events: Family::default(),
+            pending_records: Gauge::default(),
+            pending_max: Gauge::default(),
+            pending_outcomes: Family::default(),
+            delayed_accuracy: Gauge::default(),
+            delay_records: Family::default(),
+            delay_seconds: Family::default(),
         };
+        m.registry.register(
+            "pending_records",
+            "Records predicted with ids that wait for their labels",
+            m.pending_records.clone(),
+        );
+        m.registry.register("pending_max_records", "--max-pending", m.pending_max.clone());
+        m.registry.register(
+            "pending_outcomes",
+            "Records predicted with ids, by what became of them (learned, expired_ttl, expired_capacity), and labels \
+             answered late or unknown, and ids refused as duplicates; kept across restarts by --checkpoint",
+            m.pending_outcomes.clone(),
+        );
+        m.registry.register(
+            "model_delayed_accuracy",
+            "Accuracy of the predictions made at arrival of the records learned by /v1/feedback",
+            m.delayed_accuracy.clone(),
+        );
+        m.registry.register(
+            "label_delay_records",
+            "Label delay of the records learned by /v1/feedback, in records predicted with ids (median, p99)",
+            m.delay_records.clone(),
+        );
+        m.registry.register(
+            "label_delay_seconds",
+            "Label delay of the records learned by /v1/feedback, in seconds (median, p99)",
+            m.delay_seconds.clone(),
+        );
         m.registry.register(
             "drift_events",
             "Warnings and drifts the --drift detector signalled on the model's errors, by kind",
@@ -169,6 +220,32 @@ impl Metrics {
             }
             Scores::Clusterer { inertia, .. } => {
                 self.mean_inertia.set(inertia.unwrap_or(f64::NAN));
+            }
+        }
+    }
+
+    /// The pending records' state.
+    pub fn pending(&self, info: &super::feedback::PendingInfo) {
+        let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.pending_records.set(int(info.pending));
+        self.pending_max.set(int(info.max_pending as u64));
+        for (outcome, n) in [
+            ("learned", info.learned),
+            ("expired_ttl", info.expired_ttl),
+            ("expired_capacity", info.expired_capacity),
+            ("late", info.late),
+            ("unknown", info.unknown),
+            ("duplicate", info.duplicates),
+        ] {
+            self.pending_outcomes.get_or_create(&OutcomeLabels { outcome }).set(int(n));
+        }
+        self.delayed_accuracy.set(info.accuracy.unwrap_or(f64::NAN));
+        if let Some(d) = &info.delay {
+            for (quantile, records, seconds) in
+                [("0.5", d.records.median, d.seconds.median), ("0.99", d.records.p99, d.seconds.p99)]
+            {
+                self.delay_records.get_or_create(&QuantileLabels { quantile }).set(int(records));
+                self.delay_seconds.get_or_create(&QuantileLabels { quantile }).set(seconds);
             }
         }
     }

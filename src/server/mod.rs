@@ -19,6 +19,7 @@
 
 mod auth;
 pub mod body;
+pub mod feedback;
 mod http;
 mod learn_log;
 mod learner;
@@ -82,6 +83,12 @@ pub struct ServeOptions {
     pub cluster_events: Option<crate::drift::ClusterWatchParams>,
     /// Most distinct classes (or true labels, for a clusterer) the model may come to know.
     pub max_classes: usize,
+    /// Most records predicted with ids that wait for their labels (`--max-pending`);
+    /// when full, the oldest expires to make room.
+    pub max_pending: usize,
+    /// How long a record predicted with an id waits for its label (`--label-ttl`), in
+    /// records predicted with ids or in milliseconds; `None`: until the store is full.
+    pub label_ttl: Option<crate::pipeline::pending::Ttl>,
 }
 
 impl Default for ServeOptions {
@@ -104,6 +111,8 @@ impl Default for ServeOptions {
             max_classes: 1000,
             drift: None,
             cluster_events: None,
+            max_pending: 100_000,
+            label_ttl: None,
         }
     }
 }
@@ -379,7 +388,13 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         if batches > 0 {
             eprintln!("eddy serve: learned {records} records again ({batches} batches) from {}", log.display());
         }
+        if origin == *checkpoint {
+            if let Some(n) = learner.restore_pending(checkpoint, &options.keys)? {
+                eprintln!("eddy serve: records waiting for their labels, taken up: {n}");
+            }
+        }
     }
+    let pending = learner.pending_view();
     // Room for a few batches: enough to keep the learner busy, few enough that
     // memory stays bounded when learn traffic outruns it.
     let (jobs, queue) = tokio::sync::mpsc::channel(16);
@@ -388,7 +403,8 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         .spawn(move || learner.run(queue))
         .map_err(ServerError::Runtime)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServerError::Runtime)?;
-    let state = http::AppState::new(Arc::clone(&live), jobs.clone(), tokens.clone(), Arc::clone(&metrics), &options);
+    let state =
+        http::AppState::new(Arc::clone(&live), pending, jobs.clone(), tokens.clone(), Arc::clone(&metrics), &options);
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
