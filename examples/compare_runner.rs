@@ -15,7 +15,7 @@ use eddy::drift::Signal;
 use eddy::metrics::{adjusted_rand_index, ClassificationMetrics};
 use eddy::model::registry;
 use eddy::model::{ClassifierModel, Loss, MiniBatchKMeans, Model, SgdClassifier};
-use eddy::source::{Source, SynthSource, SynthSpec};
+use eddy::source::{Source, SourceOptions, SynthSource, SynthSpec};
 use eddy::{OnlineClassifier, OnlineClusterer, NO_PREDICTION};
 use ndarray::{concatenate, s, Array1, Array2, Axis};
 use ndarray_npy::{read_npy, write_npy};
@@ -203,7 +203,16 @@ fn run_spec(text: &str, x: &Array2<f64>, y: &Array1<i64>, rest: &[String]) -> Re
 /// and `Y.npy` (int64).
 fn synth(input: &str, x_path: &str, y_path: &str) -> Result<()> {
     let spec = SynthSpec::parse(input.strip_prefix("synth:").unwrap_or(input)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut source = SynthSource::new(spec, 65_536, Default::default());
+    let options = SourceOptions { batch_size: 65_536, ..SourceOptions::default() };
+    let mut source = SynthSource::new(spec, &options)?;
+    if !source.categorical_names().is_empty() {
+        // .npy holds numbers only: dropping the categories would change the task.
+        bail!(
+            "{input} has categorical columns ({}), which .npy cannot hold; read it with `eddy run {input} ...` \
+             instead",
+            source.categorical_names().join(", ")
+        );
+    }
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     while let Some(b) = source.next_batch()? {
         ys.extend(b.y.context("generated records carry labels")?);

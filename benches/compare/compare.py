@@ -17,6 +17,12 @@ accuracy, records/s), and River's drift detectors beside eddy's on streams with 
 change points (delay to detection, missed changes, false alarms per 100k values,
 updates/s, and whether the drift indices are the same).
 
+A mixed-type table (``--no-mixed`` skips it, ``--only-mixed`` runs it alone) runs
+River's one-hot, scaler and logistic regression pipeline beside ``eddy run`` with
+``onehot | scale | sgd(...)`` on a CSV of card transactions (numeric, boolean and
+categorical columns, new categories half way), and again with 5% of the values
+missing and an imputer in front on both sides.
+
 Timing: ``time.perf_counter()`` around the learning loop only. The data is
 already in memory as numpy arrays; for River the rows are converted to dicts
 *before* the timed loop. Final-model evaluations (ARI labels, inertia) are not
@@ -842,6 +848,308 @@ def detector_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- mixed types
+
+# The mixed-type table (issue 13): one-hot encoded categories, scaled, logistic regression,
+# on a stream of card transactions (examples/data/make_transactions.py, the design of eddy's
+# `synth:mixed`). Both systems read the same CSV file.
+MIXED_SPECS = {
+    "complete": "onehot | scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)",
+    "missing": "impute | onehot | scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)",
+}
+MIXED_RIVER = {
+    "complete": "TransformerUnion(Select(*cats) | OneHotEncoder(), Select(*nums)) | StandardScaler() "
+                "| LogisticRegression()",
+    "missing": "StatImputer(*[(c, stats.Mean()) for c in nums], *[(c, stats.Mode(k=-1)) for c in cats]) "
+               "| the same",
+    "numeric-only": "Select(*nums) | StandardScaler() | LogisticRegression()",
+}
+MIXED_STAGES = {"complete": ("onehot",), "missing": ("impute", "onehot")}
+
+
+def load_transactions_module():
+    """examples/data/make_transactions.py, imported from its path (it is not a package)."""
+    import importlib.util
+
+    path = REPO_ROOT / "examples" / "data" / "make_transactions.py"
+    spec = importlib.util.spec_from_file_location("make_transactions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_transactions(path: Path, mt) -> tuple[list[dict], np.ndarray]:
+    """The CSV as River's rows (missing = None; `returning` true/false = 1.0/0.0) and labels."""
+    import csv
+
+    rows, labels = [], []
+    with open(path, newline="") as f:
+        for rec in csv.DictReader(f):
+            row = {}
+            for c in mt.NUMERIC:
+                v = rec[c]
+                row[c] = None if v == "" else (1.0 if v == "true" else 0.0 if v == "false" else float(v))
+            for c in mt.CATEGORICAL:
+                row[c] = rec[c] or None
+            rows.append(row)
+            labels.append(int(rec[mt.LABEL]))
+    return rows, np.array(labels, dtype=np.int64)
+
+
+def river_mixed_model(variant: str, mt):
+    from river import compose, linear_model, preprocessing, stats
+
+    cats, nums = mt.CATEGORICAL, mt.NUMERIC
+    if variant == "numeric-only":
+        return compose.Select(*nums) | preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    # One-hot on the categories beside the numbers as they are, then the scaler on every
+    # column (the one-hot ones too), then River's default logistic regression: eddy's
+    # `onehot | scale | sgd(...)`, whose scaler also sees the one-hot columns.
+    model = (compose.TransformerUnion(compose.Select(*cats) | preprocessing.OneHotEncoder(),
+                                      compose.Select(*nums))
+             | preprocessing.StandardScaler() | linear_model.LogisticRegression())
+    if variant == "missing":
+        # Running mean for numbers, most frequent value for categories (eddy's `impute`
+        # default). Mode's default k=25 would count only the first 25 merchants seen.
+        imputer = preprocessing.StatImputer(*[(c, stats.Mean()) for c in nums],
+                                            *[(c, stats.Mode(k=-1)) for c in cats])
+        model = imputer | model
+    return model
+
+
+def river_mixed(variant: str, rows: list[dict], y: np.ndarray, budget: float, mt,
+                learn_during_predict: bool = False) -> dict:
+    """River's pipeline, prequentially (``predict_one`` then ``learn_one``), within ``budget``."""
+    import contextlib
+
+    from river import compose
+
+    model = river_mixed_model(variant, mt)
+    targets = y.tolist()
+    predicted: list = []
+    chunk = 1000
+    ctx = compose.learn_during_predict() if learn_during_predict else contextlib.nullcontext()
+    with ctx:
+        t0 = time.perf_counter()
+        for lo in range(0, len(rows), chunk):
+            for row, target in zip(rows[lo:lo + chunk], targets[lo:lo + chunk]):
+                predicted.append(model.predict_one(row))
+                model.learn_one(row, target)
+            if time.perf_counter() - t0 > budget:
+                break
+        seconds = time.perf_counter() - t0
+    done = len(predicted)
+    pred = np.fromiter(predicted, dtype=np.int64, count=done)
+    return {
+        "system": "river-ldp" if learn_during_predict else "river",
+        "model": MIXED_RIVER[variant] + (" in compose.learn_during_predict()" if learn_during_predict else ""),
+        "records": done,
+        "seconds": seconds,
+        "records_per_second": done / seconds if seconds > 0 else float("nan"),
+        "accuracy": float((pred == y[:done]).mean()) if done else float("nan"),
+        "stopped_by_budget": done < len(rows),
+        "predictions": pred,
+    }
+
+
+def default_eddy() -> Path:
+    target = os.environ.get("CARGO_TARGET_DIR")
+    base = Path(target) if target else REPO_ROOT / "target"
+    if not base.is_absolute():
+        base = REPO_ROOT / base
+    return base / "release" / "eddy"
+
+
+def eddy_missing_stages(eddy: Path, stages: tuple[str, ...], timeout: float) -> list[str] | None:
+    """The stages of ``stages`` that ``eddy model list`` does not know (None: it did not run)."""
+    try:
+        proc = subprocess.run([str(eddy), "model", "list"], capture_output=True, text=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"eddy: `{eddy} model list` failed: {exc}", file=sys.stderr)
+        return None
+    if proc.returncode != 0:
+        print(f"eddy: `{eddy} model list` failed:\n{proc.stderr.strip()}", file=sys.stderr)
+        return None
+    known = {line.split(" ", 1)[0] for line in proc.stdout.splitlines() if line and not line[0].isspace()}
+    return [s for s in stages if s not in known]
+
+
+def eddy_mixed(eddy: Path, variant: str, csv_path: Path, label: str, timeout: float,
+               extra: list[str]) -> dict | None:
+    """``eddy run`` on the CSV: accuracy and records/s from its summary, labels from its .npy."""
+    pp = OUT / f"mixed.{variant}.pred.npy"
+    sp = OUT / f"mixed.{variant}.summary.json"
+    spec = MIXED_SPECS[variant]
+    cmd = [str(eddy), "run", str(csv_path), "--label-column", label, "--classes", "0,1",
+           "--model", spec, "--labels-out", str(pp), "--summary-json", str(sp), "--quiet", *extra]
+    print("eddy: " + " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"eddy: timed out after {timeout:.0f}s (mixed {variant})", file=sys.stderr)
+        return None
+    if proc.returncode != 0:
+        print(f"eddy: `eddy run` failed for mixed {variant} (exit {proc.returncode}):\n"
+              f"{proc.stderr.strip()}", file=sys.stderr)
+        return None
+    try:
+        summary = json.loads(sp.read_text())
+        metrics = summary["models"][0]["metrics"]
+        pred = np.load(pp).reshape(-1).astype(np.int64)
+    except (OSError, KeyError, IndexError, ValueError) as exc:
+        print(f"eddy: could not read the summary {sp} or the labels {pp}: {exc!r}", file=sys.stderr)
+        return None
+    return {
+        "system": "eddy",
+        "model": spec,
+        "records": summary["records"],
+        "seconds": summary["seconds"],
+        "records_per_second": summary["records_per_second"],
+        "accuracy": metrics["accuracy"],
+        "predictions": pred,
+    }
+
+
+def mixed_rows(args) -> tuple[list[dict], list[str], str]:
+    """Write the streams, run River and eddy on them; the rows, notes and eddy's status."""
+    mt = load_transactions_module()
+    n = args.mixed_records
+    new_at = n // 2 if args.mixed_new_at is None else args.mixed_new_at
+    variants = {"complete": 0.0}
+    if args.mixed_missing > 0:
+        variants["missing"] = args.mixed_missing
+    notes = [f"stream: examples/data/make_transactions.py's generator (the design of eddy's "
+             f"synth:mixed), {n:,} records, seed {args.seed}, a new country and 20 new merchants "
+             f"from record {new_at:,}; label column `{mt.LABEL}`"]
+    eddy = None if args.no_eddy else (args.eddy or default_eddy())
+    eddy_status = "skipped (--no-eddy)"
+    if eddy is not None:
+        if not eddy.is_file():
+            eddy_status = f"eddy binary not found at {eddy}"
+            print(f"\n*** eddy: no binary at {eddy}: build it with `cargo build --release --bin eddy` "
+                  "or pass --eddy PATH. The mixed-type table shows River only.\n", file=sys.stderr)
+            eddy = None
+        else:
+            eddy_status = "ok"
+    rows = []
+    for variant, missing in variants.items():
+        path = OUT / f"mixed.{variant}.csv"
+        mt.write_csv(mt.generate(n, args.seed, missing, new_at), path)
+        records, y = read_transactions(path, mt)
+        stream = f"mixed ({missing:.0%} missing)" if missing else "mixed"
+        share = sum(v is None for r in records for v in r.values()) / max(len(records) * 7, 1)
+        notes.append(f"{stream}: {path.relative_to(REPO_ROOT)}, {y.mean():.1%} of labels 1, "
+                     f"{share:.2%} of feature values missing; always predicting 0 scores "
+                     f"{1 - y.mean():.4f}")
+        if eddy is not None:
+            absent = eddy_missing_stages(eddy, MIXED_STAGES[variant], args.runner_timeout)
+            if absent:
+                eddy_status = (f"eddy at {eddy} has no {' or '.join(f'`{s}`' for s in absent)} "
+                               "stage (issue 13's encoders and imputer are not in this build)")
+                print(f"\n*** eddy: {eddy_status}: its mixed-type rows are not run.\n", file=sys.stderr)
+            elif absent is not None:
+                res = eddy_mixed(eddy, variant, path, mt.LABEL, args.runner_timeout,
+                                 shlex.split(args.eddy_run_args))
+                if res is None:
+                    eddy_status = "eddy run failed (see stderr)"
+                else:
+                    rows.append({**res, "stream": stream, "variant": variant, "y": y})
+        if args.no_river:
+            continue
+        river_variants = [(variant, False)]
+        if variant == "complete":
+            river_variants.append(("numeric-only", False))
+            if not args.no_river_ldp:
+                river_variants.append((variant, True))
+        for v, ldp in river_variants:
+            print(f"river: {MIXED_RIVER[v]}{' (learn_during_predict)' if ldp else ''} on {stream} "
+                  f"({args.river_budget:g}s budget) ...", file=sys.stderr)
+            res = river_mixed(v, records, y, args.river_budget, mt, learn_during_predict=ldp)
+            if v == "numeric-only":
+                res["system"] = "river-numeric-only"
+            rows.append({**res, "stream": stream, "variant": variant, "y": y})
+            if res["stopped_by_budget"]:
+                notes.append(f"{stream}: River ({res['system']}) stopped after {res['records']:,} of "
+                             f"{len(records):,} records ({args.river_budget:g}s budget)")
+    return rows, notes, eddy_status
+
+
+MIXED_SYSTEMS = ("eddy", "river", "river-ldp", "river-numeric-only")
+
+
+def mixed_tables(rows: list[dict]) -> tuple[str, str]:
+    """The side-by-side table, and eddy's predictions against River's (when eddy ran)."""
+    head = ["stream", "system", "model", "records", "records/s", "prequential accuracy",
+            "accuracy on River's records", "eddy/River records/s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    mhead = ["stream", "records compared", "vs", "predictions that differ", "accuracy eddy",
+             "accuracy River"]
+    mlines = ["| " + " | ".join(mhead) + " |", "|" + "|".join(["---"] * len(mhead)) + "|"]
+    for stream in dict.fromkeys(r["stream"] for r in rows):
+        by = {r["system"]: r for r in rows if r["stream"] == stream}
+        river = by.get("river")
+        n_r = river["records"] if river else None
+        for system in MIXED_SYSTEMS:
+            r = by.get(system)
+            if r is None:
+                continue
+            y = r["y"]
+            on_prefix = "n/a"
+            if n_r and len(r["predictions"]) >= n_r:
+                on_prefix = fmt_float(float((r["predictions"][:n_r] == y[:n_r]).mean()))
+            ratio = "-"
+            if system == "eddy" and river and river.get("records_per_second"):
+                ratio = f"{r['records_per_second'] / river['records_per_second']:.0f}x"
+            lines.append("| " + " | ".join([
+                stream, system, "`" + r["model"].replace("|", "\\|") + "`", fmt_int(r["records"]),
+                fmt_int(r["records_per_second"]), fmt_float(r["accuracy"]), on_prefix, ratio,
+            ]) + " |")
+        eddy = by.get("eddy")
+        for other in ("river", "river-ldp"):
+            r = by.get(other)
+            if eddy is None or r is None:
+                continue
+            n = min(len(r["predictions"]), len(eddy["predictions"]))
+            pe, pr, yy = eddy["predictions"][:n], r["predictions"][:n], eddy["y"][:n]
+            mlines.append("| " + " | ".join([
+                stream, fmt_int(n), other, fmt_int(int((pe != pr).sum())),
+                fmt_float(float((pe == yy).mean()), 6), fmt_float(float((pr == yy).mean()), 6),
+            ]) + " |")
+    return "\n".join(lines), "\n".join(mlines) if len(mlines) > 2 else ""
+
+
+def run_mixed(args) -> dict:
+    """The mixed-type section: run, print, and what goes into results.json."""
+    rows, notes, status = mixed_rows(args)
+    md, match_md = mixed_tables(rows)
+    print()
+    print("Mixed types (one-hot categories, scaled, logistic regression), prequential, one record "
+          "at a time:")
+    print()
+    print(md)
+    if match_md:
+        print()
+        print("eddy against River, prediction by prediction:")
+        print()
+        print(match_md)
+    print()
+    for note in notes:
+        print(f"- {note}")
+    print("- eddy's records/s is `eddy run`'s (the summary's): the whole run, CSV parsing "
+          "included; River's covers its learning loop only (rows parsed before it).")
+    print(f"- eddy (mixed types): {status}.")
+    return {
+        "mixed": [{k: v for k, v in r.items() if k not in ("predictions", "y")} for r in rows],
+        "mixed_markdown": md,
+        "mixed_match_markdown": match_md,
+        "mixed_notes": notes,
+        "mixed_eddy": status,
+        "mixed_specs": MIXED_SPECS,
+        "mixed_river": MIXED_RIVER,
+    }
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -954,6 +1262,17 @@ def logreg_table(results: list[dict], y_of: dict[str, np.ndarray]) -> tuple[str,
 # --------------------------------------------------------------------------- main
 
 
+def versions() -> dict:
+    """Versions of Python and the libraries the comparison uses."""
+    out = {"python": platform.python_version(), "numpy": np.__version__}
+    for name, module in (("scikit-learn", "sklearn"), ("river", "river")):
+        try:
+            out[name] = __import__(module).__version__
+        except ImportError:  # pragma: no cover
+            out[name] = None
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=200_000, help="records per stream")
@@ -1002,11 +1321,43 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds each River detector may run: it stops after the 1000-value chunk "
                          "in which the budget ran out, and both sides are scored on what it saw "
                          "(River's KSWIN updates about 2,000 values/s; default %(default)s)")
+    ap.add_argument("--no-mixed", action="store_true", help="skip the mixed-type table")
+    ap.add_argument("--only-mixed", action="store_true",
+                    help="run the mixed-type table only (writes out/results-mixed.json)")
+    ap.add_argument("--mixed-records", type=int, default=50_000,
+                    help="records of the mixed-type streams (default %(default)s; River's one-hot "
+                         "pipeline runs at about 1,000-3,000 records/s)")
+    ap.add_argument("--mixed-missing", type=float, default=0.05,
+                    help="share of missing feature values in the second mixed-type stream, with an "
+                         "imputer on both sides (0 skips it; default %(default)s)")
+    ap.add_argument("--mixed-new-at", type=int, default=None,
+                    help="record from which the mixed-type streams bring a new country and new "
+                         "merchants (default: half way)")
+    ap.add_argument("--eddy", type=Path, default=None,
+                    help="the eddy binary for the mixed-type table (default: <repo>/target/release/"
+                         "eddy, honouring CARGO_TARGET_DIR)")
+    ap.add_argument("--eddy-run-args", default="",
+                    help="more arguments for `eddy run` in the mixed-type table, e.g. "
+                         "'--categorical country,device,merchant'")
     args = ap.parse_args(argv)
     if args.records < args.batch_size:
         ap.error("--records must be at least --batch-size")
+    if not 0.0 <= args.mixed_missing < 1.0:
+        ap.error("--mixed-missing must be in [0, 1)")
 
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.only_mixed:
+        report = {
+            "config": {"mixed_records": args.mixed_records, "seed": args.seed,
+                       "mixed_missing": args.mixed_missing, "mixed_new_at": args.mixed_new_at,
+                       "river_budget": args.river_budget},
+            "versions": versions(),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            **run_mixed(args),
+        }
+        (OUT / "results-mixed.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nwrote {OUT / 'results-mixed.json'}", file=sys.stderr)
+        return 0
     t0 = time.perf_counter()
     streams = {
         "blobs": make_blobs(args.records, args.seed),
@@ -1220,6 +1571,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- eddy's updates/s: the median of {args.drift_repeats} run(s) of `compare_runner "
                   "detect`; River's: one run, `update` then `drift_detected` per value.")
 
+    mixed = {} if args.no_mixed else run_mixed(args)
+
     def strip(rows):
         return [{k: ({kk: vv for kk, vv in v.items() if kk not in ("drifts", "warnings")}
                      if isinstance(v, dict) else v) for k, v in r.items()} for r in rows]
@@ -1256,6 +1609,7 @@ def main(argv: list[str] | None = None) -> int:
         "detectors": strip(det_rows),
         "detectors_markdown": detect_md,
         "detector_notes": det_notes,
+        **mixed,
     }
     (OUT / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {OUT / 'results.json'}", file=sys.stderr)

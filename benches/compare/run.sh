@@ -23,8 +23,9 @@ for arg in "$@"; do
 done
 
 if [[ "$skip_eddy" == 0 ]]; then
-    echo "run.sh: cargo build --release --example compare_runner" >&2
-    if ! (cd "$ROOT" && cargo build --release --example compare_runner); then
+    # The runner for the .npy tasks, and the eddy binary for the mixed-type table (CSV).
+    echo "run.sh: cargo build --release --example compare_runner --bin eddy" >&2
+    if ! (cd "$ROOT" && cargo build --release --example compare_runner --bin eddy); then
         echo "run.sh: WARNING: building the eddy runner failed; continuing without a fresh build" >&2
     fi
 fi

@@ -24,7 +24,10 @@ pub struct RunArgs {
     /// standard input, or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
     /// (`synth:blobs?n=&d=&k=&std=&drift=&move_at=&appear_at=&vanish_at=&seed=`: at record
     /// `move_at` centre 0 jumps, the last centre starts at `appear_at`, centre 1 stops at
-    /// `vanish_at`; also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`).
+    /// `vanish_at`; also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`,
+    /// and `synth:mixed?n=&missing=&new_at=&seed=`: transactions with numeric, boolean and
+    /// categorical columns, a share `missing` of values missing (the model needs `impute`),
+    /// a new country and new merchants from record `new_at`).
     pub input: String,
     /// A model in the model language, e.g. 'scale | sgd(loss=log_loss, eta0=0.01,
     /// learning_rate=constant)' or 'minibatch-kmeans(n_clusters=3)'; `eddy model list`

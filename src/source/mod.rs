@@ -187,7 +187,7 @@ pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, Sour
     if let Some(spec) = input.strip_prefix("synth:") {
         let spec =
             SynthSpec::parse(spec).map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;
-        return Ok(Box::new(SynthSource::new(spec, options.batch_size, options.quit)));
+        return Ok(Box::new(SynthSource::new(spec, &options)?));
     }
     let lower = input.to_ascii_lowercase();
     if lower.ends_with(".npy") {

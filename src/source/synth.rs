@@ -5,11 +5,20 @@
 //!   (`move_at`), one that starts late (`appear_at`), one that stops (`vanish_at`).
 //! - [`Hyperplane`]: a rotating hyperplane, gradual concept drift (Hulten et al., 2001).
 //! - [`Sea`]: the SEA concepts, abrupt drift (Street and Kim, 2001).
+//! - [`Mixed`]: card transactions of mixed types (numeric, categorical and boolean
+//!   columns, optionally some missing values) whose 0/1 label depends mostly on the
+//!   categories; from a given record, new categories appear (`new_at`).
+//!
+//! Generators without categorical columns leave [`Batch::cats`](crate::record::Batch::cats)
+//! empty; `mixed` fills it and names its columns in
+//! [`Source::categorical_names`](crate::source::Source::categorical_names).
 
+use crate::record::Categories;
 use ndarray::{Array1, Array2};
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::sync::Arc;
 
 /// A labelled batch: features and the true class (or cluster) of each row.
 pub type LabelledBatch = (Array2<f64>, Array1<i64>);
@@ -242,10 +251,197 @@ impl Sea {
     }
 }
 
+/// Countries of [`Mixed`]: (value, share, effect on the log-odds of the label).
+const COUNTRIES: [(&str, f64, f64); 8] = [
+    ("US", 0.34, -1.2),
+    ("GB", 0.14, -0.8),
+    ("DE", 0.12, -1.6),
+    ("FR", 0.10, -0.5),
+    ("IN", 0.10, 0.8),
+    ("BR", 0.08, 1.5),
+    ("NG", 0.06, 2.6),
+    ("JP", 0.06, -2.2),
+];
+/// The country that appears at `new_at`: (value, share from then on, effect).
+const NEW_COUNTRY: (&str, f64, f64) = ("ZZ", 0.10, 2.5);
+/// Devices of [`Mixed`]: (value, share, effect).
+const DEVICES: [(&str, f64, f64); 3] = [("desktop", 0.45, -1.0), ("mobile", 0.45, 0.6), ("tablet", 0.10, 1.6)];
+/// Merchants before `new_at` (`m000`..`m199`), drawn with Zipf-like weights `1 / (k + 1)^1.1`.
+const MERCHANTS: usize = 200;
+/// Merchants that appear at `new_at` (`m200`..`m219`), uniformly, in a share of the draws.
+const NEW_MERCHANTS: usize = 20;
+const NEW_MERCHANT_SHARE: f64 = 0.10;
+const ZIPF_EXPONENT: f64 = 1.1;
+/// Each merchant's effect is drawn once from N(0, 1.2²).
+const MERCHANT_EFFECT_STD: f64 = 1.2;
+/// The log-odds of a record with no effect: about 23% of the labels come out 1.
+const BASE: f64 = -0.7;
+
+/// Card transactions of mixed types, labelled 1 (fraud) or 0.
+///
+/// Numeric columns ([`Mixed::NUMERIC`], the batch's `x`): `amount` = e^(3.5 + N(0, 1))
+/// rounded to cents, `age` = 40 + 13 N(0, 1) rounded and held to [18, 90], `hour` uniform in
+/// 0..=23, `returning` 1 (60%) or 0. Categorical columns ([`Mixed::CATEGORICAL`]): `country`
+/// (8 values, 34% `US` down to 6%), `device` (`desktop`, `mobile`, `tablet`) and `merchant`
+/// (`m000`..`m199`, Zipf-like: `m000` about 17% of the records, most merchants rare).
+///
+/// The label is 1 with probability sigmoid(s), where s adds to a base of -0.7 an effect per
+/// country (-2.2 to +2.6), per device (-1.0 to +1.6) and per merchant (drawn from N(0, 1.2²)),
+/// 0.8 per unit of ln(amount), -0.03 per year of age, +0.9 at night (hours 0-5) and -0.8 for
+/// a returning customer (about 23% of the labels come out 1). A linear model therefore needs
+/// the categories (one-hot encoded) to do well: without them it does no better than always
+/// predicting 0.
+///
+/// - [`Mixed::new_at`]: from that record on, a new country `ZZ` (effect +2.5) takes 1
+///   record in 10, and 20 new merchants `m200`..`m219` take 1 merchant draw in 10. The
+///   records before it are those of the stream without it.
+/// - [`Mixed::missing`]: each feature value (never the label) is missing with that
+///   probability: NaN in `x`, `None` in the categories. The label is drawn from the
+///   complete values, and the mask by a generator of its own, so the values left are those
+///   of the stream without missing values.
+#[derive(Debug, Clone)]
+pub struct Mixed {
+    country_cdf: Vec<f64>,
+    device_cdf: Vec<f64>,
+    merchant_cdf: Vec<f64>,
+    merchant_effect: Vec<f64>,
+    /// The text of every category, made once: a record holds clones of these.
+    countries: Vec<Arc<str>>,
+    devices: Vec<Arc<str>>,
+    merchants: Vec<Arc<str>>,
+    names: Arc<[String]>,
+    missing: f64,
+    new_at: Option<u64>,
+    t: u64,
+    rng: Xoshiro256PlusPlus,
+    mask_rng: Xoshiro256PlusPlus,
+}
+
+/// A batch of [`Mixed`]: numeric features, categorical features and 0/1 labels.
+pub type MixedBatch = (Array2<f64>, Categories, Array1<i64>);
+
+/// Running sums of `weights`, scaled to end at 1.
+fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut sums: Vec<f64> = weights
+        .scan(0.0, |acc, w| {
+            *acc += w;
+            Some(*acc)
+        })
+        .collect();
+    let total = sums.last().copied().unwrap_or(1.0);
+    sums.iter_mut().for_each(|s| *s /= total);
+    sums
+}
+
+/// The index drawn by a uniform `u` in [0, 1) from running sums `cdf`.
+fn pick(cdf: &[f64], u: f64) -> usize {
+    cdf.partition_point(|&c| c <= u).min(cdf.len().saturating_sub(1))
+}
+
+impl Mixed {
+    /// Names of the numeric columns, in the order of `x`.
+    pub const NUMERIC: [&'static str; 4] = ["amount", "age", "hour", "returning"];
+    /// Names of the categorical columns, in the order of the categories.
+    pub const CATEGORICAL: [&'static str; 3] = ["country", "device", "merchant"];
+
+    /// The stream of `seed`, with no missing values and no new categories.
+    pub fn new(seed: u64) -> Self {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        // A second stream, 2^128 draws away, for the missing-value mask.
+        let mut mask_rng = rng.clone();
+        mask_rng.jump();
+        let merchant_effect = (0..MERCHANTS + NEW_MERCHANTS)
+            .map(|_| MERCHANT_EFFECT_STD * rng.sample::<f64, _>(StandardNormal))
+            .collect();
+        Self {
+            country_cdf: cumulative(COUNTRIES.iter().map(|c| c.1)),
+            device_cdf: cumulative(DEVICES.iter().map(|d| d.1)),
+            merchant_cdf: cumulative((0..MERCHANTS).map(|k| ((k + 1) as f64).powf(-ZIPF_EXPONENT))),
+            merchant_effect,
+            countries: COUNTRIES.iter().map(|c| c.0).chain([NEW_COUNTRY.0]).map(Arc::from).collect(),
+            devices: DEVICES.iter().map(|d| Arc::from(d.0)).collect(),
+            merchants: (0..MERCHANTS + NEW_MERCHANTS).map(|k| Arc::from(format!("m{k:03}"))).collect(),
+            names: Self::CATEGORICAL.iter().map(|s| s.to_string()).collect(),
+            missing: 0.0,
+            new_at: None,
+            t: 0,
+            rng,
+            mask_rng,
+        }
+    }
+
+    /// Leave each feature value out with probability `share` (in [0, 1); NaN or `None`).
+    pub fn missing(mut self, share: f64) -> Self {
+        self.missing = share;
+        self
+    }
+
+    /// From record `t` (counted from 0), the new country and merchants appear.
+    pub fn new_at(mut self, t: u64) -> Self {
+        self.new_at = Some(t);
+        self
+    }
+
+    /// Records generated so far.
+    pub fn rows(&self) -> u64 {
+        self.t
+    }
+
+    /// The next `n` records.
+    pub fn next_batch(&mut self, n: usize) -> MixedBatch {
+        let mut x = Array2::zeros((n, Self::NUMERIC.len()));
+        let mut y = Array1::zeros(n);
+        let mut cats = Vec::with_capacity(n * Self::CATEGORICAL.len());
+        for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
+            let mut country = pick(&self.country_cdf, self.rng.gen());
+            let device = pick(&self.device_cdf, self.rng.gen());
+            let mut merchant = pick(&self.merchant_cdf, self.rng.gen());
+            // Drawn only from `new_at` on, so the records before it are the same without it.
+            if self.new_at.is_some_and(|at| self.t >= at) {
+                if self.rng.gen::<f64>() < NEW_COUNTRY.1 {
+                    country = COUNTRIES.len();
+                }
+                if self.rng.gen::<f64>() < NEW_MERCHANT_SHARE {
+                    merchant = MERCHANTS + self.rng.gen_range(0..NEW_MERCHANTS);
+                }
+            }
+            let z: f64 = self.rng.sample(StandardNormal);
+            let amount = ((3.5 + z).exp() * 100.0).round().max(1.0) / 100.0;
+            let z: f64 = self.rng.sample(StandardNormal);
+            let age = (40.0 + 13.0 * z).round().clamp(18.0, 90.0);
+            let hour = f64::from(self.rng.gen_range(0u8..24));
+            let returning = f64::from(u8::from(self.rng.gen::<f64>() < 0.6));
+            let country_effect = COUNTRIES.get(country).map_or(NEW_COUNTRY.2, |c| c.2);
+            let score =
+                BASE + country_effect + DEVICES[device].2 + self.merchant_effect[merchant] + 0.8 * (amount.ln() - 3.5)
+                    - 0.03 * (age - 40.0)
+                    + if hour < 6.0 { 0.9 } else { 0.0 }
+                    - 0.8 * returning;
+            *label = i64::from(self.rng.gen::<f64>() < 1.0 / (1.0 + (-score).exp()));
+            for (v, value) in row.iter_mut().zip([amount, age, hour, returning]) {
+                *v = if self.is_missing() { f64::NAN } else { value };
+            }
+            let values = [&self.countries[country], &self.devices[device], &self.merchants[merchant]].map(Arc::clone);
+            for value in values {
+                cats.push(if self.is_missing() { None } else { Some(value) });
+            }
+            self.t = self.t.saturating_add(1);
+        }
+        // Invariant: the loop pushed exactly CATEGORICAL.len() values for each of the n rows.
+        let cats = Categories::new(Arc::clone(&self.names), cats, n).expect("one value per row and column");
+        (x, cats, y)
+    }
+
+    /// Whether the next feature value is left out (draws only when values can be).
+    fn is_missing(&mut self) -> bool {
+        self.missing > 0.0 && self.mask_rng.gen::<f64>() < self.missing
+    }
+}
+
 /// Which generator, and its parameters, as in `synth:blobs?n=1000000&d=16&k=8&seed=1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthSpec {
-    /// `blobs`, `hyperplane` or `sea`.
+    /// `blobs`, `hyperplane`, `sea` or `mixed`.
     pub kind: SynthKind,
     /// Records to generate.
     pub n: u64,
@@ -290,6 +486,14 @@ pub enum SynthKind {
         /// Share of flipped labels.
         noise: f64,
     },
+    /// Transactions of mixed types ([`Mixed`]), a share `missing` of the feature values
+    /// missing, new categories from record `new_at`.
+    Mixed {
+        /// Share of missing feature values, in [0, 1).
+        missing: f64,
+        /// The record from which the new country and merchants appear ([`Mixed::new_at`]).
+        new_at: Option<u64>,
+    },
 }
 
 impl SynthSpec {
@@ -300,6 +504,13 @@ impl SynthSpec {
     /// `blobs` also takes record numbers `move_at`, `appear_at` (needs `k >= 2`) and
     /// `vanish_at` (needs `k >= 2`); with `k = 2` both of the last two act on centre 1,
     /// so `appear_at` must come before `vanish_at`.
+    ///
+    /// `mixed` ([`Mixed`]: numeric `amount`, `age`, `hour`, boolean `returning`, categorical
+    /// `country`, `device`, `merchant`, a 0/1 label) takes `missing`, the share of feature
+    /// values left out, in [0, 1) (default 0; more than 0 needs a model with an imputer, see
+    /// [`SynthSource::new`]), and `new_at`, the record from which a new country and new
+    /// merchants appear (default: never). For example
+    /// `synth:mixed?n=100000&missing=0.05&new_at=50000&seed=1`.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let (name, query) = spec.split_once('?').unwrap_or((spec, ""));
         let mut params = std::collections::HashMap::new();
@@ -357,7 +568,14 @@ impl SynthSpec {
                 let period = whole("period", 25_000, 1, u64::MAX)?;
                 SynthKind::Sea { period, noise: real(&mut params, "noise", 0.1, 1.0)? }
             }
-            other => return Err(format!("unknown generator {other:?}: blobs, hyperplane or sea")),
+            "mixed" => {
+                let missing = real(&mut params, "missing", 0.0, 1.0)?;
+                if missing >= 1.0 {
+                    return Err(format!("missing={missing}: expected a share from 0 up to, not including, 1"));
+                }
+                SynthKind::Mixed { missing, new_at: record_number(&mut params, "new_at")? }
+            }
+            other => return Err(format!("unknown generator {other:?}: blobs, hyperplane, sea or mixed")),
         };
         if let Some(key) = params.keys().next() {
             return Err(format!("unknown parameter {key:?} for synth:{name}"));
@@ -399,6 +617,7 @@ pub struct SynthSource {
     seq: u64,
     batch_size: usize,
     features: Vec<String>,
+    categorical: Vec<String>,
     quit: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -406,34 +625,76 @@ enum Generator {
     Blobs(Blobs),
     Hyperplane(Hyperplane),
     Sea(Sea),
+    Mixed(Mixed),
+}
+
+impl Generator {
+    /// The next `n` records: features, categories, labels.
+    fn next_batch(&mut self, n: usize) -> MixedBatch {
+        let numeric = |(x, y): LabelledBatch| (x, Categories::empty(n), y);
+        match self {
+            Generator::Blobs(g) => numeric(g.next_batch(n)),
+            Generator::Hyperplane(g) => numeric(g.next_batch(n)),
+            Generator::Sea(g) => numeric(g.next_batch(n)),
+            Generator::Mixed(g) => g.next_batch(n),
+        }
+    }
 }
 
 impl SynthSource {
-    /// A source of `spec.n` generated records in batches of `batch_size`.
-    pub fn new(spec: SynthSpec, batch_size: usize, quit: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
-        let (generator, d) = match spec.kind {
+    /// A source of `spec.n` generated records, in batches of `options.batch_size`, that
+    /// stops early when `options.quit` is set.
+    ///
+    /// # Errors
+    /// When the stream has missing values (`synth:mixed?missing=` above 0) and
+    /// `options.missing` is not set: the model has no imputer to fill them.
+    pub fn new(spec: SynthSpec, options: &crate::source::SourceOptions) -> Result<Self, crate::source::SourceError> {
+        let mut categorical = Vec::new();
+        let (generator, features) = match spec.kind {
             SynthKind::Blobs { d, k, std, drift, move_at, appear_at, vanish_at } => {
                 let mut blobs = Blobs::new(k, d, spec.seed).cluster_std(std).drift(drift);
                 blobs.move_at = move_at;
                 blobs.appear_at = appear_at;
                 blobs.vanish_at = vanish_at;
-                (Generator::Blobs(blobs), d)
+                (Generator::Blobs(blobs), numbered(d))
             }
             SynthKind::Hyperplane { d, mag, noise } => {
-                (Generator::Hyperplane(Hyperplane::new(d, spec.seed).mag_change(mag).noise(noise)), d)
+                (Generator::Hyperplane(Hyperplane::new(d, spec.seed).mag_change(mag).noise(noise)), numbered(d))
             }
-            SynthKind::Sea { period, noise } => (Generator::Sea(Sea::new(period, spec.seed).noise(noise)), 3),
+            SynthKind::Sea { period, noise } => (Generator::Sea(Sea::new(period, spec.seed).noise(noise)), numbered(3)),
+            SynthKind::Mixed { missing, new_at } => {
+                if missing > 0.0 && !options.missing {
+                    return Err(crate::source::SourceError::Schema {
+                        source_name: "synth:mixed".into(),
+                        reason: format!(
+                            "missing={missing} leaves feature values out, and the model has no imputer to fill \
+                             them: start the model with `impute` (e.g. 'impute | onehot | scale | \
+                             sgd(loss=log_loss)'), or generate with missing=0"
+                        ),
+                    });
+                }
+                let mut mixed = Mixed::new(spec.seed).missing(missing);
+                mixed.new_at = new_at;
+                categorical = Mixed::CATEGORICAL.iter().map(|s| s.to_string()).collect();
+                (Generator::Mixed(mixed), Mixed::NUMERIC.iter().map(|s| s.to_string()).collect())
+            }
         };
-        Self {
+        Ok(Self {
             generator,
             remaining: spec.n,
             produced: 0,
             seq: 0,
-            batch_size: batch_size.max(1),
-            features: (0..d).map(|i| format!("f{i}")).collect(),
-            quit,
-        }
+            batch_size: options.batch_size.max(1),
+            features,
+            categorical,
+            quit: std::sync::Arc::clone(&options.quit),
+        })
     }
+}
+
+/// Feature names `f0`, `f1`, ... of a numeric generator.
+fn numbered(d: usize) -> Vec<String> {
+    (0..d).map(|i| format!("f{i}")).collect()
 }
 
 impl crate::source::Source for SynthSource {
@@ -442,28 +703,22 @@ impl crate::source::Source for SynthSource {
             return Ok(None);
         }
         let n = (self.batch_size as u64).min(self.remaining) as usize;
-        let (x, y) = match &mut self.generator {
-            Generator::Blobs(g) => g.next_batch(n),
-            Generator::Hyperplane(g) => g.next_batch(n),
-            Generator::Sea(g) => g.next_batch(n),
-        };
+        let (x, cats, y) = self.generator.next_batch(n);
         let ids = (self.produced..self.produced + n as u64).collect();
         self.produced += n as u64;
         self.remaining -= n as u64;
-        let batch = crate::record::Batch {
-            seq: self.seq,
-            ids,
-            x,
-            y: Some(y.to_vec()),
-            end_offset: self.produced,
-            ..Default::default()
-        };
+        let batch =
+            crate::record::Batch { seq: self.seq, ids, x, y: Some(y.to_vec()), cats, end_offset: self.produced };
         self.seq += 1;
         Ok(Some(batch))
     }
 
     fn feature_names(&self) -> &[String] {
         &self.features
+    }
+
+    fn categorical_names(&self) -> &[String] {
+        &self.categorical
     }
 
     fn label_map(&self) -> Option<&crate::record::LabelMap> {
@@ -482,11 +737,7 @@ impl crate::source::Source for SynthSource {
         // Generators are deterministic: make and drop the records the checkpoint covers.
         while self.produced < position.records && self.remaining > 0 {
             let n = (position.records - self.produced).min(self.batch_size as u64).min(self.remaining) as usize;
-            match &mut self.generator {
-                Generator::Blobs(g) => drop(g.next_batch(n)),
-                Generator::Hyperplane(g) => drop(g.next_batch(n)),
-                Generator::Sea(g) => drop(g.next_batch(n)),
-            }
+            drop(self.generator.next_batch(n));
             self.produced += n as u64;
             self.remaining -= n as u64;
         }
@@ -509,8 +760,7 @@ impl crate::source::Source for SynthSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
-    use std::sync::{atomic::AtomicBool, Arc};
+    use crate::source::{Source, SourceOptions};
 
     fn digest(x: &Array2<f64>, y: &Array1<i64>) -> u64 {
         let mut h = 0xcbf2_9ce4_8422_2325_u64;
@@ -609,13 +859,13 @@ mod tests {
     fn resume_past_the_scheduled_changes_gives_the_same_records() {
         let spec =
             SynthSpec::parse("blobs?n=3000&k=3&seed=4&move_at=900&appear_at=1200&vanish_at=1500").expect("valid");
-        let quit = Arc::new(AtomicBool::new(false));
-        let whole = read_all(&mut SynthSource::new(spec.clone(), 700, quit.clone()));
-        let mut first = SynthSource::new(spec.clone(), 700, quit.clone());
+        let options = SourceOptions { batch_size: 700, ..SourceOptions::default() };
+        let whole = read_all(&mut SynthSource::new(spec.clone(), &options).expect("opens"));
+        let mut first = SynthSource::new(spec.clone(), &options).expect("opens");
         for _ in 0..2 {
             first.next_batch().expect("generates");
         }
-        let mut resumed = SynthSource::new(spec, 700, quit);
+        let mut resumed = SynthSource::new(spec, &options).expect("opens");
         resumed.resume(&first.position()).expect("resumes");
         let rest: Vec<(Vec<u64>, Array2<f64>)> = read_all(&mut resumed);
         let ids: Vec<u64> = rest.iter().flat_map(|b| b.0.clone()).collect();
@@ -624,5 +874,190 @@ mod tests {
             batches.iter().flat_map(|b| b.1.iter().copied()).collect()
         };
         assert_eq!(rows(&rest), rows(&whole)[1400 * 2..]);
+    }
+
+    /// Record by record, the bits of `x`, the categories and the labels.
+    fn mixed_digest((x, cats, y): &MixedBatch) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325_u64;
+        let text = cats.values().iter().flat_map(|v| v.as_deref().unwrap_or("<none>").bytes().chain([0]));
+        for v in x.iter().map(|v| v.to_bits()).chain(y.iter().map(|&l| l as u64)).chain(text.map(u64::from)) {
+            h = (h ^ v).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
+    #[test]
+    fn mixed_is_the_same_stream_for_the_same_seed() {
+        let a = Mixed::new(3).missing(0.05).new_at(500).next_batch(1000);
+        let b = Mixed::new(3).missing(0.05).new_at(500).next_batch(1000);
+        assert_eq!(mixed_digest(&a), mixed_digest(&b));
+        assert_ne!(mixed_digest(&a), mixed_digest(&Mixed::new(4).missing(0.05).new_at(500).next_batch(1000)));
+        // In two batches, the same records.
+        let mut g = Mixed::new(3).missing(0.05).new_at(500);
+        let (first, second) = (g.next_batch(400), g.next_batch(600));
+        let mut joined = first.1.clone();
+        joined.append(&second.1).expect("same columns");
+        assert_eq!(joined, a.1);
+        assert_eq!(
+            ndarray::concatenate(ndarray::Axis(0), &[first.0.view(), second.0.view()])
+                .expect("same width")
+                .mapv(f64::to_bits),
+            a.0.mapv(f64::to_bits)
+        );
+        assert_eq!(g.rows(), 1000);
+        // The stream as it is today: a change to the generator shows here.
+        assert_eq!(mixed_digest(&Mixed::new(1).next_batch(300)), 0xf0b2_a437_e962_7d37);
+    }
+
+    #[test]
+    fn mixed_columns_hold_what_the_docs_say() {
+        let (x, cats, y) = Mixed::new(9).next_batch(20_000);
+        assert_eq!(cats.names(), ["country", "device", "merchant"]);
+        assert_eq!((x.ncols(), cats.rows(), y.len()), (4, 20_000, 20_000));
+        let column = |j: usize| x.column(j).to_vec();
+        assert!(column(0).iter().all(|&a| a >= 0.01 && (a * 100.0 - (a * 100.0).round()).abs() < 1e-6));
+        assert!(column(1).iter().all(|&a| (18.0..=90.0).contains(&a) && a.fract() == 0.0));
+        assert!(column(2).iter().all(|&h| (0.0..24.0).contains(&h) && h.fract() == 0.0));
+        assert!(column(3).iter().all(|&r| r == 0.0 || r == 1.0));
+        let returning = column(3).iter().sum::<f64>() / 20_000.0;
+        assert!((returning - 0.6).abs() < 0.02, "{returning}");
+        let share = |j: usize, value: &str| {
+            (0..cats.rows()).filter(|&i| cats.row(i)[j].as_deref() == Some(value)).count() as f64 / 20_000.0
+        };
+        assert!((share(0, "US") - 0.34).abs() < 0.02 && (share(1, "tablet") - 0.10).abs() < 0.01);
+        assert!(share(2, "m000") > 0.12 && share(2, "m000") < 0.22, "{}", share(2, "m000"));
+        assert_eq!(share(0, "ZZ") + share(2, "m200"), 0.0);
+        let distinct: std::collections::HashSet<&str> =
+            (0..cats.rows()).filter_map(|i| cats.row(i)[2].as_deref()).collect();
+        assert!(distinct.len() > 150 && distinct.len() <= 200, "{}", distinct.len());
+        let positive = y.iter().sum::<i64>() as f64 / 20_000.0;
+        assert!((0.2..0.35).contains(&positive), "{positive}");
+        assert!(x.iter().all(|v| v.is_finite()) && cats.values().iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn mixed_labels_depend_on_the_country() {
+        let (_, cats, y) = Mixed::new(5).next_batch(50_000);
+        let rate = |country: &str| {
+            let rows: Vec<usize> = (0..cats.rows()).filter(|&i| cats.row(i)[0].as_deref() == Some(country)).collect();
+            rows.iter().map(|&i| y[i]).sum::<i64>() as f64 / rows.len() as f64
+        };
+        let (ng, br, us, jp) = (rate("NG"), rate("BR"), rate("US"), rate("JP"));
+        assert!(ng > 0.55 && br > 0.4, "NG {ng}, BR {br}");
+        assert!(us < 0.2 && jp < 0.12, "US {us}, JP {jp}");
+        assert!(ng - jp > 0.45, "NG {ng}, JP {jp}");
+    }
+
+    #[test]
+    fn mixed_leaves_out_the_share_of_values_asked_and_keeps_the_rest() {
+        let full = Mixed::new(2).next_batch(20_000);
+        let (x, cats, y) = Mixed::new(2).missing(0.1).next_batch(20_000);
+        let nan = x.iter().filter(|v| v.is_nan()).count() as f64 / x.len() as f64;
+        let none = cats.values().iter().filter(|v| v.is_none()).count() as f64 / cats.values().len() as f64;
+        assert!((nan - 0.1).abs() < 0.01 && (none - 0.1).abs() < 0.01, "NaN {nan}, None {none}");
+        assert_eq!(y, full.2, "labels are never missing, and drawn from the complete values");
+        assert!(x.iter().zip(full.0.iter()).all(|(v, w)| v.is_nan() || v == w));
+        assert!(cats.values().iter().zip(full.1.values()).all(|(v, w)| v.is_none() || v == w));
+    }
+
+    #[test]
+    fn mixed_new_values_appear_at_new_at_and_not_before() {
+        let plain = Mixed::new(8).next_batch(4000);
+        let (x, cats, y) = Mixed::new(8).new_at(2500).next_batch(4000);
+        assert_eq!(x.slice(ndarray::s![..2500, ..]), plain.0.slice(ndarray::s![..2500, ..]));
+        assert_eq!(cats.slice_rows(0..2500), plain.1.slice_rows(0..2500));
+        assert_eq!(y.slice(ndarray::s![..2500]), plain.2.slice(ndarray::s![..2500]));
+        let new = |i: usize| {
+            let row = cats.row(i);
+            (row[0].as_deref() == Some("ZZ"), row[2].as_deref().is_some_and(|m| m >= "m200"))
+        };
+        assert!((0..2500).all(|i| new(i) == (false, false)));
+        let zz = (2500..4000).filter(|&i| new(i).0).count();
+        let merchants = (2500..4000).filter(|&i| new(i).1).count();
+        assert!((100..200).contains(&zz) && (100..200).contains(&merchants), "ZZ {zz}, new merchants {merchants}");
+    }
+
+    #[test]
+    fn the_spec_takes_mixed_and_refuses_what_cannot_be() {
+        let spec = SynthSpec::parse("mixed?n=10&missing=0.05&new_at=4&seed=2").expect("valid");
+        assert_eq!(spec, SynthSpec { kind: SynthKind::Mixed { missing: 0.05, new_at: Some(4) }, n: 10, seed: 2 });
+        assert_eq!(SynthSpec::parse("mixed").expect("valid").kind, SynthKind::Mixed { missing: 0.0, new_at: None });
+        let err = |s: &str| SynthSpec::parse(s).expect_err(s);
+        assert_eq!(err("mixed?missing=1"), "missing=1: expected a share from 0 up to, not including, 1");
+        assert_eq!(err("mixed?missing=-0.1"), "missing=-0.1: expected a number from 0 to 1");
+        assert_eq!(err("mixed?missing=some"), "missing=some: expected a number from 0 to 1");
+        assert_eq!(err("mixed?new_at=x"), "new_at=x: expected a record number (a whole number >= 0)");
+        assert_eq!(err("mixed?d=3"), "unknown parameter \"d\" for synth:mixed");
+        assert_eq!(err("sea?missing=0.1"), "unknown parameter \"missing\" for synth:sea");
+        assert_eq!(err("mixd"), "unknown generator \"mixd\": blobs, hyperplane, sea or mixed");
+    }
+
+    #[test]
+    fn a_mixed_source_with_missing_values_needs_an_imputer() {
+        let err = crate::source::open("synth:mixed?n=10&missing=0.05", SourceOptions::default())
+            .err()
+            .expect("refused without an imputer");
+        assert!(matches!(err, crate::source::SourceError::Schema { .. }));
+        assert!(err.to_string().contains("no imputer") && err.to_string().contains("impute |"), "{err}");
+        // Without missing values, or with an imputer, it opens.
+        assert!(crate::source::open("synth:mixed?n=10", SourceOptions::default()).is_ok());
+        let options = SourceOptions { batch_size: 64, missing: true, ..SourceOptions::default() };
+        let mut source = crate::source::open("synth:mixed?n=100&missing=0.05&seed=1", options).expect("opens");
+        assert_eq!(source.feature_names(), ["amount", "age", "hour", "returning"]);
+        assert_eq!(source.categorical_names(), ["country", "device", "merchant"]);
+        let batch = source.next_batch().expect("generates").expect("a batch");
+        assert_eq!((batch.x.nrows(), batch.cats.rows(), batch.cats.width()), (64, 64, 3));
+        assert_eq!(batch.cats.names(), source.categorical_names());
+        let (x, cats, y) = Mixed::new(1).missing(0.05).next_batch(64);
+        assert_eq!((batch.x.mapv(f64::to_bits), batch.cats, batch.y), (x.mapv(f64::to_bits), cats, Some(y.to_vec())));
+    }
+
+    #[test]
+    fn a_resumed_mixed_source_gives_the_same_records() {
+        let spec = SynthSpec::parse("mixed?n=1000&new_at=300&seed=6").expect("valid");
+        let options = SourceOptions { batch_size: 128, ..SourceOptions::default() };
+        let mut whole = SynthSource::new(spec.clone(), &options).expect("opens");
+        let batches: Vec<_> = std::iter::from_fn(|| whole.next_batch().expect("generates")).collect();
+        let mut resumed = SynthSource::new(spec, &options).expect("opens");
+        resumed.resume(&crate::record::SourcePosition { records: 256, ..whole.position() }).expect("resumes");
+        let next = resumed.next_batch().expect("generates").expect("a batch");
+        assert_eq!(next.ids[0], 256);
+        assert_eq!((next.x, next.cats), (batches[2].x.clone(), batches[2].cats.clone()));
+    }
+
+    /// What `synth:mixed` is for: River's pipeline (`scale | sgd(loss=log_loss,
+    /// learning_rate=constant, eta0=0.01, alpha=0)`) learns little from the numbers alone,
+    /// and much more with the categories one-hot encoded beside them.
+    #[test]
+    fn a_linear_model_needs_the_categories_of_mixed() {
+        let (x, cats, y) = Mixed::new(0).next_batch(20_000);
+        // Each category gets a column, after the numbers, when first seen (River's one-hot).
+        let mut seen: std::collections::HashMap<(usize, &str), usize> = Default::default();
+        let mut slots = Vec::with_capacity(cats.values().len());
+        for i in 0..cats.rows() {
+            for (j, v) in cats.row(i).iter().enumerate() {
+                let next = x.ncols() + seen.len();
+                slots.push((i, *seen.entry((j, v.as_deref().unwrap_or_default())).or_insert(next)));
+            }
+        }
+        let width = x.ncols() + seen.len();
+        let mut wide = Array2::zeros((x.nrows(), width));
+        wide.slice_mut(ndarray::s![.., ..x.ncols()]).assign(&x);
+        for (i, j) in slots {
+            wide[[i, j]] = 1.0;
+        }
+        let accuracy = |x: &Array2<f64>| {
+            let context = crate::model::registry::Context { classes: Some(vec![0, 1]), ..Default::default() };
+            let spec = "scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.01, alpha=0)";
+            let (_, model) = crate::model::registry::build_text(spec, &context).expect("valid spec");
+            let crate::model::Model::Classifier(mut model) = model else { panic!("a classifier") };
+            let predicted =
+                crate::model::OnlineClassifier::learn_predict(&mut model, x.view(), y.view()).expect("learns");
+            predicted.iter().zip(y.iter()).filter(|(p, t)| p == t).count() as f64 / y.len() as f64
+        };
+        let majority = 1.0 - y.iter().sum::<i64>() as f64 / y.len() as f64;
+        let (numeric, one_hot) = (accuracy(&x), accuracy(&wide));
+        assert!(numeric - majority < 0.02, "numbers alone: {numeric}, always 0: {majority}");
+        assert!(one_hot - numeric > 0.03, "with the categories: {one_hot}, numbers alone: {numeric}");
     }
 }
