@@ -679,6 +679,8 @@ fn outputs_never_overwrite_inputs_and_their_folders_are_made_first() {
             "d.csv",
             "--model",
             "minibatch-kmeans(n_clusters=2)",
+            "--label-column",
+            "class",
             "--labels-out",
             "a/l.csv",
             "--summary-json",

@@ -285,9 +285,14 @@ fn every_registered_model_runs_from_the_command_line_threaded_and_inline_alike()
     let dir = temp_dir("every");
     for (i, (spec, counts)) in crate::util::every_model_spec().into_iter().enumerate() {
         let (x, y) = crate::util::blobs_for(counts, 4, 3000);
-        let mut text = String::from("a,b,c,d,y\n");
-        for (row, label) in x.outer_iter().zip(y.iter()) {
-            let fields: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        // An encoder gets a categorical column to encode (a noisy copy of the class).
+        let encodes = spec.starts_with("onehot") || spec.starts_with("hash");
+        let mut text = String::from(if encodes { "a,b,c,d,e,y\n" } else { "a,b,c,d,y\n" });
+        for (r, (row, label)) in x.outer_iter().zip(y.iter()).enumerate() {
+            let mut fields: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            if encodes {
+                fields.push(format!("k{}", if r % 5 == 0 { r % 7 } else { *label as usize }));
+            }
             text += &format!("{},{label}\n", fields.join(","));
         }
         let input = format!("in{i}.csv");

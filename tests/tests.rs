@@ -1,6 +1,7 @@
 //! eddy's integration tests, one binary (fewer link steps on a 2-core machine).
 
 mod bad_input; // every kind of bad batch is refused with a typed error, model unchanged
+mod categorical; // encoders grow the models behind them as if every category had been known; imputed counts; mixed records from the CLI
 mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
 mod cluster_events; // cluster-level drift: moved, vanished and appeared on real k-means runs, none when stationary

@@ -130,6 +130,12 @@ pub trait Transformer: Stage {
         false
     }
 
+    /// Per categorical column the stage encodes: how many categories it knows, and how
+    /// many values went past its bound (an `other` column's).
+    fn encoded(&self) -> Vec<crate::preprocess::EncodedColumn> {
+        Vec::new()
+    }
+
     /// Values the stage filled so far, per column (an imputer's).
     fn imputed(&self) -> Option<crate::preprocess::ImputedCounts> {
         None
@@ -508,6 +514,16 @@ impl<H> Chain<H> {
     /// Each categorical column the encoders read, with the categories they know.
     pub fn known_categories(&self) -> Vec<(String, Vec<String>)> {
         self.transforms.iter().flat_map(|t| t.known_categories()).collect()
+    }
+
+    /// Per categorical column the encoders read: the categories known and the values past the bound.
+    pub fn encoded(&self) -> Vec<crate::preprocess::EncodedColumn> {
+        self.transforms.iter().flat_map(|t| t.encoded()).collect()
+    }
+
+    /// Values the imputer filled, per column: numeric columns by position, categorical ones by name.
+    pub fn imputed(&self) -> Option<crate::preprocess::ImputedCounts> {
+        self.transforms.iter().find_map(|t| t.imputed())
     }
 
     /// True when the first stage fills missing values, so records may have them.

@@ -226,6 +226,12 @@ pub struct ModelSummary {
     /// Its drift detector's counts and first events (`--drift`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftSummary>,
+    /// Values its imputer filled, per column that had any (`impute`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imputed: Option<std::collections::BTreeMap<String, u64>>,
+    /// Per categorical column its encoder one-hot encodes: categories known, values past the bound.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<crate::preprocess::EncodedColumn>,
 }
 
 /// Scores of a model over the run.
@@ -276,6 +282,8 @@ pub(crate) struct Scored {
     drawn_any: bool,
     /// What is watched beside the model (`--drift`, `--watch`).
     pub(crate) watches: Option<Watches>,
+    /// The input's numeric feature names (the imputer counts by position).
+    features: Vec<String>,
 }
 
 /// Pictures are drawn at most this often per model: a snapshot due sooner is
@@ -312,6 +320,7 @@ impl Scored {
             held: None,
             drawn_any: false,
             watches,
+            features: features.to_vec(),
         }
         .resumed(options)
     }
@@ -547,7 +556,19 @@ impl Scored {
             },
         };
         let drift = self.watches.as_ref().map(Watches::summary);
-        ModelSummary { model: self.name.clone(), labels, metrics, drift }
+        let (imputed, categories) = match &self.model {
+            Model::Classifier(m) => (m.imputed(), m.encoded()),
+            Model::Clusterer(m) => (m.imputed(), m.encoded()),
+        };
+        let imputed = imputed.map(|counts| {
+            let numeric = counts
+                .numeric
+                .iter()
+                .enumerate()
+                .map(|(j, &n)| (self.features.get(j).cloned().unwrap_or_else(|| format!("column {}", j + 1)), n));
+            numeric.chain(counts.categorical).filter(|&(_, n)| n > 0).collect()
+        });
+        ModelSummary { model: self.name.clone(), labels, metrics, drift, imputed, categories }
     }
 }
 

@@ -22,6 +22,17 @@ pub use impute::{FillValue, ImputeStrategy, ImputedCounts, Imputer, ImputerParam
 pub use onehot::{OneHotEncoder, OneHotParams, MAX_CATEGORIES};
 pub use scale::{StandardScaler, StandardScalerParams};
 
+/// What an encoder holds of one categorical column.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EncodedColumn {
+    /// The column.
+    pub column: String,
+    /// Categories with a column of their own.
+    pub categories: usize,
+    /// Values past `max_categories`, which share the `other` column.
+    pub other: u64,
+}
+
 pub(crate) use hash::HASH;
 pub(crate) use impute::IMPUTE;
 pub(crate) use onehot::ONEHOT;

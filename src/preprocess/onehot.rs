@@ -366,6 +366,12 @@ impl Transformer for OneHotEncoder {
     fn encodes(&self) -> bool {
         true
     }
+    fn encoded(&self) -> Vec<super::EncodedColumn> {
+        self.columns
+            .iter()
+            .map(|c| super::EncodedColumn { column: c.name.clone(), categories: c.categories.len(), other: c.others })
+            .collect()
+    }
     fn known_categories(&self) -> Vec<(String, Vec<String>)> {
         self.columns.iter().map(|c| (c.name.clone(), c.categories.clone())).collect()
     }
