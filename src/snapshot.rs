@@ -91,6 +91,9 @@ pub struct Snapshot {
     /// sample, no timeline and no scores (a report shows none of them).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_model_file: bool,
+    /// What the model's encoders and imputer did to the records.
+    #[serde(default, skip_serializing_if = "crate::preprocess::InputSummary::is_empty")]
+    pub inputs: crate::preprocess::InputSummary,
 }
 
 /// The part of a snapshot that depends on the kind of model.
@@ -188,6 +191,20 @@ const MOMENT_EVERY: u64 = 8;
 /// Labels below this are counted in an array (cluster ids and class ids are small).
 const DENSE: usize = 4096;
 
+/// `batch` without its records that have a missing value (NaN), and their labels;
+/// `None` when it has none.
+fn complete_rows(batch: &Arc<Batch>, labels: &[i64]) -> Option<(Arc<Batch>, Vec<i64>)> {
+    if !batch.x.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let keep: Vec<usize> = (0..batch.len()).filter(|&i| !batch.x.row(i).iter().any(|v| v.is_nan())).collect();
+    let x = batch.x.select(ndarray::Axis(0), &keep);
+    let ids = keep.iter().map(|&i| batch.ids[i]).collect();
+    let y = batch.y.as_ref().map(|y| keep.iter().map(|&i| y[i]).collect());
+    let kept_labels = keep.iter().filter_map(|&i| labels.get(i).copied()).collect();
+    Some((Arc::new(Batch { seq: batch.seq, ids, x, y, end_offset: batch.end_offset, ..Batch::default() }), kept_labels))
+}
+
 impl Tracker {
     /// A tracker for a stream with these feature names.
     pub fn new(features: Vec<String>) -> Self {
@@ -228,10 +245,21 @@ impl Tracker {
         centers: impl FnOnce() -> Option<Array2<f64>>,
     ) {
         self.records += batch.len() as u64;
-        if self.batches.is_multiple_of(MOMENT_EVERY) {
+        let all_labels = labels;
+        // Records with missing values (an imputer's input) stay out of the moments and
+        // the sample: the pictures show what was measured, not what was filled.
+        let complete;
+        let (batch, labels) = match complete_rows(batch, labels) {
+            Some((b, l)) => {
+                complete = (b, l);
+                (&complete.0, complete.1.as_slice())
+            }
+            None => (batch, labels),
+        };
+        if self.batches.is_multiple_of(MOMENT_EVERY) && !batch.is_empty() {
             self.moments.get_or_insert_with(|| Moments::new(batch.x.ncols())).update_batch(batch.x.view());
         }
-        for &l in labels {
+        for &l in all_labels {
             match usize::try_from(l) {
                 Ok(i) if i < DENSE => {
                     if i >= self.dense_counts.len() {
@@ -361,6 +389,7 @@ impl Tracker {
             cluster_timeline,
             detail,
             drift: None,
+            inputs: crate::preprocess::InputSummary::of(model, &self.features),
             from_model_file: false,
         }
     }

@@ -201,6 +201,8 @@ fn mixed_records_run_from_the_command_line_with_imputed_counts_in_the_summary() 
         "s.json",
         "--labels-out",
         "l.csv",
+        "--report",
+        "rep",
     ];
     let out = eddy(&dir, &args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -210,6 +212,9 @@ fn mixed_records_run_from_the_command_line_with_imputed_counts_in_the_summary() 
     assert_eq!(summary["records"], 6);
     assert_eq!(model["imputed"], serde_json::json!({"amount": 2, "city": 1}), "{model}");
     assert_eq!(model["categories"], serde_json::json!([{"column": "city", "categories": 3, "other": 0}]), "{model}");
+    let report = std::fs::read_to_string(dir.join("rep/report.md")).expect("report");
+    assert!(report.contains("| amount | 2 |") && report.contains("| city | 1 |"), "{report}");
+    assert!(report.contains("| city | 3 | 0 |"), "{report}");
     // Without the imputer the first missing value is a positioned error.
     let out =
         eddy(&dir, &["run", "t.csv", "--label-column", "label", "--model", "onehot | sgd", "--labels-out", "l.csv"]);

@@ -556,19 +556,13 @@ impl Scored {
             },
         };
         let drift = self.watches.as_ref().map(Watches::summary);
-        let (imputed, categories) = match &self.model {
-            Model::Classifier(m) => (m.imputed(), m.encoded()),
-            Model::Clusterer(m) => (m.imputed(), m.encoded()),
+        let inputs = crate::preprocess::InputSummary::of(&self.model, &self.features);
+        let has_imputer = match &self.model {
+            Model::Classifier(m) => m.fills_missing(),
+            Model::Clusterer(m) => m.fills_missing(),
         };
-        let imputed = imputed.map(|counts| {
-            let numeric = counts
-                .numeric
-                .iter()
-                .enumerate()
-                .map(|(j, &n)| (self.features.get(j).cloned().unwrap_or_else(|| format!("column {}", j + 1)), n));
-            numeric.chain(counts.categorical).filter(|&(_, n)| n > 0).collect()
-        });
-        ModelSummary { model: self.name.clone(), labels, metrics, drift, imputed, categories }
+        let imputed = has_imputer.then_some(inputs.imputed);
+        ModelSummary { model: self.name.clone(), labels, metrics, drift, imputed, categories: inputs.categories }
     }
 }
 

@@ -23,7 +23,7 @@ pub use onehot::{OneHotEncoder, OneHotParams, MAX_CATEGORIES};
 pub use scale::{StandardScaler, StandardScalerParams};
 
 /// What an encoder holds of one categorical column.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EncodedColumn {
     /// The column.
     pub column: String,
@@ -31,6 +31,44 @@ pub struct EncodedColumn {
     pub categories: usize,
     /// Values past `max_categories`, which share the `other` column.
     pub other: u64,
+}
+
+/// What a model's encoders and imputer did to the records: for summaries and reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InputSummary {
+    /// Values filled, per column that had any.
+    #[serde(default)]
+    pub imputed: std::collections::BTreeMap<String, u64>,
+    /// Per one-hot encoded column: categories known, values past the bound.
+    #[serde(default)]
+    pub categories: Vec<EncodedColumn>,
+}
+
+impl InputSummary {
+    /// What `model` (reading numeric columns `features`) holds; empty for a model
+    /// without encoders or an imputer.
+    pub fn of(model: &crate::model::Model, features: &[String]) -> Self {
+        let (imputed, categories) = match model {
+            crate::model::Model::Classifier(m) => (m.imputed(), m.encoded()),
+            crate::model::Model::Clusterer(m) => (m.imputed(), m.encoded()),
+        };
+        let imputed = imputed
+            .map(|counts| {
+                let numeric = counts
+                    .numeric
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &n)| (features.get(j).cloned().unwrap_or_else(|| format!("column {}", j + 1)), n));
+                numeric.chain(counts.categorical).filter(|&(_, n)| n > 0).collect()
+            })
+            .unwrap_or_default();
+        Self { imputed, categories }
+    }
+
+    /// True when there is nothing to tell.
+    pub fn is_empty(&self) -> bool {
+        self.imputed.is_empty() && self.categories.is_empty()
+    }
 }
 
 pub(crate) use hash::HASH;

@@ -174,6 +174,7 @@ impl RunRecord {
             cluster_timeline: Vec::new(),
             detail,
             drift: None,
+            inputs: crate::preprocess::InputSummary::of(model, &header.features),
             from_model_file: true,
         };
         RunRecord {
@@ -528,12 +529,41 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
             blocks.push(Block::Picture(file, format!("{}: clusters over the run", s.model)));
         }
         blocks.extend(drift::blocks(s));
+        blocks.extend(input_blocks(s));
     }
     let markdown = out.join("report.md");
     std::fs::write(&markdown, to_markdown(&blocks)).map_err(io(&markdown))?;
     let html = out.join("report.html");
     std::fs::write(&html, to_html(title, &blocks, out)?).map_err(io(&html))?;
     Ok(ReportFiles { html, markdown, pictures })
+}
+
+/// The categorical columns the model encodes and the values its imputer filled.
+fn input_blocks(s: &Snapshot) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    if !s.inputs.categories.is_empty() {
+        blocks.push(Block::Heading(3, "Categorical columns".into()));
+        blocks.push(Block::Text(
+            "Each category has a 0/1 column of its own, made when the category first came; values past \
+             `max_categories` share an `other` column."
+                .into(),
+        ));
+        let rows = s
+            .inputs
+            .categories
+            .iter()
+            .map(|c| vec![c.column.clone(), c.categories.to_string(), c.other.to_string()])
+            .collect();
+        blocks.push(Block::Table(vec!["column".into(), "categories".into(), "values in other".into()], rows));
+    }
+    if !s.inputs.imputed.is_empty() {
+        blocks.push(Block::Heading(3, "Missing values".into()));
+        let total: u64 = s.inputs.imputed.values().sum();
+        blocks.push(Block::Text(format!("The imputer filled {total} missing values.")));
+        let rows = s.inputs.imputed.iter().map(|(c, n)| vec![c.clone(), n.to_string()]).collect();
+        blocks.push(Block::Table(vec!["column".into(), "values filled".into()], rows));
+    }
+    blocks
 }
 
 fn coordinates(v: &[f64]) -> String {
