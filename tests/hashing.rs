@@ -269,3 +269,55 @@ proptest! {
         prop_assert_eq!(bits(&row), bits(&want));
     }
 }
+
+/// The `hash` stage of a model gives scikit-learn's rows for records of categorical
+/// values: each fixture record whose values are all strings, as one record whose
+/// categorical columns are its keys, after one numeric column that passes through.
+#[test]
+fn the_hash_stage_gives_scikit_learns_rows() {
+    use eddy::model::Model;
+    use eddy::record::Categories;
+    use std::sync::Arc;
+    let case = fixture("hashing");
+    let records = case["records"].as_array().expect("records");
+    let mut checked = 0;
+    for t in case["transforms"].as_array().expect("transforms") {
+        let n_features = t["n_features"].as_u64().expect("n_features");
+        if n_features > eddy::preprocess::MAX_HASHED as u64 {
+            continue;
+        }
+        let sign = t["alternate_sign"].as_bool().expect("alternate_sign");
+        for (rec, expected) in records.iter().zip(t["rows"].as_array().expect("rows")) {
+            let pairs = rec.as_array().expect("record");
+            let names: Vec<String> = pairs.iter().map(|p| p[0].as_str().expect("name").to_string()).collect();
+            let all_text = pairs.iter().all(|p| p[1].is_string());
+            let distinct = names.iter().enumerate().all(|(i, n)| !names[..i].contains(n));
+            if pairs.is_empty() || !all_text || !distinct {
+                continue;
+            }
+            let values = pairs.iter().map(|p| Some(Arc::from(p[1].as_str().expect("text")))).collect();
+            let cats = Categories::new(Arc::from(names), values, 1).expect("shape");
+            let spec = format!("hash(n_features={n_features}, alternate_sign={sign}) | gaussian-nb");
+            let Model::Classifier(mut m) = Model::from_spec(&spec).expect("valid") else { panic!("a classifier") };
+            let x = ndarray::array![[7.5]];
+            m.learn_predict_with(x.view(), &cats, ndarray::array![0].view()).expect("learns");
+            // What gaussian-nb learned is the hashed row: its single class's mean.
+            let Ok(theta) = serde_json::to_value(m.head()) else { panic!("serialises") };
+            let means: Vec<f64> = theta["state"]["theta"]["data"]
+                .as_array()
+                .expect("theta")
+                .iter()
+                .map(|v| v.as_f64().expect("number"))
+                .collect();
+            let mut want = vec![0.0; n_features as usize + 1];
+            want[0] = 7.5;
+            let columns = expected[0].as_array().expect("indices");
+            for (i, v) in columns.iter().zip(expected[1].as_array().expect("data")) {
+                want[1 + i.as_u64().expect("index") as usize] += v.as_f64().expect("value");
+            }
+            assert_eq!(means, want, "record {rec}, n_features={n_features}, alternate_sign={sign}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} records checked");
+}
