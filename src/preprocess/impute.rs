@@ -418,23 +418,21 @@ impl Imputer {
         }
     }
 
-    /// Fill row `i` of `x` and `cats` in place, counting what is filled when `count`;
-    /// mark the indicators.
+    /// Fill row `i` of `x` and `cats` in place, counting what is filled in `tally` and
+    /// marking the indicators.
     fn fill_row(
-        &mut self,
+        &self,
         i: usize,
         x: &mut Array2<f64>,
         cats: &mut [Option<Arc<str>>],
-        count: bool,
+        tally: &mut [u64],
         indicators: &mut Option<Array2<f64>>,
     ) -> Result<(), ModelError> {
         let d = self.numeric.len();
         for j in 0..d {
             if x[[i, j]].is_nan() {
                 x[[i, j]] = self.numeric_fill(j)?;
-                if count {
-                    self.numeric[j].imputed = self.numeric[j].imputed.saturating_add(1);
-                }
+                tally[j] += 1;
                 if let Some(ind) = indicators.as_mut() {
                     ind[[i, j]] = 1.0;
                 }
@@ -443,9 +441,7 @@ impl Imputer {
         for (j, value) in cats.iter_mut().enumerate() {
             if value.is_none() {
                 *value = Some(self.categorical_fill(j));
-                if count {
-                    self.categorical[j].imputed = self.categorical[j].imputed.saturating_add(1);
-                }
+                tally[d + j] += 1;
                 if let Some(ind) = indicators.as_mut() {
                     ind[[i, d + j]] = 1.0;
                 }
@@ -467,49 +463,74 @@ impl Imputer {
         }
     }
 
-    /// Fill every row (learning first when `learn`: row by row, or the whole batch).
-    fn run(
+    /// Learn and fill every row: row by row (each row filled from the rows before it),
+    /// or the whole batch first.
+    fn learn_fill(
         &mut self,
         x: ArrayView2<f64>,
         cats: &Categories,
-        learn: Option<bool>,
+        row_by_row: bool,
     ) -> Result<(Array2<f64>, Option<Categories>), ModelError> {
-        let mut out = x.to_owned();
         let width = cats.width();
+        if !row_by_row {
+            for i in 0..x.nrows() {
+                self.learn_row(x.row(i), cats.row(i));
+            }
+        }
+        let mut out = x.to_owned();
         let mut values = cats.values().to_vec();
         let mut indicators = self.params.add_indicator.then(|| Array2::zeros((x.nrows(), x.ncols() + width)));
-        if learn == Some(false) {
-            for i in 0..x.nrows() {
-                self.learn_row(x.row(i), &values[i * width..(i + 1) * width]);
-            }
-        }
+        let mut tally = vec![0u64; self.numeric.len() + width];
         for i in 0..x.nrows() {
             let row = &mut values[i * width..(i + 1) * width];
-            if learn == Some(true) {
-                let original: Vec<Option<Arc<str>>> = row.to_vec();
-                self.fill_row(i, &mut out, row, true, &mut indicators)?;
-                self.learn_row(x.row(i), &original);
-            } else {
-                self.fill_row(i, &mut out, row, learn.is_some(), &mut indicators)?;
+            self.fill_row(i, &mut out, row, &mut tally, &mut indicators)?;
+            if row_by_row {
+                self.learn_row(x.row(i), cats.row(i));
             }
         }
-        if learn.is_some() {
-            self.seen = self.seen.saturating_add(x.nrows() as u64);
+        self.seen = self.seen.saturating_add(x.nrows() as u64);
+        let d = self.numeric.len();
+        for (c, n) in self.numeric.iter_mut().zip(&tally) {
+            c.imputed = c.imputed.saturating_add(*n);
         }
-        if let Some(ind) = indicators {
-            out = ndarray::concatenate(ndarray::Axis(1), &[out.view(), ind.view()])
-                .unwrap_or_else(|_| unreachable!("both have the batch's rows"));
+        for (c, n) in self.categorical.iter_mut().zip(&tally[d..]) {
+            c.imputed = c.imputed.saturating_add(*n);
         }
-        let filled = if width == 0 {
-            None
-        } else {
-            Some(
-                Categories::new(Arc::clone(cats.shared_names()), values, cats.rows())
-                    .unwrap_or_else(|_| unreachable!("the same shape as the batch's")),
-            )
-        };
-        Ok((out, filled))
+        Ok(assemble(out, values, indicators, cats))
     }
+
+    /// Fill every row without learning (predicting): nothing is counted.
+    fn fill(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<(Array2<f64>, Option<Categories>), ModelError> {
+        let width = cats.width();
+        let mut out = x.to_owned();
+        let mut values = cats.values().to_vec();
+        let mut indicators = self.params.add_indicator.then(|| Array2::zeros((x.nrows(), x.ncols() + width)));
+        let mut tally = vec![0u64; self.numeric.len() + width];
+        for i in 0..x.nrows() {
+            let row = &mut values[i * width..(i + 1) * width];
+            self.fill_row(i, &mut out, row, &mut tally, &mut indicators)?;
+        }
+        Ok(assemble(out, values, indicators, cats))
+    }
+}
+
+/// The filled batch: `out` with the indicators after it, and the filled categories.
+fn assemble(
+    out: Array2<f64>,
+    values: Vec<Option<Arc<str>>>,
+    indicators: Option<Array2<f64>>,
+    cats: &Categories,
+) -> (Array2<f64>, Option<Categories>) {
+    let out = match indicators {
+        Some(ind) => ndarray::concatenate(ndarray::Axis(1), &[out.view(), ind.view()])
+            .unwrap_or_else(|_| unreachable!("both have the batch's rows")),
+        None => out,
+    };
+    let filled = (cats.width() > 0).then(|| {
+        Categories::new(Arc::clone(cats.shared_names()), values, cats.rows())
+            .unwrap_or_else(|_| unreachable!("the same shape as the batch's"))
+    });
+    (out, filled)
 }
 
 impl Default for Imputer {
@@ -547,7 +568,7 @@ impl Transformer for Imputer {
         row_by_row: bool,
     ) -> Result<(Array2<f64>, Option<Categories>), ModelError> {
         self.start(&x, cats)?;
-        self.run(x, cats, Some(row_by_row))
+        self.learn_fill(x, cats, row_by_row)
     }
     fn transform_with(
         &self,
@@ -559,8 +580,7 @@ impl Transformer for Imputer {
             Some(d) if d != x.ncols() => return Err(ModelError::FeatureCount { expected: d, got: x.ncols() }),
             Some(_) => self.check_names(cats)?,
         }
-        // Filling without learning counts nothing, so a copy does it.
-        self.clone().run(x, cats, None)
+        self.fill(x, cats)
     }
     fn fills_missing(&self) -> bool {
         true
