@@ -243,13 +243,15 @@ impl OneHotEncoder {
         }
     }
 
-    /// `x`'s columns, then a 0/1 column per output; `hot[i]` lists row `i`'s ones.
-    fn encode(&self, x: ArrayView2<f64>, hot: &[Vec<usize>]) -> Array2<f64> {
+    /// `x`'s columns, then a 0/1 column per output: `hot` holds, row by row, each
+    /// encoded column's output (`None`: no 1 for it).
+    fn encode(&self, x: ArrayView2<f64>, hot: &[Option<usize>]) -> Array2<f64> {
         let d = x.ncols();
         let mut out = Array2::zeros((x.nrows(), self.n_out.max(d)));
         out.slice_mut(ndarray::s![.., ..d]).assign(&x);
-        for (i, ones) in hot.iter().enumerate() {
-            for &o in ones {
+        let k = self.columns.len().max(1);
+        for (i, ones) in hot.chunks(k).enumerate() {
+            for &o in ones.iter().flatten() {
                 out[[i, o]] = 1.0;
             }
         }
@@ -309,16 +311,13 @@ impl Transformer for OneHotEncoder {
         }
         let max = next.params.max_categories;
         let mut n_out = next.n_out;
-        let mut hot = Vec::with_capacity(x.nrows());
+        // Learned first, row by row, then written: the batch's width is known only at its end.
+        let mut hot = Vec::with_capacity(x.nrows() * next.columns.len());
         for i in 0..x.nrows() {
             let row = cats.row(i);
-            let ones: Vec<usize> = next
-                .columns
-                .iter_mut()
-                .zip(&at)
-                .filter_map(|(c, &j)| row[j].as_deref().map(|v| c.learn(v, max, &mut n_out)))
-                .collect();
-            hot.push(ones);
+            for (c, &j) in next.columns.iter_mut().zip(&at) {
+                hot.push(row[j].as_deref().map(|v| c.learn(v, max, &mut n_out)));
+            }
         }
         next.n_out = n_out;
         next.seen = next.seen.saturating_add(x.nrows() as u64);
@@ -336,12 +335,11 @@ impl Transformer for OneHotEncoder {
         self.check_width(&x)?;
         let at = self.positions(cats)?;
         let max = self.params.max_categories;
-        let hot: Vec<Vec<usize>> = (0..x.nrows())
-            .map(|i| {
-                let row = cats.row(i);
-                self.columns.iter().zip(&at).filter_map(|(c, &j)| c.find(row[j].as_deref()?, max)).collect()
-            })
-            .collect();
+        let mut hot = Vec::with_capacity(x.nrows() * self.columns.len());
+        for i in 0..x.nrows() {
+            let row = cats.row(i);
+            hot.extend(self.columns.iter().zip(&at).map(|(c, &j)| c.find(row[j].as_deref()?, max)));
+        }
         Ok((self.encode(x, &hot), Some(self.rest(cats, &at))))
     }
     fn categorical_out(&self, names: &[String]) -> Result<Vec<String>, String> {
