@@ -89,7 +89,7 @@ fn every_label_in_time_learns_what_an_in_order_run_learns() {
     // Each block of 40 events gets its labels, in event order, after the next block's first.
     std::fs::write(d.join("late.csv"), delayed_csv(&recs, |i| Some((i / 40 + 1) * 40 - i))).expect("write");
     std::fs::write(d.join("next.csv"), delayed_csv(&recs, |_| Some(0))).expect("write");
-    let run = |input: &str, out: &str, delayed: bool| {
+    let run = |input: &str, out: &str, delayed: bool, extra: &[&str]| {
         let mut args = vec!["run", input, "--label-column", "kind", "--batch-size", "97", "--quiet"];
         args.extend(MODELS);
         let (labels, model, summary) = (format!("{out}.csv"), format!("{out}.eddy"), format!("{out}.json"));
@@ -97,21 +97,28 @@ fn every_label_in_time_learns_what_an_in_order_run_learns() {
         if delayed {
             args.extend(["--id-column", "id", "--delayed-labels", "--label-ttl", "100", "--max-pending", "50"]);
         }
+        args.extend(extra);
         ok(&eddy(&d, &args));
     };
-    run("order.csv", "order", false);
-    run("late.csv", "late", true);
-    run("next.csv", "next", true);
+    run("order.csv", "order", false, &[]);
+    run("late.csv", "late", true, &[]);
+    run("next.csv", "next", true, &[]);
+    // The threads label as the single-threaded oracle does.
+    run("late.csv", "inline", true, &["--inline"]);
     for m in ["sgd", "nb"] {
         let order = model_json(&d.join(format!("order.{m}.eddy")));
         assert_eq!(order, model_json(&d.join(format!("late.{m}.eddy"))), "{m}: labels up to 80 records late");
         assert_eq!(order, model_json(&d.join(format!("next.{m}.eddy"))), "{m}: labels right after their events");
         assert_eq!(labels(&d.join(format!("order.{m}.csv"))), labels(&d.join(format!("next.{m}.csv"))), "{m}");
         assert_eq!(labels(&d.join(format!("late.{m}.csv"))).len(), 3000, "{m}: one label per event");
+        let read = |f: &str| std::fs::read(d.join(f)).expect("labels");
+        assert!(read(&format!("late.{m}.csv")) == read(&format!("inline.{m}.csv")), "{m}: threads = inline");
     }
     let (order, late, next) = (json(&d.join("order.json")), json(&d.join("late.json")), json(&d.join("next.json")));
     assert_eq!(late["records"], 6000, "events and labels");
     assert_eq!(next["models"][0]["metrics"]["accuracy"], order["models"][0]["metrics"]["accuracy"]);
+    let inline = json(&d.join("inline.json"));
+    assert_eq!(inline["models"][1]["metrics"], late["models"][1]["metrics"]);
     let dl = &late["models"][0]["delayed"];
     assert_eq!(
         (dl["events"].as_u64(), dl["learned"].as_u64(), dl["pending"].as_u64()),
