@@ -898,6 +898,28 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
             }
         }
     }
+    for m in &summary.models {
+        if let Some(d) = &m.delayed {
+            let delay = d.delay.as_ref().map_or(String::new(), |x| {
+                format!("; delay median {} / p99 {} records", x.records.median, x.records.p99)
+            });
+            writeln!(
+                out,
+                "  {}: delayed labels: {} events, {} learned, {} pending, {} expired ({} ttl, {} capacity), {} late, \
+                 {} unknown, {} duplicates{delay}",
+                m.model,
+                d.events,
+                d.learned,
+                d.pending,
+                d.expired,
+                d.expired_ttl,
+                d.expired_capacity,
+                d.late,
+                d.unknown,
+                d.duplicates
+            )?;
+        }
+    }
     if let Some(stats) = &summary.snapshots {
         writeln!(
             out,

@@ -101,7 +101,7 @@ impl TryFrom<DelayedParts> for Delayed {
 }
 
 /// The label delays in the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DelayedDelay {
     /// Labels measured (one per learned event).
     pub count: u64,
@@ -114,7 +114,7 @@ pub struct DelayedDelay {
 }
 
 /// Delay quantiles in seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SecondsQuantiles {
     /// The median.
     pub median: f64,
@@ -124,8 +124,8 @@ pub struct SecondsQuantiles {
     pub max: f64,
 }
 
-/// A classifier's delayed labels in the run summary (`"delayed"`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A classifier's delayed labels in the run summary (`"delayed"`) and the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DelayedSummary {
     /// Events waiting for their labels at the end.
     pub pending: u64,

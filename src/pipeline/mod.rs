@@ -438,6 +438,7 @@ impl Scored {
         let tracker = self.tracker.as_ref()?;
         let mut snap = tracker.snapshot(&self.name, &self.model, &self.classification, &self.clustering);
         snap.drift = self.watches.as_ref().map(Watches::summary);
+        snap.delayed = self.delayed.as_ref().map(delayed::Delayed::summary);
         Some(snap)
     }
 

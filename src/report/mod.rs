@@ -13,6 +13,7 @@
 //! A report of a model file (`eddy report model.eddy`) shows what the file has
 //! and nothing it lacks: no run time, sample, scores or timeline.
 
+mod delayed;
 mod drift;
 
 use crate::plot::{self, PlotError, PlotFormat};
@@ -174,6 +175,7 @@ impl RunRecord {
             cluster_timeline: Vec::new(),
             detail,
             drift: None,
+            delayed: None,
             from_model_file: true,
         };
         RunRecord {
@@ -528,6 +530,7 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
             blocks.push(Block::Picture(file, format!("{}: clusters over the run", s.model)));
         }
         blocks.extend(drift::blocks(s));
+        blocks.extend(delayed::blocks(s));
     }
     let markdown = out.join("report.md");
     std::fs::write(&markdown, to_markdown(&blocks)).map_err(io(&markdown))?;
