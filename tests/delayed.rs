@@ -300,9 +300,14 @@ fn the_example_runs_as_the_readme_says() {
             "l.csv",
             "--summary-json",
             "s.json",
+            "--report",
+            "report",
             "--quiet",
         ],
     ));
+    let report = std::fs::read_to_string(d.join("report/report.md")).expect("report");
+    assert!(report.contains("### Delayed labels\n\n40 events were labelled on arrival; 38 were learned"), "{report}");
+    assert!(report.contains("| records | 7 | 7 | 7 |"), "{report}");
     let s = json(&d.join("s.json"));
     let dl = &s["models"][0]["delayed"];
     assert_eq!((s["records"].as_u64(), dl["events"].as_u64(), dl["learned"].as_u64()), (Some(78), Some(40), Some(38)));
