@@ -252,15 +252,12 @@ impl Scored {
                     let (d, w) = (batch.x.ncols(), batch.cats.width());
                     let (mut xs, mut values) = (Vec::with_capacity((j - i) * d), Vec::new());
                     let (mut predicted, mut y) = (Vec::with_capacity(j - i), Vec::with_capacity(j - i));
-                    for k in i..j {
-                        let Role::Feedback { event, delay } = roles.roles[k] else { continue };
+                    for ((role, &record), &class) in roles.roles[i..j].iter().zip(&batch.ids[i..j]).zip(&truth[i..j]) {
+                        let Role::Feedback { event, delay } = *role else { continue };
                         // The source joins only the events it let through, and every
                         // model sees every batch: a miss is a bug, not bad input.
                         let kept = state.waiting.remove(&event).ok_or_else(|| {
-                            PipelineError::Delayed(format!(
-                                "record {}: its event (record {event}) is not kept",
-                                batch.ids[k]
-                            ))
+                            PipelineError::Delayed(format!("record {record}: its event (record {event}) is not kept"))
                         })?;
                         if kept.x.len() != d || kept.cats.len() != w {
                             return Err(PipelineError::Delayed(format!(
@@ -270,7 +267,7 @@ impl Scored {
                         xs.extend_from_slice(&kept.x);
                         values.extend(kept.cats.into_iter().map(|v| v.map(Arc::<str>::from)));
                         predicted.push(kept.prediction);
-                        y.push(truth[k]);
+                        y.push(class);
                         state.delays.record(delay);
                     }
                     let n = y.len();
