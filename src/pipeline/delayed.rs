@@ -40,7 +40,7 @@ struct Waiting {
 pub struct DelayedCounts {
     /// Events labelled and kept.
     pub events: u64,
-    /// Events learned: their label came in time.
+    /// Events learned: their label came in time (with `--no-learn`, scored only).
     pub learned: u64,
     /// Learned events whose label at arrival was right.
     pub correct: u64,
@@ -131,7 +131,7 @@ pub struct DelayedSummary {
     pub pending: u64,
     /// Events labelled and kept.
     pub events: u64,
-    /// Events learned when their label came.
+    /// Events learned when their label came (with `--no-learn`: scored, the model frozen).
     pub learned: u64,
     /// Events expired, for either reason.
     pub expired: u64,
