@@ -63,6 +63,9 @@ pub struct ModelCheckpoint {
     pub watches: Option<crate::pipeline::Watches>,
     /// The events file's durable length when the checkpoint was taken.
     pub events_len: u64,
+    /// Its events waiting for their labels and its delayed scores (`--delayed-labels`).
+    #[serde(default)]
+    pub delayed: Option<crate::pipeline::delayed::Delayed>,
 }
 
 /// A checkpoint: the source's position and every model's state there.

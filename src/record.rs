@@ -24,6 +24,43 @@ pub struct Batch {
     pub cats: Categories,
     /// Bytes of input consumed once this batch was read (0 where not meaningful).
     pub end_offset: u64,
+    /// With delayed labels (`--delayed-labels`): what each record is. `None` otherwise,
+    /// so a run without them carries nothing more per record.
+    pub roles: Option<Box<Roles>>,
+}
+
+/// What the records of a batch are, with delayed labels: the source has joined each
+/// label to its event (by id), so the models key their waiting events by the event's
+/// record id and never see the ids' text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Roles {
+    /// One per record of the batch.
+    pub roles: Vec<Role>,
+    /// Events (by record id) that expired while the batch was read, in expiry order:
+    /// no label will come for them, so the models drop what they kept.
+    pub expired: Vec<(u64, crate::pipeline::pending::ExpiryReason)>,
+}
+
+/// What one record is, with delayed labels. Only events get a label line; the other
+/// records' rows hold zeros (their features are not read), and `y` holds a class only
+/// for feedback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Features without a label: labelled now, learned when its feedback comes.
+    Event,
+    /// The label (in `y`) of the event with record id `event`, which came `delay` late.
+    Feedback {
+        /// The event's record id.
+        event: u64,
+        /// How late.
+        delay: crate::pipeline::pending::Delay,
+    },
+    /// A label for no waiting event (with `--on-error skip`; listed in the rejects file).
+    Unknown,
+    /// A label for an event that had expired (listed in the rejects file).
+    Late,
+    /// An event whose id was still waiting (with `--on-error skip`).
+    Duplicate,
 }
 
 impl Batch {
@@ -347,4 +384,7 @@ pub struct SourcePosition {
     /// Bytes of the rejects file written (and synced) so far, when there is one.
     #[serde(default)]
     pub rejects_len: Option<u64>,
+    /// The events waiting for their labels (`--delayed-labels`), by id.
+    #[serde(default)]
+    pub delayed: Option<crate::source::join::JoinState>,
 }

@@ -87,6 +87,9 @@ pub struct Snapshot {
     /// marks on the timeline and the report's drift section.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<crate::pipeline::DriftSummary>,
+    /// Its delayed labels (`--delayed-labels`): the report's section on them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delayed: Option<crate::pipeline::delayed::DelayedSummary>,
     /// Taken from a saved model file, not a run: the model's own state only, so no
     /// sample, no timeline and no scores (a report shows none of them).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -390,6 +393,7 @@ impl Tracker {
             detail,
             drift: None,
             inputs: crate::preprocess::InputSummary::of(model, &self.features),
+            delayed: None,
             from_model_file: false,
         }
     }

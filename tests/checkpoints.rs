@@ -432,3 +432,135 @@ fn a_resumed_timeline_goes_on_from_the_checkpoint() {
     assert_eq!(timeline.last().expect("points").records, 6000);
     assert_eq!(record.snapshots[0].records, 6000);
 }
+
+/// Delayed labels (`--delayed-labels`): a run killed with SIGKILL while events wait for
+/// their labels, resumed each time, ends with the labels, rejects, models and delayed
+/// counts of a run never interrupted (the waiting events and the join are checkpointed).
+#[test]
+fn killed_with_pending_labels_and_resumed_equals_uninterrupted() {
+    let d = dir("kill-delayed");
+    let (x, y) = eddy::source::synth::Blobs::new(3, 3, 9).cluster_std(2.0).next_batch(30_000);
+    let cities = ["paris", "lyon", "nice"];
+    // Labels come 0 to 96 records after their events, out of order; every 50th never comes
+    // (it expires: --label-ttl 400), every 777th id is a label for no event (rejected).
+    let mut text = String::from("id,a,b,c,city,kind\n");
+    let mut due: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, (row, &l)) in x.outer_iter().zip(y.iter()).enumerate() {
+        let city = cities[(i * 7 + l as usize) % 4 % 3];
+        text += &format!("e{i},{:.5},{:.5},{:.5},{city},\n", row[0], row[1], row[2]);
+        if i % 50 != 7 {
+            due.entry(i + (i * 37) % 97).or_default().push(i);
+        }
+        if i % 777 == 3 {
+            text += &format!("nobody{i},,,,,k0\n");
+        }
+        while let Some(entry) = due.first_entry().filter(|e| *e.key() <= i) {
+            for e in entry.remove() {
+                text += &format!("e{e},,,,,k{}\n", y[e]);
+            }
+        }
+    }
+    for e in due.into_values().flatten() {
+        text += &format!("e{e},,,,,k{}\n", y[e]);
+    }
+    std::fs::write(d.join("in.csv"), text).expect("write");
+    let args = |out: &str| -> Vec<String> {
+        [
+            "run",
+            "in.csv",
+            "--id-column",
+            "id",
+            "--delayed-labels",
+            "--label-column",
+            "kind",
+            "--label-ttl",
+            "400",
+            "--max-pending",
+            "5000",
+            "--model",
+            "onehot | scale | sgd(loss=log_loss)",
+            "--model",
+            "nb=onehot | gaussian-nb",
+            "--batch-size",
+            "300",
+            "--labels-out",
+            &format!("{out}/l.csv"),
+            "--save-model",
+            &format!("{out}/m.eddy"),
+            "--summary-json",
+            &format!("{out}/s.json"),
+            "--checkpoint",
+            &format!("{out}/ckpt"),
+            "--checkpoint-every",
+            "1500",
+            "--on-error",
+            "skip",
+            "--rejects",
+            &format!("{out}/rejects.tsv"),
+            "--quiet",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let eddy = || Command::new(env!("CARGO_BIN_EXE_eddy"));
+    let whole = eddy().current_dir(&d).args(args("whole")).output().expect("runs");
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let (mut kills, mut first) = (0, true);
+    loop {
+        let mut a = args("killed");
+        if !first {
+            a.push("--resume".into());
+        }
+        first = false;
+        let mut child = eddy().current_dir(&d).args(&a).stderr(std::process::Stdio::null()).spawn().expect("spawns");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_millis(30 + seed % 150));
+        if kills < 6 && child.try_wait().expect("waits").is_none() {
+            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+            let _ = child.wait();
+            kills += 1;
+            continue;
+        }
+        assert!(child.wait().expect("waits").success(), "the resumed run failed");
+        break;
+    }
+    assert!(kills >= 1, "at least one kill happened");
+    for file in ["l.sgd.csv", "l.nb.csv", "rejects.tsv"] {
+        let a = std::fs::read(d.join("whole").join(file)).expect("whole");
+        let b = std::fs::read(d.join("killed").join(file)).expect("killed");
+        assert!(a == b, "{file}: differs after {kills} kills ({} vs {} bytes)", a.len(), b.len());
+    }
+    for model in ["sgd", "nb"] {
+        let load = |run: &str| {
+            let (_, m): (_, eddy::model::Model) =
+                eddy::model_file::load(&d.join(run).join(format!("m.{model}.eddy")), "model", &Keys::default())
+                    .expect("loads");
+            serde_json::to_string(&m).expect("json")
+        };
+        assert_eq!(load("whole"), load("killed"), "{model}: the final model differs");
+    }
+    let summary = |run: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(run).join("s.json")).expect("summary")).expect("json")
+    };
+    for m in 0..2 {
+        let (mut a, mut b) = (summary("whole"), summary("killed"));
+        // Seconds are the wall clock's: they differ between runs.
+        for s in [&mut a, &mut b] {
+            s["models"][m]["delayed"]["delay"]["seconds"] = serde_json::Value::Null;
+        }
+        assert_eq!(a["models"][m]["delayed"], b["models"][m]["delayed"], "model {m}");
+        assert_eq!(a["models"][m]["metrics"], b["models"][m]["metrics"], "model {m}");
+    }
+    let dl = &summary("whole")["models"][0]["delayed"];
+    assert_eq!(dl["events"], 30_000);
+    // Every 50th label never comes: those events expire, or wait still at the end.
+    let (expired, pending) = (dl["expired_ttl"].as_u64().expect("n"), dl["pending"].as_u64().expect("n"));
+    assert_eq!((expired + pending, dl["learned"].as_u64()), (600, Some(29_400)), "{dl}");
+    assert!(pending > 0 && expired > 590, "{dl}");
+    assert_eq!(dl["unknown"].as_u64(), Some(39), "{dl}");
+    assert_eq!(summary("killed")["records"], 30_000 + 29_400 + 39);
+}

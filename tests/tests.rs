@@ -6,6 +6,7 @@ mod checkpoints; // written where labels are durable; the models of their prefix
 mod cli; // the binary and the examples, run as a user would
 mod cluster_events; // cluster-level drift: moved, vanished and appeared on real k-means runs, none when stationary
 mod contracts; // Send, serde round trips, seeded determinism, reassignment
+mod delayed; // eddy run --delayed-labels: the in-order model, exact counts, positioned errors, the example
 mod drift_cli; // eddy drift on a column: events, errors, formats
 mod drift_parity; // every detector against River 0.26.1's indices, from committed fixtures
 mod drift_runs; // eddy run --drift: events file, summary, terminal, threads = inline

@@ -162,6 +162,24 @@ pub struct RunArgs {
     /// read the input past it, and go on. Without a checkpoint, start from the beginning.
     #[arg(long)]
     pub resume: bool,
+    /// The column holding each record's id, for delayed labels (with --delayed-labels).
+    /// It is never a feature.
+    #[arg(long, value_name = "COLUMN")]
+    pub id_column: Option<String>,
+    /// Labels that arrive later, in the same stream: a record with features and no
+    /// label is an event (labelled now), a later record with only its id and a label is
+    /// its feedback (the model learns the event then). Needs --id-column and
+    /// --label-column; classifiers only.
+    #[arg(long)]
+    pub delayed_labels: bool,
+    /// With --delayed-labels: events that may wait for their labels at once; a new
+    /// event past it expires the oldest.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_pending: usize,
+    /// With --delayed-labels: how long an event waits for its label, in records (5000)
+    /// or seconds (3600s; then a resumed run is not byte-identical: time is the clock's).
+    #[arg(long, value_name = "N|Ns")]
+    pub label_ttl: Option<String>,
 }
 
 /// The run-wide settings models inherit, shared by `eddy run` and `eddy model new`.
@@ -195,6 +213,63 @@ impl ModelFlags {
             registry::build_text(spec, &self.context(classes)).map_err(|e| anyhow::anyhow!("--model: {e}"))?;
         Ok((label.unwrap_or_else(|| model.estimator().to_string()), model))
     }
+}
+
+/// The join of delayed labels that `args` ask for, refused when it makes no sense.
+fn delayed_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<source::join::DelayedOptions>> {
+    let text_input = !args.input.starts_with("synth:") && !args.input.to_ascii_lowercase().ends_with(".npy");
+    if args.id_column.is_some() && args.labels_from.is_some() && text_input {
+        bail!(
+            "--labels-from with --id-column (labels in a second stream) is not supported yet: put the feedback \
+             records ({{id, label}}) in the input itself and use --delayed-labels, which joins them deterministically"
+        );
+    }
+    if !args.delayed_labels {
+        if args.label_ttl.is_some() || args.max_pending != 100_000 {
+            bail!("--label-ttl and --max-pending go with --delayed-labels");
+        }
+        if args.id_column.is_some() {
+            bail!("--id-column goes with --delayed-labels (labels that arrive later, joined by id)");
+        }
+        return Ok(None);
+    }
+    let Some(id_column) = args.id_column.clone() else {
+        bail!("--delayed-labels needs --id-column COLUMN: the id that joins each label to its event");
+    };
+    if !text_input {
+        bail!("--delayed-labels reads CSV or NDJSON input (events and their feedback, with ids)");
+    }
+    if args.label_column.is_none() {
+        bail!("--delayed-labels needs --label-column: the column of the feedback's label");
+    }
+    if let Some(m) = models.iter().find(|m| matches!(m.model, Model::Clusterer(_))) {
+        bail!("--delayed-labels: model {} is a clusterer; delayed labels are learned by classifiers only", m.name);
+    }
+    if args.drift.is_some() || args.plots.is_some() {
+        bail!(
+            "--delayed-labels does not go with --drift or --plots yet (they follow each record's label as it is made)"
+        );
+    }
+    let ttl = args.label_ttl.as_deref().map(crate::pipeline::pending::parse_label_ttl).transpose()?;
+    let max = crate::pipeline::pending::MAX_PENDING;
+    if !(1..=max).contains(&args.max_pending) {
+        bail!("--max-pending must be from 1 to {max}, got {}", args.max_pending);
+    }
+    Ok(Some(source::join::DelayedOptions { id_column, max_pending: args.max_pending, ttl }))
+}
+
+/// The delayed-labels settings as the checkpoint records them.
+fn delayed_setting(d: Option<&source::join::DelayedOptions>) -> String {
+    use crate::pipeline::pending::Ttl;
+    d.map(|d| {
+        let ttl = match d.ttl {
+            None => String::new(),
+            Some(Ttl::Records(n)) => n.to_string(),
+            Some(Ttl::Millis(ms)) => format!("{}s", ms as f64 / 1000.0),
+        };
+        format!("id={} max-pending={} ttl={ttl}", d.id_column, d.max_pending)
+    })
+    .unwrap_or_default()
 }
 
 /// `--plot-format`.
@@ -502,6 +577,7 @@ impl RunConfig {
         if args.checkpoint.is_some() && (args.checkpoint_every == 0 || args.keep_checkpoints == 0) {
             bail!("--checkpoint-every and --keep-checkpoints must be at least 1");
         }
+        let delayed = delayed_options(&args, &models)?;
         check_outputs(&args.input, args.labels_from.as_deref(), &outputs)?;
         // A saved model names its features and classes: without --features the input is
         // read by those names (so its column order does not matter), and its class
@@ -548,6 +624,7 @@ impl RunConfig {
                 }),
                 labels_from: args.labels_from,
                 quit: Arc::clone(&quit),
+                delayed,
                 categorical,
                 // Missing values are let through only when every model fills them.
                 missing: models.iter().all(|m| match &m.model {
@@ -604,6 +681,7 @@ impl RunConfig {
             ("--drift".into(), self.pipeline.drift.as_ref().map(|d| d.spec()).unwrap_or_default()),
             ("--watch".into(), self.pipeline.watch.join(",")),
             ("--cluster-events".into(), self.pipeline.cluster_events.as_ref().map(|c| c.to_spec()).unwrap_or_default()),
+            ("--delayed-labels".into(), delayed_setting(self.source.delayed.as_ref())),
         ]
     }
 
@@ -818,6 +896,28 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
                     m.model, c.moved, c.vanished, c.appeared
                 )?;
             }
+        }
+    }
+    for m in &summary.models {
+        if let Some(d) = &m.delayed {
+            let delay = d.delay.as_ref().map_or(String::new(), |x| {
+                format!("; delay median {} / p99 {} records", x.records.median, x.records.p99)
+            });
+            writeln!(
+                out,
+                "  {}: delayed labels: {} events, {} learned, {} pending, {} expired ({} ttl, {} capacity), {} late, \
+                 {} unknown, {} duplicates{delay}",
+                m.model,
+                d.events,
+                d.learned,
+                d.pending,
+                d.expired,
+                d.expired_ttl,
+                d.expired_capacity,
+                d.late,
+                d.unknown,
+                d.duplicates
+            )?;
         }
     }
     if let Some(stats) = &summary.snapshots {

@@ -16,6 +16,7 @@
 //! [`run_inline`] does the same work on one thread and is the oracle the tests
 //! hold [`run`] to: the same labels and the same summary, for the same input.
 
+pub mod delayed;
 pub mod pending;
 mod stage;
 pub mod watch;
@@ -180,6 +181,9 @@ pub enum PipelineError {
     /// A stage panicked (a bug): the run stopped.
     #[error("the {0} stage panicked")]
     Panic(String),
+    /// Delayed labels that do not fit together (a bug: the source joins them).
+    #[error("delayed labels: {0}")]
+    Delayed(String),
     /// The drift watches of a model could not be set up (`--drift`, `--watch`).
     #[error("model {model}")]
     Watch {
@@ -232,6 +236,9 @@ pub struct ModelSummary {
     /// Per categorical column its encoder one-hot encodes: categories known, values past the bound.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<crate::preprocess::EncodedColumn>,
+    /// Its delayed labels (`--delayed-labels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delayed: Option<delayed::DelayedSummary>,
 }
 
 /// Scores of a model over the run.
@@ -284,6 +291,8 @@ pub(crate) struct Scored {
     pub(crate) watches: Option<Watches>,
     /// The input's numeric feature names (the imputer counts by position).
     features: Vec<String>,
+    /// Events waiting for their labels (`--delayed-labels`), from the first such batch.
+    delayed: Option<delayed::Delayed>,
 }
 
 /// Pictures are drawn at most this often per model: a snapshot due sooner is
@@ -321,6 +330,7 @@ impl Scored {
             drawn_any: false,
             watches,
             features: features.to_vec(),
+            delayed: None,
         }
         .resumed(options)
     }
@@ -332,6 +342,7 @@ impl Scored {
             self.classification = m.classification.clone();
             self.clustering = m.clustering.clone();
             self.records = m.records;
+            self.delayed = m.delayed.clone();
             // The run's settings (--drift, --watch, --cluster-events) are checked against
             // the checkpoint's before this; a checkpoint without watches for a run with
             // them (only a hand-made one) leaves the fresh watches to start afresh.
@@ -427,6 +438,7 @@ impl Scored {
             clustering: self.clustering.clone(),
             watches: self.watches.clone(),
             events_len: 0,
+            delayed: self.delayed.clone(),
         })
     }
 
@@ -435,11 +447,15 @@ impl Scored {
         let tracker = self.tracker.as_ref()?;
         let mut snap = tracker.snapshot(&self.name, &self.model, &self.classification, &self.clustering);
         snap.drift = self.watches.as_ref().map(Watches::summary);
+        snap.delayed = self.delayed.as_ref().map(delayed::Delayed::summary);
         Some(snap)
     }
 
     /// Label a batch and learn from it; update the scores.
     pub(crate) fn step(&mut self, batch: &Arc<Batch>, prequential: Prequential) -> Result<Vec<i64>, PipelineError> {
+        if let Some(roles) = batch.roles.as_deref() {
+            return self.step_delayed(batch, roles, prequential);
+        }
         let model_error = |error: ModelError| {
             // A row of the batch is a record of the input: name it by its id.
             let row = match &error {
@@ -562,7 +578,16 @@ impl Scored {
             Model::Clusterer(m) => m.fills_missing(),
         };
         let imputed = has_imputer.then_some(inputs.imputed);
-        ModelSummary { model: self.name.clone(), labels, metrics, drift, imputed, categories: inputs.categories }
+        let delayed = self.delayed.as_ref().map(delayed::Delayed::summary);
+        ModelSummary {
+            model: self.name.clone(),
+            labels,
+            metrics,
+            drift,
+            imputed,
+            categories: inputs.categories,
+            delayed,
+        }
     }
 }
 
@@ -647,7 +672,7 @@ fn join(a: Batch, b: &Batch) -> Batch {
     if cats.append(&b.cats).is_err() {
         unreachable!("batches of one stream have the same categorical columns");
     }
-    Batch { seq: a.seq, ids, x, y, cats, end_offset: b.end_offset }
+    Batch { seq: a.seq, ids, x, y, cats, end_offset: b.end_offset, roles: None }
 }
 
 /// Run the stream through every model on its own thread. See the module documentation.
@@ -688,59 +713,58 @@ pub fn run_inline(
     let mut pictures = Pictures::default();
     let mut clock = CheckpointClock::new(options);
     let mut records = 0;
-    let outcome = (|| {
-        while let Some(batch) = source.next_batch()? {
-            records += batch.len() as u64;
-            if let Some(p) = &options.progress {
-                p(batch.len() as u64);
-            }
-            let batch = Arc::new(batch);
-            for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
-                let Some((batch, labels)) = scored.accept(Arc::clone(&batch), options.prequential)? else { continue };
-                write_events(scored, events.as_mut())?;
-                sink.write(&batch.ids, &labels).map_err(|error| PipelineError::Sink {
-                    model: scored.name.clone(),
-                    path: path.clone(),
-                    error,
-                })?;
-                match (scored.due_snapshot(), options.snapshots.as_ref()) {
-                    (Ok(Some(mut snap)), Some(opts)) => {
-                        snap.class_names = class_names(source.as_ref());
-                        pictures.draw(opts, &snap)
-                    }
-                    (Err(()), _) => pictures.stats.skipped += 1,
-                    _ => {}
+    let outcome =
+        (|| {
+            while let Some(batch) = source.next_batch()? {
+                records += batch.len() as u64;
+                if let Some(p) = &options.progress {
+                    p(batch.len() as u64);
                 }
-            }
-            let due = clock.as_mut().is_some_and(|c| c.due(records));
-            if let Some(opts) = options.checkpoint.as_ref().filter(|_| due) {
-                let mut models = Vec::new();
+                let batch = Arc::new(batch);
                 for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
-                    let Some(mut state) = scored.checkpoint_state(path) else { break };
-                    if let Some(out) = events.as_mut() {
-                        let synced = out.sync();
-                        state.events_len = events_error(&scored.name, out, synced)?;
-                    }
-                    state.labels_len = sink.sync().map_err(|error| PipelineError::Sink {
-                        model: scored.name.clone(),
-                        path: path.clone(),
-                        error,
+                    let Some(labelled) = scored.accept(Arc::clone(&batch), options.prequential)? else { continue };
+                    write_events(scored, events.as_mut())?;
+                    sink.write(&delayed::labelled_ids(&labelled), &labelled.1).map_err(|error| {
+                        PipelineError::Sink { model: scored.name.clone(), path: path.clone(), error }
                     })?;
-                    models.push(state);
+                    match (scored.due_snapshot(), options.snapshots.as_ref()) {
+                        (Ok(Some(mut snap)), Some(opts)) => {
+                            snap.class_names = class_names(source.as_ref());
+                            pictures.draw(opts, &snap)
+                        }
+                        (Err(()), _) => pictures.stats.skipped += 1,
+                        _ => {}
+                    }
                 }
-                if models.len() == running.len() {
-                    source.sync()?;
-                    let checkpoint =
-                        crate::checkpoint::Checkpoint { settings: Vec::new(), position: source.position(), models };
-                    crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;
+                let due = clock.as_mut().is_some_and(|c| c.due(records));
+                if let Some(opts) = options.checkpoint.as_ref().filter(|_| due) {
+                    let mut models = Vec::new();
+                    for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
+                        let Some(mut state) = scored.checkpoint_state(path) else { break };
+                        if let Some(out) = events.as_mut() {
+                            let synced = out.sync();
+                            state.events_len = events_error(&scored.name, out, synced)?;
+                        }
+                        state.labels_len = sink.sync().map_err(|error| PipelineError::Sink {
+                            model: scored.name.clone(),
+                            path: path.clone(),
+                            error,
+                        })?;
+                        models.push(state);
+                    }
+                    if models.len() == running.len() {
+                        source.sync()?;
+                        let checkpoint =
+                            crate::checkpoint::Checkpoint { settings: Vec::new(), position: source.position(), models };
+                        crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;
+                    }
                 }
             }
-        }
-        for (scored, _, _) in running.iter_mut() {
-            scored.finish()?;
-        }
-        Ok::<(), PipelineError>(())
-    })();
+            for (scored, _, _) in running.iter_mut() {
+                scored.finish()?;
+            }
+            Ok::<(), PipelineError>(())
+        })();
     let mut finished = Ok(());
     for (out, (scored, _, _)) in events.iter_mut().zip(&running) {
         if let Some(out) = out {

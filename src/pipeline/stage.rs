@@ -321,8 +321,8 @@ fn sink_loop(
 ) -> std::io::Result<()> {
     for msg in rx {
         match msg {
-            ToSink::Labels((batch, labels)) => {
-                sink.write(&batch.ids, &labels)?;
+            ToSink::Labels(labelled) => {
+                sink.write(&super::delayed::labelled_ids(&labelled), &labelled.1)?;
                 // Caught up with the stream (it is slow, or followed): make the labels visible now.
                 if rx.is_empty() {
                     sink.flush()?;

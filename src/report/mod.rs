@@ -13,6 +13,7 @@
 //! A report of a model file (`eddy report model.eddy`) shows what the file has
 //! and nothing it lacks: no run time, sample, scores or timeline.
 
+mod delayed;
 mod drift;
 
 use crate::plot::{self, PlotError, PlotFormat};
@@ -175,6 +176,7 @@ impl RunRecord {
             detail,
             drift: None,
             inputs: crate::preprocess::InputSummary::of(model, &header.features),
+            delayed: None,
             from_model_file: true,
         };
         RunRecord {
@@ -530,6 +532,7 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
         }
         blocks.extend(drift::blocks(s));
         blocks.extend(input_blocks(s));
+        blocks.extend(delayed::blocks(s));
     }
     let markdown = out.join("report.md");
     std::fs::write(&markdown, to_markdown(&blocks)).map_err(io(&markdown))?;

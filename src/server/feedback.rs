@@ -30,49 +30,7 @@ pub struct PendingRow {
     pub x: Vec<f64>,
 }
 
-/// Why a `--label-ttl` is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LabelTtlError {
-    /// Neither a whole number of records nor seconds with `s`.
-    #[error("--label-ttl {0:?}: expected a number of records (50000) or of seconds (3600s, 0.5s)")]
-    Malformed(String),
-    /// Zero (every record would expire before its label) or less.
-    #[error("--label-ttl {0:?}: must be more than 0")]
-    NotPositive(String),
-    /// Longer than a year of seconds (or under a millisecond).
-    #[error("--label-ttl {0:?}: seconds must be from 0.001 to a year")]
-    OutOfRange(String),
-}
-
-/// Parse `--label-ttl`: `50000` (records) or `3600s` (seconds, to the millisecond).
-pub fn parse_label_ttl(text: &str) -> Result<Ttl, LabelTtlError> {
-    const YEAR_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
-    let t = text.trim();
-    if let Some(secs) = t.strip_suffix('s') {
-        let secs: f64 = secs.trim().parse().map_err(|_| LabelTtlError::Malformed(text.into()))?;
-        if !secs.is_finite() {
-            return Err(LabelTtlError::Malformed(text.into()));
-        }
-        if secs <= 0.0 {
-            return Err(LabelTtlError::NotPositive(text.into()));
-        }
-        let ms = (secs * 1000.0).round();
-        if !(1.0..=YEAR_MS).contains(&ms) {
-            return Err(LabelTtlError::OutOfRange(text.into()));
-        }
-        // In 1..=YEAR_MS, so the conversion is exact.
-        return Ok(Ttl::Millis(ms as u64));
-    }
-    if t.starts_with('-') {
-        return Err(LabelTtlError::NotPositive(text.into()));
-    }
-    match t.parse::<u64>() {
-        Ok(0) => Err(LabelTtlError::NotPositive(text.into())),
-        Ok(n) => Ok(Ttl::Records(n)),
-        Err(_) => Err(LabelTtlError::Malformed(text.into())),
-    }
-}
+pub use crate::pipeline::pending::{parse_label_ttl, LabelTtlError};
 
 /// The label TTL as `/v1/model` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -151,6 +151,10 @@ pub enum Reason {
         /// The limit.
         max_bytes: usize,
     },
+    /// With delayed labels: a record that is neither an event nor feedback, a bad id, or
+    /// a label that joins no event.
+    #[error("{0}")]
+    Delayed(String),
 }
 
 /// A record's label as it came, for the caller to map to a class id.

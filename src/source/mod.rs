@@ -12,6 +12,7 @@
 //! same words.
 
 pub mod decode;
+pub mod join;
 mod npy;
 pub mod synth;
 mod text;
@@ -107,6 +108,9 @@ pub struct SourceOptions {
     pub missing: bool,
     /// Set by Ctrl-C or SIGTERM: the source ends the stream early.
     pub quit: Arc<AtomicBool>,
+    /// Join delayed labels to their events by id (`--id-column ID --delayed-labels`;
+    /// CSV and NDJSON inputs).
+    pub delayed: Option<join::DelayedOptions>,
 }
 
 impl Default for SourceOptions {
@@ -126,6 +130,7 @@ impl Default for SourceOptions {
             categorical: Vec::new(),
             missing: false,
             quit: Arc::new(AtomicBool::new(false)),
+            delayed: None,
         }
     }
 }

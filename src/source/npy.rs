@@ -448,6 +448,7 @@ impl Source for NpySource {
             labels: None,
             checksum: None,
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
+            delayed: None,
         }
     }
 }

@@ -707,8 +707,15 @@ impl crate::source::Source for SynthSource {
         let ids = (self.produced..self.produced + n as u64).collect();
         self.produced += n as u64;
         self.remaining -= n as u64;
-        let batch =
-            crate::record::Batch { seq: self.seq, ids, x, y: Some(y.to_vec()), cats, end_offset: self.produced };
+        let batch = crate::record::Batch {
+            seq: self.seq,
+            ids,
+            x,
+            y: Some(y.to_vec()),
+            cats,
+            end_offset: self.produced,
+            roles: None,
+        };
         self.seq += 1;
         Ok(Some(batch))
     }
@@ -753,6 +760,7 @@ impl crate::source::Source for SynthSource {
             labels: None,
             checksum: None,
             rejects_len: None,
+            delayed: None,
         }
     }
 }

@@ -11,8 +11,9 @@
 use super::decode::{
     is_missing, parse_bool, parse_number, CatSink, CsvLayout, Fields, JsonDecoder, Reason, RecordError,
 };
+use super::join::{Join, Joined};
 use super::{OnError, Position, Source, SourceError, SourceOptions};
-use crate::record::{Batch, Categories, Interner, LabelMap};
+use crate::record::{Batch, Categories, Interner, LabelMap, Role, Roles};
 use ndarray::Array2;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -91,6 +92,26 @@ pub struct TextSource {
     ended: bool,
     /// CRC-32 of every byte consumed, for checkpoints.
     checksum: crc32fast::Hasher,
+    /// With delayed labels: the join, and where the id, the label and the features are.
+    join: Option<(Join, DelayedColumns)>,
+}
+
+/// Where a CSV record holds what tells an event from feedback (unused for NDJSON,
+/// which is read by key).
+#[derive(Debug, Clone, Default)]
+struct DelayedColumns {
+    id: usize,
+    label: usize,
+    features: Vec<usize>,
+}
+
+/// What a record holds, as far as the join cares.
+struct Parts {
+    id: String,
+    label: Option<String>,
+    has_features: bool,
+    /// The id's column (from 0) and name, for errors.
+    id_at: (usize, String),
 }
 
 impl TextSource {
@@ -187,14 +208,32 @@ impl TextSource {
             rejected: 0,
             ended: false,
             checksum: crc32fast::Hasher::new(),
+            join: None,
         };
+        if let Some(d) = &source.options.delayed {
+            if source.options.label_column.is_none() {
+                return Err(source.schema("--delayed-labels needs --label-column (the feedback's label)".into()));
+            }
+            if source.options.features.as_ref().is_some_and(|f| f.contains(&d.id_column)) {
+                return Err(
+                    source.schema(format!("{:?} is the id column: it cannot be in --features too", d.id_column))
+                );
+            }
+            if source.options.label_column.as_ref() == Some(&d.id_column) {
+                return Err(source.schema(format!("{:?} cannot be both the id and the label column", d.id_column)));
+            }
+            let join = Join::new(d).map_err(|e| source.schema(e.to_string()))?;
+            source.join = Some((join, DelayedColumns::default()));
+        }
         source.resolve_columns()?;
         if source.format == TextFormat::Ndjson {
             let all: Vec<String> = source.features.iter().chain(&source.categorical).cloned().collect();
             let json = JsonDecoder::new(&all).categorical(&source.categorical).missing(source.options.missing);
             source.json = match &source.options.label_column {
-                Some(label) => json.label(label),
-                None => json,
+                // With delayed labels the decoder reads an event's features only: the
+                // join reads the label of feedback.
+                Some(label) if source.join.is_none() => json.label(label),
+                _ => json,
             };
         }
         Ok(source)
@@ -263,7 +302,9 @@ impl TextSource {
                         }
                         cols
                     }
-                    None => (0..header.len()).filter(|&i| Some(i) != label_column && !is_id(&header[i])).collect(),
+                    None => (0..header.len())
+                        .filter(|&i| Some(i) != label_column && !is_id(&header[i]) && !self.is_id_column(&header[i]))
+                        .collect(),
                 };
                 columns
                     .into_iter()
@@ -287,7 +328,11 @@ impl TextSource {
                         .collect(),
                     None => object
                         .iter()
-                        .filter(|(k, _)| Some(k.as_str()) != self.options.label_column.as_deref() && !is_id(k))
+                        .filter(|(k, _)| {
+                            Some(k.as_str()) != self.options.label_column.as_deref()
+                                && !is_id(k)
+                                && !self.is_id_column(k)
+                        })
                         .map(|(k, v)| (0, k.clone(), FirstValue::of_json(v)))
                         .filter(|(_, _, v)| *v != FirstValue::Other)
                         .collect(),
@@ -313,10 +358,27 @@ impl TextSource {
         self.features = num_names;
         self.set_categorical(cat_names);
         if self.format == TextFormat::Csv {
+            if let (Some((_, cols)), Some(d)) = (self.join.as_mut(), self.options.delayed.as_ref()) {
+                let id = header.iter().position(|h| *h == d.id_column);
+                cols.id = id.ok_or_else(|| SourceError::Schema {
+                    source_name: self.name.clone(),
+                    reason: format!("no column named {:?} (the id column)", d.id_column),
+                })?;
+                // Resolved above: a label column is required with delayed labels.
+                cols.label = label_column.unwrap_or_default();
+                cols.features = num_cols.iter().chain(&cat_cols).copied().collect();
+            }
+            // With delayed labels the layout reads an event's features only.
+            let label_column = label_column.filter(|_| self.join.is_none());
             self.layout =
                 CsvLayout::new(header, num_cols, label_column).categorical(cat_cols).missing(self.options.missing);
         }
         Ok(())
+    }
+
+    /// True when `name` is the id column of delayed labels.
+    fn is_id_column(&self, name: &str) -> bool {
+        self.options.delayed.as_ref().is_some_and(|d| d.id_column == name)
     }
 
     fn set_categorical(&mut self, names: Vec<String>) {
@@ -491,6 +553,9 @@ impl TextSource {
             let reason = Reason::TooLong { max_bytes: self.options.max_line_bytes };
             return self.reject(RecordError::new(reason), line_no);
         }
+        if self.join.is_some() {
+            return self.take_delayed(data, id, line_no);
+        }
         match self.parse_record(&mut data.x, &mut data.cats) {
             Ok(label) => {
                 data.ids.push(id);
@@ -504,6 +569,173 @@ impl TextSource {
     }
 }
 
+/// Delayed labels (see [`super::join`]).
+impl TextSource {
+    /// The id, the label and whether any feature is there, of the record in `self.line`.
+    fn parts(&mut self) -> Result<Parts, RecordError> {
+        let (d, label_name) = match (&self.options.delayed, &self.options.label_column) {
+            (Some(d), Some(l)) => (d, l),
+            _ => return Err(RecordError::new(Reason::Delayed("no delayed labels".into()))),
+        };
+        match self.format {
+            TextFormat::Csv => {
+                let Some((_, cols)) = self.join.as_ref() else {
+                    return Err(RecordError::new(Reason::Delayed("no delayed labels".into())));
+                };
+                self.fields.split(&self.line)?;
+                let names = self.layout.names();
+                if self.fields.len() != names.len() {
+                    return Err(RecordError::new(Reason::Columns { expected: names.len(), found: self.fields.len() }));
+                }
+                let text = |c: usize| {
+                    std::str::from_utf8(self.fields.get(c))
+                        .map(|t| t.trim().to_string())
+                        .map_err(|_| RecordError::at(c, &names[c], Reason::NotUtf8))
+                };
+                let id = text(cols.id)?;
+                let label = Some(text(cols.label)?).filter(|l| !l.is_empty());
+                let has_features = cols.features.iter().any(|&c| !is_missing(self.fields.get(c)));
+                Ok(Parts { id, label, has_features, id_at: (cols.id, d.id_column.clone()) })
+            }
+            TextFormat::Ndjson => {
+                let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&self.line)
+                    .map_err(|e| RecordError::at(e.column().saturating_sub(1), "json", Reason::Json(e.to_string())))?;
+                let scalar = |key: &str| -> Result<Option<String>, RecordError> {
+                    match object.get(key) {
+                        None | Some(serde_json::Value::Null) => Ok(None),
+                        Some(serde_json::Value::String(t)) => Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty())),
+                        Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                            Ok(Some(v.to_string()))
+                        }
+                        Some(v) => {
+                            Err(RecordError::at(0, key, Reason::Delayed(format!("{v} is not an id or a label"))))
+                        }
+                    }
+                };
+                let id = scalar(&d.id_column)?.unwrap_or_default();
+                let label = scalar(label_name)?;
+                let has_features = self.features.iter().chain(&self.categorical).any(|f| match object.get(f) {
+                    None | Some(serde_json::Value::Null) => false,
+                    Some(serde_json::Value::String(t)) => !is_missing(t.as_bytes()),
+                    Some(_) => true,
+                });
+                Ok(Parts { id, label, has_features, id_at: (0, d.id_column.clone()) })
+            }
+        }
+    }
+
+    /// Turn `self.line` into an event's or a label's row of the batch, or reject it.
+    fn take_delayed(&mut self, data: &mut Rows, record: u64, line_no: u64) -> Result<(), SourceError> {
+        let parts = match self.parts() {
+            Ok(parts) => parts,
+            Err(bad) => return self.reject(bad, line_no),
+        };
+        let at = |reason: String| RecordError::at(parts.id_at.0, &parts.id_at.1, Reason::Delayed(reason));
+        if let Err(reason) = Join::check_id(&parts.id) {
+            return self.reject(at(reason), line_no);
+        }
+        let now = Join::tick(record);
+        let (d, w) = (self.features.len(), self.categorical.len());
+        let (joined, class) = match (&parts.label, parts.has_features) {
+            (None, true) => {
+                // An event: its features are read as any record's.
+                if let Err(bad) = self.parse_record(&mut data.x, &mut data.cats) {
+                    return self.reject(bad, line_no);
+                }
+                let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
+                let joined = join.event(&parts.id, now);
+                if !matches!(joined, Joined::Row(Role::Event, _)) {
+                    // Not kept: its row holds zeros, as other non-events' rows do.
+                    data.x.truncate(data.x.len() - d);
+                    data.cats.truncate(data.cats.len() - w);
+                    data.x.extend(std::iter::repeat_n(0.0, d));
+                    data.cats.extend(std::iter::repeat_n(None, w));
+                }
+                (joined, 0)
+            }
+            (Some(label), false) => {
+                let Some((join, _)) = self.join.as_ref() else { return Ok(()) };
+                // The label is read (and may add a class) only when it will be learned.
+                let class = if join.waits(&parts.id, now) {
+                    let mapped = self.labels.as_mut().map(|m| m.id(label));
+                    match mapped {
+                        Some(Ok(class)) => class,
+                        Some(Err(reason)) => {
+                            let name = self.options.label_column.clone().unwrap_or_default();
+                            let column = if self.format == TextFormat::Csv {
+                                self.join.as_ref().map_or(0, |(_, c)| c.label)
+                            } else {
+                                0
+                            };
+                            return self.reject(RecordError::at(column, &name, Reason::Label(reason)), line_no);
+                        }
+                        None => 0,
+                    }
+                } else {
+                    0
+                };
+                let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
+                let joined = join.feedback(&parts.id, now);
+                data.x.extend(std::iter::repeat_n(0.0, d));
+                data.cats.extend(std::iter::repeat_n(None, w));
+                (joined, class)
+            }
+            (Some(_), true) => {
+                let reason = "features and a label: with --delayed-labels an event has no label, and its feedback only the id and the label";
+                return self.reject(at(reason.into()), line_no);
+            }
+            (None, false) => {
+                return self.reject(
+                    at("neither features nor a label (an event has features, its feedback a label)".into()),
+                    line_no,
+                );
+            }
+        };
+        let (role, note) = match joined {
+            Joined::Row(role, note) => (role, note),
+            Joined::Refused(reason) => {
+                // Nothing was kept: the row pushed above goes.
+                data.x.truncate(data.x.len() - d);
+                data.cats.truncate(data.cats.len() - w);
+                return self.reject(at(reason), line_no);
+            }
+        };
+        // Unknown ids and duplicate events are bad input: an error, unless skipped.
+        if matches!(role, Role::Unknown | Role::Duplicate) && self.options.on_error == OnError::Fail {
+            data.x.truncate(data.x.len() - d);
+            data.cats.truncate(data.cats.len() - w);
+            let position = Position {
+                source: self.name.clone(),
+                line: line_no,
+                column: Some((parts.id_at.0 + 1, parts.id_at.1.clone())),
+            };
+            return Err(SourceError::Record { position, reason: note.unwrap_or_default() });
+        }
+        data.ids.push(record);
+        data.ys.push(class);
+        data.roles.push(role);
+        let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
+        if let (Some(note), Some(out)) = (note, self.rejects.as_mut()) {
+            out.write_line(&format!("{}\t{}\t{note}\t{text}", self.name, line_no))?;
+        }
+        let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
+        let (ttl, max) = join.settings();
+        for e in join.take_expired() {
+            if let Some(out) = self.rejects.as_mut() {
+                out.write_line(&format!(
+                    "{}\t{}\t{}\t{}",
+                    self.name,
+                    line_no,
+                    Join::expiry_line(&e, ttl, max),
+                    e.id.replace(['\t', '\n', '\r'], " ")
+                ))?;
+            }
+            data.expired.push((e.arrived.record, e.reason));
+        }
+        Ok(())
+    }
+}
+
 impl Source for TextSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
         let d = self.features.len();
@@ -513,6 +745,8 @@ impl Source for TextSource {
             cats: Vec::with_capacity(cap * self.categorical.len()),
             ids: Vec::with_capacity(cap),
             ys: Vec::with_capacity(if self.labels.is_some() { cap } else { 0 }),
+            roles: Vec::with_capacity(if self.join.is_some() { cap } else { 0 }),
+            expired: Vec::new(),
         };
         if let Some(e) = self.pending_error.take() {
             return Err(e);
@@ -562,7 +796,8 @@ impl Source for TextSource {
                 .map_err(|e| self.schema(format!("internal shape: {e}")))?
         };
         let y = self.labels.is_some().then_some(data.ys);
-        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.offset };
+        let roles = self.join.is_some().then(|| Box::new(Roles { roles: data.roles, expired: data.expired }));
+        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.offset, roles };
         self.seq += 1;
         Ok(Some(batch))
     }
@@ -617,6 +852,19 @@ impl Source for TextSource {
         if position.labels.is_some() {
             self.labels = position.labels.clone();
         }
+        match (self.join.as_mut(), &position.delayed) {
+            (Some((join, _)), Some(saved)) => join.resume(saved).map_err(|e| SourceError::Schema {
+                source_name: self.name.clone(),
+                reason: format!("{e} (resume with the same --max-pending and --label-ttl)"),
+            })?,
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(self.schema("the checkpoint was taken without --delayed-labels: resume without it".into()))
+            }
+            (None, Some(_)) => {
+                return Err(self.schema("the checkpoint was taken with --delayed-labels: resume with it".into()))
+            }
+        }
         Ok(())
     }
 
@@ -629,6 +877,7 @@ impl Source for TextSource {
             labels: self.labels.clone(),
             checksum: Some(self.checksum.clone().finalize()),
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
+            delayed: self.join.as_ref().map(|(join, _)| join.state()),
         }
     }
 
@@ -643,6 +892,9 @@ struct Rows {
     cats: Vec<Option<Arc<str>>>,
     ids: Vec<u64>,
     ys: Vec<i64>,
+    /// With delayed labels: each row's role, and the events expired meanwhile.
+    roles: Vec<Role>,
+    expired: Vec<(u64, crate::pipeline::pending::ExpiryReason)>,
 }
 
 /// What the first record holds in a column: how a column's kind is told.
