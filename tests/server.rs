@@ -352,7 +352,7 @@ fn every_bad_request_gets_its_status_and_a_clear_json_error() {
             &learn,
             "application/json",
             "{\"features\": [[1,2,3,4]], \"labels\": [\"ok\", \"fail\"]}",
-            400,
+            422,
             "1 records but 2 labels",
         ),
         (&learn, "application/json", "{\"features\": [[1,2,3,4]], \"labels\": [7]}", 422, "class id 7 has no name"),

@@ -244,7 +244,7 @@ fn bad_bodies_are_refused_with_their_reason_and_change_nothing() {
     let before = pending(&server);
     let long = "x".repeat(1025);
     let predicts = [
-        (json!({ "ids": ["x", "y", "z"], "features": x }), 400, "4 records but 3 ids".to_string()),
+        (json!({ "ids": ["x", "y", "z"], "features": x }), 422, "4 records but 3 ids".to_string()),
         (json!({ "ids": ["x", "", "z", "w"], "features": x }), 422, "id 1 (record 1): an empty id".into()),
         (json!({ "ids": ["x", "y", long, "w"], "features": x }), 422, "id 2 (record 2): an id of 1025 bytes".into()),
         (json!({ "ids": ["x", "y", "x", "w"], "features": x }), 422, "record 2: id \"x\" is record 0's too".into()),
@@ -275,7 +275,7 @@ fn bad_bodies_are_refused_with_their_reason_and_change_nothing() {
     let feedbacks: [(&str, &[u8], u16, &str); 8] = [
         ("application/json", b"ids=a&labels=ok", 400, "malformed JSON"),
         ("text/csv", b"a,ok\n", 415, "a feedback body is JSON"),
-        ("application/json", br#"{"ids": ["a", "b"], "labels": ["ok"]}"#, 400, "2 ids but 1 labels"),
+        ("application/json", br#"{"ids": ["a", "b"], "labels": ["ok"]}"#, 422, "2 ids but 1 labels"),
         ("application/json", br#"{"ids": ["a"], "labels": [true]}"#, 400, "malformed JSON"),
         ("application/json", br#"{"ids": ["a"]}"#, 400, "malformed JSON: missing field `labels`"),
         ("application/json", br#"{"ids": ["a", "b"], "labels": ["ok", -1]}"#, 422, "record 1: "),

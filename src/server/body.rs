@@ -132,12 +132,13 @@ pub fn decode_with_ids(format: Format, body: &[u8], shape: &Shape) -> Result<(Re
     };
     if let Some(l) = &labels {
         if l.len() != n {
-            return Err(ApiError::bad(format!("{n} records but {} labels", l.len())));
+            // Well-formed, but not a batch of this shape: the schema cannot say "as many".
+            return Err(ApiError::unprocessable(format!("{n} records but {} labels", l.len())));
         }
     }
     if let Some(ids) = &ids {
         if ids.len() != n {
-            return Err(ApiError::bad(format!("{n} records but {} ids: give one id per record", ids.len())));
+            return Err(ApiError::unprocessable(format!("{n} records but {} ids: give one id per record", ids.len())));
         }
     }
     let d = shape.features.len();
@@ -336,7 +337,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
                     labels_seen = true;
                 }
                 "ids" if !ids_seen => {
-                    ids = map.next_value_seed(Nullable(IdsSeed { max, refusal: self.refusal }))?;
+                    // Not nullable, unlike "labels": a body with "ids" is a request to keep them.
+                    ids = Some(map.next_value_seed(IdsSeed { max, refusal: self.refusal })?);
                     ids_seen = true;
                 }
                 "features" | "labels" | "ids" => return Err(A::Error::custom(format!("duplicate field `{key}`"))),

@@ -366,7 +366,11 @@ pub fn decode_feedback(body: &[u8], max: usize) -> Result<(Vec<String>, Vec<Labe
         return Err(ApiError::bad("no ids: expected {\"ids\": [...], \"labels\": [...]}".into()));
     }
     if ids.len() != labels.len() {
-        return Err(ApiError::bad(format!("{} ids but {} labels: give one label per id", ids.len(), labels.len())));
+        return Err(ApiError::unprocessable(format!(
+            "{} ids but {} labels: give one label per id",
+            ids.len(),
+            labels.len()
+        )));
     }
     Ok((ids, labels))
 }
@@ -503,7 +507,7 @@ mod tests {
             let e = decode_feedback(body.as_bytes(), 2).expect_err("refused");
             (e.status.as_u16(), e.message)
         };
-        assert_eq!(refused(r#"{"ids": ["a"], "labels": [1, 2]}"#).0, 400);
+        assert_eq!(refused(r#"{"ids": ["a"], "labels": [1, 2]}"#).0, 422);
         assert!(refused(r#"{"ids": ["a"], "labels": [1, 2]}"#).1.contains("1 ids but 2 labels"));
         let (status, message) = refused(r#"{"ids": ["a", ""], "labels": [1, 2]}"#);
         assert_eq!((status, message.as_str()), (422, "id 1 (record 1): an empty id"));
