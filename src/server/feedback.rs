@@ -619,6 +619,53 @@ mod tests {
     }
 
     #[test]
+    fn pending_rows_keep_their_categories_and_old_files_are_still_read() {
+        use std::sync::Arc;
+        let mut p = Pending::new(4, None).expect("settings");
+        let names: Arc<[String]> = Arc::from(vec!["city".to_string()]);
+        let cats = Categories::new(names, vec![Some(Arc::from("rome")), None], 2).expect("2 x 1");
+        p.add(&ids(&["a", "b"]), &array![[1.0], [f64::NAN]], &cats, &[0, 1]).expect("kept");
+        let bytes = postcard::to_allocvec(&p.saved()).expect("encodes");
+        let decode = || postcard::from_bytes::<SavedPending>(&bytes).expect("decodes");
+        let mut back = Pending::new(4, None).expect("settings");
+        back.restore(decode(), 1, 1, true).expect("an imputing model takes them");
+        let now = back.labels_come();
+        let rows: Vec<Vec<Option<String>>> =
+            back.learnable(&ids(&["a", "b"]), now).into_iter().map(|(_, r)| r.cats.clone()).collect();
+        assert_eq!(rows, vec![vec![Some("rome".to_string())], vec![None]]);
+        let e = Pending::new(4, None).expect("settings").restore(decode(), 1, 1, false).expect_err("NaN");
+        assert!(e.contains("not 1 finite values"), "{e}");
+        let e = Pending::new(4, None).expect("settings").restore(decode(), 1, 2, true).expect_err("width");
+        assert!(e.contains("has 1 categorical values, the model takes 2"), "{e}");
+
+        // A file written before rows had categories.
+        #[derive(Serialize)]
+        struct OldRow {
+            x: Vec<f64>,
+        }
+        #[derive(Serialize)]
+        struct Old {
+            store: PendingStore<OldRow>,
+            correct: u64,
+            duplicates: u64,
+        }
+        let mut store = PendingStore::new(4, None).expect("settings");
+        store.insert("k", OldRow { x: vec![2.5] }, 1, Tick::new(1, 0)).expect("kept");
+        let dir = std::env::temp_dir().join(format!("eddy-old-pending-{}", std::process::id()));
+        let path = dir.join("state.eddy.pending");
+        let keys = crate::model_file::Keys::default();
+        let header = crate::model_file::Header::new(LEGACY_PENDING_KIND, vec!["a".into()], None, 0);
+        crate::model_file::save(&path, &header, &Old { store, correct: 0, duplicates: 0 }, &keys).expect("saves");
+        let (_, saved) = load_pending(&path, &keys).expect("an old file is read");
+        let mut back = Pending::new(4, None).expect("settings");
+        back.restore(saved, 1, 0, false).expect("a numeric model takes it");
+        let now = back.labels_come();
+        let kept: Vec<PendingRow> = back.learnable(&ids(&["k"]), now).into_iter().map(|(_, r)| r.clone()).collect();
+        assert_eq!(kept, vec![PendingRow { x: vec![2.5], cats: Vec::new() }]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn feedback_bodies_are_checked_with_positions() {
         let (i, l) = decode_feedback(br#"{"labels": ["ok", 2], "ids": ["a", 17]}"#, 10).expect("decodes");
         assert_eq!((i, l), (ids(&["a", "17"]), vec![Label::Name("ok".into()), Label::Id(2)]));

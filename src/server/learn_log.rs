@@ -389,6 +389,55 @@ mod tests {
     }
 
     #[test]
+    fn categorical_values_are_logged_and_old_frames_are_still_read() {
+        let dir = std::env::temp_dir().join(format!("eddy-log-cats-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("m.eddy.learn-log");
+        let (keys, features, cities) = (keys(3), vec!["a".to_string()], vec!["city".to_string()]);
+        let values = vec![Some(std::sync::Arc::from("paris")), None];
+        let cats = crate::record::Categories::new(std::sync::Arc::from(cities.clone()), values, 2).expect("2 x 1");
+        let batch = Batch { ids: vec![0, 1], x: ndarray::array![[1.0], [2.0]], cats, ..Batch::default() };
+        let mut log = LearnLog::open(&path, &keys, &features, &cities, |_| Ok(())).expect("opens");
+        log.append(Arc::new(batch), None);
+        log.commit().expect("commits");
+        drop(log);
+        let mut read = Vec::new();
+        LearnLog::open(&path, &keys, &features, &cities, |e| {
+            read.push(e.cats);
+            Ok(())
+        })
+        .expect("replays");
+        assert_eq!(read, vec![vec![Some("paris".to_string()), None]]);
+
+        // A frame written before batches had categories: read, as a batch without any.
+        #[derive(Serialize)]
+        struct Old {
+            first: u64,
+            x: Array2<f64>,
+            y: Option<Vec<i64>>,
+            labels: Option<LabelMap>,
+        }
+        let old = vec![Old { first: 0, x: ndarray::array![[1.0]], y: Some(vec![1]), labels: None }];
+        let frame = model_file::encode(&path, &Header::new(LEGACY_KIND, features.clone(), None, 0), &old, &keys)
+            .expect("encodes");
+        let mut bytes = (frame.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&frame);
+        std::fs::write(&path, &bytes).expect("writes");
+        let mut firsts = Vec::new();
+        LearnLog::open(&path, &keys, &features, &[], |e| {
+            firsts.push((e.first, e.x.nrows(), e.cats.len(), e.y));
+            Ok(())
+        })
+        .expect("an old log is read");
+        assert_eq!(firsts, vec![(0, 1, 0, Some(vec![1]))]);
+        // The same log for a model with a categorical column: refused, with why.
+        let err = LearnLog::open(&path, &keys, &features, &cities, |_| Ok(())).expect_err("no categories");
+        assert!(err.to_string().contains("0 categorical values for 1 records"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn torn_tails_are_cut_and_everything_else_is_kept_or_refused() {
         let dir = std::env::temp_dir().join(format!("eddy-learn-log-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
