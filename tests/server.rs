@@ -1473,7 +1473,7 @@ fn a_bad_record_gets_the_same_reason_from_eddy_run_and_from_the_service() {
     let objects = [
         (r#"{"a": 1, "city": "paris", "label": "x"}"#, None, None),
         (r#"{"city": 75, "a": 1, "label": "x"}"#, None, None),
-        (r#"{"a": 1, "city": null, "label": "x"}"#, Some(missing_city("\"\"")), None),
+        (r#"{"a": 1, "city": null, "label": "x"}"#, Some(missing_city("null")), None),
         (r#"{"a": 1, "city": "NaN", "label": "x"}"#, Some(missing_city("\"NaN\"")), None),
         (r#"{"a": 1, "label": "x"}"#, Some("column 2 (city): missing".to_string()), None),
         (

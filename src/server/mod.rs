@@ -28,7 +28,7 @@ mod metrics;
 
 pub use auth::{Role, Tokens, MIN_TOKEN_LEN};
 pub use http::{OPENAPI, ROUTES};
-pub use learner::{DriftCounts, ModelInfo, Saved};
+pub use learner::{CategoricalColumn, DriftCounts, ModelInfo, Saved};
 
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys, ModelFileError};
