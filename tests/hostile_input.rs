@@ -228,7 +228,7 @@ fn duplicate_keys_and_labels_that_are_not_utf8_are_positioned_errors() {
     {
         use eddy::server::body::{decode, Format, Shape};
         let features: Vec<String> = ["a", "b"].map(String::from).to_vec();
-        let shape = Shape { features: &features, max_records: 10 };
+        let shape = Shape::new(&features, 10);
         for (format, body) in
             [(Format::Ndjson, "{\"a\":1,\"b\":2,\"b\":3}\n"), (Format::Json, "[{\"a\":1,\"a\":2,\"b\":3}]")]
         {

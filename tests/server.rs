@@ -1291,6 +1291,18 @@ fn predict_and_learn_name_the_classes_of_a_model_with_named_classes() {
 
 /// `eddy run`'s reason for the one record of `file` (its CSV header or NDJSON), or `None` when it is read.
 fn source_reason(name: &str, content: &str, features: &[&str]) -> Option<String> {
+    source_reason_with(name, content, features, &[], false)
+}
+
+/// [`source_reason`] of records with the categorical columns `categorical` (among the
+/// `features`), missing values let through when `missing`.
+fn source_reason_with(
+    name: &str,
+    content: &str,
+    features: &[&str],
+    categorical: &[&str],
+    missing: bool,
+) -> Option<String> {
     use eddy::source::{self, SourceError, SourceOptions};
     // A first record of numbers fixes the columns' kinds (text would make a column
     // categorical); the record under test comes second.
@@ -1308,6 +1320,8 @@ fn source_reason(name: &str, content: &str, features: &[&str]) -> Option<String>
     let options = SourceOptions {
         features: Some(features.iter().map(|f| f.to_string()).collect()),
         label_column: Some("label".into()),
+        categorical: categorical.iter().map(|c| c.to_string()).collect(),
+        missing,
         ..SourceOptions::default()
     };
     let mut src = source::open(path.to_str().expect("utf-8"), options).expect("opens");
@@ -1332,11 +1346,27 @@ fn source_reason(name: &str, content: &str, features: &[&str]) -> Option<String>
 
 /// `eddy serve`'s reason for the one record of `body`, with the record's position checked and dropped.
 fn service_reason(format: eddy::server::body::Format, body: &str, features: &[&str], at: &str) -> Option<String> {
+    service_reason_with(format, body, features, &[], false, at)
+}
+
+/// [`service_reason`] of a model with numeric `features` and `categorical` ones, which
+/// fills missing values when `missing`.
+fn service_reason_with(
+    format: eddy::server::body::Format,
+    body: &str,
+    features: &[&str],
+    categorical: &[&str],
+    missing: bool,
+    at: &str,
+) -> Option<String> {
     use eddy::server::body::{decode, Shape};
     let features: Vec<String> = features.iter().map(|f| f.to_string()).collect();
-    match decode(format, body.as_bytes(), &Shape { features: &features, max_records: 10 }) {
+    let categorical: Vec<String> = categorical.iter().map(|f| f.to_string()).collect();
+    match decode(format, body.as_bytes(), &Shape::new(&features, 10).categorical(&categorical).missing(missing)) {
         Ok(records) => {
             assert_eq!(records.x.nrows(), 1, "{body}");
+            assert_eq!(records.cats.names(), categorical, "{body}");
+            assert_eq!(records.cats.rows(), usize::from(!categorical.is_empty()), "{body}");
             None
         }
         Err(e) => {
@@ -1405,6 +1435,81 @@ fn a_bad_record_gets_the_same_reason_from_eddy_run_and_from_the_service() {
         assert!(run.contains("(json): invalid JSON: "), "{run}");
         let serve = service_reason(Format::Ndjson, &format!("{line}\n"), &["a", "b"], "record 0 (line 1)");
         assert_eq!(serve, Some(run), "{line}");
+    }
+
+    // A categorical column (city) beside a numeric one: by a model that fills missing
+    // values, and by one that does not.
+    let missing_city = |how: &str| {
+        format!("column 2 (city): missing value ({how}): the model fills none (add impute, e.g. `impute | ...`)")
+    };
+    let csv_lines = [
+        ("1,paris,x", None, None),
+        ("1, 75 ,x", None, None),
+        ("true,\"rome, it\",x", None, None),
+        ("1,,x", Some(missing_city("\"\"")), None),
+        ("1,NA,x", Some(missing_city("\"NA\"")), None),
+        (
+            " ,paris,x",
+            Some("column 1 (a): missing value (\"\"): the model fills none (add impute, e.g. `impute | ...`)".into()),
+            None,
+        ),
+        (
+            "oops,paris,x",
+            Some("column 1 (a): \"oops\" is not a number".into()),
+            Some("column 1 (a): \"oops\" is not a number".into()),
+        ),
+        ("1,paris", Some("expected 3 columns, found 2".into()), Some("expected 3 columns, found 2".into())),
+    ];
+    for (i, (line, strict, filled)) in csv_lines.iter().enumerate() {
+        let content = format!("a,city,label\n{line}\n");
+        for (missing, reason) in [(false, strict), (true, filled)] {
+            let run =
+                source_reason_with(&format!("cats-{i}-{missing}.csv"), &content, &["a", "city"], &["city"], missing);
+            assert_eq!(&run, reason, "eddy run (missing {missing}): {line}");
+            let serve = service_reason_with(Format::Csv, &content, &["a"], &["city"], missing, "record 0 (line 2)");
+            assert_eq!(serve, run, "eddy serve (missing {missing}): {line}");
+        }
+    }
+    let objects = [
+        (r#"{"a": 1, "city": "paris", "label": "x"}"#, None, None),
+        (r#"{"city": 75, "a": 1, "label": "x"}"#, None, None),
+        (r#"{"a": 1, "city": null, "label": "x"}"#, Some(missing_city("null")), None),
+        (r#"{"a": 1, "city": "NaN", "label": "x"}"#, Some(missing_city("\"NaN\"")), None),
+        (r#"{"a": 1, "label": "x"}"#, Some("column 2 (city): missing".to_string()), None),
+        (
+            r#"{"a": null, "city": "rome", "label": "x"}"#,
+            Some("column 1 (a): missing value (null): the model fills none (add impute, e.g. `impute | ...`)".into()),
+            None,
+        ),
+        (
+            r#"{"a": 1, "city": ["rome"], "label": "x"}"#,
+            Some("column 2 (city): an array is not a category".into()),
+            Some("column 2 (city): an array is not a category".into()),
+        ),
+    ];
+    for (i, (object, strict, filled)) in objects.iter().enumerate() {
+        for (missing, reason) in [(false, strict), (true, filled)] {
+            let run = source_reason_with(
+                &format!("cats-{i}-{missing}.ndjson"),
+                &format!("{object}\n"),
+                &["a", "city"],
+                &["city"],
+                missing,
+            );
+            assert_eq!(&run, reason, "eddy run (missing {missing}): {object}");
+            let ndjson = service_reason_with(
+                Format::Ndjson,
+                &format!("{object}\n"),
+                &["a"],
+                &["city"],
+                missing,
+                "record 0 (line 1)",
+            );
+            assert_eq!(ndjson, run, "eddy serve, NDJSON (missing {missing}): {object}");
+            let json =
+                service_reason_with(Format::Json, &format!("[{object}]"), &["a"], &["city"], missing, "record 0");
+            assert_eq!(json, run, "eddy serve, JSON (missing {missing}): {object}");
+        }
     }
 }
 

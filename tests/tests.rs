@@ -27,5 +27,7 @@ mod sequential; // batch learn_predict == one-row steps, for every sequential le
 #[cfg(feature = "server")]
 mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, restart, fuzzing
 #[cfg(feature = "server")]
+mod server_categorical; // `eddy serve` with categorical and missing values: formats, growth, imputing, restarts
+#[cfg(feature = "server")]
 mod server_feedback; // `eddy serve` with delayed labels: predict with ids, POST /v1/feedback, restarts
 mod util;

@@ -146,6 +146,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("eddy serve: no --tokens: every call is allowed");
         }
         eprintln!("eddy serve: features {}", info.features.join(","));
+        if !info.categorical.is_empty() {
+            let names: Vec<&str> = info.categorical.iter().map(|c| c.name.as_str()).collect();
+            let missing = if info.fills_missing { "filled" } else { "refused" };
+            eprintln!("eddy serve: categorical features {} (missing values {missing})", names.join(","));
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }

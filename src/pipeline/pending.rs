@@ -408,6 +408,31 @@ impl<F> PendingStore<F> {
         self.entries.is_empty()
     }
 
+    /// The same store, with what is kept of each event changed by `f`: how a caller
+    /// reads a store saved by an older version of its `F`.
+    pub fn map_features<G>(self, mut f: impl FnMut(F) -> G) -> PendingStore<G> {
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|(id, e)| {
+                let entry = Entry { seq: e.seq, arrived: e.arrived, prediction: e.prediction, features: f(e.features) };
+                (id, entry)
+            })
+            .collect();
+        PendingStore {
+            max_pending: self.max_pending,
+            ttl: self.ttl,
+            clock: self.clock,
+            counts: self.counts,
+            entries,
+            order: self.order,
+            gone: self.gone,
+            gone_order: self.gone_order,
+            next_seq: self.next_seq,
+            delays: self.delays,
+        }
+    }
+
     /// The pending events (id and what the caller kept), in arrival order: for a caller
     /// that checks what a decoded store holds.
     pub fn pending(&self) -> impl Iterator<Item = (&str, &F)> {

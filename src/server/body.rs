@@ -2,13 +2,21 @@
 //!
 //! - JSON (`application/json`, the default): an array of records, or
 //!   `{"features": [records...], "labels": [...]}`. A record is an array of the
-//!   feature values in the model's order (`[21.0, 0.6, ...]`), or an object keyed by
-//!   the model's feature names, in any order (`{"temperature": 21.0, ...}`), which
-//!   may carry its `"label"`.
+//!   feature values in the model's order (`[21.0, 0.6, ...]`: the numeric features,
+//!   then the categorical ones, as the model file's header lists them), or an object
+//!   keyed by the model's feature names, in any order (`{"temperature": 21.0,
+//!   "city": "paris", ...}`), which may carry its `"label"`.
 //! - NDJSON (`application/x-ndjson`): one record a line, as in a JSON array, or
 //!   `{"features": [...], "label": L}`.
-//! - CSV (`text/csv`): one record a line, the features then (to learn) the label;
-//!   or a header line naming the model's features and `label`, in any order.
+//! - CSV (`text/csv`): one record a line, the features (in that same order) then (to
+//!   learn) the label; or a header line naming the model's features and `label`, in
+//!   any order.
+//!
+//! A categorical feature's value is text (a number in it is taken as its text: `75`
+//! is the category `"75"`); a numeric feature's is a number, or a boolean (1 or 0).
+//! An empty field, `null` in JSON, and the texts `NA`, `NaN` and `nan` are missing
+//! values: let through only when the served model fills them (it starts with
+//! `impute`), and otherwise refused with the record's position, as any bad value.
 //!
 //! Each record is decoded by [`crate::source::decode`], as `eddy run` decodes its
 //! CSV and NDJSON input: the same rules, refused in the same words. An object's
@@ -25,12 +33,14 @@
 
 use super::ApiError;
 use crate::pipeline::pending::MAX_ID_BYTES;
-use crate::source::decode::{CsvLayout, Fields, JsonDecoder, RawLabel, Reason, RecordError};
+use crate::record::{Categories, Interner};
+use crate::source::decode::{CatSink, CsvLayout, Fields, JsonDecoder, RawLabel, Reason, RecordError};
 use ndarray::Array2;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::cell::Cell;
 use std::fmt;
+use std::sync::Arc;
 
 /// A record's label as it came: an id or a name.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -45,8 +55,10 @@ pub enum Label {
 /// A decoded batch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Records {
-    /// One row per record.
+    /// One row per record: the numeric features.
     pub x: Array2<f64>,
+    /// The categorical features, one row per record (no columns for a numeric model).
+    pub cats: Categories,
     /// One per record, when the body had labels.
     pub labels: Option<Vec<Label>>,
 }
@@ -80,12 +92,60 @@ impl Format {
     }
 }
 
-/// What a batch must look like: the model's features, and how many records one may hold.
+/// What a batch must look like: the model's features, whether missing values are let
+/// through, and how many records one may hold.
+#[derive(Debug, Clone, Copy)]
 pub struct Shape<'a> {
-    /// The model's feature names, in order.
+    /// The model's numeric feature names, in order.
     pub features: &'a [String],
+    /// The model's categorical feature names, in order (after the numeric ones in a
+    /// positional record).
+    pub categorical: &'a [String],
+    /// Let missing values through (NaN, or a missing category): the model fills them.
+    pub missing: bool,
     /// The most records one request may carry.
     pub max_records: usize,
+}
+
+impl<'a> Shape<'a> {
+    /// Records of numeric `features` only, missing values refused.
+    pub fn new(features: &'a [String], max_records: usize) -> Self {
+        Self { features, categorical: &[], missing: false, max_records }
+    }
+
+    /// Records with these categorical features too.
+    pub fn categorical(self, categorical: &'a [String]) -> Self {
+        Self { categorical, ..self }
+    }
+
+    /// Let missing values through (when the model fills them).
+    pub fn missing(self, missing: bool) -> Self {
+        Self { missing, ..self }
+    }
+
+    /// Every feature, in the order of a positional record.
+    fn all(&self) -> Vec<String> {
+        self.features.iter().chain(self.categorical).cloned().collect()
+    }
+}
+
+/// The served model's record columns, owned (a [`Shape`] borrows them): what the
+/// handlers decode each body against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    /// Numeric feature names, in order.
+    pub features: Vec<String>,
+    /// Categorical feature names, in order.
+    pub categorical: Vec<String>,
+    /// The model fills missing values (it starts with `impute`).
+    pub missing: bool,
+}
+
+impl Columns {
+    /// The shape of a batch of at most `max_records` records.
+    pub fn shape(&self, max_records: usize) -> Shape<'_> {
+        Shape::new(&self.features, max_records).categorical(&self.categorical).missing(self.missing)
+    }
 }
 
 /// Decode `body` and check it against `shape`: every record has the model's
@@ -144,7 +204,12 @@ pub fn decode_with_ids(format: Format, body: &[u8], shape: &Shape) -> Result<(Re
     let d = shape.features.len();
     let x = Array2::from_shape_vec((n, d), rows.values)
         .map_err(|e| ApiError::internal(format!("records of {d} features: {e}")))?;
-    Ok((Records { x, labels }, ids))
+    let cats = if shape.categorical.is_empty() {
+        Categories::default()
+    } else {
+        Categories::new(Arc::from(shape.categorical), rows.cats, n).map_err(ApiError::internal)?
+    };
+    Ok((Records { x, cats, labels }, ids))
 }
 
 /// Where a record is in the body: its index from 0, and its line in NDJSON and CSV.
@@ -188,10 +253,14 @@ fn label_of(raw: RawLabel<'_>) -> Label {
     }
 }
 
-/// Records as they are read: one flat buffer, `d` values a record.
+/// Records as they are read: one flat buffer, `d` values a record, and one of
+/// categorical values, one per categorical column a record.
 struct Rows<'a> {
     shape: &'a Shape<'a>,
     values: Vec<f64>,
+    cats: Vec<Option<Arc<str>>>,
+    /// Shares the values of a column among the records (one allocation a category).
+    interner: Interner,
     count: usize,
     /// The labels the records carried, when the first record had one (then every record must).
     labels: Option<Vec<Label>>,
@@ -201,8 +270,13 @@ struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     fn new(shape: &'a Shape<'a>) -> Self {
-        let json = JsonDecoder::new(shape.features).optional_label("label").positional();
-        Self { shape, values: Vec::new(), count: 0, labels: None, json }
+        let json = JsonDecoder::new(&shape.all())
+            .categorical(shape.categorical)
+            .missing(shape.missing)
+            .optional_label("label")
+            .positional();
+        let interner = Interner::new(shape.categorical.len());
+        Self { shape, values: Vec::new(), cats: Vec::new(), interner, count: 0, labels: None, json }
     }
 
     /// Refuse one record more than `max_records`.
@@ -228,7 +302,9 @@ impl<'a> Rows<'a> {
     /// Take the JSON record just read into the decoder.
     fn take_json(&mut self, at: At) -> Result<(), ApiError> {
         self.room()?;
-        let label = self.json.decode(&mut self.values, |l| Ok(label_of(l))).map_err(|e| refused(at, e))?;
+        let mut sink = CatSink { values: &mut self.cats, interner: &mut self.interner };
+        let label =
+            self.json.decode_with(&mut self.values, &mut sink, |l| Ok(label_of(l))).map_err(|e| refused(at, e))?;
         self.push(at, label)
     }
 }
@@ -488,7 +564,8 @@ impl<'de> Visitor<'de> for LabelsSeed<'_> {
 }
 
 fn ndjson(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
-    let longest = 4096 + 64 * rows.shape.features.len();
+    // Room for a number a numeric feature, a longer text a categorical one.
+    let longest = 4096 + 64 * rows.shape.features.len() + 512 * rows.shape.categorical.len();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -507,8 +584,9 @@ fn ndjson(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
 }
 
 fn csv(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
-    let features = rows.shape.features;
-    let d = features.len();
+    let (shape, features) = (rows.shape, rows.shape.all());
+    let (numeric, d) = (shape.features.len(), features.len());
+    let missing = shape.missing;
     let mut fields = Fields::new();
     // A header decides which column holds what; without one, the first record's width.
     let mut layout: Option<CsvLayout> = None;
@@ -521,15 +599,18 @@ fn csv(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
         fields.split(line.as_bytes()).map_err(|e| refused(at, e))?;
         let layout = match &layout {
             Some(layout) => layout,
-            None if is_header(&fields, features) => {
+            None if is_header(&fields, &features) => {
                 let names: Vec<String> = (0..fields.len()).map(|i| fields.name(i)).collect();
-                let columns = features.iter().map(|f| names.iter().position(|n| n == f).unwrap_or(0)).collect();
+                // Every feature is named (`is_header`), so each finds its column.
+                let column = |f: &String| names.iter().position(|n| n == f).unwrap_or(0);
+                let columns = shape.features.iter().map(column).collect();
+                let categorical = shape.categorical.iter().map(column).collect();
                 let label = names.iter().position(|n| n == "label");
-                layout = Some(CsvLayout::new(names, columns, label));
+                layout = Some(CsvLayout::new(names, columns, label).categorical(categorical).missing(missing));
                 continue;
             }
             None => {
-                let mut names = features.to_vec();
+                let mut names = features.clone();
                 match fields.len() {
                     n if n == d => {}
                     n if n == d + 1 => names.push("label".into()),
@@ -541,17 +622,21 @@ fn csv(text: &str, rows: &mut Rows) -> Result<(), ApiError> {
                     }
                 }
                 let label = (names.len() > d).then_some(d);
-                layout.insert(CsvLayout::new(names, (0..d).collect(), label))
+                let layout_of = CsvLayout::new(names, (0..numeric).collect(), label);
+                layout.insert(layout_of.categorical((numeric..d).collect()).missing(missing))
             }
         };
         rows.room()?;
-        let label = layout.decode(&fields, &mut rows.values, |l| Ok(label_of(l))).map_err(|e| refused(at, e))?;
+        let mut sink = CatSink { values: &mut rows.cats, interner: &mut rows.interner };
+        let label = layout
+            .decode_with(&fields, &mut rows.values, &mut sink, |l| Ok(label_of(l)))
+            .map_err(|e| refused(at, e))?;
         rows.push(at, label)?;
     }
     Ok(())
 }
 
-/// A first line is a header when it names every feature of the model.
+/// A first line is a header when it names every feature of the model (numeric and categorical).
 fn is_header(fields: &Fields, features: &[String]) -> bool {
     features.iter().all(|f| (0..fields.len()).any(|i| fields.get(i).trim_ascii() == f.as_bytes()))
 }

@@ -14,6 +14,7 @@
 use super::body::{parse_json, IdsSeed, Label, LabelsSeed};
 use super::ApiError;
 use crate::pipeline::pending::{DelayQuantiles, PendingError, PendingStore, Resolution, Tick, Ttl};
+use crate::record::Categories;
 use ndarray::Array2;
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -21,13 +22,47 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 
-/// What the store keeps of a record while it waits: its feature values, in the
-/// model's order. (A struct of its own so that other kinds of values can join it.)
+/// What the store keeps of a record while it waits: its numeric feature values and
+/// its categorical ones, in the model's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PendingRow {
-    /// The feature values.
+    /// The numeric feature values (NaN: missing, when the model fills them).
     pub x: Vec<f64>,
+    /// The categorical values (`None`: missing).
+    pub cats: Vec<Option<String>>,
+}
+
+/// A pending row as the service saved it before records had categorical values
+/// (pending files of kind [`LEGACY_PENDING_KIND`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyPendingRow {
+    x: Vec<f64>,
+}
+
+/// The body kind of the pending records saved beside a checkpoint (rows with their
+/// categorical values).
+pub const PENDING_KIND: &str = "service-pending-2";
+
+/// The body kind of pending records saved before records had categorical values: read
+/// as rows without any.
+pub const LEGACY_PENDING_KIND: &str = "service-pending";
+
+/// Read the pending records file at `path`, of either kind.
+pub fn load_pending(
+    path: &std::path::Path,
+    keys: &crate::model_file::Keys,
+) -> Result<(crate::model_file::Header, SavedPending), crate::model_file::ModelFileError> {
+    use crate::model_file::{load, ModelFileError};
+    match load::<SavedPending>(path, PENDING_KIND, keys) {
+        Err(ModelFileError::Kind { found, .. }) if found == LEGACY_PENDING_KIND => {
+            let (header, old): (_, LegacyPending) = load(path, LEGACY_PENDING_KIND, keys)?;
+            let store = old.store.map_features(|row| PendingRow { x: row.x, cats: Vec::new() });
+            Ok((header, SavedPending { store, correct: old.correct, duplicates: old.duplicates }))
+        }
+        other => other,
+    }
 }
 
 pub use crate::pipeline::pending::{parse_label_ttl, LabelTtlError};
@@ -152,6 +187,15 @@ pub struct SavedPending {
     duplicates: u64,
 }
 
+/// [`SavedPending`] of a [`LEGACY_PENDING_KIND`] file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyPending {
+    store: PendingStore<LegacyPendingRow>,
+    correct: u64,
+    duplicates: u64,
+}
+
 /// The service's pending records and delayed scores (owned by the learner thread).
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -186,12 +230,19 @@ impl Pending {
         self.dirty
     }
 
-    /// Keep records `x` with their `ids` and the `predictions` made for them. Refused,
-    /// with nothing changed (but the count of duplicates), when an id repeats in the request or is still waiting, or
-    /// when there are more records than the store holds.
-    pub fn add(&mut self, ids: &[String], x: &Array2<f64>, predictions: &[i64]) -> Result<(), ApiError> {
+    /// Keep records `x` (with their categorical values `cats`) with their `ids` and the
+    /// `predictions` made for them. Refused, with nothing changed (but the count of
+    /// duplicates), when an id repeats in the request or is still waiting, or when there
+    /// are more records than the store holds.
+    pub fn add(
+        &mut self,
+        ids: &[String],
+        x: &Array2<f64>,
+        cats: &Categories,
+        predictions: &[i64],
+    ) -> Result<(), ApiError> {
         let n = ids.len();
-        if x.nrows() != n || predictions.len() != n {
+        if x.nrows() != n || predictions.len() != n || (!cats.is_empty() && cats.rows() != n) {
             return Err(ApiError::internal(format!("{n} ids for {} records", x.nrows())));
         }
         if n > self.store.max_pending() {
@@ -220,7 +271,11 @@ impl Pending {
         self.store.expire(now);
         for (i, id) in ids.iter().enumerate() {
             let at = Tick::new(now.record + 1 + i as u64, now.millis);
-            let row = PendingRow { x: x.row(i).to_vec() };
+            let values = if cats.is_empty() { &[][..] } else { cats.row(i) };
+            let row = PendingRow {
+                x: x.row(i).to_vec(),
+                cats: values.iter().map(|v| v.as_deref().map(String::from)).collect(),
+            };
             // Cannot fail: the ids are checked (body) and none is waiting at `now`, so
             // none is at a later tick either.
             self.store
@@ -331,15 +386,30 @@ impl Pending {
 
     /// Take up a checkpoint's pending records: refused when the store was set up with
     /// other `--max-pending`/`--label-ttl`, or holds rows that are not `n_features`
-    /// finite values, or scores more than it learned.
-    pub fn restore(&mut self, saved: SavedPending, n_features: usize) -> Result<(), String> {
+    /// numbers (finite, or NaN for a missing value when `missing`) and `n_categorical`
+    /// categorical values (missing only when `missing`), or scores more than it learned.
+    pub fn restore(
+        &mut self,
+        saved: SavedPending,
+        n_features: usize,
+        n_categorical: usize,
+        missing: bool,
+    ) -> Result<(), String> {
         let learned = saved.store.counts().learned;
         if saved.correct > learned {
             return Err(format!("{} predictions right of {learned} learned", saved.correct));
         }
         for (id, row) in saved.store.pending() {
-            if row.x.len() != n_features || row.x.iter().any(|v| !v.is_finite()) {
+            let number = |v: &f64| v.is_finite() || (missing && v.is_nan());
+            if row.x.len() != n_features || !row.x.iter().all(number) {
                 return Err(format!("record {id:?} is not {n_features} finite values"));
+            }
+            if row.cats.len() != n_categorical || (!missing && row.cats.iter().any(Option::is_none)) {
+                return Err(format!(
+                    "record {id:?} has {} categorical values, the model takes {n_categorical}{}",
+                    row.cats.len(),
+                    if missing { "" } else { " (none missing)" }
+                ));
             }
         }
         let fresh = PendingStore::new(self.store.max_pending(), self.store.ttl()).map_err(|e| e.to_string())?;
@@ -443,14 +513,19 @@ mod tests {
     fn a_refused_request_changes_nothing() {
         let mut p = Pending::new(3, Some(Ttl::Records(10))).expect("settings");
         let x = array![[1.0, 2.0], [3.0, 4.0]];
-        p.add(&ids(&["a", "b"]), &x, &[0, 1]).expect("kept");
+        p.add(&ids(&["a", "b"]), &x, &Categories::default(), &[0, 1]).expect("kept");
         let before = p.info();
-        let e = p.add(&ids(&["c", "c"]), &x, &[0, 1]).expect_err("twice in one request");
+        let e = p.add(&ids(&["c", "c"]), &x, &Categories::default(), &[0, 1]).expect_err("twice in one request");
         assert_eq!((e.status.as_u16(), e.message.contains("record 1: id \"c\" is record 0's")), (422, true));
-        let e = p.add(&ids(&["c", "a"]), &x, &[0, 1]).expect_err("a is waiting");
+        let e = p.add(&ids(&["c", "a"]), &x, &Categories::default(), &[0, 1]).expect_err("a is waiting");
         assert_eq!(e.status.as_u16(), 409);
         assert!(e.message.starts_with("record 1: id \"a\" is already waiting"), "{}", e.message);
-        let e = p.add(&ids(&["c", "d", "e", "f"]), &array![[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]], &[0; 4]);
+        let e = p.add(
+            &ids(&["c", "d", "e", "f"]),
+            &array![[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]],
+            &Categories::default(),
+            &[0; 4],
+        );
         assert_eq!(e.expect_err("more than the store holds").status.as_u16(), 422);
         assert_eq!(p.info(), PendingInfo { duplicates: 1, ..before });
     }
@@ -458,9 +533,9 @@ mod tests {
     #[test]
     fn feedback_learns_what_was_waiting_once_and_scores_its_prediction() {
         let mut p = Pending::new(2, None).expect("settings");
-        p.add(&ids(&["a", "b"]), &array![[1.0], [2.0]], &[1, 0]).expect("kept");
+        p.add(&ids(&["a", "b"]), &array![[1.0], [2.0]], &Categories::default(), &[1, 0]).expect("kept");
         // A third record: the oldest ("a") makes room.
-        p.add(&ids(&["c"]), &array![[3.0]], &[1]).expect("kept");
+        p.add(&ids(&["c"]), &array![[3.0]], &Categories::default(), &[1]).expect("kept");
         let now = p.labels_come();
         let sent = ids(&["b", "a", "zz", "b", "c"]);
         let learnable: Vec<(usize, Vec<f64>)> =
@@ -482,21 +557,74 @@ mod tests {
     #[test]
     fn a_saved_store_comes_back_only_into_the_same_settings_and_checked() {
         let mut p = Pending::new(4, Some(Ttl::Records(5))).expect("settings");
-        p.add(&ids(&["a", "7"]), &array![[1.0, 2.0], [3.0, 4.0]], &[1, 0]).expect("kept");
+        p.add(&ids(&["a", "7"]), &array![[1.0, 2.0], [3.0, 4.0]], &Categories::default(), &[1, 0]).expect("kept");
         assert!(p.dirty());
         let bytes = postcard::to_allocvec(&p.saved()).expect("encodes");
         p.saved_at_checkpoint();
         assert!(!p.dirty());
         let decode = || postcard::from_bytes::<SavedPending>(&bytes).expect("decodes");
         let mut back = Pending::new(4, Some(Ttl::Records(5))).expect("settings");
-        back.restore(decode(), 2).expect("the same settings");
+        back.restore(decode(), 2, 0, false).expect("the same settings");
         assert_eq!(back.info(), p.info());
         let now = back.labels_come();
         assert_eq!(back.learnable(&ids(&["7"]), now)[0].1.x, vec![3.0, 4.0]);
-        let e = Pending::new(4, Some(Ttl::Records(6))).expect("settings").restore(decode(), 2).expect_err("other TTL");
+        let e = Pending::new(4, Some(Ttl::Records(6)))
+            .expect("settings")
+            .restore(decode(), 2, 0, false)
+            .expect_err("other TTL");
         assert!(e.contains("is not this run's"), "{e}");
-        let e = Pending::new(4, Some(Ttl::Records(5))).expect("settings").restore(decode(), 3).expect_err("width");
+        let e = Pending::new(4, Some(Ttl::Records(5)))
+            .expect("settings")
+            .restore(decode(), 3, 0, false)
+            .expect_err("width");
         assert!(e.contains("not 3 finite values"), "{e}");
+    }
+
+    #[test]
+    fn pending_rows_keep_their_categories_and_old_files_are_still_read() {
+        use std::sync::Arc;
+        let mut p = Pending::new(4, None).expect("settings");
+        let names: Arc<[String]> = Arc::from(vec!["city".to_string()]);
+        let cats = Categories::new(names, vec![Some(Arc::from("rome")), None], 2).expect("2 x 1");
+        p.add(&ids(&["a", "b"]), &array![[1.0], [f64::NAN]], &cats, &[0, 1]).expect("kept");
+        let bytes = postcard::to_allocvec(&p.saved()).expect("encodes");
+        let decode = || postcard::from_bytes::<SavedPending>(&bytes).expect("decodes");
+        let mut back = Pending::new(4, None).expect("settings");
+        back.restore(decode(), 1, 1, true).expect("an imputing model takes them");
+        let now = back.labels_come();
+        let rows: Vec<Vec<Option<String>>> =
+            back.learnable(&ids(&["a", "b"]), now).into_iter().map(|(_, r)| r.cats.clone()).collect();
+        assert_eq!(rows, vec![vec![Some("rome".to_string())], vec![None]]);
+        let e = Pending::new(4, None).expect("settings").restore(decode(), 1, 1, false).expect_err("NaN");
+        assert!(e.contains("not 1 finite values"), "{e}");
+        let e = Pending::new(4, None).expect("settings").restore(decode(), 1, 2, true).expect_err("width");
+        assert!(e.contains("has 1 categorical values, the model takes 2"), "{e}");
+
+        // A file written before rows had categories.
+        #[derive(Serialize)]
+        struct OldRow {
+            x: Vec<f64>,
+        }
+        #[derive(Serialize)]
+        struct Old {
+            store: PendingStore<OldRow>,
+            correct: u64,
+            duplicates: u64,
+        }
+        let mut store = PendingStore::new(4, None).expect("settings");
+        store.insert("k", OldRow { x: vec![2.5] }, 1, Tick::new(1, 0)).expect("kept");
+        let dir = std::env::temp_dir().join(format!("eddy-old-pending-{}", std::process::id()));
+        let path = dir.join("state.eddy.pending");
+        let keys = crate::model_file::Keys::default();
+        let header = crate::model_file::Header::new(LEGACY_PENDING_KIND, vec!["a".into()], None, 0);
+        crate::model_file::save(&path, &header, &Old { store, correct: 0, duplicates: 0 }, &keys).expect("saves");
+        let (_, saved) = load_pending(&path, &keys).expect("an old file is read");
+        let mut back = Pending::new(4, None).expect("settings");
+        back.restore(saved, 1, 0, false).expect("a numeric model takes it");
+        let now = back.labels_come();
+        let kept: Vec<PendingRow> = back.learnable(&ids(&["k"]), now).into_iter().map(|(_, r)| r.clone()).collect();
+        assert_eq!(kept, vec![PendingRow { x: vec![2.5], cats: Vec::new() }]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

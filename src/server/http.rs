@@ -1,14 +1,14 @@
 //! Routes and handlers.
 
 use super::auth::{Role, Tokens};
-use super::body::{self, Format, Records, Shape};
+use super::body::{self, Columns, Format, Records};
 use super::feedback::{self, FeedbackAnswer, PendingInfo};
 use super::learner::{Control, Job, Live, Saved};
 use super::metrics::Metrics;
 use super::{ApiError, ServeOptions};
 use crate::error::ModelError;
 use crate::model::Model;
-use crate::{OnlineClassifier, OnlineClusterer};
+use crate::OnlineClassifier;
 use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -99,9 +99,9 @@ impl AppState {
         headers: &HeaderMap,
         needed: Role,
         body: Body,
-        features: &[String],
+        columns: Arc<Columns>,
     ) -> Result<Records, ApiError> {
-        match self.admit_with_ids(headers, needed, body, features).await? {
+        match self.admit_with_ids(headers, needed, body, columns).await? {
             (records, None) => Ok(records),
             (_, Some(_)) => Err(ApiError::bad(
                 "\"ids\" are for POST /v1/predict (records whose labels come later, by POST /v1/feedback)".into(),
@@ -115,10 +115,10 @@ impl AppState {
         headers: &HeaderMap,
         needed: Role,
         body: Body,
-        features: &[String],
+        columns: Arc<Columns>,
     ) -> Result<(Records, Option<Vec<String>>), ApiError> {
         self.authorize(headers, needed)?;
-        self.records(headers, body, features).await
+        self.records(headers, body, columns).await
     }
 
     /// The body's format, from its Content-Type, and a check of its declared length.
@@ -140,7 +140,7 @@ impl AppState {
         &self,
         headers: &HeaderMap,
         body: Body,
-        features: &[String],
+        columns: Arc<Columns>,
     ) -> Result<(Records, Option<Vec<String>>), ApiError> {
         let format = self.format(headers)?;
         // The time limit covers receiving the body only: once a learn call is queued, it
@@ -150,15 +150,14 @@ impl AppState {
             .map_err(|_| ApiError::timeout(self.timeout))??;
         let max_records = self.max_records;
         if bytes.len() <= INLINE_DECODE_BYTES {
-            return body::decode_with_ids(format, &bytes, &Shape { features, max_records });
+            return body::decode_with_ids(format, &bytes, &columns.shape(max_records));
         }
         // A large body takes milliseconds to decode: off the async workers, so that
         // small requests (and /healthz) keep their latency meanwhile. The decoding keeps
         // the body's share of the budget, even if the client hangs up meanwhile.
-        let features = features.to_vec();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            body::decode_with_ids(format, &bytes, &Shape { features: &features, max_records })
+            body::decode_with_ids(format, &bytes, &columns.shape(max_records))
         })
         .await
         .map_err(|e| ApiError::internal(format!("decoding the body: {e}")))?
@@ -235,61 +234,115 @@ pub const ROUTES: [(&str, &str); 10] = [
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// [`OPENAPI`] as served for this model: the record schemas name its features (a
-/// record is exactly that many numbers, or an object with those keys), the label
-/// schema lists the classes it knows, and the text bodies get patterns of well-formed
+/// record is exactly that many values, numbers then categories, or an object with
+/// those keys; `null` too where the model fills missing values), the label schema
+/// lists the classes it knows, and the text bodies get patterns of well-formed
 /// records; so a client that generates requests from the document sends records this
 /// model takes. A clusterer learns from the bodies it predicts on (labels optional).
-pub fn openapi_for(features: &[String], info: Option<(&[i64], Option<&[String]>)>) -> String {
+/// `known` holds the categories the model knows, per categorical column, as examples.
+pub fn openapi_for(
+    columns: &Columns,
+    known: &[(String, Vec<String>)],
+    info: Option<(&[i64], Option<&[String]>)>,
+) -> String {
     use serde_json::{json, Value};
     let mut doc: Value = serde_json::from_str(OPENAPI).expect("OPENAPI is JSON (a unit test parses it)");
-    let n = features.len().max(1);
+    let (features, categorical) = (&columns.features, &columns.categorical);
+    let all: Vec<String> = features.iter().chain(categorical).cloned().collect();
+    let n = all.len().max(1);
     let schemas = &mut doc["components"]["schemas"];
-    let properties: serde_json::Map<String, Value> =
-        features.iter().map(|f| (f.clone(), json!({ "$ref": "#/components/schemas/Value" }))).collect();
+    let nullable = |schema: Value| {
+        if columns.missing {
+            json!({ "anyOf": [schema, { "$ref": "#/components/schemas/Missing" }] })
+        } else {
+            schema
+        }
+    };
+    let category_of = |name: &String| {
+        let mut schema = json!({ "$ref": "#/components/schemas/Category" });
+        if let Some((_, cats)) = known.iter().find(|(c, _)| c == name).filter(|(_, cats)| !cats.is_empty()) {
+            schema = json!({ "allOf": [schema], "examples": cats.iter().take(20).collect::<Vec<_>>() });
+        }
+        nullable(schema)
+    };
+    let value_schemas: Vec<Value> = features
+        .iter()
+        .map(|_| nullable(json!({ "$ref": "#/components/schemas/Value" })))
+        .chain(categorical.iter().map(category_of))
+        .collect();
+    let properties: serde_json::Map<String, Value> = all.iter().cloned().zip(value_schemas.iter().cloned()).collect();
     schemas["Record"]["oneOf"][0]["minItems"] = n.into();
     schemas["Record"]["oneOf"][0]["maxItems"] = n.into();
+    if !categorical.is_empty() || columns.missing {
+        // Each position its own kind: numbers first, then categories.
+        schemas["Record"]["oneOf"][0]["prefixItems"] = value_schemas.into();
+        schemas["Record"]["oneOf"][0]["items"] = false.into();
+    }
     schemas["Record"]["oneOf"][1]["properties"] = properties.clone().into();
-    schemas["Record"]["oneOf"][1]["required"] = features.into();
+    schemas["Record"]["oneOf"][1]["required"] = all.clone().into();
     let mut labelled = properties;
     labelled.insert("label".into(), json!({ "$ref": "#/components/schemas/Label" }));
     schemas["LabelledRecord"]["properties"] = labelled.into();
-    let mut required = features.to_vec();
+    let mut required = all.clone();
     required.push("label".into());
     schemas["LabelledRecord"]["required"] = required.into();
     // Labels it knows: ids, and names that need no escaping in CSV or JSON.
     let (ids, names): (Vec<i64>, Vec<String>) = match info {
-        Some((ids, names)) if !ids.is_empty() => (
-            ids.to_vec(),
-            names
-                .unwrap_or_default()
-                .iter()
-                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || "_-. ".contains(c)))
-                .cloned()
-                .collect(),
-        ),
+        Some((ids, names)) if !ids.is_empty() => {
+            (ids.to_vec(), names.unwrap_or_default().iter().filter(|n| is_plain(n)).cloned().collect())
+        }
         // No class yet: integers decide the label kind for good; ids from 0.
         _ => ((0..10).collect(), Vec::new()),
     };
-    let mut known: Vec<Value> = ids.iter().map(|&i| i.into()).collect();
-    known.extend(names.iter().map(|n| Value::from(n.as_str())));
-    schemas["Label"] = json!({ "enum": known, "description": "A class id or name the model knows (a new name is learned as a new class, up to --max-classes)." });
+    let mut label_values: Vec<Value> = ids.iter().map(|&i| i.into()).collect();
+    label_values.extend(names.iter().map(|n| Value::from(n.as_str())));
+    schemas["Label"] = json!({ "enum": label_values, "description": "A class id or name the model knows (a new name is learned as a new class, up to --max-classes)." });
     let number = r"-?[0-9]{1,6}(\.[0-9]{1,4})?";
-    let row = |sep: &str| format!("{number}({sep}{number}){{{}}}", n - 1);
+    // A category: one the model knows (plain ones), or a new one that cannot be read
+    // as a missing value (it starts with `c`).
+    let categories = |name: &String| {
+        let mut alternatives: Vec<String> = known
+            .iter()
+            .find(|(c, _)| c == name)
+            .map(|(_, cats)| cats.iter().filter(|c| is_plain(c)).take(20).map(|c| regex_escape(c)).collect())
+            .unwrap_or_default();
+        alternatives.push("c[a-z0-9_]{0,7}".into());
+        format!("({})", alternatives.join("|"))
+    };
+    let row = |sep: &str, quote: &str| {
+        let cells: Vec<String> = features
+            .iter()
+            .map(|_| number.to_string())
+            .chain(categorical.iter().map(|c| format!("{quote}{}{quote}", categories(c))))
+            .collect();
+        if cells.is_empty() {
+            number.to_string()
+        } else {
+            cells.join(sep)
+        }
+    };
     let mut label_alternatives: Vec<String> = ids.iter().map(i64::to_string).collect();
     label_alternatives.extend(names.iter().map(|n| regex_escape(n)));
     let label = label_alternatives.join("|");
     let mut json_labels: Vec<String> = ids.iter().map(i64::to_string).collect();
     json_labels.extend(names.iter().map(|n| format!("\"{}\"", regex_escape(n))));
     let json_label = json_labels.join("|");
-    schemas["CsvRecords"]["pattern"] = format!(r"^({}\n)+$", row(",")).into();
-    schemas["CsvLabelledRecords"]["pattern"] = format!(r"^({},({label})\n)+$", row(",")).into();
-    schemas["NdjsonRecords"]["pattern"] = format!(r"^(\[{}\]\n)+$", row(", ?")).into();
+    schemas["CsvRecords"]["pattern"] = format!(r"^({}\n)+$", row(",", "")).into();
+    schemas["CsvLabelledRecords"]["pattern"] = format!(r"^({},({label})\n)+$", row(",", "")).into();
+    schemas["NdjsonRecords"]["pattern"] = format!(r"^(\[{}\]\n)+$", row(", ?", "\"")).into();
     schemas["NdjsonLabelledRecords"]["pattern"] =
-        format!(r#"^(\{{"features": ?\[{}\], ?"label": ?({json_label})\}}\n)+$"#, row(", ?")).into();
+        format!(r#"^(\{{"features": ?\[{}\], ?"label": ?({json_label})\}}\n)+$"#, row(", ?", "\"")).into();
     if info.is_none() {
         doc["components"]["requestBodies"]["Learn"] = doc["components"]["requestBodies"]["Predict"].clone();
     }
     doc.to_string()
+}
+
+/// A name that needs no escaping in CSV or JSON, and is no missing value.
+fn is_plain(text: &str) -> bool {
+    !text.is_empty()
+        && !matches!(text, "NA" | "NaN" | "nan")
+        && text.chars().all(|c| c.is_alphanumeric() || "_-. ".contains(c))
 }
 
 /// `text` with the characters special in a regular expression escaped.
@@ -309,7 +362,9 @@ fn served_openapi(live: &Live) -> String {
         Model::Classifier(_) => Some((live.info.classes.as_slice(), live.info.class_names.as_deref())),
         Model::Clusterer(_) => None,
     };
-    openapi_for(&live.info.features, classes)
+    let known: Vec<(String, Vec<String>)> =
+        live.info.categorical.iter().map(|c| (c.name.clone(), c.categories.clone().unwrap_or_default())).collect();
+    openapi_for(&live.columns, &known, classes)
 }
 
 fn route_name(path: &str) -> &'static str {
@@ -362,7 +417,7 @@ fn names_of(live: &Live, labels: &[i64]) -> Option<Vec<Option<String>>> {
 
 async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
     let live = state.live.load_full();
-    let (records, ids) = state.admit_with_ids(&headers, Role::Read, body, &live.info.features).await?;
+    let (records, ids) = state.admit_with_ids(&headers, Role::Read, body, Arc::clone(&live.columns)).await?;
     if ids.is_some() && matches!(live.model, Model::Clusterer(_)) {
         return Err(ApiError::unprocessable(
             "\"ids\" keep records for labels that come later: a clusterer learns without labels (POST /v1/learn)"
@@ -373,19 +428,19 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
         ModelError::NotFitted(_) => ApiError::conflict(format!("the model cannot predict yet: {e}")),
         e => ApiError::unprocessable(e.to_string()),
     };
-    let x = records.x.view();
+    let (x, cats) = (records.x.view(), &records.cats);
     super::learner::injected_fault(&records.x, super::learner::PANIC_IN_PREDICT);
     let answer = match &live.model {
         Model::Classifier(m) => {
-            let labels = m.predict(x).map_err(refused)?.to_vec();
+            let labels = m.predict_with(x, cats).map_err(refused)?.to_vec();
             let probabilities =
-                m.predict_proba(x).map_err(refused)?.map(|p| p.outer_iter().map(|r| r.to_vec()).collect());
+                m.predict_proba_with(x, cats).map_err(refused)?.map(|p| p.outer_iter().map(|r| r.to_vec()).collect());
             let classes = probabilities.is_some().then(|| m.classes().to_vec());
             let class_names = names_of(&live, &labels);
             Labels { labels, probabilities, classes, class_names, records_seen: None }
         }
         Model::Clusterer(m) => Labels {
-            labels: m.predict(x).map_err(refused)?.to_vec(),
+            labels: m.predict_with(x, cats).map_err(refused)?.to_vec(),
             probabilities: None,
             classes: None,
             class_names: None,
@@ -395,7 +450,7 @@ async fn predict(State(state): State<AppState>, headers: HeaderMap, body: Body) 
     if let Some(ids) = ids {
         // Kept by the learner, in the queue's order (see `feedback`); answered once kept.
         let (reply, kept) = oneshot::channel();
-        let job = Job::Pend { ids, x: records.x, predictions: answer.labels.clone(), reply };
+        let job = Job::Pend { ids, x: records.x, cats: records.cats, predictions: answer.labels.clone(), reply };
         state.jobs.send(job).await.map_err(|_| ApiError::unavailable())?;
         kept.await.map_err(|_| ApiError::unavailable())??;
     }
@@ -434,8 +489,8 @@ async fn feedback_route(
 }
 
 async fn learn(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<Labels>, ApiError> {
-    let features = state.live.load().info.features.clone();
-    let records = state.admit(&headers, Role::Learn, body, &features).await?;
+    let columns = Arc::clone(&state.live.load().columns);
+    let records = state.admit(&headers, Role::Learn, body, columns).await?;
     let (reply, answer) = oneshot::channel();
     state.jobs.send(Job::Learn { records, reply }).await.map_err(|_| ApiError::unavailable())?;
     let (labels, records_seen) = answer.await.map_err(|_| ApiError::unavailable())??;
@@ -554,11 +609,36 @@ mod tests {
                 }
             }
         }
+        let numeric = Columns { features: vec!["a".into(), "b".into()], ..Columns::default() };
         let served: serde_json::Value =
-            serde_json::from_str(&openapi_for(&["a".into(), "b".into()], Some((&[0, 1], None)))).expect("JSON");
+            serde_json::from_str(&openapi_for(&numeric, &[], Some((&[0, 1], None)))).expect("JSON");
         let record = &served["components"]["schemas"]["Record"]["oneOf"];
         assert_eq!((record[0]["minItems"].as_u64(), record[0]["maxItems"].as_u64()), (Some(2), Some(2)));
         assert_eq!(record[1]["required"], serde_json::json!(["a", "b"]));
+        assert!(record[0].get("prefixItems").is_none(), "numbers only: every item a Value");
+        let csv = served["components"]["schemas"]["CsvRecords"]["pattern"].as_str().expect("a pattern");
+        assert!(!csv.contains("c[a-z0-9_]"), "{csv}");
+        // A categorical column: a string at its place, its known categories as examples;
+        // missing values allowed as null when the model fills them.
+        let mixed = Columns { features: vec!["a".into()], categorical: vec!["city".into()], missing: true };
+        let known = [("city".to_string(), vec!["paris".to_string(), "rome".into()])];
+        let served: serde_json::Value = serde_json::from_str(&openapi_for(&mixed, &known, None)).expect("JSON");
+        let schemas = &served["components"]["schemas"];
+        let record = &schemas["Record"]["oneOf"];
+        assert_eq!((record[0]["minItems"].as_u64(), record[0]["maxItems"].as_u64()), (Some(2), Some(2)));
+        let value = serde_json::json!({ "$ref": "#/components/schemas/Value" });
+        let missing = serde_json::json!({ "$ref": "#/components/schemas/Missing" });
+        assert_eq!(record[0]["prefixItems"][0], serde_json::json!({ "anyOf": [value, missing] }));
+        let city = &record[1]["properties"]["city"]["anyOf"];
+        assert_eq!(city[0]["examples"], serde_json::json!(["paris", "rome"]));
+        assert_eq!(city[0]["allOf"][0]["$ref"], "#/components/schemas/Category");
+        assert_eq!(city[1], missing);
+        assert_eq!(record[1]["required"], serde_json::json!(["a", "city"]));
+        assert_eq!(schemas["LabelledRecord"]["required"], serde_json::json!(["a", "city", "label"]));
+        let csv = schemas["CsvRecords"]["pattern"].as_str().expect("a pattern");
+        assert!(csv.ends_with(r",(paris|rome|c[a-z0-9_]{0,7})\n)+$"), "{csv}");
+        let ndjson = schemas["NdjsonRecords"]["pattern"].as_str().expect("a pattern");
+        assert!(ndjson.contains(r#", ?"(paris|rome|c[a-z0-9_]{0,7})""#), "{ndjson}");
         // Every reference resolves.
         let text = OPENAPI;
         for reference in text.split("\"$ref\": \"#/").skip(1) {

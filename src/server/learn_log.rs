@@ -17,6 +17,10 @@
 //! that is short, damaged or followed only by zeros (what a power cut can leave)
 //! is cut off. A frame that fails its signature or decryption is never cut: the
 //! log is refused instead (another key, or tampering).
+//!
+//! Entries keep the batch's categorical values (frames of kind [`KIND`]). Frames of
+//! [`LEGACY_KIND`], written before records had them, are still read, as batches
+//! without categorical values (which a model with categorical columns refuses).
 
 use super::ServerError;
 use crate::model_file::{self, Header, Keys, ModelFileError};
@@ -29,7 +33,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The body kind of a log frame.
-pub const KIND: &str = "learn-batches";
+pub const KIND: &str = "learn-batches-2";
+
+/// The body kind of a log frame written before batches had categorical values.
+pub const LEGACY_KIND: &str = "learn-batches";
 
 /// A learned batch, as logged.
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,11 +45,28 @@ pub struct Entry {
     pub first: u64,
     /// The records.
     pub x: Array2<f64>,
+    /// Their categorical values, row-major (`None`: missing); none without categorical columns.
+    pub cats: Vec<Option<String>>,
     /// Their class ids (or true cluster ids), when they had labels.
     pub y: Option<Vec<i64>>,
     /// The label map after this batch, when the batch changed it (a new name, or
     /// the first label deciding between integers and names).
     pub labels: Option<LabelMap>,
+}
+
+/// An entry of a [`LEGACY_KIND`] frame.
+#[derive(Deserialize)]
+struct LegacyEntry {
+    first: u64,
+    x: Array2<f64>,
+    y: Option<Vec<i64>>,
+    labels: Option<LabelMap>,
+}
+
+impl From<LegacyEntry> for Entry {
+    fn from(e: LegacyEntry) -> Self {
+        Self { first: e.first, x: e.x, cats: Vec::new(), y: e.y, labels: e.labels }
+    }
 }
 
 /// The most records one logged batch may hold: more than any request may carry.
@@ -51,13 +75,21 @@ const MAX_ENTRY_ROWS: usize = 1 << 24;
 impl Entry {
     /// Check a decoded entry before it is used: its sizes are declared by the file,
     /// and a matrix of 2^40 rows of nothing decodes to no data at all.
-    fn check(&self, n_features: usize) -> Result<(), String> {
+    fn check(&self, n_features: usize, n_categorical: usize) -> Result<(), String> {
         let (rows, cols) = self.x.dim();
         if cols != n_features {
             return Err(format!("an entry of {cols} features, the model has {n_features}"));
         }
         if rows > MAX_ENTRY_ROWS {
             return Err(format!("an entry of {rows} records, more than the {MAX_ENTRY_ROWS} a batch may hold"));
+        }
+        // Within MAX_ENTRY_ROWS rows, so the product cannot overflow for any sane width;
+        // checked all the same, the width coming from a header.
+        if rows.checked_mul(n_categorical) != Some(self.cats.len()) {
+            return Err(format!(
+                "an entry of {} categorical values for {rows} records, the model has {n_categorical} categorical columns",
+                self.cats.len()
+            ));
         }
         if self.y.as_ref().is_some_and(|y| y.len() != rows) {
             return Err("an entry whose labels and records differ in number".into());
@@ -71,8 +103,18 @@ impl Entry {
 struct EntryRef<'a> {
     first: u64,
     x: &'a Array2<f64>,
+    cats: CatsRef<'a>,
     y: Option<&'a [i64]>,
     labels: Option<&'a LabelMap>,
+}
+
+/// A batch's categorical values, written as [`Entry::cats`] reads them.
+struct CatsRef<'a>(&'a [Option<Arc<str>>]);
+
+impl Serialize for CatsRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Option::as_deref))
+    }
 }
 
 /// An open learn log.
@@ -82,6 +124,7 @@ pub struct LearnLog {
     file: File,
     keys: Keys,
     features: Vec<String>,
+    categorical: Vec<String>,
     /// Batches learned but not yet written.
     pending: Vec<(Arc<Batch>, Option<LabelMap>)>,
     /// Length of the log on disk.
@@ -107,13 +150,26 @@ fn is_key_error(e: &ModelFileError) -> bool {
     )
 }
 
+/// The entries of one frame, of either kind.
+fn decode_frame(path: &Path, frame: &[u8], keys: &Keys) -> Result<Vec<Entry>, ModelFileError> {
+    match model_file::decode::<Vec<Entry>>(path, frame, KIND, keys) {
+        Err(ModelFileError::Kind { found, .. }) if found == LEGACY_KIND => {
+            let (_, old) = model_file::decode::<Vec<LegacyEntry>>(path, frame, LEGACY_KIND, keys)?;
+            Ok(old.into_iter().map(Entry::from).collect())
+        }
+        other => other.map(|(_, entries)| entries),
+    }
+}
+
 impl LearnLog {
-    /// Open (or create) the log at `path` and hand every entry it holds to `apply`,
-    /// in order. A torn last frame is cut off (see the module's documentation).
+    /// Open (or create) the log at `path` of a model of numeric `features` and
+    /// `categorical` ones, and hand every entry it holds to `apply`, in order. A torn
+    /// last frame is cut off (see the module's documentation).
     pub fn open(
         path: &Path,
         keys: &Keys,
         features: &[String],
+        categorical: &[String],
         mut apply: impl FnMut(Entry) -> Result<(), String>,
     ) -> Result<Self, ServerError> {
         let io = |error| ServerError::Io { path: path.to_path_buf(), error };
@@ -144,10 +200,10 @@ impl LearnLog {
             let frame_len = u64::from_le_bytes(size.try_into().map_err(|_| refuse(at, "length".into()))?);
             let end = usize::try_from(frame_len).ok().and_then(|n| n.checked_add(at + 8));
             let Some(end) = end.filter(|&e| frame_len > 0 && e <= bytes.len()) else { break };
-            match model_file::decode::<Vec<Entry>>(path, &bytes[at + 8..end], KIND, keys) {
-                Ok((_, entries)) => {
+            match decode_frame(path, &bytes[at + 8..end], keys) {
+                Ok(entries) => {
                     for entry in entries {
-                        entry.check(features.len()).map_err(|reason| refuse(at, reason))?;
+                        entry.check(features.len(), categorical.len()).map_err(|reason| refuse(at, reason))?;
                         apply(entry).map_err(|reason| refuse(at, reason))?;
                     }
                 }
@@ -172,6 +228,7 @@ impl LearnLog {
             file,
             keys: keys.clone(),
             features: features.to_vec(),
+            categorical: categorical.to_vec(),
             pending: Vec::new(),
             len: at as u64,
         })
@@ -196,11 +253,13 @@ impl LearnLog {
             .map(|(batch, labels)| EntryRef {
                 first: batch.ids.first().copied().unwrap_or(0),
                 x: &batch.x,
+                cats: CatsRef(batch.cats.values()),
                 y: batch.y.as_deref(),
                 labels: labels.as_ref(),
             })
             .collect();
-        let header = Header::new(KIND, self.features.clone(), None, entries.first().map_or(0, |e| e.first));
+        let mut header = Header::new(KIND, self.features.clone(), None, entries.first().map_or(0, |e| e.first));
+        header.categorical = self.categorical.clone();
         let encoded = model_file::encode(&self.path, &header, &entries, &self.keys);
         self.pending.clear();
         let bytes = encoded?;
@@ -271,7 +330,7 @@ mod tests {
     /// Two frames (batches 0 and 2 together, then 4) written with `keys`; the log's length.
     fn write_log(path: &Path, keys: &Keys) -> u64 {
         let features = vec!["a".to_string(), "b".to_string()];
-        let mut log = LearnLog::open(path, keys, &features, |_| Ok(())).expect("opens");
+        let mut log = LearnLog::open(path, keys, &features, &[], |_| Ok(())).expect("opens");
         log.append(batch(0), None);
         log.append(batch(2), Some(LabelMap::discover()));
         log.commit().expect("commits");
@@ -282,7 +341,7 @@ mod tests {
 
     fn replayed(path: &Path, keys: &Keys) -> Result<Vec<u64>, ServerError> {
         let mut firsts = Vec::new();
-        LearnLog::open(path, keys, &["a".into(), "b".into()], |e| {
+        LearnLog::open(path, keys, &["a".into(), "b".into()], &[], |e| {
             firsts.push(e.first);
             Ok(())
         })?;
@@ -301,10 +360,17 @@ mod tests {
         let path = dir.join("m.eddy.learn-log");
         let keys = Keys::default();
         // 2^40 rows of 0 columns: no data, and an id list of 8 TB at replay.
-        let hostile = Entry { first: 0, x: Array2::zeros((1 << 40, 0)), y: None, labels: None };
+        let hostile = Entry { first: 0, x: Array2::zeros((1 << 40, 0)), cats: Vec::new(), y: None, labels: None };
         for (entry, says) in [
             (hostile, "0 features"),
-            (Entry { first: 0, x: Array2::zeros((2, 2)), y: Some(vec![1]), labels: None }, "differ in number"),
+            (
+                Entry { first: 0, x: Array2::zeros((2, 2)), cats: Vec::new(), y: Some(vec![1]), labels: None },
+                "differ in number",
+            ),
+            (
+                Entry { first: 0, x: Array2::zeros((2, 2)), cats: vec![None], y: None, labels: None },
+                "1 categorical values for 2 records",
+            ),
         ] {
             let header = model_file::Header::new(KIND, vec!["a".into(), "b".into()], None, 0);
             let frame = model_file::encode(&path, &header, &vec![entry], &keys).expect("encodes");
@@ -312,7 +378,7 @@ mod tests {
             bytes.extend_from_slice(&frame);
             std::fs::write(&path, &bytes).expect("write");
             let mut applied = 0;
-            let err = LearnLog::open(&path, &keys, &["a".into(), "b".into()], |_| {
+            let err = LearnLog::open(&path, &keys, &["a".into(), "b".into()], &[], |_| {
                 applied += 1;
                 Ok(())
             })
@@ -320,6 +386,55 @@ mod tests {
             assert!(err.to_string().contains(says), "{err}");
             assert_eq!(applied, 0);
         }
+    }
+
+    #[test]
+    fn categorical_values_are_logged_and_old_frames_are_still_read() {
+        let dir = std::env::temp_dir().join(format!("eddy-log-cats-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("m.eddy.learn-log");
+        let (keys, features, cities) = (keys(3), vec!["a".to_string()], vec!["city".to_string()]);
+        let values = vec![Some(std::sync::Arc::from("paris")), None];
+        let cats = crate::record::Categories::new(std::sync::Arc::from(cities.clone()), values, 2).expect("2 x 1");
+        let batch = Batch { ids: vec![0, 1], x: ndarray::array![[1.0], [2.0]], cats, ..Batch::default() };
+        let mut log = LearnLog::open(&path, &keys, &features, &cities, |_| Ok(())).expect("opens");
+        log.append(Arc::new(batch), None);
+        log.commit().expect("commits");
+        drop(log);
+        let mut read = Vec::new();
+        LearnLog::open(&path, &keys, &features, &cities, |e| {
+            read.push(e.cats);
+            Ok(())
+        })
+        .expect("replays");
+        assert_eq!(read, vec![vec![Some("paris".to_string()), None]]);
+
+        // A frame written before batches had categories: read, as a batch without any.
+        #[derive(Serialize)]
+        struct Old {
+            first: u64,
+            x: Array2<f64>,
+            y: Option<Vec<i64>>,
+            labels: Option<LabelMap>,
+        }
+        let old = vec![Old { first: 0, x: ndarray::array![[1.0]], y: Some(vec![1]), labels: None }];
+        let frame = model_file::encode(&path, &Header::new(LEGACY_KIND, features.clone(), None, 0), &old, &keys)
+            .expect("encodes");
+        let mut bytes = (frame.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&frame);
+        std::fs::write(&path, &bytes).expect("writes");
+        let mut firsts = Vec::new();
+        LearnLog::open(&path, &keys, &features, &[], |e| {
+            firsts.push((e.first, e.x.nrows(), e.cats.len(), e.y));
+            Ok(())
+        })
+        .expect("an old log is read");
+        assert_eq!(firsts, vec![(0, 1, 0, Some(vec![1]))]);
+        // The same log for a model with a categorical column: refused, with why.
+        let err = LearnLog::open(&path, &keys, &features, &cities, |_| Ok(())).expect_err("no categories");
+        assert!(err.to_string().contains("0 categorical values for 1 records"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! Checkpoints are jobs in the same queue, so a checkpoint holds exactly the
 //! batches learned before it: none half-learned, none counted twice.
 
-use super::body::{Label, Records};
-use super::feedback::{FeedbackAnswer, Pending, PendingInfo, SavedPending};
+use super::body::{Columns, Label, Records};
+use super::feedback::{FeedbackAnswer, Pending, PendingInfo, PENDING_KIND};
 use super::learn_log::{Entry, LearnLog};
 use super::metrics::Metrics;
 use super::{ApiError, ServerError};
@@ -15,7 +15,7 @@ use crate::error::ModelError;
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys};
 use crate::pipeline::{Metrics as Scores, PipelineError, PipelineOptions, Prequential, RunEvent, Scored};
-use crate::record::{Batch, LabelMap};
+use crate::record::{Batch, Categories, Interner, LabelMap};
 use crate::snapshot::Snapshot;
 use crate::OnlineClassifier;
 use arc_swap::ArcSwap;
@@ -31,8 +31,19 @@ pub struct ModelInfo {
     pub kind: String,
     /// The whole model in the model language, e.g. `scale | sgd(loss=log_loss)`.
     pub spec: String,
-    /// Feature names, in order.
+    /// Numeric feature names, in order.
     pub features: Vec<String>,
+    /// Each categorical feature, in order (after the numeric ones in a positional
+    /// record), with the categories the model knows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<CategoricalColumn>,
+    /// True when the model fills missing values (it starts with `impute`): records may
+    /// have them. Otherwise a record with one is refused.
+    pub fills_missing: bool,
+    /// Values the imputer filled, per column that had any, since the model's start
+    /// (`null` without an imputer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imputed: Option<std::collections::BTreeMap<String, u64>>,
     /// Class ids a classifier knows (centre ids for a clusterer).
     pub classes: Vec<i64>,
     /// Class names by id, when the classes have names.
@@ -51,6 +62,21 @@ pub struct ModelInfo {
     /// The drift detector on the model's errors (`--drift`) and its counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftCounts>,
+}
+
+/// A categorical feature of the served model, in `/v1/model`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoricalColumn {
+    /// The feature's name.
+    pub name: String,
+    /// The categories the model's encoder knows, in the order it met them; `null` for
+    /// a hashed column (`hash` keeps no list: every value has its bucket).
+    pub categories: Option<Vec<String>>,
+    /// True when `hash` encodes the column.
+    pub hashed: bool,
+    /// Values past `max_categories`, which share the `other` column (`onehot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other: Option<u64>,
 }
 
 /// What watches the model and its counts, in `/v1/model`.
@@ -113,6 +139,8 @@ pub struct Live {
     pub info: ModelInfo,
     /// The latest drift events, oldest first.
     pub events: Vec<RunEvent>,
+    /// The columns of its records, as bodies are decoded.
+    pub columns: Arc<Columns>,
 }
 
 /// A learn job's answer: the prequential labels and the records seen after the batch.
@@ -137,6 +165,8 @@ pub enum Job {
         ids: Vec<String>,
         /// The records.
         x: ndarray::Array2<f64>,
+        /// Their categorical values.
+        cats: Categories,
         /// The labels the live model gave them (what the caller was answered).
         predictions: Vec<i64>,
         /// Where the answer goes.
@@ -211,9 +241,6 @@ pub fn scores_path_for(checkpoint: &Path) -> PathBuf {
     beside(checkpoint, ".scores")
 }
 
-/// The body kind of the pending records saved beside a checkpoint.
-const PENDING_KIND: &str = "service-pending";
-
 /// The pending records file that goes with a checkpoint file. (A file of its own, not a
 /// field of the scores: scores files written before delayed labels keep loading, and a
 /// store of many records is read and checked apart.)
@@ -241,6 +268,10 @@ pub struct Learner {
     scored: Scored,
     labels: LabelMap,
     features: Vec<String>,
+    /// The record columns (numeric features, categorical ones, missing values).
+    columns: Arc<Columns>,
+    /// Shares the categorical values of replayed and pending records.
+    interner: Interner,
     prequential: Prequential,
     start_records: u64,
     saved_records: u64,
@@ -282,6 +313,26 @@ impl Learner {
             cluster_events: serve.cluster_events,
             ..PipelineOptions::default()
         };
+        // Before anything is served: the model encodes every categorical column, as
+        // `eddy run` checks before any output. (A model file without categorical columns
+        // is served as before: an encoder in it has nothing to encode and passes the
+        // numbers through, as `eddy model new 'onehot | ...'` makes them.)
+        if !header.categorical.is_empty() {
+            let checked = match &model {
+                Model::Classifier(m) => m.check_categorical(&header.categorical, m.head().entry().name),
+                Model::Clusterer(m) => m.check_categorical(&header.categorical, m.head().entry().name),
+            };
+            checked.map_err(|reason| ServerError::Categorical { columns: header.categorical.clone(), reason })?;
+        }
+        let fills_missing = match &model {
+            Model::Classifier(m) => m.fills_missing(),
+            Model::Clusterer(m) => m.fills_missing(),
+        };
+        let columns = Arc::new(Columns {
+            features: header.features.clone(),
+            categorical: header.categorical.clone(),
+            missing: fills_missing,
+        });
         let mut scored = Scored::new(model.estimator().to_string(), model, &options, &header.features)
             .map_err(ServerError::Watch)?;
         scored.records = header.records_seen;
@@ -294,12 +345,19 @@ impl Learner {
         let pending = Pending::new(serve.max_pending, serve.label_ttl)
             .map_err(|e| ServerError::Settings(format!("delayed labels: {e}")))?;
         let pending_view = Arc::new(ArcSwap::from_pointee(pending.info()));
-        let placeholder = Live { model: scored.model.clone(), info: placeholder_info(), events: Vec::new() };
+        let placeholder = Live {
+            model: scored.model.clone(),
+            info: placeholder_info(),
+            events: Vec::new(),
+            columns: Arc::clone(&columns),
+        };
         let live = Arc::new(ArcSwap::from_pointee(placeholder));
         let learner = Self {
             scored,
             labels,
             features: header.features.clone(),
+            interner: Interner::new(columns.categorical.len()),
+            columns,
             prequential,
             start_records: header.records_seen,
             saved_records: header.records_seen,
@@ -366,7 +424,7 @@ impl Learner {
         if !path.exists() {
             return Ok(None);
         }
-        let (header, saved): (Header, SavedPending) = model_file::load(&path, PENDING_KIND, keys)?;
+        let (header, saved) = super::feedback::load_pending(&path, keys)?;
         if header.records_seen != self.scored.records {
             // Saved before a crash, and the learn log holds records learned since: some of
             // its records may have been learned already. Nothing is learned twice.
@@ -378,7 +436,7 @@ impl Learner {
             );
             return Ok(None);
         }
-        self.pending.restore(saved, self.features.len()).map_err(|reason| {
+        self.pending.restore(saved, self.features.len(), self.columns.categorical.len(), self.columns.missing).map_err(|reason| {
             ServerError::Settings(format!(
                 "{}: {reason} (start with the same --max-pending and --label-ttl, or remove the file to drop its records)",
                 path.display()
@@ -391,9 +449,9 @@ impl Learner {
     /// Open the learn log at `path` and learn again every batch it holds past the
     /// model's record count. Returns the batches and records learned again.
     pub fn open_log(&mut self, path: &Path, keys: &Keys) -> Result<(u64, u64), ServerError> {
-        let features = self.features.clone();
+        let columns = Arc::clone(&self.columns);
         let (mut batches, mut records) = (0, 0);
-        let log = LearnLog::open(path, keys, &features, |entry| {
+        let log = LearnLog::open(path, keys, &columns.features, &columns.categorical, |entry| {
             let n = entry.x.nrows() as u64;
             if self.replay(entry)? {
                 batches += 1;
@@ -426,14 +484,9 @@ impl Learner {
             ));
         }
         let n = entry.x.nrows() as u64;
-        let batch = Batch {
-            seq: 0,
-            ids: (records..records + n).collect(),
-            x: entry.x,
-            y: entry.y,
-            end_offset: 0,
-            ..Batch::default()
-        };
+        let cats = self.categories(entry.cats.iter().map(Option::as_deref), entry.x.nrows())?;
+        let batch =
+            Batch { seq: 0, ids: (records..records + n).collect(), x: entry.x, y: entry.y, cats, end_offset: 0 };
         self.scored.step(&Arc::new(batch.clone()), self.prequential).map_err(|e| e.to_string())?;
         if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
             self.truth_labels.extend(y.iter().copied());
@@ -442,6 +495,21 @@ impl Learner {
             self.labels = labels;
         }
         Ok(true)
+    }
+
+    /// The categorical values `values` (row-major, `rows` records) as a batch carries
+    /// them, shared through the learner's interner.
+    fn categories<'v>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'v str>>,
+        rows: usize,
+    ) -> Result<Categories, String> {
+        let width = self.columns.categorical.len();
+        if width == 0 {
+            return Ok(Categories::default());
+        }
+        let values = values.enumerate().map(|(i, v)| v.map(|text| self.interner.get(i % width, text))).collect();
+        Categories::new(Arc::from(self.columns.categorical.as_slice()), values, rows)
     }
 
     /// Serve jobs until every sender is gone.
@@ -473,9 +541,9 @@ impl Learner {
                         group.push((reply, answer));
                     }
                     Job::Pend { reply, .. } if reply.is_closed() => {}
-                    Job::Pend { ids, x, predictions, reply } => {
+                    Job::Pend { ids, x, cats, predictions, reply } => {
                         self.commit(&mut group, before.take());
-                        let answer = self.pending.add(&ids, &x, &predictions);
+                        let answer = self.pending.add(&ids, &x, &cats, &predictions);
                         self.publish_pending();
                         let _ = reply.send(answer);
                     }
@@ -654,7 +722,7 @@ impl Learner {
             }
             None => (None, self.labels.clone()),
         };
-        self.learn_mapped(records.x, y, labels, records.labels.as_deref())
+        self.learn_mapped(records.x, records.cats, y, labels, records.labels.as_deref())
     }
 
     /// Learn `x` with class ids `y` (mapped by [`Self::label_ids`] into `labels`, from
@@ -662,6 +730,7 @@ impl Learner {
     fn learn_mapped(
         &mut self,
         x: ndarray::Array2<f64>,
+        cats: Categories,
         y: Option<Vec<i64>>,
         labels: LabelMap,
         given: Option<&[Label]>,
@@ -683,14 +752,7 @@ impl Learner {
             _ => {}
         }
         let first = self.scored.records;
-        let batch = Arc::new(Batch {
-            seq: 0,
-            ids: (first..first + n as u64).collect(),
-            x,
-            y,
-            end_offset: 0,
-            ..Batch::default()
-        });
+        let batch = Arc::new(Batch { seq: 0, ids: (first..first + n as u64).collect(), x, y, cats, end_offset: 0 });
         // Validation comes before learning, but an overflow is only seen after (before
         // any score moves): a copy of the model is all it takes to undo.
         let undo = self.scored.model.clone();
@@ -722,20 +784,24 @@ impl Learner {
         // of an unknown id adds no class).
         self.label_ids(&given)?;
         let now = self.pending.labels_come();
-        let learnable: Vec<(usize, Vec<f64>)> =
-            self.pending.learnable(&ids, now).into_iter().map(|(i, row)| (i, row.x.clone())).collect();
+        let learnable: Vec<(usize, super::feedback::PendingRow)> =
+            self.pending.learnable(&ids, now).into_iter().map(|(i, row)| (i, row.clone())).collect();
         let mut truth = vec![None; ids.len()];
         if !learnable.is_empty() {
             let d = self.features.len();
-            let values: Vec<f64> = learnable.iter().flat_map(|(_, x)| x.iter().copied()).collect();
+            let values: Vec<f64> = learnable.iter().flat_map(|(_, row)| row.x.iter().copied()).collect();
             let x = ndarray::Array2::from_shape_vec((learnable.len(), d), values)
                 .map_err(|e| ApiError::internal(format!("pending records of {d} features: {e}")))?;
+            let texts = learnable.iter().flat_map(|(_, row)| row.cats.iter().map(Option::as_deref));
+            let cats = self
+                .categories(texts, learnable.len())
+                .map_err(|e| ApiError::internal(format!("pending records' categorical values: {e}")))?;
             let chosen: Vec<Label> = learnable.iter().map(|(i, _)| given[*i].clone()).collect();
             let (y, labels) = self.label_ids(&chosen)?;
             let before = (self.scored.clone(), self.labels.clone(), self.truth_labels.clone(), self.log_pending());
             let learned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 injected_fault(&x, PANIC_IN_LEARN);
-                self.learn_mapped(x, Some(y.clone()), labels, Some(&chosen))
+                self.learn_mapped(x, cats, Some(y.clone()), labels, Some(&chosen))
             }));
             let failed = match learned {
                 Ok(Ok(_)) => match self.log.as_mut().map_or(Ok(()), LearnLog::commit) {
@@ -794,6 +860,7 @@ impl Learner {
         };
         let header = Header {
             records_seen: self.scored.records,
+            categorical: self.columns.categorical.clone(),
             ..Header::for_model(&self.scored.model, self.features.clone(), self.labels.class_names())
         };
         // The scores first: a crash between the two files leaves scores newer than the
@@ -861,12 +928,16 @@ impl Learner {
                 (0..crate::OnlineClusterer::cluster_centers(m).map_or(0, |c| c.nrows()) as i64).collect()
             }
         };
-        let metrics = self.scored.summary(String::new()).metrics;
+        let summary = self.scored.summary(String::new());
+        let metrics = summary.metrics;
         self.metrics.model(self.scored.records, &metrics);
         let info = ModelInfo {
             kind: model.estimator().to_string(),
             spec: model.spec(),
             features: self.features.clone(),
+            categorical: categorical_info(model, &self.columns.categorical),
+            fills_missing: self.columns.missing,
+            imputed: summary.imputed,
             classes,
             class_names: self.labels.class_names(),
             records_seen: self.scored.records,
@@ -885,8 +956,38 @@ impl Learner {
             }),
         };
         let events = self.events.iter().cloned().collect();
-        self.live.store(Arc::new(Live { model: model.clone(), info, events }));
+        let columns = Arc::clone(&self.columns);
+        self.live.store(Arc::new(Live { model: model.clone(), info, events, columns }));
     }
+}
+
+/// Each categorical column `names` of `model`, with what its encoder knows: the
+/// categories of a `onehot` column, none for a `hash` column (which keeps no list).
+fn categorical_info(model: &Model, names: &[String]) -> Vec<CategoricalColumn> {
+    let (transforms, known, encoded) = match model {
+        Model::Classifier(m) => (m.transforms(), m.known_categories(), m.encoded()),
+        Model::Clusterer(m) => (m.transforms(), m.known_categories(), m.encoded()),
+    };
+    // Which stage reads each column, as the start-up check found it.
+    let mut hashed = std::collections::HashSet::new();
+    let mut left = names.to_vec();
+    for t in transforms {
+        let Ok(out) = t.categorical_out(&left) else { break };
+        if t.entry().name == crate::preprocess::HASH.name {
+            hashed.extend(left.iter().filter(|c| !out.contains(c)).cloned());
+        }
+        left = out;
+    }
+    names
+        .iter()
+        .map(|name| {
+            let is_hashed = hashed.contains(name);
+            let categories = (!is_hashed)
+                .then(|| known.iter().find(|(c, _)| c == name).map(|(_, list)| list.clone()).unwrap_or_default());
+            let other = encoded.iter().find(|e| &e.column == name).map(|e| e.other);
+            CategoricalColumn { name: name.clone(), categories, hashed: is_hashed, other }
+        })
+        .collect()
 }
 
 fn placeholder_info() -> ModelInfo {
@@ -894,6 +995,9 @@ fn placeholder_info() -> ModelInfo {
         kind: String::new(),
         spec: String::new(),
         features: Vec::new(),
+        categorical: Vec::new(),
+        fills_missing: false,
+        imputed: None,
         classes: Vec::new(),
         class_names: None,
         records_seen: 0,
@@ -920,7 +1024,7 @@ mod tests {
         let (mut learner, _live) = Learner::new(model, &header, &serve, None, metrics).expect("no watches asked for");
         let x = ndarray::Array2::from_shape_fn((6, 4), |(r, c)| 20.0 * r as f64 + c as f64);
         let labels = ["ok", "warn", "fail", "ok", "ok", "warn"].map(|l| Label::Name(l.into())).to_vec();
-        learner.learn(Records { x, labels: Some(labels) }).expect("learns");
+        learner.learn(Records { x, cats: Categories::default(), labels: Some(labels) }).expect("learns");
 
         let (reply, mut answer) = oneshot::channel();
         learner.control(Control::Snapshot { reply });

@@ -28,7 +28,7 @@ mod metrics;
 
 pub use auth::{Role, Tokens, MIN_TOKEN_LEN};
 pub use http::{OPENAPI, ROUTES};
-pub use learner::{DriftCounts, ModelInfo, Saved};
+pub use learner::{CategoricalColumn, DriftCounts, ModelInfo, Saved};
 
 use crate::model::Model;
 use crate::model_file::{self, Header, Keys, ModelFileError};
@@ -171,6 +171,18 @@ pub enum ServerError {
     /// on a clusterer, or `--cluster-events` out of range).
     #[error("--drift or --cluster-events")]
     Watch(#[source] crate::pipeline::PipelineError),
+    /// The model's categorical columns (its file's header) are not all encoded by its
+    /// stages: it could not take the records it would be sent.
+    #[error(
+        "the model cannot serve records with the categorical columns [{}]: {reason}",
+        columns.join(", ")
+    )]
+    Categorical {
+        /// The categorical columns the model file names.
+        columns: Vec<String>,
+        /// What the model's stages say.
+        reason: String,
+    },
     /// The checkpoint holds a model of other features than `--model`.
     #[error("{checkpoint}: the checkpoint's features {found:?} differ from the model's {expected:?}")]
     CheckpointMismatch {
@@ -317,11 +329,13 @@ fn load_model(options: &ServeOptions) -> Result<(Header, Model, PathBuf), Server
         return Ok((header, model, options.model.clone()));
     };
     let (saved, model) = model_file::load_model(checkpoint, &options.keys)?;
-    if saved.features != header.features {
+    if saved.features != header.features || saved.categorical != header.categorical {
+        // Named as a positional record has them: the numeric features, then the categorical ones.
+        let all = |h: Header| h.features.into_iter().chain(h.categorical).collect();
         return Err(ServerError::CheckpointMismatch {
             checkpoint: checkpoint.clone(),
-            found: saved.features,
-            expected: header.features,
+            found: all(saved),
+            expected: all(header),
         });
     }
     Ok((saved, model, checkpoint.clone()))

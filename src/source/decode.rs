@@ -611,6 +611,8 @@ impl JsonDecoder {
                 let text = match field {
                     None | Some(Field::Null) if missing => None,
                     None => return Err(at(Reason::Missing)),
+                    // Said as written, as for a numeric feature.
+                    Some(Field::Null) => return Err(at(Reason::MissingValue("null".into()))),
                     Some(f) => Some(f.category().map_err(at)?),
                 };
                 match text {
