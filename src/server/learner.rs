@@ -485,8 +485,15 @@ impl Learner {
         }
         let n = entry.x.nrows() as u64;
         let cats = self.categories(entry.cats.iter().map(Option::as_deref), entry.x.nrows())?;
-        let batch =
-            Batch { seq: 0, ids: (records..records + n).collect(), x: entry.x, y: entry.y, cats, end_offset: 0 };
+        let batch = Batch {
+            seq: 0,
+            ids: (records..records + n).collect(),
+            x: entry.x,
+            y: entry.y,
+            cats,
+            end_offset: 0,
+            ..Batch::default()
+        };
         self.scored.step(&Arc::new(batch.clone()), self.prequential).map_err(|e| e.to_string())?;
         if let (Model::Clusterer(_), Some(y)) = (&self.scored.model, &batch.y) {
             self.truth_labels.extend(y.iter().copied());
@@ -752,7 +759,15 @@ impl Learner {
             _ => {}
         }
         let first = self.scored.records;
-        let batch = Arc::new(Batch { seq: 0, ids: (first..first + n as u64).collect(), x, y, cats, end_offset: 0 });
+        let batch = Arc::new(Batch {
+            seq: 0,
+            ids: (first..first + n as u64).collect(),
+            x,
+            y,
+            cats,
+            end_offset: 0,
+            ..Batch::default()
+        });
         // Validation comes before learning, but an overflow is only seen after (before
         // any score moves): a copy of the model is all it takes to undo.
         let undo = self.scored.model.clone();
