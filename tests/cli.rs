@@ -35,7 +35,7 @@ fn demo_writes_labels_and_summary_and_says_where() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("labels.hedge.csv") && stdout.contains("summary.json"), "{stdout}");
-    for name in ["labels.hedge.csv", "labels.minibatch-kmeans.csv"] {
+    for name in ["labels.hedge.csv", "labels.minibatch-kmeans.csv", "labels.sgd.csv"] {
         let text = std::fs::read_to_string(out.join(name)).expect("label file");
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("id,label"));
@@ -50,7 +50,7 @@ fn demo_writes_labels_and_summary_and_says_where() {
     }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary")).expect("json");
-    assert_eq!(summary["records"], 10_000);
+    assert_eq!(summary["records"], 15_000);
     assert_eq!(summary["rejected"], 0);
     assert!(summary["records_per_second"].as_f64().expect("rate") > 0.0);
     let models = summary["models"].as_array().expect("models");
@@ -60,6 +60,12 @@ fn demo_writes_labels_and_summary_and_says_where() {
     assert_eq!(models[1]["model"], "minibatch-kmeans");
     assert!(models[1]["metrics"]["ari"].as_f64().expect("ari") > 0.8);
     assert!(models[1]["metrics"]["inertia"].as_f64().is_some());
+    // Records as they come: categories one-hot encoded, missing values filled and counted.
+    assert_eq!(models[2]["model"], "sgd");
+    assert!(models[2]["metrics"]["accuracy"].as_f64().expect("accuracy") > 0.7, "{}", models[2]);
+    let filled: u64 = models[2]["imputed"].as_object().expect("imputed").values().filter_map(|v| v.as_u64()).sum();
+    assert!(filled > 1000, "5% of 5000 records' 7 values: {filled}");
+    assert_eq!(models[2]["categories"][0]["column"], "country");
     // Both models are watched for drift; their events files are where the demo says.
     assert_eq!(models[0]["drift"]["detector"], "adwin");
     assert_eq!(models[1]["drift"]["clusters"], "clusters");

@@ -32,6 +32,9 @@ const CLASSIFIER: &str = "hedge";
 /// The demo's clusterer: mini-batch k-means that halves the weight of the past every
 /// batch (Spark's decay), so that it follows blobs that appear and vanish.
 const CLUSTERER: &str = "minibatch-kmeans(n_clusters=8, decay_factor=0.5)";
+/// The demo's model of records as they come: missing values filled, categories one-hot
+/// encoded (new ones grow the model), then a scaled logistic regression.
+const MIXED: &str = "impute | onehot | scale | sgd(loss=log_loss)";
 
 /// Run both demo streams through the pipeline; write labels and `summary.json` into `config.out`.
 pub fn run(config: &DemoConfig) -> Result<ExitCode> {
@@ -65,38 +68,46 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     // Declared classes: before the first record the model predicts class 0, as scikit-learn would.
     let ctx = SpecContext { inherited: inherited.clone(), classes: Some(vec![0, 1]) };
     let drifting = format!("synth:sea?n={n}&period={}&seed={seed}", (n / 4).max(1));
-    let first = one_run(config, &drifting, CLASSIFIER, &ctx, &options, &quit)?;
+    let first = one_run(config, &drifting, CLASSIFIER, &ctx, &options, &quit, false)?;
 
     // Blobs in 16 dimensions through mini-batch k-means that forgets: one blob stops at a
     // third of the stream (its centre is reseated), a new one appears at two thirds (a
     // centre moves to it).
-    let ctx = SpecContext { inherited, classes: None };
+    let clusters = SpecContext { inherited: inherited.clone(), classes: None };
     let blobs = format!("synth:blobs?n={n}&d=16&k=8&seed={}&vanish_at={}&appear_at={}", seed + 1, n / 3, 2 * n / 3);
-    let second = one_run(config, &blobs, CLUSTERER, &ctx, &options, &quit)?;
+    let second = one_run(config, &blobs, CLUSTERER, &clusters, &options, &quit, false)?;
+
+    // Card transactions: numbers, categories and booleans, 5% of the values missing, a
+    // new country and new merchants from half way.
+    let mixed = format!("synth:mixed?n={n}&missing=0.05&new_at={}&seed={}", n / 2, seed + 2);
+    let third = one_run(config, &mixed, MIXED, &ctx, &options, &quit, true)?;
 
     let (first, first_snapshots) = first;
     let (second, second_snapshots) = second;
-    let seconds = first.seconds + second.seconds;
-    let records = first.records + second.records;
+    let (third, third_snapshots) = third;
+    let seconds = first.seconds + second.seconds + third.seconds;
+    let records = first.records + second.records + third.records;
     let summary = RunSummary {
         records,
         rejected: 0,
         seconds,
         records_per_second: records as f64 / seconds.max(1e-9),
-        interrupted: first.interrupted || second.interrupted,
-        models: first.models.into_iter().chain(second.models).collect(),
+        interrupted: first.interrupted || second.interrupted || third.interrupted,
+        models: first.models.into_iter().chain(second.models).chain(third.models).collect(),
         classes: None,
-        snapshots: match (first.snapshots, second.snapshots) {
-            (Some(a), Some(b)) => Some(SnapshotStats { drawn: a.drawn + b.drawn, skipped: a.skipped + b.skipped }),
+        snapshots: match (first.snapshots, second.snapshots, third.snapshots) {
+            (Some(a), Some(b), Some(c)) => {
+                Some(SnapshotStats { drawn: a.drawn + b.drawn + c.drawn, skipped: a.skipped + b.skipped + c.skipped })
+            }
             _ => None,
         },
     };
     let record = RunRecord {
-        input: format!("{drifting} and {blobs}"),
+        input: format!("{drifting}, {blobs} and {mixed}"),
         records,
         rejected: 0,
         seconds,
-        snapshots: first_snapshots.into_iter().chain(second_snapshots).collect(),
+        snapshots: first_snapshots.into_iter().chain(second_snapshots).chain(third_snapshots).collect(),
     };
     record.save(&plots)?;
     let report = report::write(&record, &config.out.join("report"))?;
@@ -105,8 +116,9 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "eddy demo: SEA, whose concept changes every quarter ({CLASSIFIER}), and blobs, one vanishing and one \
-         appearing ({CLUSTERER}); ADWIN watches the errors and distances, and every cluster is watched"
+        "eddy demo: SEA, whose concept changes every quarter ({CLASSIFIER}), blobs, one vanishing and one \
+         appearing ({CLUSTERER}), and card transactions with categories and missing values ({MIXED}); ADWIN \
+         watches the errors and distances, and every cluster is watched"
     )?;
     print_summary(&mut out, &summary)?;
     writeln!(out, "  summary: {}", summary_path.display())?;
@@ -124,9 +136,10 @@ fn one_run(
     ctx: &SpecContext,
     options: &PipelineOptions,
     quit: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    missing: bool,
 ) -> Result<(RunSummary, Vec<crate::snapshot::Snapshot>)> {
     let source_options =
-        SourceOptions { batch_size: config.batch_size, quit: quit.clone(), ..SourceOptions::default() };
+        SourceOptions { batch_size: config.batch_size, quit: quit.clone(), missing, ..SourceOptions::default() };
     let source = source::open(input, source_options)?;
     let (label, model) = registry::build_text(spec, ctx)?;
     // The same naming rule as `eddy run`: the model's label, or its estimator's name.
