@@ -529,6 +529,14 @@ impl Visitor<'_> for IdSeed {
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
         Ok(v.to_string())
     }
+    /// `17.0` is the integer 17 to JSON Schema, so it is the id "17" here too.
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        // Strictly inside: a number just past either end rounds onto it.
+        if v.fract() == 0.0 && v > i64::MIN as f64 && v < u64::MAX as f64 {
+            return Ok(if v < 0.0 { (v as i64).to_string() } else { (v as u64).to_string() });
+        }
+        Err(E::invalid_type(serde::de::Unexpected::Float(v), &self))
+    }
 }
 
 /// Labels, at most `max`.

@@ -631,6 +631,9 @@ mod tests {
     fn feedback_bodies_are_checked_with_positions() {
         let (i, l) = decode_feedback(br#"{"labels": ["ok", 2], "ids": ["a", 17]}"#, 10).expect("decodes");
         assert_eq!((i, l), (ids(&["a", "17"]), vec![Label::Name("ok".into()), Label::Id(2)]));
+        // 17.0 is an integer to JSON Schema (and to the OpenAPI document): the same id.
+        let (i, _) = decode_feedback(br#"{"labels": [1, 2], "ids": [17.0, -3.0]}"#, 10).expect("decodes");
+        assert_eq!(i, ids(&["17", "-3"]));
         let refused = |body: &str| {
             let e = decode_feedback(body.as_bytes(), 2).expect_err("refused");
             (e.status.as_u16(), e.message)
