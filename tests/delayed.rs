@@ -1,4 +1,5 @@
-//! `eddy run --delayed-labels`: labels that arrive later, joined by id in one stream.
+//! `eddy run --delayed-labels`: labels that arrive later, joined by id in one stream;
+//! `eddy run --labels-from FEEDBACK --id-column ID`: the same in a second stream.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -258,8 +259,10 @@ fn bad_feedback_and_bad_options_are_refused_with_a_reason() {
     assert!(e.contains("is a clusterer"), "{e}");
     let e = refused(&["in.ndjson", "--id-column", "id", "--delayed-labels", "--label-ttl", "0"]);
     assert!(e.contains("--label-ttl \"0\": must be more than 0"), "{e}");
-    let e = refused(&["in.ndjson", "--id-column", "id", "--labels-from", "fb.ndjson", "--delayed-labels"]);
-    assert!(e.contains("is not supported yet"), "{e}");
+    let e = refused(&["in.ndjson", "--id-column", "id", "--labels-from", "in.ndjson", "--checkpoint", "ck"]);
+    assert!(e.contains("--checkpoint and --resume do not go with --labels-from"), "{e}");
+    let e = refused(&["in.ndjson", "--id-column", "id", "--labels-from", "fb.txt.bz2"]);
+    assert!(e.contains("fb.txt.bz2: unknown file type for --labels-from"), "{e}");
     std::fs::write(d.join("in.csv"), "tx,x,y\na,1.0,\n").expect("write");
     let e = refused(&["in.csv", "--id-column", "id", "--delayed-labels"]);
     assert!(e.contains("no column named \"id\" (the id column)"), "{e}");
@@ -313,4 +316,145 @@ fn the_example_runs_as_the_readme_says() {
     assert_eq!((s["records"].as_u64(), dl["events"].as_u64(), dl["learned"].as_u64()), (Some(78), Some(40), Some(38)));
     assert_eq!((dl["expired_ttl"].as_u64(), dl["pending"].as_u64()), (Some(2), Some(0)));
     assert_eq!(labels(&d.join("l.csv")).len(), 40);
+}
+
+/// Append `text` to `path` in one write.
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("append");
+    f.write_all(text.as_bytes()).expect("write");
+}
+
+/// Lines of a label file without its header (0 while it does not exist).
+fn label_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count().saturating_sub(1)).unwrap_or(0)
+}
+
+/// Labels in a second stream, both files followed. The test appends the events block by
+/// block and each block's labels (in event order) only once eddy has written the
+/// block's labels, so every label is read after its event, whatever the timing: the
+/// learned counts are exact and the final models are those of an in-order run (and of
+/// the one-stream join). Which labels come before which event is timing, so the labels
+/// given on arrival are not compared.
+#[test]
+fn a_second_stream_learns_what_one_stream_learns() {
+    let d = dir("two");
+    let (n, block) = (400, 50);
+    let recs = records(n, 11);
+    std::fs::write(d.join("order.csv"), in_order_csv(&recs)).expect("write");
+    let run = |args: &[&str]| {
+        let mut a = vec!["run", "--label-column", "kind", "--batch-size", "16", "--quiet"];
+        a.extend(MODELS);
+        a.extend(args);
+        ok(&eddy(&d, &a));
+    };
+    run(&["order.csv", "--save-model", "order.eddy", "--labels-out", "order.out.csv"]);
+    std::fs::write(d.join("one.csv"), delayed_csv(&recs, |i| Some((i / block + 1) * block - i))).expect("write");
+    run(&[
+        "one.csv",
+        "--save-model",
+        "one.eddy",
+        "--labels-out",
+        "one.out.csv",
+        "--id-column",
+        "id",
+        "--delayed-labels",
+    ]);
+    let (events, feedback) = (d.join("events.csv"), d.join("feedback.csv"));
+    std::fs::write(&events, "id,a,b,c,city\n").expect("write");
+    std::fs::write(&feedback, "id,kind\n").expect("write");
+    let mut args = vec!["run", "events.csv", "--follow", "--id-column", "id", "--labels-from", "feedback.csv"];
+    args.extend(["--label-column", "kind", "--batch-size", "16", "--quiet", "--labels-out", "two.csv"]);
+    args.extend(["--save-model", "two.eddy", "--summary-json", "two.json"]);
+    args.extend(MODELS);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .current_dir(&d)
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawns");
+    // Generous: a loaded 2-core machine runs debug builds slowly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    for (k, chunk) in recs.chunks(block).enumerate() {
+        let first = k * block;
+        let mut text = String::new();
+        for (i, (x, city, _)) in chunk.iter().enumerate() {
+            text += &format!("e{},{:.5},{:.5},{:.5},{city}\n", first + i, x[0], x[1], x[2]);
+        }
+        append(&events, &text);
+        // Every event of the block is read (and labelled) before its labels are written.
+        let want = first + chunk.len();
+        while ["two.sgd.csv", "two.nb.csv"].iter().any(|f| label_lines(&d.join(f)) < want) {
+            if let Some(status) = child.try_wait().expect("waits") {
+                panic!("eddy ended early: {status:?}");
+            }
+            assert!(std::time::Instant::now() < deadline, "block {k}: its events were not labelled in time");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let labels: String = chunk.iter().enumerate().map(|(i, r)| format!("e{},k{}\n", first + i, r.2)).collect();
+        append(&feedback, &labels);
+    }
+    // Interrupted, a followed run reads both files to their end before it stops.
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("waits");
+    assert!(exit.success(), "{exit:?}");
+    let s = json(&d.join("two.json"));
+    assert_eq!(s["records"].as_u64(), Some(2 * n as u64), "events and labels: {s}");
+    for (i, m) in ["sgd", "nb"].iter().enumerate() {
+        let dl = &s["models"][i]["delayed"];
+        let count = |k: &str| dl[k].as_u64().unwrap_or_else(|| panic!("{k}: {dl}"));
+        assert_eq!(["events", "learned", "pending", "expired", "unknown", "late"].map(count), [400, 400, 0, 0, 0, 0]);
+        let order = model_json(&d.join(format!("order.{m}.eddy")));
+        assert_eq!(order, model_json(&d.join(format!("one.{m}.eddy"))), "{m}: one stream");
+        assert_eq!(order, model_json(&d.join(format!("two.{m}.eddy"))), "{m}: two streams");
+        assert_eq!(labels(&d.join(format!("two.{m}.csv"))).len(), n, "{m}: one label per event");
+    }
+}
+
+/// A label whose id waits for nothing is an error positioned in the feedback file
+/// (first in its file, it is unknown whatever the timing); other bad feedback lines are
+/// errors too, or, with --on-error skip, rejected and counted with their position.
+#[test]
+fn bad_labels_in_a_second_stream_are_positioned_in_it() {
+    let d = dir("twobad");
+    std::fs::write(d.join("ev.ndjson"), "{\"id\":\"a\",\"x\":1.0}\n{\"id\":\"b\",\"x\":2.0}\n").expect("write");
+    // Line 1 is blank: the unknown id is on line 2.
+    std::fs::write(d.join("unknown.ndjson"), "\n{\"id\":\"zz\",\"y\":\"p\"}\n{\"id\":\"a\",\"y\":\"p\"}\n")
+        .expect("write");
+    std::fs::write(d.join("unknown.csv"), "y,id\nq,zz\n").expect("write");
+    // Two bad lines, then a good one (learned, or unknown if read before its event).
+    let bad = "{\"id\":\"a\",\"y\":\n{\"id\":\"a\",\"y\":\"p\",\"x\":3}\n{\"id\":\"b\",\"y\":\"q\"}\n";
+    std::fs::write(d.join("bad.ndjson"), bad).expect("write");
+    std::fs::write(d.join("wide.csv"), "id,y,x\n").expect("write");
+    let run = |feedback: &str, extra: &[&str]| {
+        let mut a = vec!["run", "ev.ndjson", "--id-column", "id", "--labels-from", feedback, "--label-column", "y"];
+        a.extend(["--model", "scale | sgd", "--labels-out", "l.csv", "--summary-json", "s.json", "--quiet"]);
+        a.extend(extra);
+        eddy(&d, &a)
+    };
+    let err = |out: Output| {
+        assert!(!out.status.success(), "should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(run("unknown.ndjson", &[]));
+    assert!(e.contains("unknown.ndjson:2: column 1 (id): unknown id \"zz\": no event with this id waits"), "{e}");
+    let e = err(run("unknown.csv", &[]));
+    assert!(e.contains("unknown.csv:2: column 2 (id): unknown id \"zz\""), "{e}");
+    let e = err(run("bad.ndjson", &[]));
+    assert!(e.contains("bad.ndjson:1: column"), "{e}");
+    assert!(e.contains("EOF while parsing"), "{e}");
+    let e = err(run("wide.csv", &[]));
+    assert!(e.contains("wide.csv: the feedback's header must be the id and the label columns"), "{e}");
+    ok(&run("bad.ndjson", &["--on-error", "skip", "--rejects", "rejects.tsv"]));
+    let s = json(&d.join("s.json"));
+    assert_eq!(s["rejected"].as_u64(), Some(2), "{s}");
+    let dl = &s["models"][0]["delayed"];
+    assert_eq!(dl["events"].as_u64(), Some(2), "{dl}");
+    let (learned, unknown) = (dl["learned"].as_u64().unwrap_or(9), dl["unknown"].as_u64().unwrap_or(9));
+    assert_eq!(learned + unknown, 1, "the good label: {dl}");
+    let rejects = std::fs::read_to_string(d.join("rejects.tsv")).expect("rejects");
+    let lines: Vec<&str> = rejects.lines().skip(1).collect();
+    assert!(lines[0].starts_with("bad.ndjson\t1\tcolumn"), "{rejects}");
+    assert!(lines[1].starts_with("bad.ndjson\t2\tcolumn 1 (x): a feedback record holds only the id"), "{rejects}");
 }

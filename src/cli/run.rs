@@ -83,8 +83,15 @@ pub struct RunArgs {
     /// Format of standard input (files are known by their extension).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
-    /// With a .npy input: a .npy of int64 labels, one per row.
-    #[arg(long)]
+    /// With a .npy input: a .npy of int64 labels, one per row. With a CSV or NDJSON
+    /// input and --id-column: labels that arrive later in a second stream, FEEDBACK
+    /// (.csv or .ndjson, optionally .gz; '-' for standard input, CSV unless --format),
+    /// whose records hold only the id and the label (--label-column). Every label read
+    /// so far is joined before each event is read; with --follow both files are
+    /// followed. Not reproducible (it depends on when labels arrive), so no
+    /// --checkpoint or --resume: for that, merge the labels into the input and use
+    /// --delayed-labels.
+    #[arg(long, value_name = "FILE")]
     pub labels_from: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
@@ -162,8 +169,8 @@ pub struct RunArgs {
     /// read the input past it, and go on. Without a checkpoint, start from the beginning.
     #[arg(long)]
     pub resume: bool,
-    /// The column holding each record's id, for delayed labels (with --delayed-labels).
-    /// It is never a feature.
+    /// The column holding each record's id, for delayed labels (with --delayed-labels,
+    /// or --labels-from for a second stream). It is never a feature.
     #[arg(long, value_name = "COLUMN")]
     pub id_column: Option<String>,
     /// Labels that arrive later, in the same stream: a record with features and no
@@ -218,18 +225,26 @@ impl ModelFlags {
 /// The join of delayed labels that `args` ask for, refused when it makes no sense.
 fn delayed_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<source::join::DelayedOptions>> {
     let text_input = !args.input.starts_with("synth:") && !args.input.to_ascii_lowercase().ends_with(".npy");
-    if args.id_column.is_some() && args.labels_from.is_some() && text_input {
-        bail!(
-            "--labels-from with --id-column (labels in a second stream) is not supported yet: put the feedback \
-             records ({{id, label}}) in the input itself and use --delayed-labels, which joins them deterministically"
-        );
-    }
-    if !args.delayed_labels {
+    // Labels in a second stream: --labels-from with --id-column on a text input (with a
+    // .npy input, --labels-from is the labels' .npy).
+    let two_streams = args.id_column.is_some() && args.labels_from.is_some() && text_input;
+    if two_streams {
+        if args.checkpoint.is_some() || args.resume {
+            bail!(
+                "--checkpoint and --resume do not go with --labels-from: two streams are not reproducible (which \
+                 labels come before an event depends on when they arrive); to resume, put the feedback in the \
+                 input itself and use --delayed-labels (one stream, deterministic)"
+            );
+        }
+        if args.labels_from.as_deref() == Some(std::path::Path::new("-")) && args.input == "-" {
+            bail!("--labels-from -: the input is standard input already; one of them must be a file");
+        }
+    } else if !args.delayed_labels {
         if args.label_ttl.is_some() || args.max_pending != 100_000 {
-            bail!("--label-ttl and --max-pending go with --delayed-labels");
+            bail!("--label-ttl and --max-pending go with --delayed-labels or --labels-from");
         }
         if args.id_column.is_some() {
-            bail!("--id-column goes with --delayed-labels (labels that arrive later, joined by id)");
+            bail!("--id-column goes with --delayed-labels (labels that arrive later, joined by id) or --labels-from");
         }
         return Ok(None);
     }
@@ -255,7 +270,8 @@ fn delayed_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<sou
     if !(1..=max).contains(&args.max_pending) {
         bail!("--max-pending must be from 1 to {max}, got {}", args.max_pending);
     }
-    Ok(Some(source::join::DelayedOptions { id_column, max_pending: args.max_pending, ttl }))
+    let feedback = if two_streams { args.labels_from.clone() } else { None };
+    Ok(Some(source::join::DelayedOptions { id_column, max_pending: args.max_pending, ttl, feedback }))
 }
 
 /// The delayed-labels settings as the checkpoint records them.

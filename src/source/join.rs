@@ -25,6 +25,10 @@ pub struct DelayedOptions {
     pub max_pending: usize,
     /// How long an event waits (`--label-ttl`; `None`: until the store is full).
     pub ttl: Option<Ttl>,
+    /// The labels come in a second stream, this file (`--labels-from`; `-`: standard
+    /// input), and the input holds events only. Not reproducible: see
+    /// [`crate::source::feedback`].
+    pub feedback: Option<std::path::PathBuf>,
 }
 
 /// The join's state, saved in checkpoints with the source's position.
@@ -186,7 +190,7 @@ mod tests {
     use crate::pipeline::pending::{Delay, ExpiryReason};
 
     fn join(max: usize, ttl: Option<Ttl>) -> Join {
-        Join::new(&DelayedOptions { id_column: "id".into(), max_pending: max, ttl }).expect("settings")
+        Join::new(&DelayedOptions { id_column: "id".into(), max_pending: max, ttl, feedback: None }).expect("settings")
     }
 
     #[test]

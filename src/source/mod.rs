@@ -12,6 +12,7 @@
 //! same words.
 
 pub mod decode;
+pub mod feedback;
 pub mod join;
 mod npy;
 pub mod synth;

@@ -11,6 +11,7 @@
 use super::decode::{
     is_missing, parse_bool, parse_number, CatSink, CsvLayout, Fields, JsonDecoder, Reason, RecordError,
 };
+use super::feedback::{FeedbackLine, FeedbackStream};
 use super::join::{Join, Joined};
 use super::{OnError, Position, Source, SourceError, SourceOptions};
 use crate::record::{Batch, Categories, Interner, LabelMap, Role, Roles};
@@ -94,6 +95,25 @@ pub struct TextSource {
     checksum: crc32fast::Hasher,
     /// With delayed labels: the join, and where the id, the label and the features are.
     join: Option<(Join, DelayedColumns)>,
+    /// With labels in a second stream (`--labels-from`): that stream.
+    feedback: Option<Feedback>,
+}
+
+/// The second stream of labels, as the source reads it.
+struct Feedback {
+    stream: FeedbackStream,
+    /// CSV: the id's and the label's columns, once the header is read.
+    columns: Option<(usize, usize)>,
+    fields: Fields,
+}
+
+/// Where a record came from, for its errors and rejects lines.
+struct Origin {
+    name: String,
+    line_no: u64,
+    text: Vec<u8>,
+    /// The id's column (from 0) and name.
+    id_at: (usize, String),
 }
 
 /// Where a CSV record holds what tells an event from feedback (unused for NDJSON,
@@ -101,7 +121,8 @@ pub struct TextSource {
 #[derive(Debug, Clone, Default)]
 struct DelayedColumns {
     id: usize,
-    label: usize,
+    /// `None` when the events hold no label column (labels in a second stream).
+    label: Option<usize>,
     features: Vec<usize>,
 }
 
@@ -209,6 +230,7 @@ impl TextSource {
             ended: false,
             checksum: crc32fast::Hasher::new(),
             join: None,
+            feedback: None,
         };
         if let Some(d) = &source.options.delayed {
             if source.options.label_column.is_none() {
@@ -224,6 +246,10 @@ impl TextSource {
             }
             let join = Join::new(d).map_err(|e| source.schema(e.to_string()))?;
             source.join = Some((join, DelayedColumns::default()));
+            if let Some(path) = &d.feedback {
+                let stream = FeedbackStream::open(path, &source.options)?;
+                source.feedback = Some(Feedback { stream, columns: None, fields: Fields::new() });
+            }
         }
         source.resolve_columns()?;
         if source.format == TextFormat::Ndjson {
@@ -263,6 +289,8 @@ impl TextSource {
             TextFormat::Ndjson => Vec::new(),
         };
         let label_column = match (&self.options.label_column, self.format) {
+            // With labels in a second stream the events need no label column.
+            (Some(label), TextFormat::Csv) if self.feedback.is_some() => header.iter().position(|h| h == label),
             (Some(label), TextFormat::Csv) => Some(
                 header
                     .iter()
@@ -364,8 +392,7 @@ impl TextSource {
                     source_name: self.name.clone(),
                     reason: format!("no column named {:?} (the id column)", d.id_column),
                 })?;
-                // Resolved above: a label column is required with delayed labels.
-                cols.label = label_column.unwrap_or_default();
+                cols.label = label_column;
                 cols.features = num_cols.iter().chain(&cat_cols).copied().collect();
             }
             // With delayed labels the layout reads an event's features only.
@@ -544,6 +571,21 @@ impl TextSource {
         Ok(())
     }
 
+    /// [`Self::reject`] for a record of another stream (the feedback's).
+    fn reject_at(&mut self, bad: RecordError, origin: &Origin) -> Result<(), SourceError> {
+        if self.options.on_error == OnError::Fail {
+            let (column, reason) = bad.into_parts();
+            let position = Position { source: origin.name.clone(), line: origin.line_no, column };
+            return Err(SourceError::Record { position, reason: reason.to_string() });
+        }
+        self.rejected += 1;
+        if let Some(out) = self.rejects.as_mut() {
+            let text = String::from_utf8_lossy(&origin.text).replace(['\t', '\n', '\r'], " ");
+            out.write_line(&format!("{}\t{}\t{bad}\t{text}", origin.name, origin.line_no))?;
+        }
+        Ok(())
+    }
+
     /// Turn `self.line` into a row of the batch being built, or reject it.
     fn take_record(&mut self, data: &mut Rows) -> Result<(), SourceError> {
         let line_no = self.line_no;
@@ -593,7 +635,10 @@ impl TextSource {
                         .map_err(|_| RecordError::at(c, &names[c], Reason::NotUtf8))
                 };
                 let id = text(cols.id)?;
-                let label = Some(text(cols.label)?).filter(|l| !l.is_empty());
+                let label = match cols.label {
+                    Some(c) => Some(text(c)?).filter(|l| !l.is_empty()),
+                    None => None,
+                };
                 let has_features = cols.features.iter().any(|&c| !is_missing(self.fields.get(c)));
                 Ok(Parts { id, label, has_features, id_at: (cols.id, d.id_column.clone()) })
             }
@@ -634,16 +679,16 @@ impl TextSource {
         if let Err(reason) = Join::check_id(&parts.id) {
             return self.reject(at(reason), line_no);
         }
-        let now = Join::tick(record);
+        let origin = Origin { name: self.name.clone(), line_no, text: self.line.clone(), id_at: parts.id_at.clone() };
         let (d, w) = (self.features.len(), self.categorical.len());
-        let (joined, class) = match (&parts.label, parts.has_features) {
+        match (&parts.label, parts.has_features) {
             (None, true) => {
                 // An event: its features are read as any record's.
                 if let Err(bad) = self.parse_record(&mut data.x, &mut data.cats) {
                     return self.reject(bad, line_no);
                 }
                 let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
-                let joined = join.event(&parts.id, now);
+                let joined = join.event(&parts.id, Join::tick(record));
                 if !matches!(joined, Joined::Row(Role::Event, _)) {
                     // Not kept: its row holds zeros, as other non-events' rows do.
                     data.x.truncate(data.x.len() - d);
@@ -651,53 +696,86 @@ impl TextSource {
                     data.x.extend(std::iter::repeat_n(0.0, d));
                     data.cats.extend(std::iter::repeat_n(None, w));
                 }
-                (joined, 0)
+                self.push_joined(data, record, joined, 0, &origin)
+            }
+            (Some(_), false) if self.feedback.is_some() => {
+                let name = self.feedback.as_ref().map(|f| f.stream.name.clone()).unwrap_or_default();
+                let reason = format!("a label without features: with --labels-from the labels come in {name}, and this input holds events only");
+                self.reject(at(reason), line_no)
             }
             (Some(label), false) => {
-                let Some((join, _)) = self.join.as_ref() else { return Ok(()) };
-                // The label is read (and may add a class) only when it will be learned.
-                let class = if join.waits(&parts.id, now) {
-                    let mapped = self.labels.as_mut().map(|m| m.id(label));
-                    match mapped {
-                        Some(Ok(class)) => class,
-                        Some(Err(reason)) => {
-                            let name = self.options.label_column.clone().unwrap_or_default();
-                            let column = if self.format == TextFormat::Csv {
-                                self.join.as_ref().map_or(0, |(_, c)| c.label)
-                            } else {
-                                0
-                            };
-                            return self.reject(RecordError::at(column, &name, Reason::Label(reason)), line_no);
-                        }
-                        None => 0,
-                    }
+                let column = if self.format == TextFormat::Csv {
+                    self.join.as_ref().and_then(|(_, c)| c.label).unwrap_or(0)
                 } else {
                     0
                 };
-                let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
-                let joined = join.feedback(&parts.id, now);
-                data.x.extend(std::iter::repeat_n(0.0, d));
-                data.cats.extend(std::iter::repeat_n(None, w));
-                (joined, class)
+                let label = label.clone();
+                self.take_label(data, record, &parts.id, &label, column, &origin)
             }
             (Some(_), true) => {
                 let reason = "features and a label: with --delayed-labels an event has no label, and its feedback only the id and the label";
-                return self.reject(at(reason.into()), line_no);
+                self.reject(at(reason.into()), line_no)
             }
-            (None, false) => {
-                return self.reject(
-                    at("neither features nor a label (an event has features, its feedback a label)".into()),
-                    line_no,
-                );
+            (None, false) => self.reject(
+                at("neither features nor a label (an event has features, its feedback a label)".into()),
+                line_no,
+            ),
+        }
+    }
+
+    /// The label of `id` (from either stream) as a feedback row, or reject it; `column`
+    /// is the label's, for errors.
+    fn take_label(
+        &mut self,
+        data: &mut Rows,
+        record: u64,
+        id: &str,
+        label: &str,
+        column: usize,
+        origin: &Origin,
+    ) -> Result<(), SourceError> {
+        let now = Join::tick(record);
+        let Some((join, _)) = self.join.as_ref() else { return Ok(()) };
+        // The label is read (and may add a class) only when it will be learned.
+        let class = if join.waits(id, now) {
+            match self.labels.as_mut().map(|m| m.id(label)) {
+                Some(Ok(class)) => class,
+                Some(Err(reason)) => {
+                    let name = self.options.label_column.clone().unwrap_or_default();
+                    return self.reject_at(RecordError::at(column, &name, Reason::Label(reason)), origin);
+                }
+                None => 0,
             }
+        } else {
+            0
         };
+        let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
+        let joined = join.feedback(id, now);
+        let (d, w) = (self.features.len(), self.categorical.len());
+        data.x.extend(std::iter::repeat_n(0.0, d));
+        data.cats.extend(std::iter::repeat_n(None, w));
+        self.push_joined(data, record, joined, class, origin)
+    }
+
+    /// Add the row the join made of a record (its features or zeros already pushed), or
+    /// refuse it; write its rejects line and the expiries it caused.
+    fn push_joined(
+        &mut self,
+        data: &mut Rows,
+        record: u64,
+        joined: Joined,
+        class: i64,
+        origin: &Origin,
+    ) -> Result<(), SourceError> {
+        let (d, w) = (self.features.len(), self.categorical.len());
+        let at = |reason: String| RecordError::at(origin.id_at.0, &origin.id_at.1, Reason::Delayed(reason));
         let (role, note) = match joined {
             Joined::Row(role, note) => (role, note),
             Joined::Refused(reason) => {
-                // Nothing was kept: the row pushed above goes.
+                // Nothing was kept: the row pushed goes.
                 data.x.truncate(data.x.len() - d);
                 data.cats.truncate(data.cats.len() - w);
-                return self.reject(at(reason), line_no);
+                return self.reject_at(at(reason), origin);
             }
         };
         // Unknown ids and duplicate events are bad input: an error, unless skipped.
@@ -705,18 +783,18 @@ impl TextSource {
             data.x.truncate(data.x.len() - d);
             data.cats.truncate(data.cats.len() - w);
             let position = Position {
-                source: self.name.clone(),
-                line: line_no,
-                column: Some((parts.id_at.0 + 1, parts.id_at.1.clone())),
+                source: origin.name.clone(),
+                line: origin.line_no,
+                column: Some((origin.id_at.0 + 1, origin.id_at.1.clone())),
             };
             return Err(SourceError::Record { position, reason: note.unwrap_or_default() });
         }
         data.ids.push(record);
         data.ys.push(class);
         data.roles.push(role);
-        let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
         if let (Some(note), Some(out)) = (note, self.rejects.as_mut()) {
-            out.write_line(&format!("{}\t{}\t{note}\t{text}", self.name, line_no))?;
+            let text = String::from_utf8_lossy(&origin.text).replace(['\t', '\n', '\r'], " ");
+            out.write_line(&format!("{}\t{}\t{note}\t{text}", origin.name, origin.line_no))?;
         }
         let Some((join, _)) = self.join.as_mut() else { return Ok(()) };
         let (ttl, max) = join.settings();
@@ -724,8 +802,8 @@ impl TextSource {
             if let Some(out) = self.rejects.as_mut() {
                 out.write_line(&format!(
                     "{}\t{}\t{}\t{}",
-                    self.name,
-                    line_no,
+                    origin.name,
+                    origin.line_no,
                     Join::expiry_line(&e, ttl, max),
                     e.id.replace(['\t', '\n', '\r'], " ")
                 ))?;
@@ -734,6 +812,136 @@ impl TextSource {
         }
         Ok(())
     }
+
+    /// Take the feedback lines read so far, in arrival order, while the batch has room;
+    /// with `to_end`, wait for the rest of the feedback stream (the events have ended).
+    fn take_feedback(&mut self, data: &mut Rows, cap: usize, to_end: bool) -> Result<(), SourceError> {
+        while data.ids.len() < cap {
+            let Some(feedback) = self.feedback.as_mut() else { return Ok(()) };
+            let line = if to_end {
+                match feedback.stream.wait_next(&self.options.quit)? {
+                    Some(line) => line,
+                    None if feedback.stream.ended() => return Ok(()),
+                    None => continue,
+                }
+            } else {
+                match feedback.stream.try_next()? {
+                    Some(line) => line,
+                    None => return Ok(()),
+                }
+            };
+            self.take_feedback_line(data, line)?;
+        }
+        Ok(())
+    }
+
+    /// One line of the feedback stream: its CSV header, or an `{id, label}` record.
+    fn take_feedback_line(&mut self, data: &mut Rows, line: FeedbackLine) -> Result<(), SourceError> {
+        let (Some(d), Some(label_name), Some(feedback)) =
+            (self.options.delayed.clone(), self.options.label_column.clone(), self.feedback.as_mut())
+        else {
+            return Ok(());
+        };
+        let name = feedback.stream.name.clone();
+        let format = feedback.stream.format;
+        if format == TextFormat::Csv && feedback.columns.is_none() {
+            // The header: exactly the id and the label columns, in either order.
+            let schema = |reason: String| SourceError::Schema { source_name: name.clone(), reason };
+            if line.too_long {
+                return Err(schema("the header is longer than --max-line-bytes".into()));
+            }
+            feedback.fields.split(&line.text).map_err(|e| schema(format!("header: {e}")))?;
+            let header: Vec<String> = (0..feedback.fields.len()).map(|i| feedback.fields.name(i)).collect();
+            let find = |c: &str| header.iter().position(|h| h == c);
+            match (find(&d.id_column), find(&label_name), header.len()) {
+                (Some(i), Some(l), 2) => feedback.columns = Some((i, l)),
+                _ => {
+                    return Err(schema(format!(
+                        "the feedback's header must be the id and the label columns ({:?} and {label_name:?}), found {header:?}",
+                        d.id_column
+                    )))
+                }
+            }
+            return Ok(());
+        }
+        let record = self.next_id;
+        self.next_id += 1;
+        let mut origin = Origin { name, line_no: line.line_no, text: line.text, id_at: (0, d.id_column.clone()) };
+        if line.too_long {
+            let reason = Reason::TooLong { max_bytes: self.options.max_line_bytes };
+            return self.reject_at(RecordError::new(reason), &origin);
+        }
+        let parsed = match format {
+            TextFormat::Csv => feedback_csv(feedback, &origin.text, &d.id_column, &label_name),
+            TextFormat::Ndjson => feedback_json(&origin.text, &d.id_column, &label_name),
+        };
+        let (id, label, label_at) = match parsed {
+            Ok(parsed) => parsed,
+            Err(bad) => return self.reject_at(bad, &origin),
+        };
+        if format == TextFormat::Csv {
+            origin.id_at.0 = feedback.columns.map_or(0, |(i, _)| i);
+        }
+        let at = |reason: String| RecordError::at(origin.id_at.0, &origin.id_at.1, Reason::Delayed(reason));
+        if let Err(reason) = Join::check_id(&id) {
+            return self.reject_at(at(reason), &origin);
+        }
+        let Some(label) = label else {
+            return self.reject_at(RecordError::at(label_at, &label_name, Reason::EmptyLabel), &origin);
+        };
+        self.take_label(data, record, &id, &label, label_at, &origin)
+    }
+}
+
+/// A CSV feedback record: its id, its label (`None`: empty) and the label's column.
+fn feedback_csv(
+    feedback: &mut Feedback,
+    text: &[u8],
+    id_column: &str,
+    label_column: &str,
+) -> Result<(String, Option<String>, usize), RecordError> {
+    let (i, l) = feedback.columns.unwrap_or((0, 1));
+    feedback.fields.split(text)?;
+    if feedback.fields.len() != 2 {
+        return Err(RecordError::new(Reason::Columns { expected: 2, found: feedback.fields.len() }));
+    }
+    let field = |c: usize, name: &str| {
+        std::str::from_utf8(feedback.fields.get(c))
+            .map(|t| t.trim().to_string())
+            .map_err(|_| RecordError::at(c, name, Reason::NotUtf8))
+    };
+    let id = field(i, id_column)?;
+    let label = Some(field(l, label_column)?).filter(|t| !t.is_empty());
+    Ok((id, label, l))
+}
+
+/// An NDJSON feedback record: exactly the id and the label (a string, a number or a
+/// boolean each); the label's column is 0, as JSON records have none.
+fn feedback_json(
+    text: &[u8],
+    id_column: &str,
+    label_column: &str,
+) -> Result<(String, Option<String>, usize), RecordError> {
+    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(text)
+        .map_err(|e| RecordError::at(e.column().saturating_sub(1), "json", Reason::Json(e.to_string())))?;
+    if let Some(other) = object.keys().find(|k| *k != id_column && *k != label_column) {
+        return Err(RecordError::at(
+            0,
+            other,
+            Reason::Delayed(format!(
+                "a feedback record holds only the id ({id_column:?}) and the label ({label_column:?}): {other:?} is neither"
+            )),
+        ));
+    }
+    let scalar = |key: &str| -> Result<Option<String>, RecordError> {
+        match object.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(t)) => Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty())),
+            Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => Ok(Some(v.to_string())),
+            Some(v) => Err(RecordError::at(0, key, Reason::Delayed(format!("{v} is not an id or a label")))),
+        }
+    };
+    Ok((scalar(id_column)?.unwrap_or_default(), scalar(label_column)?, 0))
 }
 
 impl Source for TextSource {
@@ -752,7 +960,9 @@ impl Source for TextSource {
             return Err(e);
         }
         let result = (|| {
-            if self.held {
+            // With a second stream, every label read so far goes in before each event.
+            self.take_feedback(&mut data, cap, false)?;
+            if self.held && data.ids.len() < cap {
                 self.held = false;
                 self.take_record(&mut data)?;
                 self.clear_line();
@@ -760,6 +970,10 @@ impl Source for TextSource {
             while !self.ended && data.ids.len() < cap {
                 if self.options.quit.load(Ordering::Relaxed) && !self.options.follow {
                     self.ended = true;
+                    break;
+                }
+                self.take_feedback(&mut data, cap, false)?;
+                if data.ids.len() >= cap {
                     break;
                 }
                 match self.read_line().map_err(|e| self.io_error(e))? {
@@ -773,6 +987,10 @@ impl Source for TextSource {
                     LineStatus::Idle if !data.ids.is_empty() => break,
                     LineStatus::Idle => self.wait(),
                 }
+            }
+            if self.ended && !self.held {
+                // The events are over: the rest of the labels, to the feedback's end.
+                self.take_feedback(&mut data, cap, true)?;
             }
             Ok::<(), SourceError>(())
         })();
@@ -823,6 +1041,9 @@ impl Source for TextSource {
     }
 
     fn resume(&mut self, position: &crate::record::SourcePosition) -> Result<(), SourceError> {
+        if self.feedback.is_some() {
+            return Err(self.schema("labels in a second stream (--labels-from) cannot be resumed".into()));
+        }
         // Opening read the header and maybe one record; read on to the position's byte.
         self.held = false;
         self.clear_line();
