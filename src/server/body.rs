@@ -237,6 +237,7 @@ fn refused(at: At, e: RecordError) -> ApiError {
         Reason::Columns { .. }
         | Reason::NotFinite(_)
         | Reason::MissingValue(_)
+        | Reason::CategoryTooLong(_)
         | Reason::EmptyLabel
         | Reason::Label(_) => ApiError::unprocessable(message),
         _ => ApiError::bad(message),

@@ -127,6 +127,10 @@ pub enum Reason {
     /// A categorical feature's value is an array or an object.
     #[error("{0} is not a category")]
     NotACategory(String),
+    /// A categorical value longer than [`MAX_CATEGORY_BYTES`]: encoders keep every
+    /// category they meet, so their length is bounded.
+    #[error("a category of {0} bytes (at most {max})", max = MAX_CATEGORY_BYTES)]
+    CategoryTooLong(usize),
     /// The label is not a string, a number or a boolean.
     #[error("{0} is not a label")]
     NotALabel(String),
@@ -239,6 +243,9 @@ fn missing_value(field: &[u8]) -> Reason {
     Reason::MissingValue(format!("{:?}", String::from_utf8_lossy(field).trim()))
 }
 
+/// The longest categorical value, in bytes (UTF-8).
+pub const MAX_CATEGORY_BYTES: usize = 1024;
+
 /// Where a record's categorical values go: after the batch's values so far, shared
 /// through the source's [`Interner`] (one per categorical column).
 pub struct CatSink<'a> {
@@ -259,6 +266,8 @@ impl CatSink<'_> {
                 return Err(missing_value(text.as_bytes()));
             }
             self.values.push(None);
+        } else if text.len() > MAX_CATEGORY_BYTES {
+            return Err(Reason::CategoryTooLong(text.len()));
         } else {
             self.values.push(Some(self.interner.get(k, text)));
         }
@@ -1088,6 +1097,12 @@ mod tests {
         let mut sink = CatSink { values: &mut values, interner: &mut interner };
         let refused = decoder.decode_with(&mut row, &mut sink, |l| Ok(l.text().into_owned()));
         assert_eq!(refused.map_err(|e| e.to_string()), Err("column 2 (city): an array is not a category".into()));
+        let long = format!(r#"{{"a": 1, "city": "{}", "y": 0}}"#, "x".repeat(MAX_CATEGORY_BYTES + 1));
+        decoder.read(long.as_bytes()).expect("reads");
+        let mut sink = CatSink { values: &mut values, interner: &mut interner };
+        let refused = decoder.decode_with(&mut row, &mut sink, |l| Ok(l.text().into_owned()));
+        let want = format!("column 2 (city): a category of 1025 bytes (at most {MAX_CATEGORY_BYTES})");
+        assert_eq!(refused.map_err(|e| e.to_string()), Err(want));
         assert_eq!((row.len(), values.len()), (4, 4), "a refused record adds nothing");
     }
 
