@@ -7,6 +7,8 @@
 //! ## Brief overview
 //!
 //! Records flow one way: **source → model → sink**, with plots and reports on the side.
+//! A record ([`record::Batch`]) carries numbers, categories ([`record::Categories`])
+//! and, for delayed labels, its role (event or feedback).
 //!
 //! - [`model`]: the incremental estimators behind two traits,
 //!   [`OnlineClassifier`] (`partial_fit(x, y)`, `predict`, `predict_proba`,
@@ -15,8 +17,10 @@
 //!   [`model::Perceptron`], [`model::PassiveAggressiveClassifier`],
 //!   [`model::GaussianNb`], [`model::MultinomialNb`] and
 //!   [`model::MiniBatchKMeans`].
-//! - [`preprocess`]: the running [`preprocess::StandardScaler`] and
-//!   [`preprocess::Scaled`], which puts it in front of any model.
+//! - [`preprocess`]: the transformers in front of an estimator: the running
+//!   [`preprocess::StandardScaler`], the encoders of categorical columns
+//!   ([`preprocess::OneHotEncoder`], [`preprocess::HashingEncoder`]) and the
+//!   [`preprocess::Imputer`] of missing values.
 //! - [`metrics`]: prequential accuracy, rolling accuracy, confusion matrix,
 //!   macro F1; inertia and adjusted Rand index.
 //! - [`source::synth`]: seeded stream generators.

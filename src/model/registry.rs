@@ -666,6 +666,18 @@ macro_rules! classifier_build {
 }
 pub(crate) use classifier_build;
 
+/// The [`Entry::build`] of a transformer: read its params type from the checked
+/// parameters, build and box it.
+macro_rules! transformer_build {
+    ($params:ty) => {
+        |json, _| {
+            let p: $params = $crate::model::registry::params_from(json)?;
+            Ok($crate::model::registry::AnyStage::Transformer(Box::new(p.build()?)))
+        }
+    };
+}
+pub(crate) use transformer_build;
+
 /// Decode a classifier's state (for [`Entry::decode`]).
 pub fn decode_classifier<M>(d: &mut dyn erased_serde::Deserializer<'_>) -> Result<AnyStage, erased_serde::Error>
 where

@@ -10,7 +10,7 @@
 
 use crate::error::{ModelError, ParamsError};
 use crate::hashing::{FeatureHasher, HashValue};
-use crate::model::registry::{self, AnyStage, Entry, Param, Role};
+use crate::model::registry::{self, Entry, Param, Role};
 use crate::model::stage::{impl_stage, Transformer};
 use crate::record::Categories;
 use ndarray::{Array2, ArrayView2};
@@ -77,10 +77,7 @@ pub(crate) static HASH: Entry = Entry {
     takes_counts: false,
     outputs_negative: true,
     defaults: registry::defaults_of::<HashingParams>,
-    build: |json, _| {
-        let params: HashingParams = registry::params_from(json)?;
-        Ok(AnyStage::Transformer(Box::new(params.build()?)))
-    },
+    build: registry::transformer_build!(HashingParams),
     decode: registry::decode_transformer::<HashingEncoder>,
 };
 impl_stage!(HashingEncoder, HASH, fixed_width);
@@ -205,20 +202,8 @@ impl Transformer for HashingEncoder {
         Ok((out, Some(rest)))
     }
     fn categorical_out(&self, names: &[String]) -> Result<Vec<String>, String> {
-        let wanted: Vec<String> = if self.n_in.is_some() {
-            self.columns.clone()
-        } else if !self.params.columns.is_empty() {
-            self.params.columns.clone()
-        } else if names.is_empty() {
-            return Err("the records have no categorical column to hash".into());
-        } else {
-            names.to_vec()
-        };
-        if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
-            let have = if names.is_empty() { "none".to_string() } else { names.join(", ") };
-            return Err(format!("the records have no categorical column {missing:?} (categorical columns: {have})"));
-        }
-        Ok(names.iter().filter(|n| !wanted.contains(n)).cloned().collect())
+        let learned = self.n_in.map(|_| self.columns.clone());
+        super::columns_left(learned, &self.params.columns, names, "hash")
     }
     fn encodes(&self) -> bool {
         true

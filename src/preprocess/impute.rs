@@ -17,7 +17,7 @@
 //! The stage counts what it fills, per column, for the run's summary and report.
 
 use crate::error::{ModelError, ParamsError};
-use crate::model::registry::{self, AnyStage, Entry, Param, Role};
+use crate::model::registry::{self, Entry, Param, Role};
 use crate::model::stage::{impl_stage, Transformer};
 use crate::record::Categories;
 use ndarray::{Array2, ArrayView2};
@@ -293,10 +293,7 @@ pub(crate) static IMPUTE: Entry = Entry {
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<ImputerParams>,
-    build: |json, _| {
-        let params: ImputerParams = registry::params_from(json)?;
-        Ok(AnyStage::Transformer(Box::new(params.build()?)))
-    },
+    build: registry::transformer_build!(ImputerParams),
     decode: registry::decode_transformer::<Imputer>,
 };
 impl_stage!(Imputer, IMPUTE, fixed_width);

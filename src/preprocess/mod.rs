@@ -22,6 +22,28 @@ pub use impute::{FillValue, ImputeStrategy, ImputedCounts, Imputer, ImputerParam
 pub use onehot::{OneHotEncoder, OneHotParams, MAX_CATEGORIES};
 pub use scale::{StandardScaler, StandardScalerParams};
 
+/// The categorical columns left after an encoder takes its own from `names`: those it
+/// learned, else those its spec names, else every one; or why it cannot (`verb`: what
+/// it does to them, for the message).
+pub(crate) fn columns_left(
+    learned: Option<Vec<String>>,
+    named: &[String],
+    names: &[String],
+    verb: &str,
+) -> Result<Vec<String>, String> {
+    let wanted = match learned {
+        Some(columns) => columns,
+        None if !named.is_empty() => named.to_vec(),
+        None if names.is_empty() => return Err(format!("the records have no categorical column to {verb}")),
+        None => names.to_vec(),
+    };
+    if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
+        let have = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+        return Err(format!("the records have no categorical column {missing:?} (categorical columns: {have})"));
+    }
+    Ok(names.iter().filter(|n| !wanted.contains(n)).cloned().collect())
+}
+
 /// What an encoder holds of one categorical column.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EncodedColumn {

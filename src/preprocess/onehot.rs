@@ -10,7 +10,7 @@
 //! share one `other` column, and are counted.
 
 use crate::error::ModelError;
-use crate::model::registry::{self, AnyStage, Entry, Param, Role};
+use crate::model::registry::{self, Entry, Param, Role};
 use crate::model::stage::{impl_stage, Transformer};
 use crate::record::Categories;
 use ndarray::{Array2, ArrayView2};
@@ -144,10 +144,7 @@ pub(crate) static ONEHOT: Entry = Entry {
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<OneHotParams>,
-    build: |json, _| {
-        let params: OneHotParams = registry::params_from(json)?;
-        Ok(AnyStage::Transformer(Box::new(params.build()?)))
-    },
+    build: registry::transformer_build!(OneHotParams),
     decode: registry::decode_transformer::<OneHotEncoder>,
 };
 impl_stage!(OneHotEncoder, ONEHOT, fixed_width);
@@ -343,20 +340,8 @@ impl Transformer for OneHotEncoder {
         Ok((self.encode(x, &hot), Some(self.rest(cats, &at))))
     }
     fn categorical_out(&self, names: &[String]) -> Result<Vec<String>, String> {
-        let wanted: Vec<String> = if !self.columns.is_empty() {
-            self.columns.iter().map(|c| c.name.clone()).collect()
-        } else if !self.params.columns.is_empty() {
-            self.params.columns.clone()
-        } else if names.is_empty() {
-            return Err("the records have no categorical column to encode".into());
-        } else {
-            names.to_vec()
-        };
-        if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
-            let have = if names.is_empty() { "none".to_string() } else { names.join(", ") };
-            return Err(format!("the records have no categorical column {missing:?} (categorical columns: {have})"));
-        }
-        Ok(names.iter().filter(|n| !wanted.contains(n)).cloned().collect())
+        let learned = (!self.columns.is_empty()).then(|| self.columns.iter().map(|c| c.name.clone()).collect());
+        super::columns_left(learned, &self.params.columns, names, "encode")
     }
     fn widens(&self) -> bool {
         true

@@ -1,7 +1,7 @@
 //! `scale`: the running standard scaler.
 
 use crate::error::ModelError;
-use crate::model::registry::{self, AnyStage, Entry, Param, Role};
+use crate::model::registry::{self, Entry, Param, Role};
 use crate::model::stage::{impl_stage, Transformer};
 use crate::model::validate_features;
 use crate::moments::Moments;
@@ -76,10 +76,7 @@ pub(crate) static SCALE: Entry = Entry {
     takes_counts: false,
     outputs_negative: true,
     defaults: registry::defaults_of::<StandardScalerParams>,
-    build: |json, _| {
-        let params: StandardScalerParams = registry::params_from(json)?;
-        Ok(AnyStage::Transformer(Box::new(params.build()?)))
-    },
+    build: registry::transformer_build!(StandardScalerParams),
     decode: registry::decode_transformer::<StandardScaler>,
 };
 impl_stage!(StandardScaler, SCALE);
