@@ -18,6 +18,7 @@ mod linear;
 mod naive_bayes;
 pub mod registry;
 pub mod stage;
+pub mod tree;
 mod validate;
 
 pub use classes::Classes;
