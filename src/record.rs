@@ -139,11 +139,6 @@ impl Categories {
         &self.values
     }
 
-    /// Every value, row-major, to change in place (an imputer fills the missing ones).
-    pub fn values_mut(&mut self) -> &mut [Option<Arc<str>>] {
-        &mut self.values
-    }
-
     /// The column called `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n == name)

@@ -506,11 +506,6 @@ impl<H> Chain<H> {
         self.transforms.iter().any(|t| t.widens())
     }
 
-    /// The categorical columns the model reads, as its encoders name them.
-    pub fn categorical_columns(&self) -> Vec<String> {
-        self.transforms.iter().flat_map(|t| t.known_categories().into_iter().map(|(c, _)| c)).collect()
-    }
-
     /// Each categorical column the encoders read, with the categories they know.
     pub fn known_categories(&self) -> Vec<(String, Vec<String>)> {
         self.transforms.iter().flat_map(|t| t.known_categories()).collect()
