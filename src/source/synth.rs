@@ -331,7 +331,7 @@ impl Sine {
     /// The label concept `function` (0 to 3) gives to (x0, x1), before any noise.
     pub fn label(function: u8, x0: f64, x1: f64) -> i64 {
         let boundary = if function < 2 { x1.sin() } else { 0.5 + 0.3 * (3.0 * std::f64::consts::PI * x1).sin() };
-        let zero = if function % 2 == 0 { x0 >= boundary } else { x0 < boundary };
+        let zero = if function.is_multiple_of(2) { x0 >= boundary } else { x0 < boundary };
         i64::from(!zero)
     }
 
