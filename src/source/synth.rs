@@ -5,6 +5,10 @@
 //!   (`move_at`), one that starts late (`appear_at`), one that stops (`vanish_at`).
 //! - [`Hyperplane`]: a rotating hyperplane, gradual concept drift (Hulten et al., 2001).
 //! - [`Sea`]: the SEA concepts, abrupt drift (Street and Kim, 2001).
+//! - [`Sine`]: River's `Sine`, a curved class boundary in two features, optionally
+//!   reversed every `period` rows (abrupt drift; Gama et al., 2004).
+//! - [`RandomRbf`]: River's `RandomRBFDrift`, classes in weighted radial clusters whose
+//!   centres may move (gradual drift).
 //! - [`Mixed`]: card transactions of mixed types (numeric, categorical and boolean
 //!   columns, optionally some missing values) whose 0/1 label depends mostly on the
 //!   categories; from a given record, new categories appear (`new_at`).
@@ -251,6 +255,220 @@ impl Sea {
     }
 }
 
+/// River's `Sine` (Gama et al., 2004): two features x0, x1 uniform in [0, 1) and one of
+/// four 0/1 concepts with a curved boundary, optionally switching to its reverse every
+/// `period` rows (abrupt drift).
+///
+/// The concepts, as River writes them ([`Sine::label`]):
+/// - 0 (`SINE1`): 0 if x0 >= sin(x1), else 1;
+/// - 1 (reversed `SINE1`): 0 if x0 < sin(x1), else 1;
+/// - 2 (`SINE2`): 0 if x0 >= 0.5 + 0.3 sin(3 pi x1), else 1;
+/// - 3 (reversed `SINE2`): 0 if x0 < 0.5 + 0.3 sin(3 pi x1), else 1.
+///
+/// With [`Sine::period`] the concept in force alternates between the one chosen and its
+/// pair (0 and 1, or 2 and 3) every `period` rows, starting with the one chosen.
+/// [`Sine::irrelevant`] adds features uniform in [0, 1) after x0 and x1 that the label
+/// ignores (River's `has_noise` adds two). [`Sine::noise`] flips a share of the labels,
+/// drawn by a generator of its own, so the features are those of the stream without it.
+#[derive(Debug, Clone)]
+pub struct Sine {
+    function: u8,
+    period: Option<u64>,
+    noise: f64,
+    irrelevant: usize,
+    t: u64,
+    rng: Xoshiro256PlusPlus,
+    noise_rng: Xoshiro256PlusPlus,
+}
+
+impl Sine {
+    /// Concept `function` (0 to 3; above 3 counts as 3), no drift, no label noise, no
+    /// irrelevant features.
+    pub fn new(function: u8, seed: u64) -> Self {
+        let rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        // A second stream, 2^128 draws away, for the flipped labels.
+        let mut noise_rng = rng.clone();
+        noise_rng.jump();
+        Self { function: function.min(3), period: None, noise: 0.0, irrelevant: 0, t: 0, rng, noise_rng }
+    }
+
+    /// Switch to the paired concept (0 and 1, 2 and 3) every `period` rows (at least 1).
+    pub fn period(mut self, period: u64) -> Self {
+        self.period = Some(period.max(1));
+        self
+    }
+
+    /// Set the share of flipped labels.
+    pub fn noise(mut self, noise: f64) -> Self {
+        self.noise = noise;
+        self
+    }
+
+    /// Add `k` features uniform in [0, 1) that the label does not depend on.
+    pub fn irrelevant(mut self, k: usize) -> Self {
+        self.irrelevant = k;
+        self
+    }
+
+    /// Features of each row: x0, x1 and the irrelevant ones.
+    pub fn n_features(&self) -> usize {
+        2 + self.irrelevant
+    }
+
+    /// Rows generated so far.
+    pub fn rows(&self) -> u64 {
+        self.t
+    }
+
+    /// The concept (0 to 3) that labels row `t` (counted from 0).
+    pub fn concept_at(&self, t: u64) -> u8 {
+        match self.period {
+            Some(p) if (t / p) % 2 == 1 => self.function ^ 1,
+            _ => self.function,
+        }
+    }
+
+    /// The label concept `function` (0 to 3) gives to (x0, x1), before any noise.
+    pub fn label(function: u8, x0: f64, x1: f64) -> i64 {
+        let boundary = if function < 2 { x1.sin() } else { 0.5 + 0.3 * (3.0 * std::f64::consts::PI * x1).sin() };
+        let zero = if function.is_multiple_of(2) { x0 >= boundary } else { x0 < boundary };
+        i64::from(!zero)
+    }
+
+    /// The next `n` rows, labels 0 and 1.
+    pub fn next_batch(&mut self, n: usize) -> LabelledBatch {
+        let mut x = Array2::zeros((n, self.n_features()));
+        let mut y = Array1::zeros(n);
+        for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
+            row.mapv_inplace(|_| self.rng.gen::<f64>());
+            let mut class = Self::label(self.concept_at(self.t), row[0], row[1]);
+            if self.noise > 0.0 && self.noise_rng.gen::<f64>() < self.noise {
+                class = 1 - class;
+            }
+            *label = class;
+            self.t = self.t.saturating_add(1);
+        }
+        (x, y)
+    }
+}
+
+/// River's `RandomRBFDrift` (MOA's `RandomRBFGeneratorDrift`): rows scattered around
+/// weighted centroids, each with a class, some of which move.
+///
+/// From a model generator: each centroid gets a centre uniform in [0, 1)^d, a class
+/// uniform in 0..classes, a standard deviation and a weight, both uniform in [0, 1). The
+/// first `drift_centroids` centroids get a speed: a vector uniform in [0, 1)^d scaled to
+/// length 1, drawn, as River and MOA do, from a second model generator seeded like the
+/// first (so it repeats the first's draws).
+///
+/// Before each row every moving centroid's centre moves by its speed times
+/// `change_speed`; a coordinate that leaves [0, 1] is held at the edge and that component
+/// of the speed changes sign. The row then picks a centroid with probability in proportion
+/// to its weight and lies at a distance N(0, 1) times its standard deviation from its
+/// centre, in a direction uniform on the sphere's surface; its label is the centroid's class.
+#[derive(Debug, Clone)]
+pub struct RandomRbf {
+    centres: Array2<f64>,
+    classes: Vec<i64>,
+    std: Vec<f64>,
+    cdf: Vec<f64>,
+    /// One row for each moving centroid (the first ones), of length 1.
+    speeds: Array2<f64>,
+    change_speed: f64,
+    t: u64,
+    rng: Xoshiro256PlusPlus,
+}
+
+impl RandomRbf {
+    /// `n_centroids` centroids (at least 1) in `n_features` dimensions with `n_classes`
+    /// classes (at least 1), the first `n_drift_centroids` of them (at most all) moving at
+    /// `change_speed` per row.
+    pub fn new(
+        n_classes: usize,
+        n_features: usize,
+        n_centroids: usize,
+        change_speed: f64,
+        n_drift_centroids: usize,
+        seed: u64,
+    ) -> Self {
+        let (k, d, classes) = (n_centroids.max(1), n_features, n_classes.max(1));
+        let mut model = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut centres = Array2::zeros((k, d));
+        let (mut labels, mut std, mut weights) = (Vec::with_capacity(k), Vec::with_capacity(k), Vec::with_capacity(k));
+        for mut centre in centres.outer_iter_mut() {
+            centre.mapv_inplace(|_| model.gen::<f64>());
+            labels.push(model.gen_range(0..classes) as i64);
+            std.push(model.gen::<f64>());
+            weights.push(model.gen::<f64>());
+        }
+        // The rows' own stream, 2^128 draws away from the model's.
+        let mut rng = model.clone();
+        rng.jump();
+        let mut again = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut speeds = Array2::zeros((n_drift_centroids.min(k), d));
+        for mut speed in speeds.outer_iter_mut() {
+            speed.mapv_inplace(|_| again.gen::<f64>());
+            let norm = speed.dot(&speed).sqrt();
+            if norm > 0.0 {
+                speed /= norm;
+            }
+        }
+        Self { centres, classes: labels, std, cdf: cumulative(weights.into_iter()), speeds, change_speed, t: 0, rng }
+    }
+
+    /// The centroids' current centres, one row each.
+    pub fn centres(&self) -> &Array2<f64> {
+        &self.centres
+    }
+
+    /// The centroids' classes.
+    pub fn classes(&self) -> &[i64] {
+        &self.classes
+    }
+
+    /// Rows generated so far.
+    pub fn rows(&self) -> u64 {
+        self.t
+    }
+
+    /// Move every moving centroid one step, bouncing off the edges of [0, 1]^d.
+    fn step(&mut self) {
+        if self.change_speed == 0.0 {
+            return;
+        }
+        for (mut centre, mut speed) in self.centres.outer_iter_mut().zip(self.speeds.outer_iter_mut()) {
+            for (c, s) in centre.iter_mut().zip(speed.iter_mut()) {
+                *c += *s * self.change_speed;
+                if !(0.0..=1.0).contains(c) {
+                    *c = if *c > 1.0 { 1.0 } else { 0.0 };
+                    *s = -*s;
+                }
+            }
+        }
+    }
+
+    /// The next `n` rows, labels in 0..classes.
+    pub fn next_batch(&mut self, n: usize) -> LabelledBatch {
+        let d = self.centres.ncols();
+        let mut x = Array2::zeros((n, d));
+        let mut y = Array1::zeros(n);
+        for (mut row, label) in x.outer_iter_mut().zip(y.iter_mut()) {
+            self.step();
+            let c = pick(&self.cdf, self.rng.gen());
+            row.mapv_inplace(|_| self.rng.gen::<f64>() * 2.0 - 1.0);
+            let length = row.dot(&row).sqrt();
+            let z: f64 = self.rng.sample(StandardNormal);
+            let scale = if length > 0.0 { z * self.std[c] / length } else { 0.0 };
+            for (v, &centre) in row.iter_mut().zip(self.centres.row(c).iter()) {
+                *v = centre + *v * scale;
+            }
+            *label = self.classes[c];
+            self.t = self.t.saturating_add(1);
+        }
+        (x, y)
+    }
+}
+
 /// Countries of [`Mixed`]: (value, share, effect on the log-odds of the label).
 const COUNTRIES: [(&str, f64, f64); 8] = [
     ("US", 0.34, -1.2),
@@ -441,7 +659,7 @@ impl Mixed {
 /// Which generator, and its parameters, as in `synth:blobs?n=1000000&d=16&k=8&seed=1`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SynthSpec {
-    /// `blobs`, `hyperplane`, `sea` or `mixed`.
+    /// `blobs`, `hyperplane`, `sea`, `sine`, `rbf` or `mixed`.
     pub kind: SynthKind,
     /// Records to generate.
     pub n: u64,
@@ -486,6 +704,32 @@ pub enum SynthKind {
         /// Share of flipped labels.
         noise: f64,
     },
+    /// River's `Sine` ([`Sine`]): concept `function`, reversed every `period` rows,
+    /// label noise `noise`, `irrelevant` features the label ignores.
+    Sine {
+        /// The concept, 0 to 3 ([`Sine::label`]).
+        function: u8,
+        /// Rows before switching to the paired concept ([`Sine::period`]); `None`: never.
+        period: Option<u64>,
+        /// Share of flipped labels.
+        noise: f64,
+        /// Features uniform in [0, 1) after x0 and x1 that the label ignores.
+        irrelevant: usize,
+    },
+    /// River's `RandomRBFDrift` ([`RandomRbf`]): `centroids` weighted centroids in `d`
+    /// dimensions with `classes` classes, the first `drift_centroids` moving at `speed`.
+    Rbf {
+        /// Classes (River's `n_classes`).
+        classes: usize,
+        /// Features (`n_features`).
+        d: usize,
+        /// Centroids (`n_centroids`).
+        centroids: usize,
+        /// Distance a moving centroid travels per row (`change_speed`).
+        speed: f64,
+        /// Moving centroids, at most `centroids` (`n_drift_centroids`).
+        drift_centroids: usize,
+    },
     /// Transactions of mixed types ([`Mixed`]), a share `missing` of the feature values
     /// missing, new categories from record `new_at`.
     Mixed {
@@ -499,11 +743,20 @@ pub enum SynthKind {
 impl SynthSpec {
     /// Parse `NAME?key=value&...` (the part after `synth:`).
     ///
-    /// Counts (`n`, `d`, `k`, `period`, `seed`) are whole numbers, `d` and `k` at
-    /// most 10 000; `noise` lies in [0, 1]; `std`, `drift` and `mag` are not negative.
+    /// Counts (`n`, `d`, `k`, `period`, `seed` and the other counts below) are whole
+    /// numbers, `d`, `k`, `irrelevant`, `classes` and `centroids` at most 10 000; `noise`
+    /// lies in [0, 1]; `std`, `drift`, `mag` and `speed` are not negative.
     /// `blobs` also takes record numbers `move_at`, `appear_at` (needs `k >= 2`) and
     /// `vanish_at` (needs `k >= 2`); with `k = 2` both of the last two act on centre 1,
     /// so `appear_at` must come before `vanish_at`.
+    ///
+    /// `sine` ([`Sine`], River's `Sine`) takes `function` (0 to 3, default 2: the curve
+    /// 0.5 + 0.3 sin(3 pi x1)), `period` (at least 1: the paired concept every `period`
+    /// records; default never), `noise` (default 0) and `irrelevant` (extra ignored
+    /// features, default 0). `rbf` ([`RandomRbf`], River's `RandomRBFDrift`) takes `classes`
+    /// (at least 2, default 2), `d` (default 10), `centroids` (default 50), `speed` (the
+    /// distance a moving centroid travels per record, default 0) and `drift_centroids` (at
+    /// most `centroids`; default 50, or all the centroids when there are fewer).
     ///
     /// `mixed` ([`Mixed`]: numeric `amount`, `age`, `hour`, boolean `returning`, categorical
     /// `country`, `device`, `merchant`, a 0/1 label) takes `missing`, the share of feature
@@ -568,6 +821,24 @@ impl SynthSpec {
                 let period = whole("period", 25_000, 1, u64::MAX)?;
                 SynthKind::Sea { period, noise: real(&mut params, "noise", 0.1, 1.0)? }
             }
+            "sine" => {
+                let function = whole("function", 2, 0, 3)? as u8;
+                // 0, outside the range allowed, stands for "not given": never switch.
+                let period = Some(whole("period", 0, 1, u64::MAX)?).filter(|&p| p > 0);
+                let irrelevant = whole("irrelevant", 0, 0, MAX_DIM)? as usize;
+                SynthKind::Sine { function, period, noise: real(&mut params, "noise", 0.0, 1.0)?, irrelevant }
+            }
+            "rbf" => {
+                let classes = whole("classes", 2, 2, MAX_DIM)? as usize;
+                let d = whole("d", 10, 1, MAX_DIM)? as usize;
+                let centroids = whole("centroids", 50, 1, MAX_DIM)? as usize;
+                let drift_centroids = whole("drift_centroids", 50.min(centroids as u64), 0, MAX_DIM)? as usize;
+                if drift_centroids > centroids {
+                    return Err(format!("drift_centroids={drift_centroids}: at most centroids ({centroids}) can move"));
+                }
+                let speed = real(&mut params, "speed", 0.0, f64::MAX)?;
+                SynthKind::Rbf { classes, d, centroids, speed, drift_centroids }
+            }
             "mixed" => {
                 let missing = real(&mut params, "missing", 0.0, 1.0)?;
                 if missing >= 1.0 {
@@ -575,7 +846,7 @@ impl SynthSpec {
                 }
                 SynthKind::Mixed { missing, new_at: record_number(&mut params, "new_at")? }
             }
-            other => return Err(format!("unknown generator {other:?}: blobs, hyperplane, sea or mixed")),
+            other => return Err(format!("unknown generator {other:?}: blobs, hyperplane, sea, sine, rbf or mixed")),
         };
         if let Some(key) = params.keys().next() {
             return Err(format!("unknown parameter {key:?} for synth:{name}"));
@@ -625,6 +896,8 @@ enum Generator {
     Blobs(Blobs),
     Hyperplane(Hyperplane),
     Sea(Sea),
+    Sine(Sine),
+    Rbf(RandomRbf),
     Mixed(Mixed),
 }
 
@@ -636,6 +909,8 @@ impl Generator {
             Generator::Blobs(g) => numeric(g.next_batch(n)),
             Generator::Hyperplane(g) => numeric(g.next_batch(n)),
             Generator::Sea(g) => numeric(g.next_batch(n)),
+            Generator::Sine(g) => numeric(g.next_batch(n)),
+            Generator::Rbf(g) => numeric(g.next_batch(n)),
             Generator::Mixed(g) => g.next_batch(n),
         }
     }
@@ -662,6 +937,15 @@ impl SynthSource {
                 (Generator::Hyperplane(Hyperplane::new(d, spec.seed).mag_change(mag).noise(noise)), numbered(d))
             }
             SynthKind::Sea { period, noise } => (Generator::Sea(Sea::new(period, spec.seed).noise(noise)), numbered(3)),
+            SynthKind::Sine { function, period, noise, irrelevant } => {
+                let mut sine = Sine::new(function, spec.seed).noise(noise).irrelevant(irrelevant);
+                sine.period = period;
+                let d = sine.n_features();
+                (Generator::Sine(sine), numbered(d))
+            }
+            SynthKind::Rbf { classes, d, centroids, speed, drift_centroids } => {
+                (Generator::Rbf(RandomRbf::new(classes, d, centroids, speed, drift_centroids, spec.seed)), numbered(d))
+            }
             SynthKind::Mixed { missing, new_at } => {
                 if missing > 0.0 && !options.missing {
                     return Err(crate::source::SourceError::Schema {
@@ -997,7 +1281,7 @@ mod tests {
         assert_eq!(err("mixed?new_at=x"), "new_at=x: expected a record number (a whole number >= 0)");
         assert_eq!(err("mixed?d=3"), "unknown parameter \"d\" for synth:mixed");
         assert_eq!(err("sea?missing=0.1"), "unknown parameter \"missing\" for synth:sea");
-        assert_eq!(err("mixd"), "unknown generator \"mixd\": blobs, hyperplane, sea or mixed");
+        assert_eq!(err("mixd"), "unknown generator \"mixd\": blobs, hyperplane, sea, sine, rbf or mixed");
     }
 
     #[test]
@@ -1067,5 +1351,225 @@ mod tests {
         let (numeric, one_hot) = (accuracy(&x), accuracy(&wide));
         assert!(numeric - majority < 0.02, "numbers alone: {numeric}, always 0: {majority}");
         assert!(one_hot - numeric > 0.03, "with the categories: {one_hot}, numbers alone: {numeric}");
+    }
+
+    /// River's SINE2 boundary, written out here apart from [`Sine::label`].
+    fn sine2(x0: f64, x1: f64) -> i64 {
+        if x0 >= 0.5 + 0.3 * (3.0 * std::f64::consts::PI * x1).sin() {
+            0
+        } else {
+            1
+        }
+    }
+
+    #[test]
+    fn sine_and_rbf_are_the_same_streams_for_the_same_seed() {
+        let sine = |seed| Sine::new(2, seed).period(300).noise(0.1).irrelevant(2).next_batch(1000);
+        let rbf = |seed| RandomRbf::new(3, 4, 20, 0.01, 10, seed).next_batch(1000);
+        for (a, b, c) in [(sine(5), sine(5), sine(6)), (rbf(5), rbf(5), rbf(6))] {
+            assert_eq!(digest(&a.0, &a.1), digest(&b.0, &b.1));
+            assert_ne!(digest(&a.0, &a.1), digest(&c.0, &c.1));
+        }
+        // In two batches, the same rows: the clock and the centres carry over.
+        let mut g = RandomRbf::new(3, 4, 20, 0.01, 10, 5);
+        let (first, second) = (g.next_batch(400), g.next_batch(600));
+        let joined = ndarray::concatenate(ndarray::Axis(0), &[first.0.view(), second.0.view()]).expect("same width");
+        assert_eq!(joined.mapv(f64::to_bits), rbf(5).0.mapv(f64::to_bits));
+        assert_eq!(g.rows(), 1000);
+        let mut g = Sine::new(2, 5).period(300).noise(0.1).irrelevant(2);
+        let (first, second) = (g.next_batch(250), g.next_batch(750));
+        let labels: Vec<i64> = first.1.iter().chain(second.1.iter()).copied().collect();
+        assert_eq!(labels, sine(5).1.to_vec());
+        assert_eq!(g.rows(), 1000);
+        // The streams as they are today: a change to a generator shows here.
+        let (x, y) = Sine::new(2, 1).next_batch(300);
+        assert_eq!(digest(&x, &y), 0x73e1_759f_2c2d_821f);
+        let (x, y) = RandomRbf::new(2, 10, 50, 0.001, 50, 1).next_batch(300);
+        assert_eq!(digest(&x, &y), 0x7a8d_7c6f_67ef_135d);
+    }
+
+    #[test]
+    fn sine_labels_follow_river_s_formulas() {
+        // By hand: at x1 = 1/6 the SINE2 boundary is 0.5 + 0.3 sin(pi/2) = 0.8 and sin(1/6) =
+        // 0.166; at x1 = 0.5 it is 0.5 + 0.3 sin(3 pi/2) = 0.2 and sin(0.5) = 0.479.
+        assert_eq!([0, 1, 2, 3].map(|f| Sine::label(f, 0.81, 1.0 / 6.0)), [0, 1, 0, 1]);
+        assert_eq!([0, 1, 2, 3].map(|f| Sine::label(f, 0.79, 1.0 / 6.0)), [0, 1, 1, 0]);
+        assert_eq!([0, 1, 2, 3].map(|f| Sine::label(f, 0.47, 0.5)), [1, 0, 0, 1]);
+        assert_eq!([0, 1, 2, 3].map(|f| Sine::label(f, 0.48, 0.5)), [0, 1, 0, 1]);
+        assert_eq!([0, 1, 2, 3].map(|f| Sine::label(f, 0.19, 0.5)), [1, 0, 1, 0]);
+        let (x, y) = Sine::new(2, 3).next_batch(20_000);
+        assert_eq!(x.ncols(), 2);
+        assert!(x.iter().all(|v| (0.0..1.0).contains(v)));
+        assert!(x.outer_iter().zip(y.iter()).all(|(r, &l)| l == sine2(r[0], r[1])));
+        // P(y = 1) = integral of 0.5 + 0.3 sin(3 pi x1) over [0, 1] = 0.5 + 0.2 / pi.
+        let ones = y.iter().sum::<i64>() as f64 / 20_000.0;
+        assert!((ones - (0.5 + 0.2 / std::f64::consts::PI)).abs() < 0.015, "{ones}");
+        let (x, y) = Sine::new(0, 3).irrelevant(3).next_batch(5000);
+        assert_eq!(x.ncols(), 5);
+        assert!(x.iter().all(|v| (0.0..1.0).contains(v)));
+        assert!(x.outer_iter().zip(y.iter()).all(|(r, &l)| l == i64::from(r[0] < r[1].sin())));
+        let (x, y) = Sine::new(3, 3).next_batch(5000);
+        assert!(x.outer_iter().zip(y.iter()).all(|(r, &l)| l == 1 - sine2(r[0], r[1])));
+    }
+
+    #[test]
+    fn sine_period_switches_to_the_paired_concept_at_the_right_record() {
+        let plain = Sine::new(2, 8).next_batch(1000);
+        let switching = Sine::new(2, 8).period(300);
+        assert_eq!((switching.concept_at(299), switching.concept_at(300), switching.concept_at(600)), (2, 3, 2));
+        let (x, y) = switching.clone().next_batch(1000);
+        assert_eq!(x, plain.0, "the switch changes the labels only");
+        for (i, (r, &l)) in x.outer_iter().zip(y.iter()).enumerate() {
+            let reversed = (300..600).contains(&i) || i >= 900;
+            assert_eq!(l, if reversed { 1 - sine2(r[0], r[1]) } else { sine2(r[0], r[1]) }, "row {i}");
+        }
+        let differ: Vec<bool> = y.iter().zip(plain.1.iter()).map(|(a, b)| a != b).collect();
+        assert!(differ[..300].iter().all(|d| !d) && differ[300..600].iter().all(|&d| d));
+        assert!(differ[600..900].iter().all(|d| !d) && differ[900..].iter().all(|&d| d));
+        // SINE1 pairs with its reverse; the clock runs across batches.
+        let mut g = Sine::new(0, 8).period(250);
+        let (x1, y1) = g.next_batch(200);
+        let (x2, y2) = g.next_batch(100);
+        let sine1 = |r: ndarray::ArrayView1<f64>| i64::from(r[0] < r[1].sin());
+        assert!(x1.outer_iter().zip(y1.iter()).all(|(r, &l)| l == sine1(r)));
+        for (i, (r, &l)) in x2.outer_iter().zip(y2.iter()).enumerate() {
+            assert_eq!(l, if 200 + i >= 250 { 1 - sine1(r) } else { sine1(r) }, "row {}", 200 + i);
+        }
+    }
+
+    #[test]
+    fn sine_noise_flips_about_the_share_asked_and_keeps_the_features() {
+        let (x, clean) = Sine::new(2, 4).next_batch(20_000);
+        let (noisy_x, noisy) = Sine::new(2, 4).noise(0.2).next_batch(20_000);
+        assert_eq!(noisy_x, x);
+        let flipped = clean.iter().zip(noisy.iter()).filter(|(a, b)| a != b).count() as f64 / 20_000.0;
+        assert!((flipped - 0.2).abs() < 0.015, "{flipped}");
+    }
+
+    #[test]
+    fn rbf_labels_are_classes_drawn_in_proportion_to_the_weights() {
+        let mut g = RandomRbf::new(3, 5, 12, 0.0, 12, 2);
+        let (x, y) = g.next_batch(30_000);
+        assert_eq!(x.dim(), (30_000, 5));
+        assert!(y.iter().all(|l| (0..3).contains(l)));
+        assert!(g.classes().iter().all(|l| (0..3).contains(l)));
+        // The expected share of each class: the weights of its centroids over all weights.
+        let weight = |c: usize| g.cdf[c] - if c == 0 { 0.0 } else { g.cdf[c - 1] };
+        for class in 0..3 {
+            let expected: f64 = (0..12).filter(|&c| g.classes()[c] == class).map(weight).sum();
+            let share = y.iter().filter(|&&l| l == class).count() as f64 / 30_000.0;
+            assert!((share - expected).abs() < 0.015, "class {class}: {share}, expected {expected}");
+        }
+        let two = RandomRbf::new(2, 2, 50, 0.0, 50, 3).next_batch(2000).1;
+        assert!(two.iter().all(|l| (0..2).contains(l)) && two.iter().any(|&l| l == 0) && two.iter().any(|&l| l == 1));
+    }
+
+    #[test]
+    fn rbf_rows_lie_around_their_centroid_at_normal_distances() {
+        // One centroid: distances |N(0, 1)| * std, directions uniform so the mean is the centre.
+        let mut g = RandomRbf::new(2, 3, 1, 0.0, 1, 9);
+        let (centre, std) = (g.centres().row(0).to_owned(), g.std[0]);
+        let (x, y) = g.next_batch(20_000);
+        assert!(y.iter().all(|&l| l == g.classes()[0]));
+        let distance: f64 = x.outer_iter().map(|r| (&r - &centre).mapv(|v| v * v).sum().sqrt()).sum::<f64>() / 20_000.0;
+        let expected = std * (2.0 / std::f64::consts::PI).sqrt();
+        assert!((distance - expected).abs() < 0.02 * std, "{distance}, expected {expected}");
+        let mean = x.mean_axis(ndarray::Axis(0)).expect("rows");
+        assert!((&mean - &centre).iter().all(|v| v.abs() < 0.02 * std), "{mean} {centre}");
+    }
+
+    #[test]
+    fn rbf_without_speed_is_stationary() {
+        let mut still = RandomRbf::new(2, 4, 10, 0.0, 10, 7);
+        let start = still.centres().clone();
+        let (x, y) = still.next_batch(5000);
+        assert_eq!(still.centres(), &start);
+        // With speed but no moving centroid, the same stream.
+        let mut none_move = RandomRbf::new(2, 4, 10, 0.05, 0, 7);
+        let (x2, y2) = none_move.next_batch(5000);
+        assert_eq!((x2.mapv(f64::to_bits), y2), (x.mapv(f64::to_bits), y));
+        assert_eq!(none_move.centres(), &start);
+    }
+
+    #[test]
+    fn rbf_with_speed_moves_its_drifting_centroids_within_the_unit_cube() {
+        let speed = 0.01;
+        let mut g = RandomRbf::new(2, 3, 10, speed, 4, 11);
+        let start = g.centres().clone();
+        g.next_batch(1);
+        // As in River and MOA, centroid 0's speed repeats the model's first draws: its centre's direction.
+        let step = (&g.centres().row(0) - &start.row(0)).to_owned();
+        let direction = &start.row(0) / start.row(0).dot(&start.row(0)).sqrt();
+        assert!(step.iter().zip(direction.iter()).all(|(s, d)| (s - speed * d).abs() < 1e-12), "{step}");
+        let mut edges = 0;
+        let mut before = g.centres().clone();
+        for _ in 0..3000 {
+            g.next_batch(1);
+            let now = g.centres();
+            assert!(now.iter().all(|v| (0.0..=1.0).contains(v)), "{now}");
+            for c in 0..10 {
+                let moved = (&now.row(c) - &before.row(c)).mapv(|v| v * v).sum().sqrt();
+                if c < 4 {
+                    assert!(moved > 0.0 && moved <= speed + 1e-12, "centroid {c} moved {moved}");
+                } else {
+                    assert_eq!(moved, 0.0, "centroid {c} does not drift");
+                }
+            }
+            edges += now.iter().filter(|&&v| v == 0.0 || v == 1.0).count();
+            before = now.clone();
+        }
+        assert!(edges > 0, "in 3000 steps of 0.01 the centroids reach the edges and turn back");
+        let travelled =
+            (&g.centres().slice(ndarray::s![..4, ..]) - &start.slice(ndarray::s![..4, ..])).mapv(f64::abs).sum();
+        assert!(travelled > 0.1, "{travelled}");
+    }
+
+    #[test]
+    fn the_spec_takes_sine_and_rbf_and_refuses_what_cannot_be() {
+        let kind = |s: &str| SynthSpec::parse(s).expect(s).kind;
+        assert_eq!(kind("sine"), SynthKind::Sine { function: 2, period: None, noise: 0.0, irrelevant: 0 });
+        assert_eq!(
+            kind("sine?function=0&period=500&noise=0.1&irrelevant=2"),
+            SynthKind::Sine { function: 0, period: Some(500), noise: 0.1, irrelevant: 2 }
+        );
+        assert_eq!(kind("rbf"), SynthKind::Rbf { classes: 2, d: 10, centroids: 50, speed: 0.0, drift_centroids: 50 });
+        assert_eq!(
+            kind("rbf?classes=4&d=3&centroids=20&speed=0.001&drift_centroids=5"),
+            SynthKind::Rbf { classes: 4, d: 3, centroids: 20, speed: 0.001, drift_centroids: 5 }
+        );
+        // Fewer centroids than the default 50 that move: all of them move (River warns and does so).
+        assert!(matches!(kind("rbf?centroids=20"), SynthKind::Rbf { drift_centroids: 20, .. }));
+        let err = |s: &str| SynthSpec::parse(s).expect_err(s);
+        assert_eq!(err("sine?function=7"), "function=7: expected a whole number from 0 to 3");
+        assert_eq!(err("sine?period=0"), "period=0: expected a whole number from 1 to 18446744073709551615");
+        assert_eq!(err("sine?noise=1.5"), "noise=1.5: expected a number from 0 to 1");
+        assert_eq!(err("sine?d=3"), "unknown parameter \"d\" for synth:sine");
+        assert_eq!(err("rbf?classes=1"), "classes=1: expected a whole number from 2 to 10000");
+        assert_eq!(err("rbf?centroids=10&drift_centroids=11"), "drift_centroids=11: at most centroids (10) can move");
+        assert_eq!(err("rbf?centroids=0"), "centroids=0: expected a whole number from 1 to 10000");
+        assert_eq!(err("rbf?speed=-0.1"), format!("speed=-0.1: expected a number from 0 to {}", f64::MAX));
+        assert_eq!(err("rbf?period=3"), "unknown parameter \"period\" for synth:rbf");
+        assert_eq!(err("rfb"), "unknown generator \"rfb\": blobs, hyperplane, sea, sine, rbf or mixed");
+    }
+
+    #[test]
+    fn sine_and_rbf_sources_resume_to_the_same_records() {
+        for (input, width) in [
+            ("synth:sine?n=1000&period=300&noise=0.1&irrelevant=1&seed=3", 3),
+            ("synth:rbf?n=1000&d=4&classes=3&speed=0.01&drift_centroids=30&seed=3", 4),
+        ] {
+            let options = SourceOptions { batch_size: 128, ..SourceOptions::default() };
+            let mut whole = crate::source::open(input, options.clone()).expect("opens");
+            let names: Vec<String> = (0..width).map(|i| format!("f{i}")).collect();
+            assert_eq!(whole.feature_names(), names);
+            let batches: Vec<_> = std::iter::from_fn(|| whole.next_batch().expect("generates")).collect();
+            assert_eq!(batches.iter().map(|b| b.ids.len()).sum::<usize>(), 1000);
+            let spec = SynthSpec::parse(input.strip_prefix("synth:").expect("synth")).expect("valid");
+            let mut resumed = SynthSource::new(spec, &options).expect("opens");
+            resumed.resume(&crate::record::SourcePosition { records: 384, ..whole.position() }).expect("resumes");
+            let next = resumed.next_batch().expect("generates").expect("a batch");
+            assert_eq!(next.ids[0], 384, "{input}");
+            assert_eq!((next.x.mapv(f64::to_bits), next.y), (batches[3].x.mapv(f64::to_bits), batches[3].y.clone()));
+        }
     }
 }
