@@ -100,6 +100,16 @@ pub enum ParamsError {
         max = crate::preprocess::MAX_HASHED
     )]
     HashedFeatures(usize),
+    /// A parameter outside its range (the trees' parameters).
+    #[error("{name} must be {rule}, got {value}")]
+    OutOfRange {
+        /// The parameter.
+        name: &'static str,
+        /// The values it takes.
+        rule: &'static str,
+        /// The value given.
+        value: f64,
+    },
     /// A fill value that cannot fill the columns it is for.
     #[error("fill_value {0}")]
     FillValue(String),

@@ -23,6 +23,7 @@ mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod pipeline; // threads vs the inline oracle; sources and their errors
 mod plots; // snapshots and reports: pictures decode, numbers are the model's
 mod properties; // proptest invariants
+
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
 #[cfg(feature = "server")]
 mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, restart, fuzzing
@@ -30,4 +31,6 @@ mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, r
 mod server_categorical; // `eddy serve` with categorical and missing values: formats, growth, imputing, restarts
 #[cfg(feature = "server")]
 mod server_feedback; // `eddy serve` with delayed labels: predict with ids, POST /v1/feedback, restarts
+mod tree_parity; // hoeffding-tree against River 0.26.1: every prediction, every split's record, the final tree, from committed fixtures
+mod trees; // Hoeffding trees: known concepts, splits where the bound allows, limits, missing values, categories
 mod util;

@@ -123,8 +123,9 @@ pub fn main() -> ExitCode {
                 .map_err(anyhow::Error::from),
             Err(e) => Err(anyhow::anyhow!(e)),
         },
-        Command::Model(ModelCommand::Show { file, signing_key, encryption_key }) => {
-            show_model(&file, signing_key.as_deref(), encryption_key.as_deref())
+        Command::Model(ModelCommand::Show { file, tree, depth, signing_key, encryption_key }) => {
+            let tree = tree.then_some(depth);
+            show_model(&file, tree, signing_key.as_deref(), encryption_key.as_deref())
         }
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::serve(*args),
@@ -223,10 +224,19 @@ enum ModelCommand {
         /// Show only this model or stage.
         name: Option<String>,
     },
-    /// Verify a model file and print it as JSON (header, then the model's state).
+    /// Verify a model file and print it as JSON (header, then the model's state), or, with
+    /// --tree, a tree's structure as text.
+    ///
+    /// Example: eddy model show tree.eddy --tree --depth 3
     Show {
         /// The model file.
         file: PathBuf,
+        /// Print the tree as text, one line a node, instead of JSON (tree models).
+        #[arg(long)]
+        tree: bool,
+        /// With --tree: draw at most this many levels.
+        #[arg(long, default_value_t = 12, requires = "tree")]
+        depth: u32,
         /// The key it was signed with (required if it is signed); also EDDY_SIGNING_KEY_FILE.
         #[arg(long, env = "EDDY_SIGNING_KEY_FILE", hide_env_values = true)]
         signing_key: Option<PathBuf>,
@@ -236,8 +246,10 @@ enum ModelCommand {
     },
 }
 
+/// `eddy model show`: the file as JSON, or (`tree`: the levels to draw) its tree as text.
 fn show_model(
     file: &std::path::Path,
+    tree: Option<u32>,
     signing: Option<&std::path::Path>,
     encryption: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
@@ -245,6 +257,15 @@ fn show_model(
     let keys =
         Keys { signing: signing.map(Key::read).transpose()?, encryption: encryption.map(Key::read).transpose()? };
     let (header, model) = model_file::load_model(file, &keys)?;
+    if let Some(depth) = tree {
+        let text = model
+            .as_classifier()
+            .and_then(|m| m.head().structure(&header.features, header.classes.as_deref(), depth))
+            .ok_or_else(|| anyhow::anyhow!("{}: the model ({}) has no tree to show", file.display(), model.spec()))?;
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_all(&mut out, format!("{}\n{text}", model.spec()).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut shown = serde_json::json!({ "header": header, "model": model });
     // The state is shown as stored: behind a scaler, a clusterer keeps its centres in
     // standardised units. Beside it, the centres in the input's units.

@@ -709,8 +709,8 @@ impl RunConfig {
         // Before any output: every categorical column is encoded, by stages that find theirs.
         for m in &self.models {
             let checked = match &m.model {
-                Model::Classifier(c) => c.check_categorical(&self.categorical, c.head().entry().name),
-                Model::Clusterer(c) => c.check_categorical(&self.categorical, c.head().entry().name),
+                Model::Classifier(c) => c.check_categorical(&self.categorical),
+                Model::Clusterer(c) => c.check_categorical(&self.categorical),
             };
             checked.map_err(|why| anyhow::anyhow!("model {}: {why}", m.name))?;
         }

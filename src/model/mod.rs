@@ -34,6 +34,7 @@ pub use linear::{
 };
 pub use naive_bayes::{GaussianNb, GaussianNbParams, MultinomialNb, MultinomialNbParams};
 pub use stage::{Chain, ClassifierModel, ClassifierStage, ClustererModel, ClustererStage, Model, Stage, Transformer};
+pub use tree::{HoeffdingTreeClassifier, HoeffdingTreeParams};
 
 use crate::error::ModelError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -76,6 +77,56 @@ pub trait OnlineClassifier: Send {
 
     /// Check a batch as `partial_fit` would, without learning from it.
     fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError>;
+
+    /// True for a model that reads categorical columns and missing values itself (a
+    /// tree): a chain hands it the categorical columns no encoder took, and records may
+    /// have missing values when nothing stands before it.
+    fn takes_categories(&self) -> bool {
+        false
+    }
+
+    /// [`OnlineClassifier::learn_predict`] on records with categorical columns. By
+    /// default `cats` is ignored: a chain gives a model that does not take categories
+    /// none (it refuses them first).
+    fn learn_predict_with_categories(
+        &mut self,
+        x: ArrayView2<f64>,
+        cats: &crate::record::Categories,
+        y: ArrayView1<i64>,
+    ) -> Result<Array1<i64>, ModelError> {
+        let _ = cats;
+        self.learn_predict(x, y)
+    }
+
+    /// [`OnlineClassifier::predict`] on records with categorical columns (see
+    /// [`OnlineClassifier::learn_predict_with_categories`]).
+    fn predict_with_categories(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &crate::record::Categories,
+    ) -> Result<Array1<i64>, ModelError> {
+        let _ = cats;
+        self.predict(x)
+    }
+
+    /// The model's structure as text, one line a node, at most `max_depth` levels deep
+    /// (`eddy model show --tree`), for a model that has one (a tree); `features` names
+    /// its numeric inputs, `class_names` its classes when they are named.
+    fn structure(&self, features: &[String], class_names: Option<&[String]>, max_depth: u32) -> Option<String> {
+        let _ = (features, class_names, max_depth);
+        None
+    }
+
+    /// [`OnlineClassifier::predict_proba`] on records with categorical columns (see
+    /// [`OnlineClassifier::learn_predict_with_categories`]).
+    fn predict_proba_with_categories(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &crate::record::Categories,
+    ) -> Result<Option<Array2<f64>>, ModelError> {
+        let _ = cats;
+        self.predict_proba(x)
+    }
 }
 
 /// An online clusterer: learns from unlabelled mini-batches, assigns each row a centre id.

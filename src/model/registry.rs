@@ -335,6 +335,7 @@ pub static ENTRIES: &[&Entry] = &[
     &super::linear::PASSIVE_AGGRESSIVE,
     &super::naive_bayes::GAUSSIAN_NB,
     &super::naive_bayes::MULTINOMIAL_NB,
+    &super::tree::hoeffding::HOEFFDING_TREE,
     &super::kmeans::MINIBATCH_KMEANS,
     &super::drift_retrain::DRIFT_RETRAIN,
     &super::hedge::HEDGE,

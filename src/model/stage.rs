@@ -327,6 +327,11 @@ pub trait Head {
     fn stage(&self) -> &dyn Stage;
     /// The estimator as a stage, to grow.
     fn stage_mut(&mut self) -> &mut dyn Stage;
+    /// True when the estimator reads categorical columns and missing values itself
+    /// (see [`OnlineClassifier::takes_categories`]).
+    fn takes_categories(&self) -> bool {
+        false
+    }
 }
 
 impl Head for Box<dyn ClassifierStage> {
@@ -338,6 +343,9 @@ impl Head for Box<dyn ClassifierStage> {
     }
     fn stage_mut(&mut self) -> &mut dyn Stage {
         self.as_mut()
+    }
+    fn takes_categories(&self) -> bool {
+        self.as_ref().takes_categories()
     }
 }
 
@@ -373,6 +381,10 @@ impl<H: Head> TryFrom<ChainParts<H>> for Chain<H> {
 
 /// Transformers that learned a batch, and the batch they made (`None`: no transformers).
 pub(crate) type Learned = (Vec<Box<dyn Transformer>>, Option<Array2<f64>>);
+
+/// What the transformers make of a batch: its numbers (`None`: no transformers, the
+/// batch as it came) and the categorical columns no encoder took.
+type Made<'c> = (Option<Array2<f64>>, Cow<'c, Categories>);
 
 /// Grow `stage` (which takes `has` features, when known) to `width`, if that is more.
 fn grow_to(stage: &mut dyn Stage, has: Option<usize>, width: usize) -> Result<(), ModelError> {
@@ -442,13 +454,15 @@ impl<H> Chain<H> {
         &self.head
     }
 
-    /// The batch as the estimator sees it, without learning (`None`: no transformers).
-    fn transform(
+    /// The batch as the estimator sees it, without learning. Categorical columns left
+    /// over are refused unless the estimator `takes` them.
+    fn transform<'c>(
         &self,
         x: ArrayView2<f64>,
-        cats: &Categories,
+        cats: &'c Categories,
         head: &'static str,
-    ) -> Result<Option<Array2<f64>>, ModelError> {
+        takes: bool,
+    ) -> Result<Made<'c>, ModelError> {
         let mut out: Option<Array2<f64>> = None;
         let mut left = Cow::Borrowed(cats);
         for t in &self.transforms {
@@ -462,20 +476,23 @@ impl<H> Chain<H> {
             }
             out = Some(z);
         }
-        all_encoded(&left, head)?;
-        Ok(out)
+        if !takes {
+            all_encoded(&left, head)?;
+        }
+        Ok((out, left))
     }
 
     /// Learn `x` into copies of the transformers; the caller keeps them if the
     /// estimator accepts the transformed batch. A transformer given more features than
     /// it had (an encoder before it met a new category) grows first.
-    fn learn_transform(
+    fn learn_transform<'c>(
         &self,
         x: ArrayView2<f64>,
-        cats: &Categories,
+        cats: &'c Categories,
         row_by_row: bool,
         head: &'static str,
-    ) -> Result<Learned, ModelError> {
+        takes: bool,
+    ) -> Result<(Vec<Box<dyn Transformer>>, Made<'c>), ModelError> {
         let mut next = self.transforms.clone();
         let mut out: Option<Array2<f64>> = None;
         let mut left = Cow::Borrowed(cats);
@@ -497,8 +514,10 @@ impl<H> Chain<H> {
             }
             out = Some(z);
         }
-        all_encoded(&left, head)?;
-        Ok((next, out))
+        if !takes {
+            all_encoded(&left, head)?;
+        }
+        Ok((next, (out, left)))
     }
 
     /// True when an encoder of the chain may widen the batch.
@@ -521,29 +540,6 @@ impl<H> Chain<H> {
         self.transforms.iter().find_map(|t| t.imputed())
     }
 
-    /// True when the first stage fills missing values, so records may have them.
-    pub fn fills_missing(&self) -> bool {
-        self.transforms.first().is_some_and(|t| t.fills_missing())
-    }
-
-    /// Check that records with the categorical columns `names` suit the chain: every
-    /// encoder finds the columns it reads, and none is left over for the estimator.
-    pub fn check_categorical(&self, names: &[String], head: &str) -> Result<(), String> {
-        let mut left = names.to_vec();
-        for t in &self.transforms {
-            left = t.categorical_out(&left).map_err(|why| format!("{}: {why}", t.entry().name))?;
-        }
-        if left.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "categorical columns {} reach {head}, which takes numbers: encode them first (e.g. `onehot | ...` \
-                 or `hash | ...`), or leave them out with --features",
-                left.join(", ")
-            ))
-        }
-    }
-
     fn grow_transforms(&mut self, n_features: usize) -> Result<(), String> {
         for t in &mut self.transforms {
             if t.n_features_in().is_some_and(|n| n < n_features) {
@@ -564,6 +560,37 @@ impl<H> Chain<H> {
     }
 }
 
+impl<H: Head> Chain<H> {
+    /// Check that records with the categorical columns `names` suit the chain: every
+    /// encoder finds the columns it reads, and none is left over for an estimator that
+    /// takes numbers only.
+    pub fn check_categorical(&self, names: &[String]) -> Result<(), String> {
+        let mut left = names.to_vec();
+        for t in &self.transforms {
+            left = t.categorical_out(&left).map_err(|why| format!("{}: {why}", t.entry().name))?;
+        }
+        if left.is_empty() || self.head.takes_categories() {
+            Ok(())
+        } else {
+            Err(format!(
+                "categorical columns {} reach {}, which takes numbers: encode them first (e.g. `onehot | ...` \
+                 or `hash | ...`), or leave them out with --features",
+                left.join(", "),
+                self.head.stage().entry().name
+            ))
+        }
+    }
+
+    /// True when records may have missing values: the first stage fills them, or the
+    /// estimator alone reads them (a tree).
+    pub fn fills_missing(&self) -> bool {
+        match self.transforms.first() {
+            Some(t) => t.fills_missing(),
+            None => self.head.takes_categories(),
+        }
+    }
+}
+
 impl ClassifierModel {
     /// `model` behind a fresh running standard scaler: `scale | model`.
     pub fn scaled(model: impl ClassifierStage + 'static) -> Self {
@@ -579,21 +606,33 @@ impl ClassifierModel {
         self.transforms_finite() && self.head.state_is_finite()
     }
 
+    /// Refuse missing values (NaN) that nothing fills: a tree reads them, but not behind
+    /// a transformer, whose output it would be (every other estimator refuses them itself).
+    fn refuse_missing(&self, x: ArrayView2<f64>) -> Result<(), ModelError> {
+        if self.transforms.is_empty() || !self.head.takes_categories() || self.fills_missing() {
+            return Ok(());
+        }
+        super::validate::features(x, None).or_else(|e| match e {
+            ModelError::NoFeatures => Ok(()),
+            other => Err(other),
+        })
+    }
+
     /// Predict each record of `x` with its categorical columns `cats`.
     pub fn predict_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
-        match self.transform(x, cats, self.head.entry().name)? {
-            Some(z) => self.head.predict(z.view()),
-            None => self.head.predict(x),
-        }
+        self.refuse_missing(x)?;
+        let (z, left) = self.transform(x, cats, self.head.entry().name, self.head.takes_categories())?;
+        let input = z.as_ref().map_or(x.view(), |z| z.view());
+        self.head.predict_with_categories(input, &left)
     }
 
     /// Class probabilities of each record of `x` with its categorical columns `cats`
     /// (see [`OnlineClassifier::predict_proba`]).
     pub fn predict_proba_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Option<Array2<f64>>, ModelError> {
-        match self.transform(x, cats, self.head.entry().name)? {
-            Some(z) => self.head.predict_proba(z.view()),
-            None => self.head.predict_proba(x),
-        }
+        self.refuse_missing(x)?;
+        let (z, left) = self.transform(x, cats, self.head.entry().name, self.head.takes_categories())?;
+        let input = z.as_ref().map_or(x.view(), |z| z.view());
+        self.head.predict_proba_with_categories(input, &left)
     }
 
     /// The prequential step (see [`OnlineClassifier::learn_predict`]) on records with
@@ -606,10 +645,13 @@ impl ClassifierModel {
     ) -> Result<Array1<i64>, ModelError> {
         // The transformers do not depend on the estimator, so transforming the whole
         // batch row by row first is the same as interleaving the two per row.
-        let (next, z) = self.learn_transform(x, cats, true, self.head.entry().name)?;
+        self.refuse_missing(x)?;
+        let takes = self.head.takes_categories();
+        let (next, (z, left)) = self.learn_transform(x, cats, true, self.head.entry().name, takes)?;
         let input = z.as_ref().map_or(x.view(), |z| z.view());
         let widened = self.widens();
-        let labels = learn_head(&mut self.head, input.ncols(), widened, |h| h.learn_predict(input, y))?;
+        let labels =
+            learn_head(&mut self.head, input.ncols(), widened, |h| h.learn_predict_with_categories(input, &left, y))?;
         self.transforms = next;
         Ok(labels)
     }
@@ -641,7 +683,9 @@ impl ClassifierModel {
     /// ensemble's members): the transformers as they are after learning `x` row by
     /// row, and the batch they make (`None`: no transformers). Nothing changes yet.
     pub(crate) fn learn_front(&self, x: ArrayView2<f64>) -> Result<Learned, ModelError> {
-        self.learn_transform(x, &Categories::default(), true, self.head.entry().name)
+        let none = Categories::default();
+        let (next, (z, _)) = self.learn_transform(x, &none, true, self.head.entry().name, false)?;
+        Ok((next, z))
     }
 
     /// The second half: the estimator learns `z` (the batch `front` made from `x`, or
@@ -693,7 +737,7 @@ impl ClustererModel {
         x: ArrayView2<f64>,
         cats: &Categories,
     ) -> Result<(Array1<i64>, f64), ModelError> {
-        let owned = self.transform(x, cats, self.head.entry().name)?;
+        let (owned, _) = self.transform(x, cats, self.head.entry().name, false)?;
         let z = match &owned {
             Some(z) => z.view(),
             None => x.view(),
@@ -713,7 +757,7 @@ impl ClustererModel {
 
     /// The nearest centre of each record of `x` with its categorical columns `cats`.
     pub fn predict_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
-        match self.transform(x, cats, self.head.entry().name)? {
+        match self.transform(x, cats, self.head.entry().name, false)?.0 {
             Some(z) => self.head.predict(z.view()),
             None => self.head.predict(x),
         }
@@ -722,7 +766,7 @@ impl ClustererModel {
     /// The prequential step (see [`OnlineClusterer::learn_predict`]) on records with
     /// categorical columns.
     pub fn learn_predict_with(&mut self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
-        let (next, z) = self.learn_transform(x, cats, false, self.head.entry().name)?;
+        let (next, (z, _)) = self.learn_transform(x, cats, false, self.head.entry().name, false)?;
         let input = z.as_ref().map_or(x.view(), |z| z.view());
         let widened = self.widens();
         let labels = learn_head(&mut self.head, input.ncols(), widened, |h| h.learn_predict(input))?;

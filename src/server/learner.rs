@@ -319,8 +319,8 @@ impl Learner {
         // numbers through, as `eddy model new 'onehot | ...'` makes them.)
         if !header.categorical.is_empty() {
             let checked = match &model {
-                Model::Classifier(m) => m.check_categorical(&header.categorical, m.head().entry().name),
-                Model::Clusterer(m) => m.check_categorical(&header.categorical, m.head().entry().name),
+                Model::Classifier(m) => m.check_categorical(&header.categorical),
+                Model::Clusterer(m) => m.check_categorical(&header.categorical),
             };
             checked.map_err(|reason| ServerError::Categorical { columns: header.categorical.clone(), reason })?;
         }

@@ -1,8 +1,24 @@
-//! The shared core of the Hoeffding trees (issue 14): split criteria and the Hoeffding
-//! bound, with River 0.26.1's formulas (`river/tree/split_criterion/`,
-//! `river/tree/hoeffding_tree.py`), so that the trees built on them can split where River's do.
-//! See `docs/design/issue-14-trees.md` for the plan; the stages come next.
+//! Hoeffding trees (issue 14): `hoeffding-tree` (VFDT, River's `HoeffdingTreeClassifier`),
+//! on a core the adaptive tree and the forest share.
+//!
+//! - [`criterion`]: split merits and the Hoeffding bound; [`dist`]: class weights in
+//!   River's dict order;
+//! - [`observer`]: per-feature statistics at a leaf (Gaussian per class for numbers,
+//!   counts per class for categories) and the splits they suggest;
+//! - [`node`]: the arena's leaves and branches, and a record as the tree reads it;
+//! - [`vfdt`]: learning, splitting and the memory bound; [`codes`]: category codes;
+//! - [`hoeffding`]: the stage; [`show`]: a tree as text.
+//!
+//! See `docs/design/issue-14-trees.md` for the River and MOA facts these follow.
 
-mod criterion;
+pub mod codes;
+pub mod criterion;
+pub mod dist;
+pub mod hoeffding;
+pub mod node;
+pub mod observer;
+pub mod show;
+pub mod vfdt;
 
 pub use criterion::{hoeffding_bound, SplitCriterion};
+pub use hoeffding::{Criterion, HoeffdingTreeClassifier, HoeffdingTreeParams, LeafPrediction};
