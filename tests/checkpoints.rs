@@ -133,6 +133,9 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
             // An ensemble: its members (sharing one scaler) and their losses are checkpointed.
             "--model",
             "vote=hedge",
+            // A forest: its trees, background trees, detectors and random streams are checkpointed.
+            "--model",
+            "forest=arf(n_models=3)",
             "--batch-size",
             "500",
             "--labels-out",
@@ -207,12 +210,14 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         "events.retrain.ndjson",
         "l.vote.csv",
         "events.vote.ndjson",
+        "l.forest.csv",
+        "events.forest.ndjson",
     ] {
         let a = std::fs::read(d.join("whole").join(file)).expect("whole labels");
         let b = std::fs::read(d.join("killed").join(file)).expect("killed labels");
         assert!(a == b, "{file}: the labels differ after {kills} kills ({} vs {} bytes)", a.len(), b.len());
     }
-    for model in ["minibatch-kmeans", "sgd", "retrain", "vote"] {
+    for model in ["minibatch-kmeans", "sgd", "retrain", "vote", "forest"] {
         let load = |run: &str| {
             let (_, m): (_, eddy::model::Model) =
                 eddy::model_file::load(&d.join(run).join(format!("m.{model}.eddy")), "model", &Keys::default())

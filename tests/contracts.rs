@@ -280,6 +280,12 @@ fn other_values(kind: Kind, default: &serde_json::Value) -> Vec<String> {
             .collect(),
         Kind::Columns => vec!["[b]".into(), "[a, b]".into()],
         Kind::Scalar => vec!["7".into(), "\"n/a\"".into()],
+        Kind::CountOrShare(names) => names
+            .iter()
+            .map(|n| n.to_string())
+            .chain(["2".to_string(), "0.5".to_string()])
+            .filter(|v| default.as_str() != Some(v.as_str()))
+            .collect(),
     }
 }
 

@@ -11,6 +11,7 @@ mod drift_cli; // eddy drift on a column: events, errors, formats
 mod drift_parity; // every detector against River 0.26.1's indices, from committed fixtures
 mod drift_runs; // eddy run --drift: events file, summary, terminal, threads = inline
 mod drift_wrappers; // drift-retrain swaps at the signalled record, recovers after a change, round-trips
+mod forest; // arf: thread-count invariance, XOR and a change, max_features per leaf, refusals, specs
 mod forgetting; // decay and halflife (k-means, scaler, Gaussian NB), adaptive step sizes; River parity
 mod hashing; // MurmurHash3 and FeatureHasher rows equal scikit-learn's exactly, from committed fixtures
 mod hedge; // hedge: the weighted-majority vote by hand and against its members alone, the weight after a change, files, hostile states

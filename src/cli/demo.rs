@@ -64,6 +64,7 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
     let inherited = vec![
         ("batch_size", Value::Int(config.batch_size.try_into().unwrap_or(i64::MAX))),
         ("random_state", Value::Int(seed.try_into().unwrap_or(i64::MAX))),
+        ("seed", Value::Int(seed.try_into().unwrap_or(i64::MAX))),
     ];
     // Declared classes: before the first record the model predicts class 0, as scikit-learn would.
     let ctx = SpecContext { inherited: inherited.clone(), classes: Some(vec![0, 1]) };

@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// Run every stage on the calling thread (same labels; for debugging).
     #[arg(long)]
     pub inline: bool,
+    /// Threads a forest's trees learn on (0: every core). Labels and models are the same
+    /// for any count.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Draw snapshots of every model into this folder while the stream runs:
     /// snapshot-NNNNNN-<model>.png and latest-<model>.png (replaced atomically), and run.json at the end.
     #[arg(long)]
@@ -199,7 +203,7 @@ pub struct ModelFlags {
     /// (k-means paces its reassignment of starved centres by it).
     #[arg(long, default_value_t = 1024)]
     pub batch_size: usize,
-    /// The `random_state` of every model whose spec does not set it.
+    /// The `random_state` (or `seed`) of every model whose spec does not set it.
     #[arg(long)]
     pub seed: Option<u64>,
 }
@@ -209,7 +213,10 @@ impl ModelFlags {
     pub fn context(&self, classes: Option<Vec<i64>>) -> SpecContext {
         let mut inherited = vec![("batch_size", Value::Int(i64::try_from(self.batch_size).unwrap_or(i64::MAX)))];
         if let Some(seed) = self.seed {
-            inherited.push(("random_state", Value::Int(i64::try_from(seed).unwrap_or(i64::MAX))));
+            let seed = Value::Int(i64::try_from(seed).unwrap_or(i64::MAX));
+            // scikit-learn's name and River's.
+            inherited.push(("random_state", seed.clone()));
+            inherited.push(("seed", seed));
         }
         SpecContext { inherited, classes }
     }
@@ -966,6 +973,7 @@ pub(crate) fn quit_on_signal() -> Arc<AtomicBool> {
 
 /// `eddy run`.
 pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
+    crate::model::tree::set_threads(args.threads);
     let config = RunConfig::from_args(args, quit_on_signal())?;
     let summary = config.execute()?;
     // Standard error: standard output may be carrying the labels.

@@ -14,6 +14,10 @@ pub struct ServeArgs {
     /// The model file to serve (made by `eddy run --save-model`); verified before use.
     #[arg(long)]
     pub model: PathBuf,
+    /// Threads a forest's trees learn and predict on (0: every core). Answers and models
+    /// are the same for any count.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// Address to listen on (port 0: any free port). Beyond loopback it needs
     /// --tls-cert/--tls-key and --tokens, or --insecure-listen.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -100,6 +104,7 @@ fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
 
 /// Run `eddy serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    crate::model::tree::set_threads(args.threads);
     let keys = Keys {
         signing: args.signing_key.as_deref().map(Key::read).transpose()?,
         encryption: args.encryption_key.as_deref().map(Key::read).transpose()?,

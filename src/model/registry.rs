@@ -70,6 +70,9 @@ pub enum Kind {
     Columns,
     /// A number or a text (`fill_value=0`, `fill_value="unknown"`).
     Scalar,
+    /// A count (a whole number >= 1), a share in (0, 1], or one of these names
+    /// (`max_features=sqrt`, `max_features=5`, `max_features=0.3`).
+    CountOrShare(&'static [&'static str]),
 }
 
 /// The most models a list-of-models parameter takes (an ensemble's members): each
@@ -124,6 +127,10 @@ impl Param {
     pub const fn scalar(name: &'static str, doc: &'static str) -> Self {
         Self { name, kind: Kind::Scalar, doc }
     }
+    /// A parameter that takes a count, a share, or one of `names`.
+    pub const fn count_or_share(name: &'static str, names: &'static [&'static str], doc: &'static str) -> Self {
+        Self { name, kind: Kind::CountOrShare(names), doc }
+    }
     /// A parameter that takes one of `choices`.
     pub const fn choice(name: &'static str, choices: &'static [&'static str], doc: &'static str) -> Self {
         Self { name, kind: Kind::Choice(choices), doc }
@@ -164,6 +171,7 @@ impl Param {
             Kind::Detector => format!("a drift detector: {}", crate::drift::registry::names().join(" | ")),
             Kind::Columns => "a list of column names, [a, b, ...] ([]: every categorical column)".into(),
             Kind::Scalar => "a number or a \"text\"".into(),
+            Kind::CountOrShare(names) => format!("a count >= 1, a share in (0, 1], or {}", names.join(" | ")),
         }
     }
 
@@ -229,6 +237,11 @@ impl Param {
                 }
                 Ok(Json::from(names))
             }
+            (Kind::CountOrShare(names), Value::Name(n) | Value::Str(n)) if names.contains(&n.as_str()) => {
+                Ok(Json::String(n.clone()))
+            }
+            (Kind::CountOrShare(_), Value::Int(i)) if *i >= 1 => Ok(Json::from(*i)),
+            (Kind::CountOrShare(_), Value::Float(f)) if *f > 0.0 && *f <= 1.0 => Ok(serde_json::json!(f)),
             (Kind::Scalar, Value::Int(i)) => Ok(Json::from(*i)),
             (Kind::Scalar, Value::Float(f)) if f.is_finite() => Ok(serde_json::json!(f)),
             (Kind::Scalar, Value::Str(t) | Value::Name(t)) => Ok(Json::String(t.clone())),
@@ -336,6 +349,7 @@ pub static ENTRIES: &[&Entry] = &[
     &super::naive_bayes::GAUSSIAN_NB,
     &super::naive_bayes::MULTINOMIAL_NB,
     &super::tree::hoeffding::HOEFFDING_TREE,
+    &super::tree::forest::ARF,
     &super::kmeans::MINIBATCH_KMEANS,
     &super::drift_retrain::DRIFT_RETRAIN,
     &super::hedge::HEDGE,

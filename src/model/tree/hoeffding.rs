@@ -8,7 +8,7 @@ use super::codes::CategoryCodes;
 use super::node::Row;
 use super::vfdt::{Context, Shape, Tree};
 use crate::error::{ModelError, ParamsError};
-use crate::model::registry::{self, Entry, Kind, Param, Role};
+use crate::model::registry::{self, Entry, Role};
 use crate::model::stage::impl_stage;
 use crate::model::{Classes, OnlineClassifier, NO_PREDICTION};
 use crate::record::Categories;
@@ -162,38 +162,48 @@ impl HoeffdingTreeParams {
     }
 }
 
+/// The registry's parameters of a Hoeffding tree (River's names), after `$extra` (a
+/// forest's own): one list for `hoeffding-tree` and the forest's trees.
+macro_rules! tree_params {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            $($extra,)*
+        $crate::model::registry::Param::int("grace_period", 1, "weight a leaf learns between split attempts"),
+            $crate::model::registry::Param::int("max_depth", 0, "the deepest a leaf may be (0: no limit)"),
+            $crate::model::registry::Param::choice("split_criterion", &["info_gain", "gini", "hellinger"], "how splits are scored"),
+            $crate::model::registry::Param {
+                name: "delta",
+                kind: $crate::model::registry::Kind::Float { min: 0.0, min_open: true, max: 1.0, max_open: true },
+                doc: "allowed error of a split decision (the Hoeffding bound's delta)",
+            },
+            $crate::model::registry::Param::float("tau", 0.0, false, f64::INFINITY, "below this bound, split even when the best two tie"),
+            $crate::model::registry::Param::choice(
+                "leaf_prediction",
+                &["nba", "nb", "mc"],
+                "how leaves predict: majority class, naive Bayes, or naive Bayes where it does better",
+            ),
+            $crate::model::registry::Param::float("nb_threshold", 0.0, false, f64::INFINITY, "weight a leaf needs before naive Bayes predicts"),
+            $crate::model::registry::Param::int("n_splits", 1, "candidate thresholds per numeric feature (at most 1000)"),
+            $crate::model::registry::Param::bool("binary_split", "split categories only one against the rest"),
+            $crate::model::registry::Param::float_below("min_branch_fraction", 0.0, 0.5, "share of the weight a branch needs to count"),
+            $crate::model::registry::Param::float("max_share_to_split", 0.0, true, 1.0, "a leaf whose majority class holds more does not split"),
+            $crate::model::registry::Param::float("max_size", 0.0, true, f64::INFINITY, "most memory the tree takes, in MiB"),
+            $crate::model::registry::Param::int("memory_estimate_period", 1, "weight between two measurements of the tree's memory"),
+            $crate::model::registry::Param::bool("stop_mem_management", "stop growing for good once the memory limit is met"),
+            $crate::model::registry::Param::bool("remove_poor_attrs", "stop observing features whose splits are clearly worse"),
+            $crate::model::registry::Param::bool("merit_preprune", "let \"do not split\" compete with the splits"),
+        ]
+    };
+}
+pub(crate) use tree_params;
+
 /// The registry entry of `hoeffding-tree`.
 pub(crate) static HOEFFDING_TREE: Entry = Entry {
     name: "hoeffding-tree",
     role: Role::Classifier,
     summary: "Hoeffding tree (VFDT, River's HoeffdingTreeClassifier): splits a leaf once the Hoeffding bound shows \
               its best split; reads categorical columns and missing values itself",
-    params: &[
-        Param::int("grace_period", 1, "weight a leaf learns between split attempts"),
-        Param::int("max_depth", 0, "the deepest a leaf may be (0: no limit)"),
-        Param::choice("split_criterion", &["info_gain", "gini", "hellinger"], "how splits are scored"),
-        Param {
-            name: "delta",
-            kind: Kind::Float { min: 0.0, min_open: true, max: 1.0, max_open: true },
-            doc: "allowed error of a split decision (the Hoeffding bound's delta)",
-        },
-        Param::float("tau", 0.0, false, f64::INFINITY, "below this bound, split even when the best two tie"),
-        Param::choice(
-            "leaf_prediction",
-            &["nba", "nb", "mc"],
-            "how leaves predict: majority class, naive Bayes, or naive Bayes where it does better",
-        ),
-        Param::float("nb_threshold", 0.0, false, f64::INFINITY, "weight a leaf needs before naive Bayes predicts"),
-        Param::int("n_splits", 1, "candidate thresholds per numeric feature (at most 1000)"),
-        Param::bool("binary_split", "split categories only one against the rest"),
-        Param::float_below("min_branch_fraction", 0.0, 0.5, "share of the weight a branch needs to count"),
-        Param::float("max_share_to_split", 0.0, true, 1.0, "a leaf whose majority class holds more does not split"),
-        Param::float("max_size", 0.0, true, f64::INFINITY, "most memory the tree takes, in MiB"),
-        Param::int("memory_estimate_period", 1, "weight between two measurements of the tree's memory"),
-        Param::bool("stop_mem_management", "stop growing for good once the memory limit is met"),
-        Param::bool("remove_poor_attrs", "stop observing features whose splits are clearly worse"),
-        Param::bool("merit_preprune", "let \"do not split\" compete with the splits"),
-    ],
+    params: tree_params!(),
     takes_counts: false,
     outputs_negative: false,
     defaults: registry::defaults_of::<HoeffdingTreeParams>,
@@ -248,7 +258,7 @@ impl HoeffdingTreeClassifier {
     }
 
     fn context<'a>(&'a self, codes: &'a CategoryCodes) -> Context<'a> {
-        Context { params: &self.params, labels: &self.labels, codes }
+        Context { params: &self.params, labels: &self.labels, codes, max_features: None }
     }
 
     /// Check a batch before anything changes: widths, categorical columns, no infinities
@@ -258,38 +268,7 @@ impl HoeffdingTreeClassifier {
             crate::model::validate::label_count(x, y)?;
             self.classes.check(y)?;
         }
-        if x.ncols() + cats.width() == 0 {
-            return Err(ModelError::NoFeatures);
-        }
-        if let Some(d) = self.n_features {
-            if x.ncols() != d {
-                return Err(ModelError::FeatureCount { expected: d, got: x.ncols() });
-            }
-        }
-        if cats.width() > 0 && cats.rows() != x.nrows() {
-            return Err(ModelError::Categorical(format!(
-                "{} records of categorical columns for {} records",
-                cats.rows(),
-                x.nrows()
-            )));
-        }
-        if let Some(codes) = &self.codes {
-            if !codes.names().eq(cats.names().iter().map(String::as_str)) {
-                return Err(ModelError::Categorical(format!(
-                    "the tree learned the categorical columns [{}], the batch has [{}]",
-                    codes.names().collect::<Vec<_>>().join(", "),
-                    cats.names().join(", ")
-                )));
-            }
-        }
-        for (row, r) in x.outer_iter().enumerate() {
-            for (column, &value) in r.iter().enumerate() {
-                if value.is_infinite() {
-                    return Err(ModelError::NonFinite { row, column, value });
-                }
-            }
-        }
-        Ok(())
+        check_records(x, cats, self.n_features, self.codes.as_ref())
     }
 
     /// The class id of `label`, numbering it when new.
@@ -393,8 +372,8 @@ impl HoeffdingTreeClassifier {
             self.tree.predict_into(&row, &self.context(&codes), &mut scratch);
             out[i] = self.decide(&scratch);
             let class = self.class_id(label);
-            let ctx = Context { params: &self.params, labels: &self.labels, codes: &codes };
-            self.tree.learn(&row, class, 1.0, &ctx, &mut scratch);
+            let ctx = Context { params: &self.params, labels: &self.labels, codes: &codes, max_features: None };
+            self.tree.learn(&row, class, 1.0, &ctx, &mut scratch, None);
             self.seen = self.seen.saturating_add(1);
         }
         self.codes = Some(codes);
@@ -442,6 +421,54 @@ impl HoeffdingTreeClassifier {
             None => Ok(()),
         }
     }
+}
+
+/// Check records for a tree or forest that knows `n_features` numeric features and the
+/// categorical columns of `codes` (when known): widths, column names, no infinities (NaN
+/// is a missing value).
+pub(crate) fn check_records(
+    x: ArrayView2<f64>,
+    cats: &Categories,
+    n_features: Option<usize>,
+    codes: Option<&CategoryCodes>,
+) -> Result<(), ModelError> {
+    if x.ncols() + cats.width() == 0 {
+        return Err(ModelError::NoFeatures);
+    }
+    if let Some(d) = n_features {
+        if x.ncols() != d {
+            return Err(ModelError::FeatureCount { expected: d, got: x.ncols() });
+        }
+    }
+    if cats.width() > 0 && cats.rows() != x.nrows() {
+        return Err(ModelError::Categorical(format!(
+            "{} records of categorical columns for {} records",
+            cats.rows(),
+            x.nrows()
+        )));
+    }
+    if let Some(codes) = codes {
+        if !codes.names().eq(cats.names().iter().map(String::as_str)) {
+            return Err(ModelError::Categorical(format!(
+                "the model learned the categorical columns [{}], the batch has [{}]",
+                codes.names().collect::<Vec<_>>().join(", "),
+                cats.names().join(", ")
+            )));
+        }
+    } else if n_features.is_some() && cats.width() > 0 {
+        return Err(ModelError::Categorical(format!(
+            "the model learned no categorical column, the batch has [{}]",
+            cats.names().join(", ")
+        )));
+    }
+    for (row, r) in x.outer_iter().enumerate() {
+        for (column, &value) in r.iter().enumerate() {
+            if value.is_infinite() {
+                return Err(ModelError::NonFinite { row, column, value });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl OnlineClassifier for HoeffdingTreeClassifier {

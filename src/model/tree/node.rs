@@ -151,6 +151,9 @@ pub struct Leaf {
     pub mc_correct: f64,
     /// Weight naive Bayes would have predicted right.
     pub nb_correct: f64,
+    /// The features it observes, drawn at its first record (a forest's trees, River's
+    /// `feature_indices`); `None`: every feature.
+    pub subset: Option<Vec<u32>>,
 }
 
 impl Leaf {
@@ -165,6 +168,7 @@ impl Leaf {
             disabled: Vec::new(),
             mc_correct: 0.0,
             nb_correct: 0.0,
+            subset: None,
         }
     }
 
@@ -178,6 +182,7 @@ impl Leaf {
         std::mem::size_of::<Node>()
             + self.stats.bytes()
             + self.disabled.capacity() * 4
+            + self.subset.as_ref().map_or(0, |s| s.capacity() * 4)
             + self.observers.as_ref().map_or(0, |o| o.iter().map(|(_, ob)| 4 + ob.bytes()).sum())
     }
 }

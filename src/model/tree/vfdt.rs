@@ -10,6 +10,8 @@ use super::dist::Dist;
 use super::hoeffding::{Criterion, HoeffdingTreeParams, LeafPrediction};
 use super::node::{Branch, Leaf, Node, Route, Row, Test, Value, CATEGORICAL};
 use super::observer::{Gaussian, Nominal, Observer, Split, SplitSearch, Suggestion};
+use ndarray_rand::rand::Rng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 /// What a tree reads besides the record: its parameters, the label of each class id,
@@ -21,6 +23,8 @@ pub struct Context<'a> {
     pub labels: &'a [i64],
     /// The categories.
     pub codes: &'a CategoryCodes,
+    /// Features each leaf draws to observe (a forest's trees); `None`: every feature.
+    pub max_features: Option<usize>,
 }
 
 impl Context<'_> {
@@ -153,8 +157,17 @@ impl Tree {
         leaf_prediction(leaf, row, ctx, out);
     }
 
-    /// Learn `row` of class `class` with weight `w`.
-    pub fn learn(&mut self, row: &Row<'_>, class: u32, w: f64, ctx: &Context<'_>, scratch: &mut Vec<(u32, f64)>) {
+    /// Learn `row` of class `class` with weight `w`; `rng` draws the features a new leaf
+    /// observes when `ctx.max_features` asks for a subset.
+    pub fn learn(
+        &mut self,
+        row: &Row<'_>,
+        class: u32,
+        w: f64,
+        ctx: &Context<'_>,
+        scratch: &mut Vec<(u32, f64)>,
+        rng: Option<&mut Xoshiro256PlusPlus>,
+    ) {
         self.weight_seen += w;
         if self.nodes.is_empty() {
             self.nodes.push(Node::Leaf(Leaf::new(Dist::new(), 0)));
@@ -188,7 +201,7 @@ impl Tree {
         }
         let max_depth = ctx.max_depth();
         let Node::Leaf(leaf) = &mut self.nodes[at] else { unreachable!("the loop above stops at a leaf") };
-        learn_leaf(leaf, row, class, w, ctx, scratch);
+        learn_leaf(leaf, row, class, w, ctx, scratch, rng);
         if clean && self.growth_allowed && leaf.is_active() {
             if leaf.depth >= max_depth {
                 leaf.observers = None;
@@ -460,6 +473,9 @@ impl Tree {
             match node {
                 Node::Leaf(l) => {
                     l.stats.check(n_classes)?;
+                    for &f in l.subset.iter().flatten().chain(&l.disabled) {
+                        feature(f)?;
+                    }
                     if !(l.last_attempt.is_finite() && l.mc_correct.is_finite() && l.nb_correct.is_finite()) {
                         return Err("a leaf's counters are not finite".into());
                     }
@@ -520,7 +536,15 @@ impl Tree {
 
 /// Learn a record at its leaf (River's `learn_one` of a leaf): adaptive naive Bayes first
 /// scores both predictions, then the class weights and (while active) the observers learn.
-fn learn_leaf(leaf: &mut Leaf, row: &Row<'_>, class: u32, w: f64, ctx: &Context<'_>, scratch: &mut Vec<(u32, f64)>) {
+fn learn_leaf(
+    leaf: &mut Leaf,
+    row: &Row<'_>,
+    class: u32,
+    w: f64,
+    ctx: &Context<'_>,
+    scratch: &mut Vec<(u32, f64)>,
+    rng: Option<&mut Xoshiro256PlusPlus>,
+) {
     if leaf.is_active() && ctx.params.leaf_prediction == LeafPrediction::Nba {
         if leaf.stats.is_empty() || leaf.stats.argmax() == Some(class) {
             leaf.mc_correct += w;
@@ -532,8 +556,12 @@ fn learn_leaf(leaf: &mut Leaf, row: &Row<'_>, class: u32, w: f64, ctx: &Context<
     }
     leaf.stats.add(class, w);
     let Some(observers) = &mut leaf.observers else { return };
+    if let (Some(m), Some(rng), true) = (ctx.max_features, rng, leaf.subset.as_ref().is_none_or(Vec::is_empty)) {
+        leaf.subset = Some(sample_features(row, m, rng));
+    }
+    let subset = leaf.subset.as_deref();
     for (f, value) in row.present() {
-        if leaf.disabled.contains(&f) {
+        if leaf.disabled.contains(&f) || subset.is_some_and(|s| !s.contains(&f)) {
             continue;
         }
         let slot = match observers.iter().position(|(g, _)| *g == f) {
@@ -555,6 +583,22 @@ fn learn_leaf(leaf: &mut Leaf, row: &Row<'_>, class: u32, w: f64, ctx: &Context<
             _ => {}
         }
     }
+}
+
+/// The features a forest's leaf observes: `m` of those `row` has, drawn without
+/// replacement in random order (River's `rng.sample(sorted(x), k=m)`), or all of them
+/// when it has fewer.
+fn sample_features(row: &Row<'_>, m: usize, rng: &mut Xoshiro256PlusPlus) -> Vec<u32> {
+    let mut present: Vec<u32> = row.present().map(|(f, _)| f).collect();
+    if present.len() < m {
+        return present;
+    }
+    for i in 0..m {
+        let j = i + rng.gen_range(0..present.len() - i);
+        present.swap(i, j);
+    }
+    present.truncate(m);
+    present
 }
 
 /// River's `calculate_promise`: the weight outside the majority class (a pure leaf is
