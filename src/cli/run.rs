@@ -876,13 +876,15 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
         summary.records, summary.rejected, summary.seconds, summary.records_per_second
     )?;
     let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
-    writeln!(out, "  {:<18} {:>9} {:>9} {:>10} {:>7}  labels", "model", "accuracy", "macro-F1", "inertia", "ARI")?;
+    // The names' column fits the longest name (`hoeffding-adaptive-tree`), at least 18 wide.
+    let w = summary.models.iter().map(|m| m.model.chars().count()).max().unwrap_or(0).max(18);
+    writeln!(out, "  {:<w$} {:>9} {:>9} {:>10} {:>7}  labels", "model", "accuracy", "macro-F1", "inertia", "ARI")?;
     for m in &summary.models {
         let (acc, f1, inertia, ari) = match &m.metrics {
             Metrics::Classifier { accuracy, macro_f1, .. } => (num(*accuracy), num(*macro_f1), "-".into(), "-".into()),
             Metrics::Clusterer { inertia, ari, .. } => ("-".into(), "-".into(), num(*inertia), num(*ari)),
         };
-        writeln!(out, "  {:<18} {acc:>9} {f1:>9} {inertia:>10} {ari:>7}  {}", m.model, m.labels)?;
+        writeln!(out, "  {:<w$} {acc:>9} {f1:>9} {inertia:>10} {ari:>7}  {}", m.model, m.labels)?;
     }
     for m in &summary.models {
         if let Metrics::Clusterer { inertia_units: "standardised", .. } = &m.metrics {

@@ -16,6 +16,11 @@ impl Dist {
         Self(Vec::new())
     }
 
+    /// Forget every class (keeping the memory, to be filled again).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// Add `w` to `class`, appending it when new.
     pub fn add(&mut self, class: u32, w: f64) {
         match self.0.iter_mut().find(|(c, _)| *c == class) {

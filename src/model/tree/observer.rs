@@ -142,22 +142,27 @@ impl Gaussian {
             return best;
         }
         let bin = (hi - lo) / (search.n_splits as f64 + 1.0);
+        // One pair of branches, refilled for each candidate; the best is copied.
+        let mut children = vec![Dist::new(), Dist::new()];
         for i in 0..search.n_splits {
             let t = lo + bin * (i as f64 + 1.0);
             if !(lo < t && t < hi) {
                 continue;
             }
-            let children = self.binary_split(t);
+            self.binary_split(t, &mut children);
             let merit = search.criterion.merit(search.pre, &children, search.min_branch_fraction);
             if merit > best.merit {
-                best = Suggestion { merit, split: Some((feature, Split::Threshold(t))), children };
+                best = Suggestion { merit, split: Some((feature, Split::Threshold(t))), children: children.clone() };
             }
         }
         best
     }
 
-    fn binary_split(&self, t: f64) -> Vec<Dist> {
-        let (mut left, mut right) = (Dist::new(), Dist::new());
+    /// The branches' class weights at threshold `t`, into `out` (left, right).
+    fn binary_split(&self, t: f64, out: &mut [Dist]) {
+        let [left, right] = out else { return };
+        left.clear();
+        right.clear();
         for g in &self.per_class {
             if t < g.min {
                 right.add(g.class, g.n);
@@ -169,7 +174,6 @@ impl Gaussian {
                 right.add(g.class, g.n - l);
             }
         }
-        vec![left, right]
     }
 
     fn check(&self, n_classes: usize) -> Result<(), String> {
