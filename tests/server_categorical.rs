@@ -391,3 +391,36 @@ fn categories_survive_a_crash_a_checkpoint_and_delayed_labels() {
     assert_eq!(predicted(&reference, &probe), after);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Trees and forests read categories and missing values themselves: a served one labels
+/// records with strings and nulls as `eddy run` does, and learns them.
+#[test]
+fn trees_and_forests_serve_categories_and_missing_values_as_they_come() {
+    let dir = temp_dir("cats-trees");
+    let (_, all) = lines();
+    for (name, spec) in [("tree", "hoeffding-tree(grace_period=50)"), ("forest", "arf(n_models=3, seed=1)")] {
+        let model = trained(&dir, name, spec, &all[..2000]);
+        let probe = all[2000..2100].to_vec();
+        assert!(probe.iter().any(|l| l.split(',').any(|f| f.is_empty())), "the probe has missing values");
+        let frozen = run_labels(&dir, &model, &probe, false);
+        let server = Server::start(&["--model", model.to_str().expect("utf-8"), "--threads", "2"]);
+        let info = model_info(&server);
+        assert_eq!(info["fills_missing"], json!(true), "{name}: {info}");
+        let objects: Vec<Value> = probe.iter().map(|l| object(l)).collect();
+        let (labels, probabilities) = predicted(&server, &objects);
+        assert_eq!(crate::server::i64s(&labels), frozen, "{name}: the service labels as eddy run does");
+        assert_eq!(probabilities.as_array().map(Vec::len), Some(100), "{name}: {probabilities}");
+        let learn: Vec<Value> = objects
+            .iter()
+            .zip(&probe)
+            .map(|(o, l)| {
+                let mut o = o.clone();
+                o["label"] = json!(label(l));
+                o
+            })
+            .collect();
+        let learned = json_post(&agent(), &server.url("/v1/learn"), None, &json!(learn));
+        assert_eq!(learned.status, 200, "{name}: {}", learned.text());
+        assert_eq!(labels_of(&learned.json()), run_labels(&dir, &model, &probe, true), "{name}: learning too");
+    }
+}
