@@ -2,8 +2,11 @@
 //! fixtures of `tests/fixtures/trees/` (made by `generate.sh` there): the same prediction
 //! for every record, the same splits at the same records, the same final tree.
 
+use eddy::model::tree::codes::CategoryCodes;
 use eddy::model::tree::hoeffding::{Criterion, LeafPrediction};
 use eddy::model::tree::node::{Node, Test, CATEGORICAL};
+use eddy::model::tree::vfdt::Tree;
+use eddy::model::tree::{AdaptiveParams, HoeffdingAdaptiveTree};
 use eddy::model::{HoeffdingTreeClassifier, HoeffdingTreeParams, OnlineClassifier, NO_PREDICTION};
 use eddy::record::Categories;
 use ndarray::{Array1, Array2};
@@ -50,10 +53,13 @@ fn read_stream(file: &str, numeric: &[String], categorical: &[String]) -> Stream
     }
 }
 
-fn params(p: &Value) -> HoeffdingTreeParams {
+fn params(p: &Value) -> (HoeffdingTreeParams, AdaptiveParams) {
     let mut out = HoeffdingTreeParams::default();
+    let mut ada = AdaptiveParams::default();
     for (k, v) in p.as_object().expect("params") {
         match k.as_str() {
+            "bootstrap_sampling" => ada.bootstrap_sampling = v.as_bool().expect("bool"),
+            "seed" => ada.seed = v.as_u64().expect("int"),
             "grace_period" => out.grace_period = v.as_u64().expect("int"),
             "max_depth" => out.max_depth = v.as_u64().expect("int") as u32,
             "binary_split" => out.binary_split = v.as_bool().expect("bool"),
@@ -76,7 +82,71 @@ fn params(p: &Value) -> HoeffdingTreeParams {
             other => panic!("a River parameter the test does not map: {other}"),
         }
     }
-    out
+    (out, ada)
+}
+
+/// River's tree or adaptive tree, as the comparison reads them.
+enum Learner {
+    Tree(Box<HoeffdingTreeClassifier>),
+    Adaptive(Box<HoeffdingAdaptiveTree>),
+}
+
+impl Learner {
+    fn learn(&mut self, x: ndarray::ArrayView2<f64>, cats: &Categories, y: ndarray::ArrayView1<i64>) -> i64 {
+        let p = match self {
+            Self::Tree(t) => t.learn_predict_categorical(x, cats, y),
+            Self::Adaptive(t) => t.learn_predict_categorical(x, cats, y),
+        };
+        p.expect("learns")[0]
+    }
+
+    /// River's structure log columns: nodes, branches, leaves, active and inactive leaves.
+    fn counts(&self) -> Vec<i64> {
+        match self {
+            Self::Tree(t) => {
+                let s = t.shape();
+                vec![
+                    s.nodes as i64,
+                    s.branches as i64,
+                    s.leaves as i64,
+                    s.active_leaves as i64,
+                    s.inactive_leaves as i64,
+                ]
+            }
+            Self::Adaptive(t) => {
+                let (s, c) = (t.shape(), t.counts());
+                vec![s.nodes as i64, s.branches as i64, s.leaves as i64, c.active, c.inactive]
+            }
+        }
+    }
+
+    fn tree(&self) -> Tree {
+        match self {
+            Self::Tree(t) => t.tree().clone(),
+            Self::Adaptive(t) => t.main_tree(),
+        }
+    }
+
+    fn labels(&self) -> &[i64] {
+        match self {
+            Self::Tree(t) => t.labels(),
+            Self::Adaptive(t) => t.labels(),
+        }
+    }
+
+    fn codes(&self) -> CategoryCodes {
+        match self {
+            Self::Tree(t) => t.codes().cloned().unwrap_or_default(),
+            Self::Adaptive(t) => t.codes().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn records_seen(&self) -> u64 {
+        match self {
+            Self::Tree(t) => t.records_seen(),
+            Self::Adaptive(t) => t.records_seen(),
+        }
+    }
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -84,9 +154,10 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 /// The tree in pre-order as the fixture writes it: (depth, kind, feature, test, stats).
-fn preorder(t: &HoeffdingTreeClassifier, names: &[String], n_numeric: usize) -> Vec<Value> {
-    let nodes = t.tree().nodes();
-    let codes = t.codes().expect("learned");
+fn preorder(t: &Learner, names: &[String], n_numeric: usize) -> Vec<Value> {
+    let tree = t.tree();
+    let nodes = tree.nodes();
+    let codes = t.codes();
     let name = |f: u32| -> String {
         if f & CATEGORICAL != 0 {
             names[n_numeric + (f & !CATEGORICAL) as usize].clone()
@@ -171,22 +242,28 @@ fn check(file: &str) {
     };
     let (numeric, categorical, names) = (strings("numeric"), strings("categorical"), strings("features"));
     let s = read_stream(case["stream"].as_str().expect("stream"), &numeric, &categorical);
-    let mut t = params(&case["params"]).build().expect("valid");
+    let (tree, ada) = params(&case["params"]);
+    let mut t = if case["model"] == "HoeffdingAdaptiveTreeClassifier" {
+        Learner::Adaptive(Box::new(ada.build(tree).expect("valid")))
+    } else {
+        Learner::Tree(Box::new(tree.build().expect("valid")))
+    };
     let mut preds = Vec::with_capacity(s.y.len());
-    let mut log: Vec<Vec<u64>> = Vec::new();
-    let mut last: Option<Vec<u64>> = None;
+    let mut log: Vec<Vec<i64>> = Vec::new();
+    let mut last: Option<Vec<i64>> = None;
+    let mut counters: Vec<(usize, [u64; 3])> = Vec::new();
     for i in 0..s.y.len() {
         let r = i..i + 1;
         let cats = s.cats.slice_rows(r.clone());
-        let p = t
-            .learn_predict_categorical(s.x.slice(ndarray::s![r.clone(), ..]), &cats, s.y.slice(ndarray::s![r]))
-            .expect("learns");
-        preds.push(p[0]);
-        let sh = t.shape();
-        let now = vec![sh.nodes as u64, sh.branches as u64, sh.leaves as u64, sh.active_leaves, sh.inactive_leaves];
+        preds.push(t.learn(s.x.slice(ndarray::s![r.clone(), ..]), &cats, s.y.slice(ndarray::s![r])));
+        let now = t.counts();
         if last.as_ref() != Some(&now) {
-            log.push(std::iter::once(i as u64).chain(now.iter().copied()).collect());
+            log.push(std::iter::once(i as i64).chain(now.iter().copied()).collect());
             last = Some(now);
+        }
+        if let Learner::Adaptive(a) = &t {
+            let c = a.counts();
+            counters.push((i, [c.alternates, c.pruned, c.switched]));
         }
     }
     let river: Vec<i64> = case["predictions"]
@@ -202,10 +279,27 @@ fn check(file: &str) {
         differ.len(),
         &differ[..differ.len().min(10)]
     );
-    let river_log: Vec<Vec<u64>> = serde_json::from_value(case["structure_log"].clone()).expect("structure log");
+    let river_log: Vec<Vec<i64>> = serde_json::from_value(case["structure_log"].clone()).expect("structure log");
     assert_eq!(log, river_log, "{file}: the tree changes at other records");
     let final_ = &case["final"];
-    assert_eq!(t.shape().depth as u64 + 1, final_["height"].as_u64().expect("height"), "{file}: height");
+    assert_eq!(t.tree().shape().depth as u64 + 1, final_["height"].as_u64().expect("height"), "{file}: height");
+    if let Learner::Adaptive(a) = &t {
+        let c = a.counts();
+        let want = |k: &str| final_[k].as_u64().expect("a counter");
+        assert_eq!(
+            [c.alternates, c.pruned, c.switched],
+            [want("n_alternate_trees"), want("n_pruned_alternate_trees"), want("n_switch_alternate_trees")],
+            "{file}: alternate trees started, dropped, switched"
+        );
+        // The record at which each counter moved.
+        for (k, name) in
+            ["n_alternate_trees", "n_pruned_alternate_trees", "n_switch_alternate_trees"].iter().enumerate()
+        {
+            let rows: Vec<usize> = counters.windows(2).filter(|w| w[1].1[k] != w[0].1[k]).map(|w| w[1].0).collect();
+            let river: Vec<usize> = serde_json::from_value(case["counter_rows"][name].clone()).expect("rows");
+            assert_eq!(rows, river, "{file}: {name} moved at other records");
+        }
+    }
     let ours = preorder(&t, &names, numeric.len());
     let theirs = final_["tree"].as_array().expect("tree");
     assert_eq!(ours.len(), theirs.len(), "{file}: node count");
@@ -249,4 +343,8 @@ parity! {
     mixed_multiway => "ht_mixed_g50.json",
     mixed_binary_split => "ht_mixed_binary_g50.json",
     mixed_majority_class_leaves => "ht_mixed_mc_g50.json",
+    adaptive_sine => "hat_sine_g50.json",
+    adaptive_rbf => "hat_rbf3_g50.json",
+    adaptive_sine_with_drift => "hat_sinedrift_g50.json",
+    adaptive_sine_with_drift_grace_100 => "hat_sinedrift_g100.json",
 }

@@ -349,6 +349,7 @@ pub static ENTRIES: &[&Entry] = &[
     &super::naive_bayes::GAUSSIAN_NB,
     &super::naive_bayes::MULTINOMIAL_NB,
     &super::tree::hoeffding::HOEFFDING_TREE,
+    &super::tree::adaptive::HOEFFDING_ADAPTIVE_TREE,
     &super::tree::forest::ARF,
     &super::kmeans::MINIBATCH_KMEANS,
     &super::drift_retrain::DRIFT_RETRAIN,

@@ -440,36 +440,13 @@ pub(crate) static ARF: Entry = Entry {
     ),
     takes_counts: false,
     outputs_negative: false,
-    defaults: arf_defaults,
-    build: build_arf,
+    defaults: || super::hoeffding::joined_defaults::<ArfParams>(&tree_defaults()),
+    build: |json, ctx| {
+        let (own, tree) = super::hoeffding::split_params::<ArfParams>(json, ctx)?;
+        Ok(AnyStage::Classifier(Box::new(own.build(tree)?)))
+    },
     decode: registry::decode_classifier::<Arf>,
 };
-
-/// Every parameter's default, as one JSON object (the forest's and its trees').
-fn arf_defaults() -> Json {
-    let mut all = registry::defaults_of::<ArfParams>();
-    if let (Json::Object(all), Json::Object(tree)) =
-        (&mut all, serde_json::to_value(tree_defaults()).unwrap_or_default())
-    {
-        all.extend(tree.into_iter().filter(|(k, _)| k != "classes"));
-    }
-    all
-}
-
-/// Split the checked parameters into the forest's and its trees', and build.
-fn build_arf(json: Json, ctx: &registry::Context) -> Result<AnyStage, BuildError> {
-    let Json::Object(all) = json else { return Err(BuildError::Nested("parameters must be an object".into())) };
-    let forest_keys: Vec<String> = match registry::defaults_of::<ArfParams>() {
-        Json::Object(m) => m.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    let (forest, tree): (serde_json::Map<String, Json>, serde_json::Map<String, Json>) =
-        all.into_iter().partition(|(k, _)| forest_keys.contains(k));
-    let forest: ArfParams = registry::params_from(Json::Object(forest))?;
-    let mut tree: HoeffdingTreeParams = registry::params_from(Json::Object(tree))?;
-    tree.classes = ctx.classes.clone();
-    Ok(AnyStage::Classifier(Box::new(forest.build(tree)?)))
-}
 
 /// An Adaptive Random Forest classifier.
 #[derive(Debug, Clone, Serialize, Deserialize)]

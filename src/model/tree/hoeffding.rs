@@ -423,6 +423,44 @@ impl HoeffdingTreeClassifier {
     }
 }
 
+/// Every default of a stage made of its own parameters `P` and a tree's (`tree`), as one
+/// JSON object (the forest's and the adaptive tree's registry defaults).
+pub(crate) fn joined_defaults<P: Default + Serialize>(tree: &HoeffdingTreeParams) -> serde_json::Value {
+    joined_params(&P::default(), tree)
+}
+
+/// A stage's own parameters and its trees' as one JSON object (without `classes`).
+pub(crate) fn joined_params<P: Serialize>(own: &P, tree: &HoeffdingTreeParams) -> serde_json::Value {
+    let mut all = serde_json::to_value(own).unwrap_or_default();
+    if let (serde_json::Value::Object(all), serde_json::Value::Object(tree)) =
+        (&mut all, serde_json::to_value(tree).unwrap_or_default())
+    {
+        all.extend(tree.into_iter().filter(|(k, _)| k != "classes"));
+    }
+    all
+}
+
+/// Split checked parameters into a stage's own (`P`'s fields) and its trees', which take
+/// the run's declared classes.
+pub(crate) fn split_params<P: Default + Serialize + serde::de::DeserializeOwned>(
+    json: serde_json::Value,
+    ctx: &registry::Context,
+) -> Result<(P, HoeffdingTreeParams), registry::BuildError> {
+    let serde_json::Value::Object(all) = json else {
+        return Err(registry::BuildError::Nested("parameters must be an object".into()));
+    };
+    let own_keys: Vec<String> = match serde_json::to_value(P::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let (own, tree): (serde_json::Map<_, _>, serde_json::Map<_, _>) =
+        all.into_iter().partition(|(k, _)| own_keys.contains(k));
+    let own: P = registry::params_from(serde_json::Value::Object(own))?;
+    let mut tree: HoeffdingTreeParams = registry::params_from(serde_json::Value::Object(tree))?;
+    tree.classes = ctx.classes.clone();
+    Ok((own, tree))
+}
+
 /// Check records for a tree or forest that knows `n_features` numeric features and the
 /// categorical columns of `codes` (when known): widths, column names, no infinities (NaN
 /// is a missing value).

@@ -28,7 +28,7 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn criterion(&self) -> SplitCriterion {
+    pub(crate) fn criterion(&self) -> SplitCriterion {
         match self.params.split_criterion {
             Criterion::InfoGain => SplitCriterion::InfoGain,
             Criterion::Gini => SplitCriterion::Gini,
@@ -39,7 +39,7 @@ impl Context<'_> {
         }
     }
 
-    fn max_depth(&self) -> u32 {
+    pub(crate) fn max_depth(&self) -> u32 {
         if self.params.max_depth == 0 {
             u32::MAX
         } else {
@@ -82,6 +82,11 @@ pub struct Shape {
 }
 
 impl Tree {
+    /// A tree of these nodes (the root first), to show one kept in another shape.
+    pub(crate) fn from_nodes(nodes: Vec<Node>, n_active: u64, n_inactive: u64) -> Self {
+        Self { nodes, n_active, n_inactive, ..Self::new() }
+    }
+
     /// An empty tree.
     pub fn new() -> Self {
         Self { growth_allowed: true, overhead: 1.0, ..Self::default() }
@@ -201,7 +206,8 @@ impl Tree {
         }
         let max_depth = ctx.max_depth();
         let Node::Leaf(leaf) = &mut self.nodes[at] else { unreachable!("the loop above stops at a leaf") };
-        learn_leaf(leaf, row, class, w, ctx, scratch, rng);
+        let track_nba = ctx.params.leaf_prediction == LeafPrediction::Nba;
+        learn_leaf(leaf, row, class, w, ctx, scratch, rng, track_nba);
         if clean && self.growth_allowed && leaf.is_active() {
             if leaf.depth >= max_depth {
                 leaf.observers = None;
@@ -281,90 +287,23 @@ impl Tree {
     }
 
     fn attempt_split(&mut self, at: usize, ctx: &Context<'_>) {
-        let params = ctx.params;
-        let criterion = ctx.criterion();
-        let Node::Leaf(leaf) = &self.nodes[at] else { return };
-        if leaf.stats.is_pure() {
-            return;
-        }
-        let total = leaf.stats.total();
-        let mut suggestions: Vec<Suggestion> = Vec::new();
-        let majority = leaf.stats.max_weight();
-        if majority != 0.0 && majority / total > params.max_share_to_split {
-            suggestions.push(Suggestion::null());
-        } else {
-            if params.merit_preprune {
-                suggestions.push(Suggestion::null());
-            }
-            for (f, obs) in leaf.observers.iter().flatten() {
-                let j = (f & !CATEGORICAL) as usize;
-                let text = |code: u32| ctx.codes.text(j, code);
-                let search = SplitSearch {
-                    criterion,
-                    pre: &leaf.stats,
-                    min_branch_fraction: params.min_branch_fraction,
-                    binary_only: params.binary_split,
-                    n_splits: params.n_splits,
-                    labels: ctx.labels,
-                    text: &text,
-                };
-                suggestions.push(obs.best_split(*f, &search));
-            }
-        }
-        // Stable, ascending: of equal merits the last suggested is the best (River sorts so).
-        suggestions.sort_by(|a, b| a.merit.total_cmp(&b.merit));
-        let mut poor: Vec<u32> = Vec::new();
-        let should_split = if suggestions.len() < 2 {
-            !suggestions.is_empty()
-        } else {
-            let eps = hoeffding_bound(criterion.range(&leaf.stats), params.delta, total);
-            let best = suggestions[suggestions.len() - 1].merit;
-            let second = suggestions[suggestions.len() - 2].merit;
-            if params.remove_poor_attrs && params.leaf_prediction == LeafPrediction::Mc {
-                poor = suggestions
-                    .iter()
-                    .filter_map(|s| s.split.as_ref().filter(|_| best - s.merit > eps).map(|(f, _)| *f))
-                    .collect();
-            }
-            best - second > eps || eps < params.tau
-        };
+        let Node::Leaf(leaf) = &mut self.nodes[at] else { return };
         let depth = leaf.depth;
-        if let Node::Leaf(leaf) = &mut self.nodes[at] {
-            if let Some(obs) = &mut leaf.observers {
-                obs.retain(|(f, _)| !poor.contains(f));
-            }
-            for f in poor {
-                if !leaf.disabled.contains(&f) {
-                    leaf.disabled.push(f);
-                }
-            }
-        }
-        if !should_split {
-            return;
-        }
-        let Some(best) = suggestions.pop() else { return };
-        match best.split {
-            None => {
-                if let Node::Leaf(leaf) = &mut self.nodes[at] {
-                    leaf.observers = None;
-                }
+        match decide_split(leaf, ctx) {
+            Decision::Keep => return,
+            Decision::Deactivate => {
+                leaf.observers = None;
                 self.n_inactive += 1;
                 self.n_active -= 1;
             }
-            Some((feature, split)) => {
-                let Node::Leaf(leaf) = &self.nodes[at] else { return };
+            Decision::Split { test, children } => {
                 let stats = leaf.stats.clone();
                 let first = self.nodes.len() as u32;
-                let n = best.children.len() as u32;
+                let n = children.len() as u32;
                 let child_depth = depth.saturating_add(1);
-                for child in best.children {
+                for child in children {
                     self.nodes.push(Node::Leaf(Leaf::new(child, child_depth)));
                 }
-                let test = match split {
-                    Split::Threshold(threshold) => Test::Le { feature, threshold },
-                    Split::Equal(code) => Test::Eq { feature, code },
-                    Split::Multi(codes) => Test::Multi { feature, codes },
-                };
                 self.nodes[at] = Node::Branch(Branch { test, children: (first..first + n).collect(), depth, stats });
                 self.n_active = self.n_active - 1 + u64::from(n);
             }
@@ -534,9 +473,11 @@ impl Tree {
     }
 }
 
-/// Learn a record at its leaf (River's `learn_one` of a leaf): adaptive naive Bayes first
-/// scores both predictions, then the class weights and (while active) the observers learn.
-fn learn_leaf(
+/// Learn a record at its leaf (River's `learn_one` of a leaf): with `track_nba`, adaptive
+/// naive Bayes first scores both predictions; then the class weights and (while active)
+/// the observers learn.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn learn_leaf(
     leaf: &mut Leaf,
     row: &Row<'_>,
     class: u32,
@@ -544,8 +485,9 @@ fn learn_leaf(
     ctx: &Context<'_>,
     scratch: &mut Vec<(u32, f64)>,
     rng: Option<&mut Xoshiro256PlusPlus>,
+    track_nba: bool,
 ) {
-    if leaf.is_active() && ctx.params.leaf_prediction == LeafPrediction::Nba {
+    if leaf.is_active() && track_nba {
         if leaf.stats.is_empty() || leaf.stats.argmax() == Some(class) {
             leaf.mc_correct += w;
         }
@@ -585,6 +527,96 @@ fn learn_leaf(
     }
 }
 
+/// What a split attempt decided (River's `_attempt_to_split`, without the tree).
+pub(crate) enum Decision {
+    /// Nothing yet.
+    Keep,
+    /// "Do not split" won: the leaf stops observing (pre-pruning).
+    Deactivate,
+    /// Replace the leaf by a branch with this test and children of these class weights.
+    Split {
+        /// The test.
+        test: Test,
+        /// The children's class weights.
+        children: Vec<Dist>,
+    },
+}
+
+/// Decide whether `leaf` splits: its best suggestion against the second best and the
+/// Hoeffding bound, or the bound below `tau`. With `remove_poor_attrs` (majority-class
+/// leaves), features whose best split is clearly worse stop being observed.
+pub(crate) fn decide_split(leaf: &mut Leaf, ctx: &Context<'_>) -> Decision {
+    let params = ctx.params;
+    let criterion = ctx.criterion();
+    if leaf.stats.is_pure() {
+        return Decision::Keep;
+    }
+    let total = leaf.stats.total();
+    let mut suggestions: Vec<Suggestion> = Vec::new();
+    let majority = leaf.stats.max_weight();
+    if majority != 0.0 && majority / total > params.max_share_to_split {
+        suggestions.push(Suggestion::null());
+    } else {
+        if params.merit_preprune {
+            suggestions.push(Suggestion::null());
+        }
+        for (f, obs) in leaf.observers.iter().flatten() {
+            let j = (f & !CATEGORICAL) as usize;
+            let text = |code: u32| ctx.codes.text(j, code);
+            let search = SplitSearch {
+                criterion,
+                pre: &leaf.stats,
+                min_branch_fraction: params.min_branch_fraction,
+                binary_only: params.binary_split,
+                n_splits: params.n_splits,
+                labels: ctx.labels,
+                text: &text,
+            };
+            suggestions.push(obs.best_split(*f, &search));
+        }
+    }
+    // Stable, ascending: of equal merits the last suggested is the best (River sorts so).
+    suggestions.sort_by(|a, b| a.merit.total_cmp(&b.merit));
+    let mut poor: Vec<u32> = Vec::new();
+    let should_split = if suggestions.len() < 2 {
+        !suggestions.is_empty()
+    } else {
+        let eps = hoeffding_bound(criterion.range(&leaf.stats), params.delta, total);
+        let best = suggestions[suggestions.len() - 1].merit;
+        let second = suggestions[suggestions.len() - 2].merit;
+        if params.remove_poor_attrs && params.leaf_prediction == LeafPrediction::Mc {
+            poor = suggestions
+                .iter()
+                .filter_map(|s| s.split.as_ref().filter(|_| best - s.merit > eps).map(|(f, _)| *f))
+                .collect();
+        }
+        best - second > eps || eps < params.tau
+    };
+    if let Some(obs) = &mut leaf.observers {
+        obs.retain(|(f, _)| !poor.contains(f));
+    }
+    for f in poor {
+        if !leaf.disabled.contains(&f) {
+            leaf.disabled.push(f);
+        }
+    }
+    if !should_split {
+        return Decision::Keep;
+    }
+    let Some(best) = suggestions.pop() else { return Decision::Keep };
+    match best.split {
+        None => Decision::Deactivate,
+        Some((feature, split)) => Decision::Split {
+            test: match split {
+                Split::Threshold(threshold) => Test::Le { feature, threshold },
+                Split::Equal(code) => Test::Eq { feature, code },
+                Split::Multi(codes) => Test::Multi { feature, codes },
+            },
+            children: best.children,
+        },
+    }
+}
+
 /// The features a forest's leaf observes: `m` of those `row` has, drawn without
 /// replacement in random order (River's `rng.sample(sorted(x), k=m)`), or all of them
 /// when it has fewer.
@@ -603,7 +635,7 @@ fn sample_features(row: &Row<'_>, m: usize, rng: &mut Xoshiro256PlusPlus) -> Vec
 
 /// River's `calculate_promise`: the weight outside the majority class (a pure leaf is
 /// unlikely to split).
-fn promise(stats: &Dist) -> f64 {
+pub(crate) fn promise(stats: &Dist) -> f64 {
     let total = stats.total();
     if total > 0.0 {
         total - stats.max_weight()
@@ -613,7 +645,7 @@ fn promise(stats: &Dist) -> f64 {
 }
 
 /// The first class of the largest probability.
-fn first_max(p: &[(u32, f64)]) -> Option<u32> {
+pub(crate) fn first_max(p: &[(u32, f64)]) -> Option<u32> {
     let mut best: Option<(u32, f64)> = None;
     for &(c, v) in p {
         if best.is_none_or(|(_, b)| v > b) {
@@ -624,7 +656,7 @@ fn first_max(p: &[(u32, f64)]) -> Option<u32> {
 }
 
 /// A leaf's class probabilities (River's `prediction` of mc, nb and nba leaves).
-fn leaf_prediction(leaf: &Leaf, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<(u32, f64)>) {
+pub(crate) fn leaf_prediction(leaf: &Leaf, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<(u32, f64)>) {
     let use_nb = leaf.is_active()
         && match ctx.params.leaf_prediction {
             LeafPrediction::Mc => false,
@@ -643,7 +675,7 @@ fn leaf_prediction(leaf: &Leaf, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<
 
 /// River's `do_naive_bayes_prediction`: the log prior of each class at the leaf plus each
 /// observed feature's log likelihood, through a log-sum-exp softmax.
-fn naive_bayes(leaf: &Leaf, row: &Row<'_>, out: &mut Vec<(u32, f64)>) {
+pub(crate) fn naive_bayes(leaf: &Leaf, row: &Row<'_>, out: &mut Vec<(u32, f64)>) {
     out.clear();
     let total = leaf.stats.total();
     if leaf.stats.is_empty() || total == 0.0 {
