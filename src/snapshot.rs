@@ -5,7 +5,10 @@
 //! the scores (thinned to a bounded number of points however long the run),
 //! how many records went to each cluster or class, and the running moments of
 //! the features. [`Tracker::snapshot`] copies that and the model's centres or
-//! confusion matrix into a [`Snapshot`], which the plot thread renders.
+//! confusion matrix into a [`Snapshot`], which the plot thread renders. A tree model's
+//! snapshot also holds its trees ([`trees`]) and its shape over the run.
+
+pub mod trees;
 
 use crate::metrics::{ClassificationMetrics, ClusteringMetrics, ConfusionMatrix};
 use crate::model::{Model, NO_PREDICTION};
@@ -16,6 +19,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+pub use trees::{ShapePoint, TreeSummary};
 
 /// Records kept for the projection plot and the silhouette.
 pub const SAMPLE_ROWS: usize = 2000;
@@ -81,6 +85,12 @@ pub struct Snapshot {
     /// A clusterer's history: its centres and cluster sizes over the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_timeline: Vec<ClusterPoint>,
+    /// A tree model's trees: the top levels, shape, split features, a forest's trees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trees: Option<TreeSummary>,
+    /// A tree model's shape over the run (a forest's trees added up).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shape_timeline: Vec<ShapePoint>,
     /// What only clusterers or only classifiers have.
     pub detail: Detail,
     /// What was watched beside the model (`--drift`, `--watch`), with the first events:
@@ -182,6 +192,8 @@ pub struct Tracker {
     batches: u64,
     clusters: Vec<ClusterPoint>,
     cluster_stride: u64,
+    /// A tree model's shape over the run.
+    shapes: trees::ShapeHistory,
     /// Records per label for labels 0..DENSE; others in `sparse_counts`.
     dense_counts: Vec<u64>,
     sparse_counts: BTreeMap<i64, u64>,
@@ -221,6 +233,7 @@ impl Tracker {
             batches: 0,
             clusters: Vec::new(),
             cluster_stride: 1,
+            shapes: trees::ShapeHistory::default(),
             dense_counts: Vec::new(),
             sparse_counts: BTreeMap::new(),
             records: 0,
@@ -302,6 +315,11 @@ impl Tracker {
             }
         }
         self.batches += 1;
+    }
+
+    /// After [`Tracker::observe`]: a point of a tree model's shape when one is due.
+    pub fn observe_trees(&mut self, model: &Model) {
+        self.shapes.observe(model, self.records);
     }
 
     /// A point of the cluster history now, with these centres.
@@ -390,6 +408,8 @@ impl Tracker {
             timeline: self.timeline.clone(),
             label_counts: self.label_counts(),
             cluster_timeline,
+            trees: TreeSummary::of(model, &self.features, None),
+            shape_timeline: self.shapes.points(model, self.records),
             detail,
             drift: None,
             inputs: crate::preprocess::InputSummary::of(model, &self.features),

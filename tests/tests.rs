@@ -33,5 +33,6 @@ mod server_categorical; // `eddy serve` with categorical and missing values: for
 #[cfg(feature = "server")]
 mod server_feedback; // `eddy serve` with delayed labels: predict with ids, POST /v1/feedback, restarts
 mod tree_parity; // hoeffding-tree against River 0.26.1: every prediction, every split's record, the final tree, from committed fixtures
+mod tree_pictures; // tree and forest pictures, and the report's tree section: they decode, and the numbers are the saved models'
 mod trees; // Hoeffding trees: known concepts, splits where the bound allows, limits, missing values, categories
 mod util;

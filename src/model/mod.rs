@@ -19,6 +19,7 @@ mod naive_bayes;
 pub mod registry;
 pub mod stage;
 pub mod tree;
+pub mod tree_view;
 mod validate;
 
 pub use classes::Classes;
@@ -35,6 +36,7 @@ pub use linear::{
 pub use naive_bayes::{GaussianNb, GaussianNbParams, MultinomialNb, MultinomialNbParams};
 pub use stage::{Chain, ClassifierModel, ClassifierStage, ClustererModel, ClustererStage, Model, Stage, Transformer};
 pub use tree::{HoeffdingTreeClassifier, HoeffdingTreeParams};
+pub use tree_view::{ForestView, TreesView};
 
 use crate::error::ModelError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -114,6 +116,12 @@ pub trait OnlineClassifier: Send {
     /// its numeric inputs, `class_names` its classes when they are named.
     fn structure(&self, features: &[String], class_names: Option<&[String]>, max_depth: u32) -> Option<String> {
         let _ = (features, class_names, max_depth);
+        None
+    }
+
+    /// The model's trees, for snapshots and reports (pictures of the top levels, the
+    /// shape over time, a forest's per-tree scores): `None` for a model without trees.
+    fn trees(&self) -> Option<TreesView<'_>> {
         None
     }
 

@@ -314,6 +314,7 @@ impl Scored {
             let events = Arc::new(events_only(batch, roles));
             let model = &self.model;
             t.observe(&events, &labels, point, || model.as_clusterer().and_then(|m| m.centers_in_input_units()));
+            t.observe_trees(model);
         }
         Ok(labels)
     }

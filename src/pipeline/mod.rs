@@ -548,6 +548,7 @@ impl Scored {
         if let Some(t) = self.tracker.as_mut() {
             let model = &self.model;
             t.observe(batch, &labels, point, || model.as_clusterer().and_then(|m| m.centers_in_input_units()));
+            t.observe_trees(model);
         }
         Ok(labels)
     }
@@ -684,7 +685,8 @@ pub fn run(
     stage::run_threads(source, stages, options)
 }
 
-/// Draw `snapshot` as picture number `n` of its model, and make it the latest.
+/// Draw `snapshot` as picture number `n` of its model, and make it the latest; a tree
+/// model's tree (`latest-<model>-tree`) and forest (`latest-<model>-forest`) beside it.
 pub(crate) fn publish(options: &SnapshotOptions, n: u64, snapshot: &Snapshot) -> Result<(), PlotError> {
     let ext = options.format.extension();
     let numbered = options.dir.join(format!("snapshot-{n:06}-{}.{ext}", snapshot.model));
@@ -693,7 +695,21 @@ pub(crate) fn publish(options: &SnapshotOptions, n: u64, snapshot: &Snapshot) ->
     let tmp = options.dir.join(format!(".latest-{}.tmp.{ext}", snapshot.model));
     let io = |error| PlotError::Io { path: latest.clone(), error };
     std::fs::copy(&numbered, &tmp).map_err(io)?;
-    std::fs::rename(&tmp, &latest).map_err(io)
+    std::fs::rename(&tmp, &latest).map_err(io)?;
+    // A tree model's trees: the latest only (each is drawn under a temporary name and
+    // renamed); the shape's history is in the picture.
+    if let Some(t) = &snapshot.trees {
+        plot::render_tree(
+            snapshot,
+            &options.dir.join(format!("latest-{}-tree.{ext}", snapshot.model)),
+            options.format,
+        )?;
+        if t.forest.is_some() {
+            let forest = options.dir.join(format!("latest-{}-forest.{ext}", snapshot.model));
+            plot::render_forest(snapshot, &forest, options.format)?;
+        }
+    }
+    Ok(())
 }
 
 /// The same as [`run`], on the calling thread: the oracle for tests.
@@ -843,6 +859,10 @@ pub(crate) fn finish_snapshots<'a>(
     for s in scored {
         let Some(mut snap) = s.final_snapshot() else { continue };
         snap.class_names = classes.clone();
+        if snap.trees.is_some() {
+            // The text names the classes, now that the source has named them all.
+            snap.trees = crate::snapshot::TreeSummary::of(&s.model, &snap.features, classes.as_deref());
+        }
         if let Some(opts) = &options.snapshots {
             pictures.draw(opts, &snap);
         }

@@ -6,6 +6,7 @@
 //! viewer never sees half a picture.
 
 mod clusters;
+mod trees;
 
 use crate::snapshot::{working_units, Detail, Snapshot};
 use linfa_linalg::eigh::Eigh;
@@ -157,6 +158,18 @@ pub fn render_timeline(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> 
 /// centre moved) into `path`.
 pub fn render_cluster_timeline(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
     render_with(snapshot, path, format, &clusters::ClusterHistory)
+}
+
+/// Draw a tree model's (first) tree, its top levels node by node, and its shape over the
+/// run (leaves, active leaves, depth) into `path`. An error for a snapshot without trees.
+pub fn render_tree(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
+    render_with(snapshot, path, format, &trees::TreePicture)
+}
+
+/// Draw a forest's trees (each one's accuracy, the features most used for splits, the
+/// replacements over the run) into `path`. An error for a snapshot without a forest.
+pub fn render_forest(snapshot: &Snapshot, path: &Path, format: PlotFormat) -> Result<(), PlotError> {
+    render_with(snapshot, path, format, &trees::ForestPicture)
 }
 
 /// Draw with `painter` into a temporary file of `format`, then rename it to `path`.

@@ -15,6 +15,7 @@
 
 mod delayed;
 mod drift;
+mod trees;
 
 use crate::plot::{self, PlotError, PlotFormat};
 use crate::snapshot::{working_units, Detail, Snapshot};
@@ -109,7 +110,10 @@ impl RunRecord {
                         && p.counts.len() == p.centers.nrows()
                         && p.centers.iter().all(|v| v.is_finite())
                 });
+            let trees_fit =
+                s.trees.as_ref().is_none_or(crate::snapshot::TreeSummary::fits) && s.shape_timeline.len() <= 1024;
             let consistent = history_fits
+                && trees_fit
                 && s.sample.ncols() == d
                 && s.sample_labels.len() == s.sample.nrows()
                 && s.sample_truth.as_ref().is_none_or(|t| t.len() == s.sample.nrows())
@@ -173,6 +177,8 @@ impl RunRecord {
             timeline: Vec::new(),
             label_counts,
             cluster_timeline: Vec::new(),
+            trees: crate::snapshot::TreeSummary::of(model, &header.features, header.classes.as_deref()),
+            shape_timeline: Vec::new(),
             detail,
             drift: None,
             inputs: crate::preprocess::InputSummary::of(model, &header.features),
@@ -327,6 +333,8 @@ enum Block {
     Text(String),
     Table(Vec<String>, Vec<Vec<String>>),
     Picture(String, String),
+    /// Preformatted text (a tree as `eddy model show --tree` prints it).
+    Code(String),
 }
 
 /// Files a report wrote.
@@ -530,6 +538,20 @@ pub fn write(record: &RunRecord, out: &Path) -> Result<ReportFiles, ReportError>
             )));
             blocks.push(Block::Picture(file, format!("{}: clusters over the run", s.model)));
         }
+        if let Some(t) = &s.trees {
+            let mut drawn = Vec::new();
+            let file = format!("{}-tree.png", s.model);
+            plot::render_tree(s, &out.join(&file), PlotFormat::Png)?;
+            pictures.push(out.join(&file));
+            drawn.push((file, format!("{}: the top levels of its tree, and its shape over the run", s.model)));
+            if t.forest.is_some() {
+                let file = format!("{}-forest.png", s.model);
+                plot::render_forest(s, &out.join(&file), PlotFormat::Png)?;
+                pictures.push(out.join(&file));
+                drawn.push((file, format!("{}: each tree's accuracy, the split features, the replacements", s.model)));
+            }
+            blocks.extend(trees::blocks(s, &drawn));
+        }
         blocks.extend(drift::blocks(s));
         blocks.extend(input_blocks(s));
         blocks.extend(delayed::blocks(s));
@@ -594,6 +616,9 @@ fn to_markdown(blocks: &[Block]) -> String {
             Block::Picture(file, alt) => {
                 let _ = writeln!(md, "![{alt}]({file})\n");
             }
+            Block::Code(text) => {
+                let _ = writeln!(md, "```text\n{text}\n```\n");
+            }
         }
     }
     md
@@ -610,7 +635,8 @@ fn to_html(title: &str, blocks: &[Block], dir: &Path) -> Result<String, ReportEr
         "<style>\
          body{font-family:sans-serif;max-width:1250px;margin:2em auto;color:#222}\
          table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
-         th{background:#f4f4f4}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n",
+         th{background:#f4f4f4}img{max-width:100%;border:1px solid #ddd}\
+         pre{background:#f7f7f7;padding:8px;overflow-x:auto}</style></head><body>\n",
     );
     for b in blocks {
         match b {
@@ -640,6 +666,9 @@ fn to_html(title: &str, blocks: &[Block], dir: &Path) -> Result<String, ReportEr
                 let bytes = std::fs::read(&path).map_err(|error| ReportError::Io { path, error })?;
                 let data = base64::engine::general_purpose::STANDARD.encode(bytes);
                 let _ = writeln!(html, "<p><img alt=\"{}\" src=\"data:image/png;base64,{data}\"></p>", escape(alt));
+            }
+            Block::Code(text) => {
+                let _ = writeln!(html, "<pre>{}</pre>", escape(text));
             }
         }
     }

@@ -837,6 +837,14 @@ impl OnlineClassifier for Arf {
         }
         Some(out)
     }
+    fn trees(&self) -> Option<crate::model::TreesView<'_>> {
+        Some(crate::model::TreesView {
+            trees: self.members.iter().map(|m| &m.tree).collect(),
+            labels: &self.labels,
+            codes: self.codes.as_ref(),
+            forest: Some(crate::model::ForestView { members: self.members(), replacements: &self.replacements }),
+        })
+    }
 }
 
 impl_stage!(Arf, ARF);

@@ -565,6 +565,14 @@ impl OnlineClassifier for HoeffdingTreeClassifier {
     ) -> Result<Option<Array2<f64>>, ModelError> {
         self.predict_proba_categorical(x, cats).map(Some)
     }
+    fn trees(&self) -> Option<crate::model::TreesView<'_>> {
+        Some(crate::model::TreesView {
+            trees: vec![&self.tree],
+            labels: &self.labels,
+            codes: self.codes.as_ref(),
+            forest: None,
+        })
+    }
 }
 
 impl_stage!(HoeffdingTreeClassifier, HOEFFDING_TREE);
