@@ -10,8 +10,9 @@ use super::tree::vfdt::Tree;
 /// The trees of a tree model: one for `hoeffding-tree`, each member's for a forest.
 #[derive(Debug, Clone)]
 pub struct TreesView<'a> {
-    /// The trees, in order.
-    pub trees: Vec<&'a Tree>,
+    /// The trees, in order (borrowed; the adaptive tree's main tree is a copy, its
+    /// alternates aside).
+    pub trees: Vec<std::borrow::Cow<'a, Tree>>,
     /// The label of each class id the trees use.
     pub labels: &'a [i64],
     /// The categorical columns and their categories, once known.

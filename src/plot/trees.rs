@@ -226,6 +226,8 @@ fn lines<DB: DrawingBackend>(
         .y_desc(y_desc)
         .x_labels(6)
         .x_label_formatter(&|v| format!("{v:.0}"))
+        // Counts: at most one tick per whole number, so no label repeats.
+        .y_labels((hi.floor() as usize + 1).clamp(2, 11))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(e)?;

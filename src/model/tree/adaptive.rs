@@ -692,8 +692,10 @@ impl HoeffdingAdaptiveTree {
                 }
             }
         }
-        let s = t.shape();
-        vfdt::Tree::from_nodes(nodes, s.active_leaves, s.inactive_leaves)
+        // The leaves there are (River's running counters drift from them).
+        let active = nodes.iter().filter(|n| matches!(n, Node::Leaf(l) if l.is_active())).count() as u64;
+        let leaves = nodes.iter().filter(|n| matches!(n, Node::Leaf(_))).count() as u64;
+        vfdt::Tree::from_nodes(nodes, active, leaves - active)
     }
 
     /// The label of each class id.
@@ -1022,6 +1024,9 @@ impl OnlineClassifier for HoeffdingAdaptiveTree {
     ) -> Result<Option<Array2<f64>>, ModelError> {
         self.predict_proba_categorical(x, cats).map(Some)
     }
+    fn trees(&self) -> Option<crate::model::TreesView<'_>> {
+        Some(self.view())
+    }
     fn structure(&self, features: &[String], class_names: Option<&[String]>, max_depth: u32) -> Option<String> {
         let empty = CategoryCodes::default();
         let names = show::Names {
@@ -1038,6 +1043,18 @@ impl OnlineClassifier for HoeffdingAdaptiveTree {
             c.pruned,
             show::render(&self.main_tree(), &names, max_depth)
         ))
+    }
+}
+
+impl HoeffdingAdaptiveTree {
+    /// The main tree (alternates aside) for snapshots and reports.
+    fn view(&self) -> crate::model::TreesView<'_> {
+        crate::model::TreesView {
+            trees: vec![std::borrow::Cow::Owned(self.main_tree())],
+            labels: &self.labels,
+            codes: self.codes.as_ref(),
+            forest: None,
+        }
     }
 }
 

@@ -839,7 +839,7 @@ impl OnlineClassifier for Arf {
     }
     fn trees(&self) -> Option<crate::model::TreesView<'_>> {
         Some(crate::model::TreesView {
-            trees: self.members.iter().map(|m| &m.tree).collect(),
+            trees: self.members.iter().map(|m| std::borrow::Cow::Borrowed(&m.tree)).collect(),
             labels: &self.labels,
             codes: self.codes.as_ref(),
             forest: Some(crate::model::ForestView { members: self.members(), replacements: &self.replacements }),

@@ -567,7 +567,7 @@ impl OnlineClassifier for HoeffdingTreeClassifier {
     }
     fn trees(&self) -> Option<crate::model::TreesView<'_>> {
         Some(crate::model::TreesView {
-            trees: vec![&self.tree],
+            trees: vec![std::borrow::Cow::Borrowed(&self.tree)],
             labels: &self.labels,
             codes: self.codes.as_ref(),
             forest: None,
