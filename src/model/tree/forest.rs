@@ -316,7 +316,7 @@ impl Member {
         &mut self,
         rows: &Rows<'_>,
         y: &[u32],
-        known: &[Vec<(i64, u32)>],
+        known: &[&Known],
         ctx: &Context<'_>,
         forest: &ArfParams,
         k: usize,
@@ -335,7 +335,7 @@ impl Member {
                 out.votes[r * k + c as usize] = p * weight;
             }
             let class = y[r];
-            let predicted = (!self.tree.nodes().is_empty()).then(|| first_max(&known[r], &proba)).flatten();
+            let predicted = (!self.tree.nodes().is_empty()).then(|| first_max(known[r], &proba)).flatten();
             let wrong = predicted != Some(class);
             self.total += 1.0;
             if !wrong {
@@ -469,6 +469,10 @@ pub struct Arf {
 /// The classes known at a record: (label, class id), sorted by label.
 type Known = Vec<(i64, u32)>;
 
+/// What learning a batch gives: the summed votes (`rows × class ids`), each distinct list
+/// of known classes, and per record the index of its list.
+type Learned = (Vec<f64>, Vec<Known>, Vec<usize>);
+
 /// Replacements a forest remembers (the latest).
 pub const MAX_REPLACEMENTS: usize = 10_000;
 
@@ -569,33 +573,31 @@ impl Arf {
         (num, cat)
     }
 
-    /// The class ids known before each record (by label, sorted), numbering `y`'s new labels.
-    fn known_per_row(&mut self, n: usize, y: Option<ArrayView1<i64>>) -> (Vec<Vec<(i64, u32)>>, Vec<u32>) {
+    /// The class ids known before each record (by label, sorted), numbering `y`'s new
+    /// labels: each distinct list once, and per record the index of its list.
+    fn known_per_row(&mut self, n: usize, y: ArrayView1<i64>) -> (Vec<Known>, Vec<usize>, Vec<u32>) {
         let sorted = |labels: &[i64]| {
-            let mut k: Vec<(i64, u32)> = labels.iter().enumerate().map(|(i, &l)| (l, i as u32)).collect();
+            let mut k: Known = labels.iter().enumerate().map(|(i, &l)| (l, i as u32)).collect();
             k.sort_unstable();
             k
         };
-        let mut known = Vec::with_capacity(n);
+        let mut lists = vec![sorted(&self.labels)];
+        let mut at = Vec::with_capacity(n);
         let mut ids = Vec::with_capacity(n);
-        let mut current = sorted(&self.labels);
-        for r in 0..n {
-            known.push(current.clone());
-            if let Some(y) = y {
-                let label = y[r];
-                let id = match self.labels.iter().position(|&l| l == label) {
-                    Some(i) => i as u32,
-                    None => {
-                        self.labels.push(label);
-                        let _ = self.classes.index_or_insert(label);
-                        current = sorted(&self.labels);
-                        (self.labels.len() - 1) as u32
-                    }
-                };
-                ids.push(id);
-            }
+        for &label in y.iter().take(n) {
+            at.push(lists.len() - 1);
+            let id = match self.labels.iter().position(|&l| l == label) {
+                Some(i) => i as u32,
+                None => {
+                    self.labels.push(label);
+                    let _ = self.classes.index_or_insert(label);
+                    lists.push(sorted(&self.labels));
+                    (self.labels.len() - 1) as u32
+                }
+            };
+            ids.push(id);
         }
-        (known, ids)
+        (lists, at, ids)
     }
 
     /// Every tree votes on and learns the batch; returns the summed votes (`rows × class
@@ -605,7 +607,7 @@ impl Arf {
         x: ArrayView2<f64>,
         cats: &Categories,
         y: ArrayView1<i64>,
-    ) -> Result<(Vec<f64>, Vec<Known>), ModelError> {
+    ) -> Result<Learned, ModelError> {
         self.check_batch(x, cats, Some(y))?;
         let n = x.nrows();
         if self.n_features.is_none() {
@@ -618,7 +620,8 @@ impl Arf {
             None
         };
         let (num, cat) = Self::rows(x, cats, codes, None);
-        let (known, ids) = self.known_per_row(n, Some(y));
+        let (lists, at, ids) = self.known_per_row(n, y);
+        let known: Vec<&Known> = at.iter().map(|&i| &lists[i]).collect();
         let k = self.labels.len();
         let empty = CategoryCodes::default();
         let codes = self.codes.as_ref().unwrap_or(&empty);
@@ -638,7 +641,7 @@ impl Arf {
             self.replacements.drain(..extra);
         }
         self.seen = self.seen.saturating_add(n as u64);
-        Ok((votes, known))
+        Ok((votes, lists, at))
     }
 
     /// Every tree votes on the batch without learning: the summed votes and the classes known.
@@ -661,14 +664,14 @@ impl Arf {
 
     /// Each record's label from the summed votes: the first largest over the sorted
     /// classes known before it.
-    fn decide(votes: &[f64], known: &[Vec<(i64, u32)>], k: usize) -> Array1<i64> {
+    fn decide(votes: &[f64], known: &[&Known], k: usize) -> Array1<i64> {
         known
             .iter()
             .enumerate()
             .map(|(r, known)| {
                 let row = &votes[r * k..(r + 1) * k];
                 let mut best: Option<(i64, f64)> = None;
-                for &(label, id) in known {
+                for &(label, id) in known.iter() {
                     let p = row.get(id as usize).copied().unwrap_or(0.0);
                     if best.is_none_or(|(_, b)| p > b) {
                         best = Some((label, p));
@@ -686,14 +689,15 @@ impl Arf {
         cats: &Categories,
         y: ArrayView1<i64>,
     ) -> Result<Array1<i64>, ModelError> {
-        let (votes, known) = self.learn_batch(x, cats, y)?;
+        let (votes, lists, at) = self.learn_batch(x, cats, y)?;
+        let known: Vec<&Known> = at.iter().map(|&i| &lists[i]).collect();
         Ok(Self::decide(&votes, &known, self.labels.len()))
     }
 
     /// Predict records with categorical columns.
     pub fn predict_categorical(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Array1<i64>, ModelError> {
         let (votes, known) = self.vote_batch(x, cats)?;
-        Ok(Self::decide(&votes, &vec![known; x.nrows()], self.labels.len()))
+        Ok(Self::decide(&votes, &vec![&known; x.nrows()], self.labels.len()))
     }
 
     /// Class probabilities (sorted classes) of records with categorical columns.
