@@ -295,7 +295,7 @@ fn bad_bodies_are_refused_with_their_reason_and_change_nothing() {
     let name = "n".repeat(300);
     let (status, message) =
         refused(json_post(&agent, &feedback, None, &json!({ "ids": ["a", "b"], "labels": ["ok", name] })));
-    assert!(status == 422 && message.contains("longer than 256 bytes"), "{message}");
+    assert!(status == 422 && message.contains("longer than 256 characters"), "{message}");
 
     let after = pending(&server);
     assert_eq!(after["duplicates"].as_u64(), Some(1), "the one refused for a waiting id is counted");

@@ -296,7 +296,7 @@ pub fn openapi_for(
     };
     let mut label_values: Vec<Value> = ids.iter().map(|&i| i.into()).collect();
     label_values.extend(names.iter().map(|n| Value::from(n.as_str())));
-    schemas["Label"] = json!({ "enum": label_values, "description": "A class id or name the model knows (a new name is learned as a new class, up to --max-classes)." });
+    schemas["Label"] = label_schema(label_values, info);
     let number = r"-?[0-9]{1,6}(\.[0-9]{1,4})?";
     // A category: one the model knows (plain ones), or a new one that cannot be read
     // as a missing value (it starts with `c`).
@@ -353,6 +353,33 @@ fn regex_escape(text: &str) -> String {
         }
         out.push(c);
         out
+    })
+}
+
+/// The labels a learn or feedback call may bring: the known ones (listed first, so
+/// generated requests use them), and every other one the service takes as a new class
+/// (refused only past --max-classes, 422). The document must admit all the service
+/// takes, or a client checking it sees valid-looking answers to invalid requests.
+fn label_schema(known: Vec<serde_json::Value>, info: Option<(&[i64], Option<&[String]>)>) -> serde_json::Value {
+    use serde_json::json;
+    // Any id but the reserved i64::MIN (no prediction).
+    let new_id = json!({ "type": "integer", "minimum": i64::MIN + 1, "maximum": i64::MAX });
+    let new_name = json!({ "type": "string", "maxLength": super::learner::MAX_NAME_CHARS });
+    let new = match info {
+        // Names: any new name; an id only as one of the names' (listed).
+        Some((ids, Some(_))) if !ids.is_empty() => vec![new_name],
+        // Integers: any id, also written as text.
+        Some((ids, None)) if !ids.is_empty() => {
+            vec![new_id, json!({ "type": "string", "pattern": "^[+-]?[0-9]+$" })]
+        }
+        // No class yet: the first label decides integers or names for good.
+        _ => vec![new_id, new_name],
+    };
+    let mut any = vec![json!({ "enum": known })];
+    any.extend(new);
+    json!({
+        "anyOf": any,
+        "description": "A class id or name: one the model knows, or a new one, learned as a new class (up to --max-classes). Names are at most 256 characters."
     })
 }
 
@@ -644,6 +671,74 @@ mod tests {
         for reference in text.split("\"$ref\": \"#/").skip(1) {
             let pointer = format!("/{}", &reference[..reference.find('"').expect("a closing quote")]);
             assert!(doc.pointer(&pointer).is_some(), "{pointer} does not resolve");
+        }
+    }
+
+    /// The document's `Label` admits exactly the labels the service takes (but for
+    /// --max-classes): checked on label maps of names, of integers and not yet decided.
+    #[test]
+    fn label_schema_admits_what_the_service_takes() {
+        use super::super::body::Label;
+        use super::super::learner::label_id;
+        use crate::record::LabelMap;
+        use serde_json::{json, Value};
+        fn admits(schema: &Value, label: &Value) -> bool {
+            schema["anyOf"].as_array().expect("anyOf").iter().any(|s| {
+                if let Some(values) = s["enum"].as_array() {
+                    return values.contains(label);
+                }
+                match (s["type"].as_str(), label) {
+                    (Some("integer"), Value::Number(n)) => n.as_i64().is_some_and(|v| {
+                        s["minimum"].as_i64().is_none_or(|m| v >= m) && s["maximum"].as_i64().is_none_or(|m| v <= m)
+                    }),
+                    (Some("string"), Value::String(text)) => {
+                        s["maxLength"].as_u64().is_none_or(|m| text.chars().count() as u64 <= m)
+                            && s["pattern"]
+                                .as_str()
+                                .is_none_or(|p| regex::Regex::new(p).expect("a regex").is_match(text))
+                    }
+                    _ => false,
+                }
+            })
+        }
+        let names = ["ok".to_string(), "warn".into(), "fail".into()];
+        let candidates: Vec<Value> = vec![
+            json!(0),
+            json!(2),
+            json!(3),
+            json!(-7),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!("ok"),
+            json!("fail"),
+            json!("__not_in_enum__"),
+            json!(""),
+            json!("12"),
+            json!("+12"),
+            json!("-3"),
+            json!("1.5"),
+            json!(" 4"),
+            json!("é".repeat(256)),
+            json!("é".repeat(257)),
+            json!("n".repeat(300)),
+        ];
+        let maps: [(&str, fn() -> LabelMap, Option<(&[i64], Option<&[String]>)>); 3] = [
+            (
+                "names",
+                || LabelMap::resume(Some(&["ok".to_string(), "warn".into(), "fail".into()])),
+                Some((&[0, 1, 2], Some(&names))),
+            ),
+            ("integers", || LabelMap::resume(None), Some((&[0, 1, 2], None))),
+            ("undecided", LabelMap::discover, None),
+        ];
+        for (kind, map, info) in maps {
+            let served: Value = serde_json::from_str(&openapi_for(&Columns::default(), &[], info)).expect("JSON");
+            let schema = &served["components"]["schemas"]["Label"];
+            for candidate in &candidates {
+                let label: Label = serde_json::from_value(candidate.clone()).expect("a number or a string");
+                let taken = label_id(&mut map(), &label).is_ok();
+                assert_eq!(admits(schema, candidate), taken, "{kind}: {candidate}");
+            }
         }
     }
 }

@@ -201,8 +201,20 @@ pub enum Control {
     },
 }
 
-/// The longest class name a learn call may bring (names are kept for good).
-const MAX_NAME_BYTES: usize = 256;
+/// The longest class name, in characters, a learn call may bring (names are kept for
+/// good). Characters, not bytes: the service's OpenAPI document can state that bound.
+pub(super) const MAX_NAME_CHARS: usize = 256;
+
+/// The class id of `label` in `labels` (a new name added), or why it is refused.
+pub(super) fn label_id(labels: &mut LabelMap, label: &Label) -> Result<i64, String> {
+    match label {
+        Label::Id(id) => labels.integer(*id),
+        Label::Name(name) if name.chars().count() > MAX_NAME_CHARS => {
+            Err(format!("a class name is longer than {MAX_NAME_CHARS} characters"))
+        }
+        Label::Name(name) => labels.id(name),
+    }
+}
 
 /// Learn jobs answered after one sync of the learn log, at most.
 const GROUP: usize = 256;
@@ -659,16 +671,7 @@ impl Learner {
         let ids = given
             .iter()
             .enumerate()
-            .map(|(i, l)| {
-                match l {
-                    Label::Id(id) => labels.integer(*id),
-                    Label::Name(name) if name.len() > MAX_NAME_BYTES => {
-                        Err(format!("a class name is longer than {MAX_NAME_BYTES} bytes"))
-                    }
-                    Label::Name(name) => labels.id(name),
-                }
-                .map_err(|e| format!("record {i}: {e}"))
-            })
+            .map(|(i, l)| label_id(&mut labels, l).map_err(|e| format!("record {i}: {e}")))
             .collect::<Result<Vec<i64>, String>>()
             .map_err(ApiError::unprocessable)?;
         Ok((ids, labels))

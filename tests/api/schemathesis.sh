@@ -37,7 +37,7 @@ admin=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 printf '%s admin\n' "$admin" > "$tmp/tokens"
 chmod 600 "$tmp/tokens"
 "$eddy" serve --model models/sensors-sgd.eddy --listen 127.0.0.1:0 --tls-cert "$tmp/cert.pem" \
-    --tls-key "$tmp/key.pem" --tokens "$tmp/tokens" --checkpoint "$tmp/state.eddy" 2> "$tmp/serve.log" &
+    --tls-key "$tmp/key.pem" --tokens "$tmp/tokens" --checkpoint "$tmp/state.eddy" --max-classes 100000 2> "$tmp/serve.log" &
 server=$!
 for _ in $(seq 100); do
     grep -q "listening on" "$tmp/serve.log" && break
