@@ -36,6 +36,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 admin=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 printf '%s admin\n' "$admin" > "$tmp/tokens"
 chmod 600 "$tmp/tokens"
+# --max-classes far above the default: the document admits any new class name, and
+# generated ones would otherwise fill the 1000 classes and leave learning refused.
 "$eddy" serve --model models/sensors-sgd.eddy --listen 127.0.0.1:0 --tls-cert "$tmp/cert.pem" \
     --tls-key "$tmp/key.pem" --tokens "$tmp/tokens" --checkpoint "$tmp/state.eddy" --max-classes 100000 2> "$tmp/serve.log" &
 server=$!
