@@ -130,3 +130,57 @@ fn forest_specs_read_and_refuse_as_river_s_parameters() {
         assert!(Model::from_spec(bad).is_err(), "{bad} is refused");
     }
 }
+
+#[test]
+fn each_replaced_tree_is_an_event_at_the_record_that_replaced_it() {
+    let dir = std::env::temp_dir().join(format!("eddy-forest-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let (x, y) = xor(30_000, 4, 15_000, 4);
+    let mut csv = String::from("a,b,c,d,y\n");
+    for (row, label) in x.outer_iter().zip(&y) {
+        let cells: Vec<String> = row.iter().map(|v| format!("{v}")).collect();
+        csv.push_str(&format!("{},{label}\n", cells.join(",")));
+    }
+    let input = dir.join("xor.csv");
+    std::fs::write(&input, csv).expect("written");
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["run", &path("xor.csv"), "--label-column", "y", "--model", "arf(n_models=5, seed=1)"])
+        .args(["--batch-size", "700", "--events-out", &path("events.ndjson"), "--labels-out", &path("l.csv")])
+        .args(["--save-model", &path("m.eddy"), "--summary-json", &path("s.json")])
+        .output()
+        .expect("eddy runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(dir.join("events.ndjson"))
+        .expect("events")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an event per line"))
+        .collect();
+    // The model remembers (record, tree) of each replacement, counting the records it
+    // learned: every record here, in input order, so the events say the same.
+    let (_, model) =
+        eddy::model_file::load_model(&dir.join("m.eddy"), &eddy::model_file::Keys::default()).expect("the model loads");
+    let json = serde_json::to_value(&model).expect("json");
+    let remembered: Vec<(u64, u64)> = json["classifier"]["head"]["state"]["replacements"]
+        .as_array()
+        .expect("replacements")
+        .iter()
+        .map(|r| (r[0].as_u64().expect("a record"), r[1].as_u64().expect("a tree")))
+        .collect();
+    let signalled: Vec<(u64, u64)> = events
+        .iter()
+        .map(|e| {
+            assert_eq!((e["kind"].as_str(), e["watched"].as_str()), (Some("replaced"), Some("trees")), "{e}");
+            assert_eq!(e["detector"], "adwin(delta=0.001)", "{e}");
+            (e["record"].as_u64().expect("a record"), e["tree"].as_u64().expect("a tree"))
+        })
+        .collect();
+    assert!(signalled.iter().filter(|(r, _)| (15_000..19_000).contains(r)).count() >= 3, "{signalled:?}");
+    assert_eq!(signalled, remembered);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).expect("summary")).expect("json");
+    assert_eq!(summary["models"][0]["drift"]["replacements"].as_u64(), Some(events.len() as u64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{} trees replaced (tree ", events.len())), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

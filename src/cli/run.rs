@@ -162,10 +162,11 @@ pub struct RunArgs {
     /// written to --events-out.
     #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "clusters")]
     pub cluster_events: Option<String>,
-    /// With --drift or --cluster-events: one NDJSON event per warning, drift or cluster
-    /// event (record, model, watched, column, detector, kind, mean_before, mean_after: the
-    /// watched level around it; cluster, share_before, share_after, distance, spread for
-    /// cluster events). With several models: <stem>.<model>.<ext>.
+    /// With --drift, --cluster-events or a forest: one NDJSON event per warning, drift,
+    /// cluster event or replaced tree (record, model, watched, column, detector, kind,
+    /// mean_before, mean_after: the watched level around it; cluster, share_before,
+    /// share_after, distance, spread for cluster events; tree for a forest's replaced
+    /// tree). With several models: <stem>.<model>.<ext>.
     #[arg(long)]
     pub events_out: Option<String>,
     /// Continue from the newest valid checkpoint in --checkpoint DIR (the one before it if
@@ -548,8 +549,11 @@ impl RunConfig {
             ),
             None => None,
         };
-        if args.events_out.is_some() && drift.is_none() && cluster_events.is_none() {
-            bail!("--events-out goes with --drift DETECTOR or --cluster-events (the events are theirs)");
+        let forests = models.iter().any(|m| m.model.replacements().is_some());
+        if args.events_out.is_some() && drift.is_none() && cluster_events.is_none() && !forests {
+            bail!(
+                "--events-out goes with --drift DETECTOR, --cluster-events or a forest (arf) model (the events are theirs)"
+            );
         }
         if !args.watch.is_empty() && drift.is_none() {
             bail!("--watch goes with --drift DETECTOR (each column is watched with a copy of it)");
@@ -579,8 +583,10 @@ impl RunConfig {
         let each = |path: &str, name: &str| if many { sink::path_for_model(path, name) } else { path.to_string() };
         for m in &mut models {
             m.labels_path = each(&args.labels_out, &m.name);
-            // Watched: every model with --drift; clusterers with --cluster-events.
-            let watched = args.drift.is_some() || matches!(m.model, Model::Clusterer(_));
+            // Watched: every model with --drift; clusterers with --cluster-events; forests.
+            let watched = args.drift.is_some()
+                || (args.cluster_events.is_some() && matches!(m.model, Model::Clusterer(_)))
+                || m.model.replacements().is_some();
             m.events_path = args.events_out.as_deref().filter(|_| watched).map(|p| each(p, &m.name));
         }
         let mut outputs: Vec<PathBuf> = models.iter().map(|m| PathBuf::from(&m.labels_path)).collect();
@@ -906,6 +912,14 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
                 let columns =
                     if d.columns.is_empty() { String::new() } else { format!(", watching {}", d.columns.join(", ")) };
                 writeln!(out, "  {}: {} warnings, {} drifts{at} [{detector}{columns}]", m.model, d.warnings, d.drifts)?;
+            }
+            if let Some(replaced) = d.replacements {
+                let first: Vec<String> =
+                    d.events.iter().filter_map(|e| Some(format!("tree {} at {}", e.tree?, e.record))).take(5).collect();
+                let at = if first.is_empty() { String::new() } else { format!(" ({})", first.join(", ")) };
+                let detector = d.events.iter().find(|e| e.tree.is_some()).map(|e| e.detector.as_str());
+                let detector = detector.map(|s| format!(" [{s}]")).unwrap_or_default();
+                writeln!(out, "  {}: {replaced} trees replaced{at}{detector}", m.model)?;
             }
             if let (Some(spec), Some(c)) = (&d.clusters, &d.cluster_events) {
                 let first: Vec<String> = d

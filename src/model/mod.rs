@@ -49,6 +49,19 @@ pub(crate) use validate::state as validate_state;
 /// It is reserved: declaring it as a class or passing it as a target is an error.
 pub const NO_PREDICTION: i64 = i64::MIN;
 
+/// The replacements of a forest's trees, as a run's events read them
+/// ([`OnlineClassifier::replacements`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Replacements<'a> {
+    /// Records the model has learned.
+    pub learned: u64,
+    /// (record, tree) of the latest replacements, oldest first: `record` counts the
+    /// records the model had learned before the one that replaced the tree.
+    pub latest: &'a [(u64, u32)],
+    /// The detector whose signal replaces a tree, in the spec language.
+    pub detector: &'a str,
+}
+
 /// An online classifier: learns from labelled mini-batches, predicts `i64` classes.
 ///
 /// Classes are either declared up front (then any other label is an error) or
@@ -122,6 +135,12 @@ pub trait OnlineClassifier: Send {
     /// The model's trees, for snapshots and reports (pictures of the top levels, the
     /// shape over time, a forest's per-tree scores): `None` for a model without trees.
     fn trees(&self) -> Option<TreesView<'_>> {
+        None
+    }
+
+    /// A forest's replacements of its trees, which a run signals as events: `None` for
+    /// a model that replaces nothing.
+    fn replacements(&self) -> Option<Replacements<'_>> {
         None
     }
 

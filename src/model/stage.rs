@@ -869,6 +869,11 @@ impl Model {
         registry::build(spec, &parsed, &registry::Context::default())
     }
 
+    /// A forest's replacements of its trees ([`OnlineClassifier::replacements`]).
+    pub fn replacements(&self) -> Option<super::Replacements<'_>> {
+        self.as_classifier().and_then(|m| m.head().replacements())
+    }
+
     /// The model in the model language: every parameter that differs from its default.
     pub fn spec(&self) -> String {
         match self {

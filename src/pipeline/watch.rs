@@ -8,6 +8,8 @@
 //! - Input columns (`--watch`), each with its own copy of the detector.
 //! - A clusterer's clusters (`--cluster-events`): centres that move, clusters that
 //!   vanish or appear ([`crate::drift::ClusterWatch`]).
+//! - A forest's trees: each replacement of a tree by its background tree (always,
+//!   without flags: the forest's own detectors signal them).
 //!
 //! All of it is one value a model stage owns, saved in checkpoints and decoded
 //! with checks, so a resumed run signals exactly what an uninterrupted one does.
@@ -30,6 +32,8 @@ pub enum Watched {
     Column,
     /// A clusterer's clusters (`--cluster-events`).
     Clusters,
+    /// A forest's trees (their own drift detectors).
+    Trees,
 }
 
 /// What an event says.
@@ -46,6 +50,8 @@ pub enum RunEventKind {
     Vanished,
     /// A new mass of records was captured by a cluster that had none.
     Appeared,
+    /// A forest replaced one of its trees (its drift detector signalled).
+    Replaced,
 }
 
 impl RunEventKind {
@@ -57,6 +63,7 @@ impl RunEventKind {
             Self::Moved => "moved",
             Self::Vanished => "vanished",
             Self::Appeared => "appeared",
+            Self::Replaced => "replaced",
         }
     }
 }
@@ -118,6 +125,9 @@ pub struct RunEvent {
     /// The cluster's spread (RMS distance of its members to the centre, input units).
     #[serde(default)]
     pub spread: Option<f64>,
+    /// For `replaced`: the tree of the forest (0-based).
+    #[serde(default)]
+    pub tree: Option<u32>,
 }
 
 /// Events kept in the summary and the pictures (the events file has them all).
@@ -142,6 +152,9 @@ pub struct DriftSummary {
     /// Cluster events by kind, with the cluster watch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_events: Option<crate::drift::ClusterEventCounts>,
+    /// A forest's tree replacements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacements: Option<u64>,
     /// The first events, at most [`MAX_LISTED_EVENTS`].
     pub events: Vec<RunEvent>,
 }
@@ -156,6 +169,18 @@ struct ColumnWatch {
     monitor: Monitor,
 }
 
+/// A forest's replacements of its trees, read from the model after each batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TreeWatch {
+    /// Records the forest had learned at the last batch: later replacements are new.
+    learned: u64,
+    /// Replacements signalled.
+    replacements: u64,
+    /// The forest's drift detector, as events name it (from the model, not the file).
+    #[serde(skip)]
+    detector: String,
+}
+
 /// Everything watched beside one model, with the events so far.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "WatchesParts")]
@@ -167,6 +192,8 @@ pub struct Watches {
     spec: String,
     /// The cluster watch (`--cluster-events`, clusterers).
     clusters: Option<ClusterWatch>,
+    /// A forest's trees.
+    trees: Option<TreeWatch>,
     /// What the model's signal is.
     watched: Watched,
     /// Sum and count of the distances seen (clusterers), the scale of the next one.
@@ -187,6 +214,8 @@ pub struct Watches {
 struct WatchesParts {
     model: Option<Monitor>,
     clusters: Option<ClusterWatch>,
+    #[serde(default)]
+    trees: Option<TreeWatch>,
     watched: Watched,
     distance: (f64, u64),
     columns: Vec<ColumnWatch>,
@@ -198,10 +227,10 @@ struct WatchesParts {
 impl TryFrom<WatchesParts> for Watches {
     type Error = String;
     fn try_from(p: WatchesParts) -> Result<Self, String> {
-        if matches!(p.watched, Watched::Column | Watched::Clusters) {
+        if matches!(p.watched, Watched::Column | Watched::Clusters | Watched::Trees) {
             return Err("a model's own watch cannot be a column or its clusters".into());
         }
-        if p.model.is_none() && p.clusters.is_none() {
+        if p.model.is_none() && p.clusters.is_none() && p.trees.is_none() {
             return Err("watches that watch nothing".into());
         }
         if p.model.is_none() && !p.columns.is_empty() {
@@ -217,6 +246,7 @@ impl TryFrom<WatchesParts> for Watches {
             spec: p.model.as_ref().map(|m| crate::drift::registry::spec_of(m.detector())).unwrap_or_default(),
             model: p.model,
             clusters: p.clusters,
+            trees: p.trees,
             watched: p.watched,
             distance: p.distance,
             columns: p.columns,
@@ -266,8 +296,8 @@ pub enum WatchError {
 impl Watches {
     /// What a run asks to watch beside `model`: with `detector` (`--drift`) the model's
     /// own signal and the `columns` (feature names), each with a copy; with `clusters`
-    /// (`--cluster-events`) a clusterer's clusters. `None` when that leaves nothing to
-    /// watch (a classifier with only `clusters`).
+    /// (`--cluster-events`) a clusterer's clusters; a forest's replacements always.
+    /// `None` when that leaves nothing to watch.
     pub fn new(
         model: &Model,
         detector: Option<&(dyn crate::drift::Detector + 'static)>,
@@ -279,6 +309,11 @@ impl Watches {
             (Model::Clusterer(_), Some(p)) => Some(ClusterWatch::new(*p).map_err(WatchError::ClusterParams)?),
             _ => None,
         };
+        let trees = model.replacements().map(|r| TreeWatch {
+            learned: r.learned,
+            replacements: 0,
+            detector: r.detector.to_string(),
+        });
         let (watched, monitor, columns) = match detector {
             Some(detector) => {
                 let spec = detector.spec();
@@ -306,12 +341,14 @@ impl Watches {
                 (watched, Some(Monitor::new(dyn_clone::clone_box(detector))), columns)
             }
             None if clusters.is_some() => (Watched::Distance, None, Vec::new()),
+            None if trees.is_some() => (Watched::Error, None, Vec::new()),
             None => return Ok(None),
         };
         Ok(Some(Self {
             spec: monitor.as_ref().map(|m| crate::drift::registry::spec_of(m.detector())).unwrap_or_default(),
             model: monitor,
             clusters,
+            trees,
             watched,
             distance: (0.0, 0),
             columns,
@@ -327,22 +364,28 @@ impl Watches {
         let columns: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         let clusters = self.clusters.as_ref().map(|c| c.params().to_spec()).unwrap_or_default();
         format!(
-            "{:?} with {}, columns [{}], clusters {clusters:?}",
+            "{:?} with {}, columns [{}], clusters {clusters:?}, trees {:?}",
             self.detector(),
             serde_plain(self.watched),
-            columns.join(", ")
+            columns.join(", "),
+            self.trees.as_ref().map(|t| t.detector.as_str()),
         )
     }
 
     /// These watches as a checkpoint saved them, when they watch the same things with
     /// the same detector; the fresh ones otherwise refuse the resume.
     pub fn resumed(self, saved: &Watches) -> Result<Self, WatchError> {
+        let mut saved = saved.clone();
+        // A forest's detector is named by the model, not by the file.
+        if let (Some(then), Some(now)) = (saved.trees.as_mut(), self.trees.as_ref()) {
+            then.detector.clone_from(&now.detector);
+        }
         if saved.describe() != self.describe()
             || saved.columns.iter().zip(&self.columns).any(|(a, b)| a.index != b.index)
         {
             return Err(WatchError::Mismatch { saved: saved.describe(), now: self.describe() });
         }
-        Ok(saved.clone())
+        Ok(saved)
     }
 
     /// The detector, in the spec language (`--drift`).
@@ -379,6 +422,7 @@ impl Watches {
             drifts: self.drifts,
             clusters: self.clusters.as_ref().map(|c| c.params().to_spec()),
             cluster_events: self.clusters.as_ref().map(ClusterWatch::counts),
+            replacements: self.trees.as_ref().map(|t| t.replacements),
             events: Vec::new(),
         }
     }
@@ -387,7 +431,9 @@ impl Watches {
     pub fn observe(&mut self, name: &str, model: &Model, batch: &Batch, labels: &[i64]) -> Result<(), WatchError> {
         let detector = &self.spec;
         let mut found: Vec<RunEvent> = Vec::new();
-        let mut cluster_events: Vec<RunEvent> = Vec::new();
+        // Events of the cluster watch and of a forest's trees (beside `found`, which
+        // the detectors' closure holds).
+        let mut others: Vec<RunEvent> = Vec::new();
         let blank = |record: u64, watched: Watched, detector: &str, kind: RunEventKind| RunEvent {
             record,
             model: name.to_string(),
@@ -402,6 +448,7 @@ impl Watches {
             share_after: None,
             distance: None,
             spread: None,
+            tree: None,
         };
         let mut event = |record: u64, watched: Watched, column: Option<&str>, e: crate::drift::Event| {
             found.push(RunEvent {
@@ -452,7 +499,7 @@ impl Watches {
                         // Events are rare: the spec is written only for batches that have some.
                         let spec = if events.is_empty() { String::new() } else { watch.params().to_spec() };
                         for e in events {
-                            cluster_events.push(RunEvent {
+                            others.push(RunEvent {
                                 cluster: Some(e.cluster),
                                 share_before: Some(e.share_before),
                                 share_after: Some(e.share_after),
@@ -464,6 +511,18 @@ impl Watches {
                     }
                 }
             }
+        }
+        if let (Some(watch), Some(r)) = (self.trees.as_mut(), model.replacements()) {
+            // The replacements since the last batch; each at the record of this batch
+            // that caused it (the forest counts the records it learned).
+            let start = r.latest.partition_point(|&(record, _)| record < watch.learned);
+            for &(record, tree) in &r.latest[start..] {
+                let at = usize::try_from(record - watch.learned).unwrap_or(usize::MAX);
+                let id = batch.ids.get(at).or(batch.ids.last()).copied().unwrap_or(0);
+                let event = blank(id, Watched::Trees, &watch.detector, RunEventKind::Replaced);
+                others.push(RunEvent { tree: Some(tree), ..event });
+            }
+            watch.learned = r.learned;
         }
         for c in &mut self.columns {
             for (&id, &v) in batch.ids.iter().zip(batch.x.column(c.index)) {
@@ -477,12 +536,17 @@ impl Watches {
             }
         }
         // The events of one batch, in record order.
-        found.extend(cluster_events);
+        found.extend(others);
         found.sort_by_key(|e| e.record);
         for e in found {
             match e.kind {
                 RunEventKind::Warning => self.warnings = self.warnings.saturating_add(1),
                 RunEventKind::Drift => self.drifts = self.drifts.saturating_add(1),
+                RunEventKind::Replaced => {
+                    if let Some(t) = self.trees.as_mut() {
+                        t.replacements = t.replacements.saturating_add(1);
+                    }
+                }
                 // The cluster watch counts its own.
                 RunEventKind::Moved | RunEventKind::Vanished | RunEventKind::Appeared => {}
             }
@@ -502,5 +566,6 @@ fn serde_plain(w: Watched) -> &'static str {
         Watched::Distance => "distance",
         Watched::Column => "column",
         Watched::Clusters => "clusters",
+        Watched::Trees => "trees",
     }
 }

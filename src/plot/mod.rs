@@ -438,10 +438,11 @@ fn drift_marks(s: &Snapshot) -> Vec<(Vec<f64>, RGBColor, String)> {
     use crate::pipeline::{RunEventKind as EventKind, Watched};
     let Some(d) = &s.drift else { return Vec::new() };
     type Pick = fn(&crate::pipeline::RunEvent) -> bool;
-    let kinds: [(&str, RGBColor, Pick); 3] = [
+    let kinds: [(&str, RGBColor, Pick); 4] = [
         ("drift", RGBColor(20, 20, 20), |e| e.kind == EventKind::Drift && e.watched != Watched::Column),
         ("warning", RGBColor(240, 150, 0), |e| e.kind == EventKind::Warning && e.watched != Watched::Column),
         ("column drift", RGBColor(150, 60, 200), |e| e.kind == EventKind::Drift && e.watched == Watched::Column),
+        ("tree replaced", RGBColor(0, 140, 120), |e| e.kind == EventKind::Replaced),
     ];
     kinds
         .into_iter()

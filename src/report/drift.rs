@@ -21,7 +21,9 @@ pub(super) fn blocks(s: &Snapshot) -> Vec<Block> {
 
 /// The detector's events (`--drift`, `--watch`).
 fn detector_blocks(s: &Snapshot, d: &DriftSummary, detector: &str) -> Vec<Block> {
-    let events: Vec<&RunEvent> = d.events.iter().filter(|e| e.watched != Watched::Clusters).collect();
+    // A forest's replacements are the trees section's.
+    let events: Vec<&RunEvent> =
+        d.events.iter().filter(|e| !matches!(e.watched, Watched::Clusters | Watched::Trees)).collect();
     let watched = match s.detail {
         Detail::Classifier { .. } => "the model's prequential errors (1 for a wrong label)",
         Detail::Clusterer { .. } => "each record's distance to its centre over the running mean",
@@ -109,6 +111,7 @@ fn what_watched(e: &RunEvent) -> String {
         (Watched::Error, _) => "errors".into(),
         (Watched::Distance, _) => "distances".into(),
         (Watched::Clusters, _) => "clusters".into(),
+        (Watched::Trees, _) => "trees".into(),
     }
 }
 

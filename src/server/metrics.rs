@@ -133,7 +133,7 @@ impl Metrics {
         );
         m.registry.register(
             "drift_events",
-            "Warnings and drifts the --drift detector signalled on the model's errors, by kind",
+            "Events signalled beside the model, by kind: the --drift detector's warnings and drifts, cluster events, a forest's replaced trees",
             m.drift_events.clone(),
         );
         m.registry.register("http_requests", "HTTP requests answered, by route and status", m.requests.clone());

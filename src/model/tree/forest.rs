@@ -841,6 +841,13 @@ impl OnlineClassifier for Arf {
         }
         Some(out)
     }
+    fn replacements(&self) -> Option<crate::model::Replacements<'_>> {
+        Some(crate::model::Replacements {
+            learned: self.seen,
+            latest: &self.replacements,
+            detector: &self.params.drift_detector,
+        })
+    }
     fn trees(&self) -> Option<crate::model::TreesView<'_>> {
         Some(crate::model::TreesView {
             trees: self.members.iter().map(|m| std::borrow::Cow::Borrowed(&m.tree)).collect(),
