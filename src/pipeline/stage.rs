@@ -300,7 +300,8 @@ fn model_loop(
             // The sink failed; it reports why.
             break;
         }
-        if let (Some(position), Some(mut state)) = (stamp, scored.checkpoint_state(labels_path)) {
+        // The state (a copy of the model) only where a checkpoint is due.
+        if let Some((position, mut state)) = stamp.and_then(|p| Some((p, scored.checkpoint_state(labels_path)?))) {
             if let Some(events) = out.events.as_deref_mut() {
                 let synced = events.sync();
                 state.events_len = super::events_error(&scored.name, events, synced)?;

@@ -490,7 +490,7 @@ impl AdaTree {
         watch.update(wrong, true);
         // Adaptive naive Bayes bookkeeping runs whatever the leaves predict (River's
         // adaptive leaves always keep it); it changes no mc or nb prediction.
-        vfdt::learn_leaf(leaf, step.row, step.class, w, step.ctx, step.scratch, None, true);
+        vfdt::learn_leaf(leaf, step.row, step.class, w, step.ctx, step.scratch, None, vfdt::NbaTally::On);
         let total = leaf.stats.total();
         if total - leaf.last_attempt < grace {
             return;

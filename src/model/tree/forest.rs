@@ -329,7 +329,7 @@ impl Member {
         let mut proba = Vec::new();
         for r in 0..n {
             let row = rows.row(r);
-            self.tree.predict_into(&row, ctx, &mut proba);
+            let visit = self.tree.predict_visit(&row, ctx, &mut proba);
             let weight = if !forest.disable_weighted_vote && self.accuracy() > 0.0 { self.accuracy() } else { 1.0 };
             for &(c, p) in &proba {
                 out.votes[r * k + c as usize] = p * weight;
@@ -348,7 +348,7 @@ impl Member {
             if let Some(b) = &mut self.background {
                 b.learn(&row, class, f64::from(w), ctx, &mut proba, Some(&mut self.rng));
             }
-            self.tree.learn(&row, class, f64::from(w), ctx, &mut proba, Some(&mut self.rng));
+            self.tree.learn_visited(visit, &row, (class, f64::from(w)), ctx, &mut proba, Some(&mut self.rng));
             let error = f64::from(u8::from(wrong));
             if self.warning.update(error) == Signal::Drift {
                 self.background = Some(Tree::new());

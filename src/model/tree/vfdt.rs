@@ -162,6 +162,62 @@ impl Tree {
         leaf_prediction(leaf, row, ctx, out);
     }
 
+    /// [`Self::predict_into`], and what learning the same record next needs of it: the
+    /// leaf it reaches, and naive Bayes' class there when the prediction computed it.
+    pub fn predict_visit(&self, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<(u32, f64)>) -> Visit {
+        out.clear();
+        let mut visit = Visit { leaf: None, clean: true, nb: NbaTally::On };
+        let mut at = 0usize;
+        loop {
+            match self.nodes.get(at) {
+                None => return visit,
+                Some(Node::Leaf(l)) => {
+                    if leaf_prediction(l, row, ctx, out) {
+                        visit.nb = NbaTally::Predicted(first_max(out));
+                    }
+                    visit.leaf = Some(at);
+                    return visit;
+                }
+                Some(Node::Branch(b)) => {
+                    let child = match b.test.route(row) {
+                        Route::Child(i) => i,
+                        Route::Missing => {
+                            visit.clean = false;
+                            self.most_common_child(b)
+                        }
+                        // Learning grows a leaf for the category: not this one.
+                        Route::Unseen(_) => {
+                            self.predict_into(row, ctx, out);
+                            return Visit { leaf: None, clean: false, nb: NbaTally::On };
+                        }
+                    };
+                    let Some(&c) = b.children.get(child) else { return visit };
+                    at = c as usize;
+                }
+            }
+        }
+    }
+
+    /// Learn the record [`Self::predict_visit`] just predicted, nothing changed since.
+    pub fn learn_visited(
+        &mut self,
+        visit: Visit,
+        row: &Row<'_>,
+        learning: (u32, f64),
+        ctx: &Context<'_>,
+        scratch: &mut Vec<(u32, f64)>,
+        rng: Option<&mut Xoshiro256PlusPlus>,
+    ) {
+        let (class, w) = learning;
+        match visit.leaf {
+            Some(at) if matches!(self.nodes.get(at), Some(Node::Leaf(_))) => {
+                self.weight_seen += w;
+                self.learn_at(at, visit.clean, row, (class, w), ctx, scratch, rng, visit.nb);
+            }
+            _ => self.learn(row, class, w, ctx, scratch, rng),
+        }
+    }
+
     /// Learn `row` of class `class` with weight `w`; `rng` draws the features a new leaf
     /// observes when `ctx.max_features` asks for a subset.
     pub fn learn(
@@ -204,10 +260,27 @@ impl Tree {
                 }
             }
         }
+        self.learn_at(at, clean, row, (class, w), ctx, scratch, rng, NbaTally::On);
+    }
+
+    /// Learn `row` at leaf `at` it was routed to (`clean`: by no detour), then attempt a
+    /// split and check the memory as due.
+    #[allow(clippy::too_many_arguments)]
+    fn learn_at(
+        &mut self,
+        at: usize,
+        clean: bool,
+        row: &Row<'_>,
+        (class, w): (u32, f64),
+        ctx: &Context<'_>,
+        scratch: &mut Vec<(u32, f64)>,
+        rng: Option<&mut Xoshiro256PlusPlus>,
+        nb: NbaTally,
+    ) {
         let max_depth = ctx.max_depth();
-        let Node::Leaf(leaf) = &mut self.nodes[at] else { unreachable!("the loop above stops at a leaf") };
-        let track_nba = ctx.params.leaf_prediction == LeafPrediction::Nba;
-        learn_leaf(leaf, row, class, w, ctx, scratch, rng, track_nba);
+        let Node::Leaf(leaf) = &mut self.nodes[at] else { unreachable!("callers give a leaf's index") };
+        let tally = if ctx.params.leaf_prediction == LeafPrediction::Nba { nb } else { NbaTally::Off };
+        learn_leaf(leaf, row, class, w, ctx, scratch, rng, tally);
         if clean && self.growth_allowed && leaf.is_active() {
             if leaf.depth >= max_depth {
                 leaf.observers = None;
@@ -497,7 +570,29 @@ impl Tree {
     }
 }
 
-/// Learn a record at its leaf (River's `learn_one` of a leaf): with `track_nba`, adaptive
+/// Whether a leaf learning a record keeps adaptive naive Bayes' tally (how often the
+/// majority class and naive Bayes were right), and naive Bayes' class when known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum NbaTally {
+    /// No tally (mc or nb leaves).
+    Off,
+    /// A tally; naive Bayes is computed for it.
+    On,
+    /// A tally, with naive Bayes' class as the prediction just computed it.
+    Predicted(Option<u32>),
+}
+
+/// What predicting a record found, for learning it next ([`Tree::learn_visited`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Visit {
+    /// The leaf, when learning reaches the same one (not past an unseen category).
+    leaf: Option<usize>,
+    /// Routed without a detour (a missing value): a split may be attempted.
+    clean: bool,
+    nb: NbaTally,
+}
+
+/// Learn a record at its leaf (River's `learn_one` of a leaf): with a `tally`, adaptive
 /// naive Bayes first scores both predictions; then the class weights and (while active)
 /// the observers learn.
 #[allow(clippy::too_many_arguments)]
@@ -509,14 +604,20 @@ pub(crate) fn learn_leaf(
     ctx: &Context<'_>,
     scratch: &mut Vec<(u32, f64)>,
     rng: Option<&mut Xoshiro256PlusPlus>,
-    track_nba: bool,
+    tally: NbaTally,
 ) {
-    if leaf.is_active() && track_nba {
+    if leaf.is_active() && tally != NbaTally::Off {
         if leaf.stats.is_empty() || leaf.stats.argmax() == Some(class) {
             leaf.mc_correct += w;
         }
-        naive_bayes(leaf, row, scratch);
-        if first_max(scratch) == Some(class) {
+        let nb = match tally {
+            NbaTally::Predicted(nb) => nb,
+            _ => {
+                naive_bayes(leaf, row, scratch);
+                first_max(scratch)
+            }
+        };
+        if nb == Some(class) {
             leaf.nb_correct += w;
         }
     }
@@ -680,7 +781,8 @@ pub(crate) fn first_max(p: &[(u32, f64)]) -> Option<u32> {
 }
 
 /// A leaf's class probabilities (River's `prediction` of mc, nb and nba leaves).
-pub(crate) fn leaf_prediction(leaf: &Leaf, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<(u32, f64)>) {
+/// Returns true when the prediction is naive Bayes'.
+pub(crate) fn leaf_prediction(leaf: &Leaf, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<(u32, f64)>) -> bool {
     let use_nb = leaf.is_active()
         && match ctx.params.leaf_prediction {
             LeafPrediction::Mc => false,
@@ -689,12 +791,13 @@ pub(crate) fn leaf_prediction(leaf: &Leaf, row: &Row<'_>, ctx: &Context<'_>, out
         };
     if use_nb {
         naive_bayes(leaf, row, out);
-        return;
+        return true;
     }
     out.clear();
     let total = leaf.stats.total();
     let factor = if total == 0.0 || total.is_nan() { 1.0 } else { total };
     out.extend(leaf.stats.iter().map(|(c, w)| (c, w / factor)));
+    false
 }
 
 /// River's `do_naive_bayes_prediction`: the log prior of each class at the leaf plus each
