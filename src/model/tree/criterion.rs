@@ -37,11 +37,25 @@ impl SplitCriterion {
     /// The merit of splitting `pre` into the branches `post`; `-inf` when fewer than two
     /// branches hold more than `min_branch_fraction` of the weight.
     pub fn merit(self, pre: &Dist, post: &[Dist], min_branch_fraction: f64) -> f64 {
+        self.merit_after(self.pre_term(pre), post, min_branch_fraction)
+    }
+
+    /// What the merit needs of the distribution before the split (its entropy for
+    /// information gain): computed once for every candidate split of a leaf.
+    pub fn pre_term(self, pre: &Dist) -> f64 {
+        match self {
+            Self::InfoGain => entropy(pre),
+            Self::Gini | Self::Hellinger { .. } => 0.0,
+        }
+    }
+
+    /// [`Self::merit`] with [`Self::pre_term`] of the distribution before the split.
+    pub fn merit_after(self, pre_term: f64, post: &[Dist], min_branch_fraction: f64) -> f64 {
         if branches_over(post, min_branch_fraction) < 2 {
             return f64::NEG_INFINITY;
         }
         match self {
-            Self::InfoGain => entropy(pre) - entropy_of_branches(post),
+            Self::InfoGain => pre_term - entropy_of_branches(post),
             Self::Gini => {
                 let total: f64 = post.iter().map(Dist::total).sum();
                 let impurity: f64 = post

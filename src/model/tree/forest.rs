@@ -373,9 +373,11 @@ impl Member {
     }
 }
 
-/// Run `task` for each member, on up to [`threads`] threads (each a contiguous run of
-/// members), and give back each member's output in member order. Below a little work
-/// (rows × trees), a thread costs more than it saves.
+/// Run `task` for each member, on up to [`threads`] threads, and give back each
+/// member's output in member order. Threads take the next member as they finish one:
+/// trees cost unequal time (one attempts splits, one grows a background tree), and
+/// fixed shares would leave a thread idle. Below a little work (rows × trees), a thread
+/// costs more than it saves.
 fn each_member<M: Send>(members: &mut [M], n: usize, task: impl Fn(&mut M, &mut TaskOut) + Sync) -> Vec<TaskOut> {
     let mut outs: Vec<TaskOut> = (0..members.len()).map(|_| TaskOut::default()).collect();
     let threads = threads().min(members.len()).max(1);
@@ -385,17 +387,27 @@ fn each_member<M: Send>(members: &mut [M], n: usize, task: impl Fn(&mut M, &mut 
         }
         return outs;
     }
-    let per = members.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        for (ms, os) in members.chunks_mut(per).zip(outs.chunks_mut(per)) {
-            let task = &task;
-            s.spawn(move || {
-                for (m, out) in ms.iter_mut().zip(os) {
-                    task(m, out);
-                }
-            });
+    let slots: Vec<std::sync::Mutex<(&mut M, &mut TaskOut)>> =
+        members.iter_mut().zip(&mut outs).map(std::sync::Mutex::new).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(slot) = slots.get(i) else { break };
+        // Each slot is taken once (the counter hands out each index once): never
+        // contended, and a panic in a task poisons only its own slot.
+        if let Ok(mut pair) = slot.lock() {
+            let (m, out) = &mut *pair;
+            task(m, out);
         }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        // The calling thread works too.
+        work();
     });
+    drop(slots);
     outs
 }
 

@@ -45,6 +45,8 @@ pub struct SplitSearch<'a> {
     pub criterion: SplitCriterion,
     /// The leaf's class distribution.
     pub pre: &'a Dist,
+    /// The criterion's [`SplitCriterion::pre_term`] of `pre`.
+    pub pre_term: f64,
     /// Branches under this share of the weight do not count.
     pub min_branch_fraction: f64,
     /// Only binary splits of categories.
@@ -150,7 +152,7 @@ impl Gaussian {
                 continue;
             }
             self.binary_split(t, &mut children);
-            let merit = search.criterion.merit(search.pre, &children, search.min_branch_fraction);
+            let merit = search.criterion.merit_after(search.pre_term, &children, search.min_branch_fraction);
             if merit > best.merit {
                 best = Suggestion { merit, split: Some((feature, Split::Threshold(t))), children: children.clone() };
             }
@@ -253,7 +255,7 @@ impl Nominal {
                     d.into_iter().collect()
                 })
                 .collect();
-            let merit = search.criterion.merit(search.pre, &children, search.min_branch_fraction);
+            let merit = search.criterion.merit_after(search.pre_term, &children, search.min_branch_fraction);
             best = Suggestion { merit, split: Some((feature, Split::Multi(values))), children };
         }
         for &v in &self.values {
@@ -268,7 +270,7 @@ impl Nominal {
                 }
             }
             let children = vec![equal, other];
-            let merit = search.criterion.merit(search.pre, &children, search.min_branch_fraction);
+            let merit = search.criterion.merit_after(search.pre_term, &children, search.min_branch_fraction);
             if merit > best.merit {
                 best = Suggestion { merit, split: Some((feature, Split::Equal(v))), children };
             }
@@ -348,6 +350,7 @@ mod tests {
         SplitSearch {
             criterion: SplitCriterion::InfoGain,
             pre,
+            pre_term: SplitCriterion::InfoGain.pre_term(pre),
             min_branch_fraction: 0.01,
             binary_only: false,
             n_splits: 10,

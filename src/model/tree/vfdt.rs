@@ -685,12 +685,14 @@ pub(crate) fn decide_split(leaf: &mut Leaf, ctx: &Context<'_>) -> Decision {
         if params.merit_preprune {
             suggestions.push(Suggestion::null());
         }
+        let pre_term = criterion.pre_term(&leaf.stats);
         for (f, obs) in leaf.observers.iter().flatten() {
             let j = (f & !CATEGORICAL) as usize;
             let text = |code: u32| ctx.codes.text(j, code);
             let search = SplitSearch {
                 criterion,
                 pre: &leaf.stats,
+                pre_term,
                 min_branch_fraction: params.min_branch_fraction,
                 binary_only: params.binary_split,
                 n_splits: params.n_splits,
