@@ -410,6 +410,10 @@ impl Detector for Adwin {
         self.params.min_window_length as usize
     }
 
+    fn estimation(&self) -> Option<f64> {
+        Some(Adwin::estimation(self))
+    }
+
     fn split_means(&self) -> Option<(f64, f64)> {
         let (dropped_total, dropped_width) = self.dropped;
         (self.drift && dropped_width > 0.0 && self.width > 0.0)

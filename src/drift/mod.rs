@@ -130,6 +130,12 @@ pub trait Detector: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clo
         None
     }
 
+    /// The detector's estimate of the watched level now (ADWIN's window mean), when it
+    /// keeps one; `None` otherwise.
+    fn estimation(&self) -> Option<f64> {
+        None
+    }
+
     /// Whether `x` is a value this detector takes.
     fn check_value(&self, x: f64) -> Result<(), DriftValueError> {
         if !x.is_finite() {

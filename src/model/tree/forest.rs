@@ -150,6 +150,11 @@ pub struct ArfParams {
     pub drift_detector: String,
     /// The detector whose signal starts a background tree.
     pub warning_detector: String,
+    /// A detector's signal counts only when the tree's error estimate rose (MOA's
+    /// `ADWINChangeDetector`, the ARF paper's rule); River's ARF counts falls too, and
+    /// so replaces trees that are still getting better. Detectors without an estimate
+    /// (all but ADWIN) count every signal: the DDM family only signals rises.
+    pub rising_only: bool,
     /// Seed of the Poisson weights and the feature draws (default: the run's --seed).
     pub seed: u64,
 }
@@ -163,6 +168,7 @@ impl Default for ArfParams {
             disable_weighted_vote: false,
             drift_detector: "adwin(delta=0.001)".into(),
             warning_detector: "adwin(delta=0.01)".into(),
+            rising_only: true,
             seed: 0,
         }
     }
@@ -350,12 +356,12 @@ impl Member {
             }
             self.tree.learn_visited(visit, &row, (class, f64::from(w)), ctx, &mut proba, Some(&mut self.rng));
             let error = f64::from(u8::from(wrong));
-            if self.warning.update(error) == Signal::Drift {
+            if signalled(self.warning.as_mut(), error, forest.rising_only) {
                 self.background = Some(Tree::new());
                 self.warning.reset();
                 self.warnings = self.warnings.saturating_add(1);
             }
-            if self.drift.update(error) == Signal::Drift {
+            if signalled(self.drift.as_mut(), error, forest.rising_only) {
                 match self.background.take() {
                     Some(b) => {
                         self.tree = b;
@@ -370,6 +376,19 @@ impl Member {
                 out.replaced.push(r);
             }
         }
+    }
+}
+
+/// Feed `error` to `detector`: true when it signals a drift, and with `rising_only`
+/// when its estimate of the error rose too (MOA's `ADWINChangeDetector`).
+fn signalled(detector: &mut dyn Detector, error: f64, rising_only: bool) -> bool {
+    let before = if rising_only { detector.estimation() } else { None };
+    if detector.update(error) != Signal::Drift {
+        return false;
+    }
+    match (before, detector.estimation()) {
+        (Some(before), Some(after)) => after > before,
+        _ => true,
     }
 }
 
@@ -448,6 +467,10 @@ pub(crate) static ARF: Entry = Entry {
         Param::bool("disable_weighted_vote", "every tree votes alike (otherwise by its accuracy)"),
         Param::detector("drift_detector", "the detector whose signal replaces a tree"),
         Param::detector("warning_detector", "the detector whose signal starts a background tree"),
+        Param::bool(
+            "rising_only",
+            "a signal counts only when the tree's error rose (MOA's rule; false: River's, any change)",
+        ),
         Param::int("seed", 0, "seed of the Poisson weights and the feature draws (default: the run's --seed)"),
     ),
     takes_counts: false,
@@ -875,6 +898,29 @@ impl_stage!(Arf, ARF);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With `rising_only`, ADWIN's cut counts when the error rose, not when it fell.
+    #[test]
+    fn a_falling_error_replaces_no_tree_with_rising_only() {
+        // The first signal of `errors` fed to a fresh adwin(delta=0.01), as counted
+        // with and without the rule: (record of the detector's signal, counted?).
+        let first = |errors: &[f64], rising_only: bool| -> Option<(usize, bool)> {
+            let mut d = crate::drift::build_text("adwin(delta=0.01)").expect("a detector");
+            let mut probe = d.clone();
+            errors.iter().enumerate().find_map(|(i, &e)| {
+                let raw = probe.update(e) == Signal::Drift;
+                let counted = signalled(d.as_mut(), e, rising_only);
+                raw.then_some((i, counted))
+            })
+        };
+        let falling: Vec<f64> = (0..2000).map(|i| if i < 1000 { 1.0 } else { 0.0 }).collect();
+        let rising: Vec<f64> = falling.iter().map(|e| 1.0 - e).collect();
+        let (at, counted) = first(&falling, true).expect("adwin cuts a falling error");
+        assert!(at >= 1000 && !counted, "a fall at {at} is not counted");
+        assert_eq!(first(&falling, false).map(|(_, c)| c), Some(true), "River's rule counts it");
+        let (at, counted) = first(&rising, true).expect("adwin cuts a rising error");
+        assert!(at >= 1000 && counted, "a rise at {at} is counted");
+    }
 
     #[test]
     fn max_features_resolve_as_river_does() {
