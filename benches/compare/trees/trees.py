@@ -435,13 +435,32 @@ def tables(results, stream_info, eddy_specs):
                 out.append(f"| {s} | {info['n']:,} | {lname} | {spec} | {e_acc} | {m_acc} | {diff} "
                            f"| {e_w} | {e_o} | {m_w} | {m_c} | {m_n} | {ratio} |")
     out.append("")
+    spread = [r for r in results if r["system"] == "eddy" and len(r.get("seed_accuracies", [])) > 1]
+    if spread:
+        out.append("### eddy over several seeds\n")
+        out.append("Accuracy in % of each eddy learner run with consecutive `--seed`s from `--eddy-seed` "
+                   "(the forest's and the bootstrapped adaptive tree's random draws change with it; "
+                   "MOA's learners run with their fixed seed).\n")
+        out.append("| stream | learner | seeds | eddy mean | eddy min | eddy max | MOA acc | mean − MOA (pts) |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for r in spread:
+            a = r["seed_accuracies"]
+            m = by.get((r["stream"], "moa", "arf-j1" if r["variant"] == "arf" else r["variant"]))
+            m_ok = m is not None and m["status"] == "ok"
+            mean = sum(a) / len(a)
+            diff = f"{100 * (mean - m['accuracy']):+.2f}" if m_ok else "-"
+            out.append(f"| {r['stream']} | {r['variant']} | {len(a)} | {pct(mean)} | {pct(min(a))} | {pct(max(a))} "
+                       f"| {pct(m['accuracy']) if m_ok else '-'} | {diff} |")
+        out.append("")
     out.append("### River on a prefix, beside MOA and eddy on the same rows\n")
     out.append("River learns the first *rows* records (capped by `--river-records` and `--river-budget`). "
                "MOA's accuracy on those rows is its cumulative accuracy printed after exactly *rows* records "
                "(`-f rows`; for arf, the `-j 1` run); eddy's is recomputed from its per-row labels. "
                "River's rate: rows / seconds of its predict_one/learn_one loop (dicts built beforehand).\n")
-    out.append("| stream | learner | rows | River acc | River rec/s | MOA acc | eddy acc |")
-    out.append("|---|---|---:|---:|---:|---:|---:|")
+    seeds = max((len(r.get("seed_accuracies", [])) for r in results), default=0)
+    extra = f" eddy mean of {seeds} seeds |" if seeds > 1 else ""
+    out.append(f"| stream | learner | rows | River acc | River rec/s | MOA acc | eddy acc |{extra}")
+    out.append("|---|---|---:|---:|---:|---:|---:|" + ("---:|" if extra else ""))
     for s in stream_info:
         for learner in LEARNERS:
             r = by.get((s, "river", learner))
@@ -454,8 +473,12 @@ def tables(results, stream_info, eddy_specs):
             m_acc = pct(m.get("prefix", {}).get(key)) if m and m["status"] == "ok" else cell_status(m)
             e_acc = pct(e.get("prefix", {}).get(key)) if e and e["status"] == "ok" else cell_status(e)
             note = " (budget)" if r.get("stopped_by") == "budget" else ""
+            mean = ""
+            if extra:
+                values = (e or {}).get("seed_prefix", {}).get(key)
+                mean = f" {pct(sum(values) / len(values))} |" if values else " - |"
             out.append(f"| {s} | {learner} | {r['n']:,}{note} | {pct(r['accuracy'])} | {krate(r['rate_wall'])} "
-                       f"| {m_acc} | {e_acc} |")
+                       f"| {m_acc} | {e_acc} |{mean}")
     return "\n".join(out)
 
 
@@ -505,6 +528,9 @@ def main(argv=None):
     ap.add_argument("--eddy-threads", type=int, default=os.cpu_count() or 1,
                     help="passed as --threads if `eddy run --help` lists it (default: all cores)")
     ap.add_argument("--eddy-seed", type=int, default=0, help="eddy run --seed (default 0)")
+    ap.add_argument("--eddy-seeds", type=int, default=1,
+                    help="also run each eddy learner with the N-1 seeds after --eddy-seed (accuracy only) and "
+                         "report the spread: bootstrapped learners (hat, arf) depend on their random draws")
     ap.add_argument("--eddy-repeats", type=int, default=1, help="run each eddy learner this many times; report the median wall time")
     ap.add_argument("--eddy-args", default="", help="more arguments for eddy run (split on spaces)")
     ap.add_argument("--eddy-timeout", type=float, default=3600)
@@ -616,6 +642,19 @@ def main(argv=None):
             if p is not None:
                 r["accuracy"] = acc(p, true)
                 r["prefix"] = {str(m): acc(p, true, m) for m in sorted(set(river_n.values()))}
+            if p is not None and args.eddy_seeds > 1:
+                accs = [r["accuracy"]]
+                prefixes = {m: [v] for m, v in r["prefix"].items()}
+                for k in range(1, args.eddy_seeds):
+                    other = argparse.Namespace(**{**vars(args), "eddy_seed": args.eddy_seed + k, "eddy_repeats": 1})
+                    rk, pk = run_eddy(other, learner, spec, csv_path, classes, n, out / "eddy", help_text,
+                                      f"{s}.seed{k}")
+                    if pk is not None:
+                        accs.append(acc(pk, true))
+                        for m in prefixes:
+                            prefixes[m].append(acc(pk, true, int(m)))
+                r["seed_accuracies"] = accs
+                r["seed_prefix"] = prefixes
             stream_res.append(r)
             print(f"[{s}] eddy {learner} = {spec!r}: {r['status']} acc={pct(r.get('accuracy'))} "
                   f"wall={r.get('wall_s', float('nan')):.2f}s ({krate(r.get('rate_wall'))} rec/s) {r.get('detail', '')}",
