@@ -139,14 +139,29 @@ impl Tree {
     /// The leaf `row` reaches when predicting: a record without the tested feature, or
     /// with a category a multiway branch has no child for, takes the most common path.
     pub fn leaf_of(&self, row: &Row<'_>) -> Option<&Leaf> {
-        let mut at = 0usize;
+        match self.nodes.get(self.reach(row)?.0)? {
+            Node::Leaf(l) => Some(l),
+            Node::Branch(_) => None,
+        }
+    }
+
+    /// The index of the leaf `row` reaches when predicting, and the worst detour taken.
+    fn reach(&self, row: &Row<'_>) -> Option<(usize, Detour)> {
+        let (mut at, mut detour) = (0usize, Detour::None);
         loop {
             match self.nodes.get(at)? {
-                Node::Leaf(l) => return Some(l),
+                Node::Leaf(_) => return Some((at, detour)),
                 Node::Branch(b) => {
                     let child = match b.test.route(row) {
                         Route::Child(i) => i,
-                        Route::Missing | Route::Unseen(_) => self.most_common_child(b),
+                        Route::Missing => {
+                            detour = detour.max(Detour::Missing);
+                            self.most_common_child(b)
+                        }
+                        Route::Unseen(_) => {
+                            detour = Detour::Unseen;
+                            self.most_common_child(b)
+                        }
                     };
                     at = *b.children.get(child)? as usize;
                 }
@@ -167,35 +182,15 @@ impl Tree {
     pub fn predict_visit(&self, row: &Row<'_>, ctx: &Context<'_>, out: &mut Vec<(u32, f64)>) -> Visit {
         out.clear();
         let mut visit = Visit { leaf: None, clean: true, nb: NbaTally::On };
-        let mut at = 0usize;
-        loop {
-            match self.nodes.get(at) {
-                None => return visit,
-                Some(Node::Leaf(l)) => {
-                    if leaf_prediction(l, row, ctx, out) {
-                        visit.nb = NbaTally::Predicted(first_max(out));
-                    }
-                    visit.leaf = Some(at);
-                    return visit;
-                }
-                Some(Node::Branch(b)) => {
-                    let child = match b.test.route(row) {
-                        Route::Child(i) => i,
-                        Route::Missing => {
-                            visit.clean = false;
-                            self.most_common_child(b)
-                        }
-                        // Learning grows a leaf for the category: not this one.
-                        Route::Unseen(_) => {
-                            self.predict_into(row, ctx, out);
-                            return Visit { leaf: None, clean: false, nb: NbaTally::On };
-                        }
-                    };
-                    let Some(&c) = b.children.get(child) else { return visit };
-                    at = c as usize;
-                }
-            }
+        let Some((at, detour)) = self.reach(row) else { return visit };
+        let Some(Node::Leaf(l)) = self.nodes.get(at) else { return visit };
+        if leaf_prediction(l, row, ctx, out) {
+            visit.nb = NbaTally::Predicted(first_max(out));
         }
+        visit.clean = detour == Detour::None;
+        // Past an unseen category, learning grows a leaf for it: not this one.
+        visit.leaf = (detour != Detour::Unseen).then_some(at);
+        visit
     }
 
     /// Learn the record [`Self::predict_visit`] just predicted, nothing changed since.
@@ -580,6 +575,16 @@ pub(crate) enum NbaTally {
     On,
     /// A tally, with naive Bayes' class as the prediction just computed it.
     Predicted(Option<u32>),
+}
+
+/// A detour a record took on its way to a leaf (the worst one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Detour {
+    None,
+    /// A missing tested value: the most common path.
+    Missing,
+    /// A category a multiway branch has no child for (learning would grow one).
+    Unseen,
 }
 
 /// What predicting a record found, for learning it next ([`Tree::learn_visited`]).
