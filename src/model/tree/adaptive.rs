@@ -41,6 +41,11 @@ pub struct AdaptiveParams {
     pub switch_significance: f64,
     /// Seed of the bootstrap weights (default: the run's --seed).
     pub seed: u64,
+    /// MOA's rule for a rising error: a node's error is its detector's estimate (ADWIN's
+    /// window mean), and a drift starts an alternate only if that estimate did not fall.
+    /// River's rule (`false`) compares a running mean before and after one record, and
+    /// so also starts alternates, which may replace grown subtrees, when the error falls.
+    pub rising_only: bool,
 }
 
 impl Default for AdaptiveParams {
@@ -51,6 +56,7 @@ impl Default for AdaptiveParams {
             drift_detector: "adwin".into(),
             switch_significance: 0.05,
             seed: 0,
+            rising_only: false,
         }
     }
 }
@@ -61,24 +67,33 @@ struct Watch {
     detector: Box<dyn Detector>,
     n: f64,
     mean: f64,
+    /// [`AdaptiveParams::rising_only`], fixed when the node is made.
+    #[serde(default)]
+    rising_only: bool,
 }
 
 impl Watch {
-    fn new(detector: &(dyn Detector + 'static)) -> Self {
-        Self { detector: dyn_clone::clone_box(detector), n: 0.0, mean: 0.0 }
+    fn new(detector: &(dyn Detector + 'static), rising_only: bool) -> Self {
+        Self { detector: dyn_clone::clone_box(detector), n: 0.0, mean: 0.0, rising_only }
     }
 
     fn rate(&self) -> f64 {
-        if self.n > 0.0 {
-            self.mean
-        } else {
-            0.0
+        if self.n <= 0.0 {
+            return 0.0;
+        }
+        match self.detector.estimation() {
+            Some(estimate) if self.rising_only => estimate,
+            _ => self.mean,
         }
     }
 
-    /// Learn one error (0 or 1); true when the detector signals a rise (a fall resets
-    /// the mean and is ignored, as in River).
+    /// Learn one error (0 or 1); true when the detector signals a rise at a branch.
     fn update(&mut self, error: f64, leaf: bool) -> bool {
+        if self.rising_only {
+            return self.update_rising_only(error) && !leaf;
+        }
+        // River: a fall, judged on the mean before and after this one record, resets
+        // the mean and is ignored.
         let old = self.rate();
         let drift = self.detector.update(error) == Signal::Drift;
         self.n += 1.0;
@@ -91,6 +106,25 @@ impl Watch {
             (self.n, self.mean) = (0.0, 0.0);
         }
         drift && !leaf
+    }
+
+    /// MOA's rule: a drift is a rise when the detector's estimate did not fall across
+    /// the cut. The count restarts at every drift because the detector (River's ADWIN)
+    /// restarts its window at the next value, so `n` stays the window's width.
+    fn update_rising_only(&mut self, error: f64) -> bool {
+        let before = self.detector.estimation();
+        let drift = self.detector.update(error) == Signal::Drift;
+        self.n += 1.0;
+        self.mean += (error - self.mean) / self.n;
+        if !drift {
+            return false;
+        }
+        let rose = match (before, self.detector.estimation()) {
+            (Some(before), Some(after)) => after >= before,
+            _ => true,
+        };
+        (self.n, self.mean) = (0.0, 0.0);
+        rose
     }
 }
 
@@ -185,6 +219,11 @@ pub(crate) static HOEFFDING_ADAPTIVE_TREE: Entry = Entry {
             doc: "significance of the test that switches or drops an alternate tree",
         },
         Param::int("seed", 0, "seed of the bootstrap weights (default: the run's --seed)"),
+        Param::bool(
+            "rising_only",
+            "MOA's rule: a node's error is ADWIN's window mean, and only a drift where it did not fall starts an \
+             alternate",
+        ),
     ),
     takes_counts: false,
     outputs_negative: false,
@@ -316,8 +355,9 @@ impl AdaTree {
         }
     }
 
-    fn new_leaf(&mut self, stats: Dist, depth: u32, detector: &(dyn Detector + 'static)) -> u32 {
-        self.nodes.push(AdaNode::Leaf { leaf: Leaf::new(stats, depth), watch: Watch::new(detector) });
+    fn new_leaf(&mut self, stats: Dist, depth: u32, step: &Step<'_, '_>) -> u32 {
+        let watch = Watch::new(step.detector, step.params.rising_only);
+        self.nodes.push(AdaNode::Leaf { leaf: Leaf::new(stats, depth), watch });
         (self.nodes.len() - 1) as u32
     }
 
@@ -368,7 +408,7 @@ impl AdaTree {
     /// Learn one record from the root (River's `learn_one`).
     fn learn(&mut self, step: &mut Step<'_, '_>) {
         if self.nodes.is_empty() {
-            self.new_leaf(Dist::new(), 0, step.detector);
+            self.new_leaf(Dist::new(), 0, step);
             self.root = 0;
             self.counts.active = 1;
         }
@@ -387,7 +427,7 @@ impl AdaTree {
                         Route::Child(i) => (i, branch.children[i]),
                         Route::Unseen(code) => {
                             let depth = branch.depth.saturating_add(1);
-                            let leaf = self.new_leaf(Dist::new(), depth, step.detector);
+                            let leaf = self.new_leaf(Dist::new(), depth, step);
                             self.counts.active += 1;
                             let AdaNode::Branch { branch, .. } = &mut self.nodes[at as usize] else { return };
                             if let Test::Multi { codes, .. } = &mut branch.test {
@@ -417,7 +457,6 @@ impl AdaTree {
         let wrong = f64::from(u8::from(vfdt::first_max(step.scratch) != Some(step.class)));
         let AdaNode::Branch { branch, watch, alternate } = &mut self.nodes[at as usize] else { return };
         branch.stats.add(step.class, 1.0);
-        let old_rate = watch.rate();
         let rose = watch.update(wrong, false);
         let depth = branch.depth;
         if rose {
@@ -426,10 +465,9 @@ impl AdaTree {
             if let AdaNode::Branch { alternate, .. } = &mut self.nodes[at as usize] {
                 *alternate = Some(n);
             }
-            self.nodes.push(AdaNode::Leaf { leaf: alt, watch: Watch::new(step.detector) });
+            self.nodes.push(AdaNode::Leaf { leaf: alt, watch: Watch::new(step.detector, step.params.rising_only) });
             self.counts.alternates += 1;
         } else if let Some(alt) = *alternate {
-            let _ = old_rate;
             let (n_obs, rate) = (watch.n, watch.rate());
             let (alt_n, alt_rate) = match self.nodes.get(alt as usize) {
                 Some(AdaNode::Leaf { watch, .. } | AdaNode::Branch { watch, .. }) => (watch.n, watch.rate()),
@@ -517,10 +555,10 @@ impl AdaTree {
                 let stats = leaf.stats.clone();
                 let n = children.len() as i64;
                 let ids: Vec<u32> =
-                    children.into_iter().map(|c| self.new_leaf(c, depth.saturating_add(1), step.detector)).collect();
+                    children.into_iter().map(|c| self.new_leaf(c, depth.saturating_add(1), step)).collect();
                 self.nodes.push(AdaNode::Branch {
                     branch: Branch { test, children: ids, depth, stats },
-                    watch: Watch::new(step.detector),
+                    watch: Watch::new(step.detector, step.params.rising_only),
                     alternate: None,
                 });
                 let branch = (self.nodes.len() - 1) as u32;
@@ -1059,3 +1097,36 @@ impl HoeffdingAdaptiveTree {
 }
 
 impl_stage!(HoeffdingAdaptiveTree, HOEFFDING_ADAPTIVE_TREE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feed `errors` to a node's watch at a branch; the indices where it started an alternate.
+    fn alternates_started(errors: impl Iterator<Item = f64>, rising_only: bool) -> Vec<usize> {
+        let adwin = crate::drift::build_text("adwin").expect("adwin is registered");
+        let mut watch = Watch::new(adwin.as_ref(), rising_only);
+        errors.enumerate().filter_map(|(i, e)| watch.update(e, false).then_some(i)).collect()
+    }
+
+    /// An error rate that falls from 1/2 to 1/32, with an error at every record where
+    /// ADWIN checks for a cut (its clock is 32): River's rule reads that one record as a
+    /// rise and starts alternates; MOA's rule sees the window's mean fall and starts none.
+    #[test]
+    fn a_falling_error_starts_no_alternate_with_rising_only() {
+        let falling = || (0..4000).map(|i| f64::from(u8::from(if i < 1000 { i % 2 == 0 } else { i % 32 == 31 })));
+        assert!(!alternates_started(falling(), false).is_empty(), "River's rule reacts to one record");
+        assert_eq!(alternates_started(falling(), true), Vec::<usize>::new());
+    }
+
+    /// An error rate that rises from 1/10 to 1/2 with no error where ADWIN checks: MOA's
+    /// rule starts an alternate at the first cut after the change; River's misses it,
+    /// because the one record at the cut was right.
+    #[test]
+    fn a_rising_error_starts_an_alternate_with_rising_only() {
+        let rising = || (0..4000).map(|i| f64::from(u8::from(if i < 2000 { i % 10 == 0 } else { i % 2 == 0 })));
+        let moa = alternates_started(rising(), true);
+        assert!(moa.first().is_some_and(|&i| (2000..2200).contains(&i)), "{moa:?}");
+        assert_eq!(alternates_started(rising(), false), Vec::<usize>::new());
+    }
+}
