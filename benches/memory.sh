@@ -33,7 +33,7 @@ measure() { # label, then eddy run arguments; prints "peak_kib seconds"
 trees() {
     echo "| model | records | peak RSS (MiB) | wall (s) |"
     echo "|---|---:|---:|---:|"
-    for spec in "hoeffding-tree(max_size=16)" "arf(n_models=4, max_size=4)"; do
+    for spec in "hoeffding-tree(max_size=16)" "hoeffding-adaptive-tree" "arf(n_models=4, max_size=4)"; do
         local first=""
         for n in 1000000 10000000; do
             read -r peak seconds < <(measure "tree$n" "synth:rbf?n=$n&classes=4&speed=0.001&seed=1" --model "$spec" --labels-out "$tmp/t$n.npy")
