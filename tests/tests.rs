@@ -24,6 +24,7 @@ mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod pipeline; // threads vs the inline oracle; sources and their errors
 mod plots; // snapshots and reports: pictures decode, numbers are the model's
 mod properties; // proptest invariants
+mod redis_streams; // eddy run redis://: a real redis-server; the same labels as the file, rejects by entry id, following, errors
 
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
 #[cfg(feature = "server")]

@@ -21,7 +21,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Parser)]
 pub struct RunArgs {
     /// The input: a .csv/.ndjson/.jsonl file (optionally .gz), a .npy matrix, `-` for
-    /// standard input, or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
+    /// standard input, a Redis stream (`redis://HOST:PORT/STREAM`: each entry a record,
+    /// its fields the columns; followed until Ctrl-C unless --until-end), or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
     /// (`synth:blobs?n=&d=&k=&std=&drift=&move_at=&appear_at=&vanish_at=&seed=`: at record
     /// `move_at` centre 0 jumps, the last centre starts at `appear_at`, centre 1 stops at
     /// `vanish_at`; also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`,
@@ -80,6 +81,10 @@ pub struct RunArgs {
     /// Keep reading the file as it grows (like tail -f) until Ctrl-C.
     #[arg(long)]
     pub follow: bool,
+    /// A Redis stream input: stop at the end of what the stream holds, instead of
+    /// waiting for new entries until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub until_end: bool,
     /// Format of standard input (files are known by their extension).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -597,6 +602,9 @@ impl RunConfig {
         for dir in args.report.iter().chain(args.checkpoint.iter()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        if args.until_end && !source::redis::is_address(&args.input) {
+            bail!("--until-end is for a stream input (redis://): a file ends by itself, and --follow waits at its end");
+        }
         if args.resume && args.checkpoint.is_none() {
             bail!("--resume needs --checkpoint DIR (where the checkpoints are)");
         }
@@ -655,6 +663,7 @@ impl RunConfig {
                 quit: Arc::clone(&quit),
                 delayed,
                 categorical,
+                until_end: args.until_end,
                 // Missing values are let through only when every model fills them.
                 missing: models.iter().all(|m| match &m.model {
                     Model::Classifier(c) => c.fills_missing(),

@@ -1,5 +1,5 @@
 //! Where records come from: CSV and NDJSON files (gzip or not, or standard
-//! input), NumPy `.npy` matrices, and seeded generators.
+//! input), NumPy `.npy` matrices, seeded generators and Redis streams.
 //!
 //! Every source reads in batches and validates every record: a malformed
 //! number, a wrong column count, NaN or infinity, an undeclared label or an
@@ -15,6 +15,7 @@ pub mod decode;
 pub mod feedback;
 pub mod join;
 mod npy;
+pub mod redis;
 pub mod synth;
 mod text;
 
@@ -112,6 +113,9 @@ pub struct SourceOptions {
     /// Join delayed labels to their events by id (`--id-column ID --delayed-labels`;
     /// CSV and NDJSON inputs).
     pub delayed: Option<join::DelayedOptions>,
+    /// Engines (`redis://`): stop at the end of what the stream holds when it is read,
+    /// instead of waiting for new records.
+    pub until_end: bool,
 }
 
 impl Default for SourceOptions {
@@ -132,24 +136,31 @@ impl Default for SourceOptions {
             missing: false,
             quit: Arc::new(AtomicBool::new(false)),
             delayed: None,
+            until_end: false,
         }
     }
 }
 
-/// Where a record is: `file:line`, and the column when one is to blame.
+/// Where a record is: `file:line` (or a stream's entry id), and the column when one
+/// is to blame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
-    /// The input's name (a path, `-` for standard input).
+    /// The input's name (a path, `-` for standard input, a `redis://` address).
     pub source: String,
     /// Line (text) or row (`.npy`), from 1.
     pub line: u64,
+    /// The record's id in its engine (a Redis entry id), which names it instead of the line.
+    pub entry: Option<String>,
     /// Column number from 1 and its name, when known.
     pub column: Option<(usize, String)>,
 }
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.source, self.line)?;
+        match &self.entry {
+            Some(entry) => write!(f, "{}: entry {entry}", self.source)?,
+            None => write!(f, "{}:{}", self.source, self.line)?,
+        }
         if let Some((n, name)) = &self.column {
             write!(f, ": column {n} ({name})")?;
         }
@@ -188,8 +199,11 @@ pub enum SourceError {
     },
 }
 
-/// Open `input` (a path, `-`, or `synth:...`) as a source.
+/// Open `input` (a path, `-`, `synth:...` or `redis://...`) as a source.
 pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, SourceError> {
+    if redis::is_address(input) {
+        return Ok(Box::new(redis::RedisSource::open(input, options)?));
+    }
     if let Some(spec) = input.strip_prefix("synth:") {
         let spec =
             SynthSpec::parse(spec).map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;

@@ -356,7 +356,7 @@ impl Source for NpySource {
                 _ => None,
             };
             if let Some((column, reason)) = bad {
-                let position = Position { source: self.name.clone(), line: id + 1, column };
+                let position = Position { source: self.name.clone(), line: id + 1, entry: None, column };
                 if self.options.on_error == OnError::Fail {
                     // Rows before it still go downstream; the error comes with the next call.
                     self.pending_error = Some(SourceError::Record { position, reason });

@@ -97,7 +97,13 @@ pub struct TextSource {
     join: Option<(Join, DelayedColumns)>,
     /// With labels in a second stream (`--labels-from`): that stream.
     feedback: Option<Feedback>,
+    /// The engine's id of a line, when the text stands for an engine's records.
+    line_names: Option<LineNames>,
 }
+
+/// Names a line of text by the id of the engine's record it was made from (`None` for
+/// a line that is no record, the header).
+pub(crate) type LineNames = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
 
 /// The second stream of labels, as the source reads it.
 struct Feedback {
@@ -231,6 +237,7 @@ impl TextSource {
             checksum: crc32fast::Hasher::new(),
             join: None,
             feedback: None,
+            line_names: None,
         };
         if let Some(d) = &source.options.delayed {
             if source.options.label_column.is_none() {
@@ -558,24 +565,31 @@ impl TextSource {
 
     /// Deal with a bad record: fail, or write it to the rejects file and go on.
     fn reject(&mut self, bad: RecordError, line_no: u64) -> Result<(), SourceError> {
+        let entry = self.line_names.as_ref().and_then(|names| names(line_no));
         if self.options.on_error == OnError::Fail {
             let (column, reason) = bad.into_parts();
-            let position = Position { source: self.name.clone(), line: line_no, column };
+            let position = Position { source: self.name.clone(), line: line_no, entry, column };
             return Err(SourceError::Record { position, reason: reason.to_string() });
         }
         self.rejected += 1;
         if let Some(out) = self.rejects.as_mut() {
             let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
-            out.write_line(&format!("{}\t{}\t{bad}\t{text}", self.name, line_no))?;
+            let at = entry.unwrap_or_else(|| line_no.to_string());
+            out.write_line(&format!("{}\t{at}\t{bad}\t{text}", self.name))?;
         }
         Ok(())
+    }
+
+    /// Name each line by the engine's id of its record, in errors and rejects.
+    pub(crate) fn name_lines(&mut self, names: LineNames) {
+        self.line_names = Some(names);
     }
 
     /// [`Self::reject`] for a record of another stream (the feedback's).
     fn reject_at(&mut self, bad: RecordError, origin: &Origin) -> Result<(), SourceError> {
         if self.options.on_error == OnError::Fail {
             let (column, reason) = bad.into_parts();
-            let position = Position { source: origin.name.clone(), line: origin.line_no, column };
+            let position = Position { source: origin.name.clone(), line: origin.line_no, entry: None, column };
             return Err(SourceError::Record { position, reason: reason.to_string() });
         }
         self.rejected += 1;
@@ -785,6 +799,7 @@ impl TextSource {
             let position = Position {
                 source: origin.name.clone(),
                 line: origin.line_no,
+                entry: None,
                 column: Some((origin.id_at.0 + 1, origin.id_at.1.clone())),
             };
             return Err(SourceError::Record { position, reason: note.unwrap_or_default() });

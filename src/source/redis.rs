@@ -1,0 +1,398 @@
+//! Redis Streams as a source: `redis://HOST:PORT/STREAM` reads the stream's entries
+//! from its first (`XREAD`), one record an entry, the entry's fields its columns. The
+//! run waits for new entries until Ctrl-C or SIGTERM, or stops at the stream's end
+//! with `--until-end`.
+//!
+//! The entries become CSV lines for [`TextSource`], so a stream's records obey exactly
+//! the rules of a file's (schema inference, bad records and rejects, categories,
+//! missing values, line length): the first entry's field names are the header, later
+//! entries are laid out in that order, a field an entry lacks is an empty (missing)
+//! value, and a field the first entry did not have makes the record too wide. Errors
+//! and rejects name a record by its entry id.
+
+use super::text::{LineNames, TextFormat, TextSource};
+use super::{Source, SourceError, SourceOptions};
+use crate::record::{Batch, LabelMap, SourcePosition};
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How long one read waits for new entries before the source looks at Ctrl-C again.
+const BLOCK_MS: u64 = 100;
+/// Entries asked for in one read.
+const ENTRIES_PER_READ: usize = 1024;
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// True when `input` names a Redis stream (`redis://`).
+pub fn is_address(input: &str) -> bool {
+    input.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("redis://"))
+        || input.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+}
+
+/// A stream's address: the server's URL and the stream's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// The server, as the Redis client takes it (`redis://HOST:PORT[/DB]`).
+    pub server: String,
+    /// The stream's key.
+    pub stream: String,
+}
+
+impl Address {
+    /// Read `redis://[USER:PASSWORD@]HOST[:PORT][/DB]/STREAM`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        if input.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("rediss://")) {
+            return Err("rediss:// (TLS) is not supported: reach the server over redis:// (a loopback port or a \
+                        tunnel)"
+                .into());
+        }
+        let rest = input.get(8..).filter(|_| is_address(input)).ok_or("expected redis://HOST:PORT/STREAM")?;
+        let (server, stream) = rest.rsplit_once('/').ok_or("no stream: expected redis://HOST:PORT/STREAM")?;
+        if server.is_empty() {
+            return Err("no server: expected redis://HOST:PORT/STREAM".into());
+        }
+        if stream.is_empty() {
+            return Err("no stream: expected redis://HOST:PORT/STREAM".into());
+        }
+        Ok(Self { server: format!("redis://{server}"), stream: stream.to_string() })
+    }
+}
+
+/// The entry id of each line not yet read, from the oldest.
+#[derive(Default)]
+struct EntryIds(VecDeque<(u64, Arc<str>)>);
+
+impl EntryIds {
+    fn get(&self, line: u64) -> Option<String> {
+        let i = self.0.binary_search_by_key(&line, |&(l, _)| l).ok()?;
+        Some(self.0[i].1.to_string())
+    }
+
+    /// Forget the lines before `line`: they are read, and named in errors no more.
+    fn forget_before(&mut self, line: u64) {
+        while self.0.front().is_some_and(|&(l, _)| l < line) {
+            self.0.pop_front();
+        }
+    }
+}
+
+type SharedIds = Arc<Mutex<EntryIds>>;
+
+fn lock(ids: &SharedIds) -> std::sync::MutexGuard<'_, EntryIds> {
+    // The map is plain data, whole after any panic between its calls.
+    ids.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The stream's entries as CSV text.
+struct EntryReader {
+    conn: redis::Connection,
+    stream: String,
+    /// The id of the last entry read (`0-0` before the first).
+    last_id: String,
+    /// Wait for new entries at the end (otherwise the end of the stream ends the text).
+    follow: bool,
+    header: Option<Vec<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+    /// Lines written so far (the header is line 1).
+    lines: u64,
+    ids: SharedIds,
+}
+
+/// One entry of an `XREAD` reply: its id and its fields in order.
+type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
+impl EntryReader {
+    /// Read the next entries into the buffer; `WouldBlock` when following and none came.
+    fn fetch(&mut self) -> io::Result<()> {
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(ENTRIES_PER_READ);
+        if self.follow {
+            cmd.arg("BLOCK").arg(BLOCK_MS);
+        }
+        cmd.arg("STREAMS").arg(&self.stream).arg(&self.last_id);
+        let reply: redis::Value = cmd.query(&mut self.conn).map_err(io::Error::other)?;
+        let entries = entries_of(reply).map_err(io::Error::other)?;
+        if entries.is_empty() {
+            return if self.follow { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
+        }
+        for (id, fields) in entries {
+            self.write_entry(&id, &fields);
+            self.last_id = id;
+        }
+        Ok(())
+    }
+
+    /// Append an entry's line (and the header, before the first).
+    fn write_entry(&mut self, id: &str, fields: &[(Vec<u8>, Vec<u8>)]) {
+        let header = self.header.get_or_insert_with(|| fields.iter().map(|(name, _)| name.clone()).collect());
+        if self.lines == 0 {
+            write_csv_line(&mut self.buf, header.iter().map(Vec::as_slice));
+            self.lines = 1;
+        }
+        write_record(&mut self.buf, header, fields);
+        self.lines += 1;
+        lock(&self.ids).0.push_back((self.lines, Arc::from(id)));
+    }
+}
+
+impl Read for EntryReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for EntryReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            self.fetch()?;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
+
+/// Write an entry's values as a CSV line in the header's order: a field it lacks is
+/// empty (a missing value), fields the header lacks go last (a record too wide).
+fn write_record(out: &mut Vec<u8>, header: &[Vec<u8>], fields: &[(Vec<u8>, Vec<u8>)]) {
+    let in_order = header.iter().map(|name| fields.iter().find(|(f, _)| f == name).map_or(&[][..], |(_, v)| v));
+    let unknown = fields.iter().filter(|(f, _)| !header.contains(f)).map(|(_, v)| v.as_slice());
+    write_csv_line(out, in_order.chain(unknown));
+}
+
+/// Write one CSV line, quoting the fields that need it.
+fn write_csv_line<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = &'a [u8]>) {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if field.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+            out.push(b'"');
+            for &b in field {
+                if b == b'"' {
+                    out.push(b'"');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(field);
+        }
+    }
+    out.push(b'\n');
+}
+
+/// The entries of an `XREAD` reply on one stream (none for a nil reply: no entry came).
+fn entries_of(reply: redis::Value) -> Result<Vec<Entry>, String> {
+    use redis::Value;
+    let streams = match reply {
+        Value::Nil => return Ok(Vec::new()),
+        Value::Array(streams) => streams.into_iter().map(pair).collect::<Result<Vec<_>, _>>()?,
+        Value::Map(streams) => streams,
+        other => return Err(format!("unexpected XREAD reply {other:?}")),
+    };
+    let Some((_, entries)) = streams.into_iter().next() else { return Ok(Vec::new()) };
+    let Value::Array(entries) = entries else { return Err("unexpected XREAD reply: entries are not a list".into()) };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let (id, fields) = pair(entry)?;
+            let id = text(id)?;
+            let fields = match fields {
+                Value::Array(flat) if flat.len() % 2 == 0 => {
+                    let mut flat = flat.into_iter();
+                    let mut out = Vec::with_capacity(flat.len() / 2);
+                    while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+                        out.push((bytes(name)?, bytes(value)?));
+                    }
+                    out
+                }
+                Value::Map(map) => {
+                    map.into_iter().map(|(k, v)| Ok((bytes(k)?, bytes(v)?))).collect::<Result<_, String>>()?
+                }
+                Value::Nil => Vec::new(),
+                other => return Err(format!("entry {id}: unexpected fields {other:?}")),
+            };
+            Ok((id, fields))
+        })
+        .collect()
+}
+
+fn pair(value: redis::Value) -> Result<(redis::Value, redis::Value), String> {
+    match value {
+        redis::Value::Array(v) if v.len() == 2 => {
+            let mut v = v.into_iter();
+            match (v.next(), v.next()) {
+                (Some(a), Some(b)) => Ok((a, b)),
+                _ => Err("unexpected XREAD reply: a pair expected".into()),
+            }
+        }
+        other => Err(format!("unexpected XREAD reply: a pair expected, got {other:?}")),
+    }
+}
+
+fn bytes(value: redis::Value) -> Result<Vec<u8>, String> {
+    match value {
+        redis::Value::BulkString(b) => Ok(b),
+        redis::Value::SimpleString(s) => Ok(s.into_bytes()),
+        redis::Value::Int(i) => Ok(i.to_string().into_bytes()),
+        other => Err(format!("unexpected value {other:?} in an entry")),
+    }
+}
+
+fn text(value: redis::Value) -> Result<String, String> {
+    String::from_utf8(bytes(value)?).map_err(|_| "an entry id is not UTF-8".into())
+}
+
+/// A Redis stream as a source of records.
+pub struct RedisSource {
+    inner: TextSource,
+    ids: SharedIds,
+}
+
+impl RedisSource {
+    /// Connect to the stream at `input` (`redis://HOST:PORT/STREAM`) and read up to its
+    /// first entry, which fixes the columns (waiting for it unless `until_end`).
+    pub fn open(input: &str, mut options: SourceOptions) -> Result<Self, SourceError> {
+        let schema = |reason: String| SourceError::Schema { source_name: input.to_string(), reason };
+        let address = Address::parse(input).map_err(schema)?;
+        if options.format.is_some_and(|f| f != TextFormat::Csv) {
+            return Err(schema("--format: a Redis entry is a record of fields, not a line of text".into()));
+        }
+        if options.delayed.is_some() {
+            return Err(schema("--delayed-labels reads files only for now".into()));
+        }
+        if options.follow {
+            return Err(schema("--follow is for files: a Redis stream is followed unless --until-end".into()));
+        }
+        let client = redis::Client::open(address.server.as_str()).map_err(|e| schema(e.to_string()))?;
+        let io = |error: redis::RedisError| SourceError::Io {
+            source_name: input.to_string(),
+            error: io::Error::other(error),
+        };
+        let conn = client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(io)?;
+        let ids: SharedIds = Arc::default();
+        let reader = EntryReader {
+            conn,
+            stream: address.stream,
+            last_id: "0-0".into(),
+            follow: !options.until_end,
+            header: None,
+            buf: Vec::new(),
+            pos: 0,
+            lines: 0,
+            ids: Arc::clone(&ids),
+        };
+        options.format = Some(TextFormat::Csv);
+        let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options)?;
+        let names = Arc::clone(&ids);
+        let line_names: LineNames = Arc::new(move |line| lock(&names).get(line));
+        inner.name_lines(line_names);
+        Ok(Self { inner, ids })
+    }
+}
+
+impl Source for RedisSource {
+    fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
+        let batch = self.inner.next_batch();
+        let read = self.inner.position().line;
+        lock(&self.ids).forget_before(read);
+        batch
+    }
+
+    fn feature_names(&self) -> &[String] {
+        self.inner.feature_names()
+    }
+
+    fn categorical_names(&self) -> &[String] {
+        self.inner.categorical_names()
+    }
+
+    fn label_map(&self) -> Option<&LabelMap> {
+        self.inner.label_map()
+    }
+
+    fn has_labels(&self) -> bool {
+        self.inner.has_labels()
+    }
+
+    fn rejected(&self) -> u64 {
+        self.inner.rejected()
+    }
+
+    fn position(&self) -> SourcePosition {
+        self.inner.position()
+    }
+
+    fn resume(&mut self, _position: &SourcePosition) -> Result<(), SourceError> {
+        Err(SourceError::Schema {
+            source_name: "redis".into(),
+            reason: "resuming a run on a Redis stream from a checkpoint is not supported yet".into(),
+        })
+    }
+
+    fn sync(&mut self) -> Result<(), SourceError> {
+        self.inner.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_name_a_server_and_a_stream() {
+        let a = Address::parse("redis://127.0.0.1:6379/events").expect("valid");
+        assert_eq!(a, Address { server: "redis://127.0.0.1:6379".into(), stream: "events".into() });
+        let a = Address::parse("REDIS://:secret@host/2/events").expect("valid");
+        assert_eq!(a, Address { server: "redis://:secret@host/2".into(), stream: "events".into() });
+        for bad in ["redis://host:6379", "redis://host:6379/", "redis:///events", "rediss://host/events"] {
+            assert!(Address::parse(bad).is_err(), "{bad}");
+        }
+        assert!(is_address("redis://x/y") && !is_address("events.csv") && !is_address("redis:/x"));
+    }
+
+    #[test]
+    fn fields_that_need_it_are_quoted() {
+        let mut out = Vec::new();
+        write_csv_line(&mut out, [&b"a"[..], b"b,c", b"say \"hi\"", b"", b"x\ny"].into_iter());
+        assert_eq!(out, b"a,\"b,c\",\"say \"\"hi\"\"\",,\"x\ny\"\n");
+    }
+
+    #[test]
+    fn entries_are_laid_out_in_the_first_entrys_order() {
+        use redis::Value::{Array, BulkString};
+        let s = |t: &str| BulkString(t.as_bytes().to_vec());
+        let reply = Array(vec![Array(vec![
+            s("events"),
+            Array(vec![
+                Array(vec![s("1-0"), Array(vec![s("x"), s("1.5"), s("y"), s("a")])]),
+                Array(vec![s("2-0"), Array(vec![s("y"), s("b"), s("x"), s("2")])]),
+            ]),
+        ])]);
+        let entries = entries_of(reply).expect("a reply");
+        assert_eq!(entries.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), ["1-0", "2-0"]);
+        let header: Vec<Vec<u8>> = entries[0].1.iter().map(|(name, _)| name.clone()).collect();
+        let mut out = Vec::new();
+        for (_, fields) in &entries {
+            write_record(&mut out, &header, fields);
+        }
+        let b = |t: &str| t.as_bytes().to_vec();
+        write_record(&mut out, &header, &[(b("y"), b("c"))]);
+        write_record(&mut out, &header, &[(b("x"), b("3")), (b("y"), b("d")), (b("z"), b("9"))]);
+        assert_eq!(String::from_utf8(out).expect("text"), "1.5,a\n2,b\n,c\n3,d,9\n");
+        assert_eq!(entries_of(redis::Value::Nil).expect("nil"), Vec::new());
+        assert!(entries_of(redis::Value::Int(3)).is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! `eddy run redis://...`: a real redis-server (Debian's, installed by
+//! tests/servers/install.sh when missing) on a loopback port of each test's own.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A fresh folder of the test's own.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-redis-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creates a temp dir");
+    dir
+}
+
+fn eddy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+/// Install redis-server once for the whole test binary; a failure fails every test.
+fn ensure_installed() {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let done = INSTALLED.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/install.sh");
+        let out = Command::new("bash").arg(script).arg("redis").output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(e) = done {
+        panic!("redis-server is missing and tests/servers/install.sh could not install it: {e}");
+    }
+}
+
+/// A redis-server of the test's own, stopped when dropped.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        ensure_installed();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut c) = server.client().get_connection() {
+                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                    return server;
+                }
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self, stream: &str) -> String {
+        format!("redis://127.0.0.1:{}/{stream}", self.port)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).expect("a valid url")
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        self.client().get_connection().expect("connects")
+    }
+
+    /// XADD each record (field, value pairs) to `stream`; their entry ids.
+    pub fn add(&self, stream: &str, records: &[Vec<(String, String)>]) -> Vec<String> {
+        let mut conn = self.conn();
+        let mut ids = Vec::new();
+        for chunk in records.chunks(500) {
+            let mut pipe = redis::pipe();
+            for fields in chunk {
+                let mut cmd = redis::cmd("XADD");
+                cmd.arg(stream).arg("*");
+                for (k, v) in fields {
+                    cmd.arg(k).arg(v);
+                }
+                pipe.add_command(cmd);
+            }
+            let got: Vec<String> = pipe.query(&mut conn).expect("XADD");
+            ids.extend(got);
+        }
+        ids
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Records of a curved two-class concept with a categorical column, as text fields.
+fn records(n: usize) -> Vec<Vec<(String, String)>> {
+    (0..n)
+        .map(|i| {
+            let a = ((i * 7919) % 1000) as f64 / 100.0;
+            let b = ((i * 104_729) % 997) as f64 / 99.7;
+            let color = ["red", "green", "blue"][i % 3];
+            let y = u8::from((a - 5.0).powi(2) + (b - 5.0).powi(2) < 9.0 || color == "green");
+            vec![
+                ("a".into(), a.to_string()),
+                ("b".into(), b.to_string()),
+                ("color".into(), color.into()),
+                ("y".into(), y.to_string()),
+            ]
+        })
+        .collect()
+}
+
+fn to_csv(records: &[Vec<(String, String)>], path: &Path) {
+    let mut f = std::fs::File::create(path).expect("creates");
+    writeln!(f, "a,b,color,y").expect("writes");
+    for r in records {
+        let v: Vec<&str> = r.iter().map(|(_, v)| v.as_str()).collect();
+        writeln!(f, "{}", v.join(",")).expect("writes");
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "eddy failed: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_stream_read_to_its_end_gives_the_labels_of_the_same_csv() {
+    let server = RedisServer::start();
+    let recs = records(3000);
+    server.add("events", &recs);
+    let dir = scratch("same_csv");
+    let csv = dir.join("events.csv");
+    to_csv(&recs, &csv);
+    let run = |input: &str, labels: &Path| {
+        let out = eddy()
+            .arg("run")
+            .arg(input)
+            .args(["--until-end", "--label-column", "y", "--model", "hoeffding-tree(grace_period=50)", "--quiet"])
+            .arg("--labels-out")
+            .arg(labels)
+            .output()
+            .expect("runs");
+        ok(&out)
+    };
+    let (from_redis, from_csv) = (dir.join("redis.csv"), dir.join("file.csv"));
+    run(&server.url("events"), &from_redis);
+    let out = eddy()
+        .arg("run")
+        .arg(&csv)
+        .args(["--label-column", "y", "--model", "hoeffding-tree(grace_period=50)", "--quiet", "--labels-out"])
+        .arg(&from_csv)
+        .output()
+        .expect("runs");
+    ok(&out);
+    let (a, b) = (std::fs::read(&from_redis).expect("labels"), std::fs::read(&from_csv).expect("labels"));
+    assert_eq!(a.iter().filter(|&&c| c == b'\n').count(), 3001, "a header and a label per entry");
+    assert_eq!(a, b, "the stream's labels are the file's");
+}
+
+#[test]
+fn bad_entries_go_to_the_rejects_named_by_their_entry_id() {
+    let server = RedisServer::start();
+    let mut recs = records(200);
+    recs[10][0].1 = "not-a-number".into(); // a bad number
+    recs[20].remove(1); // a missing field: a missing value, which the tree takes
+    recs[30].push(("extra".into(), "1".into())); // a field the first entry did not have
+    let ids = server.add("events", &recs);
+    let dir = scratch("rejects");
+    let rejects = dir.join("rejects.tsv");
+    let out = eddy()
+        .arg("run")
+        .arg(server.url("events"))
+        .args(["--until-end", "--label-column", "y", "--model", "hoeffding-tree", "--quiet", "--on-error", "skip"])
+        .arg("--rejects")
+        .arg(&rejects)
+        .arg("--labels-out")
+        .arg(dir.join("l.csv"))
+        .output()
+        .expect("runs");
+    ok(&out);
+    let text = std::fs::read_to_string(&rejects).expect("rejects written");
+    let named: Vec<&str> = text.lines().skip(1).map(|l| l.split('\t').nth(1).expect("a position")).collect();
+    assert_eq!(named, [&ids[10], &ids[30]], "{text}");
+    assert!(text.lines().all(|l| l.starts_with(&server.url("events")) || l.starts_with("source")), "{text}");
+    let labels = std::fs::read_to_string(dir.join("l.csv")).expect("labels");
+    assert_eq!(labels.lines().count(), 1 + 198);
+
+    // Without --on-error skip, the first bad entry stops the run, named.
+    let out = eddy()
+        .arg("run")
+        .arg(server.url("events"))
+        .args(["--until-end", "--label-column", "y", "--model", "hoeffding-tree", "--quiet", "--labels-out"])
+        .arg(dir.join("l2.csv"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("entry {}: column 1 (a)", ids[10])), "{stderr}");
+}
+
+#[test]
+fn a_followed_stream_labels_new_entries_until_sigterm() {
+    let server = RedisServer::start();
+    let recs = records(600);
+    server.add("events", &recs[..100]);
+    let dir = scratch("follow");
+    let labels = dir.join("l.csv");
+    let summary = dir.join("s.json");
+    let mut child = eddy()
+        .arg("run")
+        .arg(server.url("events"))
+        .args(["--label-column", "y", "--model", "hoeffding-tree", "--quiet", "--batch-size", "64", "--labels-out"])
+        .arg(&labels)
+        .arg("--summary-json")
+        .arg(&summary)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let lines = || std::fs::read_to_string(&labels).map(|t| t.lines().count()).unwrap_or(0);
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while lines() < n {
+            assert!(Instant::now() < deadline, "{} of {n} lines labelled", lines());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(101);
+    server.add("events", &recs[100..]);
+    wait_for(601);
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "a stop on SIGTERM is a clean end");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
+    assert_eq!(s["records"], 600, "{s}");
+}
+
+#[test]
+fn unreachable_servers_and_wrong_keys_are_clear_errors() {
+    let server = RedisServer::start();
+    let mut conn = server.conn();
+    redis::cmd("SET").arg("plain").arg("1").query::<()>(&mut conn).expect("SET");
+    let dir = scratch("errors");
+    let run = |input: &str| {
+        eddy()
+            .arg("run")
+            .arg(input)
+            .args(["--until-end", "--model", "gaussian-nb", "--label-column", "y", "--quiet", "--labels-out"])
+            .arg(dir.join("l.csv"))
+            .output()
+            .expect("runs")
+    };
+    let free = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    for (input, says) in [
+        (format!("redis://127.0.0.1:{free}/events"), "refused"),
+        (server.url("plain"), "WRONGTYPE"),
+        ("redis://127.0.0.1:1".to_string(), "no stream"),
+        ("rediss://127.0.0.1:1/events".to_string(), "TLS"),
+    ] {
+        let out = run(&input);
+        assert!(!out.status.success(), "{input}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says) && !stderr.contains("panicked"), "{input}: {stderr}");
+    }
+    // A stream that does not exist is an empty stream: no records, no error.
+    let out = run(&server.url("nothing-here"));
+    let stderr = ok(&out);
+    assert!(stderr.contains("0 records"), "{stderr}");
+    // --until-end is for streams.
+    let out = eddy()
+        .args(["run", "x.csv", "--until-end", "--model", "gaussian-nb", "--label-column", "y", "--labels-out", "l.csv"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--until-end is for a stream input"));
+}
