@@ -414,6 +414,10 @@ impl Detector for Adwin {
         Some(Adwin::estimation(self))
     }
 
+    fn heap_bytes(&self) -> usize {
+        self.rows.capacity() * std::mem::size_of::<Row>() + self.buckets.capacity() * std::mem::size_of::<Bucket>()
+    }
+
     fn split_means(&self) -> Option<(f64, f64)> {
         let (dropped_total, dropped_width) = self.dropped;
         (self.drift && dropped_width > 0.0 && self.width > 0.0)

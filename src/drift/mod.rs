@@ -130,6 +130,12 @@ pub trait Detector: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clo
         None
     }
 
+    /// Bytes it holds beyond its own size (a window's buckets), for models that bound
+    /// their memory (a tree with a detector at each node).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+
     /// The detector's estimate of the watched level now (ADWIN's window mean), when it
     /// keeps one; `None` otherwise.
     fn estimation(&self) -> Option<f64> {

@@ -157,6 +157,25 @@ struct AdaTree {
     root: u32,
     counts: AdaptiveCounts,
     weight_seen: f64,
+    /// What the last measurement found (River's size estimates).
+    #[serde(default)]
+    sizes: LeafSizes,
+}
+
+/// River's estimates of an active and an inactive leaf's bytes, and of the tree's bytes
+/// beyond its leaves (as a factor), taken every `memory_estimate_period` records: the
+/// limit `max_size` is checked against them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct LeafSizes {
+    active: f64,
+    inactive: f64,
+    overhead: f64,
+}
+
+impl Default for LeafSizes {
+    fn default() -> Self {
+        Self { active: 0.0, inactive: 0.0, overhead: 1.0 }
+    }
 }
 
 /// A Hoeffding adaptive tree classifier.
@@ -594,23 +613,80 @@ impl AdaTree {
         out
     }
 
-    /// River's `_enforce_size_limit` with sizes never measured (the limit only matters
-    /// once measured): every inactive leaf above `max_depth` becomes active again.
+    /// Bytes a node holds, its detector's window included.
+    fn node_bytes(node: &AdaNode) -> usize {
+        match node {
+            AdaNode::Leaf { leaf, watch } => leaf.bytes() + std::mem::size_of::<Watch>() + watch.detector.heap_bytes(),
+            AdaNode::Branch { branch, watch, .. } => {
+                branch.bytes() + std::mem::size_of::<Watch>() + watch.detector.heap_bytes()
+            }
+        }
+    }
+
+    /// River's `_estimate_model_size`: measure the leaves (alternates' too) and the whole
+    /// tree, and enforce the limit when the tree holds more than `max_size`.
+    fn estimate_size(&mut self, ctx: &Context<'_>) {
+        let (mut active, mut inactive) = (0usize, 0usize);
+        for i in self.leaves() {
+            let Some(node) = self.nodes.get(i as usize) else { continue };
+            match node {
+                AdaNode::Leaf { leaf, .. } if leaf.is_active() => active += Self::node_bytes(node),
+                _ => inactive += Self::node_bytes(node),
+            }
+        }
+        if active > 0 && self.counts.active > 0 {
+            self.sizes.active = active as f64 / self.counts.active as f64;
+        }
+        if inactive > 0 && self.counts.inactive > 0 {
+            self.sizes.inactive = inactive as f64 / self.counts.inactive as f64;
+        }
+        let actual = (std::mem::size_of::<Self>() + self.nodes.iter().map(Self::node_bytes).sum::<usize>()) as f64;
+        let estimated =
+            self.counts.active as f64 * self.sizes.active + self.counts.inactive as f64 * self.sizes.inactive;
+        if estimated > 0.0 {
+            self.sizes.overhead = actual / estimated;
+        }
+        if actual > ctx.params.max_size * 1_048_576.0 {
+            self.enforce_size_limit(ctx);
+        }
+    }
+
+    /// River's `_enforce_size_limit`: keep the most promising leaves active, as many as
+    /// the size estimates allow under `max_size`, and reactivate the others' betters
+    /// below `max_depth`. Before the first measurement every estimate is 0, so every
+    /// leaf may be active.
     fn enforce_size_limit(&mut self, ctx: &Context<'_>) {
-        if self.counts.inactive > 0 && ctx.params.stop_mem_management {
+        let max_bytes = ctx.params.max_size * 1_048_576.0;
+        let LeafSizes { active, inactive, overhead } = self.sizes;
+        let size = overhead * (active + self.counts.inactive as f64 * inactive);
+        if (self.counts.inactive > 0 || size > max_bytes) && ctx.params.stop_mem_management {
             return;
         }
         let max_depth = ctx.max_depth();
         let mut leaves: Vec<(f64, u32)> =
             self.leaves().into_iter().filter_map(|i| self.leaf(i).map(|l| (vfdt::promise(&l.stats), i))).collect();
         leaves.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (_, i) in leaves {
-            if let Some(AdaNode::Leaf { leaf, .. }) = self.nodes.get_mut(i as usize) {
-                if !leaf.is_active() && leaf.depth < max_depth {
-                    leaf.observers = Some(Vec::new());
-                    self.counts.active += 1;
-                    self.counts.inactive -= 1;
-                }
+        let n = leaves.len();
+        let mut max_active = 0;
+        while max_active < n {
+            max_active += 1;
+            let bytes = (max_active as f64 * active + (n - max_active) as f64 * inactive) * overhead;
+            if bytes > max_bytes {
+                max_active -= 1;
+                break;
+            }
+        }
+        let cutoff = n - max_active;
+        for (k, (_, i)) in leaves.into_iter().enumerate() {
+            let Some(AdaNode::Leaf { leaf, .. }) = self.nodes.get_mut(i as usize) else { continue };
+            if k < cutoff && leaf.is_active() {
+                leaf.observers = None;
+                self.counts.active -= 1;
+                self.counts.inactive += 1;
+            } else if k >= cutoff && !leaf.is_active() && leaf.depth < max_depth {
+                leaf.observers = Some(Vec::new());
+                self.counts.active += 1;
+                self.counts.inactive -= 1;
             }
         }
     }
@@ -892,7 +968,9 @@ impl HoeffdingAdaptiveTree {
             self.tree.weight_seen += 1.0;
             self.tree.learn(&mut step);
             self.tree.compact();
-            let _ = period;
+            if self.tree.weight_seen % period == 0.0 {
+                self.tree.estimate_size(&ctx);
+            }
             self.seen = self.seen.saturating_add(1);
         }
         self.codes = Some(codes);
@@ -959,6 +1037,10 @@ impl HoeffdingAdaptiveTree {
         }
         if !t.weight_seen.is_finite() {
             return Err("the weight seen is not finite".into());
+        }
+        let LeafSizes { active, inactive, overhead } = t.sizes;
+        if ![active, inactive, overhead].iter().all(|v| v.is_finite() && *v >= 0.0) {
+            return Err("the size estimates are not finite sizes".into());
         }
         Ok(())
     }
@@ -1107,6 +1189,47 @@ mod tests {
         let adwin = crate::drift::build_text("adwin").expect("adwin is registered");
         let mut watch = Watch::new(adwin.as_ref(), rising_only);
         errors.enumerate().filter_map(|(i, e)| watch.update(e, false).then_some(i)).collect()
+    }
+
+    /// A curved concept keeps a tree splitting; with `max_size` a measurement every 500
+    /// records deactivates the least promising leaves so that the estimate fits, as River does.
+    #[test]
+    fn max_size_deactivates_leaves_to_fit() {
+        use ndarray_rand::rand::Rng;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+        let n = 30_000;
+        let x = Array2::from_shape_fn((n, 8), |_| rng.gen::<f64>());
+        // Stripes across the first feature; the other seven are noise the leaves observe.
+        let y = Array1::from_shape_fn(n, |i| (x[[i, 0]] * 12.0) as i64 % 2);
+        let grow = |max_size: f64| {
+            let tree = HoeffdingTreeParams {
+                grace_period: 50,
+                max_size,
+                memory_estimate_period: 500,
+                ..HoeffdingTreeParams::default()
+            };
+            let mut hat = AdaptiveParams { bootstrap_sampling: false, ..AdaptiveParams::default() }
+                .build(tree)
+                .expect("valid parameters");
+            hat.learn_predict(x.view(), y.view()).expect("learns");
+            hat.check_state().expect("a whole tree");
+            hat.tree
+        };
+        // The leaves there are (River's counters drift from them), active and not.
+        let leaves = |t: &AdaTree| {
+            let active = t.leaves().into_iter().filter(|&i| t.leaf(i).is_some_and(Leaf::is_active)).count();
+            (active, t.leaves().len() - active)
+        };
+        let free = grow(100.0);
+        assert_eq!(leaves(&free).1, 0, "no leaf is deactivated without a limit");
+        let bounded = grow(0.1);
+        let (active, inactive) = leaves(&bounded);
+        assert!(active > 0 && inactive > 0, "{active} active, {inactive} inactive leaves");
+        assert!(active < leaves(&free).0);
+        assert_eq!((bounded.counts.active, bounded.counts.inactive), (active as i64, inactive as i64));
+        let LeafSizes { active: a, inactive: i, overhead } = bounded.sizes;
+        let estimate = (active as f64 * a + inactive as f64 * i) * overhead;
+        assert!(estimate <= 0.1 * 1_048_576.0, "{estimate} bytes estimated");
     }
 
     /// An error rate that falls from 1/2 to 1/32, with an error at every record where

@@ -187,6 +187,19 @@ impl Leaf {
     }
 }
 
+impl Branch {
+    /// Bytes it holds, for the memory bound.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Node>()
+            + self.children.capacity() * 4
+            + self.stats.bytes()
+            + match &self.test {
+                Test::Multi { codes, .. } => codes.capacity() * 4,
+                _ => 0,
+            }
+    }
+}
+
 /// A node of the arena.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Node {

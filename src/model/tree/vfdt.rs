@@ -123,15 +123,7 @@ impl Tree {
                 .iter()
                 .map(|n| match n {
                     Node::Leaf(l) => l.bytes(),
-                    Node::Branch(b) => {
-                        std::mem::size_of::<Node>()
-                            + b.children.capacity() * 4
-                            + b.stats.bytes()
-                            + match &b.test {
-                                Test::Multi { codes, .. } => codes.capacity() * 4,
-                                _ => 0,
-                            }
-                    }
+                    Node::Branch(b) => b.bytes(),
                 })
                 .sum::<usize>()
     }
