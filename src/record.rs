@@ -382,4 +382,7 @@ pub struct SourcePosition {
     /// The events waiting for their labels (`--delayed-labels`), by id.
     #[serde(default)]
     pub delayed: Option<crate::source::join::JoinState>,
+    /// Where a stream input (Redis) stands in its engine.
+    #[serde(default)]
+    pub stream: Option<crate::source::redis::StreamPosition>,
 }

@@ -288,3 +288,113 @@ fn unreachable_servers_and_wrong_keys_are_clear_errors() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--until-end is for a stream input"));
 }
+
+/// A run on a stream killed with SIGKILL at random moments and resumed each time from
+/// its checkpoints ends with the labels, rejects and model of a run never interrupted.
+#[test]
+fn killed_at_random_and_resumed_equals_uninterrupted() {
+    let server = RedisServer::start();
+    let mut recs = records(40_000);
+    for (i, r) in recs.iter_mut().enumerate() {
+        if i % 997 == 5 {
+            r[1].1 = "oops".into();
+        }
+    }
+    server.add("events", &recs);
+    let dir = scratch("kill");
+    let args = |out: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["run", &server.url("events"), "--until-end", "--label-column", "y"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for s in [
+            "--model",
+            "onehot | scale | sgd",
+            "--model",
+            "forest=arf(n_models=3)",
+            "--batch-size",
+            "500",
+            "--checkpoint-every",
+            "2000",
+            "--on-error",
+            "skip",
+            "--quiet",
+        ] {
+            a.push(s.into());
+        }
+        let at = |f: &str| dir.join(out).join(f).display().to_string();
+        for (flag, f) in [
+            ("--labels-out", "l.csv"),
+            ("--save-model", "m.eddy"),
+            ("--summary-json", "s.json"),
+            ("--checkpoint", "ckpt"),
+            ("--rejects", "rejects.tsv"),
+        ] {
+            a.push(flag.into());
+            a.push(at(f));
+        }
+        a
+    };
+    let whole = eddy().args(args("whole")).output().expect("runs");
+    ok(&whole);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let (mut kills, mut first) = (0, true);
+    loop {
+        let mut a = args("killed");
+        if !first {
+            a.push("--resume".into());
+        }
+        first = false;
+        let mut child = eddy().args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
+        // Each kill comes after a checkpoint, so that every resume reads the stream from one.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(dir.join("killed/ckpt")).map_or(0, |d| d.count()) == 0 {
+            assert!(Instant::now() < deadline, "no checkpoint was written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(30 + seed % 150));
+        if kills < 5 && child.try_wait().expect("waits").is_none() {
+            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+            let _ = child.wait();
+            kills += 1;
+            continue;
+        }
+        let out = child.wait_with_output().expect("waits");
+        let stderr = ok(&out);
+        assert!(stderr.contains("resuming from"), "{stderr}");
+        break;
+    }
+    assert!(kills >= 1, "at least one kill happened");
+    for file in ["l.sgd.csv", "l.forest.csv", "rejects.tsv"] {
+        let a = std::fs::read(dir.join("whole").join(file)).expect("the whole run's file");
+        let b = std::fs::read(dir.join("killed").join(file)).expect("the killed run's file");
+        assert!(a == b, "{file}: differs after {kills} kills ({} vs {} bytes)", a.len(), b.len());
+    }
+    for model in ["sgd", "forest"] {
+        let load = |run: &str| {
+            let path = dir.join(run).join(format!("m.{model}.eddy"));
+            let (_, m): (_, eddy::model::Model) =
+                eddy::model_file::load(&path, "model", &eddy::model_file::Keys::default()).expect("loads");
+            serde_json::to_string(&m).expect("json")
+        };
+        assert!(load("whole") == load("killed"), "{model}: the final model differs after {kills} kills");
+    }
+    let summary = |run: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join(run).join("s.json")).expect("summary")).expect("json")
+    };
+    assert_eq!(summary("killed")["records"], summary("whole")["records"]);
+    assert_eq!(summary("killed")["rejected"], 41);
+
+    // A checkpoint taken on one stream does not resume a run on another.
+    server.add("other", &recs[..10]);
+    let mut a = args("killed");
+    a[1] = server.url("other");
+    a.push("--resume".into());
+    let out = eddy().args(&a).output().expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the checkpoint was taken with input") && stderr.contains("/events"), "{stderr}");
+}

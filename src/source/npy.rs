@@ -449,6 +449,7 @@ impl Source for NpySource {
             checksum: None,
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
             delayed: None,
+            stream: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 use super::text::{LineNames, TextFormat, TextSource};
 use super::{Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap, SourcePosition};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -60,6 +61,14 @@ impl Address {
     }
 }
 
+/// What the reader shares with the source: the entry id of each line not yet read
+/// (from the oldest), and the header the entries are laid out by.
+#[derive(Default)]
+struct Shared {
+    ids: EntryIds,
+    header: Option<Vec<String>>,
+}
+
 /// The entry id of each line not yet read, from the oldest.
 #[derive(Default)]
 struct EntryIds(VecDeque<(u64, Arc<str>)>);
@@ -78,11 +87,24 @@ impl EntryIds {
     }
 }
 
-type SharedIds = Arc<Mutex<EntryIds>>;
+type SharedState = Arc<Mutex<Shared>>;
 
-fn lock(ids: &SharedIds) -> std::sync::MutexGuard<'_, EntryIds> {
-    // The map is plain data, whole after any panic between its calls.
-    ids.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
+    // Plain data, whole after any panic between its calls.
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Where a run on a Redis stream stands: the last entry read, and the field names
+/// the entries are laid out by (the first entry's), so that a resumed run reads the
+/// entries after it exactly as the interrupted run would have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamPosition {
+    /// The stream's key.
+    pub stream: String,
+    /// The id of the last entry read (`0-0`: none yet).
+    pub last_id: String,
+    /// The header: the first entry's field names, in order (`None` before it).
+    pub header: Option<Vec<String>>,
 }
 
 /// The stream's entries as CSV text.
@@ -94,11 +116,12 @@ struct EntryReader {
     /// Wait for new entries at the end (otherwise the end of the stream ends the text).
     follow: bool,
     header: Option<Vec<Vec<u8>>>,
+    header_written: bool,
     buf: Vec<u8>,
     pos: usize,
-    /// Lines written so far (the header is line 1).
+    /// The number of the last line written (the header is line 1 of a fresh run).
     lines: u64,
-    ids: SharedIds,
+    shared: SharedState,
 }
 
 /// One entry of an `XREAD` reply: its id and its fields in order.
@@ -119,22 +142,33 @@ impl EntryReader {
             return if self.follow { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
         }
         for (id, fields) in entries {
-            self.write_entry(&id, &fields);
+            self.write_entry(&id, &fields)?;
             self.last_id = id;
         }
         Ok(())
     }
 
     /// Append an entry's line (and the header, before the first).
-    fn write_entry(&mut self, id: &str, fields: &[(Vec<u8>, Vec<u8>)]) {
-        let header = self.header.get_or_insert_with(|| fields.iter().map(|(name, _)| name.clone()).collect());
-        if self.lines == 0 {
+    fn write_entry(&mut self, id: &str, fields: &[(Vec<u8>, Vec<u8>)]) -> io::Result<()> {
+        if self.header.is_none() {
+            let names: Result<Vec<String>, _> =
+                fields.iter().map(|(name, _)| String::from_utf8(name.clone())).collect();
+            let names = names.map_err(|_| {
+                io::Error::other(format!("entry {id}: a field name is not UTF-8 (the first entry names the columns)"))
+            })?;
+            lock(&self.shared).header = Some(names);
+            self.header = Some(fields.iter().map(|(name, _)| name.clone()).collect());
+        }
+        let header = self.header.as_deref().unwrap_or_default();
+        if !self.header_written {
             write_csv_line(&mut self.buf, header.iter().map(Vec::as_slice));
-            self.lines = 1;
+            self.header_written = true;
+            self.lines += 1;
         }
         write_record(&mut self.buf, header, fields);
         self.lines += 1;
-        lock(&self.ids).0.push_back((self.lines, Arc::from(id)));
+        lock(&self.shared).ids.0.push_back((self.lines, Arc::from(id)));
+        Ok(())
     }
 }
 
@@ -251,6 +285,13 @@ fn bytes(value: redis::Value) -> Result<Vec<u8>, String> {
     }
 }
 
+/// An entry id as Redis writes one: `MS-SEQ`, two decimal numbers.
+fn valid_id(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(ms, seq)| {
+        [ms, seq].iter().all(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 fn text(value: redis::Value) -> Result<String, String> {
     String::from_utf8(bytes(value)?).map_err(|_| "an entry id is not UTF-8".into())
 }
@@ -258,7 +299,12 @@ fn text(value: redis::Value) -> Result<String, String> {
 /// A Redis stream as a source of records.
 pub struct RedisSource {
     inner: TextSource,
-    ids: SharedIds,
+    shared: SharedState,
+    name: String,
+    address: Address,
+    options: SourceOptions,
+    /// The entry a resumed run started after (`0-0` for a fresh run).
+    start_id: String,
 }
 
 impl RedisSource {
@@ -276,30 +322,46 @@ impl RedisSource {
         if options.follow {
             return Err(schema("--follow is for files: a Redis stream is followed unless --until-end".into()));
         }
+        options.format = Some(TextFormat::Csv);
+        let start = StreamPosition { stream: address.stream.clone(), last_id: "0-0".into(), header: None };
+        let (inner, shared) = Self::read_from(input, &address, &options, &start, 0)?;
+        Ok(Self { inner, shared, name: input.to_string(), address, options, start_id: start.last_id })
+    }
+
+    /// A reader of the entries after `start`, laid out by its header, with the line after
+    /// `line` the first entry's; and the CSV source on it.
+    fn read_from(
+        input: &str,
+        address: &Address,
+        options: &SourceOptions,
+        start: &StreamPosition,
+        line: u64,
+    ) -> Result<(TextSource, SharedState), SourceError> {
+        let schema = |reason: String| SourceError::Schema { source_name: input.to_string(), reason };
         let client = redis::Client::open(address.server.as_str()).map_err(|e| schema(e.to_string()))?;
-        let io = |error: redis::RedisError| SourceError::Io {
-            source_name: input.to_string(),
-            error: io::Error::other(error),
-        };
+        let io = |error| SourceError::Io { source_name: input.to_string(), error: io::Error::other(error) };
         let conn = client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(io)?;
-        let ids: SharedIds = Arc::default();
+        let shared: SharedState =
+            Arc::new(Mutex::new(Shared { ids: EntryIds::default(), header: start.header.clone() }));
         let reader = EntryReader {
             conn,
-            stream: address.stream,
-            last_id: "0-0".into(),
+            stream: address.stream.clone(),
+            last_id: start.last_id.clone(),
             follow: !options.until_end,
-            header: None,
+            header: start.header.as_ref().map(|h| h.iter().map(|n| n.as_bytes().to_vec()).collect()),
+            header_written: false,
             buf: Vec::new(),
             pos: 0,
-            lines: 0,
-            ids: Arc::clone(&ids),
+            // The header takes the number of the checkpoint's last line, so the entries
+            // after it are numbered as in the interrupted run.
+            lines: line.saturating_sub(1),
+            shared: Arc::clone(&shared),
         };
-        options.format = Some(TextFormat::Csv);
-        let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options)?;
-        let names = Arc::clone(&ids);
-        let line_names: LineNames = Arc::new(move |line| lock(&names).get(line));
+        let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options.clone())?;
+        let names = Arc::clone(&shared);
+        let line_names: LineNames = Arc::new(move |line| lock(&names).ids.get(line));
         inner.name_lines(line_names);
-        Ok(Self { inner, ids })
+        Ok((inner, shared))
     }
 }
 
@@ -307,7 +369,7 @@ impl Source for RedisSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
         let batch = self.inner.next_batch();
         let read = self.inner.position().line;
-        lock(&self.ids).forget_before(read);
+        lock(&self.shared).ids.forget_before(read);
         batch
     }
 
@@ -332,14 +394,31 @@ impl Source for RedisSource {
     }
 
     fn position(&self) -> SourcePosition {
-        self.inner.position()
+        let mut position = self.inner.position();
+        // The stream's ids, not a checksum of text, tell where it stands.
+        position.checksum = None;
+        let shared = lock(&self.shared);
+        let last_id = shared.ids.get(position.line).unwrap_or_else(|| self.start_id.clone());
+        position.stream =
+            Some(StreamPosition { stream: self.address.stream.clone(), last_id, header: shared.header.clone() });
+        position
     }
 
-    fn resume(&mut self, _position: &SourcePosition) -> Result<(), SourceError> {
-        Err(SourceError::Schema {
-            source_name: "redis".into(),
-            reason: "resuming a run on a Redis stream from a checkpoint is not supported yet".into(),
-        })
+    fn resume(&mut self, position: &SourcePosition) -> Result<(), SourceError> {
+        let schema = |reason: String| SourceError::Schema { source_name: self.name.clone(), reason };
+        let Some(at) = &position.stream else {
+            return Err(schema("the checkpoint was not taken on a Redis stream".into()));
+        };
+        if at.stream != self.address.stream {
+            return Err(schema(format!("the checkpoint was taken on the stream {:?}", at.stream)));
+        }
+        if !valid_id(&at.last_id) {
+            return Err(schema(format!("the checkpoint's entry id {:?} is not an entry id", at.last_id)));
+        }
+        let (mut inner, shared) = Self::read_from(&self.name, &self.address, &self.options, at, position.line)?;
+        inner.continue_after(position)?;
+        (self.inner, self.shared, self.start_id) = (inner, shared, at.last_id.clone());
+        Ok(())
     }
 
     fn sync(&mut self) -> Result<(), SourceError> {
@@ -361,6 +440,10 @@ mod tests {
             assert!(Address::parse(bad).is_err(), "{bad}");
         }
         assert!(is_address("redis://x/y") && !is_address("events.csv") && !is_address("redis:/x"));
+        assert!(valid_id("1700000000000-0") && valid_id("0-0"));
+        for bad in ["1", "-1", "1-", "a-1", "1-2-3", "99999999999999999999999-0", ""] {
+            assert!(!valid_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1045,6 +1045,7 @@ impl crate::source::Source for SynthSource {
             checksum: None,
             rejects_len: None,
             delayed: None,
+            stream: None,
         }
     }
 }

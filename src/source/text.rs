@@ -99,6 +99,8 @@ pub struct TextSource {
     feedback: Option<Feedback>,
     /// The engine's id of a line, when the text stands for an engine's records.
     line_names: Option<LineNames>,
+    /// Bytes before the first record (the header's).
+    data_start: u64,
 }
 
 /// Names a line of text by the id of the engine's record it was made from (`None` for
@@ -238,6 +240,7 @@ impl TextSource {
             join: None,
             feedback: None,
             line_names: None,
+            data_start: 0,
         };
         if let Some(d) = &source.options.delayed {
             if source.options.label_column.is_none() {
@@ -462,6 +465,7 @@ impl TextSource {
         self.fields.split(&self.line).map_err(|e| self.schema(format!("header: {e}")))?;
         let header: Vec<String> = (0..self.fields.len()).map(|i| self.fields.name(i)).collect();
         self.clear_line();
+        self.data_start = self.offset;
         Ok(Some(header))
     }
 
@@ -959,6 +963,46 @@ fn feedback_json(
     Ok((scalar(id_column)?.unwrap_or_default(), scalar(label_column)?, 0))
 }
 
+/// Resuming.
+impl TextSource {
+    /// Take up counting where `position` left off, for a reader that itself starts
+    /// after the position (an engine's stream) and gave the same header again: opening
+    /// read that header and maybe the first record after the position, which is kept.
+    pub(crate) fn continue_after(&mut self, position: &crate::record::SourcePosition) -> Result<(), SourceError> {
+        if self.feedback.is_some() {
+            return Err(self.schema("labels in a second stream (--labels-from) cannot be resumed".into()));
+        }
+        let header_lines = u64::from(self.data_start > 0);
+        self.line_no = position.line + self.line_no.saturating_sub(header_lines);
+        self.offset = position.offset + (self.offset - self.data_start);
+        self.take_up(position)
+    }
+
+    /// The counters, the class map, the rejects file and the join as `position` left them.
+    fn take_up(&mut self, position: &crate::record::SourcePosition) -> Result<(), SourceError> {
+        self.next_id = position.records;
+        self.rejected = position.rejected;
+        super::resume_rejects(self.rejects.as_mut(), position, &self.name)?;
+        if position.labels.is_some() {
+            self.labels = position.labels.clone();
+        }
+        match (self.join.as_mut(), &position.delayed) {
+            (Some((join, _)), Some(saved)) => join.resume(saved).map_err(|e| SourceError::Schema {
+                source_name: self.name.clone(),
+                reason: format!("{e} (resume with the same --max-pending and --label-ttl)"),
+            })?,
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(self.schema("the checkpoint was taken without --delayed-labels: resume without it".into()))
+            }
+            (None, Some(_)) => {
+                return Err(self.schema("the checkpoint was taken with --delayed-labels: resume with it".into()))
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Source for TextSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
         let d = self.features.len();
@@ -1082,26 +1126,7 @@ impl Source for TextSource {
         }
         self.offset = position.offset;
         self.line_no = position.line;
-        self.next_id = position.records;
-        self.rejected = position.rejected;
-        super::resume_rejects(self.rejects.as_mut(), position, &self.name)?;
-        if position.labels.is_some() {
-            self.labels = position.labels.clone();
-        }
-        match (self.join.as_mut(), &position.delayed) {
-            (Some((join, _)), Some(saved)) => join.resume(saved).map_err(|e| SourceError::Schema {
-                source_name: self.name.clone(),
-                reason: format!("{e} (resume with the same --max-pending and --label-ttl)"),
-            })?,
-            (None, None) => {}
-            (Some(_), None) => {
-                return Err(self.schema("the checkpoint was taken without --delayed-labels: resume without it".into()))
-            }
-            (None, Some(_)) => {
-                return Err(self.schema("the checkpoint was taken with --delayed-labels: resume with it".into()))
-            }
-        }
-        Ok(())
+        self.take_up(position)
     }
 
     fn position(&self) -> crate::record::SourcePosition {
@@ -1114,6 +1139,7 @@ impl Source for TextSource {
             checksum: Some(self.checksum.clone().finalize()),
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
             delayed: self.join.as_ref().map(|(join, _)| join.state()),
+            stream: None,
         }
     }
 
