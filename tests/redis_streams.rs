@@ -178,6 +178,7 @@ fn bad_entries_go_to_the_rejects_named_by_their_entry_id() {
     let server = RedisServer::start();
     let mut recs = records(200);
     recs[10][0].1 = "not-a-number".into(); // a bad number
+    recs[15][2].1 = "re\nd".into(); // a line break in a value: refused, and no later entry shifts
     recs[20].remove(1); // a missing field: a missing value, which the tree takes
     recs[30].push(("extra".into(), "1".into())); // a field the first entry did not have
     let ids = server.add("events", &recs);
@@ -196,10 +197,11 @@ fn bad_entries_go_to_the_rejects_named_by_their_entry_id() {
     ok(&out);
     let text = std::fs::read_to_string(&rejects).expect("rejects written");
     let named: Vec<&str> = text.lines().skip(1).map(|l| l.split('\t').nth(1).expect("a position")).collect();
-    assert_eq!(named, [&ids[10], &ids[30]], "{text}");
+    assert_eq!(named, [&ids[10], &ids[15], &ids[30]], "{text}");
+    assert!(text.contains("field \"color\" holds a line break"), "{text}");
     assert!(text.lines().all(|l| l.starts_with(&server.url("events")) || l.starts_with("source")), "{text}");
     let labels = std::fs::read_to_string(dir.join("l.csv")).expect("labels");
-    assert_eq!(labels.lines().count(), 1 + 198);
+    assert_eq!(labels.lines().count(), 1 + 197);
 
     // Without --on-error skip, the first bad entry stops the run, named.
     let out = eddy()

@@ -159,6 +159,10 @@ pub enum Reason {
     /// a label that joins no event.
     #[error("{0}")]
     Delayed(String),
+    /// A stream's record that its reader could not lay out as a line (a value with a
+    /// line break).
+    #[error("{0}")]
+    Entry(String),
 }
 
 /// A record's label as it came, for the caller to map to a class id.

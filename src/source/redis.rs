@@ -67,6 +67,22 @@ impl Address {
 struct Shared {
     ids: EntryIds,
     header: Option<Vec<String>>,
+    /// Lines standing for entries that could not be laid out, and why.
+    refused: VecDeque<(u64, String)>,
+}
+
+/// The reader's knowledge of its lines, for the CSV source.
+struct Origin(SharedState);
+
+impl super::text::LineOrigin for Origin {
+    fn name(&self, line: u64) -> Option<String> {
+        lock(&self.0).ids.get(line)
+    }
+
+    fn refusal(&self, line: u64) -> Option<String> {
+        let shared = lock(&self.0);
+        shared.refused.iter().find(|(l, _)| *l == line).map(|(_, why)| why.clone())
+    }
 }
 
 /// The entry id of each line not yet read, from the oldest.
@@ -161,13 +177,29 @@ impl EntryReader {
         }
         let header = self.header.as_deref().unwrap_or_default();
         if !self.header_written {
+            if header.iter().any(|name| has_line_break(name)) {
+                return Err(io::Error::other(format!("entry {id}: a field name holds a line break")));
+            }
             write_csv_line(&mut self.buf, header.iter().map(Vec::as_slice));
             self.header_written = true;
             self.lines += 1;
         }
-        write_record(&mut self.buf, header, fields);
         self.lines += 1;
-        lock(&self.shared).ids.0.push_back((self.lines, Arc::from(id)));
+        let mut shared = lock(&self.shared);
+        // A text line holds one record: a value with a line break would split it, and
+        // shift every later line off its entry. Such an entry is refused, with a line of its own.
+        if let Some((name, _)) = fields.iter().find(|(name, value)| has_line_break(name) || has_line_break(value)) {
+            let name = String::from_utf8_lossy(name);
+            shared.refused.push_back((self.lines, format!("field {name:?} holds a line break")));
+            let flat: Vec<(Vec<u8>, Vec<u8>)> = fields
+                .iter()
+                .map(|(n, v)| (n.clone(), v.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect()))
+                .collect();
+            write_record(&mut self.buf, header, &flat);
+        } else {
+            write_record(&mut self.buf, header, fields);
+        }
+        shared.ids.0.push_back((self.lines, Arc::from(id)));
         Ok(())
     }
 }
@@ -203,6 +235,10 @@ fn write_record(out: &mut Vec<u8>, header: &[Vec<u8>], fields: &[(Vec<u8>, Vec<u
     let in_order = header.iter().map(|name| fields.iter().find(|(f, _)| f == name).map_or(&[][..], |(_, v)| v));
     let unknown = fields.iter().filter(|(f, _)| !header.contains(f)).map(|(_, v)| v.as_slice());
     write_csv_line(out, in_order.chain(unknown));
+}
+
+fn has_line_break(text: &[u8]) -> bool {
+    text.iter().any(|&b| b == b'\n' || b == b'\r')
 }
 
 /// Write one CSV line, quoting the fields that need it.
@@ -341,8 +377,7 @@ impl RedisSource {
         let client = redis::Client::open(address.server.as_str()).map_err(|e| schema(e.to_string()))?;
         let io = |error| SourceError::Io { source_name: input.to_string(), error: io::Error::other(error) };
         let conn = client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(io)?;
-        let shared: SharedState =
-            Arc::new(Mutex::new(Shared { ids: EntryIds::default(), header: start.header.clone() }));
+        let shared: SharedState = Arc::new(Mutex::new(Shared { header: start.header.clone(), ..Shared::default() }));
         let reader = EntryReader {
             conn,
             stream: address.stream.clone(),
@@ -358,9 +393,8 @@ impl RedisSource {
             shared: Arc::clone(&shared),
         };
         let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options.clone())?;
-        let names = Arc::clone(&shared);
-        let line_names: LineNames = Arc::new(move |line| lock(&names).ids.get(line));
-        inner.name_lines(line_names);
+        let origin: LineNames = Arc::new(Origin(Arc::clone(&shared)));
+        inner.name_lines(origin);
         Ok((inner, shared))
     }
 }
@@ -369,7 +403,12 @@ impl Source for RedisSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
         let batch = self.inner.next_batch();
         let read = self.inner.position().line;
-        lock(&self.shared).ids.forget_before(read);
+        let mut shared = lock(&self.shared);
+        shared.ids.forget_before(read);
+        while shared.refused.front().is_some_and(|&(l, _)| l < read) {
+            shared.refused.pop_front();
+        }
+        drop(shared);
         batch
     }
 

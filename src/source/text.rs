@@ -103,9 +103,17 @@ pub struct TextSource {
     data_start: u64,
 }
 
-/// Names a line of text by the id of the engine's record it was made from (`None` for
-/// a line that is no record, the header).
-pub(crate) type LineNames = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
+/// What the reader of an engine's stream knows of the lines it wrote: the id of the
+/// record each line was made from, and the records it could not write as they came.
+pub(crate) trait LineOrigin: Send + Sync {
+    /// The record id of `line` (`None` for a line that is no record, the header).
+    fn name(&self, line: u64) -> Option<String>;
+    /// Why the record on `line` is refused before it is read, if it is.
+    fn refusal(&self, line: u64) -> Option<String>;
+}
+
+/// A shared [`LineOrigin`].
+pub(crate) type LineNames = Arc<dyn LineOrigin>;
 
 /// The second stream of labels, as the source reads it.
 struct Feedback {
@@ -569,7 +577,7 @@ impl TextSource {
 
     /// Deal with a bad record: fail, or write it to the rejects file and go on.
     fn reject(&mut self, bad: RecordError, line_no: u64) -> Result<(), SourceError> {
-        let entry = self.line_names.as_ref().and_then(|names| names(line_no));
+        let entry = self.line_names.as_ref().and_then(|names| names.name(line_no));
         if self.options.on_error == OnError::Fail {
             let (column, reason) = bad.into_parts();
             let position = Position { source: self.name.clone(), line: line_no, entry, column };
@@ -612,6 +620,9 @@ impl TextSource {
         if self.too_long() {
             let reason = Reason::TooLong { max_bytes: self.options.max_line_bytes };
             return self.reject(RecordError::new(reason), line_no);
+        }
+        if let Some(why) = self.line_names.as_ref().and_then(|origin| origin.refusal(line_no)) {
+            return self.reject(RecordError::new(Reason::Entry(why)), line_no);
         }
         if self.join.is_some() {
             return self.take_delayed(data, id, line_no);
