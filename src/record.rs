@@ -27,6 +27,9 @@ pub struct Batch {
     /// With delayed labels (`--delayed-labels`): what each record is. `None` otherwise,
     /// so a run without them carries nothing more per record.
     pub roles: Option<Box<Roles>>,
+    /// Each record's id in its engine (a Redis entry id), when the source is a stream
+    /// whose records have one: label sinks key the labels by it.
+    pub keys: Option<Vec<Arc<str>>>,
 }
 
 /// What the records of a batch are, with delayed labels: the source has joined each

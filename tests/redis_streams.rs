@@ -400,3 +400,131 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("the checkpoint was taken with input") && stderr.contains("/events"), "{stderr}");
 }
+
+/// `(id, model, label)` of every entry of a labels stream, in order.
+fn labels_in(server: &RedisServer, stream: &str) -> Vec<(String, String, i64)> {
+    let entries: Vec<(String, Vec<(String, String)>)> =
+        redis::cmd("XRANGE").arg(stream).arg("-").arg("+").query(&mut server.conn()).expect("XRANGE");
+    entries
+        .into_iter()
+        .map(|(_, fields)| {
+            let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone()).expect("a field");
+            (get("id"), get("model"), get("label").parse().expect("an int64 label"))
+        })
+        .collect()
+}
+
+#[test]
+fn labels_go_to_a_stream_keyed_by_the_records_entry_ids() {
+    let server = RedisServer::start();
+    let recs = records(1500);
+    let ids = server.add("events", &recs);
+    let dir = scratch("sink");
+    let run = |labels: &str| {
+        let out = eddy()
+            .arg("run")
+            .arg(server.url("events"))
+            .args([
+                "--until-end",
+                "--label-column",
+                "y",
+                "--model",
+                "hoeffding-tree",
+                "--model",
+                "nb=onehot | gaussian-nb",
+            ])
+            .args(["--quiet", "--labels-out", labels])
+            .output()
+            .expect("runs");
+        ok(&out);
+    };
+    run(&server.url("labels"));
+    run(&dir.join("l.csv").display().to_string());
+    let got = labels_in(&server, "labels");
+    for model in ["hoeffding-tree", "nb"] {
+        let mine: Vec<&(String, String, i64)> = got.iter().filter(|(_, m, _)| m == model).collect();
+        let file = std::fs::read_to_string(dir.join(format!("l.{model}.csv"))).expect("labels");
+        let expected: Vec<i64> =
+            file.lines().skip(1).map(|l| l.split(',').nth(1).expect("a label").parse().expect("int")).collect();
+        assert_eq!(
+            mine.iter().map(|(id, _, _)| id).collect::<Vec<_>>(),
+            ids.iter().collect::<Vec<_>>(),
+            "{model}: keyed by entry id, in order"
+        );
+        assert_eq!(mine.iter().map(|(_, _, l)| *l).collect::<Vec<_>>(), expected, "{model}: the file's labels");
+    }
+    assert_eq!(got.len(), 3000);
+
+    // From a file, the key is the record's index.
+    let csv = dir.join("events.csv");
+    to_csv(&recs[..10], &csv);
+    let out = eddy()
+        .arg("run")
+        .arg(&csv)
+        .args(["--label-column", "y", "--model", "hoeffding-tree", "--quiet", "--labels-out", &server.url("from-file")])
+        .output()
+        .expect("runs");
+    ok(&out);
+    let keys: Vec<String> = labels_in(&server, "from-file").into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(keys, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+}
+
+/// Labels written to a stream by a run killed at random and resumed: each record keeps
+/// exactly one label per model, the same as an uninterrupted run's, in the same order.
+#[test]
+fn a_labels_stream_after_kills_and_resumes_equals_an_uninterrupted_runs() {
+    let server = RedisServer::start();
+    server.add("events", &records(30_000));
+    let dir = scratch("sink-kill");
+    let args = |run: &str| -> Vec<String> {
+        let mut a: Vec<String> = vec!["run".into(), server.url("events"), "--until-end".into()];
+        for s in ["--label-column", "y", "--model", "onehot | scale | sgd", "--model", "hoeffding-tree"] {
+            a.push(s.into());
+        }
+        for s in ["--batch-size", "500", "--checkpoint-every", "2000", "--quiet", "--labels-out"] {
+            a.push(s.into());
+        }
+        a.push(server.url(&format!("labels-{run}")));
+        a.push("--checkpoint".into());
+        a.push(dir.join(run).join("ckpt").display().to_string());
+        a
+    };
+    ok(&eddy().args(args("whole")).output().expect("runs"));
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let (mut kills, mut first) = (0, true);
+    loop {
+        let mut a = args("killed");
+        if !first {
+            a.push("--resume".into());
+        }
+        first = false;
+        let mut child = eddy().args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(dir.join("killed/ckpt")).map_or(0, |d| d.count()) == 0 {
+            assert!(Instant::now() < deadline, "no checkpoint was written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(20 + seed % 120));
+        if kills < 4 && child.try_wait().expect("waits").is_none() {
+            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+            let _ = child.wait();
+            kills += 1;
+            continue;
+        }
+        let stderr = ok(&child.wait_with_output().expect("waits"));
+        assert!(stderr.contains("resuming from"), "{stderr}");
+        break;
+    }
+    assert!(kills >= 1, "at least one kill happened");
+    let (whole, killed) = (labels_in(&server, "labels-whole"), labels_in(&server, "labels-killed"));
+    assert_eq!(whole.len(), 60_000);
+    for model in ["sgd", "hoeffding-tree"] {
+        let of = |all: &[(String, String, i64)]| -> Vec<(String, i64)> {
+            all.iter().filter(|(_, m, _)| m == model).map(|(id, _, l)| (id.clone(), *l)).collect()
+        };
+        assert!(of(&whole) == of(&killed), "{model}: the labels differ after {kills} kills");
+    }
+}

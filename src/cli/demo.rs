@@ -147,11 +147,12 @@ fn one_run(
     let name = label.unwrap_or_else(|| model.estimator().to_string());
     let path = config.out.join(format!("labels.{name}.csv")).display().to_string();
     let events = config.out.join(format!("events.{name}.ndjson")).display().to_string();
+    let sink = sink::create(&path, &name).with_context(|| format!("creating {path}"))?;
     let stage = ModelStage {
         events: Some(sink::EventsFile::create(&events).with_context(|| format!("creating {events}"))?),
         name,
         model,
-        sink: sink::create(&path).with_context(|| format!("creating {path}"))?,
+        sink,
         labels_path: path,
     };
     let outcome = pipeline::run(source, vec![stage], options)?;

@@ -392,7 +392,7 @@ pub(crate) fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, 
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
     for out in outputs {
-        if out.as_os_str() == "-" {
+        if out.as_os_str() == "-" || sink::is_stream(&out.to_string_lossy()) {
             continue;
         }
         if let Ok(canonical) = std::fs::canonicalize(out) {
@@ -800,7 +800,7 @@ impl RunConfig {
                         }
                         None => None,
                     };
-                    let sink = sink::reopen(path, m.labels_len).with_context(|| format!("reopening {path}"))?;
+                    let sink = sink::reopen(path, name, m.labels_len).with_context(|| format!("reopening {path}"))?;
                     (m.model.clone(), sink, events)
                 }
                 None => {
@@ -808,7 +808,11 @@ impl RunConfig {
                         Some(p) => Some(sink::EventsFile::create(p).with_context(|| format!("creating {p}"))?),
                         None => None,
                     };
-                    (planned.model.clone(), sink::create(path).with_context(|| format!("creating {path}"))?, events)
+                    (
+                        planned.model.clone(),
+                        sink::create(path, name).with_context(|| format!("creating {path}"))?,
+                        events,
+                    )
                 }
             };
             stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone(), events });

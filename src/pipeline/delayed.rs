@@ -338,6 +338,7 @@ fn events_only(batch: &Batch, roles: &Roles) -> Batch {
         cats,
         end_offset: batch.end_offset,
         roles: None,
+        keys: None,
     }
 }
 

@@ -673,7 +673,14 @@ fn join(a: Batch, b: &Batch) -> Batch {
     if cats.append(&b.cats).is_err() {
         unreachable!("batches of one stream have the same categorical columns");
     }
-    Batch { seq: a.seq, ids, x, y, cats, end_offset: b.end_offset, roles: None }
+    let keys = match (a.keys, &b.keys) {
+        (Some(mut ka), Some(kb)) => {
+            ka.extend_from_slice(kb);
+            Some(ka)
+        }
+        _ => None,
+    };
+    Batch { seq: a.seq, ids, x, y, cats, end_offset: b.end_offset, roles: None, keys }
 }
 
 /// Run the stream through every model on its own thread. See the module documentation.
@@ -729,58 +736,57 @@ pub fn run_inline(
     let mut pictures = Pictures::default();
     let mut clock = CheckpointClock::new(options);
     let mut records = 0;
-    let outcome =
-        (|| {
-            while let Some(batch) = source.next_batch()? {
-                records += batch.len() as u64;
-                if let Some(p) = &options.progress {
-                    p(batch.len() as u64);
+    let outcome = (|| {
+        while let Some(batch) = source.next_batch()? {
+            records += batch.len() as u64;
+            if let Some(p) = &options.progress {
+                p(batch.len() as u64);
+            }
+            let batch = Arc::new(batch);
+            for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
+                let Some(labelled) = scored.accept(Arc::clone(&batch), options.prequential)? else { continue };
+                write_events(scored, events.as_mut())?;
+                let keys = labelled.0.keys.as_deref().filter(|_| labelled.0.roles.is_none());
+                sink.write_keyed(&delayed::labelled_ids(&labelled), keys, &labelled.1)
+                    .map_err(|error| PipelineError::Sink { model: scored.name.clone(), path: path.clone(), error })?;
+                match (scored.due_snapshot(), options.snapshots.as_ref()) {
+                    (Ok(Some(mut snap)), Some(opts)) => {
+                        snap.class_names = class_names(source.as_ref());
+                        pictures.draw(opts, &snap)
+                    }
+                    (Err(()), _) => pictures.stats.skipped += 1,
+                    _ => {}
                 }
-                let batch = Arc::new(batch);
+            }
+            let due = clock.as_mut().is_some_and(|c| c.due(records));
+            if let Some(opts) = options.checkpoint.as_ref().filter(|_| due) {
+                let mut models = Vec::new();
                 for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
-                    let Some(labelled) = scored.accept(Arc::clone(&batch), options.prequential)? else { continue };
-                    write_events(scored, events.as_mut())?;
-                    sink.write(&delayed::labelled_ids(&labelled), &labelled.1).map_err(|error| {
-                        PipelineError::Sink { model: scored.name.clone(), path: path.clone(), error }
+                    let Some(mut state) = scored.checkpoint_state(path) else { break };
+                    if let Some(out) = events.as_mut() {
+                        let synced = out.sync();
+                        state.events_len = events_error(&scored.name, out, synced)?;
+                    }
+                    state.labels_len = sink.sync().map_err(|error| PipelineError::Sink {
+                        model: scored.name.clone(),
+                        path: path.clone(),
+                        error,
                     })?;
-                    match (scored.due_snapshot(), options.snapshots.as_ref()) {
-                        (Ok(Some(mut snap)), Some(opts)) => {
-                            snap.class_names = class_names(source.as_ref());
-                            pictures.draw(opts, &snap)
-                        }
-                        (Err(()), _) => pictures.stats.skipped += 1,
-                        _ => {}
-                    }
+                    models.push(state);
                 }
-                let due = clock.as_mut().is_some_and(|c| c.due(records));
-                if let Some(opts) = options.checkpoint.as_ref().filter(|_| due) {
-                    let mut models = Vec::new();
-                    for ((scored, sink, path), events) in running.iter_mut().zip(events.iter_mut()) {
-                        let Some(mut state) = scored.checkpoint_state(path) else { break };
-                        if let Some(out) = events.as_mut() {
-                            let synced = out.sync();
-                            state.events_len = events_error(&scored.name, out, synced)?;
-                        }
-                        state.labels_len = sink.sync().map_err(|error| PipelineError::Sink {
-                            model: scored.name.clone(),
-                            path: path.clone(),
-                            error,
-                        })?;
-                        models.push(state);
-                    }
-                    if models.len() == running.len() {
-                        source.sync()?;
-                        let checkpoint =
-                            crate::checkpoint::Checkpoint { settings: Vec::new(), position: source.position(), models };
-                        crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;
-                    }
+                if models.len() == running.len() {
+                    source.sync()?;
+                    let checkpoint =
+                        crate::checkpoint::Checkpoint { settings: Vec::new(), position: source.position(), models };
+                    crate::checkpoint::write(opts, &checkpoint).map_err(PipelineError::Checkpoint)?;
                 }
             }
-            for (scored, _, _) in running.iter_mut() {
-                scored.finish()?;
-            }
-            Ok::<(), PipelineError>(())
-        })();
+        }
+        for (scored, _, _) in running.iter_mut() {
+            scored.finish()?;
+        }
+        Ok::<(), PipelineError>(())
+    })();
     let mut finished = Ok(());
     for (out, (scored, _, _)) in events.iter_mut().zip(&running) {
         if let Some(out) = out {

@@ -323,7 +323,8 @@ fn sink_loop(
     for msg in rx {
         match msg {
             ToSink::Labels(labelled) => {
-                sink.write(&super::delayed::labelled_ids(&labelled), &labelled.1)?;
+                let keys = labelled.0.keys.as_deref().filter(|_| labelled.0.roles.is_none());
+                sink.write_keyed(&super::delayed::labelled_ids(&labelled), keys, &labelled.1)?;
                 // Caught up with the stream (it is slow, or followed): make the labels visible now.
                 if rx.is_empty() {
                     sink.flush()?;

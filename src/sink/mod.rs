@@ -7,15 +7,19 @@
 //! - `.npy`: a NumPy int64 array of shape `(records, 1)`, in input order, that
 //!   `numpy.load` reads; ids are implicit (skipped records leave no row).
 //!
+//! - `redis://HOST:PORT/STREAM`: one entry per record and model (see [`RedisSink`]).
+//!
 //! A record the model could not yet label (it knew no class yet) is written as
 //! [`crate::model::NO_PREDICTION`], i64::MIN (-9223372036854775808): integer labels may be
 //! negative, so no smaller sentinel is safe. Declaring the classes (`--classes`)
 //! avoids it: a model then predicts from the first record on.
 
 mod events;
+mod redis;
 
 pub use events::EventsFile;
 use npyz::WriterBuilder;
+pub use redis::RedisSink;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -25,6 +29,12 @@ use std::sync::{Arc, Mutex};
 pub trait LabelSink: Send {
     /// Write the labels of records `ids`.
     fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()>;
+    /// Write the labels of records `ids`, whose ids in their engine (Redis entry ids)
+    /// are `keys` when the source has them; sinks that key nothing write as `write`.
+    fn write_keyed(&mut self, ids: &[u64], keys: Option<&[Arc<str>]>, labels: &[i64]) -> io::Result<()> {
+        let _ = keys;
+        self.write(ids, labels)
+    }
     /// Flush everything; called once at the end, also after an error upstream.
     fn finish(&mut self) -> io::Result<()>;
     /// Make what was written so far visible (called when the stream goes quiet).
@@ -188,8 +198,17 @@ impl LabelSink for MemorySink {
     }
 }
 
-/// A sink for `path`, by extension; `-` is CSV on standard output.
-pub fn create(path: &str) -> io::Result<Box<dyn LabelSink>> {
+/// True when `path` names a Redis stream rather than a file.
+pub fn is_stream(path: &str) -> bool {
+    crate::source::redis::is_address(path)
+}
+
+/// A sink for `path`, by extension; `-` is CSV on standard output; a `redis://` stream
+/// gets `model`'s labels beside other models'.
+pub fn create(path: &str, model: &str) -> io::Result<Box<dyn LabelSink>> {
+    if is_stream(path) {
+        return Ok(Box::new(RedisSink::create(path, model)?));
+    }
     if path == "-" {
         return Ok(Box::new(LineSink::csv(BufWriter::new(io::stdout()))?));
     }
@@ -211,7 +230,10 @@ pub fn create(path: &str) -> io::Result<Box<dyn LabelSink>> {
 
 /// Reopen the label file `path` of a resumed run, cut back to `len` (its length at
 /// the checkpoint), to go on appending to it.
-pub fn reopen(path: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
+pub fn reopen(path: &str, model: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
+    if is_stream(path) {
+        return Ok(Box::new(RedisSink::reopen(path, model, len)?));
+    }
     let lower = path.to_ascii_lowercase();
     let cut = |p: &Path| -> io::Result<BufWriter<File>> {
         let file = std::fs::OpenOptions::new().write(true).open(p)?;
@@ -257,9 +279,10 @@ fn rebuild_part(npy: &Path, part: &Path) -> io::Result<()> {
     out.flush()
 }
 
-/// `<stem>.<model>.<ext>` next to `path`: the label file of one of several models.
+/// `<stem>.<model>.<ext>` next to `path`: the label file of one of several models (a
+/// stream is shared: its entries name their model).
 pub fn path_for_model(path: &str, model: &str) -> String {
-    if path == "-" {
+    if path == "-" || is_stream(path) {
         return path.to_string();
     }
     let p = Path::new(path);

@@ -91,8 +91,12 @@ struct EntryIds(VecDeque<(u64, Arc<str>)>);
 
 impl EntryIds {
     fn get(&self, line: u64) -> Option<String> {
+        self.key(line).map(|k| k.to_string())
+    }
+
+    fn key(&self, line: u64) -> Option<Arc<str>> {
         let i = self.0.binary_search_by_key(&line, |&(l, _)| l).ok()?;
-        Some(self.0[i].1.to_string())
+        Some(Arc::clone(&self.0[i].1))
     }
 
     /// Forget the lines before `line`: they are read, and named in errors no more.
@@ -241,8 +245,10 @@ fn has_line_break(text: &[u8]) -> bool {
     text.iter().any(|&b| b == b'\n' || b == b'\r')
 }
 
-/// Write one CSV line, quoting the fields that need it.
+/// Write one CSV line, quoting the fields that need it, and never blank (a blank line is
+/// no record, and every entry must stay one).
 fn write_csv_line<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = &'a [u8]>) {
+    let start = out.len();
     for (i, field) in fields.enumerate() {
         if i > 0 {
             out.push(b',');
@@ -259,6 +265,9 @@ fn write_csv_line<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = &'a [u8]>)
         } else {
             out.extend_from_slice(field);
         }
+    }
+    if out.len() == start {
+        out.extend_from_slice(b"\"\"");
     }
     out.push(b'\n');
 }
@@ -401,9 +410,20 @@ impl RedisSource {
 
 impl Source for RedisSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
-        let batch = self.inner.next_batch();
-        let read = self.inner.position().line;
+        let mut batch = self.inner.next_batch();
+        let at = self.inner.position();
         let mut shared = lock(&self.shared);
+        // Every entry is one line and one record id (from 0), so a record's line is its
+        // id plus the lines before the first record, plus one (lines count from 1).
+        let before = at.line.saturating_sub(at.records) + 1;
+        if let Ok(Some(b)) = &mut batch {
+            let keys: Option<Vec<Arc<str>>> = b.ids.iter().map(|&id| shared.ids.key(id + before)).collect();
+            b.keys = Some(keys.ok_or_else(|| SourceError::Schema {
+                source_name: self.name.clone(),
+                reason: "a record's entry id is unknown (a line without an entry)".into(),
+            })?);
+        }
+        let read = at.line;
         shared.ids.forget_before(read);
         while shared.refused.front().is_some_and(|&(l, _)| l < read) {
             shared.refused.pop_front();
@@ -490,6 +510,9 @@ mod tests {
         let mut out = Vec::new();
         write_csv_line(&mut out, [&b"a"[..], b"b,c", b"say \"hi\"", b"", b"x\ny"].into_iter());
         assert_eq!(out, b"a,\"b,c\",\"say \"\"hi\"\"\",,\"x\ny\"\n");
+        out.clear();
+        write_csv_line(&mut out, [&b""[..]].into_iter());
+        assert_eq!(out, b"\"\"\n", "one empty field is a record, not a blank line");
     }
 
     #[test]

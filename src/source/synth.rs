@@ -999,6 +999,7 @@ impl crate::source::Source for SynthSource {
             cats,
             end_offset: self.produced,
             roles: None,
+            keys: None,
         };
         self.seq += 1;
         Ok(Some(batch))

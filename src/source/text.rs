@@ -1085,7 +1085,7 @@ impl Source for TextSource {
         };
         let y = self.labels.is_some().then_some(data.ys);
         let roles = self.join.is_some().then(|| Box::new(Roles { roles: data.roles, expired: data.expired }));
-        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.offset, roles };
+        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.offset, roles, keys: None };
         self.seq += 1;
         Ok(Some(batch))
     }

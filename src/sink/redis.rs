@@ -1,0 +1,121 @@
+//! Labels to a Redis stream: `--labels-out redis://HOST:PORT/STREAM` adds one entry per
+//! record and model, `id` (the record's entry id when the input is a Redis stream, its
+//! index otherwise), `model` and `label`, so that consumers can join the labels to the
+//! records. Several models share the stream, told apart by `model`.
+//!
+//! A checkpoint counts the entries a model wrote; a resumed run deletes that model's
+//! entries after them (written after the checkpoint by the interrupted run), so every
+//! record keeps exactly one label per model, in input order, as in an uninterrupted run.
+
+use super::LabelSink;
+use crate::source::redis::Address;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Entries read at once while a resume looks for the model's entries.
+const SCAN: usize = 1000;
+
+/// A model's labels, added to a Redis stream.
+pub struct RedisSink {
+    conn: redis::Connection,
+    stream: String,
+    model: String,
+    /// Entries this model has in the stream (from the start of the run).
+    written: u64,
+}
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl RedisSink {
+    /// Add `model`'s labels to the stream at `url`.
+    pub fn create(url: &str, model: &str) -> io::Result<Self> {
+        let address =
+            Address::parse(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: {e}")))?;
+        let client = redis::Client::open(address.server.as_str()).map_err(other)?;
+        let conn = client.get_connection_with_timeout(Duration::from_secs(5)).map_err(other)?;
+        Ok(Self { conn, stream: address.stream, model: model.to_string(), written: 0 })
+    }
+
+    /// Take up the stream a checkpoint left: keep the model's first `written` entries
+    /// and delete its later ones.
+    pub fn reopen(url: &str, model: &str, written: u64) -> io::Result<Self> {
+        let mut sink = Self::create(url, model)?;
+        let (mut seen, mut start, mut extra) = (0u64, "-".to_string(), Vec::new());
+        loop {
+            let reply: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(&sink.stream)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(SCAN)
+                .query(&mut sink.conn)
+                .map_err(other)?;
+            let Some((last, _)) = reply.last() else { break };
+            start = format!("({last}");
+            let n = reply.len();
+            for (id, fields) in reply {
+                if fields.iter().any(|(k, v)| k == "model" && *v == sink.model) {
+                    seen += 1;
+                    if seen > written {
+                        extra.push(id);
+                    }
+                }
+            }
+            if n < SCAN {
+                break;
+            }
+        }
+        if seen < written {
+            return Err(other(format!(
+                "{url}: the stream holds {seen} labels of model {model}, fewer than the checkpoint's {written}: was it trimmed?"
+            )));
+        }
+        for ids in extra.chunks(SCAN) {
+            redis::cmd("XDEL").arg(&sink.stream).arg(ids).query::<u64>(&mut sink.conn).map_err(other)?;
+        }
+        sink.written = written;
+        Ok(sink)
+    }
+}
+
+impl LabelSink for RedisSink {
+    fn write(&mut self, ids: &[u64], labels: &[i64]) -> io::Result<()> {
+        self.write_keyed(ids, None, labels)
+    }
+
+    fn write_keyed(&mut self, ids: &[u64], keys: Option<&[Arc<str>]>, labels: &[i64]) -> io::Result<()> {
+        let mut pipe = redis::pipe();
+        let mut number = itoa::Buffer::new();
+        for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {
+            let key = match keys.and_then(|k| k.get(i)) {
+                Some(key) => key.to_string(),
+                None => number.format(id).to_string(),
+            };
+            pipe.cmd("XADD")
+                .arg(&self.stream)
+                .arg("*")
+                .arg("id")
+                .arg(key)
+                .arg("model")
+                .arg(&self.model)
+                .arg("label")
+                .arg(label)
+                .ignore();
+        }
+        pipe.query::<()>(&mut self.conn).map_err(other)?;
+        self.written += ids.len() as u64;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Entries are in the server once written: the count is the length to resume from.
+    fn sync(&mut self) -> io::Result<u64> {
+        Ok(self.written)
+    }
+}
