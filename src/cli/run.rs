@@ -45,8 +45,10 @@ pub struct RunArgs {
     /// computed when there is a label column).
     #[arg(long)]
     pub no_learn: bool,
-    /// Where the labels go: .csv (id,label), .ndjson, .npy (int64, shape (n, 1)), or `-`
-    /// (CSV on standard output). With several models: <stem>.<model>.<ext>.
+    /// Where the labels go: .csv (id,label), .ndjson, .npy (int64, shape (n, 1)), `-`
+    /// (CSV on standard output), or a Redis stream `redis://HOST:PORT/STREAM` (an entry
+    /// per record and model: id, model, label). With several models: <stem>.<model>.<ext>
+    /// (a stream is shared).
     #[arg(long)]
     pub labels_out: String,
     /// Write the run's summary here as JSON.
