@@ -339,37 +339,7 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     };
     let whole = eddy().args(args("whole")).output().expect("runs");
     ok(&whole);
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let (mut kills, mut first) = (0, true);
-    loop {
-        let mut a = args("killed");
-        if !first {
-            a.push("--resume".into());
-        }
-        first = false;
-        let mut child = eddy().args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
-        // Each kill comes after a checkpoint, so that every resume reads the stream from one.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::fs::read_dir(dir.join("killed/ckpt")).map_or(0, |d| d.count()) == 0 {
-            assert!(Instant::now() < deadline, "no checkpoint was written");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(30 + seed % 150));
-        if kills < 5 && child.try_wait().expect("waits").is_none() {
-            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
-            let _ = child.wait();
-            kills += 1;
-            continue;
-        }
-        let out = child.wait_with_output().expect("waits");
-        let stderr = ok(&out);
-        assert!(stderr.contains("resuming from"), "{stderr}");
-        break;
-    }
-    assert!(kills >= 1, "at least one kill happened");
+    let kills = kill_and_resume(|| args("killed"), &dir.join("killed/ckpt"), 5, 0x2545_f491_4f6c_dd1d);
     for file in ["l.sgd.csv", "l.forest.csv", "rejects.tsv"] {
         let a = std::fs::read(dir.join("whole").join(file)).expect("the whole run's file");
         let b = std::fs::read(dir.join("killed").join(file)).expect("the killed run's file");
@@ -399,6 +369,41 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("the checkpoint was taken with input") && stderr.contains("/events"), "{stderr}");
+}
+
+/// Run eddy with `args()`, kill it with SIGKILL at seeded random moments, each after a
+/// checkpoint is in `checkpoints` (so every resume reads the stream from one), and run it
+/// again with --resume, until `most` kills; the last run must end well, resumed. The
+/// number of kills.
+fn kill_and_resume(args: impl Fn() -> Vec<String>, checkpoints: &Path, most: usize, mut seed: u64) -> usize {
+    let (mut kills, mut first) = (0, true);
+    loop {
+        let mut a = args();
+        if !first {
+            a.push("--resume".into());
+        }
+        first = false;
+        let mut child = eddy().args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::read_dir(checkpoints).map_or(0, |d| d.count()) == 0 {
+            assert!(Instant::now() < deadline, "no checkpoint was written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(20 + seed % 150));
+        if kills < most && child.try_wait().expect("waits").is_none() {
+            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+            let _ = child.wait();
+            kills += 1;
+            continue;
+        }
+        let stderr = ok(&child.wait_with_output().expect("waits"));
+        assert!(stderr.contains("resuming from"), "{stderr}");
+        assert!(kills >= 1, "at least one kill happened");
+        return kills;
+    }
 }
 
 /// `(id, model, label)` of every entry of a labels stream, in order.
@@ -490,35 +495,7 @@ fn a_labels_stream_after_kills_and_resumes_equals_an_uninterrupted_runs() {
         a
     };
     ok(&eddy().args(args("whole")).output().expect("runs"));
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let (mut kills, mut first) = (0, true);
-    loop {
-        let mut a = args("killed");
-        if !first {
-            a.push("--resume".into());
-        }
-        first = false;
-        let mut child = eddy().args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::fs::read_dir(dir.join("killed/ckpt")).map_or(0, |d| d.count()) == 0 {
-            assert!(Instant::now() < deadline, "no checkpoint was written");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(20 + seed % 120));
-        if kills < 4 && child.try_wait().expect("waits").is_none() {
-            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
-            let _ = child.wait();
-            kills += 1;
-            continue;
-        }
-        let stderr = ok(&child.wait_with_output().expect("waits"));
-        assert!(stderr.contains("resuming from"), "{stderr}");
-        break;
-    }
-    assert!(kills >= 1, "at least one kill happened");
+    let kills = kill_and_resume(|| args("killed"), &dir.join("killed/ckpt"), 4, 0x9e37_79b9_7f4a_7c15);
     let (whole, killed) = (labels_in(&server, "labels-whole"), labels_in(&server, "labels-killed"));
     assert_eq!(whole.len(), 60_000);
     for model in ["sgd", "hoeffding-tree"] {
