@@ -488,6 +488,7 @@ impl Source for RedisSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     #[test]
     fn addresses_name_a_server_and_a_stream() {
@@ -513,6 +514,31 @@ mod tests {
         out.clear();
         write_csv_line(&mut out, [&b""[..]].into_iter());
         assert_eq!(out, b"\"\"\n", "one empty field is a record, not a blank line");
+    }
+
+    proptest::proptest! {
+        /// Any values without a line break make exactly one line, which the CSV reader
+        /// splits back into the same values, in the header's order.
+        #[test]
+        fn an_entry_is_one_line_that_reads_back_as_its_values(
+            values in proptest::collection::vec(proptest::collection::vec(
+                proptest::prelude::any::<u8>().prop_filter("no line break", |b| *b != b'\n' && *b != b'\r'), 0..12), 1..8),
+        ) {
+            let header: Vec<Vec<u8>> = (0..values.len()).map(|i| format!("f{i}").into_bytes()).collect();
+            // The entry's fields in reverse order: the layout follows the header.
+            let fields: Vec<(Vec<u8>, Vec<u8>)> =
+                header.iter().cloned().zip(values.iter().cloned()).rev().collect();
+            let mut out = Vec::new();
+            write_record(&mut out, &header, &fields);
+            proptest::prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+            proptest::prop_assert_eq!(out.last(), Some(&b'\n'));
+            let mut split = crate::source::decode::Fields::new();
+            split.split(&out[..out.len() - 1]).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(split.len(), values.len());
+            for (i, v) in values.iter().enumerate() {
+                proptest::prop_assert_eq!(split.get(i), v.as_slice());
+            }
+        }
     }
 
     #[test]
