@@ -458,3 +458,32 @@ fn bad_labels_in_a_second_stream_are_positioned_in_it() {
     assert!(lines[0].starts_with("bad.ndjson\t1\tcolumn"), "{rejects}");
     assert!(lines[1].starts_with("bad.ndjson\t2\tcolumn 1 (x): a feedback record holds only the id"), "{rejects}");
 }
+
+/// A forest's replaced trees are events with delayed labels too, at the record of the
+/// label whose learning replaced them: with each label right after its event, the forest
+/// learns what an in-order run learns, and replaces the same trees.
+#[test]
+fn a_forests_replacements_are_events_with_delayed_labels() {
+    let d = dir("forest-events");
+    let recs = records(4000, 9);
+    std::fs::write(d.join("order.csv"), in_order_csv(&recs)).expect("write");
+    std::fs::write(d.join("next.csv"), delayed_csv(&recs, |_| Some(0))).expect("write");
+    let run = |input: &str, out: &str, delayed: &[&str]| {
+        let (labels, events) = (format!("{out}.labels.csv"), format!("{out}.events.ndjson"));
+        let mut args = vec!["run", input, "--label-column", "kind", "--quiet", "--labels-out", &labels];
+        args.extend(["--model", "arf(n_models=3, rising_only=false, seed=3)", "--events-out", &events]);
+        args.extend(delayed);
+        ok(&eddy(&d, &args));
+        let text = std::fs::read_to_string(d.join(&events)).expect("events");
+        text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")).collect::<Vec<_>>()
+    };
+    let order = run("order.csv", "order", &[]);
+    let next = run("next.csv", "next", &["--id-column", "id", "--delayed-labels"]);
+    assert!(!order.is_empty(), "the forest replaces trees on this stream");
+    assert_eq!(order.len(), next.len());
+    for (a, b) in order.iter().zip(&next) {
+        assert_eq!((&a["kind"], &a["tree"]), (&b["kind"], &b["tree"]));
+        // Record i of the in-order run is event 2i of the delayed one, its label 2i + 1.
+        assert_eq!(b["record"].as_u64(), a["record"].as_u64().map(|r| 2 * r + 1), "{b}");
+    }
+}

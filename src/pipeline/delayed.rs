@@ -221,6 +221,9 @@ impl Scored {
         let truth = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
         let state = self.delayed.get_or_insert_with(Delayed::default);
         let mut labels = Vec::new();
+        // The labels' records, in the order the model learned them: a forest's
+        // replacements are events at the record that caused them.
+        let mut learned_ids = Vec::new();
         let mut i = 0;
         while i < batch.len() {
             let role = roles.roles[i];
@@ -268,6 +271,7 @@ impl Scored {
                         values.extend(kept.cats.into_iter().map(|v| v.map(Arc::<str>::from)));
                         predicted.push(kept.prediction);
                         y.push(class);
+                        learned_ids.push(record);
                         state.delays.record(delay);
                     }
                     let n = y.len();
@@ -306,6 +310,9 @@ impl Scored {
                     ExpiryReason::Capacity => state.counts.expired_capacity += 1,
                 }
             }
+        }
+        if let Some(w) = self.watches.as_mut() {
+            w.observe_trees(&self.name, &self.model, &learned_ids);
         }
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {

@@ -429,6 +429,7 @@ impl Watches {
 
     /// Watch a batch `model` has just labelled (`labels`) and learned.
     pub fn observe(&mut self, name: &str, model: &Model, batch: &Batch, labels: &[i64]) -> Result<(), WatchError> {
+        let replaced = self.tree_events(name, model, &batch.ids);
         let detector = &self.spec;
         let mut found: Vec<RunEvent> = Vec::new();
         // Events of the cluster watch and of a forest's trees (beside `found`, which
@@ -512,18 +513,7 @@ impl Watches {
                 }
             }
         }
-        if let (Some(watch), Some(r)) = (self.trees.as_mut(), model.replacements()) {
-            // The replacements since the last batch; each at the record of this batch
-            // that caused it (the forest counts the records it learned).
-            let start = r.latest.partition_point(|&(record, _)| record < watch.learned);
-            for &(record, tree) in &r.latest[start..] {
-                let at = usize::try_from(record - watch.learned).unwrap_or(usize::MAX);
-                let id = batch.ids.get(at).or(batch.ids.last()).copied().unwrap_or(0);
-                let event = blank(id, Watched::Trees, &watch.detector, RunEventKind::Replaced);
-                others.push(RunEvent { tree: Some(tree), ..event });
-            }
-            watch.learned = r.learned;
-        }
+        others.extend(replaced);
         for c in &mut self.columns {
             for (&id, &v) in batch.ids.iter().zip(batch.x.column(c.index)) {
                 // A missing value (NaN) is no value of the column: it cannot signal.
@@ -538,6 +528,50 @@ impl Watches {
         // The events of one batch, in record order.
         found.extend(others);
         found.sort_by_key(|e| e.record);
+        self.record(found);
+        Ok(())
+    }
+
+    /// Watch a forest's replacements after it learned the records `learned` (with delayed
+    /// labels: the labels' records, in the order they were learned).
+    pub fn observe_trees(&mut self, name: &str, model: &Model, learned: &[u64]) {
+        let events = self.tree_events(name, model, learned);
+        self.record(events);
+    }
+
+    /// The replacements since the last call, each at the record of `learned` that
+    /// caused it (the forest counts the records it learned).
+    fn tree_events(&mut self, name: &str, model: &Model, learned: &[u64]) -> Vec<RunEvent> {
+        let (Some(watch), Some(r)) = (self.trees.as_mut(), model.replacements()) else { return Vec::new() };
+        let start = r.latest.partition_point(|&(record, _)| record < watch.learned);
+        let events = r.latest[start..]
+            .iter()
+            .map(|&(record, tree)| {
+                let at = usize::try_from(record - watch.learned).unwrap_or(usize::MAX);
+                RunEvent {
+                    record: learned.get(at).or(learned.last()).copied().unwrap_or(0),
+                    model: name.to_string(),
+                    watched: Watched::Trees,
+                    column: None,
+                    detector: watch.detector.clone(),
+                    kind: RunEventKind::Replaced,
+                    mean_before: None,
+                    mean_after: None,
+                    cluster: None,
+                    share_before: None,
+                    share_after: None,
+                    distance: None,
+                    spread: None,
+                    tree: Some(tree),
+                }
+            })
+            .collect();
+        watch.learned = r.learned;
+        events
+    }
+
+    /// Count and keep `found`, in record order.
+    fn record(&mut self, found: Vec<RunEvent>) {
         for e in found {
             match e.kind {
                 RunEventKind::Warning => self.warnings = self.warnings.saturating_add(1),
@@ -555,7 +589,6 @@ impl Watches {
             }
             self.new.push(e);
         }
-        Ok(())
     }
 }
 
