@@ -505,3 +505,69 @@ fn a_labels_stream_after_kills_and_resumes_equals_an_uninterrupted_runs() {
         assert!(of(&whole) == of(&killed), "{model}: the labels differ after {kills} kills");
     }
 }
+
+/// Three workers of one consumer group label a stream while one of them is killed
+/// twice and restarted: every entry gets exactly one label, and none stays pending.
+#[test]
+fn a_group_of_workers_labels_each_entry_once_through_kills() {
+    let server = RedisServer::start();
+    let mut recs = records(30_000);
+    for (i, r) in recs.iter_mut().enumerate() {
+        if i % 1009 == 3 {
+            r[0].1 = "bad".into();
+        }
+    }
+    let ids = server.add("events", &recs);
+    let dir = scratch("group");
+    let worker = |name: &str| {
+        let mut c = eddy();
+        c.current_dir(&dir)
+            .arg("run")
+            .arg(server.url("events"))
+            .args(["--until-end", "--group", "g", "--worker", name, "--claim-idle", "500", "--batch-size", "200"])
+            .args(["--label-column", "y", "--model", "hoeffding-tree", "--quiet", "--on-error", "skip"])
+            .arg("--rejects")
+            .arg(format!("rejects.{name}.tsv"))
+            .arg("--labels-out")
+            .arg(server.url("labels"))
+            .stderr(Stdio::piped());
+        c
+    };
+    let others: Vec<Child> = ["w2", "w3"].iter().map(|w| worker(w).spawn().expect("spawns")).collect();
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    for _ in 0..2 {
+        let mut w1 = worker("w1").spawn().expect("spawns");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(100 + seed % 300));
+        Command::new("kill").args(["-KILL", &w1.id().to_string()]).status().expect("kill");
+        let _ = w1.wait();
+    }
+    // w1 again, to the end: it takes up its own entries, and claims nobody's (none is left).
+    ok(&worker("w1").output().expect("runs"));
+    for w in others {
+        ok(&w.wait_with_output().expect("waits"));
+    }
+    // A worker that comes after the others claims what a dead one left (none here).
+    ok(&worker("w4").output().expect("runs"));
+    let labels = labels_in(&server, "labels");
+    let mut labelled: Vec<&str> = labels.iter().map(|(id, _, _)| id.as_str()).collect();
+    let n = labelled.len();
+    labelled.sort_unstable();
+    labelled.dedup();
+    assert_eq!(labelled.len(), n, "no entry is labelled twice");
+    let bad: Vec<&String> = ids.iter().enumerate().filter(|(i, _)| i % 1009 == 3).map(|(_, id)| id).collect();
+    assert_eq!(n + bad.len(), ids.len(), "every good entry is labelled");
+    let pending: redis::Value =
+        redis::cmd("XPENDING").arg("events").arg("g").query(&mut server.conn()).expect("XPENDING");
+    let redis::Value::Array(summary) = &pending else { panic!("XPENDING: {pending:?}") };
+    assert_eq!(summary.first(), Some(&redis::Value::Int(0)), "nothing is left unacknowledged: {pending:?}");
+    let rejected: usize = ["w1", "w2", "w3", "w4"]
+        .iter()
+        .filter_map(|w| std::fs::read_to_string(dir.join(format!("rejects.{w}.tsv"))).ok())
+        .map(|t| t.lines().count().saturating_sub(1))
+        .sum();
+    assert!(rejected >= bad.len(), "every bad entry is in a rejects file ({rejected} of {})", bad.len());
+    assert!(!dir.join("redis:").exists(), "a stream output makes no folder");
+}

@@ -87,6 +87,19 @@ pub struct RunArgs {
     /// waiting for new entries until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub until_end: bool,
+    /// A Redis stream input, read as a worker of this consumer group: the server shares
+    /// the entries among the group's workers, and each entry is acknowledged with its
+    /// labels (needs --worker, one --model and --labels-out on a stream of the same server).
+    #[arg(long, requires = "worker")]
+    pub group: Option<String>,
+    /// This worker's name in --group: a worker restarted under its name takes up its own
+    /// unacknowledged entries first.
+    #[arg(long, requires = "group")]
+    pub worker: Option<String>,
+    /// With --group: claim another worker's entries once they have waited this many
+    /// milliseconds unacknowledged (its worker died).
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    pub claim_idle: u64,
     /// Format of standard input (files are known by their extension).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -409,6 +422,32 @@ pub(crate) fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, 
     Ok(())
 }
 
+/// The consumer group a worker reads in, checked against the rest of the run: its
+/// labels go to a stream of the same server, where they are acknowledged with the entries.
+fn group_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<source::GroupOptions>> {
+    let (Some(group), Some(worker)) = (&args.group, &args.worker) else { return Ok(None) };
+    let input = source::redis::Address::parse(&args.input)
+        .map_err(|e| anyhow::anyhow!("--group reads a Redis stream: {}: {e}", args.input))?;
+    let labels = source::redis::Address::parse(&args.labels_out).map_err(|_| {
+        anyhow::anyhow!("--group: --labels-out must be a stream of the same server, where each entry is acknowledged with its labels")
+    })?;
+    if labels.server != input.server {
+        bail!("--group: --labels-out must be a stream of the input's server ({}), to acknowledge each entry with its labels in one transaction", input.server);
+    }
+    if models.len() != 1 {
+        bail!("--group takes one --model: an entry is acknowledged with its labels, written once");
+    }
+    if args.checkpoint.is_some() {
+        bail!("--group keeps no --checkpoint yet: a restarted worker takes up its own unacknowledged entries");
+    }
+    for (what, name) in [("--group", group), ("--worker", worker)] {
+        if name.is_empty() || name.len() > 256 {
+            bail!("{what}: a name of 1 to 256 bytes");
+        }
+    }
+    Ok(Some(source::GroupOptions { group: group.clone(), worker: worker.clone(), claim_idle_ms: args.claim_idle }))
+}
+
 /// A model a run starts with.
 pub struct PlannedModel {
     /// Its name in the summary, label file names and checkpoints.
@@ -607,6 +646,7 @@ impl RunConfig {
         if args.until_end && !source::redis::is_address(&args.input) {
             bail!("--until-end is for a stream input (redis://): a file ends by itself, and --follow waits at its end");
         }
+        let group = group_options(&args, &models)?;
         if args.resume && args.checkpoint.is_none() {
             bail!("--resume needs --checkpoint DIR (where the checkpoints are)");
         }
@@ -666,6 +706,7 @@ impl RunConfig {
                 delayed,
                 categorical,
                 until_end: args.until_end,
+                group: group.clone(),
                 // Missing values are let through only when every model fills them.
                 missing: models.iter().all(|m| match &m.model {
                     Model::Classifier(c) => c.fills_missing(),
@@ -784,7 +825,8 @@ impl RunConfig {
         let mut stages = Vec::new();
         for planned in &self.models {
             let (name, path) = (&planned.name, &planned.labels_path);
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            let file = Some(path).filter(|p| !sink::is_stream(p)).map(std::path::Path::new);
+            if let Some(dir) = file.and_then(std::path::Path::parent).filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
             let resumed = resume.as_ref().map(|c| {
@@ -810,11 +852,16 @@ impl RunConfig {
                         Some(p) => Some(sink::EventsFile::create(p).with_context(|| format!("creating {p}"))?),
                         None => None,
                     };
-                    (
-                        planned.model.clone(),
-                        sink::create(path, name).with_context(|| format!("creating {path}"))?,
-                        events,
-                    )
+                    let sink: Box<dyn sink::LabelSink> = match &self.source.group {
+                        Some(g) => {
+                            let input = source::redis::Address::parse(&self.input).map_err(anyhow::Error::msg)?;
+                            let sink =
+                                sink::RedisSink::create(path, name).with_context(|| format!("creating {path}"))?;
+                            Box::new(sink.acking(input.stream, g.group.clone()))
+                        }
+                        None => sink::create(path, name).with_context(|| format!("creating {path}"))?,
+                    };
+                    (planned.model.clone(), sink, events)
                 }
             };
             stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone(), events });

@@ -16,6 +16,19 @@ use std::time::Duration;
 /// Entries read at once while a resume looks for the model's entries.
 const SCAN: usize = 1000;
 
+/// Acknowledge each entry (KEYS[2], group ARGV[1]) and, only if this acknowledged it,
+/// add its label (model ARGV[2]; then id, label pairs) to the labels stream (KEYS[1]).
+const ACK_AND_LABEL: &str = r"
+local written = 0
+for i = 3, #ARGV, 2 do
+  if redis.call('XACK', KEYS[2], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'id', ARGV[i], 'model', ARGV[2], 'label', ARGV[i + 1])
+    written = written + 1
+  end
+end
+return written
+";
+
 /// A model's labels, added to a Redis stream.
 pub struct RedisSink {
     conn: redis::Connection,
@@ -23,6 +36,9 @@ pub struct RedisSink {
     model: String,
     /// Entries this model has in the stream (from the start of the run).
     written: u64,
+    /// A group's worker: the input stream and the group whose entries are acknowledged
+    /// in the transaction that writes their labels.
+    ack: Option<(String, String)>,
 }
 
 fn other(e: impl std::fmt::Display) -> io::Error {
@@ -36,7 +52,16 @@ impl RedisSink {
             Address::parse(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: {e}")))?;
         let client = redis::Client::open(address.server.as_str()).map_err(other)?;
         let conn = client.get_connection_with_timeout(Duration::from_secs(5)).map_err(other)?;
-        Ok(Self { conn, stream: address.stream, model: model.to_string(), written: 0 })
+        Ok(Self { conn, stream: address.stream, model: model.to_string(), written: 0, ack: None })
+    }
+
+    /// Acknowledge each record's entry of `stream` in `group` with its label, atomically
+    /// (one script): an entry is either labelled and done, or neither; and an entry
+    /// another worker acknowledged first (it claimed it while this one was slow) gets no
+    /// second label.
+    pub fn acking(mut self, stream: String, group: String) -> Self {
+        self.ack = Some((stream, group));
+        self
     }
 
     /// Take up the stream a checkpoint left: keep the model's first `written` entries
@@ -87,6 +112,17 @@ impl LabelSink for RedisSink {
     }
 
     fn write_keyed(&mut self, ids: &[u64], keys: Option<&[Arc<str>]>, labels: &[i64]) -> io::Result<()> {
+        if let Some((stream, group)) = &self.ack {
+            let keys = keys.ok_or_else(|| other("a group's records carry no entry ids to acknowledge"))?;
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(ACK_AND_LABEL).arg(2).arg(&self.stream).arg(stream).arg(group).arg(&self.model);
+            for (key, &label) in keys.iter().zip(labels) {
+                cmd.arg(key.as_ref()).arg(label);
+            }
+            let written: u64 = cmd.query(&mut self.conn).map_err(other)?;
+            self.written += written;
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         let mut number = itoa::Buffer::new();
         for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {

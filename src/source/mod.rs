@@ -116,6 +116,22 @@ pub struct SourceOptions {
     /// Engines (`redis://`): stop at the end of what the stream holds when it is read,
     /// instead of waiting for new records.
     pub until_end: bool,
+    /// Read a Redis stream as a worker of a consumer group (`--group`, `--worker`).
+    pub group: Option<GroupOptions>,
+}
+
+/// A worker of a consumer group: the engine shares the stream's entries among the
+/// group's workers, and an entry is done once its labels are written (acknowledged with
+/// them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupOptions {
+    /// The group's name.
+    pub group: String,
+    /// This worker's name in the group (a restarted worker takes up its own pending entries).
+    pub worker: String,
+    /// How long another worker's entry must have been pending before this one claims it
+    /// (milliseconds).
+    pub claim_idle_ms: u64,
 }
 
 impl Default for SourceOptions {
@@ -137,6 +153,7 @@ impl Default for SourceOptions {
             quit: Arc::new(AtomicBool::new(false)),
             delayed: None,
             until_end: false,
+            group: None,
         }
     }
 }
@@ -225,11 +242,19 @@ pub(crate) struct RejectsFile {
     path: PathBuf,
     out: Option<std::io::BufWriter<std::fs::File>>,
     len: u64,
+    /// Add to the file rather than start it over (a group's worker restarted without a
+    /// checkpoint: the records it rejected before are acknowledged, and stay listed).
+    append: bool,
 }
 
 impl RejectsFile {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, out: None, len: 0 }
+        Self { path, out: None, len: 0, append: false }
+    }
+
+    /// A rejects file added to: what it holds stays.
+    pub(crate) fn appending(path: PathBuf) -> Self {
+        Self { append: true, ..Self::new(path) }
     }
 
     fn io(&self, error: std::io::Error) -> SourceError {
@@ -242,9 +267,19 @@ impl RejectsFile {
             Some(out) => out,
             None => {
                 const HEADER: &str = "source\tline\treason\trecord\n";
-                let mut out = std::fs::File::create(&self.path).map(std::io::BufWriter::new).map_err(|e| self.io(e))?;
-                std::io::Write::write_all(&mut out, HEADER.as_bytes()).map_err(|e| self.io(e))?;
-                self.len = HEADER.len() as u64;
+                let file = if self.append {
+                    std::fs::OpenOptions::new().create(true).append(true).open(&self.path)
+                } else {
+                    std::fs::File::create(&self.path)
+                };
+                let file = file.map_err(|e| self.io(e))?;
+                let held = file.metadata().map_err(|e| self.io(e))?.len();
+                let mut out = std::io::BufWriter::new(file);
+                self.len = held;
+                if held == 0 {
+                    std::io::Write::write_all(&mut out, HEADER.as_bytes()).map_err(|e| self.io(e))?;
+                    self.len = HEADER.len() as u64;
+                }
                 out
             }
         };

@@ -11,7 +11,7 @@
 //! and rejects name a record by its entry id.
 
 use super::text::{LineNames, TextFormat, TextSource};
-use super::{Source, SourceError, SourceOptions};
+use super::{GroupOptions, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap, SourcePosition};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -69,6 +69,8 @@ struct Shared {
     header: Option<Vec<String>>,
     /// Lines standing for entries that could not be laid out, and why.
     refused: VecDeque<(u64, String)>,
+    /// Entries rejected as bad records, not yet acknowledged (a group's worker).
+    rejected: Vec<Arc<str>>,
 }
 
 /// The reader's knowledge of its lines, for the CSV source.
@@ -82,6 +84,13 @@ impl super::text::LineOrigin for Origin {
     fn refusal(&self, line: u64) -> Option<String> {
         let shared = lock(&self.0);
         shared.refused.iter().find(|(l, _)| *l == line).map(|(_, why)| why.clone())
+    }
+
+    fn rejected(&self, line: u64) {
+        let mut shared = lock(&self.0);
+        if let Some(key) = shared.ids.key(line) {
+            shared.rejected.push(key);
+        }
     }
 }
 
@@ -142,6 +151,17 @@ struct EntryReader {
     /// The number of the last line written (the header is line 1 of a fresh run).
     lines: u64,
     shared: SharedState,
+    /// Reading as a worker of a consumer group.
+    group: Option<GroupRead>,
+}
+
+/// Where a worker of a consumer group stands.
+struct GroupRead {
+    options: GroupOptions,
+    /// Reading this worker's own pending entries (a restart's) after this id; `None` once done.
+    own_pending: Option<String>,
+    /// Where the scan for other workers' idle entries goes on (`0-0`: from the start).
+    claim_cursor: String,
 }
 
 /// One entry of an `XREAD` reply: its id and its fields in order.
@@ -150,6 +170,9 @@ type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
 impl EntryReader {
     /// Read the next entries into the buffer; `WouldBlock` when following and none came.
     fn fetch(&mut self) -> io::Result<()> {
+        if self.group.is_some() {
+            return self.fetch_in_group();
+        }
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT").arg(ENTRIES_PER_READ);
         if self.follow {
@@ -164,6 +187,57 @@ impl EntryReader {
         for (id, fields) in entries {
             self.write_entry(&id, &fields)?;
             self.last_id = id;
+        }
+        Ok(())
+    }
+
+    /// A worker's next entries: its own pending ones first (a restarted worker's), then
+    /// new ones, then other workers' that were pending longer than the claim time (a
+    /// dead worker's).
+    fn fetch_in_group(&mut self) -> io::Result<()> {
+        let Some(g) = self.group.as_mut() else { return Ok(()) };
+        let (group, worker) = (g.options.group.clone(), g.options.worker.clone());
+        let read = |conn: &mut redis::Connection, from: &str, block: bool| -> io::Result<Vec<Entry>> {
+            let mut cmd = redis::cmd("XREADGROUP");
+            cmd.arg("GROUP").arg(&group).arg(&worker).arg("COUNT").arg(ENTRIES_PER_READ);
+            if block {
+                cmd.arg("BLOCK").arg(BLOCK_MS);
+            }
+            cmd.arg("STREAMS").arg(&self.stream).arg(from);
+            let reply: redis::Value = cmd.query(conn).map_err(io::Error::other)?;
+            entries_of(reply).map_err(io::Error::other)
+        };
+        let mut entries = Vec::new();
+        if let Some(from) = g.own_pending.clone() {
+            entries = read(&mut self.conn, &from, false)?;
+            g.own_pending = entries.last().map(|(id, _)| id.clone());
+        }
+        if entries.is_empty() {
+            entries = read(&mut self.conn, ">", self.follow)?;
+        }
+        while entries.is_empty() {
+            let reply: redis::Value = redis::cmd("XAUTOCLAIM")
+                .arg(&self.stream)
+                .arg(&group)
+                .arg(&worker)
+                .arg(g.options.claim_idle_ms)
+                .arg(&g.claim_cursor)
+                .arg("COUNT")
+                .arg(ENTRIES_PER_READ)
+                .query(&mut self.conn)
+                .map_err(io::Error::other)?;
+            let (next, claimed) = claimed_of(reply).map_err(io::Error::other)?;
+            g.claim_cursor = next;
+            entries = claimed;
+            if g.claim_cursor == "0-0" {
+                break;
+            }
+        }
+        if entries.is_empty() {
+            return if self.follow { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
+        }
+        for (id, fields) in entries {
+            self.write_entry(&id, &fields)?;
         }
         Ok(())
     }
@@ -282,7 +356,35 @@ fn entries_of(reply: redis::Value) -> Result<Vec<Entry>, String> {
         other => return Err(format!("unexpected XREAD reply {other:?}")),
     };
     let Some((_, entries)) = streams.into_iter().next() else { return Ok(Vec::new()) };
-    let Value::Array(entries) = entries else { return Err("unexpected XREAD reply: entries are not a list".into()) };
+    entry_list(entries)
+}
+
+/// The next cursor and the entries of an `XAUTOCLAIM` reply (its third part, the ids of
+/// entries deleted meanwhile, is left: Redis has dropped them from the pending list).
+fn claimed_of(reply: redis::Value) -> Result<(String, Vec<Entry>), String> {
+    let redis::Value::Array(parts) = reply else { return Err("unexpected XAUTOCLAIM reply".into()) };
+    let mut parts = parts.into_iter();
+    let (Some(next), Some(entries)) = (parts.next(), parts.next()) else {
+        return Err("unexpected XAUTOCLAIM reply: no cursor and entries".into());
+    };
+    let next = text(next)?;
+    if !valid_id(&next) {
+        return Err(format!("unexpected XAUTOCLAIM cursor {next:?}"));
+    }
+    // An entry deleted after it was read comes back as nil (before Redis 7): skip it.
+    let entries = match entries {
+        redis::Value::Array(list) => {
+            redis::Value::Array(list.into_iter().filter(|e| *e != redis::Value::Nil).collect())
+        }
+        other => other,
+    };
+    Ok((next, entry_list(entries)?))
+}
+
+/// A list of entries: each an id and its fields.
+fn entry_list(entries: redis::Value) -> Result<Vec<Entry>, String> {
+    use redis::Value;
+    let Value::Array(entries) = entries else { return Err("unexpected reply: entries are not a list".into()) };
     entries
         .into_iter()
         .map(|entry| {
@@ -350,6 +452,8 @@ pub struct RedisSource {
     options: SourceOptions,
     /// The entry a resumed run started after (`0-0` for a fresh run).
     start_id: String,
+    /// A group's worker: a connection and the group, to acknowledge rejected entries.
+    acks: Option<(redis::Connection, String)>,
 }
 
 impl RedisSource {
@@ -370,7 +474,17 @@ impl RedisSource {
         options.format = Some(TextFormat::Csv);
         let start = StreamPosition { stream: address.stream.clone(), last_id: "0-0".into(), header: None };
         let (inner, shared) = Self::read_from(input, &address, &options, &start, 0)?;
-        Ok(Self { inner, shared, name: input.to_string(), address, options, start_id: start.last_id })
+        let acks = match &options.group {
+            Some(g) => {
+                let client = redis::Client::open(address.server.as_str()).map_err(|e| schema(e.to_string()))?;
+                let conn = client
+                    .get_connection_with_timeout(CONNECT_TIMEOUT)
+                    .map_err(|e| SourceError::Io { source_name: input.to_string(), error: io::Error::other(e) })?;
+                Some((conn, g.group.clone()))
+            }
+            None => None,
+        };
+        Ok(Self { inner, shared, name: input.to_string(), address, options, start_id: start.last_id, acks })
     }
 
     /// A reader of the entries after `start`, laid out by its header, with the line after
@@ -385,7 +499,22 @@ impl RedisSource {
         let schema = |reason: String| SourceError::Schema { source_name: input.to_string(), reason };
         let client = redis::Client::open(address.server.as_str()).map_err(|e| schema(e.to_string()))?;
         let io = |error| SourceError::Io { source_name: input.to_string(), error: io::Error::other(error) };
-        let conn = client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(io)?;
+        let mut conn = client.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(io)?;
+        if let Some(g) = &options.group {
+            // The group reads the stream from its first entry; a group that exists is kept.
+            let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&address.stream)
+                .arg(&g.group)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query(&mut conn);
+            if let Err(e) = created {
+                if e.code() != Some("BUSYGROUP") {
+                    return Err(io(e));
+                }
+            }
+        }
         let shared: SharedState = Arc::new(Mutex::new(Shared { header: start.header.clone(), ..Shared::default() }));
         let reader = EntryReader {
             conn,
@@ -400,6 +529,11 @@ impl RedisSource {
             // after it are numbered as in the interrupted run.
             lines: line.saturating_sub(1),
             shared: Arc::clone(&shared),
+            group: options.group.clone().map(|options| GroupRead {
+                options,
+                own_pending: Some("0".into()),
+                claim_cursor: "0-0".into(),
+            }),
         };
         let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options.clone())?;
         let origin: LineNames = Arc::new(Origin(Arc::clone(&shared)));
@@ -428,7 +562,19 @@ impl Source for RedisSource {
         while shared.refused.front().is_some_and(|&(l, _)| l < read) {
             shared.refused.pop_front();
         }
+        let rejected = std::mem::take(&mut shared.rejected);
         drop(shared);
+        // A group's rejected entries get no label to be acknowledged with: they are done
+        // once in the rejects file.
+        if let (Some((conn, group)), false) = (self.acks.as_mut(), rejected.is_empty()) {
+            let mut cmd = redis::cmd("XACK");
+            cmd.arg(&self.address.stream).arg(group.as_str());
+            for id in &rejected {
+                cmd.arg(id.as_ref());
+            }
+            let acked: redis::RedisResult<u64> = cmd.query(conn);
+            acked.map_err(|e| SourceError::Io { source_name: self.name.clone(), error: io::Error::other(e) })?;
+        }
         batch
     }
 
@@ -465,6 +611,12 @@ impl Source for RedisSource {
 
     fn resume(&mut self, position: &SourcePosition) -> Result<(), SourceError> {
         let schema = |reason: String| SourceError::Schema { source_name: self.name.clone(), reason };
+        if self.options.group.is_some() {
+            return Err(schema(
+                "a group's worker takes up its own pending entries when it restarts: resume it without a checkpoint"
+                    .into(),
+            ));
+        }
         let Some(at) = &position.stream else {
             return Err(schema("the checkpoint was not taken on a Redis stream".into()));
         };

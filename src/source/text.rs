@@ -110,6 +110,10 @@ pub(crate) trait LineOrigin: Send + Sync {
     fn name(&self, line: u64) -> Option<String>;
     /// Why the record on `line` is refused before it is read, if it is.
     fn refusal(&self, line: u64) -> Option<String>;
+    /// The record on `line` was rejected (it will get no label).
+    fn rejected(&self, line: u64) {
+        let _ = line;
+    }
 }
 
 /// A shared [`LineOrigin`].
@@ -214,7 +218,10 @@ impl TextSource {
         format: TextFormat,
         options: SourceOptions,
     ) -> Result<Self, SourceError> {
-        let rejects = options.rejects.clone().map(super::RejectsFile::new);
+        let rejects = options.rejects.clone().map(|path| match options.group {
+            Some(_) => super::RejectsFile::appending(path),
+            None => super::RejectsFile::new(path),
+        });
         let labels = options.label_column.as_ref().map(|_| match (&options.classes, &options.known_classes) {
             (Some(c), _) => LabelMap::declared(c),
             (None, Some(known)) => LabelMap::resume(Some(known)),
@@ -582,6 +589,9 @@ impl TextSource {
             let (column, reason) = bad.into_parts();
             let position = Position { source: self.name.clone(), line: line_no, entry, column };
             return Err(SourceError::Record { position, reason: reason.to_string() });
+        }
+        if let Some(names) = &self.line_names {
+            names.rejected(line_no);
         }
         self.rejected += 1;
         if let Some(out) = self.rejects.as_mut() {
