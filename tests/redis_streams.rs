@@ -571,3 +571,36 @@ fn a_group_of_workers_labels_each_entry_once_through_kills() {
     assert!(rejected >= bad.len(), "every bad entry is in a rejects file ({rejected} of {})", bad.len());
     assert!(!dir.join("redis:").exists(), "a stream output makes no folder");
 }
+
+/// A worker restarted under its name takes up the entries it had read but not
+/// acknowledged; those deleted from the stream meanwhile are done, with no label.
+#[test]
+fn a_restarted_worker_takes_up_its_pending_entries() {
+    let server = RedisServer::start();
+    let ids = server.add("events", &records(100));
+    let mut conn = server.conn();
+    redis::cmd("XGROUP").arg("CREATE").arg("events").arg("g").arg("0").query::<()>(&mut conn).expect("XGROUP");
+    // w1 read 60 entries and died before acknowledging them; 5 of them were deleted since.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "w1", "COUNT", "60", "STREAMS", "events", ">"])
+        .query(&mut conn)
+        .expect("XREADGROUP");
+    let deleted: Vec<&String> = ids[10..15].iter().collect();
+    let _: u64 = redis::cmd("XDEL").arg("events").arg(&deleted).query(&mut conn).expect("XDEL");
+    let dir = scratch("pending");
+    let out = eddy()
+        .current_dir(&dir)
+        .arg("run")
+        .arg(server.url("events"))
+        .args(["--until-end", "--group", "g", "--worker", "w1", "--label-column", "y", "--model", "hoeffding-tree"])
+        .args(["--quiet", "--labels-out", &server.url("labels")])
+        .output()
+        .expect("runs");
+    ok(&out);
+    let labelled: Vec<String> = labels_in(&server, "labels").into_iter().map(|(id, _, _)| id).collect();
+    let expected: Vec<String> = ids.iter().filter(|id| !deleted.contains(id)).cloned().collect();
+    assert_eq!(labelled, expected, "its pending entries first, then the new ones, each once");
+    let pending: redis::Value = redis::cmd("XPENDING").arg("events").arg("g").query(&mut conn).expect("XPENDING");
+    let redis::Value::Array(summary) = &pending else { panic!("XPENDING: {pending:?}") };
+    assert_eq!(summary.first(), Some(&redis::Value::Int(0)), "{pending:?}");
+}

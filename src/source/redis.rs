@@ -211,6 +211,22 @@ impl EntryReader {
         if let Some(from) = g.own_pending.clone() {
             entries = read(&mut self.conn, &from, false)?;
             g.own_pending = entries.last().map(|(id, _)| id.clone());
+            // A pending entry deleted from the stream meanwhile comes back without fields
+            // (an entry always has one): nothing to label, so it is done.
+            let (gone, kept): (Vec<Entry>, Vec<Entry>) = entries.into_iter().partition(|(_, f)| f.is_empty());
+            if !gone.is_empty() {
+                let mut ack = redis::cmd("XACK");
+                ack.arg(&self.stream).arg(&group);
+                for (id, _) in &gone {
+                    ack.arg(id);
+                }
+                ack.query::<u64>(&mut self.conn).map_err(io::Error::other)?;
+            }
+            entries = kept;
+            if entries.is_empty() && g.own_pending.is_some() {
+                // Only deleted ones in this read: read on from there (not yet the new ones).
+                return self.fetch_in_group();
+            }
         }
         if entries.is_empty() {
             entries = read(&mut self.conn, ">", self.follow)?;
