@@ -279,6 +279,13 @@ fn unreachable_servers_and_wrong_keys_are_clear_errors() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(says) && !stderr.contains("panicked"), "{input}: {stderr}");
     }
+    // Labels into the input stream would come back as records.
+    let out = eddy()
+        .args(["run", &server.url("events"), "--until-end", "--model", "gaussian-nb", "--label-column", "y"])
+        .args(["--labels-out", &server.url("events")])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the input stream"), "{out:?}");
     // A stream that does not exist is an empty stream: no records, no error.
     let out = run(&server.url("nothing-here"));
     let stderr = ok(&out);
@@ -495,9 +502,15 @@ fn a_labels_stream_after_kills_and_resumes_equals_an_uninterrupted_runs() {
         a
     };
     ok(&eddy().args(args("whole")).output().expect("runs"));
+    // An earlier run's labels of the same model stay, before this run's.
+    let earlier: Vec<Vec<(String, String)>> = (0..100)
+        .map(|i| vec![("id".into(), format!("old-{i}")), ("model".into(), "sgd".into()), ("label".into(), "7".into())])
+        .collect();
+    server.add("labels-killed", &earlier);
     let kills = kill_and_resume(|| args("killed"), &dir.join("killed/ckpt"), 4, 0x9e37_79b9_7f4a_7c15);
-    let (whole, killed) = (labels_in(&server, "labels-whole"), labels_in(&server, "labels-killed"));
+    let (whole, mut killed) = (labels_in(&server, "labels-whole"), labels_in(&server, "labels-killed"));
     assert_eq!(whole.len(), 60_000);
+    assert!(killed.drain(..100).all(|(id, _, l)| id.starts_with("old-") && l == 7), "the earlier labels stay first");
     for model in ["sgd", "hoeffding-tree"] {
         let of = |all: &[(String, String, i64)]| -> Vec<(String, i64)> {
             all.iter().filter(|(_, m, _)| m == model).map(|(id, _, l)| (id.clone(), *l)).collect()

@@ -646,6 +646,13 @@ impl RunConfig {
         if args.until_end && !source::redis::is_address(&args.input) {
             bail!("--until-end is for a stream input (redis://): a file ends by itself, and --follow waits at its end");
         }
+        if let (Ok(input), Ok(labels)) =
+            (source::redis::Address::parse(&args.input), source::redis::Address::parse(&args.labels_out))
+        {
+            if input == labels {
+                bail!("--labels-out {} is the input stream: its labels would come back as records", args.labels_out);
+            }
+        }
         let group = group_options(&args, &models)?;
         if args.resume && args.checkpoint.is_none() {
             bail!("--resume needs --checkpoint DIR (where the checkpoints are)");

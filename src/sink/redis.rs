@@ -3,8 +3,8 @@
 //! index otherwise), `model` and `label`, so that consumers can join the labels to the
 //! records. Several models share the stream, told apart by `model`.
 //!
-//! A checkpoint counts the entries a model wrote; a resumed run deletes that model's
-//! entries after them (written after the checkpoint by the interrupted run), so every
+//! A checkpoint counts the model's entries in the stream (earlier runs' included); a
+//! resumed run deletes that model's entries after them (written after the checkpoint by the interrupted run), so every
 //! record keeps exactly one label per model, in input order, as in an uninterrupted run.
 
 use super::LabelSink;
@@ -52,7 +52,11 @@ impl RedisSink {
             Address::parse(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{url}: {e}")))?;
         let client = redis::Client::open(address.server.as_str()).map_err(other)?;
         let conn = client.get_connection_with_timeout(Duration::from_secs(5)).map_err(other)?;
-        Ok(Self { conn, stream: address.stream, model: model.to_string(), written: 0, ack: None })
+        let mut sink = Self { conn, stream: address.stream, model: model.to_string(), written: 0, ack: None };
+        // Labels of this model from earlier runs stay: the count (what a checkpoint
+        // records) starts after them.
+        sink.written = sink.model_entries()?.len() as u64;
+        Ok(sink)
     }
 
     /// Acknowledge each record's entry of `stream` in `group` with its label, atomically
@@ -68,41 +72,47 @@ impl RedisSink {
     /// and delete its later ones.
     pub fn reopen(url: &str, model: &str, written: u64) -> io::Result<Self> {
         let mut sink = Self::create(url, model)?;
-        let (mut seen, mut start, mut extra) = (0u64, "-".to_string(), Vec::new());
-        loop {
-            let reply: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-                .arg(&sink.stream)
-                .arg(&start)
-                .arg("+")
-                .arg("COUNT")
-                .arg(SCAN)
-                .query(&mut sink.conn)
-                .map_err(other)?;
-            let Some((last, _)) = reply.last() else { break };
-            start = format!("({last}");
-            let n = reply.len();
-            for (id, fields) in reply {
-                if fields.iter().any(|(k, v)| k == "model" && *v == sink.model) {
-                    seen += 1;
-                    if seen > written {
-                        extra.push(id);
-                    }
-                }
-            }
-            if n < SCAN {
-                break;
-            }
-        }
-        if seen < written {
+        if sink.written < written {
             return Err(other(format!(
-                "{url}: the stream holds {seen} labels of model {model}, fewer than the checkpoint's {written}: was it trimmed?"
+                "{}: the stream holds {} labels of model {model}, fewer than the checkpoint's {written}: was it trimmed?",
+                crate::source::redis::display_name(url),
+                sink.written
             )));
         }
+        let extra = sink.model_entries()?.split_off(usize::try_from(written).unwrap_or(usize::MAX));
         for ids in extra.chunks(SCAN) {
             redis::cmd("XDEL").arg(&sink.stream).arg(ids).query::<u64>(&mut sink.conn).map_err(other)?;
         }
         sink.written = written;
         Ok(sink)
+    }
+
+    /// The ids of this model's entries in the stream, in order.
+    fn model_entries(&mut self) -> io::Result<Vec<String>> {
+        let (mut start, mut mine) = ("-".to_string(), Vec::new());
+        loop {
+            let reply: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(&self.stream)
+                .arg(&start)
+                .arg("+")
+                .arg("COUNT")
+                .arg(SCAN)
+                .query(&mut self.conn)
+                .map_err(other)?;
+            let Some((last, _)) = reply.last() else { break };
+            start = format!("({last}");
+            let n = reply.len();
+            mine.extend(
+                reply
+                    .into_iter()
+                    .filter(|(_, f)| f.iter().any(|(k, v)| k == "model" && *v == self.model))
+                    .map(|(id, _)| id),
+            );
+            if n < SCAN {
+                break;
+            }
+        }
+        Ok(mine)
     }
 }
 

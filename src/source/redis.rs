@@ -26,6 +26,14 @@ const ENTRIES_PER_READ: usize = 1024;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `input` as it may be shown (errors, rejects, summaries): without a password.
+pub fn display_name(input: &str) -> String {
+    match (is_address(input), input.find("://"), input.rfind('@')) {
+        (true, Some(scheme), Some(at)) if at > scheme => format!("{}***{}", &input[..scheme + 3], &input[at..]),
+        _ => input.to_string(),
+    }
+}
+
 /// True when `input` names a Redis stream (`redis://`).
 pub fn is_address(input: &str) -> bool {
     input.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("redis://"))
@@ -208,7 +216,7 @@ impl EntryReader {
             entries_of(reply).map_err(io::Error::other)
         };
         let mut entries = Vec::new();
-        if let Some(from) = g.own_pending.clone() {
+        while let Some(from) = g.own_pending.clone() {
             entries = read(&mut self.conn, &from, false)?;
             g.own_pending = entries.last().map(|(id, _)| id.clone());
             // A pending entry deleted from the stream meanwhile comes back without fields
@@ -223,9 +231,9 @@ impl EntryReader {
                 ack.query::<u64>(&mut self.conn).map_err(io::Error::other)?;
             }
             entries = kept;
-            if entries.is_empty() && g.own_pending.is_some() {
-                // Only deleted ones in this read: read on from there (not yet the new ones).
-                return self.fetch_in_group();
+            // Only deleted ones in this read: read on from there (not yet the new ones).
+            if !entries.is_empty() || g.own_pending.is_none() {
+                break;
             }
         }
         if entries.is_empty() {
@@ -475,9 +483,11 @@ pub struct RedisSource {
 impl RedisSource {
     /// Connect to the stream at `input` (`redis://HOST:PORT/STREAM`) and read up to its
     /// first entry, which fixes the columns (waiting for it unless `until_end`).
-    pub fn open(input: &str, mut options: SourceOptions) -> Result<Self, SourceError> {
+    pub fn open(url: &str, mut options: SourceOptions) -> Result<Self, SourceError> {
+        let shown = display_name(url);
+        let input = shown.as_str();
         let schema = |reason: String| SourceError::Schema { source_name: input.to_string(), reason };
-        let address = Address::parse(input).map_err(schema)?;
+        let address = Address::parse(url).map_err(schema)?;
         if options.format.is_some_and(|f| f != TextFormat::Csv) {
             return Err(schema("--format: a Redis entry is a record of fields, not a line of text".into()));
         }
@@ -642,7 +652,21 @@ impl Source for RedisSource {
         if !valid_id(&at.last_id) {
             return Err(schema(format!("the checkpoint's entry id {:?} is not an entry id", at.last_id)));
         }
-        let (mut inner, shared) = Self::read_from(&self.name, &self.address, &self.options, at, position.line)?;
+        // The columns the run was opened with, by name: the first entry after the
+        // checkpoint must not decide them anew.
+        let (numeric, categorical) = (self.inner.feature_names().to_vec(), self.inner.categorical_names().to_vec());
+        let mut options = self.options.clone();
+        options.features = Some(numeric.iter().chain(&categorical).cloned().collect());
+        options.categorical = categorical.clone();
+        let (mut inner, shared) = Self::read_from(&self.name, &self.address, &options, at, position.line)?;
+        if inner.feature_names() != numeric || inner.categorical_names() != categorical {
+            return Err(schema(format!(
+                "the first entry after the checkpoint reads as other columns (numeric {:?}, categorical {:?}) than \
+                 the run's (numeric {numeric:?}, categorical {categorical:?}): a text value in a numeric column?",
+                inner.feature_names(),
+                inner.categorical_names()
+            )));
+        }
         inner.continue_after(position)?;
         (self.inner, self.shared, self.start_id) = (inner, shared, at.last_id.clone());
         Ok(())
@@ -669,6 +693,8 @@ mod tests {
         }
         assert!(is_address("redis://x/y") && !is_address("events.csv") && !is_address("redis:/x"));
         assert!(valid_id("1700000000000-0") && valid_id("0-0"));
+        assert_eq!(display_name("redis://:secret@host:1/events"), "redis://***@host:1/events");
+        assert_eq!(display_name("redis://host:1/events"), "redis://host:1/events");
         for bad in ["1", "-1", "1-", "a-1", "1-2-3", "99999999999999999999999-0", ""] {
             assert!(!valid_id(bad), "{bad}");
         }
