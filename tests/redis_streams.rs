@@ -124,6 +124,26 @@ fn records(n: usize) -> Vec<Vec<(String, String)>> {
         .collect()
 }
 
+/// Put `text` in field `column` of every `every`-th record from `at`: bad records here and there.
+fn spoil(records: &mut [Vec<(String, String)>], every: usize, at: usize, column: usize, text: &str) {
+    for r in records.iter_mut().skip(at).step_by(every) {
+        r[column].1 = text.into();
+    }
+}
+
+/// Entries of `stream` read in `group` and not yet acknowledged.
+fn pending(server: &RedisServer, stream: &str, group: &str) -> i64 {
+    let reply: redis::Value =
+        redis::cmd("XPENDING").arg(stream).arg(group).query(&mut server.conn()).expect("XPENDING");
+    match &reply {
+        redis::Value::Array(summary) => match summary.first() {
+            Some(redis::Value::Int(n)) => *n,
+            _ => panic!("XPENDING: {reply:?}"),
+        },
+        _ => panic!("XPENDING: {reply:?}"),
+    }
+}
+
 fn to_csv(records: &[Vec<(String, String)>], path: &Path) {
     let mut f = std::fs::File::create(path).expect("creates");
     writeln!(f, "a,b,color,y").expect("writes");
@@ -304,11 +324,7 @@ fn unreachable_servers_and_wrong_keys_are_clear_errors() {
 fn killed_at_random_and_resumed_equals_uninterrupted() {
     let server = RedisServer::start();
     let mut recs = records(40_000);
-    for (i, r) in recs.iter_mut().enumerate() {
-        if i % 997 == 5 {
-            r[1].1 = "oops".into();
-        }
-    }
+    spoil(&mut recs, 997, 5, 1, "oops");
     server.add("events", &recs);
     let dir = scratch("kill");
     let args = |out: &str| -> Vec<String> {
@@ -525,11 +541,7 @@ fn a_labels_stream_after_kills_and_resumes_equals_an_uninterrupted_runs() {
 fn a_group_of_workers_labels_each_entry_once_through_kills() {
     let server = RedisServer::start();
     let mut recs = records(30_000);
-    for (i, r) in recs.iter_mut().enumerate() {
-        if i % 1009 == 3 {
-            r[0].1 = "bad".into();
-        }
-    }
+    spoil(&mut recs, 1009, 3, 0, "bad");
     let ids = server.add("events", &recs);
     let dir = scratch("group");
     let worker = |name: &str| {
@@ -572,10 +584,7 @@ fn a_group_of_workers_labels_each_entry_once_through_kills() {
     assert_eq!(labelled.len(), n, "no entry is labelled twice");
     let bad: Vec<&String> = ids.iter().enumerate().filter(|(i, _)| i % 1009 == 3).map(|(_, id)| id).collect();
     assert_eq!(n + bad.len(), ids.len(), "every good entry is labelled");
-    let pending: redis::Value =
-        redis::cmd("XPENDING").arg("events").arg("g").query(&mut server.conn()).expect("XPENDING");
-    let redis::Value::Array(summary) = &pending else { panic!("XPENDING: {pending:?}") };
-    assert_eq!(summary.first(), Some(&redis::Value::Int(0)), "nothing is left unacknowledged: {pending:?}");
+    assert_eq!(pending(&server, "events", "g"), 0, "nothing is left unacknowledged");
     let rejected: usize = ["w1", "w2", "w3", "w4"]
         .iter()
         .filter_map(|w| std::fs::read_to_string(dir.join(format!("rejects.{w}.tsv"))).ok())
@@ -613,7 +622,5 @@ fn a_restarted_worker_takes_up_its_pending_entries() {
     let labelled: Vec<String> = labels_in(&server, "labels").into_iter().map(|(id, _, _)| id).collect();
     let expected: Vec<String> = ids.iter().filter(|id| !deleted.contains(id)).cloned().collect();
     assert_eq!(labelled, expected, "its pending entries first, then the new ones, each once");
-    let pending: redis::Value = redis::cmd("XPENDING").arg("events").arg("g").query(&mut conn).expect("XPENDING");
-    let redis::Value::Array(summary) = &pending else { panic!("XPENDING: {pending:?}") };
-    assert_eq!(summary.first(), Some(&redis::Value::Int(0)), "{pending:?}");
+    assert_eq!(pending(&server, "events", "g"), 0, "nothing is left unacknowledged");
 }

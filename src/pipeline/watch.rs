@@ -435,21 +435,8 @@ impl Watches {
         // Events of the cluster watch and of a forest's trees (beside `found`, which
         // the detectors' closure holds).
         let mut others: Vec<RunEvent> = Vec::new();
-        let blank = |record: u64, watched: Watched, detector: &str, kind: RunEventKind| RunEvent {
-            record,
-            model: name.to_string(),
-            watched,
-            column: None,
-            detector: detector.to_string(),
-            kind,
-            mean_before: None,
-            mean_after: None,
-            cluster: None,
-            share_before: None,
-            share_after: None,
-            distance: None,
-            spread: None,
-            tree: None,
+        let blank = |record: u64, watched: Watched, detector: &str, kind: RunEventKind| {
+            blank_event(record, name, watched, detector, kind)
         };
         let mut event = |record: u64, watched: Watched, column: Option<&str>, e: crate::drift::Event| {
             found.push(RunEvent {
@@ -548,22 +535,9 @@ impl Watches {
             .iter()
             .map(|&(record, tree)| {
                 let at = usize::try_from(record - watch.learned).unwrap_or(usize::MAX);
-                RunEvent {
-                    record: learned.get(at).or(learned.last()).copied().unwrap_or(0),
-                    model: name.to_string(),
-                    watched: Watched::Trees,
-                    column: None,
-                    detector: watch.detector.clone(),
-                    kind: RunEventKind::Replaced,
-                    mean_before: None,
-                    mean_after: None,
-                    cluster: None,
-                    share_before: None,
-                    share_after: None,
-                    distance: None,
-                    spread: None,
-                    tree: Some(tree),
-                }
+                let id = learned.get(at).or(learned.last()).copied().unwrap_or(0);
+                let event = blank_event(id, name, Watched::Trees, &watch.detector, RunEventKind::Replaced);
+                RunEvent { tree: Some(tree), ..event }
             })
             .collect();
         watch.learned = r.learned;
@@ -589,6 +563,26 @@ impl Watches {
             }
             self.new.push(e);
         }
+    }
+}
+
+/// An event of `kind` at `record` with nothing measured: the fields each kind fills start empty.
+fn blank_event(record: u64, model: &str, watched: Watched, detector: &str, kind: RunEventKind) -> RunEvent {
+    RunEvent {
+        record,
+        model: model.to_string(),
+        watched,
+        column: None,
+        detector: detector.to_string(),
+        kind,
+        mean_before: None,
+        mean_after: None,
+        cluster: None,
+        share_before: None,
+        share_after: None,
+        distance: None,
+        spread: None,
+        tree: None,
     }
 }
 
