@@ -53,6 +53,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod drift;
+pub mod endpoint;
 pub mod error;
 pub mod hashing;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! `eddy run`: arguments, the configuration built from them, and the run.
 
+use crate::endpoint::Endpoint;
 use crate::model::registry::{self, Context as SpecContext};
 use crate::model::Model;
 use crate::model_file::{Key, Keys};
@@ -252,7 +253,7 @@ impl ModelFlags {
 
 /// The join of delayed labels that `args` ask for, refused when it makes no sense.
 fn delayed_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<source::join::DelayedOptions>> {
-    let text_input = !args.input.starts_with("synth:") && !args.input.to_ascii_lowercase().ends_with(".npy");
+    let text_input = Endpoint::of(&args.input).is_text();
     // Labels in a second stream: --labels-from with --id-column on a text input (with a
     // .npy input, --labels-from is the labels' .npy).
     let two_streams = args.id_column.is_some() && args.labels_from.is_some() && text_input;
@@ -403,11 +404,11 @@ pub(crate) fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, 
     let inputs: Vec<PathBuf> = [Some(std::path::Path::new(input)), labels_from]
         .into_iter()
         .flatten()
-        .filter(|p| p.as_os_str() != "-" && !p.to_string_lossy().starts_with("synth:"))
+        .filter(|p| Endpoint::of(&p.to_string_lossy()).is_file())
         .filter_map(|p| std::fs::canonicalize(p).ok())
         .collect();
     for out in outputs {
-        if out.as_os_str() == "-" || sink::is_stream(&out.to_string_lossy()) {
+        if !Endpoint::of(&out.to_string_lossy()).is_file() {
             continue;
         }
         if let Ok(canonical) = std::fs::canonicalize(out) {
@@ -533,9 +534,10 @@ impl RunConfig {
             }
             None => None,
         };
-        let synthetic_or_npy = args.input.starts_with("synth:") || args.input.to_ascii_lowercase().ends_with(".npy");
+        let input_kind = Endpoint::of(&args.input);
+        let synthetic_or_npy = !input_kind.is_text();
         let has_labels = if synthetic_or_npy {
-            args.input.starts_with("synth:") || args.labels_from.is_some()
+            matches!(input_kind, Endpoint::Synth(_)) || args.labels_from.is_some()
         } else {
             args.label_column.is_some()
         };
@@ -643,7 +645,7 @@ impl RunConfig {
         for dir in args.report.iter().chain(args.checkpoint.iter()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        if args.until_end && !source::redis::is_address(&args.input) {
+        if args.until_end && !Endpoint::of(&args.input).is_stream() {
             bail!("--until-end is for a stream input (redis://): a file ends by itself, and --follow waits at its end");
         }
         if let (Ok(input), Ok(labels)) =
@@ -832,7 +834,7 @@ impl RunConfig {
         let mut stages = Vec::new();
         for planned in &self.models {
             let (name, path) = (&planned.name, &planned.labels_path);
-            let file = Some(path).filter(|p| !sink::is_stream(p)).map(std::path::Path::new);
+            let file = Some(path).filter(|p| Endpoint::of(p).is_file()).map(std::path::Path::new);
             if let Some(dir) = file.and_then(std::path::Path::parent).filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }

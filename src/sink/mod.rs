@@ -17,6 +17,7 @@
 mod events;
 mod redis;
 
+use crate::endpoint::{Endpoint, Engine, FileKind};
 pub use events::EventsFile;
 use npyz::WriterBuilder;
 pub use redis::RedisSink;
@@ -198,25 +199,18 @@ impl LabelSink for MemorySink {
     }
 }
 
-/// True when `path` names a Redis stream rather than a file.
-pub fn is_stream(path: &str) -> bool {
-    crate::source::redis::is_address(path)
-}
-
 /// A sink for `path`, by extension; `-` is CSV on standard output; a `redis://` stream
 /// gets `model`'s labels beside other models'.
 pub fn create(path: &str, model: &str) -> io::Result<Box<dyn LabelSink>> {
-    if is_stream(path) {
-        return Ok(Box::new(RedisSink::create(path, model)?));
-    }
-    if path == "-" {
-        return Ok(Box::new(LineSink::csv(BufWriter::new(io::stdout()))?));
-    }
     let lower = path.to_ascii_lowercase();
     let file = || File::create(Path::new(path)).map(|f| BufWriter::with_capacity(1 << 16, f));
-    if lower.ends_with(".npy") {
-        Ok(Box::new(NpySink::create(Path::new(path))?))
-    } else if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
+    match Endpoint::of(path) {
+        Endpoint::Stream(Engine::Redis) => return Ok(Box::new(RedisSink::create(path, model)?)),
+        Endpoint::Stdio => return Ok(Box::new(LineSink::csv(BufWriter::new(io::stdout()))?)),
+        Endpoint::File(FileKind::Npy) => return Ok(Box::new(NpySink::create(Path::new(path))?)),
+        Endpoint::Synth(_) | Endpoint::File(FileKind::Text) => {}
+    }
+    if lower.ends_with(".ndjson") || lower.ends_with(".jsonl") {
         Ok(Box::new(LineSink::ndjson(file()?)))
     } else if lower.ends_with(".csv") {
         Ok(Box::new(LineSink::csv(file()?)?))
@@ -231,7 +225,8 @@ pub fn create(path: &str, model: &str) -> io::Result<Box<dyn LabelSink>> {
 /// Reopen the label file `path` of a resumed run, cut back to `len` (its length at
 /// the checkpoint), to go on appending to it.
 pub fn reopen(path: &str, model: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
-    if is_stream(path) {
+    let endpoint = Endpoint::of(path);
+    if let Endpoint::Stream(Engine::Redis) = endpoint {
         return Ok(Box::new(RedisSink::reopen(path, model, len)?));
     }
     let lower = path.to_ascii_lowercase();
@@ -242,10 +237,10 @@ pub fn reopen(path: &str, model: &str, len: u64) -> io::Result<Box<dyn LabelSink
         io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
         Ok(BufWriter::with_capacity(1 << 16, file))
     };
-    if path == "-" {
+    if endpoint == Endpoint::Stdio {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "labels on standard output cannot be resumed"));
     }
-    if lower.ends_with(".npy") {
+    if endpoint == Endpoint::File(FileKind::Npy) {
         let target = Path::new(path);
         let mut part = target.as_os_str().to_owned();
         part.push(".part");
@@ -282,7 +277,7 @@ fn rebuild_part(npy: &Path, part: &Path) -> io::Result<()> {
 /// `<stem>.<model>.<ext>` next to `path`: the label file of one of several models (a
 /// stream is shared: its entries name their model).
 pub fn path_for_model(path: &str, model: &str) -> String {
-    if path == "-" || is_stream(path) {
+    if !Endpoint::of(path).is_file() {
         return path.to_string();
     }
     let p = Path::new(path);

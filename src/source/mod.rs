@@ -19,6 +19,7 @@ pub mod redis;
 pub mod synth;
 mod text;
 
+use crate::endpoint::{Endpoint, Engine, FileKind};
 use crate::record::{Batch, LabelMap, SourcePosition};
 use std::fmt;
 use std::path::PathBuf;
@@ -218,19 +219,16 @@ pub enum SourceError {
 
 /// Open `input` (a path, `-`, `synth:...` or `redis://...`) as a source.
 pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, SourceError> {
-    if redis::is_address(input) {
-        return Ok(Box::new(redis::RedisSource::open(input, options)?));
-    }
-    if let Some(spec) = input.strip_prefix("synth:") {
-        let spec =
-            SynthSpec::parse(spec).map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;
-        return Ok(Box::new(SynthSource::new(spec, &options)?));
-    }
-    let lower = input.to_ascii_lowercase();
-    if lower.ends_with(".npy") {
-        return Ok(Box::new(NpySource::open(input, options)?));
-    }
-    Ok(Box::new(TextSource::open(input, options)?))
+    Ok(match Endpoint::of(input) {
+        Endpoint::Stream(Engine::Redis) => Box::new(redis::RedisSource::open(input, options)?),
+        Endpoint::Synth(spec) => {
+            let spec = SynthSpec::parse(spec)
+                .map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;
+            Box::new(SynthSource::new(spec, &options)?)
+        }
+        Endpoint::File(FileKind::Npy) => Box::new(NpySource::open(input, options)?),
+        Endpoint::Stdio | Endpoint::File(FileKind::Text) => Box::new(TextSource::open(input, options)?),
+    })
 }
 
 /// The rejects file (`--rejects`): a header line, then one line per rejected record.

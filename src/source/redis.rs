@@ -36,8 +36,7 @@ pub fn display_name(input: &str) -> String {
 
 /// True when `input` names a Redis stream (`redis://`).
 pub fn is_address(input: &str) -> bool {
-    input.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("redis://"))
-        || input.get(..9).is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+    crate::endpoint::Engine::of(input) == Some(crate::endpoint::Engine::Redis)
 }
 
 /// A stream's address: the server's URL and the stream's key.

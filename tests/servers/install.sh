@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Install the servers the tests run against, when missing, from Debian's packages:
-#   bash tests/servers/install.sh redis
+# Install the servers the tests run against, when missing:
+#   bash tests/servers/install.sh redis kafka
+# redis: Debian's redis-server. kafka: the Kafka-protocol broker tansu, built from crates.io
+# (about 22 minutes on two cores, once; kept in $EDDY_SERVERS, default ~/.cache/eddy/servers),
+# and the system packages rdkafka's bundled librdkafka build needs (cmake, libcurl).
 # The tests call this themselves before starting a server (a test never skips because a
 # server is absent); it fails, saying why, when it cannot install.
 set -euo pipefail
@@ -25,8 +28,24 @@ for server in "$@"; do
             fi
             redis-server --version
             ;;
+        kafka)
+            command -v cmake >/dev/null && [ -e /usr/include/curl/curl.h ] || {
+                echo "tests/servers/install.sh: installing cmake and libcurl4-openssl-dev for librdkafka" >&2
+                apt_install cmake libcurl4-openssl-dev
+            }
+            root="${EDDY_SERVERS:-$HOME/.cache/eddy/servers}"
+            if [ ! -x "$root/bin/tansu" ]; then
+                echo "tests/servers/install.sh: building the tansu broker into $root (about 22 minutes, once)" >&2
+                mkdir -p "$root"
+                # Its own target folder, so the build is not mixed into eddy's; removed after.
+                CARGO_TARGET_DIR="$root/build" cargo install --quiet --locked tansu@0.6.0 \
+                    --features dynostore --root "$root"
+                rm -rf "$root/build"
+            fi
+            "$root/bin/tansu" --version
+            ;;
         *)
-            echo "tests/servers/install.sh: unknown server $server (known: redis)" >&2
+            echo "tests/servers/install.sh: unknown server $server (known: redis, kafka)" >&2
             exit 2
             ;;
     esac
