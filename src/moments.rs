@@ -57,6 +57,38 @@ impl Moments {
     }
 }
 
+/// The rows `later` has that `earlier` had not, as moments of their own: Chan's merge
+/// run backwards. `earlier` must be an earlier state of the same running moments
+/// (`later = earlier` merged with the rows since), so the difference is exact up to
+/// rounding. Used to fold what a replica learned since a shared state into another.
+pub fn since(later: &Moments, earlier: &Moments) -> Moments {
+    let n_new = later.count - earlier.count;
+    if earlier.count == 0.0 || n_new <= 0.0 {
+        return if n_new > 0.0 { later.clone() } else { Moments::new(later.mean.len()) };
+    }
+    let (n_past, n_total) = (earlier.count, later.count);
+    let cross = n_new * n_past / n_total;
+    let mut delta = Moments::new(later.mean.len());
+    delta.count = n_new;
+    for i in 0..later.mean.len() {
+        let m = (n_total * later.mean[i] - n_past * earlier.mean[i]) / n_new;
+        let d = earlier.mean[i] - m;
+        let ssd = n_total * later.var[i] - n_past * earlier.var[i] - cross * d * d;
+        delta.mean[i] = m;
+        // Rounding can leave a tiny negative sum of squares where the new rows agree.
+        delta.var[i] = (ssd / n_new).max(0.0);
+    }
+    delta
+}
+
+impl Moments {
+    /// Merge the rows summarised by `other` (same features) into these.
+    pub fn absorb(&mut self, other: &Moments) {
+        merge(self.count, self.mean.view_mut(), self.var.view_mut(), other.count, other.mean.view(), other.var.view());
+        self.count += other.count;
+    }
+}
+
 /// The per-record weight decay of a `halflife` in records: `0.5^(1 / halflife)`, so a
 /// record's weight halves after `halflife` more records. 1 (no decay) for 0, "off".
 pub fn decay_per_record(halflife: f64) -> f64 {

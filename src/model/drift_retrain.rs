@@ -246,3 +246,5 @@ pub static DRIFT_RETRAIN: Entry = Entry {
     decode: registry::decode_classifier::<DriftRetrain>,
 };
 super::stage::impl_stage!(DriftRetrain, DRIFT_RETRAIN);
+/// Not mergeable: replicas would restart at different drifts.
+impl super::merge::Merge for DriftRetrain {}

@@ -401,3 +401,5 @@ pub static HEDGE: Entry = Entry {
     decode: registry::decode_classifier::<Hedge>,
 };
 super::stage::impl_stage!(Hedge, HEDGE);
+/// Not mergeable: its weights follow each replica's own mistakes.
+impl super::merge::Merge for Hedge {}

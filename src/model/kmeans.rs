@@ -247,6 +247,73 @@ pub(crate) static MINIBATCH_KMEANS: Entry = Entry {
 };
 impl_stage!(MiniBatchKMeans, MINIBATCH_KMEANS);
 
+/// Count-weighted: a centre is the mean of the records assigned to it, so its count
+/// times it is their sum, and the replicas' new sums and counts are added (Spark's
+/// `StreamingKMeans` merge). With forgetting (`decay_factor`, `halflife`) a centre is
+/// no such mean, so it does not merge.
+impl super::merge::Merge for MiniBatchKMeans {
+    fn merge_rule(&self) -> Option<super::merge::MergeRule> {
+        (self.params.decay_factor == 1.0 && self.params.halflife == 0.0)
+            .then_some(super::merge::MergeRule::CountWeighted)
+    }
+
+    fn fold(&mut self, base: &Self, replica: &Self, _share: f64) -> Result<(), String> {
+        let Some(after) = &replica.centers else { return Ok(()) };
+        let Some(shared) = &mut self.centers else {
+            // The first replica to start gives the centres the others build on.
+            (self.centers, self.counts, self.batch_size) =
+                (Some(after.clone()), replica.counts.clone(), replica.batch_size);
+            self.seen += replica.seen.saturating_sub(base.seen);
+            return Ok(());
+        };
+        if shared.dim() != after.dim() {
+            return Err("replicas with different numbers of centres or features".into());
+        }
+        let add = |shared: &mut Array2<f64>, counts: &mut Array1<f64>, k: usize, sum: Array1<f64>, n: f64| {
+            let total = counts[k] + n;
+            if total > 0.0 {
+                let mut row = shared.row_mut(k);
+                row *= counts[k];
+                row += &sum;
+                row /= total;
+                counts[k] = total;
+            }
+        };
+        match &base.centers {
+            Some(before) => {
+                for k in 0..after.nrows() {
+                    let (n_after, n_before) = (replica.counts[k], base.counts[k]);
+                    if n_after < n_before {
+                        // Reassigned in the replica (moved to a record, count reset): its new place.
+                        shared.row_mut(k).assign(&after.row(k));
+                        self.counts[k] = n_after;
+                        continue;
+                    }
+                    let sum = &after.row(k) * n_after - &before.row(k) * n_before;
+                    add(shared, &mut self.counts, k, sum, n_after - n_before);
+                }
+            }
+            None => {
+                // The replica started its own centres: each joins the nearest shared one.
+                for j in 0..after.nrows() {
+                    let n = replica.counts[j];
+                    if n <= 0.0 {
+                        continue;
+                    }
+                    let row = after.row(j);
+                    let nearest = (0..shared.nrows())
+                        .map(|k| (k, (&shared.row(k) - &row).mapv(|v| v * v).sum()))
+                        .min_by(|a, b| a.1.total_cmp(&b.1))
+                        .map_or(0, |(k, _)| k);
+                    add(shared, &mut self.counts, nearest, &row * n, n);
+                }
+            }
+        }
+        self.seen += replica.seen.saturating_sub(base.seen);
+        Ok(())
+    }
+}
+
 /// Mini-batch k-means (scikit-learn's `MiniBatchKMeans.partial_fit`).
 ///
 /// ```

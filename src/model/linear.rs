@@ -427,6 +427,49 @@ impl LinearCore {
         }
     }
 
+    /// Fold what `replica` learned since `base` (see [`super::merge::Merge::fold`]):
+    /// the three are first brought to the same classes (the union) and features, as
+    /// learning would grow them; then each weight moves by `share` of the replica's change
+    /// (parameter mixing), and the step counters add up, as if one model had taken
+    /// every replica's rows.
+    fn fold(&mut self, base: &LinearCore, replica: &LinearCore, share: f64) -> Result<(), String> {
+        let Some(d) = replica.n_features else { return Ok(()) };
+        if self.n_features.is_some_and(|n| n != d) || base.n_features.is_some_and(|n| n != d) {
+            return Err("replicas with different features".into());
+        }
+        let union = super::merge::union_classes(
+            &super::merge::union_classes(self.classes.as_slice(), base.classes.as_slice()),
+            replica.classes.as_slice(),
+        );
+        let (mut base, mut replica) = (base.clone(), replica.clone());
+        for core in [&mut *self, &mut base, &mut replica] {
+            core.ensure_features(d);
+            for &label in &union {
+                let (at, inserted) = core.classes.index_or_insert(label);
+                if inserted {
+                    core.grow(at);
+                }
+            }
+        }
+        let mix = |shared: &mut Array2<f64>, after: &Array2<f64>, before: &Array2<f64>| {
+            if shared.dim() == after.dim() && after.dim() == before.dim() {
+                shared.scaled_add(share, &(after - before));
+            }
+        };
+        mix(&mut self.coef, &replica.coef, &base.coef);
+        mix(&mut self.l1_q, &replica.l1_q, &base.l1_q);
+        mix(&mut self.acc.mean, &replica.acc.mean, &base.acc.mean);
+        mix(&mut self.acc.sq, &replica.acc.sq, &base.acc.sq);
+        self.intercept.scaled_add(share, &(&replica.intercept - &base.intercept));
+        if self.acc.steps.len() == replica.acc.steps.len() && base.acc.steps.len() == replica.acc.steps.len() {
+            self.acc.steps += &(&replica.acc.steps - &base.acc.steps);
+        }
+        self.t += replica.t - base.t;
+        self.l1_u += replica.l1_u - base.l1_u;
+        self.seen += replica.seen.saturating_sub(base.seen);
+        Ok(())
+    }
+
     /// Grow the weights after a new class was inserted at `at`.
     fn grow(&mut self, at: usize) {
         let n_new = self.classes.len();
@@ -1061,6 +1104,16 @@ pub(crate) static SGD: Entry = Entry {
 };
 impl_stage!(SgdClassifier, SGD);
 
+/// Averaged: parameter mixing (see `LinearCore::fold`).
+impl super::merge::Merge for SgdClassifier {
+    fn merge_rule(&self) -> Option<super::merge::MergeRule> {
+        Some(super::merge::MergeRule::Averaged)
+    }
+    fn fold(&mut self, base: &Self, replica: &Self, share: f64) -> Result<(), String> {
+        self.core.fold(&base.core, &replica.core, share)
+    }
+}
+
 /// Parameters of [`Perceptron`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -1176,6 +1229,16 @@ pub(crate) static PERCEPTRON: Entry = Entry {
 };
 impl_stage!(Perceptron, PERCEPTRON);
 
+/// Averaged: parameter mixing (see `LinearCore::fold`).
+impl super::merge::Merge for Perceptron {
+    fn merge_rule(&self) -> Option<super::merge::MergeRule> {
+        Some(super::merge::MergeRule::Averaged)
+    }
+    fn fold(&mut self, base: &Self, replica: &Self, share: f64) -> Result<(), String> {
+        self.core.fold(&base.core, &replica.core, share)
+    }
+}
+
 /// Parameters of [`PassiveAggressiveClassifier`], with scikit-learn's names and defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -1282,6 +1345,16 @@ pub(crate) static PASSIVE_AGGRESSIVE: Entry = Entry {
     decode: registry::decode_classifier::<PassiveAggressiveClassifier>,
 };
 impl_stage!(PassiveAggressiveClassifier, PASSIVE_AGGRESSIVE);
+
+/// Averaged: parameter mixing (see `LinearCore::fold`).
+impl super::merge::Merge for PassiveAggressiveClassifier {
+    fn merge_rule(&self) -> Option<super::merge::MergeRule> {
+        Some(super::merge::MergeRule::Averaged)
+    }
+    fn fold(&mut self, base: &Self, replica: &Self, share: f64) -> Result<(), String> {
+        self.core.fold(&base.core, &replica.core, share)
+    }
+}
 
 #[cfg(test)]
 mod tests {

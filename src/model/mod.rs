@@ -15,6 +15,7 @@ mod drift_retrain;
 mod hedge;
 mod kmeans;
 mod linear;
+pub mod merge;
 mod naive_bayes;
 pub mod registry;
 pub mod stage;

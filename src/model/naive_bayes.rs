@@ -442,6 +442,48 @@ pub(crate) static GAUSSIAN_NB: Entry = Entry {
 };
 impl_stage!(GaussianNb, GAUSSIAN_NB);
 
+/// Exact: each class's count, means and variances of the replica's new rows are added
+/// by Chan's formula, as a batch of them would be. Forgetting weighs records by when
+/// they came, which replicas do not share.
+impl super::merge::Merge for GaussianNb {
+    fn merge_rule(&self) -> Option<super::merge::MergeRule> {
+        (self.params.halflife == 0.0).then_some(super::merge::MergeRule::Exact)
+    }
+
+    fn fold(&mut self, base: &Self, replica: &Self, _share: f64) -> Result<(), String> {
+        let Some(d) = replica.n_features else { return Ok(()) };
+        if self.n_features.is_some_and(|n| n != d) || base.n_features.is_some_and(|n| n != d) {
+            return Err("replicas with different features".into());
+        }
+        self.ensure_features(d);
+        let class_moments = |m: &Self, c: usize| Moments {
+            count: m.class_count[c],
+            mean: m.theta.row(c).to_owned(),
+            var: m.var.row(c).to_owned(),
+        };
+        for (r, &label) in replica.classes.as_slice().iter().enumerate() {
+            let after = class_moments(replica, r);
+            let new = match base.classes.index_of(label).filter(|_| base.n_features.is_some()) {
+                Some(b) => moments::since(&after, &class_moments(base, b)),
+                None => after,
+            };
+            let c = self.class_index(label);
+            moments::merge(
+                self.class_count[c],
+                self.theta.row_mut(c),
+                self.var.row_mut(c),
+                new.count,
+                new.mean.view(),
+                new.var.view(),
+            );
+            self.class_count[c] += new.count;
+        }
+        self.all.absorb(&moments::since(&replica.all, &base.all));
+        self.seen += replica.seen.saturating_sub(base.seen);
+        Ok(())
+    }
+}
+
 impl GaussianNb {
     /// The parameters the model was built with.
     pub fn get_params(&self) -> &GaussianNbParams {
@@ -529,6 +571,34 @@ pub(crate) static MULTINOMIAL_NB: Entry = Entry {
     decode: registry::decode_classifier::<MultinomialNb>,
 };
 impl_stage!(MultinomialNb, MULTINOMIAL_NB);
+
+/// Exact: counts are added.
+impl super::merge::Merge for MultinomialNb {
+    fn merge_rule(&self) -> Option<super::merge::MergeRule> {
+        Some(super::merge::MergeRule::Exact)
+    }
+
+    fn fold(&mut self, base: &Self, replica: &Self, _share: f64) -> Result<(), String> {
+        let Some(d) = replica.n_features else { return Ok(()) };
+        if self.n_features.is_some_and(|n| n != d) || base.n_features.is_some_and(|n| n != d) {
+            return Err("replicas with different features".into());
+        }
+        self.ensure_features(d);
+        for (r, &label) in replica.classes.as_slice().iter().enumerate() {
+            let (c, _) = self.class_index(label);
+            let mut features = replica.feature_count.row(r).to_owned();
+            let mut count = replica.class_count[r];
+            if let Some(b) = base.classes.index_of(label).filter(|_| base.n_features.is_some()) {
+                features -= &base.feature_count.row(b);
+                count -= base.class_count[b];
+            }
+            self.feature_count.row_mut(c).scaled_add(1.0, &features);
+            self.class_count[c] += count;
+        }
+        self.seen += replica.seen.saturating_sub(base.seen);
+        Ok(())
+    }
+}
 
 impl MultinomialNb {
     /// Check a decoded state: the parameters obey their rules and the counts fit them.

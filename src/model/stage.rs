@@ -49,6 +49,16 @@ pub trait Stage: fmt::Debug + Send + Sync + erased_serde::Serialize + dyn_clone:
     fn grow(&mut self, n_features: usize) -> Result<(), String> {
         Err(format!("{} cannot take new features (asked for {n_features})", self.entry().name))
     }
+
+    /// The stage as [`std::any::Any`], to recover its type where two stages meet
+    /// (merging replicas).
+    fn as_any(&self) -> &dyn std::any::Any;
+
+    /// How replicas of this stage merge, or `None` when they cannot ([`super::merge`]).
+    fn merge_rule(&self) -> Option<super::merge::MergeRule>;
+
+    /// [`super::merge::Merge::fold`] with `base` and `replica` of this stage's type.
+    fn fold_dyn(&mut self, base: &dyn Stage, replica: &dyn Stage, share: f64) -> Result<(), String>;
 }
 
 /// A classifier stage: [`OnlineClassifier`] plus [`Stage`].
@@ -452,6 +462,11 @@ impl<H> Chain<H> {
     /// The estimator.
     pub fn head(&self) -> &H {
         &self.head
+    }
+
+    /// The transformers and the estimator, to change in place (merging replicas).
+    pub(crate) fn parts_mut(&mut self) -> (&mut [Box<dyn Transformer>], &mut H) {
+        (&mut self.transforms, &mut self.head)
     }
 
     /// The batch as the estimator sees it, without learning. Categorical columns left
@@ -874,6 +889,29 @@ impl Model {
         self.as_classifier().and_then(|m| m.head().replacements())
     }
 
+    /// How replicas of this model merge (the least exact rule of its stages), or why
+    /// they cannot ([`super::merge`]).
+    pub fn merge_rule(&self) -> Result<super::merge::MergeRule, String> {
+        match self {
+            Self::Classifier(m) => m.merge_rule(),
+            Self::Clusterer(m) => m.merge_rule(),
+        }
+    }
+
+    /// Fold what `replica` learned since `base` into this model, weighing an averaged
+    /// stage's change by `share` ([`super::merge::Merge::fold`]). The three must be
+    /// the same model (same spec); on an error this model is unchanged.
+    pub fn fold(&mut self, base: &Model, replica: &Model, share: f64) -> Result<(), String> {
+        let mut folded = self.clone();
+        match (&mut folded, base, replica) {
+            (Self::Classifier(m), Self::Classifier(b), Self::Classifier(r)) => m.fold(b, r, share)?,
+            (Self::Clusterer(m), Self::Clusterer(b), Self::Clusterer(r)) => m.fold(b, r, share)?,
+            _ => return Err("replicas of different models (a classifier and a clusterer)".into()),
+        }
+        *self = folded;
+        Ok(())
+    }
+
     /// The model in the model language: every parameter that differs from its default.
     pub fn spec(&self) -> String {
         match self {
@@ -952,6 +990,20 @@ macro_rules! impl_stage {
             fn check_state(&self) -> Result<(), String> {
                 <$model>::check_state(self)
             }
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+            fn merge_rule(&self) -> Option<$crate::model::merge::MergeRule> {
+                <$model as $crate::model::merge::Merge>::merge_rule(self)
+            }
+            fn fold_dyn(
+                &mut self,
+                base: &dyn $crate::model::stage::Stage,
+                replica: &dyn $crate::model::stage::Stage,
+                share: f64,
+            ) -> Result<(), String> {
+                $crate::model::merge::fold_as::<$model>(self, base, replica, share)
+            }
         }
     };
     ($model:ty, $entry:expr) => {
@@ -968,6 +1020,20 @@ macro_rules! impl_stage {
             }
             fn check_state(&self) -> Result<(), String> {
                 <$model>::check_state(self)
+            }
+            fn as_any(&self) -> &dyn std::any::Any {
+                self
+            }
+            fn merge_rule(&self) -> Option<$crate::model::merge::MergeRule> {
+                <$model as $crate::model::merge::Merge>::merge_rule(self)
+            }
+            fn fold_dyn(
+                &mut self,
+                base: &dyn $crate::model::stage::Stage,
+                replica: &dyn $crate::model::stage::Stage,
+                share: f64,
+            ) -> Result<(), String> {
+                $crate::model::merge::fold_as::<$model>(self, base, replica, share)
             }
             fn can_grow(&self) -> bool {
                 true

@@ -82,6 +82,23 @@ pub(crate) static HASH: Entry = Entry {
 };
 impl_stage!(HashingEncoder, HASH, fixed_width);
 
+/// Exact: hashing learns nothing but which columns it hashes, fixed by the first batch.
+impl crate::model::merge::Merge for HashingEncoder {
+    fn merge_rule(&self) -> Option<crate::model::merge::MergeRule> {
+        Some(crate::model::merge::MergeRule::Stateless)
+    }
+
+    fn fold(&mut self, base: &Self, replica: &Self, _share: f64) -> Result<(), String> {
+        if self.n_in.is_none() {
+            (self.n_in, self.columns) = (replica.n_in, replica.columns.clone());
+        } else if replica.n_in.is_some() && (replica.n_in, &replica.columns) != (self.n_in, &self.columns) {
+            return Err("replicas hash different columns".into());
+        }
+        self.seen += replica.seen.saturating_sub(base.seen);
+        Ok(())
+    }
+}
+
 impl HashingEncoder {
     /// The parameters.
     pub fn get_params(&self) -> &HashingParams {

@@ -297,6 +297,8 @@ pub(crate) static IMPUTE: Entry = Entry {
     decode: registry::decode_transformer::<Imputer>,
 };
 impl_stage!(Imputer, IMPUTE, fixed_width);
+/// Not mergeable: not yet: its most-frequent counts are not folded.
+impl crate::model::merge::Merge for Imputer {}
 
 impl Imputer {
     /// An imputer with the default parameters (the running mean).

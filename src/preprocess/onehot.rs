@@ -148,6 +148,8 @@ pub(crate) static ONEHOT: Entry = Entry {
     decode: registry::decode_transformer::<OneHotEncoder>,
 };
 impl_stage!(OneHotEncoder, ONEHOT, fixed_width);
+/// Not mergeable: replicas number new categories in the order they meet them.
+impl crate::model::merge::Merge for OneHotEncoder {}
 
 impl OneHotEncoder {
     /// An encoder of every categorical column, with the default bound.

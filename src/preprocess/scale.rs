@@ -81,6 +81,29 @@ pub(crate) static SCALE: Entry = Entry {
 };
 impl_stage!(StandardScaler, SCALE);
 
+/// Exact: the moments of every replica's new rows are added (Chan's formula).
+/// Forgetting weighs records by when they came, which replicas do not share.
+impl crate::model::merge::Merge for StandardScaler {
+    fn merge_rule(&self) -> Option<crate::model::merge::MergeRule> {
+        (self.params.halflife == 0.0).then_some(crate::model::merge::MergeRule::Exact)
+    }
+
+    fn fold(&mut self, base: &Self, replica: &Self, _share: f64) -> Result<(), String> {
+        let Some(after) = &replica.moments else { return Ok(()) };
+        let new = match &base.moments {
+            Some(before) => crate::moments::since(after, before),
+            None => after.clone(),
+        };
+        match &mut self.moments {
+            Some(m) if m.mean.len() != new.mean.len() => return Err("replicas with different features".into()),
+            Some(m) => m.absorb(&new),
+            None => self.moments = Some(new),
+        }
+        self.seen += replica.seen.saturating_sub(base.seen);
+        Ok(())
+    }
+}
+
 impl Transformer for StandardScaler {
     fn n_features_in(&self) -> Option<usize> {
         self.n_features()

@@ -1179,6 +1179,8 @@ impl HoeffdingAdaptiveTree {
 }
 
 impl_stage!(HoeffdingAdaptiveTree, HOEFFDING_ADAPTIVE_TREE);
+/// Not mergeable: a tree grows its own structure.
+impl crate::model::merge::Merge for HoeffdingAdaptiveTree {}
 
 #[cfg(test)]
 mod tests {

@@ -894,6 +894,8 @@ impl OnlineClassifier for Arf {
 }
 
 impl_stage!(Arf, ARF);
+/// Not mergeable: its trees grow their own structures.
+impl crate::model::merge::Merge for Arf {}
 
 #[cfg(test)]
 mod tests {

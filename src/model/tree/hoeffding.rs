@@ -576,3 +576,5 @@ impl OnlineClassifier for HoeffdingTreeClassifier {
 }
 
 impl_stage!(HoeffdingTreeClassifier, HOEFFDING_TREE);
+/// Not mergeable: a tree grows its own structure.
+impl crate::model::merge::Merge for HoeffdingTreeClassifier {}
