@@ -44,6 +44,7 @@ fn run(input: &str, specs: &[String], label_column: Option<&str>) -> u64 {
         .iter()
         .map(|s| ModelStage {
             events: None,
+            replica: None,
             name: s.clone(),
             model: Model::from_spec(s).expect("valid"),
             sink: Box::new(Discard(0)),
@@ -194,6 +195,7 @@ fn snapshots(c: &mut Criterion) {
         let source = source::open(&input, options).expect("opens");
         let stage = ModelStage {
             events: None,
+            replica: None,
             name: "kmeans".into(),
             model: Model::from_spec(&kmeans_spec()).expect("valid"),
             sink: Box::new(Discard(0)),
@@ -235,6 +237,7 @@ fn checkpoints(c: &mut Criterion) {
             source::open(&input, SourceOptions { batch_size: BATCH, ..SourceOptions::default() }).expect("opens");
         let stage = ModelStage {
             events: None,
+            replica: None,
             name: "kmeans".into(),
             model: Model::from_spec(&kmeans_spec()).expect("valid"),
             sink: Box::new(Discard(0)),

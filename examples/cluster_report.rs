@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let source = source::open(input, SourceOptions { batch_size: 1024, ..SourceOptions::default() })?;
     let stage = ModelStage {
         events: None,
+        replica: None,
         name: "minibatch-kmeans".into(),
         model: Model::from_spec("minibatch-kmeans(n_clusters=5, random_state=11)")?,
         sink: Box::new(MemorySink::default()),

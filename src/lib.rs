@@ -71,6 +71,7 @@ pub mod sink;
 pub mod snapshot;
 pub mod source;
 pub mod spec;
+pub mod sync;
 #[cfg(test)]
 mod test_support;
 

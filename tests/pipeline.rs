@@ -27,6 +27,7 @@ fn stages(specs: &[&str], classes: Option<Vec<i64>>) -> (Vec<ModelStage>, Vec<Me
             let (_, model) = build_text(spec, &Context { inherited, classes: classes.clone() }).expect("valid");
             ModelStage {
                 events: None,
+                replica: None,
                 name: model.estimator().into(),
                 model,
                 sink: Box::new(sink),

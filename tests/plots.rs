@@ -28,6 +28,7 @@ fn tracked(kinds: &[&str], plots: Option<&Path>, every: u64) -> pipeline::RunOut
         .iter()
         .map(|&kind| ModelStage {
             events: None,
+            replica: None,
             name: kind.into(),
             model: Model::from_spec(&if kind == "minibatch-kmeans" {
                 format!("{kind}(n_clusters=3, batch_size=256)")
@@ -239,6 +240,7 @@ fn one_cluster_one_class_and_a_damaged_run_json() {
     let stages = vec![
         ModelStage {
             events: None,
+            replica: None,
             name: "km".into(),
             model: Model::from_spec("minibatch-kmeans(n_clusters=1)").expect("valid"),
             sink: Box::new(MemorySink::default()),
@@ -246,6 +248,7 @@ fn one_cluster_one_class_and_a_damaged_run_json() {
         },
         ModelStage {
             events: None,
+            replica: None,
             name: "nb".into(),
             model: Model::from_spec("gaussian-nb").expect("valid"),
             sink: Box::new(MemorySink::default()),
@@ -315,6 +318,7 @@ fn bad_snapshot_options_and_an_unwritable_plots_folder() {
     let sink = MemorySink::default();
     let stage = ModelStage {
         events: None,
+        replica: None,
         name: "km".into(),
         model: Model::from_spec("minibatch-kmeans(n_clusters=2)").expect("valid"),
         sink: Box::new(sink.clone()),

@@ -1,6 +1,7 @@
 //! `eddy run redis://...`: a real redis-server (Debian's, installed by
 //! tests/servers/install.sh when missing) on a loopback port of each test's own.
 
+use eddy::OnlineClassifier;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
@@ -623,4 +624,73 @@ fn a_restarted_worker_takes_up_its_pending_entries() {
     let expected: Vec<String> = ids.iter().filter(|id| !deleted.contains(id)).cloned().collect();
     assert_eq!(labelled, expected, "its pending entries first, then the new ones, each once");
     assert_eq!(pending(&server, "events", "g"), 0, "nothing is left unacknowledged");
+}
+
+/// The shared model of a group: the fold of its model stream, as every worker folds it.
+fn shared_model(server: &RedisServer, stream: &str, spec: &str, features: &[&str]) -> (eddy::model::Model, (u64, u64)) {
+    let log = eddy::sync::redis::RedisLog::open(&server.url(stream)).expect("opens the model stream");
+    let initial = eddy::model::Model::from_spec(spec).expect("spec");
+    let features = features.iter().map(|f| f.to_string()).collect();
+    let shared = eddy::sync::SharedModel::open(Box::new(log), initial, features, eddy::model_file::Keys::default())
+        .expect("folds the model stream");
+    let counts = shared.counts();
+    (shared.model().clone(), counts)
+}
+
+/// Three workers sharing naive Bayes through the model stream: the fold of every
+/// update is the model one process learns from the whole stream (up to rounding), and
+/// each worker learned from the others' records too (its labels are not its own model's).
+#[test]
+fn a_group_shares_one_model_equal_to_one_process_model() {
+    let server = RedisServer::start();
+    let recs = records(20_000);
+    server.add("events", &recs);
+    let dir = scratch("share");
+    to_csv(&recs, &dir.join("events.csv"));
+    let common = ["--features", "a,b", "--label-column", "y", "--model", "gaussian-nb", "--quiet"];
+    ok(&eddy()
+        .current_dir(&dir)
+        .args(["run", "events.csv", "--labels-out", "one.csv", "--save-model", "one.eddy"])
+        .args(common)
+        .output()
+        .expect("runs"));
+    let worker = |name: &str| {
+        eddy()
+            .current_dir(&dir)
+            .arg("run")
+            .arg(server.url("events"))
+            .args(["--until-end", "--group", "g", "--worker", name, "--sync-every", "500", "--batch-size", "100"])
+            .args(common)
+            .arg("--labels-out")
+            .arg(server.url("labels"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns")
+    };
+    let workers: Vec<Child> = ["w1", "w2", "w3"].iter().map(|w| worker(w)).collect();
+    for w in workers {
+        let stderr = ok(&w.wait_with_output().expect("waits"));
+        assert!(stderr.contains("shared through") && stderr.contains("merge: exact"), "{stderr}");
+    }
+    let (merged, (folded, skipped)) = shared_model(&server, "events:g:model", "gaussian-nb", &["a", "b"]);
+    assert_eq!(skipped, 0, "no update skipped");
+    assert!(folded >= 3 * 2, "every worker synced more than once ({folded} updates)");
+    let (_, one) = eddy::model_file::load_model(&dir.join("one.eddy"), &eddy::model_file::Keys::default())
+        .expect("loads the one-process model");
+    assert_eq!(merged.records_seen(), 20_000);
+    let probe = ndarray::Array2::from_shape_fn((200, 2), |(i, j)| ((i * 37 + j * 11) % 100) as f64 / 10.0);
+    let proba = |m: &eddy::model::Model| {
+        m.as_classifier().expect("a classifier").predict_proba(probe.view()).expect("predicts").expect("probabilities")
+    };
+    let (p1, p2) = (proba(&one), proba(&merged));
+    let worst = p1.iter().zip(p2.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-9, "merged and one-process probabilities differ by {worst}");
+    let labels = labels_in(&server, "labels");
+    assert_eq!(labels.len(), 20_000, "each entry labelled once");
+    let workers: std::collections::HashSet<String> = {
+        use eddy::sync::ModelLog;
+        let mut log = eddy::sync::redis::RedisLog::open(&server.url("events:g:model")).expect("opens");
+        log.read_after(None, 1 << 20).expect("reads").into_iter().map(|u| u.worker).collect()
+    };
+    assert_eq!(workers.len(), 3, "every worker published: {workers:?}");
 }

@@ -150,6 +150,7 @@ fn one_run(
     let sink = sink::create(&path, &name).with_context(|| format!("creating {path}"))?;
     let stage = ModelStage {
         events: Some(sink::EventsFile::create(&events).with_context(|| format!("creating {events}"))?),
+        replica: None,
         name,
         model,
         sink,

@@ -101,6 +101,16 @@ pub struct RunArgs {
     /// milliseconds unacknowledged (its worker died).
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
     pub claim_idle: u64,
+    /// With --group: share one model among the workers. Every N records a worker
+    /// publishes what it learned to the model stream and takes up the merged model
+    /// (default 10000; 0: each worker keeps its own model). Models that cannot be
+    /// merged (trees, forests) stay one per worker, and the run says so.
+    #[arg(long, requires = "group", value_name = "N")]
+    pub sync_every: Option<u64>,
+    /// With --group: the stream the shared model's updates go to (default
+    /// `<input stream>:<group>:model` on the input's server).
+    #[arg(long, requires = "group", value_name = "URL")]
+    pub model_stream: Option<String>,
     /// Format of standard input (files are known by their extension).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -449,6 +459,28 @@ fn group_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<sourc
     Ok(Some(source::GroupOptions { group: group.clone(), worker: worker.clone(), claim_idle_ms: args.claim_idle }))
 }
 
+/// Where a group's shared model goes, and how often, or `None` when each worker keeps
+/// its own (no group, or `--sync-every 0`).
+fn share_options(args: &RunArgs) -> Result<Option<(String, u64)>> {
+    let (Some(group), every) = (&args.group, args.sync_every.unwrap_or(10_000)) else { return Ok(None) };
+    if every == 0 {
+        return Ok(None);
+    }
+    let input = source::redis::Address::parse(&args.input).map_err(anyhow::Error::msg)?;
+    let log = match &args.model_stream {
+        Some(url) => {
+            let log = source::redis::Address::parse(url).map_err(|e| anyhow::anyhow!("--model-stream {url}: {e}"))?;
+            if [&args.input, &args.labels_out].iter().any(|s| source::redis::Address::parse(s).is_ok_and(|a| a == log))
+            {
+                bail!("--model-stream {url} is the input or the labels stream: give the updates a stream of their own");
+            }
+            url.clone()
+        }
+        None => format!("{}/{}:{group}:model", input.server, input.stream),
+    };
+    Ok(Some((log, every)))
+}
+
 /// A model a run starts with.
 pub struct PlannedModel {
     /// Its name in the summary, label file names and checkpoints.
@@ -495,9 +527,43 @@ pub struct RunConfig {
     pub save_model: Option<PathBuf>,
     /// Keys for saved models.
     pub keys: Keys,
+    /// A group's shared model: the model stream and how many records between syncs.
+    pub share: Option<(String, u64)>,
 }
 
 impl RunConfig {
+    /// `model` as one replica of the group's shared model at `log`, taken up from what
+    /// the log holds; or `None`, said on standard error, when the model cannot be merged.
+    fn replica(
+        &self,
+        name: &str,
+        model: &mut Model,
+        log: &str,
+        every: u64,
+        worker: &str,
+    ) -> Result<Option<crate::sync::Replica>> {
+        let rule = match model.merge_rule() {
+            Ok(rule) => rule,
+            Err(why) => {
+                eprintln!("eddy: model {name}: {why}: each worker of the group keeps its own model");
+                return Ok(None);
+            }
+        };
+        let shown = source::redis::display_name(log);
+        let open = crate::sync::redis::RedisLog::open(log)
+            .and_then(|l| {
+                crate::sync::SharedModel::open(Box::new(l), model.clone(), self.features.clone(), self.keys.clone())
+            })
+            .with_context(|| format!("taking up the shared model from {shown}"))?;
+        let (folded, _) = open.counts();
+        eprintln!(
+            "eddy: model {name} shared through {shown} every {every} records (merge: {rule}); {folded} updates taken up"
+        );
+        let replica = crate::sync::Replica::new(open, worker.to_string(), every);
+        *model = replica.model().clone();
+        Ok(Some(replica))
+    }
+
     /// Check the arguments and resolve paths.
     pub fn from_args(args: RunArgs, quit: Arc<AtomicBool>) -> Result<Self> {
         if args.model.batch_size == 0 || args.model.batch_size > MAX_BATCH {
@@ -656,6 +722,7 @@ impl RunConfig {
             }
         }
         let group = group_options(&args, &models)?;
+        let share = share_options(&args)?;
         if args.resume && args.checkpoint.is_none() {
             bail!("--resume needs --checkpoint DIR (where the checkpoints are)");
         }
@@ -740,6 +807,7 @@ impl RunConfig {
             report: args.report,
             save_model: args.save_model,
             keys,
+            share,
             features: Vec::new(),
             categorical: Vec::new(),
             checkpoint: args.checkpoint.map(|dir| (dir, args.checkpoint_every, args.keep_checkpoints)),
@@ -844,7 +912,7 @@ impl RunConfig {
                     .find(|m| m.name == *name && m.labels_path == *path)
                     .ok_or_else(|| anyhow::anyhow!("the checkpoint has no model {name} writing {path}: resume with the same --model and --labels-out"))
             });
-            let (model, sink, events) = match resumed {
+            let (model, sink, events, replica) = match resumed {
                 Some(found) => {
                     let m = found?;
                     let events = match &planned.events_path {
@@ -854,12 +922,17 @@ impl RunConfig {
                         None => None,
                     };
                     let sink = sink::reopen(path, name, m.labels_len).with_context(|| format!("reopening {path}"))?;
-                    (m.model.clone(), sink, events)
+                    (m.model.clone(), sink, events, None)
                 }
                 None => {
                     let events = match &planned.events_path {
                         Some(p) => Some(sink::EventsFile::create(p).with_context(|| format!("creating {p}"))?),
                         None => None,
+                    };
+                    let mut model = planned.model.clone();
+                    let replica = match (&self.share, &self.source.group) {
+                        (Some((log, every)), Some(g)) => self.replica(name, &mut model, log, *every, &g.worker)?,
+                        _ => None,
                     };
                     let sink: Box<dyn sink::LabelSink> = match &self.source.group {
                         Some(g) => {
@@ -870,10 +943,10 @@ impl RunConfig {
                         }
                         None => sink::create(path, name).with_context(|| format!("creating {path}"))?,
                     };
-                    (planned.model.clone(), sink, events)
+                    (model, sink, events, replica)
                 }
             };
-            stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone(), events });
+            stages.push(ModelStage { name: name.clone(), model, sink, labels_path: path.clone(), events, replica });
         }
         let bar = self.progress.then(progress_bar);
         if let Some(bar) = &bar {

@@ -178,6 +178,9 @@ pub enum PipelineError {
     /// Writing a checkpoint failed.
     #[error("writing a checkpoint")]
     Checkpoint(#[source] ModelFileError),
+    /// Sharing the model with the group failed.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
     /// A stage panicked (a bug): the run stopped.
     #[error("the {0} stage panicked")]
     Panic(String),
@@ -293,6 +296,9 @@ pub(crate) struct Scored {
     features: Vec<String>,
     /// Events waiting for their labels (`--delayed-labels`), from the first such batch.
     delayed: Option<delayed::Delayed>,
+    /// A group's replica: syncs the model with the other workers' ([`crate::sync`]).
+    /// Shared by copies of this state (a service keeps one to roll back), used by one.
+    pub(crate) replica: Option<Arc<std::sync::Mutex<crate::sync::Replica>>>,
 }
 
 /// Pictures are drawn at most this often per model: a snapshot due sooner is
@@ -331,6 +337,7 @@ impl Scored {
             watches,
             features: features.to_vec(),
             delayed: None,
+            replica: None,
         }
         .resumed(options)
     }
@@ -385,11 +392,20 @@ impl Scored {
             return Ok(None);
         }
         let labels = self.step(&batch, prequential)?;
+        if let Some(replica) = &self.replica {
+            let mut replica = replica.lock().map_err(|_| PipelineError::Panic("replica".into()))?;
+            replica.learned(&mut self.model, batch.len() as u64)?;
+        }
         Ok(Some((batch, labels)))
     }
 
     /// At the end of the stream: rows still held mean the clusterer never started.
     pub(crate) fn finish(&mut self) -> Result<(), PipelineError> {
+        if let Some(replica) = &self.replica {
+            // What was learned since the last sync goes to the group too.
+            let mut replica = replica.lock().map_err(|_| PipelineError::Panic("replica".into()))?;
+            replica.sync(&mut self.model)?;
+        }
         match (self.held.take(), &self.model) {
             (Some(held), Model::Clusterer(m)) => Err(PipelineError::Model {
                 model: self.name.clone(),
@@ -730,7 +746,9 @@ pub fn run_inline(
     let mut running: Vec<(Scored, Box<dyn LabelSink>, String)> = Vec::new();
     let mut events: Vec<Option<crate::sink::EventsFile>> = Vec::new();
     for s in stages {
-        running.push((Scored::new(s.name, s.model, options, &features)?, s.sink, s.labels_path));
+        let mut scored = Scored::new(s.name, s.model, options, &features)?;
+        scored.replica = s.replica.map(|r| Arc::new(std::sync::Mutex::new(r)));
+        running.push((scored, s.sink, s.labels_path));
         events.push(s.events);
     }
     let mut pictures = Pictures::default();

@@ -25,6 +25,9 @@ pub struct ModelStage {
     pub labels_path: String,
     /// Where its drift events go (`--events-out`), when it has a detector.
     pub events: Option<crate::sink::EventsFile>,
+    /// The model is one replica of a group's shared model: it publishes what it learns
+    /// and takes up the others' ([`crate::sync`]). `model` is then the shared model.
+    pub replica: Option<crate::sync::Replica>,
 }
 
 /// Stop every stage: `abort` for the pipeline, and the source's `quit`, which a
@@ -84,7 +87,8 @@ pub(super) fn run_threads(
         let (tx, rx) = bounded::<Stamped>(capacity);
         let (ltx, lrx) = bounded::<ToSink>(capacity);
         to_models.push(tx);
-        let scored = Scored::new(s.name, s.model, options, &features)?;
+        let mut scored = Scored::new(s.name, s.model, options, &features)?;
+        scored.replica = s.replica.map(|r| Arc::new(Mutex::new(r)));
         model_ends.push((scored, rx, ltx, s.sink, lrx, s.labels_path, s.events));
     }
     // The source's class names, as it meets them, for the plot thread's pictures (the
