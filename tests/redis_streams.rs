@@ -694,3 +694,46 @@ fn a_group_shares_one_model_equal_to_one_process_model() {
     };
     assert_eq!(workers.len(), 3, "every worker published: {workers:?}");
 }
+
+/// A worker that read entries and died (it never acknowledges them): once they have
+/// been idle for --claim-idle, another worker claims and labels them, each once.
+#[test]
+fn a_dead_workers_entries_are_claimed_by_another() {
+    let server = RedisServer::start();
+    let recs = records(3000);
+    let ids = server.add("events", &recs);
+    let mut c = server.conn();
+    redis::cmd("XGROUP").arg("CREATE").arg("events").arg("g").arg("0").query::<()>(&mut c).expect("XGROUP");
+    // "dead" reads the first 1000 entries and is never heard of again.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("dead")
+        .arg("COUNT")
+        .arg(1000)
+        .arg("STREAMS")
+        .arg("events")
+        .arg(">")
+        .query(&mut c)
+        .expect("XREADGROUP");
+    assert_eq!(pending(&server, "events", "g"), 1000);
+    std::thread::sleep(Duration::from_millis(300));
+    let dir = scratch("claim");
+    let stderr = ok(&eddy()
+        .current_dir(&dir)
+        .arg("run")
+        .arg(server.url("events"))
+        .args(["--until-end", "--group", "g", "--worker", "w1", "--claim-idle", "200"])
+        .args(["--features", "a,b", "--label-column", "y", "--model", "gaussian-nb", "--quiet"])
+        .arg("--labels-out")
+        .arg(server.url("labels"))
+        .output()
+        .expect("runs"));
+    assert!(stderr.contains("shared through"), "{stderr}");
+    let mut labelled: Vec<String> = labels_in(&server, "labels").into_iter().map(|(id, _, _)| id).collect();
+    labelled.sort_unstable();
+    let mut all = ids.clone();
+    all.sort_unstable();
+    assert_eq!(labelled, all, "the dead worker's entries are labelled too, each once");
+    assert_eq!(pending(&server, "events", "g"), 0);
+}

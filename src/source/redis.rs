@@ -167,7 +167,7 @@ struct GroupRead {
     options: GroupOptions,
     /// Reading this worker's own pending entries (a restart's) after this id; `None` once done.
     own_pending: Option<String>,
-    /// Where the scan for other workers' idle entries goes on (`0-0`: from the start).
+    /// Where the scan for other workers' idle entries goes on (an XPENDING range start, `-` from the first).
     claim_cursor: String,
 }
 
@@ -238,23 +238,39 @@ impl EntryReader {
         if entries.is_empty() {
             entries = read(&mut self.conn, ">", self.follow)?;
         }
+        // Other workers' entries pending longer than --claim-idle (their worker died).
+        // Not XAUTOCLAIM: it would also hand this worker back its own entries still on
+        // their way through its pipeline, to be learned twice.
         while entries.is_empty() {
-            let reply: redis::Value = redis::cmd("XAUTOCLAIM")
+            let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+                .arg(&self.stream)
+                .arg(&group)
+                .arg("IDLE")
+                .arg(g.options.claim_idle_ms)
+                .arg(&g.claim_cursor)
+                .arg("+")
+                .arg(ENTRIES_PER_READ)
+                .query(&mut self.conn)
+                .map_err(io::Error::other)?;
+            let Some((last, ..)) = pending.last() else {
+                g.claim_cursor = "-".into();
+                break;
+            };
+            g.claim_cursor = format!("({last}");
+            let theirs: Vec<&String> =
+                pending.iter().filter(|(_, owner, ..)| *owner != worker).map(|(id, ..)| id).collect();
+            if theirs.is_empty() {
+                continue;
+            }
+            let reply: redis::Value = redis::cmd("XCLAIM")
                 .arg(&self.stream)
                 .arg(&group)
                 .arg(&worker)
                 .arg(g.options.claim_idle_ms)
-                .arg(&g.claim_cursor)
-                .arg("COUNT")
-                .arg(ENTRIES_PER_READ)
+                .arg(&theirs)
                 .query(&mut self.conn)
                 .map_err(io::Error::other)?;
-            let (next, claimed) = claimed_of(reply).map_err(io::Error::other)?;
-            g.claim_cursor = next;
-            entries = claimed;
-            if g.claim_cursor == "0-0" {
-                break;
-            }
+            entries = claimed_of(reply).map_err(io::Error::other)?;
         }
         if entries.is_empty() {
             return if self.follow { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
@@ -382,26 +398,16 @@ fn entries_of(reply: redis::Value) -> Result<Vec<Entry>, String> {
     entry_list(entries)
 }
 
-/// The next cursor and the entries of an `XAUTOCLAIM` reply (its third part, the ids of
-/// entries deleted meanwhile, is left: Redis has dropped them from the pending list).
-fn claimed_of(reply: redis::Value) -> Result<(String, Vec<Entry>), String> {
-    let redis::Value::Array(parts) = reply else { return Err("unexpected XAUTOCLAIM reply".into()) };
-    let mut parts = parts.into_iter();
-    let (Some(next), Some(entries)) = (parts.next(), parts.next()) else {
-        return Err("unexpected XAUTOCLAIM reply: no cursor and entries".into());
-    };
-    let next = text(next)?;
-    if !valid_id(&next) {
-        return Err(format!("unexpected XAUTOCLAIM cursor {next:?}"));
-    }
-    // An entry deleted after it was read comes back as nil (before Redis 7): skip it.
-    let entries = match entries {
+/// The entries of an `XCLAIM` reply. An entry deleted after it was read is not among
+/// them (Redis 7 drops it from the pending list) or is nil (before 7): skipped.
+fn claimed_of(reply: redis::Value) -> Result<Vec<Entry>, String> {
+    let entries = match reply {
         redis::Value::Array(list) => {
             redis::Value::Array(list.into_iter().filter(|e| *e != redis::Value::Nil).collect())
         }
         other => other,
     };
-    Ok((next, entry_list(entries)?))
+    entry_list(entries)
 }
 
 /// A list of entries: each an id and its fields.
@@ -557,7 +563,7 @@ impl RedisSource {
             group: options.group.clone().map(|options| GroupRead {
                 options,
                 own_pending: Some("0".into()),
-                claim_cursor: "0-0".into(),
+                claim_cursor: "-".into(),
             }),
         };
         let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options.clone())?;
