@@ -118,6 +118,25 @@ impl SharedModel {
         Ok(shared)
     }
 
+    /// Fold `log` from its start without knowing the model beforehand (a reader that
+    /// serves or inspects the shared model): the untrained model is built from the first
+    /// update's spec. `None` while the log holds no update.
+    pub fn follow(mut log: Box<dyn ModelLog>, keys: Keys) -> Result<Option<Self>, SyncError> {
+        let Some(first) = log.read_after(None, 1)?.into_iter().next() else { return Ok(None) };
+        let bad = |reason: String| SyncError::Update { log: log.name().to_string(), id: first.id.clone(), reason };
+        let header = model_file::decode::<Model>(Path::new(log.name()), &first.model, model_file::MODEL_KIND, &keys)
+            .map_err(|e| bad(e.to_string()))?
+            .0;
+        let spec = header.spec.ok_or_else(|| bad("the update names no model spec".into()))?;
+        let initial = Model::from_spec(&spec).map_err(|e| bad(format!("its spec {spec:?}: {e}")))?;
+        Self::open(log, initial, header.features, keys).map(Some)
+    }
+
+    /// The input's feature names, as the updates record them.
+    pub fn features(&self) -> &[String] {
+        &self.features
+    }
+
     /// The shared model, as of the last entry folded.
     pub fn model(&self) -> &Model {
         &self.shared
