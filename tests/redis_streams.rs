@@ -861,3 +861,57 @@ fn a_group_through_kills_keeps_the_one_process_quality() {
         }
     }
 }
+
+/// `eddy serve --follow-model`: serves the group's shared model (the library's fold of
+/// the model stream), swaps in each version the workers publish, and refuses to learn.
+#[test]
+fn a_service_follows_the_groups_shared_model() {
+    use crate::server::{agent, get, json_post, rows_json, Server};
+    let server = RedisServer::start();
+    let recs = records(8000);
+    server.add("events", &recs[..5000]);
+    let dir = scratch("follow");
+    let worker = || {
+        ok(&eddy()
+            .current_dir(&dir)
+            .arg("run")
+            .arg(server.url("events"))
+            .args(["--until-end", "--group", "g", "--worker", "w1", "--sync-every", "1000", "--quiet"])
+            .args(["--features", "a,b", "--label-column", "y", "--model", "gaussian-nb"])
+            .arg("--labels-out")
+            .arg(server.url("labels"))
+            .output()
+            .expect("runs"))
+    };
+    worker();
+    let service = Server::start(&["--follow-model", &server.url("events:g:model")]);
+    let client = agent();
+    let records_seen = || get(&client, &service.url("/v1/model"), None).json()["records_seen"].as_u64();
+    assert_eq!(records_seen(), Some(5000));
+    let probe = ndarray::Array2::from_shape_fn((50, 2), |(i, j)| ((i * 13 + j * 7) % 100) as f64 / 10.0);
+    let served = |client: &ureq::Agent| json_post(client, &service.url("/v1/predict"), None, &rows_json(&probe)).json();
+    let expected = |stream: &str| {
+        let (model, _) = shared_model(&server, stream);
+        model.as_classifier().expect("a classifier").predict(probe.view()).expect("predicts").to_vec()
+    };
+    assert_eq!(crate::server::i64s(&served(&client)["labels"]), expected("events:g:model"));
+    // The workers go on: the service swaps in the new version.
+    server.add("events", &recs[5000..]);
+    worker();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while records_seen() != Some(8000) {
+        assert!(Instant::now() < deadline, "the service did not take up the new version");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(crate::server::i64s(&served(&client)["labels"]), expected("events:g:model"));
+    let learn = json_post(
+        &client,
+        &service.url("/v1/learn"),
+        None,
+        &serde_json::json!({"features": [[1.0, 2.0]], "labels": [1]}),
+    );
+    assert_eq!(learn.status, 409, "{}", learn.text());
+    assert!(learn.text().contains("follows a group's shared model"), "{}", learn.text());
+    let (status, log) = service.stop();
+    assert!(status.success() && log.contains("following"), "{log}");
+}

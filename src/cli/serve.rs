@@ -12,8 +12,13 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The model file to serve (made by `eddy run --save-model`); verified before use.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[arg(long, required_unless_present = "follow_model")]
+    pub model: Option<PathBuf>,
+    /// Serve a group's shared model from its model stream (`redis://HOST:PORT/STREAM`,
+    /// by default `<input stream>:<group>:model`) instead of a file, swapping in each
+    /// version the workers publish; learning calls are refused (the workers learn).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["model", "checkpoint"])]
+    pub follow_model: Option<String>,
     /// Threads a forest's trees learn and predict on (0: every core). Answers and models
     /// are the same for any count.
     #[arg(long, default_value_t = 0)]
@@ -111,7 +116,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let interval = seconds("checkpoint-interval", args.checkpoint_interval)?;
     let options = ServeOptions {
-        model: args.model,
+        model: args.model.unwrap_or_default(),
+        follow: args.follow_model,
         listen: args.listen,
         tls: args.tls_cert.zip(args.tls_key),
         insecure_listen: args.insecure_listen,

@@ -199,6 +199,9 @@ pub enum Control {
         /// Where the answer goes.
         reply: oneshot::Sender<Option<Snapshot>>,
     },
+    /// Serve this model from now on: a new version of a group's shared model
+    /// (`--follow-model`).
+    Replace(Box<Model>),
 }
 
 /// The longest class name, in characters, a learn call may bring (names are kept for
@@ -214,6 +217,15 @@ pub(super) fn label_id(labels: &mut LabelMap, label: &Label) -> Result<i64, Stri
         }
         Label::Name(name) => labels.id(name),
     }
+}
+
+/// The answer to learning from a service that follows a group's shared model.
+fn following() -> ApiError {
+    ApiError::conflict(
+        "this service follows a group's shared model (--follow-model): the group's workers learn, and each \
+         version they publish is served"
+            .into(),
+    )
 }
 
 /// Learn jobs answered after one sync of the learn log, at most.
@@ -286,6 +298,9 @@ pub struct Learner {
     interner: Interner,
     prequential: Prequential,
     start_records: u64,
+    /// Serving a group's shared model (`--follow-model`): it changes by new versions
+    /// only, so learning and feedback are refused.
+    following: bool,
     saved_records: u64,
     last_saved: Option<Saved>,
     target: Option<CheckpointTarget>,
@@ -372,6 +387,7 @@ impl Learner {
             columns,
             prequential,
             start_records: header.records_seen,
+            following: serve.follow.is_some(),
             saved_records: header.records_seen,
             last_saved: None,
             target,
@@ -548,6 +564,9 @@ impl Learner {
                     // The caller has gone (hung up, or timed out before the learner got
                     // here): the batch is neither learned nor answered.
                     Job::Learn { reply, .. } if reply.is_closed() => {}
+                    Job::Learn { reply, .. } if self.following => {
+                        let _ = reply.send(Err(following()));
+                    }
                     Job::Learn { records, reply } => {
                         if before.is_none() && self.log.is_some() {
                             before = Some(Undo {
@@ -560,6 +579,9 @@ impl Learner {
                         group.push((reply, answer));
                     }
                     Job::Pend { reply, .. } if reply.is_closed() => {}
+                    Job::Pend { reply, .. } if self.following => {
+                        let _ = reply.send(Err(following()));
+                    }
                     Job::Pend { ids, x, cats, predictions, reply } => {
                         self.commit(&mut group, before.take());
                         let answer = self.pending.add(&ids, &x, &cats, &predictions);
@@ -567,6 +589,9 @@ impl Learner {
                         let _ = reply.send(answer);
                     }
                     Job::Feedback { reply, .. } if reply.is_closed() => {}
+                    Job::Feedback { reply, .. } if self.following => {
+                        let _ = reply.send(Err(following()));
+                    }
                     Job::Feedback { ids, labels, reply } => {
                         self.commit(&mut group, before.take());
                         let answer = self.feedback(ids, labels);
@@ -648,6 +673,11 @@ impl Learner {
             }
             Control::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
+            }
+            Control::Replace(model) => {
+                self.scored.records = model.records_seen();
+                self.scored.model = *model;
+                self.publish();
             }
         }
     }

@@ -20,6 +20,7 @@
 mod auth;
 pub mod body;
 pub mod feedback;
+mod follow;
 mod http;
 mod learn_log;
 mod learner;
@@ -89,6 +90,10 @@ pub struct ServeOptions {
     /// How long a record predicted with an id waits for its label (`--label-ttl`), in
     /// records predicted with ids or in milliseconds; `None`: until the store is full.
     pub label_ttl: Option<crate::pipeline::pending::Ttl>,
+    /// Serve a group's shared model from its model stream (`redis://...`) instead of
+    /// `model`, swapping in each new version as the workers publish it; learning is
+    /// refused (the workers learn).
+    pub follow: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -113,6 +118,7 @@ impl Default for ServeOptions {
             cluster_events: None,
             max_pending: 100_000,
             label_ttl: None,
+            follow: None,
         }
     }
 }
@@ -137,6 +143,9 @@ pub fn replay_learn_log(
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ServerError {
+    /// The shared model of `--follow-model` could not be read.
+    #[error(transparent)]
+    Follow(#[from] crate::sync::SyncError),
     /// Reading a file failed.
     #[error("{path}")]
     Io {
@@ -381,7 +390,21 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         .map(|(cert, key)| listen::tls_acceptor(cert, key))
         .transpose()?
         .map(|t| Arc::new(ArcSwap::from_pointee(t)));
-    let (header, model, origin) = load_model(&options)?;
+    if options.follow.is_some() && options.checkpoint.is_some() {
+        return Err(ServerError::Settings(
+            "--follow-model keeps no --checkpoint: the shared model lives in its model stream".into(),
+        ));
+    }
+    let (header, model, origin, shared) = match &options.follow {
+        Some(url) => {
+            let (header, model, shared) = follow::start(url, &options.keys)?;
+            (header, model, PathBuf::from(crate::source::redis::display_name(url)), Some(shared))
+        }
+        None => {
+            let (header, model, origin) = load_model(&options)?;
+            (header, model, origin, None)
+        }
+    };
     eprintln!(
         "eddy serve: model {} ({}, {} features, {} records seen)",
         origin.display(),
@@ -416,6 +439,8 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         .name("learner".into())
         .spawn(move || learner.run(queue))
         .map_err(ServerError::Runtime)?;
+    let stop_following = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follower = shared.map(|s| follow::spawn(s, jobs.clone(), Arc::clone(&stop_following))).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServerError::Runtime)?;
     let state =
         http::AppState::new(Arc::clone(&live), pending, jobs.clone(), tokens.clone(), Arc::clone(&metrics), &options);
@@ -465,6 +490,10 @@ pub fn serve(options: ServeOptions, ready: impl FnOnce(SocketAddr, &ModelInfo)) 
         }
         Ok::<(), ServerError>(())
     });
+    stop_following.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(f) = follower {
+        let _ = f.join();
+    }
     drop(jobs);
     // Handlers still parked in the runtime hold senders: drop them with it, so the learner's queue closes.
     runtime.shutdown_timeout(Duration::from_secs(1));
