@@ -670,7 +670,7 @@ fn a_group_shares_one_model_equal_to_one_process_model() {
     let workers: Vec<Child> = ["w1", "w2", "w3"].iter().map(|w| worker(w)).collect();
     for w in workers {
         let stderr = ok(&w.wait_with_output().expect("waits"));
-        assert!(stderr.contains("shared through") && stderr.contains("merge: exact"), "{stderr}");
+        assert!(stderr.contains("shared through") && stderr.contains("merge exact"), "{stderr}");
     }
     let (merged, (folded, skipped)) = shared_model(&server, "events:g:model");
     assert_eq!(skipped, 0, "no update skipped");

@@ -556,9 +556,8 @@ impl RunConfig {
             })
             .with_context(|| format!("taking up the shared model from {shown}"))?;
         let (folded, _) = open.counts();
-        eprintln!(
-            "eddy: model {name} shared through {shown} every {every} records (merge: {rule}); {folded} updates taken up"
-        );
+        let updates = if folded == 1 { "update" } else { "updates" };
+        eprintln!("eddy: model {name} shared through {shown} every {every} records, merge {rule}; {folded} {updates} taken up");
         let replica = crate::sync::Replica::new(open, worker.to_string(), every);
         *model = replica.model().clone();
         Ok(Some(replica))
