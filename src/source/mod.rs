@@ -12,6 +12,7 @@
 //! same words.
 
 pub mod decode;
+mod entries;
 pub mod feedback;
 pub mod join;
 mod npy;

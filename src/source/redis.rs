@@ -10,13 +10,13 @@
 //! value, and a field the first entry did not have makes the record too wide. Errors
 //! and rejects name a record by its entry id.
 
+use super::entries::{key_batch, lock, shared_state, EntryReader, Fetch, Lines, Origin, SharedState};
 use super::text::{LineNames, TextFormat, TextSource};
 use super::{GroupOptions, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap, SourcePosition};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
-use std::io::{self, BufRead, Read};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long one read waits for new entries before the source looks at Ctrl-C again.
@@ -68,68 +68,6 @@ impl Address {
     }
 }
 
-/// What the reader shares with the source: the entry id of each line not yet read
-/// (from the oldest), and the header the entries are laid out by.
-#[derive(Default)]
-struct Shared {
-    ids: EntryIds,
-    header: Option<Vec<String>>,
-    /// Lines standing for entries that could not be laid out, and why.
-    refused: VecDeque<(u64, String)>,
-    /// Entries rejected as bad records, not yet acknowledged (a group's worker).
-    rejected: Vec<Arc<str>>,
-}
-
-/// The reader's knowledge of its lines, for the CSV source.
-struct Origin(SharedState);
-
-impl super::text::LineOrigin for Origin {
-    fn name(&self, line: u64) -> Option<String> {
-        lock(&self.0).ids.get(line)
-    }
-
-    fn refusal(&self, line: u64) -> Option<String> {
-        let shared = lock(&self.0);
-        shared.refused.iter().find(|(l, _)| *l == line).map(|(_, why)| why.clone())
-    }
-
-    fn rejected(&self, line: u64) {
-        let mut shared = lock(&self.0);
-        if let Some(key) = shared.ids.key(line) {
-            shared.rejected.push(key);
-        }
-    }
-}
-
-/// The entry id of each line not yet read, from the oldest.
-#[derive(Default)]
-struct EntryIds(VecDeque<(u64, Arc<str>)>);
-
-impl EntryIds {
-    fn get(&self, line: u64) -> Option<String> {
-        self.key(line).map(|k| k.to_string())
-    }
-
-    fn key(&self, line: u64) -> Option<Arc<str>> {
-        let i = self.0.binary_search_by_key(&line, |&(l, _)| l).ok()?;
-        Some(Arc::clone(&self.0[i].1))
-    }
-
-    /// Forget the lines before `line`: they are read, and named in errors no more.
-    fn forget_before(&mut self, line: u64) {
-        while self.0.front().is_some_and(|&(l, _)| l < line) {
-            self.0.pop_front();
-        }
-    }
-}
-
-type SharedState = Arc<Mutex<Shared>>;
-
-fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
-    // Plain data, whole after any panic between its calls.
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Where a run on a Redis stream stands: the last entry read, and the field names
 /// the entries are laid out by (the first entry's), so that a resumed run reads the
 /// entries after it exactly as the interrupted run would have.
@@ -143,21 +81,14 @@ pub struct StreamPosition {
     pub header: Option<Vec<String>>,
 }
 
-/// The stream's entries as CSV text.
-struct EntryReader {
+/// Reads the stream's entries.
+struct RedisFetch {
     conn: redis::Connection,
     stream: String,
     /// The id of the last entry read (`0-0` before the first).
     last_id: String,
     /// Wait for new entries at the end (otherwise the end of the stream ends the text).
     follow: bool,
-    header: Option<Vec<Vec<u8>>>,
-    header_written: bool,
-    buf: Vec<u8>,
-    pos: usize,
-    /// The number of the last line written (the header is line 1 of a fresh run).
-    lines: u64,
-    shared: SharedState,
     /// Reading as a worker of a consumer group.
     group: Option<GroupRead>,
 }
@@ -174,11 +105,10 @@ struct GroupRead {
 /// One entry of an `XREAD` reply: its id and its fields in order.
 type Entry = (String, Vec<(Vec<u8>, Vec<u8>)>);
 
-impl EntryReader {
-    /// Read the next entries into the buffer; `WouldBlock` when following and none came.
-    fn fetch(&mut self) -> io::Result<()> {
+impl Fetch for RedisFetch {
+    fn fetch(&mut self, lines: &mut Lines) -> io::Result<()> {
         if self.group.is_some() {
-            return self.fetch_in_group();
+            return self.fetch_in_group(lines);
         }
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT").arg(ENTRIES_PER_READ);
@@ -192,16 +122,18 @@ impl EntryReader {
             return if self.follow { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
         }
         for (id, fields) in entries {
-            self.write_entry(&id, &fields)?;
+            lines.push_fields(&id, &fields)?;
             self.last_id = id;
         }
         Ok(())
     }
+}
 
+impl RedisFetch {
     /// A worker's next entries: its own pending ones first (a restarted worker's), then
     /// new ones, then other workers' that were pending longer than the claim time (a
     /// dead worker's).
-    fn fetch_in_group(&mut self) -> io::Result<()> {
+    fn fetch_in_group(&mut self, lines: &mut Lines) -> io::Result<()> {
         let Some(g) = self.group.as_mut() else { return Ok(()) };
         let (group, worker) = (g.options.group.clone(), g.options.worker.clone());
         let read = |conn: &mut redis::Connection, from: &str, block: bool| -> io::Result<Vec<Entry>> {
@@ -276,113 +208,10 @@ impl EntryReader {
             return if self.follow { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
         }
         for (id, fields) in entries {
-            self.write_entry(&id, &fields)?;
+            lines.push_fields(&id, &fields)?;
         }
         Ok(())
     }
-
-    /// Append an entry's line (and the header, before the first).
-    fn write_entry(&mut self, id: &str, fields: &[(Vec<u8>, Vec<u8>)]) -> io::Result<()> {
-        if self.header.is_none() {
-            let names: Result<Vec<String>, _> =
-                fields.iter().map(|(name, _)| String::from_utf8(name.clone())).collect();
-            let names = names.map_err(|_| {
-                io::Error::other(format!("entry {id}: a field name is not UTF-8 (the first entry names the columns)"))
-            })?;
-            lock(&self.shared).header = Some(names);
-            self.header = Some(fields.iter().map(|(name, _)| name.clone()).collect());
-        }
-        let header = self.header.as_deref().unwrap_or_default();
-        if !self.header_written {
-            if header.iter().any(|name| has_line_break(name)) {
-                return Err(io::Error::other(format!("entry {id}: a field name holds a line break")));
-            }
-            write_csv_line(&mut self.buf, header.iter().map(Vec::as_slice));
-            self.header_written = true;
-            self.lines += 1;
-        }
-        self.lines += 1;
-        let mut shared = lock(&self.shared);
-        // A text line holds one record: a value with a line break would split it, and
-        // shift every later line off its entry. Such an entry is refused, with a line of its own.
-        if let Some((name, _)) = fields.iter().find(|(name, value)| has_line_break(name) || has_line_break(value)) {
-            let name = String::from_utf8_lossy(name);
-            shared.refused.push_back((self.lines, format!("field {name:?} holds a line break")));
-            let flat: Vec<(Vec<u8>, Vec<u8>)> = fields
-                .iter()
-                .map(|(n, v)| (n.clone(), v.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect()))
-                .collect();
-            write_record(&mut self.buf, header, &flat);
-        } else {
-            write_record(&mut self.buf, header, fields);
-        }
-        shared.ids.0.push_back((self.lines, Arc::from(id)));
-        Ok(())
-    }
-}
-
-impl Read for EntryReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(out.len());
-        out[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for EntryReader {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos >= self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-            self.fetch()?;
-        }
-        Ok(&self.buf[self.pos..])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
-    }
-}
-
-/// Write an entry's values as a CSV line in the header's order: a field it lacks is
-/// empty (a missing value), fields the header lacks go last (a record too wide).
-fn write_record(out: &mut Vec<u8>, header: &[Vec<u8>], fields: &[(Vec<u8>, Vec<u8>)]) {
-    let in_order = header.iter().map(|name| fields.iter().find(|(f, _)| f == name).map_or(&[][..], |(_, v)| v));
-    let unknown = fields.iter().filter(|(f, _)| !header.contains(f)).map(|(_, v)| v.as_slice());
-    write_csv_line(out, in_order.chain(unknown));
-}
-
-fn has_line_break(text: &[u8]) -> bool {
-    text.iter().any(|&b| b == b'\n' || b == b'\r')
-}
-
-/// Write one CSV line, quoting the fields that need it, and never blank (a blank line is
-/// no record, and every entry must stay one).
-fn write_csv_line<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = &'a [u8]>) {
-    let start = out.len();
-    for (i, field) in fields.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        if field.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-            out.push(b'"');
-            for &b in field {
-                if b == b'"' {
-                    out.push(b'"');
-                }
-                out.push(b);
-            }
-            out.push(b'"');
-        } else {
-            out.extend_from_slice(field);
-        }
-    }
-    if out.len() == start {
-        out.extend_from_slice(b"\"\"");
-    }
-    out.push(b'\n');
 }
 
 /// The entries of an `XREAD` reply on one stream (none for a nil reply: no entry came).
@@ -546,26 +375,19 @@ impl RedisSource {
                 }
             }
         }
-        let shared: SharedState = Arc::new(Mutex::new(Shared { header: start.header.clone(), ..Shared::default() }));
-        let reader = EntryReader {
+        let shared = shared_state(start.header.clone());
+        let fetch = RedisFetch {
             conn,
             stream: address.stream.clone(),
             last_id: start.last_id.clone(),
             follow: !options.until_end,
-            header: start.header.as_ref().map(|h| h.iter().map(|n| n.as_bytes().to_vec()).collect()),
-            header_written: false,
-            buf: Vec::new(),
-            pos: 0,
-            // The header takes the number of the checkpoint's last line, so the entries
-            // after it are numbered as in the interrupted run.
-            lines: line.saturating_sub(1),
-            shared: Arc::clone(&shared),
             group: options.group.clone().map(|options| GroupRead {
                 options,
                 own_pending: Some("0".into()),
                 claim_cursor: "-".into(),
             }),
         };
+        let reader = EntryReader { fetch, lines: Lines::new(Arc::clone(&shared), start.header.as_deref(), line) };
         let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Csv, options.clone())?;
         let origin: LineNames = Arc::new(Origin(Arc::clone(&shared)));
         inner.name_lines(origin);
@@ -576,25 +398,7 @@ impl RedisSource {
 impl Source for RedisSource {
     fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
         let mut batch = self.inner.next_batch();
-        let at = self.inner.position();
-        let mut shared = lock(&self.shared);
-        // Every entry is one line and one record id (from 0), so a record's line is its
-        // id plus the lines before the first record, plus one (lines count from 1).
-        let before = at.line.saturating_sub(at.records) + 1;
-        if let Ok(Some(b)) = &mut batch {
-            let keys: Option<Vec<Arc<str>>> = b.ids.iter().map(|&id| shared.ids.key(id + before)).collect();
-            b.keys = Some(keys.ok_or_else(|| SourceError::Schema {
-                source_name: self.name.clone(),
-                reason: "a record's entry id is unknown (a line without an entry)".into(),
-            })?);
-        }
-        let read = at.line;
-        shared.ids.forget_before(read);
-        while shared.refused.front().is_some_and(|&(l, _)| l < read) {
-            shared.refused.pop_front();
-        }
-        let rejected = std::mem::take(&mut shared.rejected);
-        drop(shared);
+        let rejected = key_batch(&self.shared, &self.name, &self.inner.position(), &mut batch)?;
         // A group's rejected entries get no label to be acknowledged with: they are done
         // once in the rejects file.
         if let (Some((conn, group)), false) = (self.acks.as_mut(), rejected.is_empty()) {
@@ -685,7 +489,7 @@ impl Source for RedisSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::strategy::Strategy;
+    use crate::source::entries::write_record;
 
     #[test]
     fn addresses_name_a_server_and_a_stream() {
@@ -702,41 +506,6 @@ mod tests {
         assert_eq!(display_name("redis://host:1/events"), "redis://host:1/events");
         for bad in ["1", "-1", "1-", "a-1", "1-2-3", "99999999999999999999999-0", ""] {
             assert!(!valid_id(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn fields_that_need_it_are_quoted() {
-        let mut out = Vec::new();
-        write_csv_line(&mut out, [&b"a"[..], b"b,c", b"say \"hi\"", b"", b"x\ny"].into_iter());
-        assert_eq!(out, b"a,\"b,c\",\"say \"\"hi\"\"\",,\"x\ny\"\n");
-        out.clear();
-        write_csv_line(&mut out, [&b""[..]].into_iter());
-        assert_eq!(out, b"\"\"\n", "one empty field is a record, not a blank line");
-    }
-
-    proptest::proptest! {
-        /// Any values without a line break make exactly one line, which the CSV reader
-        /// splits back into the same values, in the header's order.
-        #[test]
-        fn an_entry_is_one_line_that_reads_back_as_its_values(
-            values in proptest::collection::vec(proptest::collection::vec(
-                proptest::prelude::any::<u8>().prop_filter("no line break", |b| *b != b'\n' && *b != b'\r'), 0..12), 1..8),
-        ) {
-            let header: Vec<Vec<u8>> = (0..values.len()).map(|i| format!("f{i}").into_bytes()).collect();
-            // The entry's fields in reverse order: the layout follows the header.
-            let fields: Vec<(Vec<u8>, Vec<u8>)> =
-                header.iter().cloned().zip(values.iter().cloned()).rev().collect();
-            let mut out = Vec::new();
-            write_record(&mut out, &header, &fields);
-            proptest::prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
-            proptest::prop_assert_eq!(out.last(), Some(&b'\n'));
-            let mut split = crate::source::decode::Fields::new();
-            split.split(&out[..out.len() - 1]).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
-            proptest::prop_assert_eq!(split.len(), values.len());
-            for (i, v) in values.iter().enumerate() {
-                proptest::prop_assert_eq!(split.get(i), v.as_slice());
-            }
         }
     }
 
