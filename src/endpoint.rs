@@ -11,17 +11,20 @@
 pub enum Engine {
     /// Redis Streams (`redis://HOST:PORT/STREAM`).
     Redis,
+    /// Kafka topics (`kafka://HOST:PORT/TOPIC`).
+    Kafka,
 }
 
 impl Engine {
     /// Every engine, in the order they are listed to users.
-    pub const ALL: &'static [Engine] = &[Engine::Redis];
+    pub const ALL: &'static [Engine] = &[Engine::Redis, Engine::Kafka];
 
     /// The URL schemes that name this engine (the first is the one to write).
     pub fn schemes(self) -> &'static [&'static str] {
         match self {
             // rediss:// is recognised so that it is refused with a reason, not read as a file.
             Engine::Redis => &["redis", "rediss"],
+            Engine::Kafka => &["kafka"],
         }
     }
 
@@ -98,6 +101,7 @@ mod tests {
         assert_eq!(Endpoint::of("redis://h:1/x.npy"), Endpoint::Stream(Engine::Redis));
         assert_eq!(Endpoint::of("REDIS://h:1/x"), Endpoint::Stream(Engine::Redis));
         assert_eq!(Endpoint::of("rediss://h/x"), Endpoint::Stream(Engine::Redis));
+        assert_eq!(Endpoint::of("kafka://h:9092/x.csv"), Endpoint::Stream(Engine::Kafka));
         assert_eq!(Endpoint::of("data/x.NPY"), Endpoint::File(FileKind::Npy));
         assert_eq!(Endpoint::of("data/x.csv.gz"), Endpoint::File(FileKind::Text));
         // Not a registered scheme: a (strangely named) file.

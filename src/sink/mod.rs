@@ -15,10 +15,14 @@
 //! avoids it: a model then predicts from the first record on.
 
 mod events;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod redis;
 
 use crate::endpoint::{Endpoint, Engine, FileKind};
 pub use events::EventsFile;
+#[cfg(feature = "kafka")]
+pub use kafka::KafkaSink;
 use npyz::WriterBuilder;
 pub use redis::RedisSink;
 use std::fs::File;
@@ -206,6 +210,10 @@ pub fn create(path: &str, model: &str) -> io::Result<Box<dyn LabelSink>> {
     let file = || File::create(Path::new(path)).map(|f| BufWriter::with_capacity(1 << 16, f));
     match Endpoint::of(path) {
         Endpoint::Stream(Engine::Redis) => return Ok(Box::new(RedisSink::create(path, model)?)),
+        #[cfg(feature = "kafka")]
+        Endpoint::Stream(Engine::Kafka) => return Ok(Box::new(KafkaSink::create(path, model)?)),
+        #[cfg(not(feature = "kafka"))]
+        Endpoint::Stream(Engine::Kafka) => return Err(without_kafka()),
         Endpoint::Stdio => return Ok(Box::new(LineSink::csv(BufWriter::new(io::stdout()))?)),
         Endpoint::File(FileKind::Npy) => return Ok(Box::new(NpySink::create(Path::new(path))?)),
         Endpoint::Synth(_) | Endpoint::File(FileKind::Text) => {}
@@ -226,8 +234,13 @@ pub fn create(path: &str, model: &str) -> io::Result<Box<dyn LabelSink>> {
 /// the checkpoint), to go on appending to it.
 pub fn reopen(path: &str, model: &str, len: u64) -> io::Result<Box<dyn LabelSink>> {
     let endpoint = Endpoint::of(path);
-    if let Endpoint::Stream(Engine::Redis) = endpoint {
-        return Ok(Box::new(RedisSink::reopen(path, model, len)?));
+    match endpoint {
+        Endpoint::Stream(Engine::Redis) => return Ok(Box::new(RedisSink::reopen(path, model, len)?)),
+        #[cfg(feature = "kafka")]
+        Endpoint::Stream(Engine::Kafka) => return Ok(Box::new(KafkaSink::reopen(path, model, len)?)),
+        #[cfg(not(feature = "kafka"))]
+        Endpoint::Stream(Engine::Kafka) => return Err(without_kafka()),
+        _ => {}
     }
     let lower = path.to_ascii_lowercase();
     let cut = |p: &Path| -> io::Result<BufWriter<File>> {
@@ -259,6 +272,12 @@ pub fn reopen(path: &str, model: &str, len: u64) -> io::Result<Box<dyn LabelSink
     } else {
         Ok(Box::new(LineSink::resumed(out, false)))
     }
+}
+
+/// A `kafka://` output in an eddy built without the `kafka` feature.
+#[cfg(not(feature = "kafka"))]
+fn without_kafka() -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, "this eddy was built without Kafka (cargo feature \"kafka\")")
 }
 
 /// Write the raw int64 labels of a finished `.npy` label file to `part`.

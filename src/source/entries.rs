@@ -59,6 +59,12 @@ impl EntryIds {
         Some(Arc::clone(&self.0[i].1))
     }
 
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // Kafka's only, for now
+    /// The keys of the lines before `line`, oldest first.
+    pub(super) fn keys_before(&self, line: u64) -> impl Iterator<Item = &str> {
+        self.0.iter().take_while(move |&&(l, _)| l < line).map(|(_, k)| k.as_ref())
+    }
+
     /// Forget the lines before `line`: they are read, and named in errors no more.
     pub(super) fn forget_before(&mut self, line: u64) {
         while self.0.front().is_some_and(|&(l, _)| l < line) {
@@ -107,6 +113,13 @@ impl Lines {
         }
     }
 
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // Kafka's only, for now
+    /// Lines after line `line` (0 for a fresh run) that are whole records already: no
+    /// header (an NDJSON line each).
+    pub(super) fn plain(shared: SharedState, line: u64) -> Self {
+        Self { lines: line, header_written: true, ..Self::new(shared, None, 0) }
+    }
+
     /// Append an entry of fields as a CSV line, in the header's order (and the header,
     /// the first entry's field names, before the first).
     pub(super) fn push_fields(&mut self, id: &str, fields: &[(Vec<u8>, Vec<u8>)]) -> io::Result<()> {
@@ -142,6 +155,25 @@ impl Lines {
         }
         shared.ids.0.push_back((self.lines, Arc::from(id)));
         Ok(())
+    }
+
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // Kafka's only, for now
+    /// Append an entry that is a JSON object. Line breaks in JSON are whitespace (one
+    /// inside a string must be escaped), so they become spaces: the entry stays one line.
+    pub(super) fn push_json(&mut self, id: &str, json: &[u8]) {
+        self.lines += 1;
+        let mut shared = lock(&self.shared);
+        if json.iter().all(u8::is_ascii_whitespace) {
+            // A blank line is no record: the entry must stay one.
+            shared.refused.push_back((self.lines, "the message is empty".into()));
+            self.buf.extend_from_slice(b"\"\"");
+        } else if has_line_break(json) {
+            self.buf.extend_from_slice(&flatten(json));
+        } else {
+            self.buf.extend_from_slice(json);
+        }
+        self.buf.push(b'\n');
+        shared.ids.0.push_back((self.lines, Arc::from(id)));
     }
 }
 

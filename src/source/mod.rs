@@ -15,6 +15,8 @@ pub mod decode;
 mod entries;
 pub mod feedback;
 pub mod join;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 mod npy;
 pub mod redis;
 pub mod synth;
@@ -222,6 +224,15 @@ pub enum SourceError {
 pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, SourceError> {
     Ok(match Endpoint::of(input) {
         Endpoint::Stream(Engine::Redis) => Box::new(redis::RedisSource::open(input, options)?),
+        #[cfg(feature = "kafka")]
+        Endpoint::Stream(Engine::Kafka) => Box::new(kafka::KafkaSource::open(input, options)?),
+        #[cfg(not(feature = "kafka"))]
+        Endpoint::Stream(Engine::Kafka) => {
+            return Err(SourceError::Schema {
+                source_name: input.to_string(),
+                reason: "this eddy was built without Kafka (cargo feature \"kafka\")".into(),
+            })
+        }
         Endpoint::Synth(spec) => {
             let spec = SynthSpec::parse(spec)
                 .map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;

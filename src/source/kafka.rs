@@ -1,0 +1,389 @@
+//! Kafka topics as a source: `kafka://HOST:PORT/TOPIC` reads every partition of the
+//! topic from its first message, one record a message, the message's value a JSON
+//! object (an NDJSON line), so a topic's records obey exactly the rules of a file's.
+//! The run waits for new messages until Ctrl-C or SIGTERM, or stops at the topic's end
+//! with `--until-end` (each partition's end as the broker reports it when reached).
+//!
+//! With `--until-end` the partitions are read one after the other, each to its end: an
+//! order that the offsets alone pin down, so a checkpoint (the next offset of each
+//! partition) resumes into exactly the records an uninterrupted run reads. A followed
+//! topic is read as its messages come, partitions interleaved.
+//!
+//! Errors and rejects name a record by `topic/partition/offset`, and so do the labels.
+
+use super::entries::{key_batch, lock, shared_state, EntryReader, Fetch, Lines, Origin, SharedState};
+use super::text::{LineNames, TextFormat, TextSource};
+use super::{Source, SourceError, SourceOptions};
+use crate::record::{Batch, LabelMap, SourcePosition};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one poll waits before the source looks at Ctrl-C again.
+const POLL: Duration = Duration::from_millis(100);
+/// Messages taken in one fetch.
+const MESSAGES_PER_FETCH: usize = 1024;
+/// How long metadata and watermark requests may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A topic's address: the bootstrap brokers and the topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// Brokers, as librdkafka takes them (`HOST:PORT[,HOST:PORT...]`).
+    pub brokers: String,
+    /// The topic.
+    pub topic: String,
+}
+
+impl Address {
+    /// Read `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        const FORM: &str = "expected kafka://HOST:PORT/TOPIC";
+        let rest =
+            input.get(..8).filter(|s| s.eq_ignore_ascii_case("kafka://")).and_then(|_| input.get(8..)).ok_or(FORM)?;
+        let (brokers, topic) = rest.split_once('/').ok_or(FORM)?;
+        if brokers.is_empty() {
+            return Err(format!("no broker: {FORM}"));
+        }
+        // Kafka's own rule for topic names.
+        let valid = !topic.is_empty()
+            && topic.len() <= 249
+            && topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(format!("{topic:?} is not a topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-')"));
+        }
+        Ok(Self { brokers: brokers.to_string(), topic: topic.to_string() })
+    }
+}
+
+/// The next offset of each partition, as a checkpoint keeps it: `0:120,1:98`.
+pub(crate) fn offsets_text(offsets: &BTreeMap<i32, i64>) -> String {
+    offsets.iter().map(|(p, o)| format!("{p}:{o}")).collect::<Vec<_>>().join(",")
+}
+
+/// [`offsets_text`] read back, refused when it is not one.
+pub(crate) fn parse_offsets(text: &str) -> Result<BTreeMap<i32, i64>, String> {
+    if text.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    text.split(',')
+        .map(|pair| {
+            let (p, o) = pair.split_once(':').ok_or_else(|| format!("{pair:?} is not PARTITION:OFFSET"))?;
+            let p: i32 = p.parse().map_err(|_| format!("{p:?} is not a partition"))?;
+            let o: i64 = o.parse().map_err(|_| format!("{o:?} is not an offset"))?;
+            if p < 0 || o < 0 {
+                return Err(format!("{pair:?}: negative"));
+            }
+            Ok((p, o))
+        })
+        .collect()
+}
+
+/// The partition and offset a message key (`topic/partition/offset`) names.
+fn partition_offset(key: &str) -> Option<(i32, i64)> {
+    let mut parts = key.rsplitn(3, '/');
+    let offset = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    Some((partition, offset))
+}
+
+fn consumer(brokers: &str) -> Result<BaseConsumer, String> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        // Partitions are assigned by eddy, and positions kept in its checkpoints.
+        .set("group.id", "eddy-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        // The end of a partition is told by an event (`--until-end`).
+        .set("enable.partition.eof", "true")
+        .create()
+        .map_err(|e| e.to_string())
+}
+
+/// What one poll gave.
+enum Taken {
+    Message,
+    /// The end of this partition.
+    End(i32),
+    Nothing,
+}
+
+/// Reads the topic's messages.
+struct KafkaFetch {
+    consumer: BaseConsumer,
+    topic: String,
+    follow: bool,
+    /// The next offset to read of each partition.
+    next: BTreeMap<i32, i64>,
+    /// With `--until-end`: the partitions still to read, in order.
+    plan: VecDeque<i32>,
+    /// The partition being read (`--until-end`), to its end.
+    current: Option<i32>,
+    quit: Arc<AtomicBool>,
+}
+
+impl KafkaFetch {
+    fn open(
+        address: &Address,
+        start: &BTreeMap<i32, i64>,
+        follow: bool,
+        quit: Arc<AtomicBool>,
+    ) -> Result<Self, String> {
+        let consumer = consumer(&address.brokers)?;
+        let metadata = consumer
+            .fetch_metadata(Some(&address.topic), METADATA_TIMEOUT)
+            .map_err(|e| format!("reading the topic's partitions: {e}"))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == address.topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(format!("no topic {:?} on {}", address.topic, address.brokers));
+        }
+        let next: BTreeMap<i32, i64> = partitions.iter().map(|&p| (p, start.get(&p).copied().unwrap_or(0))).collect();
+        let mut fetch =
+            Self { consumer, topic: address.topic.clone(), follow, next, plan: VecDeque::new(), current: None, quit };
+        if follow {
+            let mut all = TopicPartitionList::new();
+            for (&p, &o) in &fetch.next {
+                all.add_partition_offset(&fetch.topic, p, Offset::Offset(o)).map_err(|e| e.to_string())?;
+            }
+            fetch.consumer.assign(&all).map_err(|e| e.to_string())?;
+        } else {
+            // Each to the end the broker reports when it is reached (a topic still
+            // written to is read as far as it got then).
+            fetch.plan.extend(partitions);
+        }
+        Ok(fetch)
+    }
+
+    /// Take one message into `lines`: `Taken::Nothing` when none came within `wait`,
+    /// `Taken::End` at the end of a partition.
+    fn take(&mut self, lines: &mut Lines, wait: Duration) -> io::Result<Taken> {
+        let message = match self.consumer.poll(wait) {
+            None => return Ok(Taken::Nothing),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => return Ok(Taken::End(p)),
+            Some(message) => message.map_err(io::Error::other)?,
+        };
+        let (partition, offset) = (message.partition(), message.offset());
+        let key = format!("{}/{partition}/{offset}", self.topic);
+        lines.push_json(&key, message.payload().unwrap_or_default());
+        self.next.insert(partition, offset + 1);
+        Ok(Taken::Message)
+    }
+}
+
+impl Fetch for KafkaFetch {
+    fn fetch(&mut self, lines: &mut Lines) -> io::Result<()> {
+        if self.follow {
+            let mut taken = 0;
+            for i in 0..MESSAGES_PER_FETCH {
+                match self.take(lines, if i == 0 { POLL } else { Duration::ZERO })? {
+                    Taken::Message => taken += 1,
+                    Taken::End(_) => {}
+                    Taken::Nothing => break,
+                }
+            }
+            return if taken == 0 { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
+        }
+        let mut taken = 0;
+        while taken < MESSAGES_PER_FETCH {
+            let partition = match self.current {
+                Some(current) => current,
+                None => {
+                    let Some(p) = self.plan.pop_front() else { return Ok(()) };
+                    let mut one = TopicPartitionList::new();
+                    let from = self.next.get(&p).copied().unwrap_or(0);
+                    one.add_partition_offset(&self.topic, p, Offset::Offset(from)).map_err(io::Error::other)?;
+                    self.consumer.assign(&one).map_err(io::Error::other)?;
+                    self.current = Some(p);
+                    p
+                }
+            };
+            match self.take(lines, POLL)? {
+                Taken::Message => taken += 1,
+                Taken::End(p) if p == partition => self.current = None,
+                Taken::End(_) => {}
+                // Stopped while a partition had messages still to come: the end.
+                Taken::Nothing if self.quit.load(Ordering::Relaxed) => return Ok(()),
+                Taken::Nothing => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records from a Kafka topic. See the module documentation.
+pub struct KafkaSource {
+    inner: TextSource,
+    shared: SharedState,
+    name: String,
+    address: Address,
+    options: SourceOptions,
+    /// The next offset of each partition after the lines read so far, but the last.
+    consumed: BTreeMap<i32, i64>,
+}
+
+impl KafkaSource {
+    /// Connect to the topic at `url` and read up to its first message, which fixes the
+    /// columns (waiting for it unless `until_end`).
+    pub fn open(url: &str, options: SourceOptions) -> Result<Self, SourceError> {
+        let schema = |reason: String| SourceError::Schema { source_name: url.to_string(), reason };
+        let address = Address::parse(url).map_err(schema)?;
+        if options.format.is_some_and(|f| f != TextFormat::Ndjson) {
+            return Err(schema(
+                "--format csv: a Kafka message is read as a JSON object (NDJSON) for now; CSV values are not yet read"
+                    .into(),
+            ));
+        }
+        if options.group.is_some() {
+            return Err(schema("--group: Kafka consumer groups are not yet read (Redis streams are)".into()));
+        }
+        if options.delayed.is_some() {
+            return Err(schema("--delayed-labels reads files only for now".into()));
+        }
+        if options.follow {
+            return Err(schema("--follow is for files: a Kafka topic is followed unless --until-end".into()));
+        }
+        let (inner, shared) = Self::read_from(url, &address, &options, &BTreeMap::new(), 0)?;
+        Ok(Self { inner, shared, name: url.to_string(), address, options, consumed: BTreeMap::new() })
+    }
+
+    fn read_from(
+        input: &str,
+        address: &Address,
+        options: &SourceOptions,
+        start: &BTreeMap<i32, i64>,
+        line: u64,
+    ) -> Result<(TextSource, SharedState), SourceError> {
+        let fetch = KafkaFetch::open(address, start, !options.until_end, Arc::clone(&options.quit))
+            .map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;
+        let shared = shared_state(None);
+        let reader = EntryReader { fetch, lines: Lines::plain(Arc::clone(&shared), line) };
+        let mut options = options.clone();
+        options.format = Some(TextFormat::Ndjson);
+        let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Ndjson, options)?;
+        let origin: LineNames = Arc::new(Origin(Arc::clone(&shared)));
+        inner.name_lines(origin);
+        Ok((inner, shared))
+    }
+}
+
+impl Source for KafkaSource {
+    fn next_batch(&mut self) -> Result<Option<Batch>, SourceError> {
+        let mut batch = self.inner.next_batch();
+        let at = self.inner.position();
+        // The offsets of the lines about to be forgotten: where a checkpoint stands.
+        for key in lock(&self.shared).ids.keys_before(at.line) {
+            if let Some((p, o)) = partition_offset(key) {
+                self.consumed.insert(p, o + 1);
+            }
+        }
+        key_batch(&self.shared, &self.name, &at, &mut batch)?;
+        batch
+    }
+
+    fn feature_names(&self) -> &[String] {
+        self.inner.feature_names()
+    }
+
+    fn categorical_names(&self) -> &[String] {
+        self.inner.categorical_names()
+    }
+
+    fn label_map(&self) -> Option<&LabelMap> {
+        self.inner.label_map()
+    }
+
+    fn has_labels(&self) -> bool {
+        self.inner.has_labels()
+    }
+
+    fn rejected(&self) -> u64 {
+        self.inner.rejected()
+    }
+
+    fn position(&self) -> SourcePosition {
+        let mut position = self.inner.position();
+        position.checksum = None;
+        let mut offsets = self.consumed.clone();
+        if let Some((p, o)) = lock(&self.shared).ids.get(position.line).as_deref().and_then(partition_offset) {
+            offsets.insert(p, o + 1);
+        }
+        position.stream = Some(super::redis::StreamPosition {
+            stream: self.address.topic.clone(),
+            last_id: offsets_text(&offsets),
+            header: None,
+        });
+        position
+    }
+
+    fn resume(&mut self, position: &SourcePosition) -> Result<(), SourceError> {
+        let schema = |reason: String| SourceError::Schema { source_name: self.name.clone(), reason };
+        let Some(at) = &position.stream else {
+            return Err(schema("the checkpoint was not taken on a Kafka topic".into()));
+        };
+        if at.stream != self.address.topic {
+            return Err(schema(format!("the checkpoint was taken on the topic {:?}", at.stream)));
+        }
+        let offsets = parse_offsets(&at.last_id).map_err(|e| schema(format!("the checkpoint's offsets: {e}")))?;
+        let (numeric, categorical) = (self.inner.feature_names().to_vec(), self.inner.categorical_names().to_vec());
+        let mut options = self.options.clone();
+        options.features = Some(numeric.iter().chain(&categorical).cloned().collect());
+        options.categorical = categorical.clone();
+        let (mut inner, shared) = Self::read_from(&self.name, &self.address, &options, &offsets, position.line)?;
+        if inner.feature_names() != numeric || inner.categorical_names() != categorical {
+            return Err(schema(format!(
+                "the first message after the checkpoint reads as other columns (numeric {:?}, categorical {:?}) \
+                 than the run's (numeric {numeric:?}, categorical {categorical:?})",
+                inner.feature_names(),
+                inner.categorical_names()
+            )));
+        }
+        inner.continue_after(position)?;
+        (self.inner, self.shared, self.consumed) = (inner, shared, offsets);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), SourceError> {
+        self.inner.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_name_brokers_and_a_topic() {
+        let a = Address::parse("kafka://127.0.0.1:9092/events").expect("valid");
+        assert_eq!(a, Address { brokers: "127.0.0.1:9092".into(), topic: "events".into() });
+        let a = Address::parse("KAFKA://h1:1,h2:2/ev.v1_x-y").expect("valid");
+        assert_eq!(a, Address { brokers: "h1:1,h2:2".into(), topic: "ev.v1_x-y".into() });
+        for bad in ["kafka://h:1", "kafka://h:1/", "kafka:///events", "kafka://h/a/b", "kafka://h/a b", "redis://h/x"] {
+            assert!(Address::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn offsets_read_back_and_keys_name_them() {
+        let offsets: BTreeMap<i32, i64> = [(0, 120), (3, 7)].into_iter().collect();
+        assert_eq!(offsets_text(&offsets), "0:120,3:7");
+        assert_eq!(parse_offsets("0:120,3:7"), Ok(offsets));
+        assert_eq!(parse_offsets(""), Ok(BTreeMap::new()));
+        for bad in ["0", "a:1", "0:-1", "-1:0", "0:1,", "0:99999999999999999999"] {
+            assert!(parse_offsets(bad).is_err(), "{bad}");
+        }
+        assert_eq!(partition_offset("events/2/41"), Some((2, 41)));
+        assert_eq!(partition_offset("events/x/41"), None);
+    }
+}

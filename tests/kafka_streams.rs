@@ -1,0 +1,315 @@
+//! `eddy run kafka://...`: a real Kafka-protocol broker (tansu, built once by
+//! tests/servers/install.sh when missing) on a loopback port of each test's own.
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("eddy-kafka-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creates a temp dir");
+    dir
+}
+
+fn eddy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+/// The broker's binary: built once by the install script (a failure fails every test).
+fn tansu() -> PathBuf {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let done = INSTALLED.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/install.sh");
+        let out = Command::new("bash").arg(script).arg("kafka").output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let root = std::env::var_os("EDDY_SERVERS")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/eddy/servers")))
+            .ok_or("no HOME to find the broker in")?;
+        Ok(root.join("bin/tansu"))
+    });
+    match done {
+        Ok(path) => path.clone(),
+        Err(e) => panic!("the tansu broker is missing and tests/servers/install.sh could not build it: {e}"),
+    }
+}
+
+/// A tansu broker of the test's own (in memory), stopped when dropped.
+pub struct Broker {
+    child: Child,
+    port: u16,
+}
+
+impl Broker {
+    pub fn start() -> Self {
+        let tansu = tansu();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&tansu)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let broker = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on port {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        broker
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self, topic: &str) -> String {
+        format!("kafka://127.0.0.1:{}/{topic}", self.port)
+    }
+
+    pub fn create_topic(&self, topic: &str, partitions: u32) {
+        let out = Command::new(tansu())
+            .args(["topic", "create", "--broker", &format!("tcp://127.0.0.1:{}", self.port)])
+            .args(["--partitions", &partitions.to_string(), topic])
+            .output()
+            .expect("tansu topic create runs");
+        assert!(out.status.success(), "creating {topic}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Produce `values` to `topic`, the i-th to partition `i % partitions`, and wait for them.
+    pub fn produce(&self, topic: &str, partitions: i32, values: &[String]) {
+        let producer: ThreadedProducer<_> = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .set("linger.ms", "5")
+            .create()
+            .expect("a producer");
+        for (i, v) in values.iter().enumerate() {
+            let partition = i as i32 % partitions;
+            let mut record = BaseRecord::<(), str>::to(topic).payload(v.as_str()).partition(partition);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, r)) => {
+                        record = r;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+        producer.flush(Duration::from_secs(30)).expect("the broker takes every message");
+    }
+
+    /// Every message of `topic` (all partitions), as (key, value).
+    pub fn consume_all(&self, topic: &str, partitions: i32, expected: usize) -> Vec<(String, String)> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.brokers())
+            .set("group.id", "tests")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("a consumer");
+        let mut all = TopicPartitionList::new();
+        for p in 0..partitions {
+            all.add_partition_offset(topic, p, Offset::Beginning).expect("a partition");
+        }
+        consumer.assign(&all).expect("assigns");
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while out.len() < expected && Instant::now() < deadline {
+            if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+                let m = m.expect("a message");
+                let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+                out.push((text(m.key()), text(m.payload())));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Records of a curved two-class concept with a categorical column, as JSON objects.
+fn records(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let a = ((i * 7919) % 1000) as f64 / 100.0;
+            let b = ((i * 104_729) % 997) as f64 / 99.7;
+            let color = ["red", "green", "blue"][i % 3];
+            let y = u8::from((a - 5.0).powi(2) + (b - 5.0).powi(2) < 9.0 || color == "green");
+            format!("{{\"a\":{a},\"b\":{b},\"color\":\"{color}\",\"y\":{y}}}")
+        })
+        .collect()
+}
+
+fn ok(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "eddy failed: {stderr}");
+    stderr
+}
+
+const MODEL: [&str; 6] =
+    ["--label-column", "y", "--model", "onehot | scale | sgd(loss=log_loss)", "--quiet", "--batch-size"];
+
+/// A topic read to its end gives the labels of the same records in an NDJSON file; bad
+/// messages go to the rejects named by topic/partition/offset.
+#[test]
+fn a_topic_read_to_its_end_gives_the_labels_of_the_same_ndjson() {
+    let broker = Broker::start();
+    broker.create_topic("events", 1);
+    let mut recs = records(3000);
+    recs[10] = "{\"a\": \"hot\", \"b\": 1, \"color\": \"red\", \"y\": 0}".into();
+    recs[20] = "not json".into();
+    recs[30] = "{\"a\": 1,\n \"b\": 2, \"color\": \"red\", \"y\": 1}".into();
+    broker.produce("events", 1, &recs);
+    let dir = scratch("read");
+    let mut file = std::fs::File::create(dir.join("events.ndjson")).expect("creates");
+    for r in &recs {
+        writeln!(file, "{}", r.replace('\n', " ")).expect("writes");
+    }
+    let run = |input: &str, labels: &str, rejects: &str| {
+        ok(&eddy()
+            .current_dir(&dir)
+            .args(["run", input, "--until-end", "--labels-out", labels, "--on-error", "skip", "--rejects", rejects])
+            .args(MODEL)
+            .arg("100")
+            .output()
+            .expect("runs"))
+    };
+    ok(&eddy()
+        .current_dir(&dir)
+        .args(["run", "events.ndjson", "--labels-out", "file.csv", "--on-error", "skip", "--rejects", "file.tsv"])
+        .args(MODEL)
+        .arg("100")
+        .output()
+        .expect("runs"));
+    run(&broker.url("events"), "topic.csv", "topic.tsv");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("reads");
+    assert_eq!(read("topic.csv"), read("file.csv"), "the same labels as the file's");
+    let rejects = read("topic.tsv");
+    assert!(rejects.contains("events/0/10\t") && rejects.contains("events/0/20\t"), "{rejects}");
+    assert_eq!(rejects.lines().count(), 3, "two bad messages, named: {rejects}");
+}
+
+/// Checkpoints record each partition's offset: a run SIGKILLed at random moments and
+/// resumed each time ends with the labels of an uninterrupted run, over three partitions.
+#[test]
+fn killed_at_random_and_resumed_equals_uninterrupted() {
+    let broker = Broker::start();
+    broker.create_topic("events", 3);
+    broker.produce("events", 3, &records(60_000));
+    let dir = scratch("resume");
+    let args = |labels: &str, checkpoints: &str| -> Vec<String> {
+        let mut a: Vec<String> = ["run", &broker.url("events"), "--until-end", "--labels-out", labels]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--checkpoint", checkpoints, "--checkpoint-every", "2000"].iter().map(|s| s.to_string()));
+        a.extend(MODEL.iter().map(|s| s.to_string()));
+        a.push("500".into());
+        a
+    };
+    ok(&eddy().current_dir(&dir).args(args("whole.csv", "whole")).output().expect("runs"));
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut kills = 0;
+    let mut resume = false;
+    loop {
+        let mut a = args("killed.csv", "killed");
+        if resume {
+            a.push("--resume".into());
+        }
+        let mut child = eddy().current_dir(&dir).args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(150 + seed % 600));
+        if kills < 3 && child.try_wait().expect("waits").is_none() {
+            Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+            let _ = child.wait();
+            kills += 1;
+            resume = dir.join("killed").read_dir().is_ok_and(|mut d| d.next().is_some());
+            continue;
+        }
+        ok(&child.wait_with_output().expect("waits"));
+        break;
+    }
+    let read = |f: &str| std::fs::read(dir.join(f)).expect("reads");
+    assert!(kills > 0, "the run was killed at least once");
+    assert_eq!(
+        read("whole.csv").iter().filter(|&&b| b == b'\n').count(),
+        60_001,
+        "every record of the three partitions"
+    );
+    assert_eq!(read("killed.csv"), read("whole.csv"), "resumed after {kills} kills: the uninterrupted labels");
+}
+
+/// Labels to a topic: one message per record, keyed by the record's topic/partition/offset.
+#[test]
+fn labels_go_to_a_topic_keyed_by_the_records_offsets() {
+    let broker = Broker::start();
+    broker.create_topic("events", 2);
+    broker.create_topic("labels", 1);
+    broker.produce("events", 2, &records(2000));
+    let dir = scratch("labels");
+    ok(&eddy()
+        .current_dir(&dir)
+        .args(["run", &broker.url("events"), "--until-end", "--labels-out", &broker.url("labels")])
+        .args(MODEL)
+        .arg("100")
+        .output()
+        .expect("runs"));
+    let labels = broker.consume_all("labels", 1, 2000);
+    assert_eq!(labels.len(), 2000);
+    let mut keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 2000, "one label per record");
+    for (key, value) in &labels {
+        let v: serde_json::Value = serde_json::from_str(value).expect("JSON");
+        assert_eq!(v["id"], key.as_str());
+        assert_eq!(v["model"], "sgd");
+        assert!(v["label"].is_i64());
+        assert!(key.starts_with("events/0/") || key.starts_with("events/1/"), "{key}");
+    }
+}
+
+/// Clear errors: an unknown topic, a broker that is not there, CSV values (not yet).
+#[test]
+fn unknown_topics_and_brokers_are_clear_errors() {
+    let broker = Broker::start();
+    let dir = scratch("errors");
+    let fail = |input: String, extra: &[&str]| {
+        let out = eddy()
+            .current_dir(&dir)
+            .args(["run", &input, "--until-end", "--labels-out", "l.csv"])
+            .args(extra)
+            .args(MODEL)
+            .arg("10")
+            .output()
+            .expect("runs");
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = fail(broker.url("nothere"), &[]);
+    assert!(e.contains("nothere"), "{e}");
+    let e = fail(broker.url("bad topic"), &[]);
+    assert!(e.contains("is not a topic name"), "{e}");
+    let e = fail(broker.url("events"), &["--format", "csv"]);
+    assert!(e.contains("CSV values are not yet read"), "{e}");
+}
