@@ -103,6 +103,8 @@ fn consumer(brokers: &str) -> Result<BaseConsumer, String> {
         .set("auto.offset.reset", "earliest")
         // The end of a partition is told by an event (`--until-end`).
         .set("enable.partition.eof", "true")
+        // A fetch returns what is there at once rather than waiting to fill.
+        .set("fetch.wait.max.ms", "10")
         .create()
         .map_err(|e| e.to_string())
 }
@@ -215,7 +217,15 @@ impl Fetch for KafkaFetch {
                 Taken::End(_) => {}
                 // Stopped while a partition had messages still to come: the end.
                 Taken::Nothing if self.quit.load(Ordering::Relaxed) => return Ok(()),
-                Taken::Nothing => {}
+                // Quiet: past the partition's high watermark is its end too (a broker
+                // that sends no end-of-partition event after the last batch).
+                Taken::Nothing => {
+                    let high = self.consumer.fetch_watermarks(&self.topic, partition, METADATA_TIMEOUT);
+                    let next = self.next.get(&partition).copied().unwrap_or(0);
+                    if high.map_err(io::Error::other)?.1 <= next {
+                        self.current = None;
+                    }
+                }
             }
         }
         Ok(())
