@@ -229,10 +229,12 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut kills = 0;
     let mut resume = false;
+    let mut resumed = 0;
     loop {
         let mut a = args("killed.csv", "killed");
         if resume {
             a.push("--resume".into());
+            resumed += 1;
         }
         let mut child = eddy().current_dir(&dir).args(&a).stderr(Stdio::piped()).spawn().expect("spawns");
         seed ^= seed << 13;
@@ -250,13 +252,22 @@ fn killed_at_random_and_resumed_equals_uninterrupted() {
         break;
     }
     let read = |f: &str| std::fs::read(dir.join(f)).expect("reads");
-    assert!(kills > 0, "the run was killed at least once");
+    assert!(kills > 0 && resumed > 0, "killed {kills} times, resumed {resumed} times from a checkpoint");
     assert_eq!(
         read("whole.csv").iter().filter(|&&b| b == b'\n').count(),
         60_001,
         "every record of the three partitions"
     );
-    assert_eq!(read("killed.csv"), read("whole.csv"), "resumed after {kills} kills: the uninterrupted labels");
+    let (killed, whole) = (read("killed.csv"), read("whole.csv"));
+    if killed != whole {
+        let (k, w) = (String::from_utf8_lossy(&killed), String::from_utf8_lossy(&whole));
+        let first = k.lines().zip(w.lines()).position(|(a, b)| a != b);
+        panic!(
+            "resumed after {kills} kills: {} lines, uninterrupted {}; first difference at line {first:?}",
+            k.lines().count(),
+            w.lines().count()
+        );
+    }
 }
 
 /// Labels to a topic: one message per record, keyed by the record's topic/partition/offset.

@@ -27,6 +27,9 @@ use std::time::Duration;
 
 /// How long one poll waits before the source looks at Ctrl-C again.
 const POLL: Duration = Duration::from_millis(100);
+/// Quiet polls in a row (a second) after which a partition read past its high watermark
+/// has ended, when the broker sends no end-of-partition event.
+const QUIET_POLLS: u32 = 10;
 /// Messages taken in one fetch.
 const MESSAGES_PER_FETCH: usize = 1024;
 /// How long metadata and watermark requests may take.
@@ -112,6 +115,8 @@ fn consumer(brokers: &str) -> Result<BaseConsumer, String> {
 /// What one poll gave.
 enum Taken {
     Message,
+    /// A message before the offset asked for.
+    Skipped,
     /// The end of this partition.
     End(i32),
     Nothing,
@@ -128,6 +133,11 @@ struct KafkaFetch {
     plan: VecDeque<i32>,
     /// The partition being read (`--until-end`), to its end.
     current: Option<i32>,
+    /// Polls in a row that brought nothing.
+    quiet: u32,
+    /// Partitions assigned at an offset whose first message has not come yet: the offset,
+    /// and whether the partition was asked again from its start.
+    sought: BTreeMap<i32, (i64, bool)>,
     quit: Arc<AtomicBool>,
 }
 
@@ -152,12 +162,22 @@ impl KafkaFetch {
             return Err(format!("no topic {:?} on {}", address.topic, address.brokers));
         }
         let next: BTreeMap<i32, i64> = partitions.iter().map(|&p| (p, start.get(&p).copied().unwrap_or(0))).collect();
-        let mut fetch =
-            Self { consumer, topic: address.topic.clone(), follow, next, plan: VecDeque::new(), current: None, quit };
+        let mut fetch = Self {
+            consumer,
+            topic: address.topic.clone(),
+            follow,
+            next,
+            plan: VecDeque::new(),
+            current: None,
+            quiet: 0,
+            sought: BTreeMap::new(),
+            quit,
+        };
         if follow {
             let mut all = TopicPartitionList::new();
             for (&p, &o) in &fetch.next {
                 all.add_partition_offset(&fetch.topic, p, Offset::Offset(o)).map_err(|e| e.to_string())?;
+                fetch.sought.insert(p, (o, false));
             }
             fetch.consumer.assign(&all).map_err(|e| e.to_string())?;
         } else {
@@ -177,6 +197,23 @@ impl KafkaFetch {
             Some(message) => message.map_err(io::Error::other)?,
         };
         let (partition, offset) = (message.partition(), message.offset());
+        if let Some(&(wanted, retried)) = self.sought.get(&partition) {
+            if offset < wanted {
+                // Read again from the start to reach `wanted`: skipped.
+                return Ok(Taken::Skipped);
+            }
+            if offset > wanted && !retried {
+                // Some brokers (tansu) answer a fetch from inside a batch with the next
+                // batch: ask again from the partition's start and skip up to `wanted`.
+                // A gap that stays (a compacted topic) is taken as it is.
+                self.sought.insert(partition, (wanted, true));
+                self.consumer
+                    .seek(&self.topic, partition, Offset::Beginning, METADATA_TIMEOUT)
+                    .map_err(io::Error::other)?;
+                return Ok(Taken::Skipped);
+            }
+            self.sought.remove(&partition);
+        }
         let key = format!("{}/{partition}/{offset}", self.topic);
         lines.push_json(&key, message.payload().unwrap_or_default());
         self.next.insert(partition, offset + 1);
@@ -191,7 +228,7 @@ impl Fetch for KafkaFetch {
             for i in 0..MESSAGES_PER_FETCH {
                 match self.take(lines, if i == 0 { POLL } else { Duration::ZERO })? {
                     Taken::Message => taken += 1,
-                    Taken::End(_) => {}
+                    Taken::End(_) | Taken::Skipped => {}
                     Taken::Nothing => break,
                 }
             }
@@ -207,12 +244,17 @@ impl Fetch for KafkaFetch {
                     let from = self.next.get(&p).copied().unwrap_or(0);
                     one.add_partition_offset(&self.topic, p, Offset::Offset(from)).map_err(io::Error::other)?;
                     self.consumer.assign(&one).map_err(io::Error::other)?;
+                    self.sought.insert(p, (from, false));
                     self.current = Some(p);
                     p
                 }
             };
             match self.take(lines, POLL)? {
-                Taken::Message => taken += 1,
+                Taken::Message => {
+                    taken += 1;
+                    self.quiet = 0;
+                }
+                Taken::Skipped => self.quiet = 0,
                 Taken::End(p) if p == partition => self.current = None,
                 Taken::End(_) => {}
                 // Stopped while a partition had messages still to come: the end.
@@ -220,10 +262,14 @@ impl Fetch for KafkaFetch {
                 // Quiet: past the partition's high watermark is its end too (a broker
                 // that sends no end-of-partition event after the last batch).
                 Taken::Nothing => {
-                    let high = self.consumer.fetch_watermarks(&self.topic, partition, METADATA_TIMEOUT);
-                    let next = self.next.get(&partition).copied().unwrap_or(0);
-                    if high.map_err(io::Error::other)?.1 <= next {
-                        self.current = None;
+                    self.quiet += 1;
+                    if self.quiet >= QUIET_POLLS {
+                        self.quiet = 0;
+                        let high = self.consumer.fetch_watermarks(&self.topic, partition, METADATA_TIMEOUT);
+                        let next = self.next.get(&partition).copied().unwrap_or(0);
+                        if high.map_err(io::Error::other)?.1 <= next {
+                            self.current = None;
+                        }
                     }
                 }
             }
