@@ -23,7 +23,9 @@ use std::sync::Arc;
 pub struct RunArgs {
     /// The input: a .csv/.ndjson/.jsonl file (optionally .gz), a .npy matrix, `-` for
     /// standard input, a Redis stream (`redis://HOST:PORT/STREAM`: each entry a record,
-    /// its fields the columns; followed until Ctrl-C unless --until-end), or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
+    /// its fields the columns; followed until Ctrl-C unless --until-end), a Kafka topic
+    /// (`kafka://HOST:PORT/TOPIC`: each message's JSON value a record; likewise followed),
+    /// or a generator such as `synth:blobs?n=100000&d=16&k=8&seed=1`
     /// (`synth:blobs?n=&d=&k=&std=&drift=&move_at=&appear_at=&vanish_at=&seed=`: at record
     /// `move_at` centre 0 jumps, the last centre starts at `appear_at`, centre 1 stops at
     /// `vanish_at`; also `synth:hyperplane?n=&d=&mag=&noise=&seed=`, `synth:sea?n=&period=&noise=&seed=`,
@@ -47,9 +49,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_learn: bool,
     /// Where the labels go: .csv (id,label), .ndjson, .npy (int64, shape (n, 1)), `-`
-    /// (CSV on standard output), or a Redis stream `redis://HOST:PORT/STREAM` (an entry
-    /// per record and model: id, model, label). With several models: <stem>.<model>.<ext>
-    /// (a stream is shared).
+    /// (CSV on standard output), a Redis stream `redis://HOST:PORT/STREAM` (an entry
+    /// per record and model: id, model, label) or a Kafka topic `kafka://HOST:PORT/TOPIC`
+    /// (a message per record and model, keyed by the record's id, its value
+    /// {"id", "model", "label"}). With several models: <stem>.<model>.<ext> (a stream or
+    /// topic is shared).
     #[arg(long)]
     pub labels_out: String,
     /// Write the run's summary here as JSON.
