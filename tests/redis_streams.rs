@@ -803,7 +803,9 @@ fn group_through_kills(server: &RedisServer, dir: &Path, group: &str, model: &st
 
 /// The proof for Redis: groups of three workers, one killed twice, label every
 /// record once, and their shared model is as good as one process's: k-means within 1%
-/// of its adjusted Rand index and inertia, SGD within 1% of its accuracy.
+/// of its adjusted Rand index and inertia, SGD within 1% of its accuracy. SGD takes a
+/// small constant step: with the default `optimal` schedule the last weights of any run,
+/// one process's too, wander by points of accuracy with the order of the records.
 #[test]
 fn a_group_through_kills_keeps_the_one_process_quality() {
     use eddy::OnlineClusterer;
@@ -823,7 +825,10 @@ fn a_group_through_kills_keeps_the_one_process_quality() {
     let probe =
         ndarray::Array2::from_shape_fn((probe_recs.len(), 2), |(i, j)| probe_recs[i][j].1.parse().expect("a number"));
     let truth: Vec<i64> = probe_recs.iter().map(|r| r[2].1.parse().expect("a class")).collect();
-    for (group, model) in [("km", "minibatch-kmeans(n_clusters=4)"), ("lin", "scale | sgd(loss=log_loss)")] {
+    for (group, model) in [
+        ("km", "minibatch-kmeans(n_clusters=4)"),
+        ("lin", "scale | sgd(loss=log_loss, learning_rate=constant, eta0=0.001)"),
+    ] {
         ok(&eddy()
             .current_dir(&dir)
             .args(["run", "events.csv", "--features", "a,b", "--label-column", "y", "--quiet", "--model", model])
