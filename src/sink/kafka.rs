@@ -60,8 +60,8 @@ impl KafkaSink {
         let deliveries = Deliveries::default();
         let producer: ThreadedProducer<Deliveries> = ClientConfig::new()
             .set("bootstrap.servers", &address.brokers)
-            // Keep per-partition order and no duplicates from the producer's own retries.
-            .set("enable.idempotence", "false")
+            // One request in flight: a retried batch cannot overtake the next, so labels
+            // stay in record order within a partition (retries may still repeat one: at least once).
             .set("max.in.flight.requests.per.connection", "1")
             .set("linger.ms", "5")
             .create_with_context(deliveries.clone())

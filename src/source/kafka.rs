@@ -138,6 +138,8 @@ struct KafkaFetch {
     /// Partitions assigned at an offset whose first message has not come yet: the offset,
     /// and whether the partition was asked again from its start.
     sought: BTreeMap<i32, (i64, bool)>,
+    /// Partitions read again from their start that have brought no message since.
+    rewound: std::collections::BTreeSet<i32>,
     quit: Arc<AtomicBool>,
 }
 
@@ -171,6 +173,7 @@ impl KafkaFetch {
             current: None,
             quiet: 0,
             sought: BTreeMap::new(),
+            rewound: Default::default(),
             quit,
         };
         if follow {
@@ -193,11 +196,12 @@ impl KafkaFetch {
     fn take(&mut self, lines: &mut Lines, wait: Duration) -> io::Result<Taken> {
         let message = match self.consumer.poll(wait) {
             None => return Ok(Taken::Nothing),
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => return Ok(Taken::End(p)),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => return self.end_of(p),
             Some(message) => message.map_err(io::Error::other)?,
         };
         let (partition, offset) = (message.partition(), message.offset());
         if let Some(&(wanted, retried)) = self.sought.get(&partition) {
+            self.rewound.remove(&partition);
             if offset < wanted {
                 // Read again from the start to reach `wanted`: skipped.
                 return Ok(Taken::Skipped);
@@ -206,11 +210,7 @@ impl KafkaFetch {
                 // Some brokers (tansu) answer a fetch from inside a batch with the next
                 // batch: ask again from the partition's start and skip up to `wanted`.
                 // A gap that stays (a compacted topic) is taken as it is.
-                self.sought.insert(partition, (wanted, true));
-                self.consumer
-                    .seek(&self.topic, partition, Offset::Beginning, METADATA_TIMEOUT)
-                    .map_err(io::Error::other)?;
-                return Ok(Taken::Skipped);
+                return self.rewind(partition, wanted);
             }
             self.sought.remove(&partition);
         }
@@ -218,6 +218,30 @@ impl KafkaFetch {
         lines.push_json(&key, message.payload().unwrap_or_default());
         self.next.insert(partition, offset + 1);
         Ok(Taken::Message)
+    }
+}
+
+impl KafkaFetch {
+    /// Read `partition` again from its start, to skip up to `wanted`.
+    fn rewind(&mut self, partition: i32, wanted: i64) -> io::Result<Taken> {
+        self.sought.insert(partition, (wanted, true));
+        self.rewound.insert(partition);
+        self.consumer.seek(&self.topic, partition, Offset::Beginning, METADATA_TIMEOUT).map_err(io::Error::other)?;
+        Ok(Taken::Skipped)
+    }
+
+    /// An end-of-partition event. Before the first message after an assignment at an
+    /// offset inside the partition it may be the broker's empty answer to a fetch from
+    /// inside its last batch (tansu): the partition is read again from its start. Right
+    /// after that, an end event is the stale answer to the fetch before: not the end.
+    fn end_of(&mut self, partition: i32) -> io::Result<Taken> {
+        if self.rewound.contains(&partition) {
+            return Ok(Taken::Skipped);
+        }
+        match self.sought.get(&partition) {
+            Some(&(wanted, false)) if wanted > 0 => self.rewind(partition, wanted),
+            _ => Ok(Taken::End(partition)),
+        }
     }
 }
 
