@@ -977,70 +977,48 @@ impl Model {
 macro_rules! impl_stage {
     ($model:ty, $entry:expr, fixed_width) => {
         impl $crate::model::stage::Stage for $model {
-            fn entry(&self) -> &'static $crate::model::registry::Entry {
-                &$entry
-            }
-            fn params_json(&self) -> serde_json::Value {
-                // Parameters are plain numbers, names and lists: they always serialise.
-                serde_json::to_value(self.get_params()).unwrap_or(serde_json::Value::Null)
-            }
-            fn state_is_finite(&self) -> bool {
-                <$model>::state_is_finite(self)
-            }
-            fn check_state(&self) -> Result<(), String> {
-                <$model>::check_state(self)
-            }
-            fn as_any(&self) -> &dyn std::any::Any {
-                self
-            }
-            fn merge_rule(&self) -> Option<$crate::model::merge::MergeRule> {
-                <$model as $crate::model::merge::Merge>::merge_rule(self)
-            }
-            fn fold_dyn(
-                &mut self,
-                base: &dyn $crate::model::stage::Stage,
-                replica: &dyn $crate::model::stage::Stage,
-                share: f64,
-            ) -> Result<(), String> {
-                $crate::model::merge::fold_as::<$model>(self, base, replica, share)
-            }
+            $crate::model::stage::impl_stage!(@common $model, $entry);
         }
     };
     ($model:ty, $entry:expr) => {
         impl $crate::model::stage::Stage for $model {
-            fn entry(&self) -> &'static $crate::model::registry::Entry {
-                &$entry
-            }
-            fn params_json(&self) -> serde_json::Value {
-                // Parameters are plain numbers, names and lists: they always serialise.
-                serde_json::to_value(self.get_params()).unwrap_or(serde_json::Value::Null)
-            }
-            fn state_is_finite(&self) -> bool {
-                <$model>::state_is_finite(self)
-            }
-            fn check_state(&self) -> Result<(), String> {
-                <$model>::check_state(self)
-            }
-            fn as_any(&self) -> &dyn std::any::Any {
-                self
-            }
-            fn merge_rule(&self) -> Option<$crate::model::merge::MergeRule> {
-                <$model as $crate::model::merge::Merge>::merge_rule(self)
-            }
-            fn fold_dyn(
-                &mut self,
-                base: &dyn $crate::model::stage::Stage,
-                replica: &dyn $crate::model::stage::Stage,
-                share: f64,
-            ) -> Result<(), String> {
-                $crate::model::merge::fold_as::<$model>(self, base, replica, share)
-            }
+            $crate::model::stage::impl_stage!(@common $model, $entry);
             fn can_grow(&self) -> bool {
                 true
             }
             fn grow(&mut self, n_features: usize) -> Result<(), String> {
                 <$model>::grow(self, n_features)
             }
+        }
+    };
+    // What every stage's impl has, whether it grows or not.
+    (@common $model:ty, $entry:expr) => {
+        fn entry(&self) -> &'static $crate::model::registry::Entry {
+            &$entry
+        }
+        fn params_json(&self) -> serde_json::Value {
+            // Parameters are plain numbers, names and lists: they always serialise.
+            serde_json::to_value(self.get_params()).unwrap_or(serde_json::Value::Null)
+        }
+        fn state_is_finite(&self) -> bool {
+            <$model>::state_is_finite(self)
+        }
+        fn check_state(&self) -> Result<(), String> {
+            <$model>::check_state(self)
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+        fn merge_rule(&self) -> Option<$crate::model::merge::MergeRule> {
+            <$model as $crate::model::merge::Merge>::merge_rule(self)
+        }
+        fn fold_dyn(
+            &mut self,
+            base: &dyn $crate::model::stage::Stage,
+            replica: &dyn $crate::model::stage::Stage,
+            share: f64,
+        ) -> Result<(), String> {
+            $crate::model::merge::fold_as::<$model>(self, base, replica, share)
         }
     };
 }

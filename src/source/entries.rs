@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, Read};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::SourceError;
+use super::text::TextSource;
+use super::{Source, SourceError, SourceOptions};
 
 /// What the reader shares with the source: the entry key of each line not yet read
 /// (from the oldest), and the header the entries are laid out by.
@@ -219,6 +220,33 @@ impl<F: Fetch> BufRead for EntryReader<F> {
     fn consume(&mut self, n: usize) {
         self.lines.pos = (self.lines.pos + n).min(self.lines.buf.len());
     }
+}
+
+/// `options` that read a resumed run's entries by the columns `run` opened with, by
+/// name and kind: the first entry after the checkpoint must not decide them anew.
+pub(super) fn run_columns(run: &TextSource, options: &SourceOptions) -> SourceOptions {
+    let (numeric, categorical) = (run.feature_names(), run.categorical_names());
+    let mut options = options.clone();
+    options.features = Some(numeric.iter().chain(categorical).cloned().collect());
+    options.categorical = categorical.to_vec();
+    options
+}
+
+/// Refuse a resumed reader whose first `entry` reads as other columns than the run's.
+pub(super) fn same_columns(name: &str, run: &TextSource, resumed: &TextSource, entry: &str) -> Result<(), SourceError> {
+    let (numeric, categorical) = (run.feature_names(), run.categorical_names());
+    if resumed.feature_names() == numeric && resumed.categorical_names() == categorical {
+        return Ok(());
+    }
+    Err(SourceError::Schema {
+        source_name: name.to_string(),
+        reason: format!(
+            "the first {entry} after the checkpoint reads as other columns (numeric {:?}, categorical {:?}) than \
+             the run's (numeric {numeric:?}, categorical {categorical:?}): a text value in a numeric column?",
+            resumed.feature_names(),
+            resumed.categorical_names()
+        ),
+    })
 }
 
 /// After the text source read a batch (now at `at`): key its records by their entries,

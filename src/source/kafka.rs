@@ -11,7 +11,9 @@
 //!
 //! Errors and rejects name a record by `topic/partition/offset`, and so do the labels.
 
-use super::entries::{key_batch, lock, shared_state, EntryReader, Fetch, Lines, Origin, SharedState};
+use super::entries::{
+    key_batch, lock, run_columns, same_columns, shared_state, EntryReader, Fetch, Lines, Origin, SharedState,
+};
 use super::text::{LineNames, TextFormat, TextSource};
 use super::{Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap, SourcePosition};
@@ -416,19 +418,9 @@ impl Source for KafkaSource {
             return Err(schema(format!("the checkpoint was taken on the topic {:?}", at.stream)));
         }
         let offsets = parse_offsets(&at.last_id).map_err(|e| schema(format!("the checkpoint's offsets: {e}")))?;
-        let (numeric, categorical) = (self.inner.feature_names().to_vec(), self.inner.categorical_names().to_vec());
-        let mut options = self.options.clone();
-        options.features = Some(numeric.iter().chain(&categorical).cloned().collect());
-        options.categorical = categorical.clone();
+        let options = run_columns(&self.inner, &self.options);
         let (mut inner, shared) = Self::read_from(&self.name, &self.address, &options, &offsets, position.line)?;
-        if inner.feature_names() != numeric || inner.categorical_names() != categorical {
-            return Err(schema(format!(
-                "the first message after the checkpoint reads as other columns (numeric {:?}, categorical {:?}) \
-                 than the run's (numeric {numeric:?}, categorical {categorical:?})",
-                inner.feature_names(),
-                inner.categorical_names()
-            )));
-        }
+        same_columns(&self.name, &self.inner, &inner, "message")?;
         inner.continue_after(position)?;
         (self.inner, self.shared, self.consumed) = (inner, shared, offsets);
         Ok(())

@@ -10,7 +10,9 @@
 //! value, and a field the first entry did not have makes the record too wide. Errors
 //! and rejects name a record by its entry id.
 
-use super::entries::{key_batch, lock, shared_state, EntryReader, Fetch, Lines, Origin, SharedState};
+use super::entries::{
+    key_batch, lock, run_columns, same_columns, shared_state, EntryReader, Fetch, Lines, Origin, SharedState,
+};
 use super::text::{LineNames, TextFormat, TextSource};
 use super::{GroupOptions, Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap, SourcePosition};
@@ -461,21 +463,9 @@ impl Source for RedisSource {
         if !valid_id(&at.last_id) {
             return Err(schema(format!("the checkpoint's entry id {:?} is not an entry id", at.last_id)));
         }
-        // The columns the run was opened with, by name: the first entry after the
-        // checkpoint must not decide them anew.
-        let (numeric, categorical) = (self.inner.feature_names().to_vec(), self.inner.categorical_names().to_vec());
-        let mut options = self.options.clone();
-        options.features = Some(numeric.iter().chain(&categorical).cloned().collect());
-        options.categorical = categorical.clone();
+        let options = run_columns(&self.inner, &self.options);
         let (mut inner, shared) = Self::read_from(&self.name, &self.address, &options, at, position.line)?;
-        if inner.feature_names() != numeric || inner.categorical_names() != categorical {
-            return Err(schema(format!(
-                "the first entry after the checkpoint reads as other columns (numeric {:?}, categorical {:?}) than \
-                 the run's (numeric {numeric:?}, categorical {categorical:?}): a text value in a numeric column?",
-                inner.feature_names(),
-                inner.categorical_names()
-            )));
-        }
+        same_columns(&self.name, &self.inner, &inner, "entry")?;
         inner.continue_after(position)?;
         (self.inner, self.shared, self.start_id) = (inner, shared, at.last_id.clone());
         Ok(())
