@@ -1,6 +1,7 @@
 //! `eddy run kafka://...`: a real Kafka-protocol broker (tansu, built once by
 //! tests/servers/install.sh when missing) on a loopback port of each test's own.
 
+use eddy::OnlineClassifier;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -112,12 +113,13 @@ impl Broker {
         producer.flush(Duration::from_secs(30)).expect("the broker takes every message");
     }
 
-    /// Every message of `topic` (all partitions), as (key, value).
-    pub fn consume_all(&self, topic: &str, partitions: i32, expected: usize) -> Vec<(String, String)> {
+    /// Every message of `topic` (all partitions, each to its end), as (key, value).
+    pub fn consume_all(&self, topic: &str, partitions: i32) -> Vec<(String, String)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.brokers())
             .set("group.id", "tests")
             .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
             .create()
             .expect("a consumer");
         let mut all = TopicPartitionList::new();
@@ -125,13 +127,23 @@ impl Broker {
             all.add_partition_offset(topic, p, Offset::Beginning).expect("a partition");
         }
         consumer.assign(&all).expect("assigns");
+        // Each partition to its end event (tansu's high watermarks lag).
+        let mut ended = std::collections::BTreeSet::new();
         let mut out = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while out.len() < expected && Instant::now() < deadline {
-            if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-                let m = m.expect("a message");
-                let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
-                out.push((text(m.key()), text(m.payload())));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ended.len() < partitions as usize {
+            assert!(Instant::now() < deadline, "{topic}: no end after {} messages", out.len());
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    ended.insert(p);
+                }
+                Some(m) => {
+                    let m = m.expect("a message");
+                    ended.remove(&m.partition());
+                    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+                    out.push((text(m.key()), text(m.payload())));
+                }
+                None => {}
             }
         }
         out
@@ -288,7 +300,7 @@ fn labels_go_to_a_topic_keyed_by_the_records_offsets() {
         .arg("100")
         .output()
         .expect("runs"));
-    let labels = broker.consume_all("labels", 1, 2000);
+    let labels = broker.consume_all("labels", 1);
     assert_eq!(labels.len(), 2000);
     let mut keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort_unstable();
@@ -326,4 +338,103 @@ fn unknown_topics_and_brokers_are_clear_errors() {
     assert!(e.contains("is not a topic name"), "{e}");
     let e = fail(broker.url("events"), &["--format", "csv"]);
     assert!(e.contains("CSV values are not yet read"), "{e}");
+}
+
+/// The next offset the group `group` committed for each partition.
+fn committed(broker: &Broker, topic: &str, partitions: i32, group: &str) -> Vec<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", group)
+        .create()
+        .expect("a consumer");
+    let mut all = TopicPartitionList::new();
+    for p in 0..partitions {
+        all.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(all, Duration::from_secs(10)).expect("committed offsets");
+    (0..partitions)
+        .map(|p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o,
+            _ => -1,
+        })
+        .collect()
+}
+
+/// Workers of a group sharing naive Bayes through a model topic: the fold of every update
+/// is the model one process learns from the whole topic (up to rounding), and a model
+/// log on Kafka gives its updates back in order; every message is labelled and the
+/// group's offsets are committed to the end.
+#[test]
+fn a_group_shares_one_model_through_a_topic() {
+    use eddy::sync::ModelLog;
+    let broker = Broker::start();
+    broker.create_topic("events", 4);
+    broker.create_topic("labels", 1);
+    broker.create_topic("events.g.model", 1);
+    let n = 20_000;
+    let recs = records(n);
+    broker.produce("events", 4, &recs);
+    let dir = scratch("share");
+    let mut file = std::fs::File::create(dir.join("events.ndjson")).expect("creates");
+    for r in &recs {
+        writeln!(file, "{r}").expect("writes");
+    }
+    let common = ["--features", "a,b", "--label-column", "y", "--model", "gaussian-nb", "--quiet"];
+    ok(&eddy()
+        .current_dir(&dir)
+        .args(["run", "events.ndjson", "--labels-out", "one.csv", "--save-model", "one.eddy"])
+        .args(common)
+        .output()
+        .expect("runs"));
+    let worker = |name: &str| {
+        eddy()
+            .current_dir(&dir)
+            .args(["run", &broker.url("events"), "--until-end", "--group", "g", "--worker", name])
+            .args(["--sync-every", "500", "--batch-size", "100", "--labels-out", &broker.url("labels")])
+            .args(common)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns")
+    };
+    let workers: Vec<Child> = ["w1", "w2", "w3"].iter().map(|w| worker(w)).collect();
+    for w in workers {
+        let stderr = ok(&w.wait_with_output().expect("waits"));
+        assert!(stderr.contains("shared through") && stderr.contains("merge exact"), "{stderr}");
+    }
+    // The i-th message went to partition i % 4: the group committed each to its end.
+    for (p, at) in committed(&broker, "events", 4, "g").into_iter().enumerate() {
+        assert_eq!(at, (n / 4) as i64, "partition {p}: committed up to its end");
+    }
+    let mut keys: Vec<String> = broker.consume_all("labels", 1).into_iter().map(|(k, _)| k).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "every message labelled");
+    let log_url = broker.url("events.g.model");
+    let log = eddy::sync::open_log(&log_url).expect("opens the model topic");
+    let shared = eddy::sync::SharedModel::follow(log, eddy::model_file::Keys::default())
+        .expect("folds the model topic")
+        .expect("the topic holds updates");
+    let (folded, skipped) = shared.counts();
+    assert_eq!(skipped, 0, "no update skipped");
+    assert!(folded >= 3 * 2, "every worker synced more than once ({folded} updates)");
+    let merged = shared.model();
+    assert_eq!(merged.records_seen(), n as u64);
+    let (_, one) = eddy::model_file::load_model(&dir.join("one.eddy"), &eddy::model_file::Keys::default())
+        .expect("loads the one-process model");
+    let probe = ndarray::Array2::from_shape_fn((200, 2), |(i, j)| ((i * 37 + j * 11) % 100) as f64 / 10.0);
+    let proba = |m: &eddy::model::Model| {
+        m.as_classifier().expect("a classifier").predict_proba(probe.view()).expect("predicts").expect("probabilities")
+    };
+    let (p1, p2) = (proba(&one), proba(merged));
+    let worst = p1.iter().zip(p2.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-9, "merged and one-process probabilities differ by {worst}");
+    let mut log = eddy::sync::kafka::KafkaLog::open(&log_url).expect("opens");
+    let updates = log.read_after(None, 1 << 20).expect("reads");
+    assert_eq!(updates.len() as u64, folded);
+    let offsets: Vec<String> = (0..updates.len()).map(|i| i.to_string()).collect();
+    assert_eq!(updates.iter().map(|u| u.id.clone()).collect::<Vec<_>>(), offsets, "updates in offset order");
+    let tail = log.read_after(Some(&offsets[offsets.len() - 2]), 10).expect("reads");
+    assert_eq!(tail.len(), 1, "read after an offset starts past it");
+    let workers: std::collections::HashSet<String> = updates.into_iter().map(|u| u.worker).collect();
+    assert_eq!(workers.len(), 3, "every worker published: {workers:?}");
 }

@@ -17,7 +17,7 @@ mod hashing; // MurmurHash3 and FeatureHasher rows equal scikit-learn's exactly,
 mod hedge; // hedge: the weighted-majority vote by hand and against its members alone, the weight after a change, files, hostile states
 mod hostile_input; // hostile files and requests: refused quickly, no panic, no allocation they ask for
 #[cfg(feature = "kafka")]
-mod kafka_streams;
+mod kafka_streams; // eddy run kafka://: a real tansu broker: reading, rejects, resume over partitions, labels to a topic, a group sharing one model
 mod kmeans_seeding; // n_init: the best of several k-means++ seedings finds well-separated blobs for every seed
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod model_files; // save/load, and every refused file: truncated, corrupt, tampered, unsigned, wrong key
@@ -26,8 +26,7 @@ mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod pipeline; // threads vs the inline oracle; sources and their errors
 mod plots; // snapshots and reports: pictures decode, numbers are the model's
 mod properties; // proptest invariants
-mod redis_streams; // eddy run redis://: a real redis-server; the same labels as the file, rejects by entry id, following, errors // eddy run kafka://...: against a real tansu broker: reading, rejects, resume over partitions, labels to a topic
-
+mod redis_streams; // eddy run redis://: a real redis-server; the same labels as the file, rejects by entry id, following, errors, groups through kills
 mod sequential; // batch learn_predict == one-row steps, for every sequential learner
 #[cfg(feature = "server")]
 mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, restart, fuzzing

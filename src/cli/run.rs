@@ -1,6 +1,6 @@
 //! `eddy run`: arguments, the configuration built from them, and the run.
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Engine};
 use crate::model::registry::{self, Context as SpecContext};
 use crate::model::Model;
 use crate::model_file::{Key, Keys};
@@ -92,9 +92,11 @@ pub struct RunArgs {
     /// waiting for new entries until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub until_end: bool,
-    /// A Redis stream input, read as a worker of this consumer group: the server shares
-    /// the entries among the group's workers, and each entry is acknowledged with its
-    /// labels (needs --worker, one --model and --labels-out on a stream of the same server).
+    /// A Redis stream or Kafka topic input, read as a worker of this consumer group: the
+    /// engine shares the records among the group's workers. Redis: each entry is
+    /// acknowledged with its labels (--labels-out on a stream of the same server). Kafka:
+    /// offsets are committed once the labels are acknowledged (--labels-out on a topic).
+    /// Needs --worker and one --model.
     #[arg(long, requires = "worker")]
     pub group: Option<String>,
     /// This worker's name in --group: a worker restarted under its name takes up its own
@@ -111,8 +113,9 @@ pub struct RunArgs {
     /// merged (trees, forests) stay one per worker, and the run says so.
     #[arg(long, requires = "group", value_name = "N")]
     pub sync_every: Option<u64>,
-    /// With --group: the stream the shared model's updates go to (default
-    /// `<input stream>:<group>:model` on the input's server).
+    /// With --group: the stream or topic the shared model's updates go to (default
+    /// `<input stream>:<group>:model` on the input's Redis server, the topic
+    /// `<input topic>.<group>.model` on Kafka).
     #[arg(long, requires = "group", value_name = "URL")]
     pub model_stream: Option<String>,
     /// Format of standard input (files are known by their extension).
@@ -437,23 +440,48 @@ pub(crate) fn check_outputs(input: &str, labels_from: Option<&std::path::Path>, 
     Ok(())
 }
 
+/// Whether two addresses name the same stream or topic of the same server.
+fn same_stream(a: &str, b: &str) -> bool {
+    if let (Ok(a), Ok(b)) = (source::redis::Address::parse(a), source::redis::Address::parse(b)) {
+        return a == b;
+    }
+    #[cfg(feature = "kafka")]
+    if let (Ok(a), Ok(b)) = (source::kafka::Address::parse(a), source::kafka::Address::parse(b)) {
+        return a == b;
+    }
+    false
+}
+
 /// The consumer group a worker reads in, checked against the rest of the run: its
-/// labels go to a stream of the same server, where they are acknowledged with the entries.
+/// labels go where each record is marked done with them (Redis: a stream of the same
+/// server, in one script; Kafka: a topic, keyed by record, before the offsets' commit).
 fn group_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<source::GroupOptions>> {
     let (Some(group), Some(worker)) = (&args.group, &args.worker) else { return Ok(None) };
-    let input = source::redis::Address::parse(&args.input)
-        .map_err(|e| anyhow::anyhow!("--group reads a Redis stream: {}: {e}", args.input))?;
-    let labels = source::redis::Address::parse(&args.labels_out).map_err(|_| {
-        anyhow::anyhow!("--group: --labels-out must be a stream of the same server, where each entry is acknowledged with its labels")
-    })?;
-    if labels.server != input.server {
-        bail!("--group: --labels-out must be a stream of the input's server ({}), to acknowledge each entry with its labels in one transaction", input.server);
+    match Endpoint::of(&args.input) {
+        Endpoint::Stream(Engine::Redis) => {
+            let input = source::redis::Address::parse(&args.input)
+                .map_err(|e| anyhow::anyhow!("--group reads a Redis stream: {}: {e}", args.input))?;
+            let labels = source::redis::Address::parse(&args.labels_out).map_err(|_| {
+                anyhow::anyhow!("--group: --labels-out must be a stream of the same server, where each entry is acknowledged with its labels")
+            })?;
+            if labels.server != input.server {
+                bail!("--group: --labels-out must be a stream of the input's server ({}), to acknowledge each entry with its labels in one transaction", input.server);
+            }
+        }
+        Endpoint::Stream(Engine::Kafka) => {
+            if Endpoint::of(&args.labels_out) != Endpoint::Stream(Engine::Kafka) {
+                bail!("--group: --labels-out must be a Kafka topic, where each label is keyed by its record (topic/partition/offset)");
+            }
+        }
+        _ => bail!("--group reads a Redis stream or a Kafka topic, not {}", args.input),
     }
     if models.len() != 1 {
-        bail!("--group takes one --model: an entry is acknowledged with its labels, written once");
+        bail!("--group takes one --model: a record is marked done with its labels, written once");
     }
     if args.checkpoint.is_some() {
-        bail!("--group keeps no --checkpoint yet: a restarted worker takes up its own unacknowledged entries");
+        bail!(
+            "--group keeps no --checkpoint: the engine keeps each worker's place (pending entries, committed offsets)"
+        );
     }
     for (what, name) in [("--group", group), ("--worker", worker)] {
         if name.is_empty() || name.len() > 256 {
@@ -470,19 +498,36 @@ fn share_options(args: &RunArgs) -> Result<Option<(String, u64)>> {
     if every == 0 {
         return Ok(None);
     }
-    let input = source::redis::Address::parse(&args.input).map_err(anyhow::Error::msg)?;
     let log = match &args.model_stream {
         Some(url) => {
-            let log = source::redis::Address::parse(url).map_err(|e| anyhow::anyhow!("--model-stream {url}: {e}"))?;
-            if [&args.input, &args.labels_out].iter().any(|s| source::redis::Address::parse(s).is_ok_and(|a| a == log))
-            {
+            if !Endpoint::of(url).is_stream() {
+                bail!("--model-stream {url}: a redis:// stream or a kafka:// topic");
+            }
+            if [&args.input, &args.labels_out].iter().any(|s| same_stream(s, url)) {
                 bail!("--model-stream {url} is the input or the labels stream: give the updates a stream of their own");
             }
             url.clone()
         }
-        None => format!("{}/{}:{group}:model", input.server, input.stream),
+        None => default_model_stream(&args.input, group)?,
     };
     Ok(Some((log, every)))
+}
+
+/// A group's model stream beside its input: `<stream>:<group>:model` on a Redis server,
+/// the topic `<topic>.<group>.model` on Kafka.
+fn default_model_stream(input: &str, group: &str) -> Result<String> {
+    if let Ok(input) = source::redis::Address::parse(input) {
+        return Ok(format!("{}/{}:{group}:model", input.server, input.stream));
+    }
+    #[cfg(feature = "kafka")]
+    if let Ok(input) = source::kafka::Address::parse(input) {
+        let url = format!("kafka://{}/{}.{group}.model", input.brokers, input.topic);
+        source::kafka::Address::parse(&url).map_err(|e| {
+            anyhow::anyhow!("--group {group:?} makes no topic name for the model ({e}): give --model-stream")
+        })?;
+        return Ok(url);
+    }
+    bail!("--group reads a Redis stream or a Kafka topic, not {input}")
 }
 
 /// A model a run starts with.
@@ -554,10 +599,8 @@ impl RunConfig {
             }
         };
         let shown = source::redis::display_name(log);
-        let open = crate::sync::redis::RedisLog::open(log)
-            .and_then(|l| {
-                crate::sync::SharedModel::open(Box::new(l), model.clone(), self.features.clone(), self.keys.clone())
-            })
+        let open = crate::sync::open_log(log)
+            .and_then(|l| crate::sync::SharedModel::open(l, model.clone(), self.features.clone(), self.keys.clone()))
             .with_context(|| format!("taking up the shared model from {shown}"))?;
         let (folded, _) = open.counts();
         let updates = if folded == 1 { "update" } else { "updates" };
@@ -717,12 +760,8 @@ impl RunConfig {
         if args.until_end && !Endpoint::of(&args.input).is_stream() {
             bail!("--until-end is for a stream input (redis://): a file ends by itself, and --follow waits at its end");
         }
-        if let (Ok(input), Ok(labels)) =
-            (source::redis::Address::parse(&args.input), source::redis::Address::parse(&args.labels_out))
-        {
-            if input == labels {
-                bail!("--labels-out {} is the input stream: its labels would come back as records", args.labels_out);
-            }
+        if same_stream(&args.input, &args.labels_out) {
+            bail!("--labels-out {} is the input stream: its labels would come back as records", args.labels_out);
         }
         let group = group_options(&args, &models)?;
         let share = share_options(&args)?;
@@ -937,14 +976,18 @@ impl RunConfig {
                         (Some((log, every)), Some(g)) => self.replica(name, &mut model, log, *every, &g.worker)?,
                         _ => None,
                     };
-                    let sink: Box<dyn sink::LabelSink> = match &self.source.group {
-                        Some(g) => {
+                    let create = || sink::create(path, name).with_context(|| format!("creating {path}"));
+                    let sink: Box<dyn sink::LabelSink> = match (&self.source.group, source.acknowledger()) {
+                        // Kafka: labels made durable, then the offsets committed.
+                        (Some(_), Some(acknowledge)) => Box::new(sink::Acking::new(create()?, acknowledge)),
+                        // Redis: each entry acknowledged with its labels, in one script.
+                        (Some(g), None) => {
                             let input = source::redis::Address::parse(&self.input).map_err(anyhow::Error::msg)?;
                             let sink =
                                 sink::RedisSink::create(path, name).with_context(|| format!("creating {path}"))?;
                             Box::new(sink.acking(input.stream, g.group.clone()))
                         }
-                        None => sink::create(path, name).with_context(|| format!("creating {path}"))?,
+                        (None, _) => create()?,
                     };
                     (model, sink, events, replica)
                 }

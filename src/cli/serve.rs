@@ -14,8 +14,9 @@ pub struct ServeArgs {
     /// The model file to serve (made by `eddy run --save-model`); verified before use.
     #[arg(long, required_unless_present = "follow_model")]
     pub model: Option<PathBuf>,
-    /// Serve a group's shared model from its model stream (`redis://HOST:PORT/STREAM`,
-    /// by default `<input stream>:<group>:model`) instead of a file, swapping in each
+    /// Serve a group's shared model from its model stream (`redis://HOST:PORT/STREAM`, by
+    /// default `<input stream>:<group>:model`; or `kafka://HOST:PORT/<topic>.<group>.model`)
+    /// instead of a file, swapping in each
     /// version the workers publish; learning calls are refused (the workers learn).
     #[arg(long, value_name = "URL", conflicts_with_all = ["model", "checkpoint"])]
     pub follow_model: Option<String>,

@@ -1,4 +1,4 @@
-//! `eddy serve --follow-model redis://.../STREAM`: serve a group's shared model. The
+//! `eddy serve --follow-model redis://.../STREAM` (or `kafka://.../TOPIC`): serve a group's shared model. The
 //! model stream is folded as the workers fold it ([`crate::sync`]), and each new version
 //! is handed to the learner to serve, so prediction replicas scale apart from learning.
 
@@ -6,7 +6,7 @@ use super::learner::{Control, Job};
 use super::ServerError;
 use crate::model::Model;
 use crate::model_file::{Header, Keys};
-use crate::sync::{redis::RedisLog, SharedModel};
+use crate::sync::{open_log, SharedModel};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ pub(super) fn start(url: &str, keys: &Keys) -> Result<(Header, Model, SharedMode
     let shown = crate::source::redis::display_name(url);
     let mut said = false;
     let shared = loop {
-        if let Some(shared) = SharedModel::follow(Box::new(RedisLog::open(url)?), keys.clone())? {
+        if let Some(shared) = SharedModel::follow(open_log(url)?, keys.clone())? {
             break shared;
         }
         if !said {

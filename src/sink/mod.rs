@@ -8,18 +8,21 @@
 //!   `numpy.load` reads; ids are implicit (skipped records leave no row).
 //!
 //! - `redis://HOST:PORT/STREAM`: one entry per record and model (see [`RedisSink`]).
+//! - `kafka://HOST:PORT/TOPIC`: one message per record and model (see `KafkaSink`).
 //!
 //! A record the model could not yet label (it knew no class yet) is written as
 //! [`crate::model::NO_PREDICTION`], i64::MIN (-9223372036854775808): integer labels may be
 //! negative, so no smaller sentinel is safe. Declaring the classes (`--classes`)
 //! avoids it: a model then predicts from the first record on.
 
+mod acking;
 mod events;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod redis;
 
 use crate::endpoint::{Endpoint, Engine, FileKind};
+pub use acking::Acking;
 pub use events::EventsFile;
 #[cfg(feature = "kafka")]
 pub use kafka::KafkaSink;

@@ -10,21 +10,31 @@
 //! topic is read as its messages come, partitions interleaved.
 //!
 //! Errors and rejects name a record by `topic/partition/offset`, and so do the labels.
+//!
+//! With `--group G --worker W` the worker is a member of Kafka's consumer group `G`: the
+//! broker assigns it some of the topic's partitions (again whenever a worker joins or
+//! leaves), it reads each from the group's committed offset, and the offsets of records
+//! whose labels are durable are committed through [`Source::acknowledger`]. A worker
+//! killed between its labels and their commit has its last records labelled again by the
+//! partition's next owner: at least once, each label keyed by its record.
 
 use super::entries::{
     key_batch, lock, run_columns, same_columns, shared_state, EntryReader, Fetch, Lines, Origin, SharedState,
 };
 use super::text::{LineNames, TextFormat, TextSource};
+use super::{Acknowledge, GroupOptions};
 use super::{Source, SourceError, SourceOptions};
 use crate::record::{Batch, LabelMap, SourcePosition};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{BTreeMap, VecDeque};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How long one poll waits before the source looks at Ctrl-C again.
@@ -36,6 +46,13 @@ const QUIET_POLLS: u32 = 10;
 const MESSAGES_PER_FETCH: usize = 1024;
 /// How long metadata and watermark requests may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+/// Quiet polls after which a group's worker that holds no partition has nothing to do
+/// (`--until-end`): joining a group and being assigned takes a few seconds.
+const IDLE_POLLS: u32 = 150;
+/// How long a group's worker waits after its assignment changed before it reads: workers
+/// that start together join in one rebalance or a few, not after each other's reading
+/// began (what the broker's `group.initial.rebalance.delay.ms` does for a new group).
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// A topic's address: the bootstrap brokers and the topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,20 +115,95 @@ fn partition_offset(key: &str) -> Option<(i32, i64)> {
     Some((partition, offset))
 }
 
-fn consumer(brokers: &str) -> Result<BaseConsumer, String> {
-    ClientConfig::new()
+/// Changes of a group's assignment, as the consumer's rebalance callback reports them
+/// (the fetch takes them up after each poll).
+#[derive(Clone, Default)]
+pub(crate) struct Rebalances(Arc<Mutex<Vec<Change>>>);
+
+/// Partitions given to the worker (`true`) or taken away.
+type Change = (bool, Vec<i32>);
+
+impl Rebalances {
+    fn take(&self) -> Vec<Change> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl ClientContext for Rebalances {}
+
+impl ConsumerContext for Rebalances {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let partitions = |list: &TopicPartitionList| list.elements().iter().map(|e| e.partition()).collect();
+        let change = match rebalance {
+            Rebalance::Assign(list) => (true, partitions(list)),
+            Rebalance::Revoke(list) => (false, partitions(list)),
+            Rebalance::Error(_) => return,
+        };
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(change);
+    }
+}
+
+type GroupConsumer = BaseConsumer<Rebalances>;
+
+fn consumer(brokers: &str, group: Option<&GroupOptions>, rebalances: Rebalances) -> Result<GroupConsumer, String> {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers)
-        // Partitions are assigned by eddy, and positions kept in its checkpoints.
-        .set("group.id", "eddy-reader")
+        // Positions are kept in eddy's checkpoints, or committed once labels are durable.
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         // The end of a partition is told by an event (`--until-end`).
         .set("enable.partition.eof", "true")
         // A fetch returns what is there at once rather than waiting to fill.
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .map_err(|e| e.to_string())
+        .set("fetch.wait.max.ms", "10");
+    match group {
+        Some(group) => config
+            .set("group.id", &group.group)
+            .set("client.id", &group.worker)
+            // A killed worker's partitions go to the others after this long.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000"),
+        // Partitions are assigned by eddy.
+        None => config.set("group.id", "eddy-reader"),
+    };
+    config.create_with_context(rebalances).map_err(|e| e.to_string())
+}
+
+/// Commits a group's offsets: each partition's after the last record acknowledged.
+struct Commits {
+    consumer: Arc<GroupConsumer>,
+    topic: String,
+}
+
+impl Acknowledge for Commits {
+    fn acknowledge(&self, keys: &[Arc<str>]) -> Result<(), String> {
+        let mut next = BTreeMap::new();
+        for (p, o) in keys.iter().filter_map(|k| partition_offset(k)) {
+            let at = next.entry(p).or_insert(o + 1);
+            *at = (*at).max(o + 1);
+        }
+        // A partition the group has given to another worker meanwhile is that worker's
+        // to commit: it reads on from the last commit (those records labelled twice).
+        let held = self.consumer.assignment().map_err(|e| e.to_string())?;
+        let mut list = TopicPartitionList::new();
+        for (p, o) in next {
+            if held.find_partition(&self.topic, p).is_some() {
+                list.add_partition_offset(&self.topic, p, Offset::Offset(o)).map_err(|e| e.to_string())?;
+            }
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        match self.consumer.commit(&list, CommitMode::Sync) {
+            Err(KafkaError::ConsumerCommit(
+                RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::UnknownMemberId,
+            )) => Ok(()),
+            done => done.map_err(|e| format!("committing the offsets of topic {}: {e}", self.topic)),
+        }
+    }
 }
 
 /// What one poll gave.
@@ -126,9 +218,17 @@ enum Taken {
 
 /// Reads the topic's messages.
 struct KafkaFetch {
-    consumer: BaseConsumer,
+    consumer: Arc<GroupConsumer>,
     topic: String,
     follow: bool,
+    /// A group's worker: the assignment changes to take up.
+    rebalances: Option<Rebalances>,
+    /// A group's worker: the partitions it holds.
+    held: BTreeSet<i32>,
+    /// A group's worker: partitions read to their end (an end event after the last message).
+    ended: BTreeSet<i32>,
+    /// A group's worker: held partitions are paused until then, after a rebalance.
+    settling: Option<std::time::Instant>,
     /// The next offset to read of each partition.
     next: BTreeMap<i32, i64>,
     /// With `--until-end`: the partitions still to read, in order.
@@ -141,18 +241,14 @@ struct KafkaFetch {
     /// and whether the partition was asked again from its start.
     sought: BTreeMap<i32, (i64, bool)>,
     /// Partitions read again from their start that have brought no message since.
-    rewound: std::collections::BTreeSet<i32>,
+    rewound: BTreeSet<i32>,
     quit: Arc<AtomicBool>,
 }
 
 impl KafkaFetch {
-    fn open(
-        address: &Address,
-        start: &BTreeMap<i32, i64>,
-        follow: bool,
-        quit: Arc<AtomicBool>,
-    ) -> Result<Self, String> {
-        let consumer = consumer(&address.brokers)?;
+    fn open(address: &Address, start: &BTreeMap<i32, i64>, options: &SourceOptions) -> Result<Self, String> {
+        let rebalances = Rebalances::default();
+        let consumer = Arc::new(consumer(&address.brokers, options.group.as_ref(), rebalances.clone())?);
         let metadata = consumer
             .fetch_metadata(Some(&address.topic), METADATA_TIMEOUT)
             .map_err(|e| format!("reading the topic's partitions: {e}"))?;
@@ -169,16 +265,22 @@ impl KafkaFetch {
         let mut fetch = Self {
             consumer,
             topic: address.topic.clone(),
-            follow,
+            follow: !options.until_end,
+            rebalances: options.group.is_some().then_some(rebalances),
+            held: BTreeSet::new(),
+            ended: BTreeSet::new(),
+            settling: None,
             next,
             plan: VecDeque::new(),
             current: None,
             quiet: 0,
             sought: BTreeMap::new(),
-            rewound: Default::default(),
-            quit,
+            rewound: BTreeSet::new(),
+            quit: Arc::clone(&options.quit),
         };
-        if follow {
+        if fetch.rebalances.is_some() {
+            fetch.consumer.subscribe(&[&address.topic]).map_err(|e| e.to_string())?;
+        } else if fetch.follow {
             let mut all = TopicPartitionList::new();
             for (&p, &o) in &fetch.next {
                 all.add_partition_offset(&fetch.topic, p, Offset::Offset(o)).map_err(|e| e.to_string())?;
@@ -196,12 +298,20 @@ impl KafkaFetch {
     /// Take one message into `lines`: `Taken::Nothing` when none came within `wait`,
     /// `Taken::End` at the end of a partition.
     fn take(&mut self, lines: &mut Lines, wait: Duration) -> io::Result<Taken> {
-        let message = match self.consumer.poll(wait) {
+        // The message borrows the consumer; taking up an assignment changes `self`.
+        let consumer = Arc::clone(&self.consumer);
+        let polled = consumer.poll(wait);
+        self.take_up_rebalances()?;
+        let message = match polled {
             None => return Ok(Taken::Nothing),
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => return self.end_of(p),
             Some(message) => message.map_err(io::Error::other)?,
         };
         let (partition, offset) = (message.partition(), message.offset());
+        if self.rebalances.is_some() && !self.held.contains(&partition) {
+            // Fetched before its partition was taken away: its new owner reads it.
+            return Ok(Taken::Skipped);
+        }
         if let Some(&(wanted, retried)) = self.sought.get(&partition) {
             self.rewound.remove(&partition);
             if offset < wanted {
@@ -217,6 +327,7 @@ impl KafkaFetch {
             self.sought.remove(&partition);
         }
         let key = format!("{}/{partition}/{offset}", self.topic);
+        self.ended.remove(&partition);
         lines.push_json(&key, message.payload().unwrap_or_default());
         self.next.insert(partition, offset + 1);
         Ok(Taken::Message)
@@ -224,6 +335,73 @@ impl KafkaFetch {
 }
 
 impl KafkaFetch {
+    /// A group's worker takes up the partitions assigned to it (each from the group's
+    /// committed offset) and lets go of those revoked.
+    fn take_up_rebalances(&mut self) -> io::Result<()> {
+        let Some(rebalances) = &self.rebalances else { return Ok(()) };
+        let changes = rebalances.take();
+        if changes.is_empty() {
+            return self.settled();
+        }
+        for (assigned, partitions) in changes {
+            if !assigned {
+                for p in partitions {
+                    self.held.remove(&p);
+                    self.ended.remove(&p);
+                    self.sought.remove(&p);
+                    self.rewound.remove(&p);
+                    self.next.remove(&p);
+                }
+                continue;
+            }
+            let mut list = TopicPartitionList::new();
+            for &p in &partitions {
+                list.add_partition(&self.topic, p);
+            }
+            let committed = self.consumer.committed_offsets(list, METADATA_TIMEOUT).map_err(io::Error::other)?;
+            for p in partitions {
+                let from = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => o,
+                    _ => 0,
+                };
+                self.held.insert(p);
+                self.ended.remove(&p);
+                self.sought.insert(p, (from, false));
+                self.next.insert(p, from);
+            }
+        }
+        self.consumer.pause(&self.held_list()?).map_err(io::Error::other)?;
+        self.settling = Some(std::time::Instant::now() + SETTLE);
+        Ok(())
+    }
+
+    /// Read the held partitions again once the assignment has kept still for [`SETTLE`].
+    fn settled(&mut self) -> io::Result<()> {
+        if self.settling.is_some_and(|until| std::time::Instant::now() >= until) {
+            self.settling = None;
+            self.consumer.resume(&self.held_list()?).map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn held_list(&self) -> io::Result<TopicPartitionList> {
+        let mut list = TopicPartitionList::new();
+        for &p in &self.held {
+            list.add_partition(&self.topic, p);
+        }
+        Ok(list)
+    }
+
+    /// A group's worker with `--until-end`: every partition it holds is read to its
+    /// end (brokers' high watermarks are not trusted: tansu's lag), or it has held none
+    /// for a long while.
+    fn group_ended(&self) -> bool {
+        if self.held.is_empty() {
+            return self.quiet >= IDLE_POLLS;
+        }
+        self.quiet >= QUIET_POLLS && self.settling.is_none() && self.held.is_subset(&self.ended)
+    }
+
     /// Read `partition` again from its start, to skip up to `wanted`.
     fn rewind(&mut self, partition: i32, wanted: i64) -> io::Result<Taken> {
         self.sought.insert(partition, (wanted, true));
@@ -249,6 +427,29 @@ impl KafkaFetch {
 
 impl Fetch for KafkaFetch {
     fn fetch(&mut self, lines: &mut Lines) -> io::Result<()> {
+        if self.rebalances.is_some() && !self.follow {
+            loop {
+                let mut taken = 0;
+                for i in 0..MESSAGES_PER_FETCH {
+                    match self.take(lines, if i == 0 { POLL } else { Duration::ZERO })? {
+                        Taken::Message => taken += 1,
+                        Taken::End(p) => {
+                            self.ended.insert(p);
+                        }
+                        Taken::Skipped => {}
+                        Taken::Nothing => break,
+                    }
+                }
+                if taken > 0 {
+                    self.quiet = 0;
+                    return Ok(());
+                }
+                self.quiet += 1;
+                if self.quit.load(Ordering::Relaxed) || self.group_ended() {
+                    return Ok(());
+                }
+            }
+        }
         if self.follow {
             let mut taken = 0;
             for i in 0..MESSAGES_PER_FETCH {
@@ -308,6 +509,8 @@ impl Fetch for KafkaFetch {
 pub struct KafkaSource {
     inner: TextSource,
     shared: SharedState,
+    /// The reader's consumer: a group's offsets are committed through it.
+    consumer: Arc<GroupConsumer>,
     name: String,
     address: Address,
     options: SourceOptions,
@@ -327,17 +530,14 @@ impl KafkaSource {
                     .into(),
             ));
         }
-        if options.group.is_some() {
-            return Err(schema("--group: Kafka consumer groups are not yet read (Redis streams are)".into()));
-        }
         if options.delayed.is_some() {
             return Err(schema("--delayed-labels reads files only for now".into()));
         }
         if options.follow {
             return Err(schema("--follow is for files: a Kafka topic is followed unless --until-end".into()));
         }
-        let (inner, shared) = Self::read_from(url, &address, &options, &BTreeMap::new(), 0)?;
-        Ok(Self { inner, shared, name: url.to_string(), address, options, consumed: BTreeMap::new() })
+        let (inner, shared, consumer) = Self::read_from(url, &address, &options, &BTreeMap::new(), 0)?;
+        Ok(Self { inner, shared, consumer, name: url.to_string(), address, options, consumed: BTreeMap::new() })
     }
 
     fn read_from(
@@ -346,9 +546,10 @@ impl KafkaSource {
         options: &SourceOptions,
         start: &BTreeMap<i32, i64>,
         line: u64,
-    ) -> Result<(TextSource, SharedState), SourceError> {
-        let fetch = KafkaFetch::open(address, start, !options.until_end, Arc::clone(&options.quit))
+    ) -> Result<(TextSource, SharedState, Arc<GroupConsumer>), SourceError> {
+        let fetch = KafkaFetch::open(address, start, options)
             .map_err(|reason| SourceError::Schema { source_name: input.to_string(), reason })?;
+        let consumer = Arc::clone(&fetch.consumer);
         let shared = shared_state(None);
         let reader = EntryReader { fetch, lines: Lines::plain(Arc::clone(&shared), line) };
         let mut options = options.clone();
@@ -356,7 +557,7 @@ impl KafkaSource {
         let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Ndjson, options)?;
         let origin: LineNames = Arc::new(Origin(Arc::clone(&shared)));
         inner.name_lines(origin);
-        Ok((inner, shared))
+        Ok((inner, shared, consumer))
     }
 }
 
@@ -419,15 +620,21 @@ impl Source for KafkaSource {
         }
         let offsets = parse_offsets(&at.last_id).map_err(|e| schema(format!("the checkpoint's offsets: {e}")))?;
         let options = run_columns(&self.inner, &self.options);
-        let (mut inner, shared) = Self::read_from(&self.name, &self.address, &options, &offsets, position.line)?;
+        let (mut inner, shared, consumer) =
+            Self::read_from(&self.name, &self.address, &options, &offsets, position.line)?;
         same_columns(&self.name, &self.inner, &inner, "message")?;
         inner.continue_after(position)?;
-        (self.inner, self.shared, self.consumed) = (inner, shared, offsets);
+        (self.inner, self.shared, self.consumer, self.consumed) = (inner, shared, consumer, offsets);
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), SourceError> {
         self.inner.sync()
+    }
+
+    fn acknowledger(&self) -> Option<Arc<dyn Acknowledge>> {
+        self.options.group.as_ref()?;
+        Some(Arc::new(Commits { consumer: Arc::clone(&self.consumer), topic: self.address.topic.clone() }))
     }
 }
 

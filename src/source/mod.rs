@@ -68,6 +68,19 @@ pub trait Source: Send {
     fn sync(&mut self) -> Result<(), SourceError> {
         Ok(())
     }
+
+    /// How records are marked done in their engine once their labels are durable, when
+    /// the engine keeps that apart from the labels (a Kafka group's committed offsets).
+    fn acknowledger(&self) -> Option<Arc<dyn Acknowledge>> {
+        None
+    }
+}
+
+/// Marks records done in their engine: a worker of a group that dies afterwards hands
+/// them to nobody again. Called only for records whose labels are durable.
+pub trait Acknowledge: Send + Sync {
+    /// The records with these engine keys (as batches carry them) are done.
+    fn acknowledge(&self, keys: &[Arc<str>]) -> Result<(), String>;
 }
 
 /// What to do with a bad record.
@@ -120,7 +133,8 @@ pub struct SourceOptions {
     /// Engines (`redis://`): stop at the end of what the stream holds when it is read,
     /// instead of waiting for new records.
     pub until_end: bool,
-    /// Read a Redis stream as a worker of a consumer group (`--group`, `--worker`).
+    /// Read a Redis stream or a Kafka topic as a worker of a consumer group (`--group`,
+    /// `--worker`).
     pub group: Option<GroupOptions>,
 }
 

@@ -1,7 +1,7 @@
 //! One model shared by the workers of a group: each learns from its own records, and
-//! every `--sync-every` records publishes its model to a *model log* (a Redis stream),
-//! then folds every update in the log, in the log's order, into the shared model
-//! ([`crate::model::merge`]) and goes on from it.
+//! every `--sync-every` records publishes its model to a *model log* (a Redis stream or a
+//! Kafka topic), then folds every update in the log, in the log's order, into the shared
+//! model ([`crate::model::merge`]) and goes on from it.
 //!
 //! The log's order is the one order every worker agrees on, so the shared model is a
 //! function of the log: every replica that has folded the same entries holds the same
@@ -15,6 +15,8 @@
 //! replica's change since that base. An update whose base is older than that is
 //! skipped, by every folder alike, and counted.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod redis;
 
 use crate::model::Model;
@@ -49,6 +51,20 @@ pub enum SyncError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// The model log at `url`: a Redis stream or a Kafka topic.
+pub fn open_log(url: &str) -> Result<Box<dyn ModelLog>, SyncError> {
+    use crate::endpoint::{Endpoint, Engine};
+    match Endpoint::of(url) {
+        Endpoint::Stream(Engine::Redis) => Ok(Box::new(redis::RedisLog::open(url)?)),
+        #[cfg(feature = "kafka")]
+        Endpoint::Stream(Engine::Kafka) => Ok(Box::new(kafka::KafkaLog::open(url)?)),
+        _ => Err(SyncError::Log {
+            log: url.to_string(),
+            reason: "a model log is a redis:// stream or a kafka:// topic (of a build with Kafka)".into(),
+        }),
+    }
 }
 
 /// One entry of a model log.
