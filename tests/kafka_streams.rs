@@ -1,7 +1,6 @@
 //! `eddy run kafka://...`: a real Kafka-protocol broker (tansu, built once by
 //! tests/servers/install.sh when missing) on a loopback port of each test's own.
 
-use eddy::OnlineClassifier;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -419,14 +418,7 @@ fn a_group_shares_one_model_through_a_topic() {
     assert!(folded >= 3 * 2, "every worker synced more than once ({folded} updates)");
     let merged = shared.model();
     assert_eq!(merged.records_seen(), n as u64);
-    let (_, one) = eddy::model_file::load_model(&dir.join("one.eddy"), &eddy::model_file::Keys::default())
-        .expect("loads the one-process model");
-    let probe = ndarray::Array2::from_shape_fn((200, 2), |(i, j)| ((i * 37 + j * 11) % 100) as f64 / 10.0);
-    let proba = |m: &eddy::model::Model| {
-        m.as_classifier().expect("a classifier").predict_proba(probe.view()).expect("predicts").expect("probabilities")
-    };
-    let (p1, p2) = (proba(&one), proba(merged));
-    let worst = p1.iter().zip(p2.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let worst = crate::shared_models::worst_probability_gap(&dir.join("one.eddy"), merged);
     assert!(worst < 1e-9, "merged and one-process probabilities differ by {worst}");
     let mut log = eddy::sync::kafka::KafkaLog::open(&log_url).expect("opens");
     let updates = log.read_after(None, 1 << 20).expect("reads");

@@ -675,15 +675,8 @@ fn a_group_shares_one_model_equal_to_one_process_model() {
     let (merged, (folded, skipped)) = shared_model(&server, "events:g:model");
     assert_eq!(skipped, 0, "no update skipped");
     assert!(folded >= 3 * 2, "every worker synced more than once ({folded} updates)");
-    let (_, one) = eddy::model_file::load_model(&dir.join("one.eddy"), &eddy::model_file::Keys::default())
-        .expect("loads the one-process model");
     assert_eq!(merged.records_seen(), 20_000);
-    let probe = ndarray::Array2::from_shape_fn((200, 2), |(i, j)| ((i * 37 + j * 11) % 100) as f64 / 10.0);
-    let proba = |m: &eddy::model::Model| {
-        m.as_classifier().expect("a classifier").predict_proba(probe.view()).expect("predicts").expect("probabilities")
-    };
-    let (p1, p2) = (proba(&one), proba(&merged));
-    let worst = p1.iter().zip(p2.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let worst = crate::shared_models::worst_probability_gap(&dir.join("one.eddy"), &merged);
     assert!(worst < 1e-9, "merged and one-process probabilities differ by {worst}");
     let labels = labels_in(&server, "labels");
     assert_eq!(labels.len(), 20_000, "each entry labelled once");

@@ -34,6 +34,7 @@ mod server; // `eddy serve` on a loopback port: endpoints, errors, roles, TLS, r
 mod server_categorical; // `eddy serve` with categorical and missing values: formats, growth, imputing, restarts
 #[cfg(feature = "server")]
 mod server_feedback; // `eddy serve` with delayed labels: predict with ids, POST /v1/feedback, restarts
+mod shared_models; // what the Redis and Kafka group tests check alike of a shared model
 mod tree_parity; // hoeffding-tree against River 0.26.1: every prediction, every split's record, the final tree, from committed fixtures
 mod tree_pictures; // tree and forest pictures, and the report's tree section: they decode, and the numbers are the saved models'
 mod trees; // Hoeffding trees: known concepts, splits where the bound allows, limits, missing values, categories

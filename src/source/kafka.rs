@@ -118,7 +118,7 @@ fn partition_offset(key: &str) -> Option<(i32, i64)> {
 /// Changes of a group's assignment, as the consumer's rebalance callback reports them
 /// (the fetch takes them up after each poll).
 #[derive(Clone, Default)]
-pub(crate) struct Rebalances(Arc<Mutex<Vec<Change>>>);
+struct Rebalances(Arc<Mutex<Vec<Change>>>);
 
 /// Partitions given to the worker (`true`) or taken away.
 type Change = (bool, Vec<i32>);
@@ -370,7 +370,7 @@ impl KafkaFetch {
                 self.next.insert(p, from);
             }
         }
-        self.consumer.pause(&self.held_list()?).map_err(io::Error::other)?;
+        self.consumer.pause(&self.held_list()).map_err(io::Error::other)?;
         self.settling = Some(std::time::Instant::now() + SETTLE);
         Ok(())
     }
@@ -379,17 +379,17 @@ impl KafkaFetch {
     fn settled(&mut self) -> io::Result<()> {
         if self.settling.is_some_and(|until| std::time::Instant::now() >= until) {
             self.settling = None;
-            self.consumer.resume(&self.held_list()?).map_err(io::Error::other)?;
+            self.consumer.resume(&self.held_list()).map_err(io::Error::other)?;
         }
         Ok(())
     }
 
-    fn held_list(&self) -> io::Result<TopicPartitionList> {
+    fn held_list(&self) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
         for &p in &self.held {
             list.add_partition(&self.topic, p);
         }
-        Ok(list)
+        list
     }
 
     /// A group's worker with `--until-end`: every partition it holds is read to its
@@ -425,41 +425,41 @@ impl KafkaFetch {
     }
 }
 
+impl KafkaFetch {
+    /// Take the messages that are there (waiting one poll for the first), at most a
+    /// fetch's worth, noting partitions that reached their end; how many came.
+    fn take_waiting(&mut self, lines: &mut Lines) -> io::Result<usize> {
+        let mut taken = 0;
+        for i in 0..MESSAGES_PER_FETCH {
+            match self.take(lines, if i == 0 { POLL } else { Duration::ZERO })? {
+                Taken::Message => taken += 1,
+                Taken::End(p) => {
+                    self.ended.insert(p);
+                }
+                Taken::Skipped => {}
+                Taken::Nothing => break,
+            }
+        }
+        Ok(taken)
+    }
+}
+
 impl Fetch for KafkaFetch {
     fn fetch(&mut self, lines: &mut Lines) -> io::Result<()> {
-        if self.rebalances.is_some() && !self.follow {
-            loop {
-                let mut taken = 0;
-                for i in 0..MESSAGES_PER_FETCH {
-                    match self.take(lines, if i == 0 { POLL } else { Duration::ZERO })? {
-                        Taken::Message => taken += 1,
-                        Taken::End(p) => {
-                            self.ended.insert(p);
-                        }
-                        Taken::Skipped => {}
-                        Taken::Nothing => break,
-                    }
-                }
-                if taken > 0 {
-                    self.quiet = 0;
-                    return Ok(());
-                }
+        if self.follow {
+            let taken = self.take_waiting(lines)?;
+            return if taken == 0 { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
+        }
+        if self.rebalances.is_some() {
+            // A group's worker to the end: its partitions come and go, read as they come.
+            while self.take_waiting(lines)? == 0 {
                 self.quiet += 1;
                 if self.quit.load(Ordering::Relaxed) || self.group_ended() {
                     return Ok(());
                 }
             }
-        }
-        if self.follow {
-            let mut taken = 0;
-            for i in 0..MESSAGES_PER_FETCH {
-                match self.take(lines, if i == 0 { POLL } else { Duration::ZERO })? {
-                    Taken::Message => taken += 1,
-                    Taken::End(_) | Taken::Skipped => {}
-                    Taken::Nothing => break,
-                }
-            }
-            return if taken == 0 { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
+            self.quiet = 0;
+            return Ok(());
         }
         let mut taken = 0;
         while taken < MESSAGES_PER_FETCH {
