@@ -14,9 +14,12 @@
 //! With `--group G --worker W` the worker is a member of Kafka's consumer group `G`: the
 //! broker assigns it some of the topic's partitions (again whenever a worker joins or
 //! leaves), it reads each from the group's committed offset, and the offsets of records
-//! whose labels are durable are committed through [`Source::acknowledger`]. A worker
-//! killed between its labels and their commit has its last records labelled again by the
-//! partition's next owner: at least once, each label keyed by its record.
+//! whose labels are durable are committed through [`Source::acknowledger`]. A partition
+//! taken away is handed over: its old owner still commits the records it had read for
+//! [`HANDOVER`], and the new owner reads on from the offset committed after [`SETTLE`].
+//! A worker killed between its labels and their commit, or slower than the handover,
+//! has its last records labelled (and learned) again by the partition's next owner: at
+//! least once, each label keyed by its record.
 
 use super::entries::{
     key_batch, lock, run_columns, same_columns, shared_state, EntryReader, Fetch, Lines, Origin, SharedState,
@@ -35,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long one poll waits before the source looks at Ctrl-C again.
 const POLL: Duration = Duration::from_millis(100);
@@ -53,6 +56,10 @@ const IDLE_POLLS: u32 = 150;
 /// that start together join in one rebalance or a few, not after each other's reading
 /// began (what the broker's `group.initial.rebalance.delay.ms` does for a new group).
 const SETTLE: Duration = Duration::from_secs(2);
+/// How long a worker still commits a partition taken away from it: the records it had
+/// read are labelled meanwhile (labels are synced once a second), and the partition's
+/// new owner reads from the committed offset only after [`SETTLE`].
+const HANDOVER: Duration = Duration::from_millis(1500);
 
 /// A topic's address: the bootstrap brokers and the topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,16 +123,32 @@ fn partition_offset(key: &str) -> Option<(i32, i64)> {
 }
 
 /// Changes of a group's assignment, as the consumer's rebalance callback reports them
-/// (the fetch takes them up after each poll).
+/// (the fetch takes them up after each poll), and when each partition was taken away.
 #[derive(Clone, Default)]
-struct Rebalances(Arc<Mutex<Vec<Change>>>);
+struct Rebalances(Arc<Mutex<Assignments>>);
+
+#[derive(Default)]
+struct Assignments {
+    changes: Vec<Change>,
+    revoked: BTreeMap<i32, Instant>,
+}
 
 /// Partitions given to the worker (`true`) or taken away.
 type Change = (bool, Vec<i32>);
 
 impl Rebalances {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Assignments> {
+        // Plain data, whole after any panic between its calls.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn take(&self) -> Vec<Change> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut self.lock().changes)
+    }
+
+    /// Whether `partition` was taken away from the worker less than [`HANDOVER`] ago.
+    fn handing_over(&self, partition: i32) -> bool {
+        self.lock().revoked.get(&partition).is_some_and(|at| at.elapsed() < HANDOVER)
     }
 }
 
@@ -134,12 +157,20 @@ impl ClientContext for Rebalances {}
 impl ConsumerContext for Rebalances {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let partitions = |list: &TopicPartitionList| list.elements().iter().map(|e| e.partition()).collect();
-        let change = match rebalance {
+        let change: Change = match rebalance {
             Rebalance::Assign(list) => (true, partitions(list)),
             Rebalance::Revoke(list) => (false, partitions(list)),
             Rebalance::Error(_) => return,
         };
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(change);
+        let mut assignments = self.lock();
+        for &p in &change.1 {
+            if change.0 {
+                assignments.revoked.remove(&p);
+            } else {
+                assignments.revoked.insert(p, Instant::now());
+            }
+        }
+        assignments.changes.push(change);
     }
 }
 
@@ -183,13 +214,29 @@ impl Acknowledge for Commits {
             let at = next.entry(p).or_insert(o + 1);
             *at = (*at).max(o + 1);
         }
-        // A partition the group has given to another worker meanwhile is that worker's
-        // to commit: it reads on from the last commit (those records labelled twice).
+        // A partition the group has given to another worker is that worker's to commit
+        // once handed over: it reads on from the last commit (later records labelled twice).
         let held = self.consumer.assignment().map_err(|e| e.to_string())?;
+        let is_held = |p: i32| held.find_partition(&self.topic, p).is_some();
+        let rebalances = self.consumer.context();
+        let mut ours = TopicPartitionList::new();
+        for &p in next.keys().filter(|&&p| is_held(p) || rebalances.handing_over(p)) {
+            ours.add_partition(&self.topic, p);
+        }
+        // Another worker may have committed further already (the broker told this one
+        // late, or gave two workers a partition for a while): a commit never takes a
+        // partition back. Unanswered, only held partitions are committed.
+        let committed = self.consumer.committed_offsets(ours.clone(), Duration::from_secs(2)).ok();
         let mut list = TopicPartitionList::new();
-        for (p, o) in next {
-            if held.find_partition(&self.topic, p).is_some() {
-                list.add_partition_offset(&self.topic, p, Offset::Offset(o)).map_err(|e| e.to_string())?;
+        for e in ours.elements() {
+            let (p, at) = (e.partition(), next[&e.partition()]);
+            let further = match committed.as_ref().and_then(|c| c.find_partition(&self.topic, p)).map(|e| e.offset()) {
+                Some(Offset::Offset(theirs)) => theirs >= at,
+                Some(_) => false,
+                None => !is_held(p),
+            };
+            if !further {
+                list.add_partition_offset(&self.topic, p, Offset::Offset(at)).map_err(|e| e.to_string())?;
             }
         }
         if list.count() == 0 {
@@ -228,7 +275,9 @@ struct KafkaFetch {
     /// A group's worker: partitions read to their end (an end event after the last message).
     ended: BTreeSet<i32>,
     /// A group's worker: held partitions are paused until then, after a rebalance.
-    settling: Option<std::time::Instant>,
+    settling: Option<Instant>,
+    /// A group's worker: partitions assigned whose offset to read from is asked for once settled.
+    starting: BTreeSet<i32>,
     /// The next offset to read of each partition.
     next: BTreeMap<i32, i64>,
     /// With `--until-end`: the partitions still to read, in order.
@@ -270,6 +319,7 @@ impl KafkaFetch {
             held: BTreeSet::new(),
             ended: BTreeSet::new(),
             settling: None,
+            starting: BTreeSet::new(),
             next,
             plan: VecDeque::new(),
             current: None,
@@ -312,6 +362,11 @@ impl KafkaFetch {
             // Fetched before its partition was taken away: its new owner reads it.
             return Ok(Taken::Skipped);
         }
+        if self.starting.contains(&partition) {
+            // Fetched before the partition was paused: it is read from the committed
+            // offset once settled (a later message first makes it read again from its start).
+            return Ok(Taken::Skipped);
+        }
         if let Some(&(wanted, retried)) = self.sought.get(&partition) {
             self.rewound.remove(&partition);
             if offset < wanted {
@@ -347,6 +402,7 @@ impl KafkaFetch {
             if !assigned {
                 for p in partitions {
                     self.held.remove(&p);
+                    self.starting.remove(&p);
                     self.ended.remove(&p);
                     self.sought.remove(&p);
                     self.rewound.remove(&p);
@@ -354,32 +410,41 @@ impl KafkaFetch {
                 }
                 continue;
             }
-            let mut list = TopicPartitionList::new();
-            for &p in &partitions {
-                list.add_partition(&self.topic, p);
-            }
-            let committed = self.consumer.committed_offsets(list, METADATA_TIMEOUT).map_err(io::Error::other)?;
             for p in partitions {
-                let from = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
-                    Some(Offset::Offset(o)) => o,
-                    _ => 0,
-                };
                 self.held.insert(p);
                 self.ended.remove(&p);
-                self.sought.insert(p, (from, false));
-                self.next.insert(p, from);
+                self.starting.insert(p);
             }
         }
         self.consumer.pause(&self.held_list()).map_err(io::Error::other)?;
-        self.settling = Some(std::time::Instant::now() + SETTLE);
+        self.settling = Some(Instant::now() + SETTLE);
         Ok(())
     }
 
-    /// Read the held partitions again once the assignment has kept still for [`SETTLE`].
+    /// Once the assignment has kept still for [`SETTLE`], read the held partitions again,
+    /// each partition new to the worker from the offset the group committed by then (its
+    /// old owner's last commits included).
     fn settled(&mut self) -> io::Result<()> {
-        if self.settling.is_some_and(|until| std::time::Instant::now() >= until) {
-            self.settling = None;
-            self.consumer.resume(&self.held_list()).map_err(io::Error::other)?;
+        if self.settling.is_none_or(|until| Instant::now() < until) {
+            return Ok(());
+        }
+        self.settling = None;
+        let mut list = TopicPartitionList::new();
+        for &p in &self.starting {
+            list.add_partition(&self.topic, p);
+        }
+        let committed = self.consumer.committed_offsets(list, METADATA_TIMEOUT).map_err(io::Error::other)?;
+        self.consumer.resume(&self.held_list()).map_err(io::Error::other)?;
+        for p in std::mem::take(&mut self.starting) {
+            let from = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => 0,
+            };
+            self.sought.insert(p, (from, false));
+            self.next.insert(p, from);
+            // Messages and the end event skipped while settling moved the fetch on: it
+            // starts again at `from`, and tells the end again if there.
+            self.consumer.seek(&self.topic, p, Offset::Offset(from), METADATA_TIMEOUT).map_err(io::Error::other)?;
         }
         Ok(())
     }
@@ -402,6 +467,20 @@ impl KafkaFetch {
         self.quiet >= QUIET_POLLS && self.settling.is_none() && self.held.is_subset(&self.ended)
     }
 
+    /// Read again from their start the partitions sought inside that brought neither a
+    /// message nor an end event: tansu answers a fetch from inside a partition's last
+    /// batch with nothing, ever.
+    fn rewind_silent(&mut self) -> io::Result<()> {
+        let silent: Vec<(i32, i64)> = (self.sought.iter())
+            .filter(|&(p, &(wanted, retried))| wanted > 0 && !retried && !self.ended.contains(p))
+            .map(|(&p, &(wanted, _))| (p, wanted))
+            .collect();
+        for (p, wanted) in silent {
+            self.rewind(p, wanted)?;
+        }
+        Ok(())
+    }
+
     /// Read `partition` again from its start, to skip up to `wanted`.
     fn rewind(&mut self, partition: i32, wanted: i64) -> io::Result<Taken> {
         self.sought.insert(partition, (wanted, true));
@@ -415,7 +494,7 @@ impl KafkaFetch {
     /// inside its last batch (tansu): the partition is read again from its start. Right
     /// after that, an end event is the stale answer to the fetch before: not the end.
     fn end_of(&mut self, partition: i32) -> io::Result<Taken> {
-        if self.rewound.contains(&partition) {
+        if self.rewound.contains(&partition) || self.starting.contains(&partition) {
             return Ok(Taken::Skipped);
         }
         match self.sought.get(&partition) {
@@ -457,6 +536,9 @@ impl Fetch for KafkaFetch {
                 if self.quit.load(Ordering::Relaxed) || self.group_ended() {
                     return Ok(());
                 }
+                if self.quiet.is_multiple_of(QUIET_POLLS) {
+                    self.rewind_silent()?;
+                }
             }
             self.quiet = 0;
             return Ok(());
@@ -492,6 +574,14 @@ impl Fetch for KafkaFetch {
                     self.quiet += 1;
                     if self.quiet >= QUIET_POLLS {
                         self.quiet = 0;
+                        if let Some(&(wanted, false)) = self.sought.get(&partition) {
+                            if wanted > 0 {
+                                // Sought inside the partition's last batch (tansu, which then
+                                // answers nothing, and may report a stale high watermark).
+                                self.rewind(partition, wanted)?;
+                                continue;
+                            }
+                        }
                         let high = self.consumer.fetch_watermarks(&self.topic, partition, METADATA_TIMEOUT);
                         let next = self.next.get(&partition).copied().unwrap_or(0);
                         if high.map_err(io::Error::other)?.1 <= next {
