@@ -49,9 +49,6 @@ const QUIET_POLLS: u32 = 10;
 const MESSAGES_PER_FETCH: usize = 1024;
 /// How long metadata and watermark requests may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
-/// Quiet polls after which a group's worker that holds no partition has nothing to do
-/// (`--until-end`): joining a group and being assigned takes a few seconds.
-const IDLE_POLLS: u32 = 150;
 /// How long a group's worker waits after its assignment changed before it reads: workers
 /// that start together join in one rebalance or a few, not after each other's reading
 /// began (what the broker's `group.initial.rebalance.delay.ms` does for a new group).
@@ -278,6 +275,8 @@ struct KafkaFetch {
     settling: Option<Instant>,
     /// A group's worker: partitions assigned whose offset to read from is asked for once settled.
     starting: BTreeSet<i32>,
+    /// The topic's partitions.
+    partitions: Vec<i32>,
     /// The next offset to read of each partition.
     next: BTreeMap<i32, i64>,
     /// With `--until-end`: the partitions still to read, in order.
@@ -321,6 +320,7 @@ impl KafkaFetch {
             settling: None,
             starting: BTreeSet::new(),
             next,
+            partitions: partitions.clone(),
             plan: VecDeque::new(),
             current: None,
             quiet: 0,
@@ -457,14 +457,35 @@ impl KafkaFetch {
         list
     }
 
-    /// A group's worker with `--until-end`: every partition it holds is read to its
-    /// end (brokers' high watermarks are not trusted: tansu's lag), or it has held none
-    /// for a long while.
-    fn group_ended(&self) -> bool {
-        if self.held.is_empty() {
-            return self.quiet >= IDLE_POLLS;
+    /// A group's worker with `--until-end`: every partition it holds is read to its end
+    /// (an end event: brokers' high watermarks are not trusted, tansu's lag), and the
+    /// group committed every other partition up to its high watermark (a killed worker's
+    /// partitions wait for the session timeout, then go to a worker still there).
+    fn group_ended(&self) -> io::Result<bool> {
+        if self.settling.is_some() || !self.held.is_subset(&self.ended) {
+            return Ok(false);
         }
-        self.quiet >= QUIET_POLLS && self.settling.is_none() && self.held.is_subset(&self.ended)
+        let others: Vec<i32> = self.partitions.iter().copied().filter(|p| !self.held.contains(p)).collect();
+        if others.is_empty() {
+            return Ok(true);
+        }
+        let mut list = TopicPartitionList::new();
+        for &p in &others {
+            list.add_partition(&self.topic, p);
+        }
+        let committed = self.consumer.committed_offsets(list, METADATA_TIMEOUT).map_err(io::Error::other)?;
+        for p in others {
+            let at = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => 0,
+            };
+            let (_, high) =
+                self.consumer.fetch_watermarks(&self.topic, p, METADATA_TIMEOUT).map_err(io::Error::other)?;
+            if at < high {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Read again from their start the partitions sought inside that brought neither a
@@ -533,11 +554,14 @@ impl Fetch for KafkaFetch {
             // A group's worker to the end: its partitions come and go, read as they come.
             while self.take_waiting(lines)? == 0 {
                 self.quiet += 1;
-                if self.quit.load(Ordering::Relaxed) || self.group_ended() {
+                if self.quit.load(Ordering::Relaxed) {
                     return Ok(());
                 }
                 if self.quiet.is_multiple_of(QUIET_POLLS) {
                     self.rewind_silent()?;
+                    if self.group_ended()? {
+                        return Ok(());
+                    }
                 }
             }
             self.quiet = 0;
