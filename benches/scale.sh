@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Workers of a group sharing one model, on Redis Streams and on Kafka (tansu), side by
+# side in one run: SCALE_RECORDS records (default 200000, two numeric features and a
+# class) are put into a stream/topic, then read to the end by a group of 1, 2 and 4
+# workers (`--group`, `--until-end`) learning naive Bayes shared every 5000 records
+# (`--sync-every`). For each engine and group size it prints the wall time, records/s
+# and the ratio to one worker, the records labelled (at least once), the prequential
+# accuracy over all workers, and on Redis the model stream's updates and bytes.
+# The servers are started here on loopback ports (tests/servers/install.sh installs
+# them when missing) and stopped at the end.
+#   bash benches/scale.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+records=${SCALE_RECORDS:-200000}
+sync_every=5000
+bash tests/servers/install.sh redis kafka > /dev/null
+cargo build --release --quiet --features kafka --example kafka_produce
+cargo build --release --quiet
+eddy=$PWD/target/release/eddy
+tansu="${EDDY_SERVERS:-$HOME/.cache/eddy/servers}/bin/tansu"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return; sleep 0.1; done; return 1; }
+
+# Two Gaussian classes, a little overlapping.
+python3 - "$records" > "$tmp/events.ndjson" << 'EOF'
+import random, sys
+random.seed(7)
+for i in range(int(sys.argv[1])):
+    y = i % 2
+    print('{"a":%.4f,"b":%.4f,"y":%d}' % (random.gauss(2.0 * y, 1.0), random.gauss(-1.0 * y, 1.0), y))
+EOF
+
+redis_port=$(free_port)
+redis-server --port "$redis_port" --save '' --appendonly no > "$tmp/redis.log" 2>&1 &
+pids+=($!)
+kafka_port=$(free_port)
+"$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+    --storage-engine memory://tansu/ > "$tmp/tansu.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port"
+wait_port "$kafka_port"
+
+# Each group size reads its own copy of the input: a group's offsets and model are its own.
+python3 - "$tmp/events.ndjson" << 'EOF' | redis-cli -p "$redis_port" --pipe > /dev/null
+import json, sys
+def command(*args):
+    out = [f"*{len(args)}\r\n"]
+    for a in args:
+        a = str(a).encode()
+        out.append(f"${len(a)}\r\n{a.decode()}\r\n")
+    return "".join(out)
+lines = open(sys.argv[1]).read().splitlines()
+for workers in (1, 2, 4):
+    for line in lines:
+        r = json.loads(line)
+        sys.stdout.write(command("XADD", f"events{workers}", "*", "a", r["a"], "b", r["b"], "y", r["y"]))
+EOF
+for workers in 1 2 4; do
+    for topic in "events$workers" "labels$workers" "events$workers.g.model"; do
+        partitions=4
+        [ "$topic" = "events$workers" ] || partitions=1
+        "$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions "$partitions" "$topic" > /dev/null
+    done
+    target/release/examples/kafka_produce "127.0.0.1:$kafka_port" "events$workers" < "$tmp/events.ndjson" > /dev/null
+done
+
+# One group of `workers` on `engine`: prints its line.
+group() {
+    local engine=$1 workers=$2 base=$3
+    local input labels
+    case "$engine" in
+        redis)
+            input="redis://127.0.0.1:$redis_port/events$workers"
+            labels="redis://127.0.0.1:$redis_port/labels$workers"
+            ;;
+        kafka)
+            input="kafka://127.0.0.1:$kafka_port/events$workers"
+            labels="kafka://127.0.0.1:$kafka_port/labels$workers"
+            ;;
+    esac
+    local start end ws=()
+    start=$(date +%s.%N)
+    for w in $(seq "$workers"); do
+        "$eddy" run "$input" --until-end --group g --worker "w$w" --sync-every "$sync_every" \
+            --features a,b --label-column y --model gaussian-nb --labels-out "$labels" \
+            > /dev/null 2> "$tmp/$engine.$workers.w$w.err" &
+        ws+=($!)
+    done
+    for p in "${ws[@]}"; do wait "$p" || { cat "$tmp/$engine.$workers".*.err >&2; return 1; }; done
+    end=$(date +%s.%N)
+    python3 - "$engine" "$workers" "$start" "$end" "$base" "$records" "$tmp" << 'EOF'
+import glob, re, sys, subprocess
+engine, workers, start, end, base, n, tmp = sys.argv[1:]
+seconds = float(end) - float(start)
+labelled, correct = 0, 0.0
+for path in glob.glob(f"{tmp}/{engine}.{workers}.w*.err"):
+    text = open(path).read()
+    m = re.search(r"^(\d+) records, ", text, re.M)
+    acc = re.search(r"^  gaussian-nb\s+([0-9.]+)", text, re.M)
+    if m:
+        labelled += int(m.group(1))
+        correct += int(m.group(1)) * float(acc.group(1)) if acc else 0.0
+rate = int(n) / seconds
+ratio = rate / float(base) if float(base) > 0 else 1.0
+print(f"{engine:6} {workers:>2} workers  {seconds:7.2f} s  {rate:9.0f} records/s  x{ratio:4.2f}  "
+      f"labelled {labelled}  accuracy {correct / max(labelled, 1):.4f}")
+print(f"{rate:.0f}", file=open(f"{tmp}/{engine}.{workers}.rate", "w"))
+EOF
+    if [ "$engine" = redis ]; then
+        echo "         model stream: $(redis-cli -p "$redis_port" XLEN "events$workers:g:model") updates, $(redis-cli -p "$redis_port" MEMORY USAGE "events$workers:g:model") bytes in Redis"
+    fi
+}
+
+echo "records: $records; naive Bayes shared every $sync_every records; $(nproc) cores"
+for engine in redis kafka; do
+    group "$engine" 1 0
+    base=$(cat "$tmp/$engine.1.rate")
+    group "$engine" 2 "$base"
+    group "$engine" 4 "$base"
+done
