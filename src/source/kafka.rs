@@ -198,6 +198,26 @@ fn consumer(brokers: &str, group: Option<&GroupOptions>, rebalances: Rebalances)
     config.create_with_context(rebalances).map_err(|e| e.to_string())
 }
 
+/// The offsets the group committed for `partitions` of `topic` (those without one left out).
+fn committed_offsets(
+    consumer: &GroupConsumer,
+    topic: &str,
+    partitions: impl IntoIterator<Item = i32>,
+    timeout: Duration,
+) -> Result<BTreeMap<i32, i64>, KafkaError> {
+    let mut list = TopicPartitionList::new();
+    for p in partitions {
+        list.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(list, timeout)?;
+    Ok((committed.elements().iter())
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Commits a group's offsets: each partition's after the last record acknowledged.
 struct Commits {
     consumer: Arc<GroupConsumer>,
@@ -216,20 +236,16 @@ impl Acknowledge for Commits {
         let held = self.consumer.assignment().map_err(|e| e.to_string())?;
         let is_held = |p: i32| held.find_partition(&self.topic, p).is_some();
         let rebalances = self.consumer.context();
-        let mut ours = TopicPartitionList::new();
-        for &p in next.keys().filter(|&&p| is_held(p) || rebalances.handing_over(p)) {
-            ours.add_partition(&self.topic, p);
-        }
+        next.retain(|&p, _| is_held(p) || rebalances.handing_over(p));
         // Another worker may have committed further already (the broker told this one
         // late, or gave two workers a partition for a while): a commit never takes a
         // partition back. Unanswered, only held partitions are committed.
-        let committed = self.consumer.committed_offsets(ours.clone(), Duration::from_secs(2)).ok();
+        let committed =
+            committed_offsets(&self.consumer, &self.topic, next.keys().copied(), Duration::from_secs(2)).ok();
         let mut list = TopicPartitionList::new();
-        for e in ours.elements() {
-            let (p, at) = (e.partition(), next[&e.partition()]);
-            let further = match committed.as_ref().and_then(|c| c.find_partition(&self.topic, p)).map(|e| e.offset()) {
-                Some(Offset::Offset(theirs)) => theirs >= at,
-                Some(_) => false,
+        for (&p, &at) in &next {
+            let further = match &committed {
+                Some(committed) => committed.get(&p).is_some_and(|&theirs| theirs >= at),
                 None => !is_held(p),
             };
             if !further {
@@ -429,17 +445,12 @@ impl KafkaFetch {
             return Ok(());
         }
         self.settling = None;
-        let mut list = TopicPartitionList::new();
-        for &p in &self.starting {
-            list.add_partition(&self.topic, p);
-        }
-        let committed = self.consumer.committed_offsets(list, METADATA_TIMEOUT).map_err(io::Error::other)?;
+        let starting = std::mem::take(&mut self.starting);
+        let committed = committed_offsets(&self.consumer, &self.topic, starting.iter().copied(), METADATA_TIMEOUT)
+            .map_err(io::Error::other)?;
         self.consumer.resume(&self.held_list()).map_err(io::Error::other)?;
-        for p in std::mem::take(&mut self.starting) {
-            let from = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => o,
-                _ => 0,
-            };
+        for p in starting {
+            let from = committed.get(&p).copied().unwrap_or(0);
             self.sought.insert(p, (from, false));
             self.next.insert(p, from);
             // Messages and the end event skipped while settling moved the fetch on: it
@@ -469,16 +480,10 @@ impl KafkaFetch {
         if others.is_empty() {
             return Ok(true);
         }
-        let mut list = TopicPartitionList::new();
-        for &p in &others {
-            list.add_partition(&self.topic, p);
-        }
-        let committed = self.consumer.committed_offsets(list, METADATA_TIMEOUT).map_err(io::Error::other)?;
+        let committed = committed_offsets(&self.consumer, &self.topic, others.iter().copied(), METADATA_TIMEOUT)
+            .map_err(io::Error::other)?;
         for p in others {
-            let at = match committed.find_partition(&self.topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => o,
-                _ => 0,
-            };
+            let at = committed.get(&p).copied().unwrap_or(0);
             let (_, high) =
                 self.consumer.fetch_watermarks(&self.topic, p, METADATA_TIMEOUT).map_err(io::Error::other)?;
             if at < high {
@@ -491,15 +496,16 @@ impl KafkaFetch {
     /// Read again from their start the partitions sought inside that brought neither a
     /// message nor an end event: tansu answers a fetch from inside a partition's last
     /// batch with nothing, ever.
-    fn rewind_silent(&mut self) -> io::Result<()> {
+    /// Whether any was.
+    fn rewind_silent(&mut self) -> io::Result<bool> {
         let silent: Vec<(i32, i64)> = (self.sought.iter())
             .filter(|&(p, &(wanted, retried))| wanted > 0 && !retried && !self.ended.contains(p))
             .map(|(&p, &(wanted, _))| (p, wanted))
             .collect();
-        for (p, wanted) in silent {
+        for &(p, wanted) in &silent {
             self.rewind(p, wanted)?;
         }
-        Ok(())
+        Ok(!silent.is_empty())
     }
 
     /// Read `partition` again from its start, to skip up to `wanted`.
@@ -598,13 +604,10 @@ impl Fetch for KafkaFetch {
                     self.quiet += 1;
                     if self.quiet >= QUIET_POLLS {
                         self.quiet = 0;
-                        if let Some(&(wanted, false)) = self.sought.get(&partition) {
-                            if wanted > 0 {
-                                // Sought inside the partition's last batch (tansu, which then
-                                // answers nothing, and may report a stale high watermark).
-                                self.rewind(partition, wanted)?;
-                                continue;
-                            }
+                        // Sought inside the partition's last batch (tansu, which then answers
+                        // nothing, and may report a stale high watermark).
+                        if self.rewind_silent()? {
+                            continue;
                         }
                         let high = self.consumer.fetch_watermarks(&self.topic, partition, METADATA_TIMEOUT);
                         let next = self.next.get(&partition).copied().unwrap_or(0);
