@@ -5,7 +5,10 @@
 # workers (`--group`, `--until-end`) learning naive Bayes shared every 5000 records
 # (`--sync-every`). For each engine and group size it prints the wall time, records/s
 # and the ratio to one worker, the records labelled (at least once), the prequential
-# accuracy over all workers, and on Redis the model stream's updates and bytes.
+# accuracy over all workers, and on Redis the model stream's updates and bytes; beside
+# them, one process reading the same records from a local file, and the cost of one
+# sync on each engine (examples/sync_cost.rs: milliseconds to publish an update and
+# fold the log, bytes an update).
 # The servers are started here on loopback ports (tests/servers/install.sh installs
 # them when missing) and stopped at the end.
 #   bash benches/scale.sh
@@ -14,7 +17,7 @@ cd "$(dirname "$0")/.."
 records=${SCALE_RECORDS:-200000}
 sync_every=5000
 bash tests/servers/install.sh redis kafka > /dev/null
-cargo build --release --quiet --features kafka --example kafka_produce
+cargo build --release --quiet --features kafka --example kafka_produce --example sync_cost
 cargo build --release --quiet
 eddy=$PWD/target/release/eddy
 tansu="${EDDY_SERVERS:-$HOME/.cache/eddy/servers}/bin/tansu"
@@ -119,6 +122,20 @@ EOF
 }
 
 echo "records: $records; naive Bayes shared every $sync_every records; $(nproc) cores"
+start=$(date +%s.%N)
+"$eddy" run "$tmp/events.ndjson" --features a,b --label-column y --model gaussian-nb --labels-out "$tmp/file.csv" \
+    > /dev/null 2> "$tmp/file.err"
+end=$(date +%s.%N)
+python3 - "$start" "$end" "$records" "$tmp/file.err" << 'EOF'
+import re, sys
+start, end, n, err = sys.argv[1:]
+seconds = float(end) - float(start)
+acc = re.search(r"^  gaussian-nb\s+([0-9.]+)", open(err).read(), re.M).group(1)
+print(f"file    1 process  {seconds:7.2f} s  {int(n) / seconds:9.0f} records/s  (a local .ndjson, no group)  accuracy {acc}")
+EOF
+"$tansu" topic create --broker "tcp://127.0.0.1:$kafka_port" --partitions 1 cost > /dev/null
+echo "sync on redis: $(target/release/examples/sync_cost "redis://127.0.0.1:$redis_port/cost" 40)"
+echo "sync on kafka: $(target/release/examples/sync_cost "kafka://127.0.0.1:$kafka_port/cost" 40)"
 for engine in redis kafka; do
     group "$engine" 1 0
     base=$(cat "$tmp/$engine.1.rate")

@@ -240,6 +240,44 @@ fn run_csv_with_a_classifier_and_a_clusterer_side_by_side() {
     assert!(table.contains("3000 records, 0 rejected") && table.contains("class ids: 0="), "{table}");
 }
 
+/// CSV without a header reads by `--columns`: the labels of the same file with one; a
+/// bad line is named by its line number (no header line before it); wrong uses are refused.
+#[test]
+fn headerless_csv_reads_by_its_declared_columns() {
+    let dir = temp_dir("columns");
+    let text = std::fs::read_to_string(blob_csv(&dir, "with.csv", 500)).expect("reads");
+    let mut body: Vec<&str> = text.lines().skip(1).collect();
+    body[9] = "1.0,2.0";
+    std::fs::write(dir.join("with.csv"), format!("f0,f1,class\n{}\n", body.join("\n"))).expect("writes");
+    std::fs::write(dir.join("without.csv"), format!("{}\n", body.join("\n"))).expect("writes");
+    let common = ["--model", "gaussian-nb", "--label-column", "class", "--on-error", "skip"];
+    let run = |input: &str, labels: &str, rejects: &str, extra: &[&str]| {
+        let mut args = vec![input, "--labels-out", labels, "--rejects", rejects];
+        args.extend(common);
+        args.extend(extra);
+        let out = run_in(&dir, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run("with.csv", "with.labels.csv", "with.tsv", &[]);
+    run("without.csv", "without.labels.csv", "without.tsv", &["--columns", "f0,f1,class"]);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("reads");
+    assert_eq!(read("without.labels.csv"), read("with.labels.csv"));
+    assert_eq!(csv_labels(&dir.join("without.labels.csv")).len(), 499, "the short line rejected");
+    assert!(read("without.tsv").contains("without.csv\t10\t"), "{}", read("without.tsv"));
+    assert!(read("with.tsv").contains("with.csv\t11\t"), "{}", read("with.tsv"));
+    for (input, extra, says) in [
+        ("without.csv", vec!["--columns", "f0,f0,class"], "is named twice"),
+        ("without.csv", vec!["--columns", "f0,,class"], "has no name"),
+        ("synth:blobs", vec!["--columns", "a,b"], "names its own"),
+    ] {
+        let mut args = vec![input, "--model", "gaussian-nb", "--label-column", "class", "--labels-out", "x.csv"];
+        args.extend(extra);
+        let out = run_in(&dir, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{input}: {stderr}");
+    }
+}
+
 #[test]
 fn every_label_format_and_standard_output() {
     let dir = temp_dir("formats");

@@ -118,9 +118,14 @@ pub struct RunArgs {
     /// `<input topic>.<group>.model` on Kafka).
     #[arg(long, requires = "group", value_name = "URL")]
     pub model_stream: Option<String>,
-    /// Format of standard input (files are known by their extension).
+    /// Format of standard input (files are known by their extension), or of a Kafka
+    /// topic's message values (NDJSON unless `--format csv`, which needs --columns).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// CSV without a header line: the names of its columns, comma-separated, and every
+    /// line is a record (a Kafka topic's CSV values, a headerless file or standard input).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub columns: Option<Vec<String>>,
     /// With a .npy input: a .npy of int64 labels, one per row. With a CSV or NDJSON
     /// input and --id-column: labels that arrive later in a second stream, FEEDBACK
     /// (.csv or .ndjson, optionally .gz; '-' for standard input, CSV unless --format),
@@ -819,6 +824,7 @@ impl RunConfig {
                     FormatArg::Csv => TextFormat::Csv,
                     FormatArg::Ndjson => TextFormat::Ndjson,
                 }),
+                columns: args.columns,
                 labels_from: args.labels_from,
                 quit: Arc::clone(&quit),
                 delayed,

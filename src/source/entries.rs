@@ -159,6 +159,27 @@ impl Lines {
     }
 
     #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // Kafka's only, for now
+    /// Append an entry that is a line of text (CSV). One with a line break (a quoted
+    /// field's) would split into two records: it is refused, and kept one line.
+    pub(super) fn push_line(&mut self, id: &str, text: &[u8]) {
+        self.lines += 1;
+        let mut shared = lock(&self.shared);
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            shared.refused.push_back((self.lines, "the message is empty".into()));
+            self.buf.extend_from_slice(b"\"\"");
+        } else if has_line_break(text) {
+            shared.refused.push_back((self.lines, "the message holds a line break".into()));
+            self.buf.extend_from_slice(&flatten(text));
+        } else {
+            self.buf.extend_from_slice(text);
+        }
+        self.buf.push(b'\n');
+        shared.ids.0.push_back((self.lines, Arc::from(id)));
+    }
+
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))] // Kafka's only, for now
     /// Append an entry that is a JSON object. Line breaks in JSON are whitespace (one
     /// inside a string must be escaped), so they become spaces: the entry stays one line.
     pub(super) fn push_json(&mut self, id: &str, json: &[u8]) {
@@ -186,7 +207,8 @@ fn flatten(text: &[u8]) -> Vec<u8> {
 /// Fetches an engine's entries.
 pub(super) trait Fetch: Send {
     /// Append the next entries to `lines`. Nothing appended is the end (a stream read to
-    /// its end); `WouldBlock` when following and none came yet.
+    /// its end); `WouldBlock` when none came yet and more may (a followed stream, a
+    /// group's worker waiting for its group's end).
     fn fetch(&mut self, lines: &mut Lines) -> io::Result<()>;
 }
 

@@ -1,6 +1,7 @@
 //! Kafka topics as a source: `kafka://HOST:PORT/TOPIC` reads every partition of the
 //! topic from its first message, one record a message, the message's value a JSON
-//! object (an NDJSON line), so a topic's records obey exactly the rules of a file's.
+//! object (an NDJSON line) or, with `--format csv --columns ...`, a CSV line without a
+//! header, so a topic's records obey exactly the rules of a file's.
 //! The run waits for new messages until Ctrl-C or SIGTERM, or stops at the topic's end
 //! with `--until-end` (each partition's end as the broker reports it when reached).
 //!
@@ -57,6 +58,11 @@ const SETTLE: Duration = Duration::from_secs(2);
 /// read are labelled meanwhile (labels are synced once a second), and the partition's
 /// new owner reads from the committed offset only after [`SETTLE`].
 const HANDOVER: Duration = Duration::from_millis(1500);
+/// How long a partition no worker reads may stay behind its end before an idle worker
+/// rejoins the group, three session timeouts: brokers that drop a dead member at its
+/// session timeout without a rebalance (tansu 0.6) leave its partitions to nobody, and
+/// a worker that leaves and joins again makes the group assign every partition anew.
+const ORPHANED: Duration = Duration::from_secs(18);
 
 /// A topic's address: the bootstrap brokers and the topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +134,21 @@ struct Rebalances(Arc<Mutex<Assignments>>);
 struct Assignments {
     changes: Vec<Change>,
     revoked: BTreeMap<i32, Instant>,
+    /// Each partition's offset after the last record the source gave the models.
+    emitted: BTreeMap<i32, i64>,
+    /// Each partition's offset after the last record acknowledged and settled (committed,
+    /// or found committed further, or no longer the worker's).
+    settled: BTreeMap<i32, i64>,
+    /// Offsets acknowledged whose commit a rebalance refused: committed at the next try.
+    refused: BTreeMap<i32, i64>,
+}
+
+/// Raise each partition's offset in `into` to `from`'s where that is further.
+fn raise(into: &mut BTreeMap<i32, i64>, from: &BTreeMap<i32, i64>) {
+    for (&p, &o) in from {
+        let at = into.entry(p).or_insert(o);
+        *at = (*at).max(o);
+    }
 }
 
 /// Partitions given to the worker (`true`) or taken away.
@@ -146,6 +167,15 @@ impl Rebalances {
     /// Whether `partition` was taken away from the worker less than [`HANDOVER`] ago.
     fn handing_over(&self, partition: i32) -> bool {
         self.lock().revoked.get(&partition).is_some_and(|at| at.elapsed() < HANDOVER)
+    }
+
+    /// Whether every record of `partitions` given to the models is settled, and no
+    /// commit waits for another try.
+    fn all_settled(&self, partitions: &BTreeSet<i32>) -> bool {
+        let a = self.lock();
+        a.refused.is_empty()
+            && (partitions.iter())
+                .all(|p| a.emitted.get(p).is_none_or(|&emitted| a.settled.get(p).is_some_and(|&s| s >= emitted)))
     }
 }
 
@@ -224,26 +254,28 @@ struct Commits {
     topic: String,
 }
 
-impl Acknowledge for Commits {
-    fn acknowledge(&self, keys: &[Arc<str>]) -> Result<(), String> {
-        let mut next = BTreeMap::new();
-        for (p, o) in keys.iter().filter_map(|k| partition_offset(k)) {
-            let at = next.entry(p).or_insert(o + 1);
-            *at = (*at).max(o + 1);
+impl Commits {
+    /// Commit each partition's offset in `next` that the worker holds (or is handing
+    /// over) and no other worker committed further; offsets a rebalance refused are kept
+    /// in [`Assignments::refused`] for the next try.
+    fn commit(&self, next: BTreeMap<i32, i64>) -> Result<(), String> {
+        if next.is_empty() {
+            return Ok(());
         }
         // A partition the group has given to another worker is that worker's to commit
         // once handed over: it reads on from the last commit (later records labelled twice).
         let held = self.consumer.assignment().map_err(|e| e.to_string())?;
         let is_held = |p: i32| held.find_partition(&self.topic, p).is_some();
         let rebalances = self.consumer.context();
-        next.retain(|&p, _| is_held(p) || rebalances.handing_over(p));
+        let mine: BTreeMap<i32, i64> =
+            next.iter().filter(|&(&p, _)| is_held(p) || rebalances.handing_over(p)).map(|(&p, &o)| (p, o)).collect();
         // Another worker may have committed further already (the broker told this one
         // late, or gave two workers a partition for a while): a commit never takes a
         // partition back. Unanswered, only held partitions are committed.
         let committed =
-            committed_offsets(&self.consumer, &self.topic, next.keys().copied(), Duration::from_secs(2)).ok();
+            committed_offsets(&self.consumer, &self.topic, mine.keys().copied(), Duration::from_secs(2)).ok();
         let mut list = TopicPartitionList::new();
-        for (&p, &at) in &next {
+        for (&p, &at) in &mine {
             let further = match &committed {
                 Some(committed) => committed.get(&p).is_some_and(|&theirs| theirs >= at),
                 None => !is_held(p),
@@ -252,17 +284,115 @@ impl Acknowledge for Commits {
                 list.add_partition_offset(&self.topic, p, Offset::Offset(at)).map_err(|e| e.to_string())?;
             }
         }
-        if list.count() == 0 {
-            return Ok(());
-        }
-        match self.consumer.commit(&list, CommitMode::Sync) {
+        let done = if list.count() == 0 { Ok(()) } else { self.consumer.commit(&list, CommitMode::Sync) };
+        let mut assignments = rebalances.lock();
+        match done {
+            Ok(()) => {
+                raise(&mut assignments.settled, &next);
+                Ok(())
+            }
             Err(KafkaError::ConsumerCommit(
                 RDKafkaErrorCode::RebalanceInProgress
                 | RDKafkaErrorCode::IllegalGeneration
                 | RDKafkaErrorCode::UnknownMemberId,
-            )) => Ok(()),
-            done => done.map_err(|e| format!("committing the offsets of topic {}: {e}", self.topic)),
+            )) => {
+                raise(&mut assignments.refused, &mine);
+                Ok(())
+            }
+            Err(e) => Err(format!("committing the offsets of topic {}: {e}", self.topic)),
         }
+    }
+
+    /// Try again the commits a rebalance refused.
+    fn retry(&self) -> Result<(), String> {
+        let refused = std::mem::take(&mut self.consumer.context().lock().refused);
+        self.commit(refused)
+    }
+}
+
+impl Acknowledge for Commits {
+    fn acknowledge(&self, keys: &[Arc<str>]) -> Result<(), String> {
+        let mut next = std::mem::take(&mut self.consumer.context().lock().refused);
+        for (p, o) in keys.iter().filter_map(|k| partition_offset(k)) {
+            let at = next.entry(p).or_insert(o + 1);
+            *at = (*at).max(o + 1);
+        }
+        self.commit(next)
+    }
+}
+
+/// A consumer outside the group, at the end of the partitions it watches: the fetch
+/// responses carry their high watermarks, which its statistics report.
+struct Probe {
+    consumer: BaseConsumer<Highs>,
+    topic: String,
+    watched: Vec<i32>,
+}
+
+/// The high watermarks in the probe's last statistics.
+#[derive(Clone, Default)]
+struct Highs {
+    topic: String,
+    highs: Arc<Mutex<BTreeMap<i32, i64>>>,
+}
+
+impl ClientContext for Highs {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else { return };
+        // Plain data, whole after any panic between its calls.
+        let mut highs = self.highs.lock().unwrap_or_else(PoisonError::into_inner);
+        for (&p, partition) in &topic.partitions {
+            // Unknown until a fetch answered (negative).
+            if p >= 0 && partition.hi_offset >= 0 {
+                highs.insert(p, partition.hi_offset);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Highs {}
+
+impl Probe {
+    fn open(brokers: &str, topic: &str) -> Result<Self, String> {
+        let highs = Highs { topic: topic.to_string(), highs: Arc::default() };
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("group.id", "eddy-reader")
+            .set("enable.auto.commit", "false")
+            .set("statistics.interval.ms", "1000")
+            // Messages that come after the probe's start are dropped: fetch little of them.
+            .set("max.partition.fetch.bytes", "1024")
+            .set("queued.max.messages.kbytes", "64")
+            .create_with_context(highs)
+            .map_err(|e| e.to_string())?;
+        Ok(Self { consumer, topic: topic.to_string(), watched: Vec::new() })
+    }
+
+    /// Fetch `partitions` at their end from now on (their watermarks forgotten when the
+    /// set changes), and serve the statistics due.
+    fn watch(&mut self, partitions: &[i32]) -> Result<(), KafkaError> {
+        if self.watched != partitions {
+            let mut list = TopicPartitionList::new();
+            for &p in partitions {
+                list.add_partition_offset(&self.topic, p, Offset::End)?;
+            }
+            self.consumer.assign(&list)?;
+            self.consumer.context().highs.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            self.watched = partitions.to_vec();
+        }
+        // The statistics' callback is served by a poll; messages are dropped, the
+        // queue drained (a bounded number: the fetches are small).
+        for _ in 0..1024 {
+            if self.consumer.poll(Duration::ZERO).is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn highs(&self) -> BTreeMap<i32, i64> {
+        let highs = self.consumer.context().highs.lock().unwrap_or_else(PoisonError::into_inner);
+        self.watched.iter().filter_map(|p| Some((*p, *highs.get(p)?))).collect()
     }
 }
 
@@ -280,6 +410,8 @@ enum Taken {
 struct KafkaFetch {
     consumer: Arc<GroupConsumer>,
     topic: String,
+    /// How a message's value reads: a JSON object, or a CSV line.
+    format: TextFormat,
     follow: bool,
     /// A group's worker: the assignment changes to take up.
     rebalances: Option<Rebalances>,
@@ -306,6 +438,12 @@ struct KafkaFetch {
     sought: BTreeMap<i32, (i64, bool)>,
     /// Partitions read again from their start that have brought no message since.
     rewound: BTreeSet<i32>,
+    /// A group's worker: each partition it does not hold that is behind its end, with
+    /// the offset committed for it and since when that has not moved.
+    behind: BTreeMap<i32, (i64, Instant)>,
+    /// A group's worker: the high watermarks of the partitions it does not hold.
+    probe: Option<Probe>,
+    brokers: String,
     quit: Arc<AtomicBool>,
 }
 
@@ -329,6 +467,7 @@ impl KafkaFetch {
         let mut fetch = Self {
             consumer,
             topic: address.topic.clone(),
+            format: options.format.unwrap_or(TextFormat::Ndjson),
             follow: !options.until_end,
             rebalances: options.group.is_some().then_some(rebalances),
             held: BTreeSet::new(),
@@ -342,6 +481,9 @@ impl KafkaFetch {
             quiet: 0,
             sought: BTreeMap::new(),
             rewound: BTreeSet::new(),
+            behind: BTreeMap::new(),
+            probe: None,
+            brokers: address.brokers.clone(),
             quit: Arc::clone(&options.quit),
         };
         if fetch.rebalances.is_some() {
@@ -399,7 +541,10 @@ impl KafkaFetch {
         }
         let key = format!("{}/{partition}/{offset}", self.topic);
         self.ended.remove(&partition);
-        lines.push_json(&key, message.payload().unwrap_or_default());
+        match self.format {
+            TextFormat::Ndjson => lines.push_json(&key, message.payload().unwrap_or_default()),
+            TextFormat::Csv => lines.push_line(&key, message.payload().unwrap_or_default()),
+        }
         self.next.insert(partition, offset + 1);
         Ok(Taken::Message)
     }
@@ -472,25 +617,69 @@ impl KafkaFetch {
     /// (an end event: brokers' high watermarks are not trusted, tansu's lag), and the
     /// group committed every other partition up to its high watermark (a killed worker's
     /// partitions wait for the session timeout, then go to a worker still there).
-    fn group_ended(&self) -> io::Result<bool> {
-        if self.settling.is_some() || !self.held.is_subset(&self.ended) {
-            return Ok(false);
-        }
+    fn group_ended(&mut self) -> io::Result<bool> {
+        Ok(self.idle() && self.labels_settled()? && !self.watch_others()?)
+    }
+
+    /// Whether the labels of every record the worker read from the partitions it holds
+    /// are written and their offsets committed (trying again commits a rebalance refused).
+    fn labels_settled(&self) -> io::Result<bool> {
+        let commits = Commits { consumer: Arc::clone(&self.consumer), topic: self.topic.clone() };
+        commits.retry().map_err(io::Error::other)?;
+        Ok(self.consumer.context().all_settled(&self.held))
+    }
+
+    /// A group's worker has read every partition it holds to its end.
+    fn idle(&self) -> bool {
+        self.settling.is_none() && self.held.is_subset(&self.ended)
+    }
+
+    /// Note which partitions the worker does not hold are committed short of their high
+    /// watermark, and rejoin the group when one has not moved for [`ORPHANED`]; whether
+    /// any is behind.
+    fn watch_others(&mut self) -> io::Result<bool> {
         let others: Vec<i32> = self.partitions.iter().copied().filter(|p| !self.held.contains(p)).collect();
-        if others.is_empty() {
-            return Ok(true);
-        }
         let committed = committed_offsets(&self.consumer, &self.topic, others.iter().copied(), METADATA_TIMEOUT)
             .map_err(io::Error::other)?;
+        let highs = self.high_watermarks(&others)?;
+        let mut behind = BTreeMap::new();
         for p in others {
             let at = committed.get(&p).copied().unwrap_or(0);
-            let (_, high) =
-                self.consumer.fetch_watermarks(&self.topic, p, METADATA_TIMEOUT).map_err(io::Error::other)?;
-            if at < high {
-                return Ok(false);
+            if highs.get(&p).is_none_or(|&high| at < high) {
+                let since = match self.behind.get(&p) {
+                    Some(&(before, since)) if before == at => since,
+                    _ => Instant::now(),
+                };
+                behind.insert(p, (at, since));
             }
         }
-        Ok(true)
+        let any = !behind.is_empty();
+        self.behind = behind;
+        if self.behind.values().any(|(_, since)| since.elapsed() >= ORPHANED) {
+            self.rejoin()?;
+        }
+        Ok(any)
+    }
+
+    /// The high watermarks of `partitions` as the broker's fetch responses report them
+    /// (a probe outside the group fetches them at their end; its statistics, once a
+    /// second, tell). Not the broker's answer to a watermark request: tansu 0.6 answers
+    /// that with its last batch's first offset plus one, which a group's end would
+    /// trust inside the last batch. Partitions not reported yet are left out.
+    fn high_watermarks(&mut self, partitions: &[i32]) -> io::Result<BTreeMap<i32, i64>> {
+        let probe = match &mut self.probe {
+            Some(probe) => probe,
+            none => none.insert(Probe::open(&self.brokers, &self.topic).map_err(io::Error::other)?),
+        };
+        probe.watch(partitions).map_err(io::Error::other)?;
+        Ok(probe.highs())
+    }
+
+    /// Leave the group and join it again, so that it assigns every partition anew.
+    fn rejoin(&mut self) -> io::Result<()> {
+        self.behind.clear();
+        self.consumer.unsubscribe();
+        self.consumer.subscribe(&[&self.topic]).map_err(io::Error::other)
     }
 
     /// Read again from their start the partitions sought inside that brought neither a
@@ -554,24 +743,38 @@ impl Fetch for KafkaFetch {
     fn fetch(&mut self, lines: &mut Lines) -> io::Result<()> {
         if self.follow {
             let taken = self.take_waiting(lines)?;
-            return if taken == 0 { Err(io::ErrorKind::WouldBlock.into()) } else { Ok(()) };
+            if taken > 0 {
+                self.quiet = 0;
+                return Ok(());
+            }
+            self.quiet += 1;
+            if self.rebalances.is_some()
+                && self.quiet.is_multiple_of(QUIET_POLLS)
+                && self.idle()
+                && self.labels_settled()?
+            {
+                self.watch_others()?;
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
         }
         if self.rebalances.is_some() {
-            // A group's worker to the end: its partitions come and go, read as they come.
-            while self.take_waiting(lines)? == 0 {
-                self.quiet += 1;
-                if self.quit.load(Ordering::Relaxed) {
+            // A group's worker to the end: its partitions come and go, read as they come,
+            // and a quiet fetch hands on the records read so far (their labels settle meanwhile).
+            if self.take_waiting(lines)? > 0 {
+                self.quiet = 0;
+                return Ok(());
+            }
+            self.quiet += 1;
+            if self.quit.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            if self.quiet.is_multiple_of(QUIET_POLLS) {
+                self.rewind_silent()?;
+                if self.group_ended()? {
                     return Ok(());
                 }
-                if self.quiet.is_multiple_of(QUIET_POLLS) {
-                    self.rewind_silent()?;
-                    if self.group_ended()? {
-                        return Ok(());
-                    }
-                }
             }
-            self.quiet = 0;
-            return Ok(());
+            return Err(io::ErrorKind::WouldBlock.into());
         }
         let mut taken = 0;
         while taken < MESSAGES_PER_FETCH {
@@ -641,9 +844,9 @@ impl KafkaSource {
     pub fn open(url: &str, options: SourceOptions) -> Result<Self, SourceError> {
         let schema = |reason: String| SourceError::Schema { source_name: url.to_string(), reason };
         let address = Address::parse(url).map_err(schema)?;
-        if options.format.is_some_and(|f| f != TextFormat::Ndjson) {
+        if options.format == Some(TextFormat::Csv) && options.columns.is_none() {
             return Err(schema(
-                "--format csv: a Kafka message is read as a JSON object (NDJSON) for now; CSV values are not yet read"
+                "--format csv: a Kafka message's value is one CSV line without a header: name its columns with --columns"
                     .into(),
             ));
         }
@@ -670,8 +873,8 @@ impl KafkaSource {
         let shared = shared_state(None);
         let reader = EntryReader { fetch, lines: Lines::plain(Arc::clone(&shared), line) };
         let mut options = options.clone();
-        options.format = Some(TextFormat::Ndjson);
-        let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), TextFormat::Ndjson, options)?;
+        let format = *options.format.get_or_insert(TextFormat::Ndjson);
+        let mut inner = TextSource::from_reader(input.to_string(), Box::new(reader), format, options)?;
         let origin: LineNames = Arc::new(Origin(Arc::clone(&shared)));
         inner.name_lines(origin);
         Ok((inner, shared, consumer))
@@ -689,6 +892,14 @@ impl Source for KafkaSource {
             }
         }
         key_batch(&self.shared, &self.name, &at, &mut batch)?;
+        if let (Some(_), Ok(Some(b))) = (&self.options.group, &batch) {
+            // What the worker waits to see settled before its group's end.
+            let mut emitted = BTreeMap::new();
+            for (p, o) in b.keys.iter().flatten().filter_map(|k| partition_offset(k)) {
+                emitted.insert(p, o + 1);
+            }
+            raise(&mut self.consumer.context().lock().emitted, &emitted);
+        }
         batch
     }
 

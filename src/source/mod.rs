@@ -117,6 +117,9 @@ pub struct SourceOptions {
     pub follow: bool,
     /// Format of standard input (files are told by their extension).
     pub format: Option<TextFormat>,
+    /// The columns of CSV that comes without a header line (a Kafka topic's CSV values,
+    /// a headerless file): every line is a record.
+    pub columns: Option<Vec<String>>,
     /// A `.npy` of int64 labels to go with a `.npy` of features.
     pub labels_from: Option<PathBuf>,
     /// Columns declared categorical (`--categorical`); string columns are found anyway.
@@ -165,6 +168,7 @@ impl Default for SourceOptions {
             max_line_bytes: 1 << 20,
             follow: false,
             format: None,
+            columns: None,
             labels_from: None,
             categorical: Vec::new(),
             missing: false,
@@ -236,7 +240,16 @@ pub enum SourceError {
 
 /// Open `input` (a path, `-`, `synth:...` or `redis://...`) as a source.
 pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, SourceError> {
-    Ok(match Endpoint::of(input) {
+    let endpoint = Endpoint::of(input);
+    let lines_of_text =
+        matches!(endpoint, Endpoint::Stdio | Endpoint::File(FileKind::Text) | Endpoint::Stream(Engine::Kafka));
+    if options.columns.is_some() && !lines_of_text {
+        return Err(SourceError::Schema {
+            source_name: input.to_string(),
+            reason: "--columns names the columns of CSV without a header: this input names its own".into(),
+        });
+    }
+    Ok(match endpoint {
         Endpoint::Stream(Engine::Redis) => Box::new(redis::RedisSource::open(input, options)?),
         #[cfg(feature = "kafka")]
         Endpoint::Stream(Engine::Kafka) => Box::new(kafka::KafkaSource::open(input, options)?),

@@ -305,13 +305,17 @@ impl TextSource {
         if let Some(label) = self.options.label_column.as_ref().filter(|l| self.options.categorical.contains(l)) {
             return Err(self.schema(format!("{label:?} is the label column: it cannot be in --categorical too")));
         }
-        let header = match self.format {
-            TextFormat::Csv => match self.read_header()? {
+        let header = match (self.format, &self.options.columns) {
+            (TextFormat::Csv, Some(columns)) => self.declared_header(columns)?,
+            (TextFormat::Csv, None) => match self.read_header()? {
                 Some(header) => header,
                 // No header: an empty input, which is an empty stream.
                 None => return Ok(()),
             },
-            TextFormat::Ndjson => Vec::new(),
+            (TextFormat::Ndjson, Some(_)) => {
+                return Err(self.schema("--columns names the columns of CSV without a header: not NDJSON".into()))
+            }
+            (TextFormat::Ndjson, None) => Vec::new(),
         };
         let label_column = match (&self.options.label_column, self.format) {
             // With labels in a second stream the events need no label column.
@@ -482,6 +486,17 @@ impl TextSource {
         self.clear_line();
         self.data_start = self.offset;
         Ok(Some(header))
+    }
+
+    /// The header of headerless CSV, as `--columns` names it.
+    fn declared_header(&self, columns: &[String]) -> Result<Vec<String>, SourceError> {
+        if let Some(empty) = columns.iter().position(|c| c.is_empty()) {
+            return Err(self.schema(format!("--columns: column {} has no name", empty + 1)));
+        }
+        if let Some((_, c)) = columns.iter().enumerate().find(|(i, c)| columns[..*i].contains(c)) {
+            return Err(self.schema(format!("--columns: {c:?} is named twice")));
+        }
+        Ok(columns.to_vec())
     }
 
     fn schema(&self, reason: String) -> SourceError {

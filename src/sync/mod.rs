@@ -175,8 +175,8 @@ impl SharedModel {
 
     /// Publish `replica` (the shared model as of [`SharedModel::position`], plus
     /// `records` learned since) as `worker`'s update, then fold the log up to and past
-    /// it. The caller goes on from [`SharedModel::model`].
-    pub fn publish(&mut self, worker: &str, replica: &Model, records: u64) -> Result<(), SyncError> {
+    /// it; the update's size in bytes. The caller goes on from [`SharedModel::model`].
+    pub fn publish(&mut self, worker: &str, replica: &Model, records: u64) -> Result<usize, SyncError> {
         let header = Header::for_model(replica, self.features.clone(), None);
         let bytes = model_file::encode(Path::new(self.log.name()), &header, replica, &self.keys)
             .map_err(|e| SyncError::Log { log: self.log.name().to_string(), reason: e.to_string() })?;
@@ -188,7 +188,8 @@ impl SharedModel {
             model: bytes,
         };
         self.log.publish(&update)?;
-        self.catch_up()
+        self.catch_up()?;
+        Ok(update.model.len())
     }
 
     /// Fold every entry after [`SharedModel::position`].
