@@ -1,7 +1,8 @@
 //! What one sync of a group's shared model costs: publishes `N` updates of naive Bayes
 //! (two features, two classes, 5,000 records learned between updates) to a model
 //! stream or topic, each followed by the fold of the log as a worker does, and prints
-//! the mean milliseconds per sync and the bytes per update. `benches/scale.sh` runs it.
+//! the mean milliseconds per sync and the bytes per update, then folds the whole log as a
+//! starting worker does (the cost of one update folded). `benches/scale.sh` runs it.
 //!
 //! `cargo run --release --example sync_cost -- redis://127.0.0.1:6379/cost 40`
 
@@ -29,10 +30,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seconds += start.elapsed().as_secs_f64();
     }
     let (folded, skipped) = shared.counts();
+    // A worker that starts reads and folds the whole log: the cost of a fold, each.
+    let start = Instant::now();
+    let follower = SharedModel::follow(open_log(&url)?, Keys::default())?.ok_or("the log is empty")?;
+    let fold = start.elapsed().as_secs_f64() / follower.counts().0.max(1) as f64;
     println!(
-        "{updates} syncs: {:.2} ms each, {} bytes an update ({folded} folded, {skipped} skipped)",
+        "{updates} syncs: {:.2} ms each, {} bytes an update ({folded} folded, {skipped} skipped); \
+         {:.3} ms an update folded from the log's start",
         seconds * 1000.0 / updates as f64,
-        bytes / updates.max(1) as usize
+        bytes / updates.max(1) as usize,
+        fold * 1000.0
     );
     Ok(())
 }
