@@ -661,3 +661,33 @@ fn a_service_follows_the_groups_model_topic() {
     let (status, log) = service.stop();
     assert!(status.success() && log.contains("following"), "{log}");
 }
+
+/// A group's worker commits past rejected messages once what comes before them is
+/// settled: a partition whose last message is bad is committed to its end, and the
+/// message is in the rejects, named.
+#[test]
+fn a_groups_rejected_last_message_is_committed_past() {
+    let broker = Broker::start();
+    broker.create_topic("events", 2);
+    broker.create_topic("labels", 1);
+    let mut recs = records(2000);
+    // The i-th message goes to partition i % 2: the last of partition 1 is bad.
+    recs[1999] = "not json".into();
+    broker.produce("events", 2, &recs);
+    let dir = scratch("group-rejects");
+    let worker = eddy()
+        .current_dir(&dir)
+        .args(["run", &broker.url("events"), "--until-end", "--group", "g", "--worker", "w1", "--sync-every", "0"])
+        .args(["--labels-out", &broker.url("labels"), "--on-error", "skip", "--rejects", "rejects.tsv"])
+        .args(GROUP_MODEL)
+        .stderr(std::fs::File::create(dir.join("w1.err")).expect("creates"))
+        .spawn()
+        .expect("spawns");
+    let status = finish_within(worker, Duration::from_secs(120));
+    let stderr = std::fs::read_to_string(dir.join("w1.err")).expect("reads");
+    assert!(status.success(), "{stderr}");
+    assert_eq!(committed(&broker, "events", 2, "g"), vec![1000, 1000], "both partitions committed to their end");
+    let rejects = std::fs::read_to_string(dir.join("rejects.tsv")).expect("reads");
+    assert!(rejects.contains("events/1/999\t"), "{rejects}");
+    assert_eq!(broker.consume_all("labels", 1).len(), 1999);
+}

@@ -913,3 +913,38 @@ fn a_service_follows_the_groups_shared_model() {
     let (status, log) = service.stop();
     assert!(status.success() && log.contains("following"), "{log}");
 }
+
+/// `--sync-interval`: a worker publishes at the first batch after the interval however
+/// few records came; without it, a worker whose `--sync-every` is never reached
+/// publishes once, at its end. A zero interval is refused.
+#[test]
+fn a_sync_interval_publishes_before_the_record_count_is_reached() {
+    let server = RedisServer::start();
+    server.add("events", &records(3000));
+    let dir = scratch("interval");
+    let run = |group: &str, extra: &[&str]| {
+        eddy()
+            .current_dir(&dir)
+            .arg("run")
+            .arg(server.url("events"))
+            .args(["--until-end", "--group", group, "--worker", "w1", "--sync-every", "1000000", "--batch-size", "100"])
+            .args(["--features", "a,b", "--label-column", "y", "--model", "gaussian-nb", "--quiet"])
+            .arg("--labels-out")
+            .arg(server.url(&format!("labels-{group}")))
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    ok(&run("slow", &[]));
+    ok(&run("timed", &["--sync-interval", "0.000001"]));
+    let (slow, _) = shared_model(&server, "events:slow:model");
+    let (timed, (folded, _)) = shared_model(&server, "events:timed:model");
+    let updates = |stream: &str| -> i64 { redis::cmd("XLEN").arg(stream).query(&mut server.conn()).expect("XLEN") };
+    assert_eq!(updates("events:slow:model"), 1, "one sync, at the end");
+    assert!(updates("events:timed:model") >= 10, "a sync a batch or so: {}", updates("events:timed:model"));
+    assert_eq!(folded as i64, updates("events:timed:model"));
+    assert_eq!((slow.records_seen(), timed.records_seen()), (3000, 3000));
+    let refused = run("zero", &["--sync-interval", "0"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("--sync-interval"), "{stderr}");
+}

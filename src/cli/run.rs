@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// merged (trees, forests) stay one per worker, and the run says so.
     #[arg(long, requires = "group", value_name = "N")]
     pub sync_every: Option<u64>,
+    /// With --group: also publish once this many seconds passed since the last sync, at
+    /// the next batch learned, however few records came (a slow stream).
+    #[arg(long, requires = "group", value_name = "SECONDS")]
+    pub sync_interval: Option<f64>,
     /// With --group: the stream or topic the shared model's updates go to (default
     /// `<input stream>:<group>:model` on the input's Redis server, the topic
     /// `<input topic>.<group>.model` on Kafka).
@@ -139,8 +143,9 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Run every stage on the calling thread (same labels; for debugging).
-    #[arg(long)]
+    /// Run every stage on the calling thread (same labels; for debugging). Not with
+    /// --group, whose labels are settled by the sink's own thread.
+    #[arg(long, conflicts_with = "group")]
     pub inline: bool,
     /// Threads a forest's trees learn on (0: every core). Labels and models are the same
     /// for any count.
@@ -496,13 +501,29 @@ fn group_options(args: &RunArgs, models: &[PlannedModel]) -> Result<Option<sourc
     Ok(Some(source::GroupOptions { group: group.clone(), worker: worker.clone(), claim_idle_ms: args.claim_idle }))
 }
 
+/// A group's shared model: the model stream, and how often a worker syncs.
+#[derive(Debug, Clone)]
+pub struct Share {
+    /// The model stream or topic.
+    pub log: String,
+    /// Records between syncs.
+    pub every: u64,
+    /// Time between syncs, when also bounded by time.
+    pub interval: Option<std::time::Duration>,
+}
+
 /// Where a group's shared model goes, and how often, or `None` when each worker keeps
 /// its own (no group, or `--sync-every 0`).
-fn share_options(args: &RunArgs) -> Result<Option<(String, u64)>> {
+fn share_options(args: &RunArgs) -> Result<Option<Share>> {
     let (Some(group), every) = (&args.group, args.sync_every.unwrap_or(10_000)) else { return Ok(None) };
     if every == 0 {
         return Ok(None);
     }
+    let interval = match args.sync_interval {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Some(std::time::Duration::from_secs_f64(s)),
+        Some(s) => bail!("--sync-interval {s}: seconds, more than 0 and at most a day (86400)"),
+    };
     let log = match &args.model_stream {
         Some(url) => {
             if !Endpoint::of(url).is_stream() {
@@ -515,7 +536,7 @@ fn share_options(args: &RunArgs) -> Result<Option<(String, u64)>> {
         }
         None => default_model_stream(&args.input, group)?,
     };
-    Ok(Some((log, every)))
+    Ok(Some(Share { log, every, interval }))
 }
 
 /// A group's model stream beside its input: `<stream>:<group>:model` on a Redis server,
@@ -581,21 +602,21 @@ pub struct RunConfig {
     pub save_model: Option<PathBuf>,
     /// Keys for saved models.
     pub keys: Keys,
-    /// A group's shared model: the model stream and how many records between syncs.
-    pub share: Option<(String, u64)>,
+    /// A group's shared model: the model stream and how often to sync.
+    pub share: Option<Share>,
 }
 
 impl RunConfig {
-    /// `model` as one replica of the group's shared model at `log`, taken up from what
-    /// the log holds; or `None`, said on standard error, when the model cannot be merged.
+    /// `model` as one replica of the group's shared model, taken up from what its log
+    /// holds; or `None`, said on standard error, when the model cannot be merged.
     fn replica(
         &self,
         name: &str,
         model: &mut Model,
-        log: &str,
-        every: u64,
+        share: &Share,
         worker: &str,
     ) -> Result<Option<crate::sync::Replica>> {
+        let (log, every) = (share.log.as_str(), share.every);
         let rule = match model.merge_rule() {
             Ok(rule) => rule,
             Err(why) => {
@@ -609,8 +630,15 @@ impl RunConfig {
             .with_context(|| format!("taking up the shared model from {shown}"))?;
         let (folded, _) = open.counts();
         let updates = if folded == 1 { "update" } else { "updates" };
-        eprintln!("eddy: model {name} shared through {shown} every {every} records, merge {rule}; {folded} {updates} taken up");
-        let replica = crate::sync::Replica::new(open, worker.to_string(), every);
+        let pace = match share.interval {
+            Some(i) => format!("every {every} records or {} s", i.as_secs_f64()),
+            None => format!("every {every} records"),
+        };
+        eprintln!("eddy: model {name} shared through {shown} {pace}, merge {rule}; {folded} {updates} taken up");
+        let mut replica = crate::sync::Replica::new(open, worker.to_string(), every);
+        if let Some(interval) = share.interval {
+            replica = replica.every_interval(interval);
+        }
         *model = replica.model().clone();
         Ok(Some(replica))
     }
@@ -979,7 +1007,7 @@ impl RunConfig {
                     };
                     let mut model = planned.model.clone();
                     let replica = match (&self.share, &self.source.group) {
-                        (Some((log, every)), Some(g)) => self.replica(name, &mut model, log, *every, &g.worker)?,
+                        (Some(share), Some(g)) => self.replica(name, &mut model, share, &g.worker)?,
                         _ => None,
                     };
                     let create = || sink::create(path, name).with_context(|| format!("creating {path}"));

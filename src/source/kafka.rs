@@ -128,7 +128,11 @@ fn partition_offset(key: &str) -> Option<(i32, i64)> {
 /// Changes of a group's assignment, as the consumer's rebalance callback reports them
 /// (the fetch takes them up after each poll), and when each partition was taken away.
 #[derive(Clone, Default)]
-struct Rebalances(Arc<Mutex<Assignments>>);
+struct Rebalances {
+    assignments: Arc<Mutex<Assignments>>,
+    /// Held while committing.
+    committing: Arc<Mutex<()>>,
+}
 
 #[derive(Default)]
 struct Assignments {
@@ -141,6 +145,37 @@ struct Assignments {
     settled: BTreeMap<i32, i64>,
     /// Offsets acknowledged whose commit a rebalance refused: committed at the next try.
     refused: BTreeMap<i32, i64>,
+    /// Offsets of rejected records not yet committed past: each is, once every record
+    /// before it is settled (it has no label to wait for).
+    rejected: BTreeMap<i32, BTreeSet<i64>>,
+    /// When `settled` last moved: a worker whose labels stop settling (records a
+    /// clusterer holds until it can start) ends after [`SETTLE_PATIENCE`] anyway.
+    settled_at: Option<Instant>,
+}
+
+/// How long a worker with nothing left to read waits for its labels to settle.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(10);
+
+impl Assignments {
+    /// `next` with each partition's offset moved past the rejected records that follow it.
+    fn past_rejected(&mut self, next: &mut BTreeMap<i32, i64>) {
+        for (p, at) in next.iter_mut() {
+            if let Some(rejected) = self.rejected.get_mut(p) {
+                rejected.retain(|&o| o >= *at);
+                while rejected.remove(at) {
+                    *at += 1;
+                }
+            }
+        }
+    }
+
+    /// A partition taken up from `from`: what was emitted and settled before is another
+    /// owner's story now.
+    fn start(&mut self, partition: i32, from: i64) {
+        self.emitted.insert(partition, from);
+        self.settled.insert(partition, from);
+        self.rejected.remove(&partition);
+    }
 }
 
 /// Raise each partition's offset in `into` to `from`'s where that is further.
@@ -157,7 +192,7 @@ type Change = (bool, Vec<i32>);
 impl Rebalances {
     fn lock(&self) -> std::sync::MutexGuard<'_, Assignments> {
         // Plain data, whole after any panic between its calls.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.assignments.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn take(&self) -> Vec<Change> {
@@ -169,13 +204,17 @@ impl Rebalances {
         self.lock().revoked.get(&partition).is_some_and(|at| at.elapsed() < HANDOVER)
     }
 
-    /// Whether every record of `partitions` given to the models is settled, and no
-    /// commit waits for another try.
+    /// Whether every record of `partitions` given to the models is settled, rejected
+    /// ones included, and no commit waits for another try; or the labels stopped
+    /// settling [`SETTLE_PATIENCE`] ago.
     fn all_settled(&self, partitions: &BTreeSet<i32>) -> bool {
         let a = self.lock();
-        a.refused.is_empty()
-            && (partitions.iter())
-                .all(|p| a.emitted.get(p).is_none_or(|&emitted| a.settled.get(p).is_some_and(|&s| s >= emitted)))
+        let done = a.refused.is_empty()
+            && partitions.iter().all(|p| {
+                a.emitted.get(p).is_none_or(|&emitted| a.settled.get(p).is_some_and(|&s| s >= emitted))
+                    && a.rejected.get(p).is_none_or(BTreeSet::is_empty)
+            });
+        done || a.settled_at.is_some_and(|at| at.elapsed() >= SETTLE_PATIENCE)
     }
 }
 
@@ -258,7 +297,12 @@ impl Commits {
     /// Commit each partition's offset in `next` that the worker holds (or is handing
     /// over) and no other worker committed further; offsets a rebalance refused are kept
     /// in [`Assignments::refused`] for the next try.
-    fn commit(&self, next: BTreeMap<i32, i64>) -> Result<(), String> {
+    fn commit(&self, mut next: BTreeMap<i32, i64>) -> Result<(), String> {
+        let rebalances = self.consumer.context();
+        // One commit at a time (the sink's thread and the fetch's): a read of the
+        // committed offsets and the commit after it must not interleave with another's.
+        let _one = rebalances.committing.lock().unwrap_or_else(PoisonError::into_inner);
+        rebalances.lock().past_rejected(&mut next);
         if next.is_empty() {
             return Ok(());
         }
@@ -266,7 +310,6 @@ impl Commits {
         // once handed over: it reads on from the last commit (later records labelled twice).
         let held = self.consumer.assignment().map_err(|e| e.to_string())?;
         let is_held = |p: i32| held.find_partition(&self.topic, p).is_some();
-        let rebalances = self.consumer.context();
         let mine: BTreeMap<i32, i64> =
             next.iter().filter(|&(&p, _)| is_held(p) || rebalances.handing_over(p)).map(|(&p, &o)| (p, o)).collect();
         // Another worker may have committed further already (the broker told this one
@@ -289,6 +332,7 @@ impl Commits {
         match done {
             Ok(()) => {
                 raise(&mut assignments.settled, &next);
+                assignments.settled_at = Some(Instant::now());
                 Ok(())
             }
             Err(KafkaError::ConsumerCommit(
@@ -297,16 +341,32 @@ impl Commits {
                 | RDKafkaErrorCode::UnknownMemberId,
             )) => {
                 raise(&mut assignments.refused, &mine);
+                // The rest is no longer this worker's: settled as far as it goes.
+                let theirs: BTreeMap<i32, i64> = next.into_iter().filter(|(p, _)| !mine.contains_key(p)).collect();
+                raise(&mut assignments.settled, &theirs);
                 Ok(())
             }
             Err(e) => Err(format!("committing the offsets of topic {}: {e}", self.topic)),
         }
     }
 
-    /// Try again the commits a rebalance refused.
+    /// Try again the commits a rebalance refused, and commit past rejected records
+    /// that follow what is settled.
     fn retry(&self) -> Result<(), String> {
-        let refused = std::mem::take(&mut self.consumer.context().lock().refused);
-        self.commit(refused)
+        let next = {
+            let mut a = self.consumer.context().lock();
+            let mut next = std::mem::take(&mut a.refused);
+            let waiting: Vec<(i32, i64)> = (a.rejected.iter())
+                .filter(|(_, r)| !r.is_empty())
+                .filter_map(|(&p, _)| Some((p, *a.settled.get(&p)?)))
+                .collect();
+            for (p, settled) in waiting {
+                let at = next.entry(p).or_insert(settled);
+                *at = (*at).max(settled);
+            }
+            next
+        };
+        self.commit(next)
     }
 }
 
@@ -368,8 +428,9 @@ impl Probe {
         Ok(Self { consumer, topic: topic.to_string(), watched: Vec::new() })
     }
 
-    /// Fetch `partitions` at their end from now on (their watermarks forgotten when the
-    /// set changes), and serve the statistics due.
+    /// Fetch `partitions` at their end from now on, and serve the statistics due. A
+    /// watermark only grows: one reported before a change of the set may be low, which
+    /// a topic still written to can make end a group's read early (as far as it got).
     fn watch(&mut self, partitions: &[i32]) -> Result<(), KafkaError> {
         if self.watched != partitions {
             let mut list = TopicPartitionList::new();
@@ -380,12 +441,11 @@ impl Probe {
             self.consumer.context().highs.lock().unwrap_or_else(PoisonError::into_inner).clear();
             self.watched = partitions.to_vec();
         }
-        // The statistics' callback is served by a poll; messages are dropped, the
-        // queue drained (a bounded number: the fetches are small).
-        for _ in 0..1024 {
-            if self.consumer.poll(Duration::ZERO).is_none() {
-                break;
-            }
+        // The statistics' callbacks are served by polls (each ends one with nothing
+        // to return), messages dropped: drain what queued up while the worker was busy.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(20) {
+            let _ = self.consumer.poll(Duration::ZERO);
         }
         Ok(())
     }
@@ -596,6 +656,7 @@ impl KafkaFetch {
         self.consumer.resume(&self.held_list()).map_err(io::Error::other)?;
         for p in starting {
             let from = committed.get(&p).copied().unwrap_or(0);
+            self.consumer.context().lock().start(p, from);
             self.sought.insert(p, (from, false));
             self.next.insert(p, from);
             // Messages and the end event skipped while settling moved the fetch on: it
@@ -616,7 +677,8 @@ impl KafkaFetch {
     /// A group's worker with `--until-end`: every partition it holds is read to its end
     /// (an end event: brokers' high watermarks are not trusted, tansu's lag), and the
     /// group committed every other partition up to its high watermark (a killed worker's
-    /// partitions wait for the session timeout, then go to a worker still there).
+    /// partitions go to a worker still there after the session timeout, or after
+    /// [`ORPHANED`] through a rejoin on a broker that does not rebalance then).
     fn group_ended(&mut self) -> io::Result<bool> {
         Ok(self.idle() && self.labels_settled()? && !self.watch_others()?)
     }
@@ -667,6 +729,9 @@ impl KafkaFetch {
     /// that with its last batch's first offset plus one, which a group's end would
     /// trust inside the last batch. Partitions not reported yet are left out.
     fn high_watermarks(&mut self, partitions: &[i32]) -> io::Result<BTreeMap<i32, i64>> {
+        if partitions.is_empty() {
+            return Ok(BTreeMap::new());
+        }
         let probe = match &mut self.probe {
             Some(probe) => probe,
             none => none.insert(Probe::open(&self.brokers, &self.topic).map_err(io::Error::other)?),
@@ -748,12 +813,11 @@ impl Fetch for KafkaFetch {
                 return Ok(());
             }
             self.quiet += 1;
-            if self.rebalances.is_some()
-                && self.quiet.is_multiple_of(QUIET_POLLS)
-                && self.idle()
-                && self.labels_settled()?
-            {
-                self.watch_others()?;
+            if self.rebalances.is_some() && self.quiet.is_multiple_of(QUIET_POLLS) && self.idle() {
+                // Only a watch: a broker slow to answer is asked again in a second.
+                if self.labels_settled().unwrap_or(false) {
+                    let _ = self.watch_others();
+                }
             }
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -891,14 +955,21 @@ impl Source for KafkaSource {
                 self.consumed.insert(p, o + 1);
             }
         }
-        key_batch(&self.shared, &self.name, &at, &mut batch)?;
-        if let (Some(_), Ok(Some(b))) = (&self.options.group, &batch) {
-            // What the worker waits to see settled before its group's end.
+        let rejected = key_batch(&self.shared, &self.name, &at, &mut batch)?;
+        if self.options.group.is_some() {
+            // What the worker waits to see settled before its group's end, and the
+            // rejected records to commit past once what comes before them is.
+            let keys = batch.as_ref().ok().and_then(Option::as_ref).and_then(|b| b.keys.as_ref());
             let mut emitted = BTreeMap::new();
-            for (p, o) in b.keys.iter().flatten().filter_map(|k| partition_offset(k)) {
-                emitted.insert(p, o + 1);
+            for (p, o) in keys.into_iter().flatten().filter_map(|k| partition_offset(k)) {
+                let at = emitted.entry(p).or_insert(o + 1);
+                *at = (*at).max(o + 1);
             }
-            raise(&mut self.consumer.context().lock().emitted, &emitted);
+            let mut a = self.consumer.context().lock();
+            raise(&mut a.emitted, &emitted);
+            for (p, o) in rejected.iter().filter_map(|k| partition_offset(k)) {
+                a.rejected.entry(p).or_default().insert(o);
+            }
         }
         batch
     }

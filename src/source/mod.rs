@@ -115,7 +115,8 @@ pub struct SourceOptions {
     pub max_line_bytes: usize,
     /// Keep reading a file that grows, until `quit` is set.
     pub follow: bool,
-    /// Format of standard input (files are told by their extension).
+    /// Format of standard input (files are told by their extension), or of a Kafka
+    /// topic's message values (NDJSON unless CSV).
     pub format: Option<TextFormat>,
     /// The columns of CSV that comes without a header line (a Kafka topic's CSV values,
     /// a headerless file): every line is a record.

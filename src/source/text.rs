@@ -313,7 +313,9 @@ impl TextSource {
                 None => return Ok(()),
             },
             (TextFormat::Ndjson, Some(_)) => {
-                return Err(self.schema("--columns names the columns of CSV without a header: not NDJSON".into()))
+                return Err(self.schema(
+                    "--columns names the columns of CSV without a header: this input is NDJSON (a Kafka topic's CSV values need --format csv)".into(),
+                ))
             }
             (TextFormat::Ndjson, None) => Vec::new(),
         };

@@ -247,18 +247,27 @@ impl SharedModel {
     }
 }
 
-/// A replica that publishes every `every` records it learns (the model stage's tap).
+/// A replica that publishes every `every` records it learns, or every `interval` (the
+/// model stage's tap).
 pub struct Replica {
     shared: SharedModel,
     worker: String,
     every: u64,
     since: u64,
+    interval: Option<std::time::Duration>,
+    last: std::time::Instant,
 }
 
 impl Replica {
     /// `worker`'s replica of `shared`, publishing every `every` records.
     pub fn new(shared: SharedModel, worker: String, every: u64) -> Self {
-        Self { shared, worker, every: every.max(1), since: 0 }
+        Self { shared, worker, every: every.max(1), since: 0, interval: None, last: std::time::Instant::now() }
+    }
+
+    /// Publish also once `interval` has passed since the last sync, at the next batch
+    /// learned, however few records came (a slow stream).
+    pub fn every_interval(self, interval: std::time::Duration) -> Self {
+        Self { interval: Some(interval), ..self }
     }
 
     /// The shared model: where the worker's model starts.
@@ -270,7 +279,8 @@ impl Replica {
     /// model when a sync is due.
     pub fn learned(&mut self, model: &mut Model, records: u64) -> Result<(), SyncError> {
         self.since += records;
-        if self.since >= self.every {
+        let due = self.interval.is_some_and(|i| self.since > 0 && self.last.elapsed() >= i);
+        if self.since >= self.every || due {
             self.sync(model)?;
         }
         Ok(())
@@ -286,6 +296,7 @@ impl Replica {
         }
         *model = self.shared.model().clone();
         self.since = 0;
+        self.last = std::time::Instant::now();
         Ok(())
     }
 
@@ -329,17 +340,20 @@ mod tests {
         c.partial_fit(x.view(), y.view()).expect("learns");
     }
 
+    /// Naive Bayes over four features shared through `log`.
+    fn naive_bayes(log: &MemoryLog) -> SharedModel {
+        let features: Vec<String> = (0..4).map(|i| format!("x{i}")).collect();
+        let initial = Model::from_spec("gaussian-nb").expect("spec");
+        SharedModel::open(Box::new(log.clone()), initial, features, Keys::default()).expect("opens")
+    }
+
     /// Three replicas of naive Bayes syncing at different paces: after the last sync
     /// every replica that folded the whole log holds the same model, equal (up to
     /// rounding) to one model that learned every record.
     #[test]
     fn replicas_that_folded_the_same_log_agree_and_lose_nothing() {
         let log = MemoryLog::default();
-        let initial = Model::from_spec("gaussian-nb").expect("spec");
-        let features: Vec<String> = (0..4).map(|i| format!("x{i}")).collect();
-        let open = || {
-            SharedModel::open(Box::new(log.clone()), initial.clone(), features.clone(), Keys::default()).expect("opens")
-        };
+        let open = || naive_bayes(&log);
         let mut replicas: Vec<(Replica, Model, Blobs)> = (0..3)
             .map(|w| {
                 let replica = Replica::new(open(), format!("w{w}"), 100 + 70 * w as u64);
@@ -347,7 +361,7 @@ mod tests {
                 (replica, model, Blobs::new(3, 4, 10 + w as u64))
             })
             .collect();
-        let mut one = initial.clone();
+        let mut one = Model::from_spec("gaussian-nb").expect("spec");
         for round in 0..12 {
             for (w, (replica, model, stream)) in replicas.iter_mut().enumerate() {
                 let n = 25 + 10 * ((round + w) % 3);
@@ -374,6 +388,29 @@ mod tests {
         let (one, merged) = (proba(&one).expect("some"), first.expect("some"));
         assert!(one.iter().zip(merged.iter()).all(|(a, b)| (a - b).abs() < 1e-9), "{one} vs {merged}");
         assert_eq!(replicas[0].1.records_seen(), 3 * 12 * 35);
+    }
+
+    /// `--sync-interval`: a replica publishes at the first batch after its interval,
+    /// however few records it learned, and not before.
+    #[test]
+    fn an_interval_publishes_a_slow_streams_records() {
+        let log = MemoryLog::default();
+        let open = || naive_bayes(&log);
+        let mut stream = Blobs::new(3, 4, 5);
+        let mut later =
+            Replica::new(open(), "w1".into(), 1_000_000).every_interval(std::time::Duration::from_secs(3600));
+        let mut model = later.model().clone();
+        learn(&mut model, &mut stream, 5);
+        later.learned(&mut model, 5).expect("learns");
+        assert_eq!(log.0.lock().expect("not poisoned").len(), 0, "an hour has not passed");
+        let mut now = Replica::new(open(), "w2".into(), 1_000_000).every_interval(std::time::Duration::ZERO);
+        let mut model = now.model().clone();
+        now.learned(&mut model, 0).expect("learns");
+        assert_eq!(log.0.lock().expect("not poisoned").len(), 0, "nothing learned, nothing published");
+        learn(&mut model, &mut stream, 5);
+        now.learned(&mut model, 5).expect("learns");
+        let published = log.0.lock().expect("not poisoned").clone();
+        assert_eq!((published.len(), published[0].records, published[0].worker.as_str()), (1, 5, "w2"));
     }
 
     /// An update of another model is an error, not a silent fold.
