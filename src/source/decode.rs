@@ -475,8 +475,7 @@ impl CsvLayout {
         // Borrowed from the split line: no string per record. A label that is not
         // UTF-8 is refused: replacing its bytes would make a class of its own.
         let Ok(text) = std::str::from_utf8(fields.get(c)) else {
-            row.truncate(start);
-            return Err(RecordError::at(c, &self.names[c], Reason::NotUtf8));
+            return Err(refuse(row, cats, c, Reason::NotUtf8));
         };
         let text = Cow::Borrowed(text.trim());
         let id =
@@ -1077,6 +1076,12 @@ mod tests {
         let mut sink = CatSink { values: &mut values, interner: &mut interner };
         let refused = strict.decode_with(&fields, &mut row, &mut sink, |l| Ok(l.text().into_owned()));
         assert!(refused.expect_err("missing").to_string().starts_with("column 2 (city): missing value"));
+        // A label that is not UTF-8 leaves both as they were too (its category was read).
+        fields.split(b"4,oslo,5,\xff").expect("splits");
+        let mut sink = CatSink { values: &mut values, interner: &mut interner };
+        let refused = layout.decode_with(&fields, &mut row, &mut sink, |l| Ok(l.text().into_owned()));
+        assert!(refused.expect_err("not UTF-8").to_string().starts_with("column 4 (y)"));
+        assert_eq!((row.len(), values.len()), (6, 3));
     }
 
     #[test]
