@@ -16,39 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${SCALE_RECORDS:-200000}
 sync_every=5000
-bash tests/servers/install.sh redis kafka > /dev/null
-cargo build --release --quiet --features kafka --example kafka_produce --example sync_cost
-cargo build --release --quiet
-eddy=$PWD/target/release/eddy
-tansu="${EDDY_SERVERS:-$HOME/.cache/eddy/servers}/bin/tansu"
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return; sleep 0.1; done; return 1; }
-
-# Two Gaussian classes, a little overlapping.
-python3 - "$records" > "$tmp/events.ndjson" << 'EOF'
-import random, sys
-random.seed(7)
-for i in range(int(sys.argv[1])):
-    y = i % 2
-    print('{"a":%.4f,"b":%.4f,"y":%d}' % (random.gauss(2.0 * y, 1.0), random.gauss(-1.0 * y, 1.0), y))
-EOF
-
-redis_port=$(free_port)
-redis-server --port "$redis_port" --save '' --appendonly no > "$tmp/redis.log" 2>&1 &
-pids+=($!)
-kafka_port=$(free_port)
-"$tansu" broker --listener-url "tcp://127.0.0.1:$kafka_port" --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
-    --storage-engine memory://tansu/ > "$tmp/tansu.log" 2>&1 &
-pids+=($!)
-wait_port "$redis_port"
-wait_port "$kafka_port"
+seed=7
+examples=sync_cost
+# shellcheck source=benches/group_servers.sh
+source benches/group_servers.sh
 
 # Each group size reads its own copy of the input: a group's offsets and model are its own.
 python3 - "$tmp/events.ndjson" << 'EOF' | redis-cli -p "$redis_port" --pipe > /dev/null
