@@ -217,6 +217,7 @@ fn snapshots(c: &mut Criterion) {
                     every_records: Some(100_000),
                     interval: None,
                     format: PlotFormat::Png,
+                    live: false,
                 }),
                 false,
             ))

@@ -22,6 +22,11 @@ fn dir(name: &str) -> PathBuf {
 
 /// Run `kinds` on a generated stream with tracking on; snapshots into `plots` if given.
 fn tracked(kinds: &[&str], plots: Option<&Path>, every: u64) -> pipeline::RunOutcome {
+    tracked_input(kinds, plots, every, false)
+}
+
+/// [`tracked`], its input said to be `live` or not.
+fn tracked_input(kinds: &[&str], plots: Option<&Path>, every: u64, live: bool) -> pipeline::RunOutcome {
     let o = SourceOptions { batch_size: 256, ..SourceOptions::default() };
     let src = source::open("synth:blobs?n=6000&d=4&k=3&seed=5", o).expect("valid");
     let stages = kinds
@@ -47,6 +52,7 @@ fn tracked(kinds: &[&str], plots: Option<&Path>, every: u64) -> pipeline::RunOut
             every_records: Some(every),
             interval: None,
             format: PlotFormat::Png,
+            live,
         }),
         ..PipelineOptions::default()
     };
@@ -95,24 +101,36 @@ fn snapshots_are_numbered_with_an_atomic_latest_and_skips_are_counted() {
     let d = dir("numbered");
     let out = tracked(&["minibatch-kmeans"], Some(&d), 2000);
     let stats = out.summary.snapshots.expect("snapshots on");
-    let numbered: Vec<String> = std::fs::read_dir(&d)
-        .expect("dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("snapshot-"))
-        .collect();
-    assert_eq!(numbered.len() as u64, stats.drawn);
-    assert!(numbered.contains(&"snapshot-000001-minibatch-kmeans.png".to_string()), "{numbered:?}");
-    // Due at 2000, 4000 and 6000 records, plus the final one: drawn or skipped, never lost silently.
-    assert_eq!(stats.drawn + stats.skipped, 4, "{stats:?}");
+    let numbered = |d: &Path| -> Vec<String> {
+        std::fs::read_dir(d)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("snapshot-"))
+            .collect()
+    };
+    let drawn = numbered(&d);
+    assert_eq!(drawn.len() as u64, stats.drawn);
+    assert!(drawn.contains(&"snapshot-000001-minibatch-kmeans.png".to_string()), "{drawn:?}");
+    // Due at 2000, 4000 and 6000 records, plus the final one: a finite input draws them all.
+    assert_eq!((stats.drawn, stats.skipped), (4, 0), "{stats:?}");
     assert!(png_stats(&d.join("latest-minibatch-kmeans.png")).2 >= 8);
 
-    // A snapshot due after every batch of a fast model: the plot thread cannot keep
-    // up, so some are skipped, and the stream does not wait for it.
-    let d = dir("skips");
+    // A snapshot due after every batch of a fast model, from a finite input: the
+    // model waits for the drawing, and every one is drawn (24 batches, and the last).
+    let d = dir("every-batch");
     let out = tracked(&["minibatch-kmeans"], Some(&d), 1);
     let stats = out.summary.snapshots.expect("snapshots on");
+    assert_eq!((stats.drawn, stats.skipped), (25, 0), "{stats:?}");
+    assert_eq!(numbered(&d).len(), 25);
+
+    // The same from a live input: the stream does not wait once the queue is full, so
+    // some are skipped, and counted.
+    let d = dir("skips");
+    let out = tracked_input(&["minibatch-kmeans"], Some(&d), 1, true);
+    let stats = out.summary.snapshots.expect("snapshots on");
     assert!(stats.skipped > 0, "{stats:?}");
+    assert_eq!(stats.drawn + stats.skipped, 25, "{stats:?}");
     assert_eq!(out.summary.records, 6000);
 }
 
@@ -307,6 +325,7 @@ fn bad_snapshot_options_and_an_unwritable_plots_folder() {
             every_records: Some(100),
             interval: None,
             format: PlotFormat::Png,
+            live: false,
         }),
         ..PipelineOptions::default()
     };

@@ -22,6 +22,7 @@ mod kmeans_seeding; // n_init: the best of several k-means++ seedings finds well
 mod linfa_interop; // linfa Datasets and traits; linfa's KMeans as a cross-check
 mod model_files; // save/load, and every refused file: truncated, corrupt, tampered, unsigned, wrong key
 mod model_runs; // --model-file, --no-learn, named models, the model language on the command line
+mod parallel_parse; // files parsed on several threads: the same batches, errors, rejects and positions as one thread, at any chunk edges
 mod parity; // scikit-learn partial_fit parity, from committed fixtures
 mod pipeline; // threads vs the inline oracle; sources and their errors
 mod plots; // snapshots and reports: pictures decode, numbers are the model's

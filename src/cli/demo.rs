@@ -50,6 +50,7 @@ pub fn run(config: &DemoConfig) -> Result<ExitCode> {
             every_records: Some((config.records / 4).max(1)),
             interval: None,
             format: PlotFormat::Png,
+            live: false,
         }),
         // Drift is watched on both streams: the classifier's errors and the clusterer's
         // distances (ADWIN), and the clusterer's clusters.

@@ -147,8 +147,8 @@ pub struct RunArgs {
     /// --group, whose labels are settled by the sink's own thread.
     #[arg(long, conflicts_with = "group")]
     pub inline: bool,
-    /// Threads a forest's trees learn on (0: every core). Labels and models are the same
-    /// for any count.
+    /// Threads that parse a file and that a forest's trees learn on (0: every core; 1:
+    /// one parser). Labels, models, errors and checkpoints are the same for any count.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Draw snapshots of every model into this folder while the stream runs:
@@ -675,6 +675,8 @@ impl RunConfig {
                         PlotFormatArg::Png => PlotFormat::Png,
                         PlotFormatArg::Svg => PlotFormat::Svg,
                     },
+                    // Records that come as they happen: pictures must not hold them up.
+                    live: args.follow || matches!(Endpoint::of(&args.input), Endpoint::Stdio | Endpoint::Stream(_)),
                 })
             }
             None => None,
@@ -859,6 +861,7 @@ impl RunConfig {
                 categorical,
                 until_end: args.until_end,
                 group: group.clone(),
+                threads: args.threads,
                 // Missing values are let through only when every model fills them.
                 missing: models.iter().all(|m| match &m.model {
                     Model::Classifier(c) => c.fills_missing(),
@@ -1030,8 +1033,11 @@ impl RunConfig {
         }
         let bar = self.progress.then(progress_bar);
         if let Some(bar) = &bar {
-            let bar = bar.clone();
-            self.pipeline.progress = Some(Arc::new(move |n| bar.inc(n)));
+            let (records, drawing) = (bar.clone(), bar.clone());
+            self.pipeline.progress = Some(Arc::new(move |n| records.inc(n)));
+            self.pipeline.drawing = Some(Arc::new(move |left| {
+                drawing.set_message(format!("- input read, drawing {left} snapshots"));
+            }));
         }
         let outcome = if self.inline {
             pipeline::run_inline(source, stages, &self.pipeline)
@@ -1083,7 +1089,7 @@ impl RunConfig {
 fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {human_pos} records ({per_sec})")
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {human_pos} records ({per_sec}) {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -1186,7 +1192,7 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
     if let Some(stats) = &summary.snapshots {
         writeln!(
             out,
-            "  snapshots: {} drawn, {} skipped (the plot thread was busy, or the last picture was under 0.5 s old)",
+            "  snapshots: {} drawn, {} skipped (a live input outran the drawing, or a picture could not be written)",
             stats.drawn, stats.skipped
         )?;
     }

@@ -67,6 +67,9 @@ pub struct PipelineOptions {
     pub quit: Arc<AtomicBool>,
     /// Called by the source stage with the number of records of each batch read.
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Called by the plot thread once the input has ended, before each picture it
+    /// still draws, with the number left (the run ends when they are drawn).
+    pub drawing: Option<Arc<dyn Fn(usize) + Send + Sync>>,
     /// Draw snapshots of every model while the stream runs.
     pub snapshots: Option<SnapshotOptions>,
     /// Keep the state that snapshots and reports need (implied by `snapshots`).
@@ -98,14 +101,24 @@ pub struct SnapshotOptions {
     pub interval: Option<std::time::Duration>,
     /// PNG or SVG.
     pub format: PlotFormat,
+    /// The input is live (standard input, a followed file, a Redis or Kafka stream):
+    /// when [`SNAPSHOT_QUEUE`] snapshots wait to be drawn, the next is skipped rather
+    /// than slow the stream. A finite input waits for the drawing: every requested
+    /// picture is drawn.
+    pub live: bool,
 }
+
+/// Snapshots that wait to be drawn (each a copy of a model's state) before a model
+/// waits for the plot thread, or, on a live input, skips.
+pub const SNAPSHOT_QUEUE: usize = 8;
 
 /// Snapshots drawn and skipped during a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SnapshotStats {
     /// Pictures drawn (each also replaces `latest-<model>`).
     pub drawn: u64,
-    /// Snapshots skipped because the plot thread was still drawing the previous one.
+    /// Snapshots skipped: on a live input, because [`SNAPSHOT_QUEUE`] were waiting to
+    /// be drawn; or because a picture could not be written.
     pub skipped: u64,
 }
 
@@ -128,6 +141,7 @@ impl Default for PipelineOptions {
             window: 10_000,
             quit: Arc::new(AtomicBool::new(false)),
             progress: None,
+            drawing: None,
             snapshots: None,
             track: false,
             checkpoint: None,
@@ -289,7 +303,6 @@ pub(crate) struct Scored {
     /// Rows held until a clusterer has enough to start (a followed stream may
     /// bring fewer rows than centres at first).
     held: Option<Batch>,
-    drawn_any: bool,
     /// What is watched beside the model (`--drift`, `--watch`).
     pub(crate) watches: Option<Watches>,
     /// The input's numeric feature names (the imputer counts by position).
@@ -300,12 +313,6 @@ pub(crate) struct Scored {
     /// Shared by copies of this state (a service keeps one to roll back), used by one.
     pub(crate) replica: Option<Arc<std::sync::Mutex<crate::sync::Replica>>>,
 }
-
-/// Pictures are drawn at most this often per model: a snapshot due sooner is
-/// skipped (and counted). Drawing one costs tens of milliseconds of CPU; on a
-/// fast stream "every 100 000 records" would otherwise mean dozens a second,
-/// taken from the stream, more than anyone can look at.
-pub const MIN_SNAPSHOT_GAP: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Scored {
     pub(crate) fn new(
@@ -333,7 +340,6 @@ impl Scored {
             next_at: every.unwrap_or(u64::MAX),
             last: Instant::now(),
             held: None,
-            drawn_any: false,
             watches,
             features: features.to_vec(),
             delayed: None,
@@ -418,8 +424,8 @@ impl Scored {
     }
 
     /// A snapshot, when one is due after the batch just learned. `Err(())` when one
-    /// was due but came sooner than [`MIN_SNAPSHOT_GAP`] after the last: skipped.
-    pub(crate) fn due_snapshot(&mut self) -> Result<Option<Snapshot>, ()> {
+    /// was due but there is no `room` for it (a live input's full queue): skipped.
+    pub(crate) fn due_snapshot(&mut self, room: bool) -> Result<Option<Snapshot>, ()> {
         let by_count = self.records >= self.next_at;
         let by_time = self.interval.is_some_and(|t| self.last.elapsed() >= t);
         if !(by_count || by_time) {
@@ -430,11 +436,10 @@ impl Scored {
                 self.next_at += n;
             }
         }
-        if self.last.elapsed() < MIN_SNAPSHOT_GAP && self.drawn_any {
+        self.last = Instant::now();
+        if !room {
             return Err(());
         }
-        self.drawn_any = true;
-        self.last = Instant::now();
         Ok(self.final_snapshot())
     }
 
@@ -767,7 +772,7 @@ pub fn run_inline(
                 let keys = labelled.0.keys.as_deref().filter(|_| labelled.0.roles.is_none());
                 sink.write_keyed(&delayed::labelled_ids(&labelled), keys, &labelled.1)
                     .map_err(|error| PipelineError::Sink { model: scored.name.clone(), path: path.clone(), error })?;
-                match (scored.due_snapshot(), options.snapshots.as_ref()) {
+                match (scored.due_snapshot(true), options.snapshots.as_ref()) {
                     (Ok(Some(mut snap)), Some(opts)) => {
                         snap.class_names = class_names(source.as_ref());
                         pictures.draw(opts, &snap)

@@ -73,8 +73,12 @@ pub(super) fn run_threads(
 ) -> Result<RunOutcome, PipelineError> {
     let start = Instant::now();
     let features = source.feature_names().to_vec();
-    // One snapshot in flight at most: a model never waits for a drawing (try_send), it skips.
-    let (snap_tx, snap_rx) = bounded::<Snapshot>(1);
+    // Snapshots wait here to be drawn; a model waits when the queue is full, or on a live
+    // input skips (see `model_loop`).
+    let (snap_tx, snap_rx) = bounded::<Snapshot>(super::SNAPSHOT_QUEUE);
+    // Set once the source has read its last batch: what the plot thread draws then is
+    // what the run waits for.
+    let read_all = AtomicBool::new(false);
     let skipped = AtomicU64::new(0);
     // Errors stop everyone: a stage that fails sets this; the source checks it.
     let abort = AtomicBool::new(false);
@@ -98,12 +102,17 @@ pub(super) fn run_threads(
         let abort = &abort;
         let skipped = &skipped;
         let names = &names;
+        let read_all = &read_all;
+        let snap_queue = snap_rx.clone();
         let plot_thread = options.snapshots.as_ref().map(|opts| {
             scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
                 lower_priority();
                 let mut pictures = Pictures::default();
                 for mut snap in snap_rx {
+                    if let Some(drawing) = options.drawing.as_ref().filter(|_| read_all.load(Ordering::Relaxed)) {
+                        drawing(snap_queue.len() + 1);
+                    }
                     // Named with the classes the source has met so far.
                     snap.class_names = names.lock().map(|n| n.clone()).unwrap_or_default();
                     pictures.draw(opts, &snap);
@@ -162,6 +171,7 @@ pub(super) fn run_threads(
                 Ok::<(), PipelineError>(())
             })();
             drop(to_models);
+            read_all.store(true, Ordering::Relaxed);
             if result.is_err() {
                 stop(abort, &options.quit);
             }
@@ -174,7 +184,8 @@ pub(super) fn run_threads(
             let labels_path = path.clone();
             let model_thread = scope.spawn(move || {
                 let _guard = QuitOnPanic(abort);
-                let out = Outputs { ltx: &ltx, snap_tx: &snap_tx, skipped, events: events.as_mut() };
+                let live = options.snapshots.as_ref().is_some_and(|s| s.live);
+                let out = Outputs { ltx: &ltx, snap_tx: &snap_tx, skipped, live, events: events.as_mut() };
                 let result = model_loop(&mut scored, &rx, out, prequential, &labels_path);
                 let finished = events.as_mut().map_or(Ok(()), |e| {
                     let done = e.finish();
@@ -272,6 +283,8 @@ struct Outputs<'a> {
     ltx: &'a Sender<ToSink>,
     snap_tx: &'a Sender<Snapshot>,
     skipped: &'a AtomicU64,
+    /// Skip a snapshot when the queue is full, rather than wait.
+    live: bool,
     events: Option<&'a mut crate::sink::EventsFile>,
 }
 
@@ -289,11 +302,11 @@ fn model_loop(
             continue;
         };
         super::write_events(scored, out.events.as_deref_mut())?;
-        match scored.due_snapshot() {
+        let room = !out.live || !snap_tx.is_full();
+        match scored.due_snapshot(room) {
             Ok(Some(snap)) => {
-                if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
-                    skipped.fetch_add(1, Ordering::Relaxed);
-                }
+                // Fails only when the plot thread has stopped (it panicked, and the run stops).
+                let _ = snap_tx.send(snap);
             }
             Err(()) => {
                 skipped.fetch_add(1, Ordering::Relaxed);

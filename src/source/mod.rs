@@ -11,6 +11,7 @@
 //! request bodies share: a record refused by one is refused by the other, in the
 //! same words.
 
+mod chunked;
 pub mod decode;
 mod entries;
 pub mod feedback;
@@ -140,6 +141,9 @@ pub struct SourceOptions {
     /// Read a Redis stream or a Kafka topic as a worker of a consumer group (`--group`,
     /// `--worker`).
     pub group: Option<GroupOptions>,
+    /// Threads that parse a file (0: every core; 1: the calling thread only). The
+    /// records, errors and positions are the same for any count.
+    pub threads: usize,
 }
 
 /// A worker of a consumer group: the engine shares the stream's entries among the
@@ -177,6 +181,7 @@ impl Default for SourceOptions {
             delayed: None,
             until_end: false,
             group: None,
+            threads: 0,
         }
     }
 }

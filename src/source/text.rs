@@ -8,6 +8,7 @@
 //! request bodies of `eddy serve` share. One record per line: a quoted field may
 //! not contain a newline.
 
+use super::chunked::{Chunked, Label, Step, CHUNK_BYTES};
 use super::decode::{
     is_missing, parse_bool, parse_number, CatSink, CsvLayout, Fields, JsonDecoder, Reason, RecordError,
 };
@@ -67,11 +68,8 @@ pub struct TextSource {
     /// Categorical features.
     categorical: Vec<String>,
     cat_names: Arc<[String]>,
-    interner: Interner,
-    /// CSV: the header's columns, and which hold the features and the label.
-    layout: CsvLayout,
-    /// NDJSON: the keys of the features and the label.
-    json: JsonDecoder,
+    /// Turns a line into a record's values.
+    parser: RecordParser,
     labels: Option<LabelMap>,
     /// The current line (up to the limit), without its newline once complete.
     line: Vec<u8>,
@@ -86,8 +84,6 @@ pub struct TextSource {
     /// An error met after some records of a batch: reported on the next call,
     /// so the records before it still reach the sinks.
     pending_error: Option<SourceError>,
-    /// The current CSV line, split.
-    fields: Fields,
     rejects: Option<super::RejectsFile>,
     rejected: u64,
     ended: bool,
@@ -101,6 +97,12 @@ pub struct TextSource {
     line_names: Option<LineNames>,
     /// Bytes before the first record (the header's).
     data_start: u64,
+    /// The input may be parsed on several threads: it is a file that ends.
+    chunkable: bool,
+    /// Bytes per chunk when parsed on several threads.
+    chunk_bytes: usize,
+    /// The threads parsing the input, once started (by the first batch).
+    chunked: Option<Chunked>,
 }
 
 /// What the reader of an engine's stream knows of the lines it wrote: the id of the
@@ -207,7 +209,112 @@ impl TextSource {
                 Box::new(BufReader::with_capacity(1 << 16, file))
             }
         };
-        Self::from_reader(name, reader, format, options)
+        let follow = options.follow;
+        let source = Self::from_reader(name, reader, format, options)?;
+        // Standard input stays on one thread: it may be a live stream, whose records
+        // are each wanted as soon as they come.
+        Ok(if input == "-" || follow { source } else { source.parse_on_threads() })
+    }
+
+    /// Parse the input on `SourceOptions::threads` threads (0: every core) rather than
+    /// on the calling one, for an input that ends (a file, bytes in memory; not a
+    /// stream whose records are wanted as they come). The batches, errors, rejects and
+    /// positions are those of the one-thread reader. Delayed labels, and lines named by
+    /// an engine, stay on one thread.
+    pub fn parse_on_threads(mut self) -> Self {
+        self.chunkable = true;
+        self
+    }
+
+    /// With [`TextSource::parse_on_threads`], cut the input into chunks of about this
+    /// many bytes (for tests of chunk edges; the default suits files).
+    #[doc(hidden)]
+    pub fn chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// Hand the rest of the input to parsing threads, if it may and there are cores for them.
+    fn start_threads(&mut self) {
+        if !std::mem::take(&mut self.chunkable) {
+            return;
+        }
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let one_at_a_time =
+            self.join.is_some() || self.feedback.is_some() || self.line_names.is_some() || self.options.follow;
+        if threads < 2 || one_at_a_time || self.ended {
+            return;
+        }
+        let reader = std::mem::replace(&mut self.reader, Box::new(io::empty()));
+        let widths = (self.features.len(), self.categorical.len());
+        let max = self.options.max_line_bytes;
+        let checksum = self.checksum.clone();
+        self.chunked = Some(Chunked::spawn(reader, &self.parser, widths, max, threads, self.chunk_bytes, checksum));
+    }
+
+    /// Fill the batch from the parsing threads, line by line as the one-thread reader does.
+    fn fill_from_threads(&mut self, data: &mut Rows, cap: usize) -> Result<(), SourceError> {
+        while !self.ended && data.ids.len() < cap {
+            if self.options.quit.load(Ordering::Relaxed) {
+                self.ended = true;
+                break;
+            }
+            let Some(chunked) = self.chunked.as_mut() else { return Ok(()) };
+            let step = match chunked.step() {
+                Ok(Some(step)) => step,
+                Ok(None) => {
+                    self.ended = true;
+                    break;
+                }
+                Err(error) => return Err(SourceError::Io { source_name: self.name.clone(), error }),
+            };
+            self.line_no += 1;
+            let refused = match step {
+                Step::Blank { len } => {
+                    self.offset += len;
+                    None
+                }
+                Step::Record { len, x, cats, label, text } => {
+                    self.offset += len;
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let class = match label {
+                        None => Ok(None),
+                        Some(Label { text, verdict }) => {
+                            let labels = &mut self.labels;
+                            let verdict = verdict.get_or_insert_with(|| {
+                                labels.as_mut().ok_or_else(|| "no label column".to_string())?.id(text)
+                            });
+                            verdict.clone().map(Some)
+                        }
+                    };
+                    match class {
+                        Ok(class) => {
+                            data.x.extend_from_slice(x);
+                            data.cats.extend_from_slice(cats);
+                            data.ids.push(id);
+                            if let Some(class) = class {
+                                data.ys.push(class);
+                            }
+                            None
+                        }
+                        Err(reason) => Some((self.parser.label_error(reason), text.to_vec())),
+                    }
+                }
+                Step::Bad { len, error, text } => {
+                    self.offset += len;
+                    self.next_id += 1;
+                    Some((error, text.to_vec()))
+                }
+            };
+            if let Some((error, text)) = refused {
+                self.reject_text(error, self.line_no, &text)?;
+            }
+        }
+        Ok(())
     }
 
     /// Read records of `format` from any reader (a file, a socket, bytes in memory);
@@ -235,9 +342,7 @@ impl TextSource {
             features: Vec::new(),
             categorical: Vec::new(),
             cat_names: Arc::from(Vec::new()),
-            interner: Interner::default(),
-            layout: CsvLayout::default(),
-            json: JsonDecoder::new(&[]),
+            parser: RecordParser::new(format),
             labels,
             line: Vec::new(),
             dropped: 0,
@@ -247,7 +352,6 @@ impl TextSource {
             offset: 0,
             held: false,
             pending_error: None,
-            fields: Fields::new(),
             rejects,
             rejected: 0,
             ended: false,
@@ -256,6 +360,9 @@ impl TextSource {
             feedback: None,
             line_names: None,
             data_start: 0,
+            chunkable: false,
+            chunk_bytes: CHUNK_BYTES,
+            chunked: None,
         };
         if let Some(d) = &source.options.delayed {
             if source.options.label_column.is_none() {
@@ -280,7 +387,7 @@ impl TextSource {
         if source.format == TextFormat::Ndjson {
             let all: Vec<String> = source.features.iter().chain(&source.categorical).cloned().collect();
             let json = JsonDecoder::new(&all).categorical(&source.categorical).missing(source.options.missing);
-            source.json = match &source.options.label_column {
+            source.parser.json = match &source.options.label_column {
                 // With delayed labels the decoder reads an event's features only: the
                 // join reads the label of feedback.
                 Some(label) if source.join.is_none() => json.label(label),
@@ -342,13 +449,13 @@ impl TextSource {
         // Candidate columns: (CSV column, name, what the first record holds there).
         let candidates: Vec<(usize, String, FirstValue)> = match self.format {
             TextFormat::Csv => {
-                if let Err(e) = self.fields.split(&self.line) {
+                if let Err(e) = self.parser.fields.split(&self.line) {
                     // A named feature's record that cannot be split is refused with the
                     // others; without names there is nothing to go on.
                     if self.options.features.is_none() {
                         return Err(self.schema(e.to_string()));
                     }
-                    self.fields.split(b"").map_err(|e| self.schema(e.to_string()))?;
+                    self.parser.fields.split(b"").map_err(|e| self.schema(e.to_string()))?;
                 }
                 let columns: Vec<usize> = match &self.options.features {
                     Some(features) => {
@@ -368,7 +475,7 @@ impl TextSource {
                 columns
                     .into_iter()
                     .map(|i| {
-                        let field = if i < self.fields.len() { self.fields.get(i) } else { b"" };
+                        let field = if i < self.parser.fields.len() { self.parser.fields.get(i) } else { b"" };
                         (i, header[i].clone(), FirstValue::of_field(field))
                     })
                     .collect()
@@ -428,7 +535,7 @@ impl TextSource {
             }
             // With delayed labels the layout reads an event's features only.
             let label_column = label_column.filter(|_| self.join.is_none());
-            self.layout =
+            self.parser.layout =
                 CsvLayout::new(header, num_cols, label_column).categorical(cat_cols).missing(self.options.missing);
         }
         Ok(())
@@ -440,7 +547,7 @@ impl TextSource {
     }
 
     fn set_categorical(&mut self, names: Vec<String>) {
-        self.interner = Interner::new(names.len());
+        self.parser.interner = Interner::new(names.len());
         self.categorical = names.clone();
         self.cat_names = Arc::from(names);
     }
@@ -483,8 +590,8 @@ impl TextSource {
             return Err(self.schema(format!("the header is longer than {max} bytes (--max-line-bytes)")));
         }
         strip_bom(&mut self.line);
-        self.fields.split(&self.line).map_err(|e| self.schema(format!("header: {e}")))?;
-        let header: Vec<String> = (0..self.fields.len()).map(|i| self.fields.name(i)).collect();
+        self.parser.fields.split(&self.line).map_err(|e| self.schema(format!("header: {e}")))?;
+        let header: Vec<String> = (0..self.parser.fields.len()).map(|i| self.parser.fields.name(i)).collect();
         self.clear_line();
         self.data_start = self.offset;
         Ok(Some(header))
@@ -583,24 +690,21 @@ impl TextSource {
         cats: &mut Vec<Option<Arc<str>>>,
     ) -> Result<Option<i64>, RecordError> {
         let labels = &mut self.labels;
-        let id = |label: super::decode::RawLabel<'_>| {
+        self.parser.parse(&self.line, row, cats, |label| {
             labels.as_mut().ok_or_else(|| "no label column".to_string())?.id(&label.text())
-        };
-        let mut sink = CatSink { values: cats, interner: &mut self.interner };
-        match self.format {
-            TextFormat::Csv => {
-                self.fields.split(&self.line)?;
-                self.layout.decode_with(&self.fields, row, &mut sink, id)
-            }
-            TextFormat::Ndjson => {
-                self.json.read(&self.line)?;
-                self.json.decode_with(row, &mut sink, id)
-            }
-        }
+        })
     }
 
-    /// Deal with a bad record: fail, or write it to the rejects file and go on.
+    /// Deal with the bad record in `self.line`: fail, or write it to the rejects file and go on.
     fn reject(&mut self, bad: RecordError, line_no: u64) -> Result<(), SourceError> {
+        let line = std::mem::take(&mut self.line);
+        let result = self.reject_text(bad, line_no, &line);
+        self.line = line;
+        result
+    }
+
+    /// Deal with a bad record whose line is `text`.
+    fn reject_text(&mut self, bad: RecordError, line_no: u64, text: &[u8]) -> Result<(), SourceError> {
         let entry = self.line_names.as_ref().and_then(|names| names.name(line_no));
         if self.options.on_error == OnError::Fail {
             let (column, reason) = bad.into_parts();
@@ -612,7 +716,7 @@ impl TextSource {
         }
         self.rejected += 1;
         if let Some(out) = self.rejects.as_mut() {
-            let text = String::from_utf8_lossy(&self.line).replace(['\t', '\n', '\r'], " ");
+            let text = String::from_utf8_lossy(text).replace(['\t', '\n', '\r'], " ");
             let at = entry.unwrap_or_else(|| line_no.to_string());
             out.write_line(&format!("{}\t{at}\t{bad}\t{text}", self.name))?;
         }
@@ -680,13 +784,16 @@ impl TextSource {
                 let Some((_, cols)) = self.join.as_ref() else {
                     return Err(RecordError::new(Reason::Delayed("no delayed labels".into())));
                 };
-                self.fields.split(&self.line)?;
-                let names = self.layout.names();
-                if self.fields.len() != names.len() {
-                    return Err(RecordError::new(Reason::Columns { expected: names.len(), found: self.fields.len() }));
+                self.parser.fields.split(&self.line)?;
+                let names = self.parser.layout.names();
+                if self.parser.fields.len() != names.len() {
+                    return Err(RecordError::new(Reason::Columns {
+                        expected: names.len(),
+                        found: self.parser.fields.len(),
+                    }));
                 }
                 let text = |c: usize| {
-                    std::str::from_utf8(self.fields.get(c))
+                    std::str::from_utf8(self.parser.fields.get(c))
                         .map(|t| t.trim().to_string())
                         .map_err(|_| RecordError::at(c, &names[c], Reason::NotUtf8))
                 };
@@ -695,7 +802,7 @@ impl TextSource {
                     Some(c) => Some(text(c)?).filter(|l| !l.is_empty()),
                     None => None,
                 };
-                let has_features = cols.features.iter().any(|&c| !is_missing(self.fields.get(c)));
+                let has_features = cols.features.iter().any(|&c| !is_missing(self.parser.fields.get(c)));
                 Ok(Parts { id, label, has_features, id_at: (cols.id, d.id_column.clone()) })
             }
             TextFormat::Ndjson => {
@@ -1056,6 +1163,7 @@ impl Source for TextSource {
         if let Some(e) = self.pending_error.take() {
             return Err(e);
         }
+        self.start_threads();
         let result = (|| {
             // With a second stream, every label read so far goes in before each event.
             self.take_feedback(&mut data, cap, false)?;
@@ -1063,6 +1171,9 @@ impl Source for TextSource {
                 self.held = false;
                 self.take_record(&mut data)?;
                 self.clear_line();
+            }
+            if self.chunked.is_some() {
+                self.fill_from_threads(&mut data, cap)?;
             }
             while !self.ended && data.ids.len() < cap {
                 if self.options.quit.load(Ordering::Relaxed) && !self.options.follow {
@@ -1094,12 +1205,16 @@ impl Source for TextSource {
         if let Some(out) = self.rejects.as_mut() {
             out.flush()?;
         }
-        // Rows read before a bad record still go downstream, so their labels are written.
+        // An error ends the input (the next call gives `None`); rows read before it
+        // still go downstream, so their labels are written.
+        if result.is_err() {
+            self.ended = true;
+            self.held = false;
+        }
         if data.ids.is_empty() {
             return result.map(|()| None);
         }
         if let Err(e) = result {
-            self.ended = true;
             self.pending_error = Some(e);
         }
         let n = data.ids.len();
@@ -1141,6 +1256,9 @@ impl Source for TextSource {
         if self.feedback.is_some() {
             return Err(self.schema("labels in a second stream (--labels-from) cannot be resumed".into()));
         }
+        if self.chunked.is_some() {
+            return Err(self.schema("a source is resumed before it is read".into()));
+        }
         // Opening read the header and maybe one record; read on to the position's byte.
         self.held = false;
         self.clear_line();
@@ -1174,7 +1292,10 @@ impl Source for TextSource {
             line: self.line_no,
             rejected: self.rejected,
             labels: self.labels.clone(),
-            checksum: Some(self.checksum.clone().finalize()),
+            checksum: Some(match &self.chunked {
+                Some(chunked) => chunked.checksum().finalize(),
+                None => self.checksum.clone().finalize(),
+            }),
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
             delayed: self.join.as_ref().map(|(join, _)| join.state()),
             stream: None,
@@ -1195,6 +1316,65 @@ struct Rows {
     /// With delayed labels: each row's role, and the events expired meanwhile.
     roles: Vec<Role>,
     expired: Vec<(u64, crate::pipeline::pending::ExpiryReason)>,
+}
+
+/// Turns one line into a record's values: the part of reading a record that needs
+/// nothing from the lines before it, so that chunks of a file can be parsed on
+/// several threads (see [`super::chunked`]), each with its own copy.
+#[derive(Clone)]
+pub(super) struct RecordParser {
+    format: TextFormat,
+    /// The current CSV line, split.
+    fields: Fields,
+    /// CSV: the header's columns, and which hold the features and the label.
+    layout: CsvLayout,
+    /// NDJSON: the keys of the features and the label.
+    json: JsonDecoder,
+    interner: Interner,
+}
+
+impl RecordParser {
+    fn new(format: TextFormat) -> Self {
+        Self {
+            format,
+            fields: Fields::new(),
+            layout: CsvLayout::default(),
+            json: JsonDecoder::new(&[]),
+            interner: Interner::default(),
+        }
+    }
+
+    /// Append the features of the record `line` to `row` and `cats` (left as they were
+    /// when the record is refused) and give what `label` makes of its label. The label
+    /// is read last, so a record with a bad value and a bad label is refused for the value.
+    pub(super) fn parse<L>(
+        &mut self,
+        line: &[u8],
+        row: &mut Vec<f64>,
+        cats: &mut Vec<Option<Arc<str>>>,
+        label: impl for<'a> FnOnce(super::decode::RawLabel<'a>) -> Result<L, String>,
+    ) -> Result<Option<L>, RecordError> {
+        let mut sink = CatSink { values: cats, interner: &mut self.interner };
+        match self.format {
+            TextFormat::Csv => {
+                self.fields.split(line)?;
+                self.layout.decode_with(&self.fields, row, &mut sink, label)
+            }
+            TextFormat::Ndjson => {
+                self.json.read(line)?;
+                self.json.decode_with(row, &mut sink, label)
+            }
+        }
+    }
+
+    /// The error of a record whose label `reason` refuses (a class map's verdict, which
+    /// the parser leaves to the reader of the lines in order).
+    pub(super) fn label_error(&self, reason: String) -> RecordError {
+        match self.format {
+            TextFormat::Csv => self.layout.label_error(reason),
+            TextFormat::Ndjson => self.json.label_error(reason),
+        }
+    }
 }
 
 /// What the first record holds in a column: how a column's kind is told.
