@@ -73,6 +73,27 @@ struct Input {
     format: TextFormat,
     bytes: Vec<u8>,
     gzip: bool,
+    /// The reader fails (an I/O error) after this many bytes.
+    fail_at: Option<usize>,
+}
+
+/// Bytes, then an I/O error in place of the rest.
+struct Failing {
+    bytes: Cursor<Vec<u8>>,
+    left: usize,
+}
+
+impl std::io::Read for Failing {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let at_end = self.bytes.position() as usize >= self.bytes.get_ref().len();
+        if self.left == 0 && !at_end {
+            return Err(std::io::Error::other("the disk is gone"));
+        }
+        let room = out.len().min(self.left);
+        let n = self.bytes.read(&mut out[..room])?;
+        self.left -= n;
+        Ok(n)
+    }
 }
 
 fn input(format: TextFormat) -> impl Strategy<Value = Input> {
@@ -80,8 +101,14 @@ fn input(format: TextFormat) -> impl Strategy<Value = Input> {
         TextFormat::Csv => csv_line().boxed(),
         TextFormat::Ndjson => json_line().boxed(),
     };
-    (proptest::collection::vec((line, any::<bool>()), 0..60), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        move |(lines, bom, final_newline, gzip)| {
+    (
+        proptest::collection::vec((line, any::<bool>()), 0..60),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        proptest::option::weighted(0.2, 0usize..2000),
+    )
+        .prop_map(move |(lines, bom, final_newline, gzip, fail_at)| {
             let mut bytes = Vec::new();
             if bom {
                 bytes.extend_from_slice(b"\xef\xbb\xbf");
@@ -97,9 +124,8 @@ fn input(format: TextFormat) -> impl Strategy<Value = Input> {
                     bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
                 }
             }
-            Input { format, bytes, gzip }
-        },
-    )
+            Input { format, bytes, gzip, fail_at }
+        })
 }
 
 /// How the input is read, apart from the threads.
@@ -139,13 +165,19 @@ fn read_all(input: &Input, settings: &Settings, threads: Option<(usize, usize)>)
         threads: threads.map_or(1, |(t, _)| t),
         ..SourceOptions::default()
     };
-    let reader: Box<dyn std::io::BufRead + Send> = if input.gzip {
+    let raw = if input.gzip {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&input.bytes).expect("gzip");
-        let compressed = gz.finish().expect("gzip");
-        Box::new(BufReader::with_capacity(7, flate2::read::MultiGzDecoder::new(Cursor::new(compressed))))
+        gz.finish().expect("gzip")
     } else {
-        Box::new(BufReader::with_capacity(5, Cursor::new(input.bytes.clone())))
+        input.bytes.clone()
+    };
+    let left = input.fail_at.unwrap_or(usize::MAX);
+    let raw = Failing { bytes: Cursor::new(raw), left };
+    let reader: Box<dyn std::io::BufRead + Send> = if input.gzip {
+        Box::new(BufReader::with_capacity(7, flate2::read::MultiGzDecoder::new(raw)))
+    } else {
+        Box::new(BufReader::with_capacity(5, raw))
     };
     let mut out = Vec::new();
     let source = match TextSource::from_reader("input".into(), reader, input.format, options) {
@@ -166,7 +198,8 @@ fn read_all(input: &Input, settings: &Settings, threads: Option<(usize, usize)>)
         match source.next_batch() {
             Ok(Some(batch)) => out.push(format!("{batch:?}\n{:?}", position(&source))),
             Ok(None) => break,
-            Err(e) => out.push(format!("error: {e}\n{:?}", position(&source))),
+            // A source is not read past its error, and its position after one is not used.
+            Err(e) => out.push(format!("error: {e}")),
         }
     }
     out.push(format!("rejected {}", source.rejected()));
@@ -225,7 +258,7 @@ fn a_file_of_many_chunks_reads_alike_on_threads() {
         writeln!(bytes, "{},{}.5,{},{}", i % 97, i % 13, if i % 3 == 0 { "rome" } else { "oslo" }, ["x", "z"][i % 2])
             .expect("write");
     }
-    let input = Input { format: TextFormat::Csv, bytes, gzip: false };
+    let input = Input { format: TextFormat::Csv, bytes, gzip: false, fail_at: None };
     let settings = Settings { batch_size: 1000, skip: false, declared: false, categorical: true };
     let one = read_all(&input, &settings, None);
     let many = read_all(&input, &settings, Some((3, 4096)));

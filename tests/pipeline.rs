@@ -125,6 +125,24 @@ fn csv_columns_labels_and_positions() {
     }
 }
 
+/// A followed file whose writer has written half a line: the records before it come
+/// out, and the position after them stops at that line's start, so that a checkpoint
+/// taken there resumes with the whole line rather than the rest of it.
+#[test]
+fn a_half_written_line_is_not_in_the_position() {
+    let path = temp_file("half.csv", b"a,y\n1,x\n2,x\n3,");
+    let o = SourceOptions { label_column: Some("y".into()), follow: true, threads: 1, ..SourceOptions::default() };
+    let mut src = source::open(path.to_str().expect("utf8"), o).expect("opens");
+    let batch = src.next_batch().expect("ok").expect("the whole lines");
+    assert_eq!(batch.ids, vec![0, 1]);
+    assert_eq!(batch.end_offset, 12, "after \"2,x\\n\", not after \"3,\"");
+    let position = src.position();
+    assert_eq!((position.offset, position.line), (12, 3));
+    let mut whole = crc32fast::Hasher::new();
+    whole.update(b"a,y\n1,x\n2,x\n");
+    assert_eq!(position.checksum, Some(whole.finalize()), "the checksum of the bytes before the position");
+}
+
 #[test]
 fn gzip_ndjson_and_npy_sources() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

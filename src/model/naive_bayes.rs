@@ -85,6 +85,8 @@ impl GaussianNbParams {
             class_count: Array1::zeros(n),
             all: Moments::new(0),
             seen: 0,
+            epsilon: None,
+            terms: ClassTerms::default(),
         })
     }
 }
@@ -103,6 +105,14 @@ pub struct GaussianNb {
     /// Moments of all rows, for the smoothing epsilon.
     all: Moments,
     seen: u64,
+    /// The smoothing, as last taken from `all` (see [`GaussianNb::epsilon`]); `None`
+    /// in files from before it was kept, where it is taken from `all` when asked.
+    #[serde(default)]
+    epsilon: Option<f64>,
+    /// The prequential step's class terms, recomputed for a class only when its
+    /// statistics or the smoothing change.
+    #[serde(skip)]
+    terms: ClassTerms,
 }
 
 impl GaussianNb {
@@ -123,7 +133,10 @@ impl GaussianNb {
         counts("class counts", &self.class_count)?;
         finite("overall mean", &self.all.mean)?;
         counts("overall variance", &self.all.var)?;
-        ensure(self.all.count.is_finite() && self.all.count >= 0.0, || format!("the row count is {}", self.all.count))
+        ensure(self.all.count.is_finite() && self.all.count >= 0.0, || format!("the row count is {}", self.all.count))?;
+        ensure(self.epsilon.is_none_or(|e| e.is_finite() && e >= 0.0), || {
+            format!("the smoothing is {:?}", self.epsilon)
+        })
     }
 
     /// Take more features (see [`crate::model::Stage::grow`]): each class's new means
@@ -139,6 +152,7 @@ impl GaussianNb {
         self.all.mean = super::grow_vector(&self.all.mean, n_features);
         self.all.var = super::grow_vector(&self.all.var, n_features);
         self.n_features = Some(n_features);
+        self.terms = ClassTerms::default();
         Ok(())
     }
 
@@ -171,9 +185,23 @@ impl GaussianNb {
         self.class_count.view()
     }
 
-    /// The smoothing added to every variance.
+    /// The smoothing added to every variance: `var_smoothing` times the largest
+    /// variance of all rows seen, taken after every `partial_fit` and, while learning
+    /// row by row, after rows 1, 2, 4, ..., 512 and every 1,024th (so that a row does
+    /// not recompute every class's terms; the variance of all rows moves slowly).
     pub fn epsilon(&self) -> f64 {
+        self.epsilon.unwrap_or_else(|| self.current_epsilon())
+    }
+
+    /// The smoothing the variance of all rows seen gives now.
+    fn current_epsilon(&self) -> f64 {
         self.params.var_smoothing * self.all.var.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// Take the smoothing from the rows seen, and forget the terms made of the old.
+    fn refresh_epsilon(&mut self) {
+        self.epsilon = Some(self.current_epsilon());
+        self.terms = ClassTerms::default();
     }
 
     /// Joint log-likelihood of each row and class, `rows x classes`.
@@ -198,27 +226,54 @@ impl GaussianNb {
         terms
     }
 
-    /// [`Self::class_terms`] into reused buffers: the prequential step calls it every row.
+    /// [`Self::class_terms`] into reused buffers: the prequential step calls it every row,
+    /// so it runs over plain slices (the divisions vectorise) and keeps each class's
+    /// `ln(count)` while its count stays the same.
     fn class_terms_into(&self, terms: &mut ClassTerms) {
         let eps = self.epsilon();
-        let total: f64 = self.class_count.sum();
-        terms.constant.clear();
-        if terms.inv_var.dim() != self.var.dim() {
-            terms.inv_var = Array2::zeros(self.var.raw_dim());
+        let (k, d) = self.var.dim();
+        if terms.inv_var.dim() != (k, d) || terms.eps.to_bits() != eps.to_bits() {
+            *terms = ClassTerms {
+                inv_var: Array2::zeros((k, d)),
+                log_det: vec![0.0; k],
+                fresh: vec![false; k],
+                ln_count: vec![(f64::NAN, 0.0); k],
+                eps,
+                constant: Vec::with_capacity(k),
+            };
         }
-        for c in 0..self.classes.len() {
-            if self.class_count[c] == 0.0 {
+        terms.constant.clear();
+        let ln_total = self.class_count.sum().ln();
+        let (Some(var), Some(inv_var)) = (self.var.as_slice(), terms.inv_var.as_slice_mut()) else {
+            // Both are built in standard layout; a state decoded otherwise predicts nothing.
+            terms.constant.resize(k, f64::NEG_INFINITY);
+            return;
+        };
+        for c in 0..k {
+            let count = self.class_count[c];
+            if count == 0.0 {
                 terms.constant.push(f64::NEG_INFINITY);
                 continue;
             }
-            for (iv, &v) in terms.inv_var.row_mut(c).iter_mut().zip(self.var.row(c).iter()) {
-                // Floor at the smallest normal double: a zero variance (a class of one
-                // row, no smoothing) would otherwise divide by zero; scikit-learn gives NaN there.
-                *iv = 1.0 / (v + eps).max(f64::MIN_POSITIVE);
+            if !terms.fresh[c] {
+                let (v, iv) = (&var[c * d..(c + 1) * d], &mut inv_var[c * d..(c + 1) * d]);
+                for (iv, &v) in iv.iter_mut().zip(v) {
+                    // Floor at the smallest normal double: a zero variance (a class of one
+                    // row, no smoothing) would otherwise divide by zero; scikit-learn gives NaN there.
+                    *iv = 1.0 / (v + eps).max(f64::MIN_POSITIVE);
+                }
+                terms.log_det[c] = sum_ln_smoothed(v, eps) + d as f64 * (2.0 * std::f64::consts::PI).ln();
+                terms.fresh[c] = true;
             }
-            let log_det =
-                sum_ln(self.var.row(c).iter().map(|&v| 2.0 * std::f64::consts::PI * (v + eps).max(f64::MIN_POSITIVE)));
-            terms.constant.push((self.class_count[c] / total).ln() - 0.5 * log_det);
+            let ln_count = match terms.ln_count[c] {
+                (cached, ln) if cached == count => ln,
+                _ => {
+                    let ln = count.ln();
+                    terms.ln_count[c] = (count, ln);
+                    ln
+                }
+            };
+            terms.constant.push(ln_count - ln_total - 0.5 * terms.log_det[c]);
         }
     }
 
@@ -279,10 +334,12 @@ impl GaussianNb {
         i
     }
 
-    fn step_row(&mut self, x: ArrayView1<f64>, y: i64, jll: &mut Vec<f64>, terms: &mut ClassTerms) -> i64 {
-        self.class_terms_into(terms);
+    fn step_row(&mut self, x: ArrayView1<f64>, y: i64, jll: &mut Vec<f64>) -> i64 {
+        let mut terms = std::mem::take(&mut self.terms);
+        self.class_terms_into(&mut terms);
         jll.resize(self.classes.len(), 0.0);
-        self.jll_row(x, terms, jll);
+        self.jll_row(x, &terms, jll);
+        self.terms = terms;
         let predicted = decide(&self.classes, jll.iter());
         self.learn_row(x, y, moments::decay_per_record(self.params.halflife));
         predicted
@@ -298,8 +355,14 @@ impl GaussianNb {
         }
         moments::merge_row(self.class_count[c], self.theta.row_mut(c), self.var.row_mut(c), x);
         self.class_count[c] += 1.0;
+        if let Some(fresh) = self.terms.fresh.get_mut(c) {
+            *fresh = false;
+        }
         self.all.update_row(x);
         self.seen = self.seen.saturating_add(1);
+        if self.seen.is_power_of_two() && self.seen <= 1024 || self.seen.is_multiple_of(1024) {
+            self.refresh_epsilon();
+        }
     }
 }
 
@@ -317,6 +380,7 @@ impl OnlineClassifier for GaussianNb {
             for (row, &label) in x.outer_iter().zip(y.iter()) {
                 self.learn_row(row, label, decay);
             }
+            self.refresh_epsilon();
             return Ok(());
         }
         let mut labels: Vec<i64> = y.to_vec();
@@ -340,6 +404,7 @@ impl OnlineClassifier for GaussianNb {
         }
         self.all.update_batch(x);
         self.seen = self.seen.saturating_add(x.nrows() as u64);
+        self.refresh_epsilon();
         Ok(())
     }
 
@@ -358,8 +423,8 @@ impl OnlineClassifier for GaussianNb {
             return Ok(Array1::zeros(0));
         }
         self.ensure_features(x.ncols());
-        let (mut jll, mut terms) = (Vec::new(), ClassTerms::default());
-        Ok(x.outer_iter().zip(y.iter()).map(|(row, &label)| self.step_row(row, label, &mut jll, &mut terms)).collect())
+        let mut jll = Vec::new();
+        Ok(x.outer_iter().zip(y.iter()).map(|(row, &label)| self.step_row(row, label, &mut jll)).collect())
     }
 
     fn classes(&self) -> &[i64] {
@@ -378,38 +443,57 @@ impl OnlineClassifier for GaussianNb {
 
 super::inherent_classifier_methods!(GaussianNb);
 
-/// What the joint log-likelihood needs per class, computed once per batch (or row).
-#[derive(Debug, Default)]
+/// What the joint log-likelihood needs per class: computed once per batch to predict,
+/// and kept between rows of the prequential step, where a row changes one class's.
+#[derive(Debug, Clone, Default)]
 struct ClassTerms {
     /// `ln prior - 0.5 * sum ln(2 pi var)`, or -inf for a class with no rows.
     constant: Vec<f64>,
     /// `1 / var`, classes x features.
     inv_var: Array2<f64>,
+    /// Each class's `sum ln(2 pi var)`.
+    log_det: Vec<f64>,
+    /// Whether a class's `inv_var` and `log_det` are those of its statistics now.
+    fresh: Vec<bool>,
+    /// Each class's count and its `ln`, as last computed.
+    ln_count: Vec<(f64, f64)>,
+    /// The smoothing they were computed with.
+    eps: f64,
 }
 
-/// `sum(ln a)` for positive `a`, with one `ln` per 32 values instead of one each:
-/// mantissas (in [1, 2)) are multiplied, exponents added exactly. The prequential
+/// `sum(ln max(v + eps, MIN_POSITIVE))` over `values`, with one `ln` per 32 values
+/// instead of one each: mantissas (in [1, 2)) are multiplied, exponents added exactly.
+/// Four running products keep four multiplications in flight. The prequential
 /// GaussianNb step needs this sum for every class on every row.
-fn sum_ln(values: impl Iterator<Item = f64>) -> f64 {
+fn sum_ln_smoothed(values: &[f64], eps: f64) -> f64 {
     const MANTISSA: u64 = (1 << 52) - 1;
-    let (mut total, mut product, mut exponents, mut n) = (0.0, 1.0, 0i64, 0);
-    for a in values {
-        if !a.is_normal() {
-            total += a.ln();
-            continue;
+    const LANES: usize = 4;
+    let (mut total, mut exponents) = (0.0, 0i64);
+    let mut products = [1.0f64; LANES];
+    let factor = |a: f64, product: &mut f64, total: &mut f64, exponents: &mut i64| {
+        if a.is_normal() {
+            let bits = a.to_bits();
+            *exponents += ((bits >> 52) & 0x7ff) as i64 - 1023;
+            *product *= f64::from_bits((bits & MANTISSA) | (1023 << 52));
+        } else {
+            *total += a.ln();
         }
-        let bits = a.to_bits();
-        exponents += ((bits >> 52) & 0x7ff) as i64 - 1023;
-        product *= f64::from_bits((bits & MANTISSA) | (1023 << 52));
-        n += 1;
-        if n == 32 {
-            // 32 factors below 2 stay below 2^32: no overflow.
-            total += product.ln();
-            product = 1.0;
-            n = 0;
+    };
+    // 32 factors below 2 stay below 2^32: each lane takes 32 before its `ln`.
+    for block in values.chunks(LANES * 32) {
+        let mut quads = block.chunks_exact(LANES);
+        for quad in &mut quads {
+            for (lane, &v) in quad.iter().enumerate() {
+                factor((v + eps).max(f64::MIN_POSITIVE), &mut products[lane], &mut total, &mut exponents);
+            }
         }
+        for &v in quads.remainder() {
+            factor((v + eps).max(f64::MIN_POSITIVE), &mut products[0], &mut total, &mut exponents);
+        }
+        total += (products[0] * products[1]).ln() + (products[2] * products[3]).ln();
+        products = [1.0; LANES];
     }
-    total + product.ln() + exponents as f64 * std::f64::consts::LN_2
+    total + exponents as f64 * std::f64::consts::LN_2
 }
 super::impl_linfa_fit_with_classifier!(GaussianNbParams, GaussianNb);
 
@@ -480,6 +564,7 @@ impl super::merge::Merge for GaussianNb {
         }
         self.all.absorb(&moments::since(&replica.all, &base.all));
         self.seen += replica.seen.saturating_sub(base.seen);
+        self.refresh_epsilon();
         Ok(())
     }
 }
@@ -842,15 +927,45 @@ fn softmax_rows(mut jll: Array2<f64>) -> Array2<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::sum_ln;
+    use super::{sum_ln_smoothed, GaussianNb};
+    use ndarray::{Array1, Array2};
+
+    /// The terms kept between rows are those computed afresh: a model whose kept
+    /// terms are dropped before every row (a copy through its file format) labels
+    /// the stream as the one that keeps them, and ends with the same joint likelihoods.
+    #[test]
+    fn kept_class_terms_are_the_fresh_ones() {
+        let (n, d) = (3000, 5);
+        let x = Array2::from_shape_fn((n, d), |(i, j)| ((i * 7 + j * 13) % 29) as f64 * 0.37 + (i % 3) as f64);
+        let y = Array1::from_shape_fn(n, |i| (i % 3) as i64 + if i % 11 == 0 { 3 } else { 0 });
+        let mut kept = GaussianNb::params().build().expect("valid");
+        let mut fresh = GaussianNb::params().build().expect("valid");
+        let mut labels = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let (row, label) = (x.slice(ndarray::s![i..i + 1, ..]), y.slice(ndarray::s![i..i + 1]));
+            labels.0.extend(kept.learn_predict(row, label).expect("learns"));
+            let text = serde_json::to_string(&fresh).expect("saves");
+            fresh = serde_json::from_str(&text).expect("loads");
+            labels.1.extend(fresh.learn_predict(row, label).expect("learns"));
+        }
+        assert_eq!(labels.0, labels.1);
+        let (a, b) =
+            (kept.joint_log_likelihood(x.view()).expect("jll"), fresh.joint_log_likelihood(x.view()).expect("jll"));
+        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+        assert_eq!(kept.epsilon().to_bits(), fresh.epsilon().to_bits());
+    }
 
     #[test]
     fn sum_ln_matches_summed_logs() {
+        // 199 values: full blocks of 128, quads and a remainder.
         let values: Vec<f64> = (1..200).map(|i| (i as f64).powf(1.7) * 1e-3 + 1e-300 * i as f64).collect();
-        let naive: f64 = values.iter().map(|v| v.ln()).sum();
-        let fast = sum_ln(values.iter().copied());
-        assert!((naive - fast).abs() <= 1e-12 * naive.abs(), "{naive} vs {fast}");
-        assert_eq!(sum_ln([f64::MIN_POSITIVE / 4.0].into_iter()), (f64::MIN_POSITIVE / 4.0).ln());
-        assert_eq!(sum_ln(std::iter::empty()), 0.0);
+        for eps in [0.0, 1e-9, 0.5] {
+            let naive: f64 = values.iter().map(|v| (v + eps).ln()).sum();
+            let fast = sum_ln_smoothed(&values, eps);
+            assert!((naive - fast).abs() <= 1e-12 * naive.abs(), "{naive} vs {fast}");
+        }
+        // Subnormal and zero values take their own `ln` (floored at the smallest normal).
+        assert_eq!(sum_ln_smoothed(&[f64::MIN_POSITIVE / 4.0], 0.0), f64::MIN_POSITIVE.ln());
+        assert_eq!(sum_ln_smoothed(&[], 0.0), 0.0);
     }
 }

@@ -16,7 +16,7 @@ use super::decode::{Reason, RecordError};
 use super::text::RecordParser;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 
 /// Bytes per chunk: large enough that handing one over costs nothing against parsing
@@ -26,21 +26,63 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks in flight per worker (read, parsed, or parsed and waiting their turn).
 const IN_FLIGHT_PER_WORKER: usize = 3;
 
-/// Lines of the input as the splitter cut them.
+/// A chunk of the input and, once parsed, its lines. The same few go round from the
+/// splitter to a worker to the reader and back, so their buffers are allocated once.
 struct Chunk {
-    /// Whole lines, each with its newline (the input's last line may have none).
+    /// `data[..len]` are whole lines, each with its newline (the input's last line
+    /// may have none); the rest of `data` is room to read into.
     data: Vec<u8>,
-    /// `Some(n)`: `data` is the first `max_line_bytes + 2` bytes of one over-long
-    /// line, of which `n` more bytes (its newline included) were read and dropped.
+    len: usize,
+    /// `Some(n)`: `data[..len]` is the first `max_line_bytes + 2` bytes of one
+    /// over-long line, of which `n` more bytes (its newline included) were dropped.
     dropped: Option<u64>,
-    /// CRC-32 of every byte the chunk stands for, dropped ones included.
+    /// CRC-32 of every byte the chunk stands for (by the worker; by the splitter for
+    /// an over-long line, whose dropped bytes only it has seen).
     crc: crc32fast::Hasher,
+    /// Each line's kind and where it ends in `data` (past its newline).
+    lines: Vec<(Kind, usize)>,
+    errors: Vec<RecordError>,
+    /// The records' numeric and categorical values, row after row.
+    x: Vec<f64>,
+    cats: Vec<Option<Arc<str>>>,
+    /// Each record's label, as an index into `label_texts` (`u32::MAX`: none).
+    labels: Vec<u32>,
+    /// The chunk's distinct labels, in order of first appearance.
+    label_texts: Vec<String>,
 }
 
 impl Chunk {
+    fn empty() -> Self {
+        Self {
+            data: Vec::new(),
+            len: 0,
+            dropped: None,
+            crc: crc32fast::Hasher::new(),
+            lines: Vec::new(),
+            errors: Vec::new(),
+            x: Vec::new(),
+            cats: Vec::new(),
+            labels: Vec::new(),
+            label_texts: Vec::new(),
+        }
+    }
+
     /// The bytes of input the chunk stands for.
-    fn len(&self) -> u64 {
-        self.data.len() as u64 + self.dropped.unwrap_or(0)
+    fn input_bytes(&self) -> u64 {
+        self.len as u64 + self.dropped.unwrap_or(0)
+    }
+
+    /// Forget the lines, keep the buffers.
+    fn clear(&mut self) {
+        self.len = 0;
+        self.dropped = None;
+        self.crc = crc32fast::Hasher::new();
+        self.lines.clear();
+        self.errors.clear();
+        self.x.clear();
+        self.cats.clear();
+        self.labels.clear();
+        self.label_texts.clear();
     }
 }
 
@@ -53,21 +95,6 @@ enum Kind {
     Record,
     /// A refused record, whose error is the next of the chunk's errors.
     Bad,
-}
-
-/// A chunk's lines, parsed.
-struct Parsed {
-    chunk: Chunk,
-    /// Each line's kind and where it ends in the chunk's data (past its newline).
-    lines: Vec<(Kind, usize)>,
-    errors: Vec<RecordError>,
-    /// The records' numeric and categorical values, row after row.
-    x: Vec<f64>,
-    cats: Vec<Option<Arc<str>>>,
-    /// Each record's label, as an index into `label_texts` (`u32::MAX`: none).
-    labels: Vec<u32>,
-    /// The chunk's distinct labels, in order of first appearance.
-    label_texts: Vec<String>,
 }
 
 /// One line, as [`Chunked::step`] gives it.
@@ -94,7 +121,7 @@ pub(super) struct Label<'a> {
 
 /// A parsed chunk being read line by line.
 struct Cursor {
-    parsed: Parsed,
+    chunk: Chunk,
     line: usize,
     row: usize,
     error: usize,
@@ -106,17 +133,17 @@ struct Cursor {
 
 impl Cursor {
     fn done(&self) -> bool {
-        self.line == self.parsed.lines.len()
+        self.line == self.chunk.lines.len()
     }
 }
 
 /// The reader's end of the threads: parsed chunks in input order.
 pub(super) struct Chunked {
-    results: Receiver<(u64, io::Result<Parsed>)>,
-    /// One credit back per chunk read: the splitter cuts a chunk only with a credit.
-    credits: Sender<()>,
+    results: Receiver<(u64, io::Result<Chunk>)>,
+    /// Chunks read go back to the splitter through here, to be filled again.
+    pool: Sender<Chunk>,
     /// Chunks parsed ahead of their turn.
-    waiting: BTreeMap<u64, io::Result<Parsed>>,
+    waiting: BTreeMap<u64, io::Result<Chunk>>,
     next: u64,
     current: Option<Cursor>,
     /// The widths of a row.
@@ -141,31 +168,50 @@ impl Chunked {
     ) -> Self {
         let workers = workers.max(1);
         let in_flight = workers * IN_FLIGHT_PER_WORKER;
-        let (credits, credit_rx) = crossbeam_channel::bounded(in_flight);
+        let (pool, pool_rx) = crossbeam_channel::unbounded();
         for _ in 0..in_flight {
-            // Cannot fail: the channel has room for exactly these and its receiver is held.
-            let _ = credits.send(());
+            // Cannot fail: the receiver is held just above.
+            let _ = pool.send(Chunk::empty());
         }
         let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Chunk)>(in_flight);
         let (result_tx, results) = crossbeam_channel::unbounded();
-        for _ in 0..workers {
+        for i in 0..workers {
             let (work_rx, result_tx, mut parser) = (work_rx.clone(), result_tx.clone(), parser.clone());
             // A worker ends when the splitter has ended and the work is done, or when
             // the reader is gone.
-            std::thread::spawn(move || {
-                for (seq, chunk) in work_rx {
-                    let parsed = parse(chunk, &mut parser, max_line_bytes);
-                    if result_tx.send((seq, Ok(parsed))).is_err() {
+            let _ = std::thread::Builder::new().name(format!("eddy-parse-{i}")).spawn(move || {
+                let mut index = HashMap::new();
+                for (seq, mut chunk) in work_rx {
+                    parse(&mut chunk, &mut parser, &mut index, max_line_bytes);
+                    if result_tx.send((seq, Ok(chunk))).is_err() {
                         return;
                     }
                 }
             });
         }
         let chunk_bytes = chunk_bytes.max(1);
-        std::thread::spawn(move || split(reader, chunk_bytes, max_line_bytes, &credit_rx, &work_tx, &result_tx));
+        let splitter = std::thread::Builder::new().name("eddy-split".into()).spawn(move || {
+            split(reader, chunk_bytes, max_line_bytes, &pool_rx, &work_tx, &result_tx);
+        });
+        if let Err(e) = splitter {
+            // No splitter: the reader sees this error in place of the input.
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let _ = tx.send((0, Err(e)));
+            return Self::new(rx, pool, widths, max_line_bytes, checksum);
+        }
+        Self::new(results, pool, widths, max_line_bytes, checksum)
+    }
+
+    fn new(
+        results: Receiver<(u64, io::Result<Chunk>)>,
+        pool: Sender<Chunk>,
+        widths: (usize, usize),
+        max_line_bytes: usize,
+        checksum: crc32fast::Hasher,
+    ) -> Self {
         Self {
             results,
-            credits,
+            pool,
             waiting: BTreeMap::new(),
             next: 0,
             current: None,
@@ -180,58 +226,64 @@ impl Chunked {
     pub(super) fn step(&mut self) -> io::Result<Option<Step<'_>>> {
         while self.current.as_ref().is_none_or(Cursor::done) {
             if let Some(done) = self.current.take() {
-                self.before.combine(&done.parsed.chunk.crc);
-                // The splitter may cut another chunk; it has ended if this fails.
-                let _ = self.credits.send(());
+                self.before.combine(&done.chunk.crc);
+                let mut chunk = done.chunk;
+                chunk.clear();
+                // The splitter may fill it again; it has ended if this fails.
+                let _ = self.pool.send(chunk);
             }
-            let parsed = loop {
-                if let Some(parsed) = self.waiting.remove(&self.next) {
-                    break parsed;
+            let chunk = loop {
+                if let Some(chunk) = self.waiting.remove(&self.next) {
+                    break chunk;
                 }
                 match self.results.recv() {
-                    Ok((seq, parsed)) => {
-                        self.waiting.insert(seq, parsed);
+                    Ok((seq, chunk)) => {
+                        self.waiting.insert(seq, chunk);
                     }
                     // Every chunk was handed over: the end of the input.
                     Err(_) => return Ok(None),
                 }
             };
             self.next += 1;
-            let parsed = parsed?;
-            let verdicts = vec![None; parsed.label_texts.len()];
-            self.current = Some(Cursor { parsed, line: 0, row: 0, error: 0, at: 0, verdicts });
+            let chunk = chunk?;
+            let verdicts = vec![None; chunk.label_texts.len()];
+            self.current = Some(Cursor { chunk, line: 0, row: 0, error: 0, at: 0, verdicts });
         }
-        let (d, w) = (self.d, self.w);
+        let (d, w, keep) = (self.d, self.w, self.keep);
         let Some(cursor) = self.current.as_mut() else { return Ok(None) };
-        let (kind, end) = cursor.parsed.lines[cursor.line];
+        let (kind, end) = cursor.chunk.lines[cursor.line];
         let start = cursor.at;
         cursor.line += 1;
         cursor.at = end;
-        let chunk = &cursor.parsed.chunk;
+        let chunk = &cursor.chunk;
         let len = match chunk.dropped {
-            Some(_) => chunk.len(),
+            Some(_) => chunk.input_bytes(),
             None => (end - start) as u64,
         };
+        let (text, _) = cut_line(&chunk.data[start..end], keep);
         Ok(Some(match kind {
             Kind::Blank => Step::Blank { len },
             Kind::Record => {
                 let r = cursor.row;
                 cursor.row += 1;
-                let p = &cursor.parsed;
-                let label = match p.labels.get(r) {
+                let label = match chunk.labels.get(r) {
                     Some(&k) if k != u32::MAX => {
                         let k = k as usize;
-                        Some(Label { text: &p.label_texts[k], verdict: &mut cursor.verdicts[k] })
+                        Some(Label { text: &chunk.label_texts[k], verdict: &mut cursor.verdicts[k] })
                     }
                     _ => None,
                 };
-                let (text, _) = cut_line(&p.chunk.data[start..end], self.keep);
-                Step::Record { len, x: &p.x[r * d..(r + 1) * d], cats: &p.cats[r * w..(r + 1) * w], label, text }
+                Step::Record {
+                    len,
+                    x: &chunk.x[r * d..(r + 1) * d],
+                    cats: &chunk.cats[r * w..(r + 1) * w],
+                    label,
+                    text,
+                }
             }
             Kind::Bad => {
-                let error = cursor.parsed.errors[cursor.error].clone();
+                let error = chunk.errors[cursor.error].clone();
                 cursor.error += 1;
-                let (text, _) = cut_line(&chunk.data[start..end], self.keep);
                 Step::Bad { len, error, text }
             }
         }))
@@ -242,9 +294,9 @@ impl Chunked {
         let mut hasher = self.before.clone();
         if let Some(cursor) = &self.current {
             if cursor.done() {
-                hasher.combine(&cursor.parsed.chunk.crc);
+                hasher.combine(&cursor.chunk.crc);
             } else {
-                hasher.update(&cursor.parsed.chunk.data[..cursor.at]);
+                hasher.update(&cursor.chunk.data[..cursor.at]);
             }
         }
         hasher
@@ -265,20 +317,14 @@ fn cut_line(raw: &[u8], keep: usize) -> (&[u8], bool) {
     (line, dropped)
 }
 
-/// Parse a chunk's lines.
-fn parse(chunk: Chunk, parser: &mut RecordParser, max_line_bytes: usize) -> Parsed {
-    let mut parsed = Parsed {
-        lines: Vec::new(),
-        errors: Vec::new(),
-        x: Vec::new(),
-        cats: Vec::new(),
-        labels: Vec::new(),
-        label_texts: Vec::new(),
-        chunk: Chunk { data: Vec::new(), dropped: None, crc: crc32fast::Hasher::new() },
-    };
-    let mut index: HashMap<String, u32> = HashMap::new();
+/// Parse a chunk's lines; `index` is the worker's map of label texts, reused.
+fn parse(chunk: &mut Chunk, parser: &mut RecordParser, index: &mut HashMap<String, u32>, max_line_bytes: usize) {
+    index.clear();
     let keep = max_line_bytes.saturating_add(2);
-    let data = &chunk.data;
+    let data = &chunk.data[..chunk.len];
+    if chunk.dropped.is_none() {
+        chunk.crc.update(data);
+    }
     let mut start = 0;
     while start < data.len() {
         let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i + 1);
@@ -287,11 +333,11 @@ fn parse(chunk: Chunk, parser: &mut RecordParser, max_line_bytes: usize) -> Pars
         let kind = if line.is_empty() && !dropped {
             Kind::Blank
         } else if dropped || line.len() > max_line_bytes {
-            parsed.errors.push(RecordError::new(Reason::TooLong { max_bytes: max_line_bytes }));
+            chunk.errors.push(RecordError::new(Reason::TooLong { max_bytes: max_line_bytes }));
             Kind::Bad
         } else {
-            let texts = &mut parsed.label_texts;
-            let label = parser.parse(line, &mut parsed.x, &mut parsed.cats, |raw| {
+            let texts = &mut chunk.label_texts;
+            let label = parser.parse(line, &mut chunk.x, &mut chunk.cats, |raw| {
                 let text = raw.text();
                 Ok(match index.get(text.as_ref()) {
                     Some(&k) => k,
@@ -305,114 +351,126 @@ fn parse(chunk: Chunk, parser: &mut RecordParser, max_line_bytes: usize) -> Pars
             });
             match label {
                 Ok(label) => {
-                    parsed.labels.push(label.unwrap_or(u32::MAX));
+                    chunk.labels.push(label.unwrap_or(u32::MAX));
                     Kind::Record
                 }
                 Err(error) => {
-                    parsed.errors.push(error);
+                    chunk.errors.push(error);
                     Kind::Bad
                 }
             }
         };
-        parsed.lines.push((kind, end));
+        chunk.lines.push((kind, end));
         start = end;
     }
-    parsed.chunk = chunk;
-    parsed
 }
 
-/// Cut the input into chunks of whole lines, each sent with a credit.
+/// Cut the input into chunks of whole lines, in the pool's buffers, read straight
+/// into them.
 fn split(
     mut reader: Box<dyn BufRead + Send>,
     chunk_bytes: usize,
     max_line_bytes: usize,
-    credits: &Receiver<()>,
+    pool: &Receiver<Chunk>,
     work: &Sender<(u64, Chunk)>,
-    results: &Sender<(u64, io::Result<Parsed>)>,
+    results: &Sender<(u64, io::Result<Chunk>)>,
 ) {
     let keep = max_line_bytes.saturating_add(2);
+    // The start of a line, read after the last whole line of a chunk.
     let mut carry: Vec<u8> = Vec::new();
     let mut seq = 0u64;
     let mut ended = false;
     while !ended {
-        if credits.recv().is_err() {
+        let Ok(mut chunk) = pool.recv() else {
             // The reader is gone.
             return;
+        };
+        let mut filled = carry.len();
+        if chunk.data.len() < filled + chunk_bytes {
+            chunk.data.resize(filled + chunk_bytes, 0);
         }
-        let mut buf = std::mem::take(&mut carry);
-        buf.reserve(chunk_bytes);
-        // Read until the chunk is full and holds a newline, or the input ends.
+        chunk.data[..filled].copy_from_slice(&carry);
+        carry.clear();
+        // An over-long line being dropped: the bytes dropped so far, and their CRC-32
+        // with the kept ones'.
         let mut dropped: Option<(u64, crc32fast::Hasher)> = None;
         let error = loop {
-            let available = match reader.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break Some(e),
-            };
-            if available.is_empty() {
-                ended = true;
-                break None;
-            }
-            let n = available.len();
             if let Some((count, crc)) = dropped.as_mut() {
-                // Dropping the rest of an over-long line, up to its newline.
-                let take = memchr::memchr(b'\n', available).map_or(n, |i| i + 1);
-                crc.update(&available[..take]);
+                // Read past the kept bytes, up to the line's newline.
+                let room = keep + chunk_bytes;
+                if chunk.data.len() < room {
+                    chunk.data.resize(room, 0);
+                }
+                let n = match reader.read(&mut chunk.data[keep..room]) {
+                    Ok(0) => {
+                        ended = true;
+                        break None;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => break Some(e),
+                };
+                let read = &chunk.data[keep..keep + n];
+                let newline = memchr::memchr(b'\n', read);
+                let take = newline.map_or(n, |i| i + 1);
+                crc.update(&read[..take]);
                 *count += take as u64;
-                let done = take < n || available[take - 1] == b'\n';
-                carry.extend_from_slice(&available[take..]);
-                reader.consume(n);
-                if done {
+                if newline.is_some() {
+                    carry.extend_from_slice(&read[take..]);
                     break None;
                 }
                 continue;
             }
-            buf.extend_from_slice(available);
-            reader.consume(n);
-            if buf.len() < chunk_bytes {
-                continue;
+            if filled >= chunk_bytes {
+                if memchr::memrchr(b'\n', &chunk.data[..filled]).is_some() {
+                    break None;
+                }
+                if filled >= keep {
+                    // One line longer than the limit: keep what the one-thread reader
+                    // keeps, and drop the rest of it as it comes.
+                    let mut crc = crc32fast::Hasher::new();
+                    crc.update(&chunk.data[..filled]);
+                    dropped = Some(((filled - keep) as u64, crc));
+                    filled = keep;
+                    continue;
+                }
             }
-            if memchr::memrchr(b'\n', &buf).is_some() {
-                break None;
+            if chunk.data.len() < filled + chunk_bytes {
+                chunk.data.resize(filled + chunk_bytes, 0);
             }
-            if buf.len() >= keep {
-                // One line longer than the limit: keep what the one-thread reader
-                // keeps, and drop the rest of it as it comes.
-                let mut crc = crc32fast::Hasher::new();
-                crc.update(&buf);
-                dropped = Some(((buf.len() - keep) as u64, crc));
-                buf.truncate(keep);
+            match reader.read(&mut chunk.data[filled..filled + chunk_bytes]) {
+                Ok(0) => {
+                    ended = true;
+                    break None;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
             }
-        };
-        let mut send = |chunk: Chunk| {
-            let sent = work.send((seq, chunk)).is_ok();
-            seq += 1;
-            sent
         };
         match dropped {
             // An over-long line that an error cut short is not a line.
             Some(_) if error.is_some() => {}
             Some((count, crc)) => {
-                if !send(Chunk { data: buf, dropped: Some(count), crc }) {
+                chunk.len = keep;
+                chunk.dropped = Some(count);
+                chunk.crc = crc;
+                if work.send((seq, chunk)).is_err() {
                     return;
                 }
+                seq += 1;
             }
             None => {
-                let cut = if ended || error.is_some() {
-                    // The end: a last line without a newline is a line (but not after an error).
-                    if error.is_some() {
-                        memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
-                    } else {
-                        buf.len()
+                let whole = memchr::memrchr(b'\n', &chunk.data[..filled]).map_or(0, |i| i + 1);
+                // At the end, a last line without a newline is a line (not after an error).
+                let cut = if ended && error.is_none() { filled } else { whole };
+                carry.extend_from_slice(&chunk.data[cut..filled]);
+                chunk.len = cut;
+                if cut > 0 {
+                    if work.send((seq, chunk)).is_err() {
+                        return;
                     }
-                } else {
-                    memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1)
-                };
-                carry = buf.split_off(cut);
-                let mut crc = crc32fast::Hasher::new();
-                crc.update(&buf);
-                if !buf.is_empty() && !send(Chunk { data: buf, dropped: None, crc }) {
-                    return;
+                    seq += 1;
                 }
             }
         }

@@ -228,20 +228,25 @@ fn plain_decimal(field: &[u8]) -> Option<f64> {
     if digits.is_empty() || digits.len() > 16 {
         return None;
     }
-    let (mut mantissa, mut point) = (0u64, None);
+    let (mut mantissa, mut point) = (0u64, usize::MAX);
     for (i, &b) in digits.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
-            b'.' if point.is_none() && i > 0 && i + 1 < digits.len() => point = Some(i),
-            _ => return None,
+        let digit = b.wrapping_sub(b'0');
+        if digit <= 9 {
+            mantissa = mantissa * 10 + u64::from(digit);
+        } else if b == b'.' && point == usize::MAX && i > 0 && i + 1 < digits.len() {
+            point = i;
+        } else {
+            return None;
         }
     }
-    // At most 16 characters with a point in them, or 15 digits without: below 2^53.
-    if point.is_none() && digits.len() > 15 {
-        return None;
-    }
-    let decimals = point.map_or(0, |p| digits.len() - p - 1);
-    let value = mantissa as f64 / EXACT_POWERS_OF_TEN[decimals];
+    let decimals = match point {
+        // At most 16 characters with a point in them, or 15 digits without: below 2^53.
+        usize::MAX if digits.len() > 15 => return None,
+        usize::MAX => 0,
+        p => digits.len() - p - 1,
+    };
+    // Below 2^53: exact as an i64, whose conversion is one instruction (a u64's is not).
+    let value = mantissa as i64 as f64 / EXACT_POWERS_OF_TEN[decimals];
     Some(if negative { -value } else { value })
 }
 
@@ -601,7 +606,7 @@ pub struct JsonDecoder {
     label_required: bool,
     positional: bool,
     /// Features 0..d, the label at d, the positional array at d + 1.
-    keys: HashMap<String, usize>,
+    keys: Keys,
     /// The current record's values under those keys.
     slots: Vec<Option<Field>>,
     /// The current record's positional values (the first d), when it has them.
@@ -620,7 +625,7 @@ impl JsonDecoder {
             label: None,
             label_required: false,
             positional: false,
-            keys: HashMap::new(),
+            keys: Keys::default(),
             slots: Vec::new(),
             values: Vec::new(),
             found: None,
@@ -669,13 +674,14 @@ impl JsonDecoder {
 
     fn index(&mut self) {
         let d = self.features.len();
-        self.keys = self.features.iter().cloned().zip(0..).collect();
-        if self.positional && !self.keys.contains_key("features") {
-            self.keys.insert("features".into(), d + 1);
+        let mut keys: HashMap<String, usize> = self.features.iter().cloned().zip(0..).collect();
+        if self.positional && !keys.contains_key("features") {
+            keys.insert("features".into(), d + 1);
         }
         if let Some(label) = &self.label {
-            self.keys.insert(label.clone(), d);
+            keys.insert(label.clone(), d);
         }
+        self.keys = Keys { slots: keys, order: Vec::new(), at: 0 };
         self.slots = vec![None; d + 2];
     }
 
@@ -871,7 +877,8 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let decoder = self.0;
         let d = decoder.features.len();
-        while let Some(slot) = map.next_key_seed(Key(&decoder.keys))? {
+        decoder.keys.at = 0;
+        while let Some(slot) = map.next_key_seed(Key(&mut decoder.keys))? {
             match slot {
                 Some(i) if i == d + 1 => {
                     if decoder.found.is_some() {
@@ -1031,8 +1038,47 @@ impl<'de> Visitor<'de> for Checked {
     }
 }
 
+/// The keys asked for, and their slots.
+#[derive(Clone, Default)]
+struct Keys {
+    slots: HashMap<String, usize>,
+    /// The keys of the last record, in order, with their slots: records of a stream
+    /// mostly name the same keys in the same order, and comparing a key with the one
+    /// expected costs less than hashing it.
+    order: Vec<(String, Option<usize>)>,
+    /// The position of the next key in the record being read.
+    at: usize,
+}
+
+impl Keys {
+    /// The slot of `key`, the `at`-th of its record.
+    #[inline]
+    fn slot(&mut self, key: &str) -> Option<usize> {
+        let at = self.at;
+        self.at += 1;
+        match self.order.get_mut(at) {
+            Some((expected, slot)) if expected == key => *slot,
+            Some(entry) => {
+                let slot = self.slots.get(key).copied();
+                entry.0.clear();
+                entry.0.push_str(key);
+                entry.1 = slot;
+                slot
+            }
+            None => {
+                let slot = self.slots.get(key).copied();
+                // Bounded: a record of many keys costs its hashes, not memory.
+                if at < 4096 {
+                    self.order.push((key.to_string(), slot));
+                }
+                slot
+            }
+        }
+    }
+}
+
 /// A key, looked up without being copied: its slot, or `None` for a key not asked for.
-struct Key<'a>(&'a HashMap<String, usize>);
+struct Key<'a>(&'a mut Keys);
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
     type Value = Option<usize>;
@@ -1047,7 +1093,7 @@ impl<'de> Visitor<'de> for Key<'_> {
         f.write_str("a key")
     }
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.get(key).copied())
+        Ok(self.0.slot(key))
     }
 }
 

@@ -89,6 +89,11 @@ pub struct TextSource {
     ended: bool,
     /// CRC-32 of every byte consumed, for checkpoints.
     checksum: crc32fast::Hasher,
+    /// Part of a line has been consumed, not yet all of it (a growing file, or an
+    /// input that failed mid-line).
+    partial: bool,
+    /// The offset and checksum before that line: where the records read end.
+    line_start: (u64, crc32fast::Hasher),
     /// With delayed labels: the join, and where the id, the label and the features are.
     join: Option<(Join, DelayedColumns)>,
     /// With labels in a second stream (`--labels-from`): that stream.
@@ -356,6 +361,8 @@ impl TextSource {
             rejected: 0,
             ended: false,
             checksum: crc32fast::Hasher::new(),
+            partial: false,
+            line_start: (0, crc32fast::Hasher::new()),
             join: None,
             feedback: None,
             line_names: None,
@@ -631,6 +638,9 @@ impl TextSource {
 
     /// Read up to the end of the current line, keeping at most `max_line_bytes` of it.
     fn read_line(&mut self) -> io::Result<LineStatus> {
+        if !self.partial {
+            self.line_start = (self.offset, self.checksum.clone());
+        }
         loop {
             let available = match self.reader.fill_buf() {
                 Ok(a) => a,
@@ -651,6 +661,7 @@ impl TextSource {
                 }
                 if !self.is_blank() {
                     // A last line without a newline.
+                    self.partial = false;
                     self.line_no += 1;
                     trim_newline(&mut self.line);
                     return Ok(LineStatus::Complete);
@@ -669,11 +680,22 @@ impl TextSource {
             self.dropped += take - keep;
             self.reader.consume(take);
             self.offset += take as u64;
+            self.partial = !complete;
             if complete {
                 self.line_no += 1;
                 trim_newline(&mut self.line);
                 return Ok(LineStatus::Complete);
             }
+        }
+    }
+
+    /// Where the records read so far end: the bytes consumed, less those of a line
+    /// not read to its end (a checkpoint there would skip them on resuming).
+    fn settled(&self) -> (u64, &crc32fast::Hasher) {
+        if self.partial {
+            (self.line_start.0, &self.line_start.1)
+        } else {
+            (self.offset, &self.checksum)
         }
     }
 
@@ -1227,7 +1249,7 @@ impl Source for TextSource {
         };
         let y = self.labels.is_some().then_some(data.ys);
         let roles = self.join.is_some().then(|| Box::new(Roles { roles: data.roles, expired: data.expired }));
-        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.offset, roles, keys: None };
+        let batch = Batch { seq: self.seq, ids: data.ids, x, y, cats, end_offset: self.settled().0, roles, keys: None };
         self.seq += 1;
         Ok(Some(batch))
     }
@@ -1288,13 +1310,13 @@ impl Source for TextSource {
     fn position(&self) -> crate::record::SourcePosition {
         crate::record::SourcePosition {
             records: self.next_id,
-            offset: self.offset,
+            offset: self.settled().0,
             line: self.line_no,
             rejected: self.rejected,
             labels: self.labels.clone(),
             checksum: Some(match &self.chunked {
                 Some(chunked) => chunked.checksum().finalize(),
-                None => self.checksum.clone().finalize(),
+                None => self.settled().1.clone().finalize(),
             }),
             rejects_len: self.rejects.as_ref().map(super::RejectsFile::len),
             delayed: self.join.as_ref().map(|(join, _)| join.state()),
