@@ -1,5 +1,6 @@
 //! eddy's integration tests, one binary (fewer link steps on a 2-core machine).
 
+mod allocations; // predicting allocates per batch, never per record (a counting allocator)
 mod bad_input; // every kind of bad batch is refused with a typed error, model unchanged
 mod categorical; // encoders grow the models behind them as if every category had been known; imputed counts; mixed records from the CLI
 mod checkpoints; // written where labels are durable; the models of their prefix

@@ -844,16 +844,23 @@ impl HoeffdingAdaptiveTree {
     /// River's `predict_proba_one`: the distributions of the main leaf and of every
     /// alternate met on the way, each divided by its error, summed and normalised; as
     /// `(class id, p)`.
-    fn proba(&self, row: &Row<'_>, ctx: &Context<'_>, scratch: &mut Vec<(u32, f64)>, out: &mut Vec<f64>) {
+    fn proba(
+        &self,
+        row: &Row<'_>,
+        ctx: &Context<'_>,
+        (scratch, found): (&mut Vec<(u32, f64)>, &mut Vec<u32>),
+        out: &mut Vec<f64>,
+    ) {
         out.clear();
         out.resize(self.labels.len(), 0.0);
         if self.tree.nodes.is_empty() {
             return;
         }
-        let mut found = Vec::new();
-        let leaf = self.tree.walk(self.tree.root, row, &mut found);
+        // Reused buffers: predicting allocates nothing per record.
+        found.clear();
+        let leaf = self.tree.walk(self.tree.root, row, found);
         found.push(leaf);
-        for at in found {
+        for &at in found.iter() {
             self.tree.leaf_votes(at, row, ctx, scratch);
             for &(c, p) in scratch.iter() {
                 if let Some(v) = out.get_mut(c as usize) {
@@ -892,6 +899,7 @@ impl HoeffdingAdaptiveTree {
         let codes = self.codes.as_ref().unwrap_or(&empty);
         let ctx = Context { params: &self.tree_params, labels: &self.labels, codes, max_features: None };
         let (mut num, mut cat, mut scratch, mut proba) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut found = Vec::new();
         for i in 0..x.nrows() {
             num.clear();
             num.extend(x.row(i).iter());
@@ -899,7 +907,7 @@ impl HoeffdingAdaptiveTree {
             if cats.width() > 0 {
                 cat.extend(cats.row(i).iter().enumerate().map(|(j, v)| codes.code(j, v.as_ref())));
             }
-            self.proba(&Row { num: &num, cat: &cat }, &ctx, &mut scratch, &mut proba);
+            self.proba(&Row { num: &num, cat: &cat }, &ctx, (&mut scratch, &mut found), &mut proba);
             each(i, &proba);
         }
         Ok(())
@@ -939,6 +947,7 @@ impl HoeffdingAdaptiveTree {
         let mut codes = self.codes.take().unwrap_or_else(|| CategoryCodes::new(cats.names()));
         let mut out = Array1::from_elem(x.nrows(), NO_PREDICTION);
         let (mut num, mut cat, mut scratch, mut proba) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut found = Vec::new();
         let period = self.tree_params.memory_estimate_period as f64;
         for (i, &label) in y.iter().enumerate() {
             num.clear();
@@ -951,7 +960,7 @@ impl HoeffdingAdaptiveTree {
             {
                 let ctx =
                     Context { params: &self.tree_params, labels: &self.labels, codes: &codes, max_features: None };
-                self.proba(&row, &ctx, &mut scratch, &mut proba);
+                self.proba(&row, &ctx, (&mut scratch, &mut found), &mut proba);
             }
             out[i] = self.decide(&proba);
             let class = self.class_id(label);
