@@ -149,37 +149,35 @@ fn from_files(c: &mut Criterion) {
     });
     g.finish();
 
+    // Parsing alone, on every core (the default) and on the calling thread (`threads: 1`).
+    let parse_all = |path: &std::path::Path, label: Option<&str>, threads: usize| {
+        let options = SourceOptions {
+            batch_size: BATCH,
+            label_column: label.map(str::to_string),
+            threads,
+            ..SourceOptions::default()
+        };
+        let mut src = source::open(path.to_str().expect("utf8"), options).expect("opens");
+        let mut n = 0;
+        while let Some(batch) = src.next_batch().expect("parses") {
+            n += batch.len();
+        }
+        n
+    };
     let bytes = std::fs::metadata(&csv).expect("csv").len();
     let mut g = c.benchmark_group("csv_parse");
     g.sample_size(10).throughput(Throughput::Bytes(bytes));
-    g.bench_function("16_floats", |b| {
-        b.iter(|| {
-            let options = SourceOptions { batch_size: BATCH, ..SourceOptions::default() };
-            let mut src = source::open(csv.to_str().expect("utf8"), options).expect("opens");
-            let mut n = 0;
-            while let Some(batch) = src.next_batch().expect("parses") {
-                n += batch.len();
-            }
-            black_box(n)
-        })
-    });
+    g.bench_function("16_floats", |b| b.iter(|| black_box(parse_all(&csv, None, 0))));
+    g.bench_function("16_floats_one_thread", |b| b.iter(|| black_box(parse_all(&csv, None, 1))));
     g.finish();
 
     let ndjson = ndjson_file(16);
     let bytes = std::fs::metadata(&ndjson).expect("ndjson").len();
     let mut g = c.benchmark_group("ndjson_parse");
     g.sample_size(10).throughput(Throughput::Bytes(bytes));
-    g.bench_function("16_floats_and_a_label", |b| {
-        b.iter(|| {
-            let options =
-                SourceOptions { batch_size: BATCH, label_column: Some("label".into()), ..SourceOptions::default() };
-            let mut src = source::open(ndjson.to_str().expect("utf8"), options).expect("opens");
-            let mut n = 0;
-            while let Some(batch) = src.next_batch().expect("parses") {
-                n += batch.len();
-            }
-            black_box(n)
-        })
+    g.bench_function("16_floats_and_a_label", |b| b.iter(|| black_box(parse_all(&ndjson, Some("label"), 0))));
+    g.bench_function("16_floats_and_a_label_one_thread", |b| {
+        b.iter(|| black_box(parse_all(&ndjson, Some("label"), 1)))
     });
     g.finish();
 }

@@ -861,7 +861,8 @@ impl RunConfig {
                 categorical,
                 until_end: args.until_end,
                 group: group.clone(),
-                threads: args.threads,
+                // `--inline` runs everything on the calling thread, the parsing too.
+                threads: if args.inline { 1 } else { args.threads },
                 // Missing values are let through only when every model fills them.
                 missing: models.iter().all(|m| match &m.model {
                     Model::Classifier(c) => c.fills_missing(),
@@ -1190,11 +1191,12 @@ pub(crate) fn print_summary(out: &mut dyn std::io::Write, summary: &RunSummary) 
         }
     }
     if let Some(stats) = &summary.snapshots {
-        writeln!(
-            out,
-            "  snapshots: {} drawn, {} skipped (a live input outran the drawing, or a picture could not be written)",
-            stats.drawn, stats.skipped
-        )?;
+        let why = if stats.skipped > 0 {
+            " (a live input outran the drawing, or a picture could not be written)"
+        } else {
+            ""
+        };
+        writeln!(out, "  snapshots: {} drawn, {} skipped{why}", stats.drawn, stats.skipped)?;
     }
     if let Some(classes) = &summary.classes {
         let listed: Vec<String> = classes.iter().enumerate().map(|(i, c)| format!("{i}={c}")).collect();
