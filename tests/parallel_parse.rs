@@ -75,6 +75,8 @@ struct Input {
     gzip: bool,
     /// The reader fails (an I/O error) after this many bytes.
     fail_at: Option<usize>,
+    /// With gzip: this byte of the compressed stream is flipped (a corrupt file).
+    corrupt: Option<usize>,
 }
 
 /// Bytes, then an I/O error in place of the rest.
@@ -107,8 +109,9 @@ fn input(format: TextFormat) -> impl Strategy<Value = Input> {
         any::<bool>(),
         any::<bool>(),
         proptest::option::weighted(0.2, 0usize..2000),
+        proptest::option::weighted(0.2, 0usize..2000),
     )
-        .prop_map(move |(lines, bom, final_newline, gzip, fail_at)| {
+        .prop_map(move |(lines, bom, final_newline, gzip, fail_at, corrupt)| {
             let mut bytes = Vec::new();
             if bom {
                 bytes.extend_from_slice(b"\xef\xbb\xbf");
@@ -124,7 +127,7 @@ fn input(format: TextFormat) -> impl Strategy<Value = Input> {
                     bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
                 }
             }
-            Input { format, bytes, gzip, fail_at }
+            Input { format, bytes, gzip, fail_at, corrupt: corrupt.filter(|_| gzip) }
         })
 }
 
@@ -168,14 +171,21 @@ fn read_all(input: &Input, settings: &Settings, threads: Option<(usize, usize)>)
     let raw = if input.gzip {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&input.bytes).expect("gzip");
-        gz.finish().expect("gzip")
+        let mut compressed = gz.finish().expect("gzip");
+        if let Some(at) = input.corrupt {
+            let at = at % compressed.len();
+            compressed[at] ^= 0x5a;
+        }
+        compressed
     } else {
         input.bytes.clone()
     };
     let left = input.fail_at.unwrap_or(usize::MAX);
     let raw = Failing { bytes: Cursor::new(raw), left };
     let reader: Box<dyn std::io::BufRead + Send> = if input.gzip {
-        Box::new(BufReader::with_capacity(7, flate2::read::MultiGzDecoder::new(raw)))
+        // The size eddy reads a gzip with: on corrupt data the decoder drops what it
+        // decoded in the failing call, so both readers must call it alike.
+        Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(raw)))
     } else {
         Box::new(BufReader::with_capacity(5, raw))
     };
@@ -258,7 +268,7 @@ fn a_file_of_many_chunks_reads_alike_on_threads() {
         writeln!(bytes, "{},{}.5,{},{}", i % 97, i % 13, if i % 3 == 0 { "rome" } else { "oslo" }, ["x", "z"][i % 2])
             .expect("write");
     }
-    let input = Input { format: TextFormat::Csv, bytes, gzip: false, fail_at: None };
+    let input = Input { format: TextFormat::Csv, bytes, gzip: false, fail_at: None, corrupt: None };
     let settings = Settings { batch_size: 1000, skip: false, declared: false, categorical: true };
     let one = read_all(&input, &settings, None);
     let many = read_all(&input, &settings, Some((3, 4096)));

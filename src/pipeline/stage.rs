@@ -304,6 +304,12 @@ fn model_loop(
         super::write_events(scored, out.events.as_deref_mut())?;
         let room = !out.live || !snap_tx.is_full();
         match scored.due_snapshot(room) {
+            // Another model may have filled the queue since: a live input still skips.
+            Ok(Some(snap)) if out.live => {
+                if let Err(crossbeam_channel::TrySendError::Full(_)) = snap_tx.try_send(snap) {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             Ok(Some(snap)) => {
                 // Fails only when the plot thread has stopped (it panicked, and the run stops).
                 let _ = snap_tx.send(snap);

@@ -26,6 +26,16 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// Chunks in flight per worker (read, parsed, or parsed and waiting their turn).
 const IN_FLIGHT_PER_WORKER: usize = 3;
 
+/// Bytes per line a chunk allows at least: a parsed line costs more than its bytes (a
+/// refused one keeps its error), so a file of tiny lines is cut by count too (16,384
+/// lines per 1 MiB chunk).
+const MIN_BYTES_PER_LINE: usize = 64;
+
+/// The most bytes asked of the reader at once: a `BufReader`'s own size, so that a
+/// gzip decoder is called as by the one-thread reader (on corrupt data it drops what it
+/// decoded in the failing call, and both readers then lose the same bytes).
+const READ_BYTES: usize = 1 << 16;
+
 /// A chunk of the input and, once parsed, its lines. The same few go round from the
 /// splitter to a worker to the reader and back, so their buffers are allocated once.
 struct Chunk {
@@ -175,19 +185,33 @@ impl Chunked {
         }
         let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Chunk)>(in_flight);
         let (result_tx, results) = crossbeam_channel::unbounded();
+        let mut started = 0;
+        let mut failure = None;
         for i in 0..workers {
             let (work_rx, result_tx, mut parser) = (work_rx.clone(), result_tx.clone(), parser.clone());
             // A worker ends when the splitter has ended and the work is done, or when
             // the reader is gone.
-            let _ = std::thread::Builder::new().name(format!("eddy-parse-{i}")).spawn(move || {
+            let spawned = std::thread::Builder::new().name(format!("eddy-parse-{i}")).spawn(move || {
                 let mut index = HashMap::new();
                 for (seq, mut chunk) in work_rx {
+                    let unanswered = Unanswered { seq, results: &result_tx };
                     parse(&mut chunk, &mut parser, &mut index, max_line_bytes);
+                    std::mem::forget(unanswered);
                     if result_tx.send((seq, Ok(chunk))).is_err() {
                         return;
                     }
                 }
             });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let (0, Some(e)) = (started, failure) {
+            // No worker: the reader sees this error in place of the input.
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let _ = tx.send((0, Err(e)));
+            return Self::new(rx, pool, widths, max_line_bytes, checksum);
         }
         let chunk_bytes = chunk_bytes.max(1);
         let splitter = std::thread::Builder::new().name("eddy-split".into()).spawn(move || {
@@ -303,6 +327,20 @@ impl Chunked {
     }
 }
 
+/// A chunk a worker took and has not answered for: if the worker panics while parsing
+/// it, the reader gets an error in its place rather than waiting for it forever.
+struct Unanswered<'a> {
+    seq: u64,
+    results: &'a Sender<(u64, io::Result<Chunk>)>,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        let error = io::Error::other("a parsing thread failed (a bug in eddy: please report it)");
+        let _ = self.results.send((self.seq, Err(error)));
+    }
+}
+
 /// A line (with its newline) as the one-thread reader keeps it: at most `keep` bytes,
 /// without the newline; and whether bytes were dropped.
 fn cut_line(raw: &[u8], keep: usize) -> (&[u8], bool) {
@@ -376,11 +414,13 @@ fn split(
     results: &Sender<(u64, io::Result<Chunk>)>,
 ) {
     let keep = max_line_bytes.saturating_add(2);
+    let max_lines = (chunk_bytes / MIN_BYTES_PER_LINE).max(1);
     // The start of a line, read after the last whole line of a chunk.
     let mut carry: Vec<u8> = Vec::new();
     let mut seq = 0u64;
     let mut ended = false;
-    while !ended {
+    // After the end, what was read but left for later still goes out.
+    while !ended || !carry.is_empty() {
         let Ok(mut chunk) = pool.recv() else {
             // The reader is gone.
             return;
@@ -397,7 +437,7 @@ fn split(
         let error = loop {
             if let Some((count, crc)) = dropped.as_mut() {
                 // Read past the kept bytes, up to the line's newline.
-                let room = keep + chunk_bytes;
+                let room = keep + chunk_bytes.min(READ_BYTES);
                 if chunk.data.len() < room {
                     chunk.data.resize(room, 0);
                 }
@@ -438,7 +478,7 @@ fn split(
             if chunk.data.len() < filled + chunk_bytes {
                 chunk.data.resize(filled + chunk_bytes, 0);
             }
-            match reader.read(&mut chunk.data[filled..filled + chunk_bytes]) {
+            match reader.read(&mut chunk.data[filled..filled + chunk_bytes.min(READ_BYTES)]) {
                 Ok(0) => {
                     ended = true;
                     break None;
@@ -464,6 +504,12 @@ fn split(
                 let whole = memchr::memrchr(b'\n', &chunk.data[..filled]).map_or(0, |i| i + 1);
                 // At the end, a last line without a newline is a line (not after an error).
                 let cut = if ended && error.is_none() { filled } else { whole };
+                // At most `max_lines` lines; the rest waits for the next chunk (before an
+                // error, all go at once: nothing comes after them).
+                let cut = match memchr::memchr_iter(b'\n', &chunk.data[..cut]).nth(max_lines - 1) {
+                    Some(i) if i + 1 < cut && error.is_none() => i + 1,
+                    _ => cut,
+                };
                 carry.extend_from_slice(&chunk.data[cut..filled]);
                 chunk.len = cut;
                 if cut > 0 {

@@ -244,6 +244,12 @@ pub enum SourceError {
     },
 }
 
+/// True when `input` is a path to something other than a regular file (a named pipe,
+/// `/dev/stdin`): records that come as they are written.
+pub fn is_pipe(input: &str) -> bool {
+    std::fs::metadata(input).is_ok_and(|m| !m.is_file())
+}
+
 /// Open `input` (a path, `-`, `synth:...` or `redis://...`) as a source.
 pub fn open(input: &str, options: SourceOptions) -> Result<Box<dyn Source>, SourceError> {
     let endpoint = Endpoint::of(input);

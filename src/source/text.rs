@@ -216,9 +216,9 @@ impl TextSource {
         };
         let follow = options.follow;
         let source = Self::from_reader(name, reader, format, options)?;
-        // Standard input stays on one thread: it may be a live stream, whose records
-        // are each wanted as soon as they come.
-        Ok(if input == "-" || follow { source } else { source.parse_on_threads() })
+        // Standard input and pipes stay on one thread: they may be live streams, whose
+        // records are each wanted as soon as they come.
+        Ok(if input == "-" || follow || super::is_pipe(input) { source } else { source.parse_on_threads() })
     }
 
     /// Parse the input on `SourceOptions::threads` threads (0: every core) rather than
