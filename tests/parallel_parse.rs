@@ -233,23 +233,11 @@ fn check(one: &[String], many: &[String], input: &Input) -> Result<(), TestCaseE
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(160))]
+    #![proptest_config(ProptestConfig::with_cases(320))]
 
     #[test]
-    fn csv_on_threads_reads_as_one_thread(
-        input in input(TextFormat::Csv),
-        settings in settings(),
-        threads in 2usize..5,
-        chunk in 1usize..200,
-    ) {
-        let one = read_all(&input, &settings, None);
-        let many = read_all(&input, &settings, Some((threads, chunk)));
-        check(&one, &many, &input)?;
-    }
-
-    #[test]
-    fn ndjson_on_threads_reads_as_one_thread(
-        input in input(TextFormat::Ndjson),
+    fn text_on_threads_reads_as_one_thread(
+        input in prop_oneof![input(TextFormat::Csv), input(TextFormat::Ndjson)],
         settings in settings(),
         threads in 2usize..5,
         chunk in 1usize..200,

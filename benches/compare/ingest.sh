@@ -6,17 +6,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-VENV="$HERE/.venv"
-
-# Same pins as run.sh (they share the virtualenv), plus pandas: the newest release
-# that installs on Python 3.11 beside numpy 2.4.6.
-PINS=(numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 river==0.26.1 pandas==3.1.1)
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-    echo "ingest.sh: creating virtualenv $VENV" >&2
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
+EXTRA_PINS=(pandas==3.1.1)
+# shellcheck source=venv.sh
+source "$HERE/venv.sh"
 
 build=1
 for arg in "$@"; do

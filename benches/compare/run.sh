@@ -6,16 +6,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-VENV="$HERE/.venv"
-
-# Pinned: the newest releases that install on Python 3.11 (numpy 2.5 needs >= 3.12).
-PINS=(numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 river==0.26.1)
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-    echo "run.sh: creating virtualenv $VENV" >&2
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}"
+EXTRA_PINS=()
+# shellcheck source=venv.sh
+source "$HERE/venv.sh"
 
 skip_eddy=0
 for arg in "$@"; do

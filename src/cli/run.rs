@@ -676,9 +676,7 @@ impl RunConfig {
                         PlotFormatArg::Svg => PlotFormat::Svg,
                     },
                     // Records that come as they happen: pictures must not hold them up.
-                    live: args.follow
-                        || matches!(Endpoint::of(&args.input), Endpoint::Stdio | Endpoint::Stream(_))
-                        || crate::source::is_pipe(&args.input),
+                    live: crate::source::is_live(&args.input, args.follow),
                 })
             }
             None => None,

@@ -244,10 +244,14 @@ pub enum SourceError {
     },
 }
 
-/// True when `input` is a path to something other than a regular file (a named pipe,
-/// `/dev/stdin`): records that come as they are written.
-pub fn is_pipe(input: &str) -> bool {
-    std::fs::metadata(input).is_ok_and(|m| !m.is_file())
+/// True when `input` brings records as they are written, each wanted as soon as it
+/// comes: standard input, a named pipe (`/dev/stdin`, anything but a regular file), a
+/// followed file, a Redis or Kafka stream. Such an input keeps one parser, and its
+/// snapshots are skipped rather than waited for.
+pub fn is_live(input: &str, follow: bool) -> bool {
+    follow
+        || matches!(Endpoint::of(input), Endpoint::Stdio | Endpoint::Stream(_))
+        || std::fs::metadata(input).is_ok_and(|m| !m.is_file())
 }
 
 /// Open `input` (a path, `-`, `synth:...` or `redis://...`) as a source.

@@ -214,11 +214,9 @@ impl TextSource {
                 Box::new(BufReader::with_capacity(1 << 16, file))
             }
         };
-        let follow = options.follow;
+        let live = super::is_live(input, options.follow);
         let source = Self::from_reader(name, reader, format, options)?;
-        // Standard input and pipes stay on one thread: they may be live streams, whose
-        // records are each wanted as soon as they come.
-        Ok(if input == "-" || follow || super::is_pipe(input) { source } else { source.parse_on_threads() })
+        Ok(if live { source } else { source.parse_on_threads() })
     }
 
     /// Parse the input on `SourceOptions::threads` threads (0: every core) rather than
