@@ -25,6 +25,12 @@ pub use trees::{ShapePoint, TreeSummary};
 pub const SAMPLE_ROWS: usize = 2000;
 /// Points kept on a timeline.
 const TIMELINE_POINTS: usize = 512;
+/// While a run is younger than this many records, its timeline gets a point every
+/// [`FINE_ROWS`] records inside each batch too: a run of a few thousand records is a
+/// handful of batches, too few points to read a curve from.
+const FINE_RECORDS: u64 = 8192;
+/// Records between the points inside a young run's batches.
+pub const FINE_ROWS: usize = 64;
 
 /// One point of a run's history.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -251,6 +257,31 @@ impl Tracker {
         self.records = records;
     }
 
+    /// Rows between the score points wanted inside the next batch (see
+    /// [`Tracker::observe_within`]), while the run is young; `None` after.
+    pub fn fine_rows(&self) -> Option<usize> {
+        (self.records < FINE_RECORDS).then_some(FINE_ROWS)
+    }
+
+    /// Before [`Tracker::observe`] of a batch: the scores after some of its first rows,
+    /// as `(rows into the batch, (overall, recent))`, in order. Points at or past the
+    /// batch's end are the batch's own point's to give.
+    pub fn observe_within(&mut self, points: &[(usize, (f64, f64))]) {
+        for &(rows, (overall, recent)) in points {
+            self.push_point(TimelinePoint { records: self.records + rows as u64, overall, recent });
+        }
+    }
+
+    /// Keep `point`; when the timeline is full, keep every other point and double the stride.
+    fn push_point(&mut self, point: TimelinePoint) {
+        if self.timeline.len() >= TIMELINE_POINTS {
+            let kept: Vec<TimelinePoint> = self.timeline.iter().step_by(2).copied().collect();
+            self.timeline = kept;
+            self.stride *= 2;
+        }
+        self.timeline.push(point);
+    }
+
     /// Take in a labelled batch and the scores after it; `centers` gives a clusterer's
     /// centres in input units, asked for only when a point of its history is due.
     pub fn observe(
@@ -294,14 +325,9 @@ impl Tracker {
                 self.recent_rows -= b.len();
             }
         }
-        // One point per `stride` batches; when full, keep every other point and double the stride.
+        // One point per `stride` batches.
         if self.batches.is_multiple_of(self.stride) {
-            if self.timeline.len() == TIMELINE_POINTS {
-                let kept: Vec<TimelinePoint> = self.timeline.iter().step_by(2).copied().collect();
-                self.timeline = kept;
-                self.stride *= 2;
-            }
-            self.timeline.push(TimelinePoint { records: self.records, overall: point.0, recent: point.1 });
+            self.push_point(TimelinePoint { records: self.records, overall: point.0, recent: point.1 });
         }
         // The cluster history thins the same way, to fewer points (each holds centres).
         if self.batches.is_multiple_of(self.cluster_stride) {

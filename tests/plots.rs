@@ -615,3 +615,40 @@ fn a_clusterer_s_history_follows_its_centres_and_sizes() {
     let (w, h, colours) = png_stats(&d.join("report/minibatch-kmeans-clusters.png"));
     assert!(w > 0 && h > 0 && colours > 5);
 }
+
+/// A run of 3,000 records is three batches of 1,024: its timeline still has a point
+/// every 64 records (classifiers and clusterers), each the score of the records
+/// before it, and the scores at the end are the run's.
+#[test]
+fn a_small_run_s_timeline_has_a_point_every_64_records() {
+    let run = |spec: &str, input: &str| {
+        let o = SourceOptions { batch_size: 1024, ..SourceOptions::default() };
+        let src = source::open(input, o).expect("valid");
+        let stage = ModelStage {
+            events: None,
+            replica: None,
+            name: "m".into(),
+            model: Model::from_spec(spec).expect("valid"),
+            sink: Box::new(MemorySink::default()),
+            labels_path: String::new(),
+        };
+        let options = PipelineOptions { track: true, ..PipelineOptions::default() };
+        pipeline::run(src, vec![stage], &options).expect("runs")
+    };
+    for (spec, input) in
+        [("sgd", "synth:sea?n=3000&seed=3"), ("minibatch-kmeans(n_clusters=3)", "synth:blobs?n=3000&k=3&seed=3")]
+    {
+        let outcome = run(spec, input);
+        let snap = outcome.snapshots.first().expect("tracked");
+        let records: Vec<u64> = snap.timeline.iter().map(|p| p.records).collect();
+        let mut want: Vec<u64> = (1..=3000 / 64).map(|i| i * 64).filter(|r| r % 1024 != 0).collect();
+        want.extend([1024, 2048, 3000]);
+        want.sort_unstable();
+        assert_eq!(records, want, "{spec}");
+        let last = snap.timeline.last().expect("points");
+        match &snap.detail {
+            Detail::Classifier { accuracy, .. } => assert_eq!(Some(last.overall), *accuracy),
+            Detail::Clusterer { inertia, .. } => assert_eq!(Some(last.overall), *inertia),
+        }
+    }
+}

@@ -190,6 +190,7 @@ impl MiniBatchKMeansParams {
             inertia: 0.0,
             batch_inertia: 0.0,
             n_reassigned: 0,
+            row_inertia: Vec::new(),
         })
     }
 }
@@ -342,6 +343,10 @@ pub struct MiniBatchKMeans {
     inertia: f64,
     batch_inertia: f64,
     n_reassigned: u64,
+    /// Each row's share of `batch_inertia`, for a young run's timeline; not saved
+    /// (a loaded model has learned no batch in this process).
+    #[serde(skip)]
+    row_inertia: Vec<f64>,
 }
 
 impl MiniBatchKMeans {
@@ -382,7 +387,7 @@ impl MiniBatchKMeans {
         let Some(centers) = self.centers.as_mut() else {
             return Err(ModelError::NotFitted("MiniBatchKMeans"));
         };
-        let (labels, inertia) = assign(x, centers.view());
+        let (labels, inertia) = assign_into(x, centers.view(), Some(&mut self.row_inertia));
         let discount = match self.params.time_unit {
             TimeUnit::Batches => self.params.decay_factor,
             TimeUnit::Points => self.params.decay_factor.powf(x.nrows() as f64),
@@ -510,6 +515,9 @@ impl OnlineClusterer for MiniBatchKMeans {
     fn inertia(&self) -> f64 {
         self.inertia
     }
+    fn row_inertia(&self) -> Option<&[f64]> {
+        Some(&self.row_inertia)
+    }
     fn n_features(&self) -> Option<usize> {
         match (&self.centers, &self.params.init) {
             (Some(c), _) => Some(c.ncols()),
@@ -601,6 +609,14 @@ pub(crate) fn sq_dist<'a, 'b>(a: impl IntoIterator<Item = &'a f64>, b: impl Into
 /// product for the whole batch; the first centre wins a tie), and the inertia
 /// is the exact squared distance to it.
 fn assign(x: ArrayView2<f64>, centers: ArrayView2<f64>) -> (Array1<usize>, f64) {
+    assign_into(x, centers, None)
+}
+
+/// [`assign`], writing each row's squared distance into `rows` too.
+fn assign_into(x: ArrayView2<f64>, centers: ArrayView2<f64>, mut rows: Option<&mut Vec<f64>>) -> (Array1<usize>, f64) {
+    if let Some(rows) = rows.as_deref_mut() {
+        rows.clear();
+    }
     let center_norms: Vec<f64> = centers.outer_iter().map(|c| c.dot(&c)).collect();
     let dots = x.dot(&centers.t());
     let mut labels = Array1::zeros(x.nrows());
@@ -614,7 +630,11 @@ fn assign(x: ArrayView2<f64>, centers: ArrayView2<f64>) -> (Array1<usize>, f64) 
                 *l = c;
             }
         }
-        inertia += sq_dist(row, centers.row(*l));
+        let d = sq_dist(row, centers.row(*l));
+        inertia += d;
+        if let Some(rows) = rows.as_deref_mut() {
+            rows.push(d);
+        }
     }
     (labels, inertia)
 }

@@ -180,6 +180,13 @@ pub trait OnlineClusterer: Send {
     /// to the centre it was assigned to.
     fn inertia(&self) -> f64;
 
+    /// The squared distance of each row of the last batch learned to the centre it
+    /// was given, in learning order (their sum is that batch's inertia); `None` when
+    /// the model does not keep them.
+    fn row_inertia(&self) -> Option<&[f64]> {
+        None
+    }
+
     /// Number of features, once known.
     fn n_features(&self) -> Option<usize>;
 

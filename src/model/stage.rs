@@ -854,6 +854,9 @@ impl OnlineClusterer for ClustererModel {
     fn inertia(&self) -> f64 {
         self.head.inertia()
     }
+    fn row_inertia(&self) -> Option<&[f64]> {
+        self.head.row_inertia()
+    }
     fn n_features(&self) -> Option<usize> {
         self.transforms.first().map_or_else(|| self.head.n_features(), |t| t.n_features_in())
     }

@@ -494,6 +494,8 @@ impl Scored {
                 error,
             }
         };
+        // A young run's timeline also gets points inside the batch.
+        let fine = self.tracker.as_ref().and_then(Tracker::fine_rows);
         let labels = match &mut self.model {
             Model::Classifier(m) if prequential == Prequential::Frozen => {
                 let labels = match m.predict_with(batch.x.view(), &batch.cats) {
@@ -502,14 +504,15 @@ impl Scored {
                     Err(e) => return Err(model_error(e)),
                 };
                 // Scored when the input has labels; a frozen model needs none.
-                if let Some(truth) = batch.y.as_deref() {
-                    self.classification.update(truth, &labels);
-                }
+                let within = match batch.y.as_deref() {
+                    Some(truth) => classification_within(&mut self.classification, truth, &labels, fine),
+                    None => Vec::new(),
+                };
                 let point = (
                     self.classification.accuracy().unwrap_or(0.0),
                     self.classification.rolling_accuracy().unwrap_or(0.0),
                 );
-                (labels, point)
+                (labels, point, within)
             }
             Model::Classifier(m) => {
                 let truth = batch.y.as_deref().ok_or_else(|| PipelineError::NoLabels(self.name.clone()))?;
@@ -533,12 +536,12 @@ impl Scored {
                     return Err(model_error(ModelError::Overflow));
                 }
                 let labels = labels.to_vec();
-                self.classification.update(truth, &labels);
+                let within = classification_within(&mut self.classification, truth, &labels, fine);
                 let point = (
                     self.classification.accuracy().unwrap_or(0.0),
                     self.classification.rolling_accuracy().unwrap_or(0.0),
                 );
-                (labels, point)
+                (labels, point, within)
             }
             Model::Clusterer(m) if prequential == Prequential::Frozen => {
                 let (labels, batch_inertia) =
@@ -546,10 +549,11 @@ impl Scored {
                 let labels = labels.to_vec();
                 self.clustering.update(batch_inertia, &labels, batch.y.as_deref());
                 let point = (self.clustering.mean_inertia().unwrap_or(0.0), batch_inertia / batch.len().max(1) as f64);
-                (labels, point)
+                (labels, point, Vec::new())
             }
             Model::Clusterer(m) => {
                 let before = m.inertia();
+                let scored = (self.clustering.inertia(), self.clustering.count());
                 let labels = m.learn_predict_with(batch.x.view(), &batch.cats).map_err(model_error)?.to_vec();
                 if !m.state_is_finite() {
                     return Err(model_error(ModelError::Overflow));
@@ -557,10 +561,11 @@ impl Scored {
                 let batch_inertia = m.inertia() - before;
                 self.clustering.update(batch_inertia, &labels, batch.y.as_deref());
                 let point = (self.clustering.mean_inertia().unwrap_or(0.0), batch_inertia / batch.len().max(1) as f64);
-                (labels, point)
+                let within = clustering_within(scored, m.row_inertia().filter(|r| r.len() == labels.len()), fine);
+                (labels, point, within)
             }
         };
-        let (labels, point) = labels;
+        let (labels, point, within) = labels;
         if let Some(w) = self.watches.as_mut() {
             w.observe(&self.name, &self.model, batch, &labels)
                 .map_err(|error| PipelineError::Watch { model: self.name.clone(), error })?;
@@ -568,6 +573,7 @@ impl Scored {
         self.records += batch.len() as u64;
         if let Some(t) = self.tracker.as_mut() {
             let model = &self.model;
+            t.observe_within(&within);
             t.observe(batch, &labels, point, || model.as_clusterer().and_then(|m| m.centers_in_input_units()));
             t.observe_trees(model);
         }
@@ -898,4 +904,46 @@ pub(crate) fn finish_snapshots<'a>(
         out.push(snap);
     }
     out
+}
+
+/// Scores `labels` against `truth` in runs of `step` rows (all at once without a step),
+/// giving the scores after each run but the last: a young run's points inside a batch.
+/// Scoring in runs is scoring row by row, so the metrics end as they would anyway.
+fn classification_within(
+    metrics: &mut ClassificationMetrics,
+    truth: &[i64],
+    labels: &[i64],
+    step: Option<usize>,
+) -> Vec<(usize, (f64, f64))> {
+    let n = truth.len().min(labels.len());
+    let step = step.unwrap_or(n).max(1);
+    let mut points = Vec::new();
+    let mut at = 0;
+    while at < n {
+        let end = at.saturating_add(step).min(n);
+        metrics.update(&truth[at..end], &labels[at..end]);
+        if end < n {
+            points.push((end, (metrics.accuracy().unwrap_or(0.0), metrics.rolling_accuracy().unwrap_or(0.0))));
+        }
+        at = end;
+    }
+    points
+}
+
+/// A clusterer's scores every `step` rows inside a batch but at its end, from each row's
+/// inertia (`rows`) and the inertia and records scored before the batch (`before`):
+/// the mean inertia since the start and over the batch so far.
+fn clustering_within(before: (f64, u64), rows: Option<&[f64]>, step: Option<usize>) -> Vec<(usize, (f64, f64))> {
+    let (Some(rows), Some(step)) = (rows, step) else { return Vec::new() };
+    let (mut total, mut batch) = (before.0, 0.0);
+    let mut points = Vec::new();
+    for (i, &d) in rows.iter().enumerate() {
+        total += d;
+        batch += d;
+        let done = i + 1;
+        if done % step.max(1) == 0 && done < rows.len() {
+            points.push((done, (total / (before.1 + done as u64) as f64, batch / done as f64)));
+        }
+    }
+    points
 }

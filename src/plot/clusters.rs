@@ -86,6 +86,7 @@ fn lines<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("records")
         .y_desc(y_desc)
+        .x_labels(super::layout::whole_ticks(last, 10))
         .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(e)?;
@@ -109,6 +110,10 @@ fn lines<DB: DrawingBackend>(
             .map_err(e)?
             .label(format!("cluster {c}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], Palette99::pick(c).stroke_width(2)));
+        // A short run has a point per mini-batch, the clusterer's step: each is marked.
+        if points.len() <= 32 {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled()))).map_err(e)?;
+        }
     }
     if series.len() <= 16 {
         chart

@@ -6,6 +6,7 @@
 //! viewer never sees half a picture.
 
 mod clusters;
+mod layout;
 mod trees;
 
 use crate::snapshot::{working_units, Detail, Snapshot};
@@ -310,6 +311,8 @@ fn projection<DB: DrawingBackend>(
             Circle::new((p[0], p.get(1).copied().unwrap_or(0.0)), 2, colour)
         }))
         .map_err(e)?;
+    let font = TextStyle::from(("sans-serif", 16).into_font());
+    let mut names = Vec::with_capacity(centres.nrows());
     for (c, p) in centres.outer_iter().enumerate() {
         let at = (p[0], p.get(1).copied().unwrap_or(0.0));
         let count = counts.get(c).copied().unwrap_or(0.0);
@@ -318,13 +321,19 @@ fn projection<DB: DrawingBackend>(
             .map_err(e)?
             .label(format!("centre {c}: {count:.0}"))
             .legend(move |(x, y)| Circle::new((x, y), 5, Palette99::pick(c).filled()));
-        chart
-            // Beside the cross (12 px right, 18 px up), so the cross does not hide the id.
-            .draw_series(std::iter::once(
-                EmptyElement::at(at)
-                    + Text::new(format!("{c} ({count:.0})"), (12, -18), ("sans-serif", 16).into_font()),
-            ))
-            .map_err(e)?;
+        let name = format!("{c} ({count:.0})");
+        let size = area.estimate_text_size(&name, &font).map_err(e)?;
+        names.push((at, chart.backend_coord(&at), name, size));
+    }
+    // Beside each cross where no other name or cross is: close centres would print
+    // their names over each other (a name with no room is in the legend).
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let room = (xs.start, ys.start, xs.len() as u32, ys.len() as u32);
+    let pixels: Vec<(i32, i32)> = names.iter().map(|n| n.1).collect();
+    let sizes: Vec<(u32, u32)> = names.iter().map(|n| n.3).collect();
+    for ((at, _, name, _), offset) in names.into_iter().zip(layout::place_labels(&pixels, &sizes, room, 9)) {
+        let Some(offset) = offset else { continue };
+        chart.draw_series(std::iter::once(EmptyElement::at(at) + Text::new(name, offset, font.clone()))).map_err(e)?;
     }
     chart
         .configure_series_labels()
@@ -397,6 +406,7 @@ fn sizes<DB: DrawingBackend>(
         .disable_x_mesh()
         .x_labels(n + 1)
         .x_label_formatter(&|v| segment_label(&labels, v))
+        .y_labels(layout::whole_ticks(top, 10))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .x_desc(what)
         .y_desc("records")
@@ -487,6 +497,7 @@ fn timeline_chart<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc("records")
         .y_desc(y_desc)
+        .x_labels(layout::whole_ticks(last, 10))
         .x_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(e)?;
