@@ -150,10 +150,24 @@ pub(crate) fn merge_row(n_past: f64, mut mu: ArrayViewMut1<f64>, mut var: ArrayV
     }
     let n_total = n_past + 1.0;
     let cross = n_past / n_total;
-    for ((m, v), &xi) in mu.iter_mut().zip(var.iter_mut()).zip(x.iter()) {
+    let step = |m: &mut f64, v: &mut f64, xi: f64| {
         let total_ssd = n_past * *v + cross * (*m - xi) * (*m - xi);
         *m = (xi + n_past * *m) / n_total;
         *v = total_ssd / n_total;
+    };
+    // Over plain slices the divisions vectorise: this runs for every row a
+    // Gaussian NB learns, and was a quarter of its prequential step.
+    match (mu.as_slice_mut(), var.as_slice_mut(), x.as_slice()) {
+        (Some(mu), Some(var), Some(x)) => {
+            for ((m, v), &xi) in mu.iter_mut().zip(var.iter_mut()).zip(x) {
+                step(m, v, xi);
+            }
+        }
+        _ => {
+            for ((m, v), &xi) in mu.iter_mut().zip(var.iter_mut()).zip(x.iter()) {
+                step(m, v, xi);
+            }
+        }
     }
 }
 

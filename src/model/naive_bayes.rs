@@ -300,8 +300,7 @@ impl GaussianNb {
                 continue;
             }
             let (t, v) = (&theta[c * d..(c + 1) * d], &inv_var[c * d..(c + 1) * d]);
-            let s: f64 = x.iter().zip(t).zip(v).map(|((&xi, &m), &iv)| (xi - m) * (xi - m) * iv).sum();
-            *o = constant - 0.5 * s;
+            *o = constant - 0.5 * scaled_square_sum(x, t, v);
         }
     }
 
@@ -461,7 +460,29 @@ struct ClassTerms {
     eps: f64,
 }
 
-/// `sum(ln max(v + eps, MIN_POSITIVE))` over `values`, with one `ln` per 32 values
+/// `sum((x - m)^2 * iv)` in four running sums, which the compiler keeps in one
+/// vector register (a single sum must add in order, one value at a time).
+fn scaled_square_sum(x: &[f64], m: &[f64], iv: &[f64]) -> f64 {
+    const LANES: usize = 4;
+    let mut sums = [0.0f64; LANES];
+    let (xs, ms, ivs) = (x.chunks_exact(LANES), m.chunks_exact(LANES), iv.chunks_exact(LANES));
+    let tail: f64 = xs
+        .remainder()
+        .iter()
+        .zip(ms.remainder())
+        .zip(ivs.remainder())
+        .map(|((&xi, &mi), &vi)| (xi - mi) * (xi - mi) * vi)
+        .sum();
+    for ((x, m), iv) in xs.zip(ms).zip(ivs) {
+        for lane in 0..LANES {
+            let diff = x[lane] - m[lane];
+            sums[lane] += diff * diff * iv[lane];
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + tail
+}
+
+/// `sum(ln max(v + eps, MIN_POSITIVE))` over `values`, with one `ln` per 128 values
 /// instead of one each: mantissas (in [1, 2)) are multiplied, exponents added exactly.
 /// Four running products keep four multiplications in flight. The prequential
 /// GaussianNb step needs this sum for every class on every row.
@@ -490,7 +511,8 @@ fn sum_ln_smoothed(values: &[f64], eps: f64) -> f64 {
         for &v in quads.remainder() {
             factor((v + eps).max(f64::MIN_POSITIVE), &mut products[0], &mut total, &mut exponents);
         }
-        total += (products[0] * products[1]).ln() + (products[2] * products[3]).ln();
+        // Four products below 2^32 each multiply to below 2^128: one `ln` for the block.
+        total += (products[0] * products[1] * (products[2] * products[3])).ln();
         products = [1.0; LANES];
     }
     total + exponents as f64 * std::f64::consts::LN_2
