@@ -140,7 +140,13 @@ pub const MODEL_KIND: &str = "model";
 
 /// Load a model file (kind `model`).
 pub fn load_model(path: &Path, keys: &Keys) -> Result<(Header, crate::model::Model), ModelFileError> {
-    let (header, model): (Header, crate::model::Model) = load(path, MODEL_KIND, keys)?;
+    let bytes = std::fs::read(path).map_err(|error| ModelFileError::Io { path: path.to_path_buf(), error })?;
+    decode_model(path, &bytes, keys)
+}
+
+/// [`load_model`] from bytes already read (`path` only names them in errors).
+pub fn decode_model(path: &Path, bytes: &[u8], keys: &Keys) -> Result<(Header, crate::model::Model), ModelFileError> {
+    let (header, model): (Header, crate::model::Model) = decode(path, bytes, MODEL_KIND, keys)?;
     if let Some(d) = model.n_features().filter(|&d| d != header.features.len()) {
         return Err(ModelFileError::Encoding {
             path: path.to_path_buf(),

@@ -567,6 +567,21 @@ pub fn build(text: &str, spec: &Spec, ctx: &Context) -> Result<Model, SpecError>
     }
 }
 
+/// Build one transformer alone from its spec, e.g. `scale(with_mean=false)`: for
+/// callers that transform records themselves (the Python package's `StandardScaler`).
+pub fn build_transformer(text: &str) -> Result<Box<dyn super::Transformer>, SpecError> {
+    let spec = crate::spec::parse(text)?;
+    let [stage] = spec.stages.as_slice() else {
+        return Err(SpecError::new(text, 0, "one transformer alone, e.g. `scale`, not a chain"));
+    };
+    match build_stage(text, stage, &Context::default())? {
+        AnyStage::Transformer(t) => Ok(t),
+        other => {
+            Err(SpecError::new(text, stage.at, format!("{} is a {}, not a transformer", stage.name, other.role())))
+        }
+    }
+}
+
 /// Read and build a model spec, e.g. `scale | sgd(loss=log_loss)`. Returns the
 /// spec's label (from `label=...`), if any, with the model.
 pub fn build_text(text: &str, ctx: &Context) -> Result<(Option<String>, Model), SpecError> {

@@ -173,7 +173,7 @@ pub enum AnyStage {
 }
 
 impl AnyStage {
-    fn role(&self) -> &'static str {
+    pub(crate) fn role(&self) -> &'static str {
         match self {
             Self::Transformer(_) => "transformer",
             Self::Classifier(_) => "classifier",

@@ -1,0 +1,401 @@
+//! `eddy._eddy`: the Rust half of the Python package. It holds eddy's models and
+//! transformers and moves NumPy arrays in and out; the scikit-learn and River APIs,
+//! labels of any type and pandas input are the pure-Python layer's (`python/eddy/`).
+//!
+//! Arrays of float64 are read in place, in C or Fortran order (eddy's models take
+//! strided views). Small inputs are computed holding the GIL: releasing it would mean
+//! copying them first (eddy must not read memory NumPy may free or change meanwhile).
+//! From [`DETACH_VALUES`] values up, the input is copied once into memory eddy owns and
+//! the GIL is released while eddy computes, so other Python threads run.
+
+use eddy::model::{registry, Model, Transformer};
+use eddy::model_file::{self, Header, Key, Keys};
+use eddy::{ModelError, OnlineClassifier, OnlineClusterer};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::path::Path;
+
+/// Inputs of at least this many values are copied and computed without the GIL.
+const DETACH_VALUES: usize = 1 << 16;
+
+/// What errors name as the file of bytes handed in from Python.
+const FROM_PYTHON: &str = "<bytes>";
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// Run `f` on `x`: in place holding the GIL when small, else on a copy without it.
+fn compute<T: Send>(py: Python<'_>, x: ArrayView2<'_, f64>, f: impl FnOnce(ArrayView2<'_, f64>) -> T + Send) -> T {
+    if x.len() < DETACH_VALUES {
+        return f(x);
+    }
+    let owned = x.to_owned();
+    py.detach(move || f(owned.view()))
+}
+
+/// A model of the model language: a classifier or a clusterer, with its transformers.
+#[pyclass(module = "eddy._eddy", name = "Model")]
+#[derive(Clone)]
+struct PyModel {
+    model: Model,
+}
+
+impl PyModel {
+    fn classifier(&mut self) -> PyResult<&mut eddy::model::ClassifierModel> {
+        match &mut self.model {
+            Model::Classifier(m) => Ok(m),
+            Model::Clusterer(_) => Err(PyTypeError::new_err("this model is a clusterer: it takes no labels")),
+        }
+    }
+}
+
+/// Labels as eddy's class ids: one per row of `x`.
+fn labels<'a>(y: &'a PyReadonlyArray1<'_, i64>, rows: usize) -> PyResult<ArrayView1<'a, i64>> {
+    let y = y.as_array();
+    if y.len() != rows {
+        return Err(value_error(format!("{rows} rows and {} labels: give one label per row", y.len())));
+    }
+    Ok(y)
+}
+
+#[pymethods]
+impl PyModel {
+    /// Build an untrained model from a spec such as `scale | sgd(loss=log_loss)`;
+    /// `classes` declares a classifier's class ids up front.
+    #[staticmethod]
+    #[pyo3(signature = (spec, classes=None))]
+    fn from_spec(spec: &str, classes: Option<Vec<i64>>) -> PyResult<Self> {
+        let parsed = eddy::spec::parse(spec).map_err(value_error)?;
+        let ctx = registry::Context { classes, ..registry::Context::default() };
+        let model = registry::build(spec, &parsed, &ctx).map_err(value_error)?;
+        Ok(Self { model })
+    }
+
+    /// `classifier` or `clusterer`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.model {
+            Model::Classifier(_) => "classifier",
+            Model::Clusterer(_) => "clusterer",
+        }
+    }
+
+    /// The model in the model language (every parameter that differs from its default).
+    fn spec(&self) -> String {
+        self.model.spec()
+    }
+
+    /// Records learned so far.
+    #[getter]
+    fn records_seen(&self) -> u64 {
+        self.model.records_seen()
+    }
+
+    /// Input features, once known.
+    #[getter]
+    fn n_features(&self) -> Option<usize> {
+        self.model.n_features()
+    }
+
+    /// A classifier's class ids, in its order.
+    fn classes(&self) -> Vec<i64> {
+        self.model.as_classifier().map(|m| m.classes().to_vec()).unwrap_or_default()
+    }
+
+    /// The prequential step: each row is labelled, then learned (`y`: a classifier's
+    /// class ids; a clusterer takes none).
+    #[pyo3(signature = (x, y=None))]
+    fn learn_predict<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        y: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let x = x.as_array();
+        let out: Result<Array1<i64>, ModelError> = match (&mut self.model, y) {
+            (Model::Classifier(m), Some(y)) => {
+                let y = labels(&y, x.nrows())?;
+                let y = y.to_owned();
+                compute(py, x, move |x| m.learn_predict(x, y.view()))
+            }
+            (Model::Classifier(_), None) => return Err(value_error("a classifier learns from labels: give y")),
+            (Model::Clusterer(m), None) => compute(py, x, move |x| m.learn_predict(x)),
+            (Model::Clusterer(_), Some(_)) => {
+                return Err(PyTypeError::new_err("this model is a clusterer: it takes no labels"))
+            }
+        };
+        Ok(out.map_err(value_error)?.into_pyarray(py))
+    }
+
+    /// Learn the rows (scikit-learn's `partial_fit`).
+    #[pyo3(signature = (x, y=None))]
+    fn partial_fit<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        y: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<()> {
+        let x = x.as_array();
+        let out = match (&mut self.model, y) {
+            (Model::Classifier(m), Some(y)) => {
+                let y = labels(&y, x.nrows())?.to_owned();
+                compute(py, x, move |x| m.partial_fit(x, y.view()))
+            }
+            (Model::Classifier(_), None) => return Err(value_error("a classifier learns from labels: give y")),
+            (Model::Clusterer(m), None) => compute(py, x, move |x| m.partial_fit(x)),
+            (Model::Clusterer(_), Some(_)) => {
+                return Err(PyTypeError::new_err("this model is a clusterer: it takes no labels"))
+            }
+        };
+        out.map_err(value_error)
+    }
+
+    /// The label of every row, without learning.
+    fn predict<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let x = x.as_array();
+        let model = &self.model;
+        let out = compute(py, x, move |x| match model {
+            Model::Classifier(m) => m.predict(x),
+            Model::Clusterer(m) => m.predict(x),
+        });
+        Ok(out.map_err(value_error)?.into_pyarray(py))
+    }
+
+    /// Class probabilities, rows x classes in [`Self::classes`] order; `None` for a
+    /// model without them.
+    fn predict_proba<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        let x = x.as_array();
+        let m = &*self.classifier()?;
+        let out: Option<Array2<f64>> = compute(py, x, move |x| m.predict_proba(x)).map_err(value_error)?;
+        Ok(out.map(|p| p.into_pyarray(py)))
+    }
+
+    /// A clusterer's centres in input units (through the inverse of its transformers).
+    fn cluster_centers<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<f64>>> {
+        self.model.as_clusterer().and_then(|m| m.centers_in_input_units()).map(|c| c.into_pyarray(py))
+    }
+
+    /// The bytes of a model file, as `eddy run --save-model` writes it: `features` and
+    /// `classes` name the columns and class ids in its header.
+    #[pyo3(signature = (features, classes=None, signing_key=None, encryption_key=None))]
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        features: Vec<String>,
+        classes: Option<Vec<String>>,
+        signing_key: Option<&[u8]>,
+        encryption_key: Option<&[u8]>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if let Some(d) = self.model.n_features().filter(|&d| d != features.len()) {
+            return Err(value_error(format!("the model takes {d} features and {} are named", features.len())));
+        }
+        let keys = keys(signing_key, encryption_key)?;
+        let header = Header::for_model(&self.model, features, classes);
+        let bytes = model_file::encode(Path::new(FROM_PYTHON), &header, &self.model, &keys).map_err(value_error)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// A model from a model file's bytes, verified (and decrypted) with the keys
+    /// given, with its header as JSON.
+    #[staticmethod]
+    #[pyo3(signature = (data, signing_key=None, encryption_key=None))]
+    fn from_bytes(data: &[u8], signing_key: Option<&[u8]>, encryption_key: Option<&[u8]>) -> PyResult<(Self, String)> {
+        let keys = keys(signing_key, encryption_key)?;
+        let (header, model) = model_file::decode_model(Path::new(FROM_PYTHON), data, &keys).map_err(value_error)?;
+        let header = serde_json::to_string(&header).map_err(value_error)?;
+        Ok((Self { model }, header))
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A key of 32 bytes, or 64 hexadecimal digits as bytes.
+fn key(bytes: &[u8]) -> PyResult<Key> {
+    let bad = || value_error("a key is 32 bytes, or 64 hexadecimal digits");
+    if let Ok(raw) = <[u8; 32]>::try_from(bytes) {
+        return Ok(Key::from_bytes(raw));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| bad())?.trim();
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut raw = [0u8; 32];
+    for (i, byte) in raw.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(Key::from_bytes(raw))
+}
+
+fn keys(signing: Option<&[u8]>, encryption: Option<&[u8]>) -> PyResult<Keys> {
+    Ok(Keys { signing: signing.map(key).transpose()?, encryption: encryption.map(key).transpose()? })
+}
+
+/// One transformer alone (`scale`, `impute`, ...), for scikit-learn pipelines.
+#[pyclass(module = "eddy._eddy", name = "Transformer")]
+#[derive(Clone)]
+struct PyTransformer {
+    stage: Box<dyn Transformer>,
+}
+
+/// The body kind of a transformer's bytes.
+const TRANSFORMER_KIND: &str = "transformer";
+
+#[pymethods]
+impl PyTransformer {
+    /// Build one transformer from its spec, e.g. `scale(with_mean=false)`.
+    #[staticmethod]
+    fn from_spec(spec: &str) -> PyResult<Self> {
+        Ok(Self { stage: registry::build_transformer(spec).map_err(value_error)? })
+    }
+
+    /// The transformer in the model language.
+    fn spec(&self) -> String {
+        registry::stage_spec(self.stage.as_ref())
+    }
+
+    /// Records learned so far.
+    #[getter]
+    fn records_seen(&self) -> u64 {
+        self.stage.records_seen()
+    }
+
+    /// Input features, once known.
+    #[getter]
+    fn n_features(&self) -> Option<usize> {
+        self.stage.n_features_in()
+    }
+
+    /// Learn the rows, then transform them with what was learned (`row_by_row`: each
+    /// row with the statistics up to and including it).
+    #[pyo3(signature = (x, row_by_row=false))]
+    fn learn_transform<'py>(
+        &mut self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        row_by_row: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = x.as_array();
+        let stage = &mut self.stage;
+        let out = compute(py, x, move |x| stage.learn_transform(x, row_by_row)).map_err(value_error)?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Transform the rows with what was learned so far.
+    fn transform<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let x = x.as_array();
+        let stage = &self.stage;
+        let out = compute(py, x, move |x| stage.transform(x)).map_err(value_error)?;
+        Ok(out.into_pyarray(py))
+    }
+
+    /// Transformed rows back in input units, when this transformer can be undone.
+    fn inverse_transform<'py>(
+        &self,
+        py: Python<'py>,
+        z: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        let z = z.as_array();
+        if self.stage.n_features_out().is_some_and(|d| d != z.ncols()) {
+            return Err(value_error(format!(
+                "{} columns; the transformer gives {:?}",
+                z.ncols(),
+                self.stage.n_features_out()
+            )));
+        }
+        Ok(self.stage.inverse_transform(z).map(|a| a.into_pyarray(py)))
+    }
+
+    /// Its state as bytes (a checksummed envelope, as model files are).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let header = Header::new(TRANSFORMER_KIND, Vec::new(), None, self.stage.records_seen());
+        let bytes =
+            model_file::encode(Path::new(FROM_PYTHON), &header, &self.stage, &Keys::default()).map_err(value_error)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// A transformer from [`Self::to_bytes`]'s bytes.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        let (_, stage): (Header, Box<dyn Transformer>) =
+            model_file::decode(Path::new(FROM_PYTHON), data, TRANSFORMER_KIND, &Keys::default())
+                .map_err(value_error)?;
+        Ok(Self { stage })
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// Every stage of the model language as JSON: name, role, summary, and each
+/// parameter's name, kind, default and doc. The Python layer makes its estimator
+/// classes from it, so a stage added to the registry reaches Python unedited.
+#[pyfunction]
+fn registry_json() -> String {
+    let entries: Vec<serde_json::Value> = registry::ENTRIES
+        .iter()
+        .map(|e| {
+            let defaults = (e.defaults)();
+            let params: Vec<serde_json::Value> = e
+                .params
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "name": p.name,
+                        "kind": kind_name(p.kind),
+                        "default": defaults.get(p.name).cloned().unwrap_or(serde_json::Value::Null),
+                        "doc": p.doc,
+                        "allowed": p.allowed(),
+                    })
+                })
+                .collect();
+            serde_json::json!({"name": e.name, "role": e.role.word(), "summary": e.summary, "params": params})
+        })
+        .collect();
+    serde_json::Value::Array(entries).to_string()
+}
+
+/// How the Python layer writes a parameter's value into a spec.
+fn kind_name(kind: registry::Kind) -> &'static str {
+    use registry::Kind;
+    match kind {
+        Kind::Float { .. } => "float",
+        Kind::Int { .. } => "int",
+        Kind::Bool => "bool",
+        Kind::Choice(_) => "choice",
+        Kind::Model(_) => "model",
+        Kind::Models(_) => "models",
+        Kind::Detector => "detector",
+        Kind::Columns => "columns",
+        Kind::Scalar => "scalar",
+        Kind::CountOrShare(_) => "count_or_share",
+    }
+}
+
+/// The eddy version this extension was built from.
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+/// The extension module.
+#[pymodule]
+fn _eddy(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyModel>()?;
+    m.add_class::<PyTransformer>()?;
+    m.add_function(wrap_pyfunction!(registry_json, m)?)?;
+    m.add_function(wrap_pyfunction!(version, m)?)?;
+    Ok(())
+}
