@@ -20,4 +20,6 @@ MATURIN_PEP517_ARGS="--profile dev" "$VENV/bin/python" -m pip install --quiet --
     --force-reinstall --no-deps "$HERE"
 export EDDY_BIN="$CARGO_TARGET_DIR/debug/eddy"
 cd "$HERE"
-exec "$VENV/bin/python" -m pytest -q tests "$@"
+# pytest itself, not `python -m pytest`: the source folder must not shadow the installed
+# package (it has no compiled module).
+exec "$VENV/bin/pytest" -q tests "$@"

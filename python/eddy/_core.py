@@ -553,3 +553,52 @@ class TransformerMixin:
         """One record transformed, as a dict (River's ``transform_one``)."""
         row = self.transform(self._one(x))[0]
         return dict(zip([str(n) for n in self.feature_names_in_], row.tolist()))
+
+
+class DetectorMixin:
+    """River's drift-detector API on an eddy detector: ``update(x)``, then
+    ``drift_detected`` (and ``warning_detected`` for those that warn)."""
+
+    drift_detected = False
+    warning_detected = False
+
+    def _new_model(self, classes=None):
+        return _eddy.Detector.from_spec(self.spec())
+
+    def _model_bytes(self, model):
+        return model.to_bytes()
+
+    def _model_from_bytes(self, data):
+        return _eddy.Detector.from_bytes(data)
+
+    def save(self, path, signing_key=None, encryption_key=None):
+        raise TypeError("a detector is no model file: pickle it, or give it to a model (drift-retrain)")
+
+    def _detector(self):
+        detector = self.__dict__.get("_model")
+        if detector is None:
+            detector = self._model = self._new_model()
+        return detector
+
+    def update(self, x):
+        """Take one value; ``drift_detected`` and ``warning_detected`` say what it did."""
+        signal = self._detector().update(float(x))
+        self.drift_detected = signal == "drift"
+        self.warning_detected = signal == "warning"
+        return self
+
+    def update_many(self, xs):
+        """Take many values at once: ``[(index, "warning" or "drift"), ...]``."""
+        signals = self._detector().update_many(np.ascontiguousarray(xs, dtype=np.float64))
+        last = len(xs) - 1
+        self.drift_detected = bool(signals) and signals[-1] == (last, "drift")
+        self.warning_detected = bool(signals) and signals[-1] == (last, "warning")
+        return signals
+
+    @property
+    def estimation(self):
+        return self._detector().estimation
+
+    def _reset(self):
+        Estimator._reset(self)
+        self.drift_detected = self.warning_detected = False

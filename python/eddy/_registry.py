@@ -8,7 +8,7 @@ import inspect
 import json
 
 from . import _eddy
-from ._core import ClassifierMixin, ClustererMixin, Estimator, TransformerMixin
+from ._core import ClassifierMixin, ClustererMixin, DetectorMixin, Estimator, TransformerMixin
 
 #: Python names of the stages whose peers name them so.
 NAMES = {
@@ -31,10 +31,17 @@ NAMES = {
 #: in Python they are used inside a ``Model`` spec only (see the README).
 CATEGORICAL_ONLY = {"onehot", "hash"}
 
-ROLES = {"classifier": ClassifierMixin, "clusterer": ClustererMixin, "transformer": TransformerMixin}
+ROLES = {
+    "classifier": ClassifierMixin,
+    "clusterer": ClustererMixin,
+    "transformer": TransformerMixin,
+    "detector": DetectorMixin,
+}
 
 
-def _class_name(name: str) -> str:
+def _class_name(name: str, river: str = "") -> str:
+    if river:  # a detector: River's class name (drift.binary.DDM -> DDM)
+        return river.split(".")[-1]
     return NAMES.get(name) or "".join(part.capitalize() for part in name.split("-"))
 
 
@@ -51,7 +58,7 @@ def _make(entry: dict) -> type:
 
     __init__.__signature__ = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params])
     doc = "\n".join(f"    {p['name']} (default {p['default']!r}): {p['doc']}; {p['allowed']}" for p in entry["params"])
-    name = _class_name(entry["name"])
+    name = _class_name(entry["name"], entry.get("river", ""))
     return type(
         name,
         (ROLES[entry["role"]], Estimator),
@@ -65,4 +72,6 @@ def _make(entry: dict) -> type:
 
 
 ENTRIES = json.loads(_eddy.registry_json())
+DETECTORS = json.loads(_eddy.detectors_json())
 CLASSES = {_class_name(e["name"]): _make(e) for e in ENTRIES if e["name"] not in CATEGORICAL_ONLY}
+CLASSES.update({_class_name(e["name"], e["river"]): _make(e) for e in DETECTORS})

@@ -8,6 +8,7 @@
 //! From [`DETACH_VALUES`] values up, the input is copied once into memory eddy owns and
 //! the GIL is released while eddy computes, so other Python threads run.
 
+use eddy::drift::{Detector, Signal};
 use eddy::model::{registry, Model, Transformer};
 use eddy::model_file::{self, Header, Key, Keys};
 use eddy::{ModelError, OnlineClassifier, OnlineClusterer};
@@ -339,6 +340,130 @@ impl PyTransformer {
     }
 }
 
+/// A drift detector (`adwin`, `ddm`, ...), River's `update` one value at a time.
+#[pyclass(module = "eddy._eddy", name = "Detector")]
+#[derive(Clone)]
+struct PyDetector {
+    detector: Box<dyn Detector>,
+}
+
+/// The body kind of a detector's bytes.
+const DETECTOR_KIND: &str = "detector";
+
+#[pymethods]
+impl PyDetector {
+    /// Build a detector from its spec, e.g. `adwin(delta=0.01)`.
+    #[staticmethod]
+    fn from_spec(spec: &str) -> PyResult<Self> {
+        Ok(Self { detector: eddy::drift::registry::build_text(spec).map_err(value_error)? })
+    }
+
+    /// The detector in the spec language.
+    fn spec(&self) -> String {
+        self.detector.spec()
+    }
+
+    /// Take one value: `none`, `warning` or `drift`. A value the detector does not
+    /// take (not finite; not 0 or 1 for a detector of errors) raises `ValueError`.
+    fn update(&mut self, x: f64) -> PyResult<&'static str> {
+        self.detector.check_value(x).map_err(value_error)?;
+        Ok(match self.detector.update(x) {
+            Signal::None => "none",
+            Signal::Warning => "warning",
+            Signal::Drift => "drift",
+        })
+    }
+
+    /// Take many values; the index and signal of each warning and drift.
+    fn update_many(&mut self, py: Python<'_>, xs: PyReadonlyArray1<'_, f64>) -> PyResult<Vec<(usize, &'static str)>> {
+        let xs = xs.as_array();
+        if let Some(bad) = xs.iter().find_map(|&x| self.detector.check_value(x).err()) {
+            return Err(value_error(bad));
+        }
+        let detector = &mut self.detector;
+        let xs = xs.to_owned();
+        Ok(py.detach(move || {
+            xs.iter()
+                .enumerate()
+                .filter_map(|(i, &x)| match detector.update(x) {
+                    Signal::None => None,
+                    Signal::Warning => Some((i, "warning")),
+                    Signal::Drift => Some((i, "drift")),
+                })
+                .collect()
+        }))
+    }
+
+    /// The detector's estimate of the watched level (ADWIN's window mean), if it keeps one.
+    #[getter]
+    fn estimation(&self) -> Option<f64> {
+        self.detector.estimation()
+    }
+
+    /// Forget everything seen.
+    fn reset(&mut self) {
+        self.detector.reset();
+    }
+
+    /// Its state as bytes (a checksummed envelope, as model files are).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let header = Header::new(DETECTOR_KIND, Vec::new(), None, 0);
+        let bytes = model_file::encode(Path::new(FROM_PYTHON), &header, &self.detector, &Keys::default())
+            .map_err(value_error)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// A detector from [`Self::to_bytes`]'s bytes.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        let (_, detector): (Header, Box<dyn Detector>) =
+            model_file::decode(Path::new(FROM_PYTHON), data, DETECTOR_KIND, &Keys::default()).map_err(value_error)?;
+        detector.check_state().map_err(value_error)?;
+        Ok(Self { detector })
+    }
+
+    /// An independent copy.
+    fn copy(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// Every drift detector as JSON: name, River's class, what it takes, its parameters.
+#[pyfunction]
+fn detectors_json() -> String {
+    let entries: Vec<serde_json::Value> = eddy::drift::registry::ENTRIES
+        .iter()
+        .map(|e| {
+            let defaults = (e.defaults)();
+            serde_json::json!({
+                "name": e.name,
+                "role": "detector",
+                "summary": e.summary,
+                "river": e.river,
+                "binary": matches!(e.input, eddy::drift::Input::Binary),
+                "warns": e.warns,
+                "params": params_json(e.params, &defaults),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(entries).to_string()
+}
+
+fn params_json(params: &[registry::Param], defaults: &serde_json::Value) -> Vec<serde_json::Value> {
+    params
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name,
+                "kind": kind_name(p.kind),
+                "default": defaults.get(p.name).cloned().unwrap_or(serde_json::Value::Null),
+                "doc": p.doc,
+                "allowed": p.allowed(),
+            })
+        })
+        .collect()
+}
+
 /// Every stage of the model language as JSON: name, role, summary, and each
 /// parameter's name, kind, default and doc. The Python layer makes its estimator
 /// classes from it, so a stage added to the registry reaches Python unedited.
@@ -347,20 +472,7 @@ fn registry_json() -> String {
     let entries: Vec<serde_json::Value> = registry::ENTRIES
         .iter()
         .map(|e| {
-            let defaults = (e.defaults)();
-            let params: Vec<serde_json::Value> = e
-                .params
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "name": p.name,
-                        "kind": kind_name(p.kind),
-                        "default": defaults.get(p.name).cloned().unwrap_or(serde_json::Value::Null),
-                        "doc": p.doc,
-                        "allowed": p.allowed(),
-                    })
-                })
-                .collect();
+            let params = params_json(e.params, &(e.defaults)());
             serde_json::json!({"name": e.name, "role": e.role.word(), "summary": e.summary, "params": params})
         })
         .collect();
@@ -395,7 +507,9 @@ fn version() -> &'static str {
 fn _eddy(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_class::<PyTransformer>()?;
+    m.add_class::<PyDetector>()?;
     m.add_function(wrap_pyfunction!(registry_json, m)?)?;
+    m.add_function(wrap_pyfunction!(detectors_json, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     Ok(())
 }
