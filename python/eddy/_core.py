@@ -145,10 +145,17 @@ class _Labels:
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D, one label per row; it has shape {y.shape}")
-        if learn:
-            return np.fromiter((self.id_of(v) for v in y.tolist()), dtype=np.int64, count=len(y))
-        # Scoring: an unseen label is simply never predicted.
-        return np.fromiter((self.ids.get(v, -1) for v in y.tolist()), dtype=np.int64, count=len(y))
+        try:
+            # A few distinct labels per batch: map those, then index (no Python loop per row).
+            distinct, first, inverse = np.unique(y, return_index=True, return_inverse=True)
+        except TypeError:  # labels NumPy cannot order (mixed types): one at a time
+            distinct, first, inverse = np.asarray(y.tolist() + [], dtype=object), np.arange(len(y)), np.arange(len(y))
+        ids = np.empty(len(distinct), dtype=np.int64)
+        # New labels are numbered in the order they first appear, as row by row.
+        for k in np.argsort(first, kind="stable"):
+            label = distinct[k]
+            ids[k] = self.id_of(label) if learn else self.ids.get(label.item() if isinstance(label, np.generic) else label, -1)
+        return ids[inverse.reshape(-1)]
 
     def table(self) -> np.ndarray:
         if self._table is None:
