@@ -141,6 +141,13 @@ class _Labels:
             self._table = None
         return found
 
+    def forget_after(self, n: int):
+        """Forget the labels first seen after the first ``n``."""
+        for label in self.labels[n:]:
+            del self.ids[label]
+        del self.labels[n:]
+        self._table = None
+
     def encode(self, y, learn=True) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim != 1:
@@ -358,10 +365,16 @@ class ClassifierMixin:
         if model is None:
             model = self._new_model(list(range(len(labels.labels))) if labels.labels else None)
             self._model = model
-        ids = labels.encode(y)
-        if len(ids) != rows.shape[0]:
-            raise ValueError(f"{rows.shape[0]} rows and {len(ids)} labels: give one label per row")
-        return step(model, rows, ids)
+        known = len(labels.labels)
+        try:
+            ids = labels.encode(y)
+            if len(ids) != rows.shape[0]:
+                raise ValueError(f"{rows.shape[0]} rows and {len(ids)} labels: give one label per row")
+            return step(model, rows, ids)
+        except Exception:
+            # The model refused the batch and is unchanged: so are the labels it knows.
+            labels.forget_after(known)
+            raise
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Learn the rows (scikit-learn's ``partial_fit``). ``classes`` may be left

@@ -189,3 +189,13 @@ def test_a_model_spec_becomes_a_classifier_or_a_clusterer():
     km.partial_fit(X)
     assert km.cluster_centers_.shape == (2, 4) and km.score(X) < 0
     assert clone(clf).get_params() == {"spec": "scale | gaussian-nb"}
+
+
+def test_a_refused_batch_leaves_the_model_and_its_labels_unchanged():
+    est = eddy.SGDClassifier().partial_fit([[0.0, 1.0], [1.0, 0.0]], ["a", "b"], classes=["a", "b"])
+    with pytest.raises(ValueError):
+        est.partial_fit([[0.0, 1.0]], ["c"])  # not a declared class
+    with pytest.raises(ValueError):
+        est.partial_fit([[0.0, float("nan")]], ["d"])
+    assert est.classes_.tolist() == ["a", "b"] and set(est._labels.ids) == {"a", "b"}
+    assert est._fitted().records_seen == 2
