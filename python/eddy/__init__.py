@@ -103,11 +103,14 @@ def load(path, signing_key=None, encryption_key=None):
         estimator = Model(spec)
     estimator._model = model
     features = header.get("features") or []
-    estimator.n_features_in_ = len(features)
-    if features and features != [f"x{i}" for i in range(len(features))]:
+    categorical = header.get("categorical") or []
+    estimator.n_features_in_ = len(features) + len(categorical)
+    estimator._categorical = list(categorical)
+    if categorical or (features and features != [f"x{i}" for i in range(len(features))]):
         import numpy as np
 
-        estimator.feature_names_in_ = np.asarray(features, dtype=object)
+        # The header lists numeric features first; records give them by name.
+        estimator.feature_names_in_ = np.asarray(features + categorical, dtype=object)
     classes = header.get("classes")
     if classes is not None:
         estimator._labels = _Labels(_as_ints(classes))

@@ -99,6 +99,29 @@ def as_rows(X, what="X") -> np.ndarray:
     return rows
 
 
+def _cats(names, values):
+    """Categorical columns as the extension takes them: text, or None where missing."""
+    if not names:
+        return {}
+    return {"cat_names": list(names), "cat_values": [None if _missing(v) else str(v) for v in values]}
+
+
+def _missing(v) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(v != v)  # NaN, and pandas' NA and NaT
+    except (TypeError, ValueError):
+        return False
+
+
+def _record_of(x):
+    """A River record: a dict of feature name to value."""
+    if not isinstance(x, dict):
+        raise TypeError(f"x is a dict of feature name to value, not {type(x).__name__}")
+    return x
+
+
 def _key(key):
     """A key as eddy takes it: 32 bytes, 64 hexadecimal digits, or a key file's path."""
     if key is None:
@@ -247,23 +270,66 @@ class Estimator:
     # ---- state
 
     def _reset(self):
-        for attr in ("_model", "_labels", "feature_names_in_", "n_features_in_"):
+        for attr in ("_model", "_labels", "feature_names_in_", "n_features_in_", "_categorical"):
             self.__dict__.pop(attr, None)
 
     def _rows(self, X, learning):
+        """``X`` as eddy takes it: float64 rows, and the categorical columns beside them
+        as ``{"cat_names": [...], "cat_values": [...]}`` (row-major; empty when there are
+        none). A pandas frame's non-numeric columns and a record's text values are
+        categorical; which columns are is fixed by the first input learned."""
+        if isinstance(X, dict):
+            return self._record(X, learning)
         names = _feature_names(X)
-        rows = as_rows(X)
-        known = self.__dict__.get("n_features_in_")
-        if known is not None and rows.shape[1] != known:
-            raise ValueError(f"X has {rows.shape[1]} features, but {type(self).__name__} takes {known}")
         seen = self.__dict__.get("feature_names_in_")
-        if seen is not None and names is not None and list(seen) != names:
+        if seen is not None and names is not None and set(seen) != set(names):
             raise ValueError(f"the feature names differ from those seen first: {names} vs {list(seen)}")
+        categorical = self.__dict__.get("_categorical")
+        if names is not None and hasattr(X, "dtypes"):
+            if categorical is None:
+                categorical = [n for n, t in zip(names, X.dtypes) if getattr(t, "kind", "O") not in "biuf"]
+            # Columns are taken by name, in the order first seen (a frame may order them otherwise).
+            numeric = [n for n in (list(seen) if seen is not None else names) if n not in categorical]
+            rows = as_rows(X[numeric]) if numeric else np.empty((len(X), 0))
+            values = X[categorical].to_numpy(dtype=object).ravel().tolist() if categorical else []
+            cats = _cats(categorical, values)
+        else:
+            if categorical:
+                raise ValueError(
+                    f"{type(self).__name__} learned categorical columns ({', '.join(categorical)}): "
+                    "give a pandas DataFrame (or dict records) that has them"
+                )
+            rows, cats = as_rows(X), {}
+        width = rows.shape[1] + len(cats.get("cat_names", []))
+        known = self.__dict__.get("n_features_in_")
+        if known is not None and width != known:
+            raise ValueError(f"X has {width} features, but {type(self).__name__} takes {known}")
         if learning and known is None:
-            self.n_features_in_ = rows.shape[1]
+            self.n_features_in_ = width
+            self._categorical = list(categorical or [])
             if names is not None:
                 self.feature_names_in_ = np.asarray(names, dtype=object)
-        return rows
+        return rows, cats
+
+    def _record(self, x, learning):
+        """One record given as a dict (River's way): the first record learned fixes the
+        features' order and which are categorical (those with text values)."""
+        names = self.__dict__.get("feature_names_in_")
+        categorical = self.__dict__.get("_categorical")
+        if names is None:
+            names = [str(k) for k in x]
+            categorical = [str(k) for k, v in x.items() if isinstance(v, str)]
+            if learning:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+                self.n_features_in_ = len(names)
+                self._categorical = categorical
+        categorical = categorical or []
+        numeric = [n for n in names if n not in categorical]
+        try:
+            row = np.fromiter((np.nan if x.get(k) is None else x[k] for k in numeric), dtype=np.float64, count=len(numeric))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"a numeric feature of the record is not a number: {e}") from None
+        return row.reshape(1, -1), _cats(categorical, [x.get(k) for k in categorical])
 
     def _fitted(self):
         model = self.__dict__.get("_model")
@@ -272,9 +338,11 @@ class Estimator:
         return model
 
     def _features(self):
+        """The numeric features' names, as a model file's header lists them."""
         names = self.__dict__.get("feature_names_in_")
+        categorical = self.__dict__.get("_categorical") or []
         if names is not None:
-            return [str(n) for n in names]
+            return [str(n) for n in names if str(n) not in categorical]
         return [f"x{i}" for i in range(self.__dict__.get("n_features_in_", 0))]
 
     def __getstate__(self):
@@ -282,7 +350,7 @@ class Estimator:
         model = self.__dict__.get("_model")
         if model is not None:
             state["model"] = self._model_bytes(model)
-        for attr in ("_labels", "feature_names_in_", "n_features_in_"):
+        for attr in ("_labels", "feature_names_in_", "n_features_in_", "_categorical"):
             if attr in self.__dict__:
                 value = self.__dict__[attr]
                 state[attr] = value.labels if attr == "_labels" else value
@@ -296,12 +364,12 @@ class Estimator:
             self._model = self._model_from_bytes(state["model"])
         if "_labels" in state:
             self._labels = _Labels(state["_labels"])
-        for attr in ("feature_names_in_", "n_features_in_"):
+        for attr in ("feature_names_in_", "n_features_in_", "_categorical"):
             if attr in state:
                 setattr(self, attr, state[attr])
 
     def _model_bytes(self, model):
-        return model.to_bytes(self._features(), self._class_names())
+        return model.to_bytes(self._features(), self._class_names(), categorical=self.__dict__.get("_categorical"))
 
     def _model_from_bytes(self, data):
         return _eddy.Model.from_bytes(data)[0]
@@ -316,7 +384,13 @@ class Estimator:
         model = self.__dict__.get("_model")
         if model is None:
             model = self._new_model()
-        data = model.to_bytes(self._features(), self._class_names(), _key(signing_key), _key(encryption_key))
+        data = model.to_bytes(
+            self._features(),
+            self._class_names(),
+            _key(signing_key),
+            _key(encryption_key),
+            categorical=self.__dict__.get("_categorical"),
+        )
         tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
         with open(tmp, "wb") as f:
             f.write(data)
@@ -355,7 +429,7 @@ class ClassifierMixin:
         return _eddy.Model.from_bytes(data)[0]
 
     def _learn(self, X, y, classes, step):
-        rows = self._rows(X, learning=True)
+        rows, cats = self._rows(X, learning=True)
         labels = self.__dict__.get("_labels")
         if labels is None:
             # Declared classes are numbered in sorted order, as scikit-learn's classes_.
@@ -370,7 +444,7 @@ class ClassifierMixin:
             ids = labels.encode(y)
             if len(ids) != rows.shape[0]:
                 raise ValueError(f"{rows.shape[0]} rows and {len(ids)} labels: give one label per row")
-            return step(model, rows, ids)
+            return step(model, rows, ids, cats)
         except Exception:
             # The model refused the batch and is unchanged: so are the labels it knows.
             labels.forget_after(known)
@@ -381,7 +455,7 @@ class ClassifierMixin:
         out: a new class is learned when it first appears."""
         if sample_weight is not None:
             raise ValueError("eddy's classifiers take no sample weights")
-        self._learn(X, y, classes, lambda m, rows, ids: m.partial_fit(rows, ids))
+        self._learn(X, y, classes, lambda m, rows, ids, cats: m.partial_fit(rows, ids, **cats))
         return self
 
     def fit(self, X, y, classes=None):
@@ -392,18 +466,20 @@ class ClassifierMixin:
     def learn_predict(self, X, y):
         """The prequential step: each row is labelled, then learned, row by row (the
         labels eddy's command line writes for the same stream)."""
-        ids = self._learn(X, y, None, lambda m, rows, ids: m.learn_predict(rows, ids))
+        ids = self._learn(X, y, None, lambda m, rows, ids, cats: m.learn_predict(rows, ids, **cats))
         return self._labels.decode(ids)
 
     def predict(self, X):
         """The class of every row."""
         model = self._fitted()
-        return self._labels.decode(model.predict(self._rows(X, learning=False)))
+        rows, cats = self._rows(X, learning=False)
+        return self._labels.decode(model.predict(rows, **cats))
 
     def predict_proba(self, X):
         """Class probabilities, a column per class of ``classes_``."""
         model = self._fitted()
-        proba = model.predict_proba(self._rows(X, learning=False))
+        rows, cats = self._rows(X, learning=False)
+        proba = model.predict_proba(rows, **cats)
         if proba is None:
             raise AttributeError(f"{type(self).__name__} gives no probabilities")
         return proba
@@ -421,17 +497,7 @@ class ClassifierMixin:
 
     # ---- River
 
-    def _one(self, x):
-        if not isinstance(x, dict):
-            raise TypeError(f"x is a dict of feature name to value, not {type(x).__name__}")
-        names = self.__dict__.get("feature_names_in_")
-        if names is None:
-            names = np.asarray([str(k) for k in x], dtype=object)
-            if "n_features_in_" not in self.__dict__:
-                self.feature_names_in_ = names
-                self.n_features_in_ = len(names)
-        row = np.fromiter((x.get(k, np.nan) for k in names), dtype=np.float64, count=len(names))
-        return row.reshape(1, -1)
+    _one = staticmethod(lambda x: _record_of(x))
 
     def learn_one(self, x, y):
         """Learn one record (River's ``learn_one``): ``x`` a dict of features."""
@@ -459,17 +525,17 @@ class ClustererMixin:
     _estimator_type = "clusterer"
 
     def _learn(self, X, step):
-        rows = self._rows(X, learning=True)
+        rows, cats = self._rows(X, learning=True)
         model = self.__dict__.get("_model")
         if model is None:
             model = self._model = self._new_model()
-        return step(model, rows)
+        return step(model, rows, cats)
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Learn the rows as one mini-batch (scikit-learn's ``partial_fit``)."""
         if sample_weight is not None:
             raise ValueError("eddy's clusterers take no sample weights")
-        self._learn(X, lambda m, rows: m.partial_fit(rows))
+        self._learn(X, lambda m, rows, cats: m.partial_fit(rows, **cats))
         return self
 
     def fit(self, X, y=None):
@@ -484,17 +550,19 @@ class ClustererMixin:
 
     def learn_predict(self, X, y=None):
         """The prequential step: the centre each row was given as it was learned."""
-        return self._learn(X, lambda m, rows: m.learn_predict(rows))
+        return self._learn(X, lambda m, rows, cats: m.learn_predict(rows, **cats))
 
     def predict(self, X):
         """The nearest centre of every row."""
-        return self._fitted().predict(self._rows(X, learning=False))
+        model = self._fitted()
+        rows, cats = self._rows(X, learning=False)
+        return model.predict(rows, **cats)
 
     def score(self, X, y=None):
         """Minus the summed squared distances of the rows to their nearest centres
-        (scikit-learn's ``KMeans.score``), in input units."""
-        rows = self._rows(X, learning=False)
-        labels = self.predict(rows)
+        (scikit-learn's ``KMeans.score``), in input units, of numeric records."""
+        labels = self.predict(X)
+        rows, _ = self._rows(X, learning=False)
         centres = self.cluster_centers_
         return -float(((rows - centres[labels]) ** 2).sum())
 
@@ -504,7 +572,7 @@ class ClustererMixin:
 
     # ---- River
 
-    _one = ClassifierMixin._one
+    _one = staticmethod(lambda x: _record_of(x))
 
     def learn_one(self, x):
         """Learn one record (a mini-batch of one, River's ``learn_one``)."""
@@ -541,7 +609,8 @@ class TransformerMixin:
 
     def partial_fit(self, X, y=None):
         """Learn the rows."""
-        self._stage().learn_transform(self._rows(X, learning=True))
+        rows, cats = self._rows(X, learning=True)
+        self._stage().learn_transform(rows, **cats)
         return self
 
     def fit(self, X, y=None):
@@ -551,7 +620,9 @@ class TransformerMixin:
 
     def transform(self, X):
         """The rows transformed with what was learned so far."""
-        return self._fitted().transform(self._rows(X, learning=False))
+        model = self._fitted()
+        rows, cats = self._rows(X, learning=False)
+        return model.transform(rows, **cats)
 
     def fit_transform(self, X, y=None):
         self.fit(X)
@@ -563,7 +634,7 @@ class TransformerMixin:
             raise ValueError(f"{type(self).__name__} cannot be undone")
         return out
 
-    _one = ClassifierMixin._one
+    _one = staticmethod(lambda x: _record_of(x))
 
     def learn_one(self, x):
         """Learn one record (River's ``learn_one``)."""
@@ -572,7 +643,14 @@ class TransformerMixin:
     def transform_one(self, x):
         """One record transformed, as a dict (River's ``transform_one``)."""
         row = self.transform(self._one(x))[0]
-        return dict(zip([str(n) for n in self.feature_names_in_], row.tolist()))
+        names = self.get_feature_names_out()
+        return dict(zip(names, row.tolist()))
+
+    def get_feature_names_out(self, input_features=None):
+        """The output columns' names: the numeric inputs', then any an encoder added."""
+        width = self._fitted().n_features_out
+        names = self._features()
+        return names + [f"x{i}" for i in range(len(names), width or len(names))]
 
 
 class DetectorMixin:

@@ -14,6 +14,8 @@ from ._core import ClassifierMixin, ClustererMixin, DetectorMixin, Estimator, Tr
 NAMES = {
     "scale": "StandardScaler",
     "impute": "SimpleImputer",
+    "onehot": "OneHotEncoder",
+    "hash": "FeatureHasher",
     "sgd": "SGDClassifier",
     "perceptron": "Perceptron",
     "passive-aggressive": "PassiveAggressiveClassifier",
@@ -26,10 +28,6 @@ NAMES = {
     "drift-retrain": "DriftRetrainingClassifier",
     "hedge": "HedgeClassifier",
 }
-
-#: Transformers that read categorical columns, which arrays of numbers do not carry:
-#: in Python they are used inside a ``Model`` spec only (see the README).
-CATEGORICAL_ONLY = {"onehot", "hash"}
 
 ROLES = {
     "classifier": ClassifierMixin,
@@ -73,5 +71,5 @@ def _make(entry: dict) -> type:
 
 ENTRIES = json.loads(_eddy.registry_json())
 DETECTORS = json.loads(_eddy.detectors_json())
-CLASSES = {_class_name(e["name"]): _make(e) for e in ENTRIES if e["name"] not in CATEGORICAL_ONLY}
+CLASSES = {_class_name(e["name"]): _make(e) for e in ENTRIES}
 CLASSES.update({_class_name(e["name"], e["river"]): _make(e) for e in DETECTORS})

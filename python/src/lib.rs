@@ -11,6 +11,7 @@
 use eddy::drift::{Detector, Signal};
 use eddy::model::{registry, Model, Transformer};
 use eddy::model_file::{self, Header, Key, Keys};
+use eddy::record::Categories;
 use eddy::{ModelError, OnlineClassifier, OnlineClusterer};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
@@ -18,6 +19,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Inputs of at least this many values are copied and computed without the GIL.
 const DETACH_VALUES: usize = 1 << 16;
@@ -36,6 +38,20 @@ fn compute<T: Send>(py: Python<'_>, x: ArrayView2<'_, f64>, f: impl FnOnce(Array
     }
     let owned = x.to_owned();
     py.detach(move || f(owned.view()))
+}
+
+/// Categorical columns handed in from Python: their names and their values row-major
+/// (`None`: missing), for `rows` records; none when no names are given.
+fn categories(names: Option<Vec<String>>, values: Option<Vec<Option<String>>>, rows: usize) -> PyResult<Categories> {
+    let Some(names) = names.filter(|n| !n.is_empty()) else { return Ok(Categories::empty(rows)) };
+    let values = values.unwrap_or_default();
+    // The same text shares one allocation within a batch, as the readers share it.
+    let mut seen: std::collections::HashMap<String, Arc<str>> = std::collections::HashMap::new();
+    let values = values
+        .into_iter()
+        .map(|v| v.map(|v| seen.entry(v).or_insert_with_key(|k| Arc::from(k.as_str())).clone()))
+        .collect();
+    Categories::new(Arc::from(names), values, rows).map_err(value_error)
 }
 
 /// A model of the model language: a classifier or a clusterer, with its transformers.
@@ -108,23 +124,26 @@ impl PyModel {
     }
 
     /// The prequential step: each row is labelled, then learned (`y`: a classifier's
-    /// class ids; a clusterer takes none).
-    #[pyo3(signature = (x, y=None))]
+    /// class ids; a clusterer takes none). `cat_names` and `cat_values` (row-major)
+    /// are the records' categorical columns, if any.
+    #[pyo3(signature = (x, y=None, cat_names=None, cat_values=None))]
     fn learn_predict<'py>(
         &mut self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f64>,
         y: Option<PyReadonlyArray1<'py, i64>>,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let x = x.as_array();
+        let cats = categories(cat_names, cat_values, x.nrows())?;
         let out: Result<Array1<i64>, ModelError> = match (&mut self.model, y) {
             (Model::Classifier(m), Some(y)) => {
-                let y = labels(&y, x.nrows())?;
-                let y = y.to_owned();
-                compute(py, x, move |x| m.learn_predict(x, y.view()))
+                let y = labels(&y, x.nrows())?.to_owned();
+                compute(py, x, move |x| m.learn_predict_with(x, &cats, y.view()))
             }
             (Model::Classifier(_), None) => return Err(value_error("a classifier learns from labels: give y")),
-            (Model::Clusterer(m), None) => compute(py, x, move |x| m.learn_predict(x)),
+            (Model::Clusterer(m), None) => compute(py, x, move |x| m.learn_predict_with(x, &cats)),
             (Model::Clusterer(_), Some(_)) => {
                 return Err(PyTypeError::new_err("this model is a clusterer: it takes no labels"))
             }
@@ -133,21 +152,25 @@ impl PyModel {
     }
 
     /// Learn the rows (scikit-learn's `partial_fit`).
-    #[pyo3(signature = (x, y=None))]
+    #[pyo3(signature = (x, y=None, cat_names=None, cat_values=None))]
     fn partial_fit<'py>(
         &mut self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f64>,
         y: Option<PyReadonlyArray1<'py, i64>>,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<()> {
         let x = x.as_array();
+        let cats = categories(cat_names, cat_values, x.nrows())?;
         let out = match (&mut self.model, y) {
             (Model::Classifier(m), Some(y)) => {
                 let y = labels(&y, x.nrows())?.to_owned();
-                compute(py, x, move |x| m.partial_fit(x, y.view()))
+                compute(py, x, move |x| m.partial_fit_with(x, &cats, y.view()))
             }
             (Model::Classifier(_), None) => return Err(value_error("a classifier learns from labels: give y")),
-            (Model::Clusterer(m), None) => compute(py, x, move |x| m.partial_fit(x)),
+            (Model::Clusterer(m), None) if cats.is_empty() => compute(py, x, move |x| m.partial_fit(x)),
+            (Model::Clusterer(m), None) => compute(py, x, move |x| m.learn_predict_with(x, &cats).map(|_| ())),
             (Model::Clusterer(_), Some(_)) => {
                 return Err(PyTypeError::new_err("this model is a clusterer: it takes no labels"))
             }
@@ -156,26 +179,38 @@ impl PyModel {
     }
 
     /// The label of every row, without learning.
-    fn predict<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    #[pyo3(signature = (x, cat_names=None, cat_values=None))]
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let x = x.as_array();
+        let cats = categories(cat_names, cat_values, x.nrows())?;
         let model = &self.model;
         let out = compute(py, x, move |x| match model {
-            Model::Classifier(m) => m.predict(x),
-            Model::Clusterer(m) => m.predict(x),
+            Model::Classifier(m) => m.predict_with(x, &cats),
+            Model::Clusterer(m) => m.predict_with(x, &cats),
         });
         Ok(out.map_err(value_error)?.into_pyarray(py))
     }
 
     /// Class probabilities, rows x classes in [`Self::classes`] order; `None` for a
     /// model without them.
+    #[pyo3(signature = (x, cat_names=None, cat_values=None))]
     fn predict_proba<'py>(
         &mut self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f64>,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
         let x = x.as_array();
+        let cats = categories(cat_names, cat_values, x.nrows())?;
         let m = &*self.classifier()?;
-        let out: Option<Array2<f64>> = compute(py, x, move |x| m.predict_proba(x)).map_err(value_error)?;
+        let out: Option<Array2<f64>> = compute(py, x, move |x| m.predict_proba_with(x, &cats)).map_err(value_error)?;
         Ok(out.map(|p| p.into_pyarray(py)))
     }
 
@@ -186,7 +221,8 @@ impl PyModel {
 
     /// The bytes of a model file, as `eddy run --save-model` writes it: `features` and
     /// `classes` name the columns and class ids in its header.
-    #[pyo3(signature = (features, classes=None, signing_key=None, encryption_key=None))]
+    /// `categorical` names the categorical columns records carry beside `features`.
+    #[pyo3(signature = (features, classes=None, signing_key=None, encryption_key=None, categorical=None))]
     fn to_bytes<'py>(
         &self,
         py: Python<'py>,
@@ -194,12 +230,16 @@ impl PyModel {
         classes: Option<Vec<String>>,
         signing_key: Option<&[u8]>,
         encryption_key: Option<&[u8]>,
+        categorical: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         if let Some(d) = self.model.n_features().filter(|&d| d != features.len()) {
             return Err(value_error(format!("the model takes {d} features and {} are named", features.len())));
         }
         let keys = keys(signing_key, encryption_key)?;
-        let header = Header::for_model(&self.model, features, classes);
+        let header = Header {
+            categorical: categorical.unwrap_or_default(),
+            ..Header::for_model(&self.model, features, classes)
+        };
         let bytes = model_file::encode(Path::new(FROM_PYTHON), &header, &self.model, &keys).map_err(value_error)?;
         Ok(PyBytes::new(py, &bytes))
     }
@@ -249,6 +289,17 @@ struct PyTransformer {
     stage: Box<dyn Transformer>,
 }
 
+/// A transformer alone gives numbers: categorical columns it leaves would be lost.
+fn refuse_left(left: &Categories) -> PyResult<()> {
+    if left.is_empty() {
+        return Ok(());
+    }
+    Err(value_error(format!(
+        "categorical columns {} are not encoded by this transformer: encode them (onehot, hash) or leave them out",
+        left.names().join(", ")
+    )))
+}
+
 /// The body kind of a transformer's bytes.
 const TRANSFORMER_KIND: &str = "transformer";
 
@@ -277,26 +328,50 @@ impl PyTransformer {
         self.stage.n_features_in()
     }
 
+    /// Output columns, once known (an encoder's grow as categories appear).
+    #[getter]
+    fn n_features_out(&self) -> Option<usize> {
+        self.stage.n_features_out()
+    }
+
     /// Learn the rows, then transform them with what was learned (`row_by_row`: each
-    /// row with the statistics up to and including it).
-    #[pyo3(signature = (x, row_by_row=false))]
+    /// row with the statistics up to and including it). An encoder appends a column
+    /// per category of `cat_names`/`cat_values` (row-major).
+    #[pyo3(signature = (x, row_by_row=false, cat_names=None, cat_values=None))]
     fn learn_transform<'py>(
         &mut self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f64>,
         row_by_row: bool,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = x.as_array();
+        let cats = categories(cat_names, cat_values, x.nrows())?;
         let stage = &mut self.stage;
-        let out = compute(py, x, move |x| stage.learn_transform(x, row_by_row)).map_err(value_error)?;
+        let (out, left) = compute(py, x, move |x| {
+            stage.learn_transform_with(x, &cats, row_by_row).map(|(z, l)| (z, l.unwrap_or(cats)))
+        })
+        .map_err(value_error)?;
+        refuse_left(&left)?;
         Ok(out.into_pyarray(py))
     }
 
     /// Transform the rows with what was learned so far.
-    fn transform<'py>(&self, py: Python<'py>, x: PyReadonlyArray2<'py, f64>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    #[pyo3(signature = (x, cat_names=None, cat_values=None))]
+    fn transform<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let x = x.as_array();
+        let cats = categories(cat_names, cat_values, x.nrows())?;
         let stage = &self.stage;
-        let out = compute(py, x, move |x| stage.transform(x)).map_err(value_error)?;
+        let (out, left) = compute(py, x, move |x| stage.transform_with(x, &cats).map(|(z, l)| (z, l.unwrap_or(cats))))
+            .map_err(value_error)?;
+        refuse_left(&left)?;
         Ok(out.into_pyarray(py))
     }
 

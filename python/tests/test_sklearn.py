@@ -130,6 +130,8 @@ def test_pandas_input_keeps_its_feature_names():
     np.testing.assert_array_equal(est.predict(frame), est.predict(X))
     with pytest.raises(ValueError, match="feature names differ"):
         est.predict(frame.rename(columns={"a": "z"}))
+    # Columns are matched by name, as the command line matches a model file's features.
+    np.testing.assert_array_equal(est.predict(frame[["d", "c", "b", "a"]]), est.predict(X))
 
 
 def test_fortran_order_and_other_dtypes_give_the_same_labels():
