@@ -101,6 +101,11 @@ pub struct Header {
     /// Categorical feature names, in order (records carry them beside `features`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categorical: Vec<String>,
+    /// The classes as the values they were given, when those were not text (numbers,
+    /// booleans, from the Python package): `classes` holds their names for everyone
+    /// else. Only the Python package reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_values: Option<Vec<serde_json::Value>>,
 }
 
 impl Header {
@@ -117,6 +122,7 @@ impl Header {
             created: now(),
             spec: None,
             categorical: Vec::new(),
+            class_values: None,
         }
     }
 
@@ -125,6 +131,13 @@ impl Header {
     fn check(&self) -> Result<(), String> {
         if self.n_features != self.features.len() {
             return Err(format!("it says {} features and names {}", self.n_features, self.features.len()));
+        }
+        match (&self.class_values, &self.classes) {
+            (Some(values), Some(names)) if values.len() != names.len() => {
+                return Err(format!("it names {} classes and gives {} class values", names.len(), values.len()));
+            }
+            (Some(_), None) => return Err("it gives class values and no class names".into()),
+            _ => {}
         }
         Ok(())
     }

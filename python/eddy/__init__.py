@@ -15,9 +15,14 @@ signed model files as the command line (``eddy.load``, ``Estimator.save``).
 from __future__ import annotations
 
 import json
+import os
+
+import numpy as np
 
 from . import _eddy
-from ._core import NO_PREDICTION, ClassifierMixin, ClustererMixin, Estimator, NotFittedError, _key, _Labels
+from ._core import ClassifierMixin, ClustererMixin, Estimator, NotFittedError
+from ._input import key as _key
+from ._labels import NO_PREDICTION, Labels as _Labels
 from ._registry import CLASSES, ENTRIES
 
 __version__ = _eddy.version()
@@ -92,41 +97,48 @@ def load(path, signing_key=None, encryption_key=None):
     (``eddy.SGDClassifier``, ...), a chain as ``eddy.Model``."""
     with open(path, "rb") as f:
         data = f.read()
-    model, header = _eddy.Model.from_bytes(data, _key(signing_key), _key(encryption_key))
+    model, header = _eddy.Model.from_bytes(data, _key(signing_key), _key(encryption_key), os.fspath(path))
     header = json.loads(header)
-    spec = model.spec()
-    entry = next((e for e in ENTRIES if e["name"] == spec.split("(")[0].strip()), None)
-    if entry is not None and "|" not in spec and entry["name"] in _REGISTRY_NAMES:
-        estimator = CLASSES[_REGISTRY_NAMES[entry["name"]]]()
-        estimator.set_params(**_params_of(estimator, model))
-    else:
-        estimator = Model(spec)
+    estimator = _estimator_of(model.spec())
     estimator._model = model
     features = header.get("features") or []
     categorical = header.get("categorical") or []
-    estimator.n_features_in_ = len(features) + len(categorical)
-    estimator._categorical = list(categorical)
-    if categorical or (features and features != [f"x{i}" for i in range(len(features))]):
-        import numpy as np
-
-        # The header lists numeric features first; records give them by name.
-        estimator.feature_names_in_ = np.asarray(features + categorical, dtype=object)
-    classes = header.get("classes")
-    if classes is not None:
-        estimator._labels = _Labels(_as_ints(classes))
+    if features or categorical:
+        estimator.n_features_in_ = len(features) + len(categorical)
+        estimator._categorical = list(categorical)
+        if categorical or features != [f"x{i}" for i in range(len(features))]:
+            # The header lists numeric features first; frames and records give them by name.
+            estimator.feature_names_in_ = np.asarray(features + categorical, dtype=object)
+    if header.get("class_values") is not None:
+        estimator._labels = _Labels(header["class_values"])
+    elif header.get("classes") is not None:
+        estimator._labels = _Labels(_as_ints(header["classes"]))
     elif model.kind == "classifier":
         estimator._labels = _Labels(model.classes())
     return estimator
 
 
+def _estimator_of(spec):
+    """The estimator class of a one-stage spec with its parameters, else a ``Model``."""
+    name = spec.split("(")[0].strip()
+    if "|" not in spec and name in _REGISTRY_NAMES:
+        estimator = CLASSES[_REGISTRY_NAMES[name]]()
+        try:
+            estimator.set_params(**_params_of(estimator, spec))
+            if estimator.spec() == spec:
+                return estimator
+        except (TypeError, ValueError):
+            pass
+    return Model(spec)
+
+
 _REGISTRY_NAMES = {e["name"]: name for name, e in ((n, c._entry) for n, c in CLASSES.items())}
 
 
-def _params_of(estimator, model):
+def _params_of(estimator, spec):
     """The parameters a loaded single-stage model was built with: the defaults, and
     what its spec names (it names only what differs)."""
-    params = {p["name"]: p["default"] for p in estimator._entry["params"]}
-    spec = model.spec()
+    params = {}
     inner = spec[spec.find("(") + 1 : -1] if "(" in spec else ""
     for part in _split_args(inner):
         name, _, text = part.partition("=")

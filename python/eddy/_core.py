@@ -1,223 +1,48 @@
-"""The estimators' machinery: parameters as scikit-learn keeps them, specs, labels of
-any type, input checks, and model files. The classes themselves are made from eddy's
-registry in ``_registry.py``."""
+"""The estimators' machinery: parameters as scikit-learn keeps them, the inputs they
+were given, pickling, model files, and the classifier, clusterer, transformer and
+detector APIs. The classes themselves are made from eddy's registries in
+``_registry.py``."""
 
 from __future__ import annotations
 
-import json
+import copy
 import os
+import threading
 
 import numpy as np
 
 from . import _eddy
+from ._input import Records, as_rows, cats, feature_names, key
+from ._labels import Labels, as_labels
+from ._spec import same, value_as_spec
 
-#: The label eddy gives a record when the model knows no class yet.
-NO_PREDICTION = np.iinfo(np.int64).min
 #: What ``__getstate__`` writes; ``__setstate__`` refuses others.
 PICKLE_VERSION = 1
 
 
 class NotFittedError(ValueError, AttributeError):
-    """Predicting before learning anything (scikit-learn's ``NotFittedError`` is
-    both a ``ValueError`` and an ``AttributeError`` too)."""
-
-
-# --------------------------------------------------------------------------- specs
-
-
-def _is_name(text: str) -> bool:
-    return bool(text) and all(c.isalnum() or c in "_-." for c in text) and not text[0].isdigit()
-
-
-def _quote(text: str) -> str:
-    return text if _is_name(text) else json.dumps(text)
-
-
-def _number(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"a number, not {value!r}")
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"a finite number, not {value!r}")
-    return repr(value)
-
-
-def value_as_spec(kind: str, value) -> str:
-    """A parameter's Python value as the model language writes it."""
-    if kind == "bool":
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"True or False, not {value!r}")
-        return "true" if value else "false"
-    if kind in ("float", "int"):
-        return _number(value)
-    if kind in ("model", "detector"):
-        return value.spec() if hasattr(value, "spec") and callable(value.spec) else str(value)
-    if kind in ("models", "columns") and isinstance(value, str) and value.startswith("["):
-        return value  # already in the model language (as a loaded model's spec gives it)
-    if kind == "models":
-        return "[" + ", ".join(value_as_spec("model", v) for v in value) + "]"
-    if kind == "columns":
-        if isinstance(value, str):
-            value = [value]
-        return "[" + ", ".join(_quote(str(v)) for v in value) + "]"
-    if kind == "scalar":
-        return json.dumps(value) if isinstance(value, str) else _number(value)
-    if kind == "count_or_share":
-        return value if isinstance(value, str) else _number(value)
-    return str(value)  # a choice
-
-
-# --------------------------------------------------------------------------- input
-
-
-def _feature_names(X):
-    columns = getattr(X, "columns", None)
-    if columns is None:
-        return None
-    names = [str(c) for c in columns]
-    return names if all(isinstance(c, str) for c in columns) else None
-
-
-def as_rows(X, what="X") -> np.ndarray:
-    """``X`` as a 2-D float64 array, read in place when it already is one (C or
-    Fortran order); pandas frames and other types converted once."""
-    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
-        X = X.to_numpy(dtype=np.float64)
-    try:
-        rows = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what} must be numeric: {e}") from None
-    if rows.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D array for {what}, got a {rows.ndim}D array instead: reshape it with "
-            "X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single record"
-        )
-    if not (rows.flags.c_contiguous or rows.flags.f_contiguous):
-        rows = np.ascontiguousarray(rows)
-    return rows
-
-
-def _cats(names, values):
-    """Categorical columns as the extension takes them: text, or None where missing."""
-    if not names:
-        return {}
-    return {"cat_names": list(names), "cat_values": [None if _missing(v) else str(v) for v in values]}
-
-
-def _missing(v) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(v != v)  # NaN, and pandas' NA and NaT
-    except (TypeError, ValueError):
-        return False
-
-
-def _record_of(x):
-    """A River record: a dict of feature name to value."""
-    if not isinstance(x, dict):
-        raise TypeError(f"x is a dict of feature name to value, not {type(x).__name__}")
-    return x
-
-
-def _key(key):
-    """A key as eddy takes it: 32 bytes, 64 hexadecimal digits, or a key file's path."""
-    if key is None:
-        return None
-    if isinstance(key, (bytes, bytearray, memoryview)):
-        return bytes(key)
-    if isinstance(key, str) and len(key.strip()) == 64:
-        return key.strip().encode()
-    if isinstance(key, (str, os.PathLike)):
-        with open(key, "rb") as f:
-            return f.read()
-    raise TypeError(f"a key is bytes, a hexadecimal str or a key file's path, not {type(key).__name__}")
-
-
-# --------------------------------------------------------------------------- labels
-
-
-class _Labels:
-    """Labels of any hashable type and eddy's int64 class ids, both ways: a new label
-    gets the next id, in the order labels are first seen (as eddy's command line
-    numbers the classes of a file)."""
-
-    def __init__(self, labels=()):
-        self.labels = []
-        self.ids = {}
-        self._table = None
-        for label in labels:
-            self.id_of(label)
-
-    def id_of(self, label) -> int:
-        if isinstance(label, np.generic):
-            label = label.item()
-        found = self.ids.get(label)
-        if found is None:
-            if label is None or (isinstance(label, float) and label != label):
-                raise ValueError(f"a label may not be {label!r}")
-            found = len(self.labels)
-            self.ids[label] = found
-            self.labels.append(label)
-            self._table = None
-        return found
-
-    def forget_after(self, n: int):
-        """Forget the labels first seen after the first ``n``."""
-        for label in self.labels[n:]:
-            del self.ids[label]
-        del self.labels[n:]
-        self._table = None
-
-    def encode(self, y, learn=True) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D, one label per row; it has shape {y.shape}")
-        try:
-            # A few distinct labels per batch: map those, then index (no Python loop per row).
-            distinct, first, inverse = np.unique(y, return_index=True, return_inverse=True)
-        except TypeError:  # labels NumPy cannot order (mixed types): one at a time
-            distinct, first, inverse = np.asarray(y.tolist() + [], dtype=object), np.arange(len(y)), np.arange(len(y))
-        ids = np.empty(len(distinct), dtype=np.int64)
-        # New labels are numbered in the order they first appear, as row by row.
-        for k in np.argsort(first, kind="stable"):
-            label = distinct[k]
-            ids[k] = self.id_of(label) if learn else self.ids.get(label.item() if isinstance(label, np.generic) else label, -1)
-        return ids[inverse.reshape(-1)]
-
-    def table(self) -> np.ndarray:
-        if self._table is None:
-            self._table = np.asarray(self.labels) if self.labels else np.asarray([], dtype=object)
-            if self._table.ndim != 1:  # labels that NumPy would nest (tuples)
-                table = np.empty(len(self.labels), dtype=object)
-                table[:] = self.labels
-                self._table = table
-        return self._table
-
-    def decode(self, ids: np.ndarray) -> np.ndarray:
-        missing = ids == NO_PREDICTION
-        table = self.table()
-        if not missing.any():
-            return table[ids]
-        # The first records of a stream with no class yet: None where there is no label.
-        out = np.empty(len(ids), dtype=object)
-        out[~missing] = table[ids[~missing]]
-        out[missing] = None
-        return out
-
-
-# --------------------------------------------------------------------------- estimators
+    """Predicting before learning anything (scikit-learn's ``NotFittedError`` is both
+    a ``ValueError`` and an ``AttributeError`` too; scikit-learn's ``check_is_fitted``
+    asks ``__sklearn_is_fitted__``)."""
 
 
 class Estimator:
     """What every eddy estimator shares: its parameters (``get_params``/``set_params``,
-    so ``sklearn.base.clone`` works), its spec in the model language, the features it
-    was given, pickling through eddy's model-file bytes, and ``save``."""
+    so ``sklearn.base.clone`` works), its spec in the model language, the inputs it was
+    given, pickling through eddy's model-file bytes, and ``save``.
+
+    One estimator computes one call at a time (a lock): threads may share it, and use
+    copies (``copy.deepcopy``) to predict in parallel."""
 
     #: The registry entry (set on each generated class).
     _entry: dict = {}
+
+    def _init_params(self, kwargs):
+        for p in self._entry["params"]:
+            # A copy of a list default: appending to one estimator's must not change all.
+            setattr(self, p["name"], kwargs.pop(p["name"]) if p["name"] in kwargs else copy.deepcopy(p["default"]))
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected parameters {', '.join(kwargs)}")
 
     # ---- parameters
 
@@ -226,22 +51,38 @@ class Estimator:
         return [p["name"] for p in cls._entry["params"]]
 
     def get_params(self, deep=True):
-        """The parameters, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        """The parameters, as given to ``__init__`` (with ``deep``, a nested
+        estimator's as ``name__parameter``)."""
+        params = {name: getattr(self, name) for name in self._param_names()}
+        if deep:
+            for name, value in list(params.items()):
+                if isinstance(value, Estimator):
+                    params.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
+        return params
 
     def set_params(self, **params):
-        """Set parameters; a learning estimator takes them at its next ``fit`` (or
-        its first ``partial_fit``)."""
+        """Set parameters (``name__parameter`` reaches a nested estimator); a learning
+        estimator takes them at its next ``fit`` (or its first ``partial_fit``)."""
         names = self._param_names()
+        nested = {}
         for name, value in params.items():
-            if name not in names:
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}; it has {', '.join(names)}")
-            setattr(self, name, value)
+            outer, _, inner = name.partition("__")
+            if outer not in names:
+                raise ValueError(f"{type(self).__name__} has no parameter {outer!r}; it has {', '.join(names)}")
+            if inner:
+                nested.setdefault(outer, {})[inner] = value
+            else:
+                setattr(self, outer, value)
+        for outer, inner in nested.items():
+            target = getattr(self, outer)
+            if not isinstance(target, Estimator):
+                raise ValueError(f"{outer} is {target!r}, not an eddy estimator: it has no {', '.join(inner)}")
+            target.set_params(**inner)
         return self
 
     def __repr__(self):
         defaults = {p["name"]: p["default"] for p in self._entry["params"]}
-        args = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults.get(k))]
+        args = [f"{k}={v!r}" for k, v in self.get_params(deep=False).items() if not same(v, defaults.get(k))]
         return f"{type(self).__name__}({', '.join(args)})"
 
     def spec(self) -> str:
@@ -249,8 +90,8 @@ class Estimator:
         args = []
         for p in self._entry["params"]:
             value = getattr(self, p["name"])
-            if not _same(value, p["default"]):
-                args.append(f"{p['name']}={value_as_spec(p['kind'], value)}")
+            if not same(value, p["default"]):
+                args.append(f"{p['name']}={value_as_spec(p, value)}")
         name = self._entry["name"]
         return f"{name}({', '.join(args)})" if args else name
 
@@ -267,20 +108,30 @@ class Estimator:
             input_tags=InputTags(allow_nan=False),
         )
 
+    def __sklearn_is_fitted__(self):
+        model = self.__dict__.get("_model")
+        return model is not None and model.records_seen > 0
+
     # ---- state
 
+    def _guard(self):
+        return self.__dict__.setdefault("_lock", threading.RLock())
+
     def _reset(self):
-        for attr in ("_model", "_labels", "feature_names_in_", "n_features_in_", "_categorical"):
+        for attr in ("_model", "_labels", "feature_names_in_", "n_features_in_", "_categorical", "_keys", "labels_"):
             self.__dict__.pop(attr, None)
 
-    def _rows(self, X, learning):
-        """``X`` as eddy takes it: float64 rows, and the categorical columns beside them
-        as ``{"cat_names": [...], "cat_values": [...]}`` (row-major; empty when there are
-        none). A pandas frame's non-numeric columns and a record's text values are
-        categorical; which columns are is fixed by the first input learned."""
+    def _inputs(self, X, learning):
+        """``X`` as eddy takes it: float64 rows and the categorical columns beside them
+        (keyword arguments, none when there are no such columns), with the fitted
+        attributes a first batch sets, to keep once the model has taken it. A pandas
+        frame's non-numeric columns and a record's text values are categorical; which
+        columns are is fixed by the first input learned."""
         if isinstance(X, dict):
-            return self._record(X, learning)
-        names = _feature_names(X)
+            X = Records([X])
+        if isinstance(X, Records):
+            return self._records(X.records, learning)
+        names = feature_names(X)
         seen = self.__dict__.get("feature_names_in_")
         if seen is not None and names is not None and set(seen) != set(names):
             raise ValueError(f"the feature names differ from those seen first: {names} vs {list(seen)}")
@@ -292,44 +143,66 @@ class Estimator:
             numeric = [n for n in (list(seen) if seen is not None else names) if n not in categorical]
             rows = as_rows(X[numeric]) if numeric else np.empty((len(X), 0))
             values = X[categorical].to_numpy(dtype=object).ravel().tolist() if categorical else []
-            cats = _cats(categorical, values)
+            columns = cats(categorical, values)
         else:
             if categorical:
                 raise ValueError(
                     f"{type(self).__name__} learned categorical columns ({', '.join(categorical)}): "
                     "give a pandas DataFrame (or dict records) that has them"
                 )
-            rows, cats = as_rows(X), {}
-        width = rows.shape[1] + len(cats.get("cat_names", []))
+            rows, columns = as_rows(X), {}
+        width = rows.shape[1] + len(columns.get("cat_names", []))
         known = self.__dict__.get("n_features_in_")
         if known is not None and width != known:
             raise ValueError(f"X has {width} features, but {type(self).__name__} takes {known}")
+        first = {}
         if learning and known is None:
-            self.n_features_in_ = width
-            self._categorical = list(categorical or [])
+            first = {"n_features_in_": width, "_categorical": list(categorical or [])}
             if names is not None:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-        return rows, cats
+                first["feature_names_in_"] = np.asarray(names, dtype=object)
+        return rows, columns, first
 
-    def _record(self, x, learning):
-        """One record given as a dict (River's way): the first record learned fixes the
-        features' order and which are categorical (those with text values)."""
+    def _records(self, records, learning):
+        """Records given as dicts: the first learned fixes the features' order (its
+        keys, kept as they are, so ``dict(enumerate(row))`` works) and which are
+        categorical (those with text values)."""
+        keys = self.__dict__.get("_keys")
         names = self.__dict__.get("feature_names_in_")
-        categorical = self.__dict__.get("_categorical")
-        if names is None:
-            names = [str(k) for k in x]
-            categorical = [str(k) for k, v in x.items() if isinstance(v, str)]
+        categorical = self.__dict__.get("_categorical") or []
+        first = {}
+        if keys is None and names is not None:
+            keys = list(names)
+        if keys is None:
+            if self.__dict__.get("n_features_in_") is not None:
+                raise ValueError(
+                    f"{type(self).__name__} learned from arrays without feature names: "
+                    "give it arrays, or records from the start"
+                )
+            keys = list(records[0]) if records else []
+            categorical = [str(k) for k, v in records[0].items() if isinstance(v, str)] if records else []
             if learning:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-                self.n_features_in_ = len(names)
-                self._categorical = categorical
-        categorical = categorical or []
-        numeric = [n for n in names if n not in categorical]
-        try:
-            row = np.fromiter((np.nan if x.get(k) is None else x[k] for k in numeric), dtype=np.float64, count=len(numeric))
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"a numeric feature of the record is not a number: {e}") from None
-        return row.reshape(1, -1), _cats(categorical, [x.get(k) for k in categorical])
+                first = {
+                    "_keys": keys,
+                    "feature_names_in_": np.asarray([str(k) for k in keys], dtype=object),
+                    "n_features_in_": len(keys),
+                    "_categorical": categorical,
+                }
+        numeric = [k for k in keys if str(k) not in categorical]
+        categorical_keys = [k for k in keys if str(k) in categorical]
+        rows = np.empty((len(records), len(numeric)))
+        for i, x in enumerate(records):
+            for j, k in enumerate(numeric):
+                v = x.get(k)
+                try:
+                    rows[i, j] = np.nan if v is None else v
+                except (TypeError, ValueError):
+                    raise ValueError(f"record {i}: feature {k!r} is {v!r}, not a number") from None
+        values = [x.get(k) for x in records for k in categorical_keys]
+        return rows, cats([str(k) for k in categorical_keys], values), first
+
+    def _rows(self, X):
+        rows, columns, _ = self._inputs(X, learning=False)
+        return rows, columns
 
     def _fitted(self):
         model = self.__dict__.get("_model")
@@ -345,16 +218,20 @@ class Estimator:
             return [str(n) for n in names if str(n) not in categorical]
         return [f"x{i}" for i in range(self.__dict__.get("n_features_in_", 0))]
 
+    _KEPT = ("feature_names_in_", "n_features_in_", "_categorical", "_keys", "labels_")
+
     def __getstate__(self):
-        state = {"pickle_version": PICKLE_VERSION, "eddy": _eddy.version(), "params": self.get_params()}
-        model = self.__dict__.get("_model")
-        if model is not None:
-            state["model"] = self._model_bytes(model)
-        for attr in ("_labels", "feature_names_in_", "n_features_in_", "_categorical"):
-            if attr in self.__dict__:
-                value = self.__dict__[attr]
-                state[attr] = value.labels if attr == "_labels" else value
-        return state
+        with self._guard():
+            state = {"pickle_version": PICKLE_VERSION, "eddy": _eddy.version(), "params": self.get_params(deep=False)}
+            model = self.__dict__.get("_model")
+            if model is not None:
+                state["model"] = self._model_bytes(model)
+            if "_labels" in self.__dict__:
+                state["_labels"] = self._labels.labels
+            for attr in self._KEPT:
+                if attr in self.__dict__:
+                    state[attr] = self.__dict__[attr]
+            return state
 
     def __setstate__(self, state):
         if state.get("pickle_version") != PICKLE_VERSION:
@@ -363,34 +240,24 @@ class Estimator:
         if "model" in state:
             self._model = self._model_from_bytes(state["model"])
         if "_labels" in state:
-            self._labels = _Labels(state["_labels"])
-        for attr in ("feature_names_in_", "n_features_in_", "_categorical"):
+            self._labels = Labels(state["_labels"])
+        for attr in self._KEPT:
             if attr in state:
                 setattr(self, attr, state[attr])
 
     def _model_bytes(self, model):
-        return model.to_bytes(self._features(), self._class_names(), categorical=self.__dict__.get("_categorical"))
+        return model.to_bytes(self._features(), categorical=self.__dict__.get("_categorical"))
 
     def _model_from_bytes(self, data):
         return _eddy.Model.from_bytes(data)[0]
 
-    def _class_names(self):
-        return None
-
     def save(self, path, signing_key=None, encryption_key=None):
         """Write the model to ``path`` as an eddy model file (signed and encrypted with
-        the keys given): ``eddy serve --model`` and ``eddy run --load-model`` read it,
+        the keys given): ``eddy serve --model`` and ``eddy run --model-file`` read it,
         and so does ``eddy.load``."""
-        model = self.__dict__.get("_model")
-        if model is None:
-            model = self._new_model()
-        data = model.to_bytes(
-            self._features(),
-            self._class_names(),
-            _key(signing_key),
-            _key(encryption_key),
-            categorical=self.__dict__.get("_categorical"),
-        )
+        with self._guard():
+            model = self.__dict__.get("_model") or self._new_model()
+            data = self._file_bytes(model, key(signing_key), key(encryption_key))
         tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
         with open(tmp, "wb") as f:
             f.write(data)
@@ -399,21 +266,11 @@ class Estimator:
         os.replace(tmp, path)
         return self
 
+    def _file_bytes(self, model, signing, encryption):
+        return model.to_bytes(self._features(), None, signing, encryption, categorical=self.__dict__.get("_categorical"))
+
     def _new_model(self, classes=None):
         return _eddy.Model.from_spec(self.spec(), classes)
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, Estimator) or isinstance(b, Estimator):
-        return False
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, (bool, np.bool_)) != isinstance(b, (bool, np.bool_)):
-        return False
-    try:
-        return bool(a == b)
-    except (TypeError, ValueError):
-        return False
 
 
 class ClassifierMixin:
@@ -421,102 +278,124 @@ class ClassifierMixin:
 
     _estimator_type = "classifier"
 
-    def _class_names(self):
-        labels = self.__dict__.get("_labels")
-        return [str(v) for v in labels.labels] if labels is not None else None
+    def _file_bytes(self, model, signing, encryption):
+        labels = self.__dict__.get("_labels") or Labels()
+        return model.to_bytes(
+            self._features(),
+            labels.names(),
+            signing,
+            encryption,
+            categorical=self.__dict__.get("_categorical"),
+            class_values=labels.values_json(),
+        )
 
-    def _model_from_bytes(self, data):
-        return _eddy.Model.from_bytes(data)[0]
+    def _model_bytes(self, model):
+        return self._file_bytes(model, None, None)
 
     def _learn(self, X, y, classes, step):
-        rows, cats = self._rows(X, learning=True)
-        labels = self.__dict__.get("_labels")
-        if labels is None:
-            # Declared classes are numbered in sorted order, as scikit-learn's classes_.
-            labels = _Labels(np.unique(np.asarray(classes)).tolist() if classes is not None else ())
-            self._labels = labels
-        model = self.__dict__.get("_model")
-        if model is None:
-            model = self._new_model(list(range(len(labels.labels))) if labels.labels else None)
-            self._model = model
-        known = len(labels.labels)
-        try:
-            ids = labels.encode(y)
-            if len(ids) != rows.shape[0]:
-                raise ValueError(f"{rows.shape[0]} rows and {len(ids)} labels: give one label per row")
-            return step(model, rows, ids, cats)
-        except Exception:
-            # The model refused the batch and is unchanged: so are the labels it knows.
-            labels.forget_after(known)
-            raise
+        with self._guard():
+            rows, columns, first = self._inputs(X, learning=True)
+            labels = self.__dict__.get("_labels")
+            if labels is None:
+                # Declared classes are numbered in sorted order, as scikit-learn's classes_.
+                labels = Labels(np.unique(as_labels(classes)).tolist() if classes is not None else ())
+                self._labels = labels
+            model = self.__dict__.get("_model")
+            if model is None:
+                model = self._new_model(list(range(len(labels.labels))) if labels.labels else None)
+                self._model = model
+            known = len(labels.labels)
+            try:
+                ids = labels.encode(y)
+                if len(ids) != rows.shape[0]:
+                    raise ValueError(f"{rows.shape[0]} rows and {len(ids)} labels: give one label per row")
+                out = step(model, rows, ids, columns)
+            except BaseException:
+                # The model refused the batch and is unchanged: so are the labels it knows.
+                labels.forget_after(known)
+                raise
+            self.__dict__.update(first)
+            return out
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Learn the rows (scikit-learn's ``partial_fit``). ``classes`` may be left
         out: a new class is learned when it first appears."""
         if sample_weight is not None:
             raise ValueError("eddy's classifiers take no sample weights")
-        self._learn(X, y, classes, lambda m, rows, ids, cats: m.partial_fit(rows, ids, **cats))
+        self._learn(X, y, classes, lambda m, rows, ids, c: m.partial_fit(rows, ids, **c))
         return self
 
     def fit(self, X, y, classes=None):
         """Forget everything, then learn the rows once, in order."""
-        self._reset()
-        return self.partial_fit(X, y, classes)
+        with self._guard():
+            self._reset()
+            return self.partial_fit(X, y, classes)
 
     def learn_predict(self, X, y):
         """The prequential step: each row is labelled, then learned, row by row (the
         labels eddy's command line writes for the same stream)."""
-        ids = self._learn(X, y, None, lambda m, rows, ids, cats: m.learn_predict(rows, ids, **cats))
+        ids = self._learn(X, y, None, lambda m, rows, ids, c: m.learn_predict(rows, ids, **c))
         return self._labels.decode(ids)
 
     def predict(self, X):
         """The class of every row."""
-        model = self._fitted()
-        rows, cats = self._rows(X, learning=False)
-        return self._labels.decode(model.predict(rows, **cats))
+        with self._guard():
+            model = self._fitted()
+            rows, columns = self._rows(X)
+            return self._labels.decode(model.predict(rows, **columns))
+
+    def _columns(self, model):
+        """``classes_`` (sorted, as scikit-learn's, when the labels can be ordered) and,
+        for each, its column in the model's probabilities."""
+        labels = self._labels.table()[np.asarray(model.classes(), dtype=np.int64)]
+        try:
+            order = np.argsort(labels, kind="stable")
+        except TypeError:  # labels of several types: the model's order
+            order = np.arange(len(labels))
+        return labels[order], order
 
     def predict_proba(self, X):
-        """Class probabilities, a column per class of ``classes_``."""
-        model = self._fitted()
-        rows, cats = self._rows(X, learning=False)
-        proba = model.predict_proba(rows, **cats)
-        if proba is None:
-            raise AttributeError(f"{type(self).__name__} gives no probabilities")
-        return proba
+        """Class probabilities, a column per class of ``classes_``, in that order."""
+        with self._guard():
+            model = self._fitted()
+            rows, columns = self._rows(X)
+            proba = model.predict_proba(rows, **columns)
+            if proba is None:
+                raise AttributeError(f"{type(self).__name__} ({self.spec()}) gives no probabilities")
+            return proba[:, self._columns(model)[1]]
 
     def score(self, X, y, sample_weight=None):
         """Accuracy of ``predict`` on the rows."""
         predicted = self.predict(X)
-        y = np.asarray(y)
-        return float(np.average(predicted == y, weights=sample_weight))
+        y = as_labels(y)
+        hits = np.fromiter((a == b for a, b in zip(predicted.tolist(), y.tolist())), dtype=bool, count=len(y))
+        return float(np.average(hits, weights=sample_weight))
 
     @property
     def classes_(self):
-        model = self._fitted()
-        return self._labels.table()[np.asarray(model.classes(), dtype=np.int64)]
+        with self._guard():
+            return self._columns(self._fitted())[0]
 
     # ---- River
 
-    _one = staticmethod(lambda x: _record_of(x))
-
     def learn_one(self, x, y):
         """Learn one record (River's ``learn_one``): ``x`` a dict of features."""
-        self.partial_fit(self._one(x), [y])
+        self.partial_fit(Records([x]), [y])
 
     def predict_one(self, x):
         """The class of one record, or None before any class is known."""
-        model = self.__dict__.get("_model")
-        if model is None or model.records_seen == 0:
-            return None
-        return self.predict(self._one(x))[0]
+        with self._guard():
+            if not self.__sklearn_is_fitted__():
+                return None
+            return self.predict(Records([x])).tolist()[0]
 
     def predict_proba_one(self, x):
         """Each known class's probability for one record, as a dict."""
-        model = self.__dict__.get("_model")
-        if model is None or model.records_seen == 0:
-            return {}
-        proba = self.predict_proba(self._one(x))[0]
-        return dict(zip(self.classes_.tolist(), proba.tolist()))
+        with self._guard():
+            if not self.__sklearn_is_fitted__():
+                return {}
+            proba = self.predict_proba(Records([x]))[0]
+            return dict(zip(self.classes_.tolist(), proba.tolist()))
 
 
 class ClustererMixin:
@@ -525,65 +404,84 @@ class ClustererMixin:
     _estimator_type = "clusterer"
 
     def _learn(self, X, step):
-        rows, cats = self._rows(X, learning=True)
-        model = self.__dict__.get("_model")
-        if model is None:
-            model = self._model = self._new_model()
-        return step(model, rows, cats)
+        with self._guard():
+            rows, columns, first = self._inputs(X, learning=True)
+            model = self.__dict__.get("_model")
+            if model is None:
+                model = self._model = self._new_model()
+            out = step(model, rows, columns)
+            self.__dict__.update(first)
+            return out
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Learn the rows as one mini-batch (scikit-learn's ``partial_fit``)."""
         if sample_weight is not None:
             raise ValueError("eddy's clusterers take no sample weights")
-        self._learn(X, lambda m, rows, cats: m.partial_fit(rows, **cats))
+        self._learn(X, lambda m, rows, c: m.partial_fit(rows, **c))
         return self
 
     def fit(self, X, y=None):
         """Forget everything, then learn the rows as one mini-batch."""
-        self._reset()
-        self.partial_fit(X)
-        self.labels_ = self.predict(X)
-        return self
+        with self._guard():
+            self._reset()
+            self.partial_fit(X)
+            self.labels_ = self.predict(X)
+            return self
 
     def fit_predict(self, X, y=None):
         return self.fit(X).labels_
 
     def learn_predict(self, X, y=None):
         """The prequential step: the centre each row was given as it was learned."""
-        return self._learn(X, lambda m, rows, cats: m.learn_predict(rows, **cats))
+        return self._learn(X, lambda m, rows, c: m.learn_predict(rows, **c))
 
     def predict(self, X):
         """The nearest centre of every row."""
-        model = self._fitted()
-        rows, cats = self._rows(X, learning=False)
-        return model.predict(rows, **cats)
+        with self._guard():
+            model = self._fitted()
+            rows, columns = self._rows(X)
+            return model.predict(rows, **columns)
 
     def score(self, X, y=None):
         """Minus the summed squared distances of the rows to their nearest centres
         (scikit-learn's ``KMeans.score``), in input units, of numeric records."""
         labels = self.predict(X)
-        rows, _ = self._rows(X, learning=False)
-        centres = self.cluster_centers_
-        return -float(((rows - centres[labels]) ** 2).sum())
+        rows, _ = self._rows(X)
+        return -float(((rows - self.cluster_centers_[labels]) ** 2).sum())
 
     @property
     def cluster_centers_(self):
-        return self._fitted().cluster_centers()
+        with self._guard():
+            centres = self._fitted().cluster_centers()
+        if centres is None:
+            raise AttributeError(
+                f"{type(self).__name__}'s centres cannot be given in input units: a stage before it cannot be undone"
+            )
+        return centres
 
     # ---- River
 
-    _one = staticmethod(lambda x: _record_of(x))
-
     def learn_one(self, x):
-        """Learn one record (a mini-batch of one, River's ``learn_one``)."""
-        self.partial_fit(self._one(x))
+        """Learn one record (River's ``learn_one``). Until the model has started (k-means
+        seeds its centres from its first rows) records wait, and are learned together."""
+        with self._guard():
+            model = self.__dict__.get("_model")
+            needed = (model or self._new_model()).rows_to_start
+            if needed <= 1:
+                self.partial_fit(Records([x]))
+                return
+            waiting = self.__dict__.setdefault("_waiting", [])
+            waiting.append(x)
+            if len(waiting) >= needed:
+                self.partial_fit(Records(waiting))
+                del self._waiting
 
     def predict_one(self, x):
         """The nearest centre of one record, or None before any."""
-        model = self.__dict__.get("_model")
-        if model is None or model.records_seen == 0:
-            return None
-        return int(self.predict(self._one(x))[0])
+        with self._guard():
+            if not self.__sklearn_is_fitted__():
+                return None
+            return int(self.predict(Records([x]))[0])
 
 
 class TransformerMixin:
@@ -601,56 +499,54 @@ class TransformerMixin:
     def save(self, path, signing_key=None, encryption_key=None):
         raise TypeError("a transformer alone is no model file: put it in a chain, e.g. eddy.Model('scale | sgd')")
 
-    def _stage(self):
-        model = self.__dict__.get("_model")
-        if model is None:
-            model = self._model = self._new_model()
-        return model
-
     def partial_fit(self, X, y=None):
         """Learn the rows."""
-        rows, cats = self._rows(X, learning=True)
-        self._stage().learn_transform(rows, **cats)
-        return self
+        with self._guard():
+            rows, columns, first = self._inputs(X, learning=True)
+            model = self.__dict__.get("_model") or self._new_model()
+            model.learn_transform(rows, **columns)
+            self._model = model
+            self.__dict__.update(first)
+            return self
 
     def fit(self, X, y=None):
         """Forget everything, then learn the rows."""
-        self._reset()
-        return self.partial_fit(X)
+        with self._guard():
+            self._reset()
+            return self.partial_fit(X)
 
     def transform(self, X):
         """The rows transformed with what was learned so far."""
-        model = self._fitted()
-        rows, cats = self._rows(X, learning=False)
-        return model.transform(rows, **cats)
+        with self._guard():
+            model = self._fitted()
+            rows, columns = self._rows(X)
+            return model.transform(rows, **columns)
 
     def fit_transform(self, X, y=None):
         self.fit(X)
         return self.transform(X)
 
     def inverse_transform(self, X):
-        out = self._fitted().inverse_transform(as_rows(X))
+        with self._guard():
+            out = self._fitted().inverse_transform(as_rows(X))
         if out is None:
             raise ValueError(f"{type(self).__name__} cannot be undone")
         return out
-
-    _one = staticmethod(lambda x: _record_of(x))
-
-    def learn_one(self, x):
-        """Learn one record (River's ``learn_one``)."""
-        self.partial_fit(self._one(x))
-
-    def transform_one(self, x):
-        """One record transformed, as a dict (River's ``transform_one``)."""
-        row = self.transform(self._one(x))[0]
-        names = self.get_feature_names_out()
-        return dict(zip(names, row.tolist()))
 
     def get_feature_names_out(self, input_features=None):
         """The output columns' names: the numeric inputs', then any an encoder added."""
         width = self._fitted().n_features_out
         names = self._features()
         return names + [f"x{i}" for i in range(len(names), width or len(names))]
+
+    def learn_one(self, x):
+        """Learn one record (River's ``learn_one``)."""
+        self.partial_fit(Records([x]))
+
+    def transform_one(self, x):
+        """One record transformed, as a dict (River's ``transform_one``)."""
+        row = self.transform(Records([x]))[0]
+        return dict(zip(self.get_feature_names_out(), row.tolist()))
 
 
 class DetectorMixin:
@@ -672,6 +568,12 @@ class DetectorMixin:
     def save(self, path, signing_key=None, encryption_key=None):
         raise TypeError("a detector is no model file: pickle it, or give it to a model (drift-retrain)")
 
+    def set_params(self, **params):
+        """Set parameters: a detector has no ``fit``, so it starts afresh with them."""
+        Estimator.set_params(self, **params)
+        self._reset()
+        return self
+
     def _detector(self):
         detector = self.__dict__.get("_model")
         if detector is None:
@@ -680,22 +582,26 @@ class DetectorMixin:
 
     def update(self, x):
         """Take one value; ``drift_detected`` and ``warning_detected`` say what it did."""
-        signal = self._detector().update(float(x))
-        self.drift_detected = signal == "drift"
-        self.warning_detected = signal == "warning"
-        return self
+        with self._guard():
+            signal = self._detector().update(float(x))
+            self.drift_detected = signal == "drift"
+            self.warning_detected = signal == "warning"
+            return self
 
     def update_many(self, xs):
         """Take many values at once: ``[(index, "warning" or "drift"), ...]``."""
-        signals = self._detector().update_many(np.ascontiguousarray(xs, dtype=np.float64))
-        last = len(xs) - 1
-        self.drift_detected = bool(signals) and signals[-1] == (last, "drift")
-        self.warning_detected = bool(signals) and signals[-1] == (last, "warning")
-        return signals
+        values = np.require(np.asarray(xs, dtype=np.float64).ravel(), np.float64, ["A", "C"])
+        with self._guard():
+            signals = self._detector().update_many(values)
+            last = len(values) - 1
+            self.drift_detected = bool(signals) and signals[-1] == (last, "drift")
+            self.warning_detected = bool(signals) and signals[-1] == (last, "warning")
+            return signals
 
     @property
     def estimation(self):
-        return self._detector().estimation
+        with self._guard():
+            return self._detector().estimation
 
     def _reset(self):
         Estimator._reset(self)

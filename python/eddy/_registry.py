@@ -49,10 +49,7 @@ def _make(entry: dict) -> type:
     ]
 
     def __init__(self, **kwargs):
-        for p in entry["params"]:
-            setattr(self, p["name"], kwargs.pop(p["name"], p["default"]))
-        if kwargs:
-            raise TypeError(f"{type(self).__name__} got unexpected parameters {', '.join(kwargs)}")
+        self._init_params(kwargs)
 
     __init__.__signature__ = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params])
     doc = "\n".join(f"    {p['name']} (default {p['default']!r}): {p['doc']}; {p['allowed']}" for p in entry["params"])

@@ -31,6 +31,24 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
+/// `x`'s values, refused when NumPy's array is not aligned for its type (a view at an
+/// odd byte offset): reading it would be undefined behaviour. The Python layer aligns
+/// every array it hands in.
+fn aligned<T: numpy::Element, D: ndarray::Dimension>(x: &numpy::PyReadonlyArray<'_, T, D>) -> PyResult<()> {
+    use numpy::{PyArrayMethods, PyUntypedArrayMethods};
+    let align = std::mem::align_of::<T>();
+    let strides = x.strides().iter().all(|&s| s.unsigned_abs() % align == 0);
+    if (x.data() as usize) % align != 0 || !strides {
+        return Err(value_error("the array is not aligned in memory: copy it (np.require(x, requirements='A'))"));
+    }
+    Ok(())
+}
+
+fn view<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<ArrayView2<'a, f64>> {
+    aligned(x)?;
+    Ok(x.as_array())
+}
+
 /// Run `f` on `x`: in place holding the GIL when small, else on a copy without it.
 fn compute<T: Send>(py: Python<'_>, x: ArrayView2<'_, f64>, f: impl FnOnce(ArrayView2<'_, f64>) -> T + Send) -> T {
     if x.len() < DETACH_VALUES {
@@ -61,17 +79,9 @@ struct PyModel {
     model: Model,
 }
 
-impl PyModel {
-    fn classifier(&mut self) -> PyResult<&mut eddy::model::ClassifierModel> {
-        match &mut self.model {
-            Model::Classifier(m) => Ok(m),
-            Model::Clusterer(_) => Err(PyTypeError::new_err("this model is a clusterer: it takes no labels")),
-        }
-    }
-}
-
 /// Labels as eddy's class ids: one per row of `x`.
 fn labels<'a>(y: &'a PyReadonlyArray1<'_, i64>, rows: usize) -> PyResult<ArrayView1<'a, i64>> {
+    aligned(y)?;
     let y = y.as_array();
     if y.len() != rows {
         return Err(value_error(format!("{rows} rows and {} labels: give one label per row", y.len())));
@@ -118,6 +128,12 @@ impl PyModel {
         self.model.n_features()
     }
 
+    /// Rows a clusterer's first batch needs before it can start (0 once it has).
+    #[getter]
+    fn rows_to_start(&self) -> usize {
+        self.model.as_clusterer().map_or(0, |m| m.rows_to_start())
+    }
+
     /// A classifier's class ids, in its order.
     fn classes(&self) -> Vec<i64> {
         self.model.as_classifier().map(|m| m.classes().to_vec()).unwrap_or_default()
@@ -135,7 +151,7 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let x = x.as_array();
+        let x = view(&x)?;
         let cats = categories(cat_names, cat_values, x.nrows())?;
         let out: Result<Array1<i64>, ModelError> = match (&mut self.model, y) {
             (Model::Classifier(m), Some(y)) => {
@@ -161,7 +177,7 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<()> {
-        let x = x.as_array();
+        let x = view(&x)?;
         let cats = categories(cat_names, cat_values, x.nrows())?;
         let out = match (&mut self.model, y) {
             (Model::Classifier(m), Some(y)) => {
@@ -187,7 +203,7 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let x = x.as_array();
+        let x = view(&x)?;
         let cats = categories(cat_names, cat_values, x.nrows())?;
         let model = &self.model;
         let out = compute(py, x, move |x| match model {
@@ -201,15 +217,18 @@ impl PyModel {
     /// model without them.
     #[pyo3(signature = (x, cat_names=None, cat_values=None))]
     fn predict_proba<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f64>,
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
-        let x = x.as_array();
+        let x = view(&x)?;
         let cats = categories(cat_names, cat_values, x.nrows())?;
-        let m = &*self.classifier()?;
+        let m = self
+            .model
+            .as_classifier()
+            .ok_or_else(|| PyTypeError::new_err("this model is a clusterer: it has no class probabilities"))?;
         let out: Option<Array2<f64>> = compute(py, x, move |x| m.predict_proba_with(x, &cats)).map_err(value_error)?;
         Ok(out.map(|p| p.into_pyarray(py)))
     }
@@ -222,7 +241,8 @@ impl PyModel {
     /// The bytes of a model file, as `eddy run --save-model` writes it: `features` and
     /// `classes` name the columns and class ids in its header.
     /// `categorical` names the categorical columns records carry beside `features`.
-    #[pyo3(signature = (features, classes=None, signing_key=None, encryption_key=None, categorical=None))]
+    /// `class_values` is the classes' values as a JSON array, when they are not text.
+    #[pyo3(signature = (features, classes=None, signing_key=None, encryption_key=None, categorical=None, class_values=None))]
     fn to_bytes<'py>(
         &self,
         py: Python<'py>,
@@ -231,13 +251,22 @@ impl PyModel {
         signing_key: Option<&[u8]>,
         encryption_key: Option<&[u8]>,
         categorical: Option<Vec<String>>,
+        class_values: Option<&str>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         if let Some(d) = self.model.n_features().filter(|&d| d != features.len()) {
             return Err(value_error(format!("the model takes {d} features and {} are named", features.len())));
         }
         let keys = keys(signing_key, encryption_key)?;
+        let class_values: Option<Vec<serde_json::Value>> =
+            class_values.map(serde_json::from_str).transpose().map_err(value_error)?;
+        if let (Some(values), Some(names)) = (&class_values, &classes) {
+            if values.len() != names.len() {
+                return Err(value_error(format!("{} class names and {} class values", names.len(), values.len())));
+            }
+        }
         let header = Header {
             categorical: categorical.unwrap_or_default(),
+            class_values,
             ..Header::for_model(&self.model, features, classes)
         };
         let bytes = model_file::encode(Path::new(FROM_PYTHON), &header, &self.model, &keys).map_err(value_error)?;
@@ -246,11 +275,18 @@ impl PyModel {
 
     /// A model from a model file's bytes, verified (and decrypted) with the keys
     /// given, with its header as JSON.
+    /// `path` names the bytes in errors (the file they were read from).
     #[staticmethod]
-    #[pyo3(signature = (data, signing_key=None, encryption_key=None))]
-    fn from_bytes(data: &[u8], signing_key: Option<&[u8]>, encryption_key: Option<&[u8]>) -> PyResult<(Self, String)> {
+    #[pyo3(signature = (data, signing_key=None, encryption_key=None, path=None))]
+    fn from_bytes(
+        data: &[u8],
+        signing_key: Option<&[u8]>,
+        encryption_key: Option<&[u8]>,
+        path: Option<std::path::PathBuf>,
+    ) -> PyResult<(Self, String)> {
         let keys = keys(signing_key, encryption_key)?;
-        let (header, model) = model_file::decode_model(Path::new(FROM_PYTHON), data, &keys).map_err(value_error)?;
+        let path = path.unwrap_or_else(|| FROM_PYTHON.into());
+        let (header, model) = model_file::decode_model(&path, data, &keys).map_err(value_error)?;
         let header = serde_json::to_string(&header).map_err(value_error)?;
         Ok((Self { model }, header))
     }
@@ -294,10 +330,14 @@ fn refuse_left(left: &Categories) -> PyResult<()> {
     if left.is_empty() {
         return Ok(());
     }
-    Err(value_error(format!(
+    Err(not_encoded(left.names()))
+}
+
+fn not_encoded(names: &[String]) -> PyErr {
+    value_error(format!(
         "categorical columns {} are not encoded by this transformer: encode them (onehot, hash) or leave them out",
-        left.names().join(", ")
-    )))
+        names.join(", ")
+    ))
 }
 
 /// The body kind of a transformer's bytes.
@@ -346,8 +386,13 @@ impl PyTransformer {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = x.as_array();
+        let x = view(&x)?;
         let cats = categories(cat_names, cat_values, x.nrows())?;
+        // Refused before learning: a transformer must not learn a batch it then refuses.
+        let left = self.stage.categorical_out(cats.names()).map_err(value_error)?;
+        if !left.is_empty() {
+            return Err(not_encoded(&left));
+        }
         let stage = &mut self.stage;
         let (out, left) = compute(py, x, move |x| {
             stage.learn_transform_with(x, &cats, row_by_row).map(|(z, l)| (z, l.unwrap_or(cats)))
@@ -366,7 +411,7 @@ impl PyTransformer {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = x.as_array();
+        let x = view(&x)?;
         let cats = categories(cat_names, cat_values, x.nrows())?;
         let stage = &self.stage;
         let (out, left) = compute(py, x, move |x| stage.transform_with(x, &cats).map(|(z, l)| (z, l.unwrap_or(cats))))
@@ -381,7 +426,7 @@ impl PyTransformer {
         py: Python<'py>,
         z: PyReadonlyArray2<'py, f64>,
     ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
-        let z = z.as_array();
+        let z = view(&z)?;
         if self.stage.n_features_out().is_some_and(|d| d != z.ncols()) {
             return Err(value_error(format!(
                 "{} columns; the transformer gives {:?}",
@@ -451,6 +496,7 @@ impl PyDetector {
 
     /// Take many values; the index and signal of each warning and drift.
     fn update_many(&mut self, py: Python<'_>, xs: PyReadonlyArray1<'_, f64>) -> PyResult<Vec<(usize, &'static str)>> {
+        aligned(&xs)?;
         let xs = xs.as_array();
         if let Some(bad) = xs.iter().find_map(|&x| self.detector.check_value(x).err()) {
             return Err(value_error(bad));
@@ -534,9 +580,20 @@ fn params_json(params: &[registry::Param], defaults: &serde_json::Value) -> Vec<
                 "default": defaults.get(p.name).cloned().unwrap_or(serde_json::Value::Null),
                 "doc": p.doc,
                 "allowed": p.allowed(),
+                "choices": choices(p.kind),
             })
         })
         .collect()
+}
+
+/// The names a parameter takes (`canonical|alias` spellings split), when it takes names.
+fn choices(kind: registry::Kind) -> Vec<&'static str> {
+    match kind {
+        registry::Kind::Choice(names) | registry::Kind::CountOrShare(names) => {
+            names.iter().flat_map(|n| n.split('|')).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Every stage of the model language as JSON: name, role, summary, and each

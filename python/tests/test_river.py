@@ -59,11 +59,14 @@ def test_a_scaler_learns_and_transforms_one_record_at_a_time():
 def test_a_clusterer_learns_one_record_at_a_time():
     X, _ = stream(n=200)
     km = eddy.MiniBatchKMeans(n_clusters=3)
-    seen = [km.predict_one(x) for x in as_dicts(X[:1])]
-    assert seen == [None]
-    with pytest.raises(ValueError, match="3"):
-        km.learn_one(as_dicts(X[:1])[0])  # k-means++ needs 3 rows in its first mini-batch
-    km.partial_fit(X[:10])
-    for x in as_dicts(X[10:]):
+    records = as_dicts(X)
+    # k-means++ seeds 3 centres from its first mini-batch: the first records wait for it.
+    for x in records[:2]:
         km.learn_one(x)
-    assert km.predict_one(as_dicts(X[:1])[0]) in {0, 1, 2}
+        assert km.predict_one(x) is None
+    km.learn_one(records[2])
+    assert km.predict_one(records[0]) in {0, 1, 2}
+    for x in records[3:]:
+        km.learn_one(x)
+    assert km._fitted().records_seen == 200
+    assert {km.predict_one(x) for x in records} == {0, 1, 2}
