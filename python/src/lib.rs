@@ -37,8 +37,8 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
 fn aligned<T: numpy::Element, D: ndarray::Dimension>(x: &numpy::PyReadonlyArray<'_, T, D>) -> PyResult<()> {
     use numpy::{PyArrayMethods, PyUntypedArrayMethods};
     let align = std::mem::align_of::<T>();
-    let strides = x.strides().iter().all(|&s| s.unsigned_abs() % align == 0);
-    if (x.data() as usize) % align != 0 || !strides {
+    let strides = x.strides().iter().all(|&s| s.unsigned_abs().is_multiple_of(align));
+    if !(x.data() as usize).is_multiple_of(align) || !strides {
         return Err(value_error("the array is not aligned in memory: copy it (np.require(x, requirements='A'))"));
     }
     Ok(())
