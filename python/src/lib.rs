@@ -243,6 +243,8 @@ impl PyModel {
     /// `categorical` names the categorical columns records carry beside `features`.
     /// `class_values` is the classes' values as a JSON array, when they are not text.
     #[pyo3(signature = (features, classes=None, signing_key=None, encryption_key=None, categorical=None, class_values=None))]
+    // Python's keyword arguments: each is optional at the call.
+    #[allow(clippy::too_many_arguments)]
     fn to_bytes<'py>(
         &self,
         py: Python<'py>,
