@@ -26,6 +26,16 @@ class NotFittedError(ValueError, AttributeError):
     asks ``__sklearn_is_fitted__``)."""
 
 
+def _sklearn_spelling(param, value):
+    """scikit-learn's spellings of eddy's values: ``penalty=None`` is ``none``, and
+    ``n_init="auto"`` one seeding (what scikit-learn's ``auto`` means for k-means++)."""
+    if value is None and "none" in param.get("choices", ()):
+        return "none"
+    if param["name"] == "n_init" and value == "auto":
+        return 1
+    return value
+
+
 class Estimator:
     """What every eddy estimator shares: its parameters (``get_params``/``set_params``,
     so ``sklearn.base.clone`` works), its spec in the model language, the inputs it was
@@ -36,9 +46,11 @@ class Estimator:
 
     #: The registry entry (set on each generated class).
     _entry: dict = {}
+    #: scikit-learn's parameters it takes for compatibility (see ``SKLEARN_EXTRAS``).
+    _extras: list = []
 
     def _init_params(self, kwargs):
-        for p in self._entry["params"]:
+        for p in [*self._entry["params"], *self._extras]:
             # A copy of a list default: appending to one estimator's must not change all.
             setattr(self, p["name"], kwargs.pop(p["name"]) if p["name"] in kwargs else copy.deepcopy(p["default"]))
         if kwargs:
@@ -48,7 +60,7 @@ class Estimator:
 
     @classmethod
     def _param_names(cls):
-        return [p["name"] for p in cls._entry["params"]]
+        return [p["name"] for p in [*cls._entry["params"], *cls._extras]]
 
     def get_params(self, deep=True):
         """The parameters, as given to ``__init__`` (with ``deep``, a nested
@@ -81,15 +93,18 @@ class Estimator:
         return self
 
     def __repr__(self):
-        defaults = {p["name"]: p["default"] for p in self._entry["params"]}
+        defaults = {p["name"]: p["default"] for p in [*self._entry["params"], *self._extras]}
         args = [f"{k}={v!r}" for k, v in self.get_params(deep=False).items() if not same(v, defaults.get(k))]
         return f"{type(self).__name__}({', '.join(args)})"
 
     def spec(self) -> str:
         """The estimator in eddy's model language, as ``eddy run --model`` takes it."""
+        for p in self._extras:
+            if p["refuse"] and not same(getattr(self, p["name"]), p["default"]):
+                raise ValueError(f"{type(self).__name__}({p['name']}={getattr(self, p['name'])!r}): {p['refuse']}")
         args = []
         for p in self._entry["params"]:
-            value = getattr(self, p["name"])
+            value = _sklearn_spelling(p, getattr(self, p["name"]))
             if not same(value, p["default"]):
                 args.append(f"{p['name']}={value_as_spec(p, value)}")
         name = self._entry["name"]
@@ -151,6 +166,8 @@ class Estimator:
                     "give a pandas DataFrame (or dict records) that has them"
                 )
             rows, columns = as_rows(X), {}
+        if learning and rows.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) while {type(self).__name__} learns: give at least one record")
         width = rows.shape[1] + len(columns.get("cat_names", []))
         known = self.__dict__.get("n_features_in_")
         if known is not None and width != known:
@@ -228,6 +245,7 @@ class Estimator:
                 state["model"] = self._model_bytes(model)
             if "_labels" in self.__dict__:
                 state["_labels"] = self._labels.labels
+                state["_labels_declared"] = self._labels.declared
             for attr in self._KEPT:
                 if attr in self.__dict__:
                     state[attr] = self.__dict__[attr]
@@ -241,6 +259,7 @@ class Estimator:
             self._model = self._model_from_bytes(state["model"])
         if "_labels" in state:
             self._labels = Labels(state["_labels"])
+            self._labels.declared = state.get("_labels_declared", False)
         for attr in self._KEPT:
             if attr in state:
                 setattr(self, attr, state[attr])
@@ -299,7 +318,12 @@ class ClassifierMixin:
             if labels is None:
                 # Declared classes are numbered in sorted order, as scikit-learn's classes_.
                 labels = Labels(np.unique(as_labels(classes)).tolist() if classes is not None else ())
+                labels.declared = classes is not None
                 self._labels = labels
+            elif classes is not None and set(as_labels(classes).tolist()) != set(labels.labels):
+                raise ValueError(
+                    f"classes={list(as_labels(classes).tolist())} is not the same as the classes known: {labels.labels}"
+                )
             model = self.__dict__.get("_model")
             if model is None:
                 model = self._new_model(list(range(len(labels.labels))) if labels.labels else None)

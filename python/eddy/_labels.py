@@ -57,6 +57,8 @@ class Labels:
         self.labels = []
         self.ids = {}
         self._table = None
+        #: True when the classes were declared (``classes=``): no other label is learned.
+        self.declared = False
         for label in labels:
             self.id_of(label)
 
@@ -65,6 +67,8 @@ class Labels:
             label = label.item()
         found = self.ids.get(label)
         if found is None:
+            if self.declared:
+                raise ValueError(f"label {label!r} is not one of the declared classes {self.labels}")
             if label is None or (isinstance(label, float) and not math.isfinite(label)):
                 raise ValueError(f"a label may not be {label!r}")
             found = len(self.labels)

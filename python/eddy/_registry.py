@@ -29,6 +29,42 @@ NAMES = {
     "hedge": "HedgeClassifier",
 }
 
+#: scikit-learn's parameters that eddy's models have no use for, so that code written
+#: for scikit-learn runs: ``None`` marks one taken at any value and ignored (it is about
+#: the epochs of a batch ``fit``, or threads, or copies); a reason marks one that must
+#: keep scikit-learn's default, and says why otherwise.
+_EPOCHS = {
+    "max_iter": (1000, None),
+    "tol": (1e-3, None),
+    "shuffle": (True, None),
+    "verbose": (0, None),
+    "n_jobs": (None, None),
+    "warm_start": (False, None),
+    "random_state": (None, None),
+    "early_stopping": (False, "eddy learns one pass, in order: there is no validation split to stop on"),
+    "class_weight": (None, "eddy's linear models weigh every record the same"),
+}
+SKLEARN_EXTRAS = {
+    "sgd": {**_EPOCHS, "average": (False, "eddy's SGD keeps no averaged weights")},
+    "perceptron": _EPOCHS,
+    "passive-aggressive": {**_EPOCHS, "average": (False, "eddy's Passive-Aggressive keeps no averaged weights")},
+    "gaussian-nb": {"priors": (None, "eddy's Gaussian NB learns its priors from the records")},
+    "multinomial-nb": {
+        "class_prior": (None, "give fit_prior=False for uniform priors; others are not taken"),
+        "force_alpha": (True, None),
+    },
+    "minibatch-kmeans": {
+        "max_iter": (100, None),
+        "tol": (0.0, None),
+        "verbose": (0, None),
+        "compute_labels": (True, None),
+        "max_no_improvement": (10, None),
+        "init_size": (None, None),
+    },
+    "scale": {"copy": (True, None)},
+    "impute": {"copy": (True, None), "keep_empty_features": (False, None)},
+}
+
 ROLES = {
     "classifier": ClassifierMixin,
     "clusterer": ClustererMixin,
@@ -44,8 +80,14 @@ def _class_name(name: str, river: str = "") -> str:
 
 
 def _make(entry: dict) -> type:
+    extras = [
+        {"name": name, "default": default, "refuse": why}
+        for name, (default, why) in SKLEARN_EXTRAS.get(entry["name"], {}).items()
+        if name not in {p["name"] for p in entry["params"]}
+    ]
     params = [
-        inspect.Parameter(p["name"], inspect.Parameter.KEYWORD_ONLY, default=p["default"]) for p in entry["params"]
+        inspect.Parameter(p["name"], inspect.Parameter.KEYWORD_ONLY, default=p["default"])
+        for p in [*entry["params"], *extras]
     ]
 
     def __init__(self, **kwargs):
@@ -53,6 +95,9 @@ def _make(entry: dict) -> type:
 
     __init__.__signature__ = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY), *params])
     doc = "\n".join(f"    {p['name']} (default {p['default']!r}): {p['doc']}; {p['allowed']}" for p in entry["params"])
+    if extras:
+        doc += "\n\nscikit-learn's parameters it takes for compatibility (ignored, or kept at the default):\n"
+        doc += ", ".join(p["name"] for p in extras)
     name = _class_name(entry["name"], entry.get("river", ""))
     return type(
         name,
@@ -62,6 +107,7 @@ def _make(entry: dict) -> type:
             "__doc__": f"{entry['summary']}.\n\neddy's `{entry['name']}`. Parameters:\n{doc}",
             "__module__": "eddy",
             "_entry": entry,
+            "_extras": extras,
         },
     )
 

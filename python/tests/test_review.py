@@ -144,3 +144,33 @@ def test_centres_that_cannot_be_shown_and_a_pickled_fit():
         km.predict(np.ones((2, 2), dtype=complex))
     with pytest.raises(ValueError, match="label"):
         eddy.GaussianNB().partial_fit([[1.0]], [float("inf")])
+
+
+def test_scikit_learn_s_own_parameters_run_unchanged():
+    X, y = stream(n=500)
+    model = eddy.SGDClassifier(random_state=0, max_iter=5, tol=None, penalty=None, n_jobs=2).fit(X, y)
+    assert model.spec() == "sgd(penalty=none)" and model.get_params()["max_iter"] == 5
+    assert eddy.Perceptron(max_iter=5, random_state=0).fit(X, y).score(X, y) > 0.3
+    assert eddy.MiniBatchKMeans(n_clusters=3, n_init="auto").fit(X).spec() == "minibatch-kmeans(n_clusters=3, n_init=1)"
+    assert eddy.StandardScaler(copy=False).fit(X).transform(X).shape == X.shape
+    with pytest.raises(ValueError, match="priors"):
+        eddy.GaussianNB(priors=[0.5, 0.5]).fit(X, y)
+    with pytest.raises(ValueError, match="early_stopping"):
+        eddy.SGDClassifier(early_stopping=True).fit(X, y)
+
+
+def test_declared_classes_are_named_in_errors_and_kept():
+    X = np.arange(8.0).reshape(4, 2)
+    model = eddy.SGDClassifier().partial_fit(X, ["yes", "no"] * 2, classes=["yes", "no"])
+    with pytest.raises(ValueError, match=r"'maybe' is not one of the declared classes \['no', 'yes'\]"):
+        model.partial_fit(X[:1], ["maybe"])
+    with pytest.raises(ValueError, match="not the same as the classes known"):
+        model.partial_fit(X, ["yes", "no"] * 2, classes=["yes", "no", "maybe"])
+    again = pickle.loads(pickle.dumps(model))
+    with pytest.raises(ValueError, match="declared classes"):
+        again.partial_fit(X[:1], ["maybe"])
+
+
+def test_nothing_to_learn_is_an_error():
+    with pytest.raises(ValueError, match="0 sample"):
+        eddy.GaussianNB().fit(np.empty((0, 2)), [])
