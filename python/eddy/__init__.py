@@ -57,9 +57,11 @@ class Model(Estimator):
         return Model(spec)
 
     def get_params(self, deep=True):
+        """Its one parameter, ``spec``."""
         return {"spec": self.spec_text}
 
     def set_params(self, **params):
+        """Set ``spec``; it takes effect at the next ``fit`` (or first ``partial_fit``)."""
         unknown = set(params) - {"spec"}
         if unknown:
             raise ValueError(f"Model has one parameter, spec; not {', '.join(sorted(unknown))}")
@@ -75,6 +77,7 @@ class Model(Estimator):
         return f"Model({self.spec_text!r})"
 
     def spec(self) -> str:
+        """The model in the model language (as eddy normalises it, once built)."""
         model = self.__dict__.get("_model")
         return model.spec() if model is not None else str(self.spec_text)
 

@@ -397,6 +397,7 @@ class ClassifierMixin:
 
     @property
     def classes_(self):
+        """The classes learned, sorted (when their type can be ordered)."""
         with self._guard():
             return self._columns(self._fitted())[0]
 
@@ -453,6 +454,7 @@ class ClustererMixin:
             return self
 
     def fit_predict(self, X, y=None):
+        """``fit``, then the centre of every row."""
         return self.fit(X).labels_
 
     def learn_predict(self, X, y=None):
@@ -475,6 +477,7 @@ class ClustererMixin:
 
     @property
     def cluster_centers_(self):
+        """The centres in input units (through the inverse of the stages before)."""
         with self._guard():
             centres = self._fitted().cluster_centers()
         if centres is None:
@@ -521,6 +524,7 @@ class TransformerMixin:
         return _eddy.Transformer.from_bytes(data)
 
     def save(self, path, signing_key=None, encryption_key=None):
+        """A transformer alone has no model file (a ``TypeError`` says so)."""
         raise TypeError("a transformer alone is no model file: put it in a chain, e.g. eddy.Model('scale | sgd')")
 
     def partial_fit(self, X, y=None):
@@ -547,10 +551,12 @@ class TransformerMixin:
             return model.transform(rows, **columns)
 
     def fit_transform(self, X, y=None):
+        """``fit``, then ``transform`` the same rows."""
         self.fit(X)
         return self.transform(X)
 
     def inverse_transform(self, X):
+        """Transformed rows back in input units."""
         with self._guard():
             out = self._fitted().inverse_transform(as_rows(X))
         if out is None:
@@ -590,6 +596,7 @@ class DetectorMixin:
         return _eddy.Detector.from_bytes(data)
 
     def save(self, path, signing_key=None, encryption_key=None):
+        """A detector has no model file (a ``TypeError`` says so): pickle it."""
         raise TypeError("a detector is no model file: pickle it, or give it to a model (drift-retrain)")
 
     def set_params(self, **params):
@@ -624,6 +631,7 @@ class DetectorMixin:
 
     @property
     def estimation(self):
+        """The detector's estimate of the watched level (ADWIN's window mean), if it keeps one."""
         with self._guard():
             return self._detector().estimation
 

@@ -63,6 +63,7 @@ class Labels:
             self.id_of(label)
 
     def id_of(self, label) -> int:
+        """``label``'s id, a new one for a label first seen (unless classes were declared)."""
         if isinstance(label, np.generic):
             label = label.item()
         found = self.ids.get(label)
@@ -112,6 +113,7 @@ class Labels:
         return self._table
 
     def decode(self, ids: np.ndarray) -> np.ndarray:
+        """The labels of class ids (None where there was no prediction)."""
         missing = ids == NO_PREDICTION
         table = self.table()
         if not missing.any():
