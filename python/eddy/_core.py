@@ -388,6 +388,48 @@ class ClassifierMixin:
                 raise AttributeError(f"{type(self).__name__} ({self.spec()}) gives no probabilities")
             return proba[:, self._columns(model)[1]]
 
+    def _binary_flipped(self, model, order):
+        # Two classes: eddy's one score is for the model's second class; scikit-learn's
+        # for classes_[1]. Sorting may swap them.
+        return len(order) == 2 and order[0] == 1
+
+    def decision_function(self, X):
+        """A linear model's decision scores: one per row for two classes (positive:
+        ``classes_[1]``), else a column per class of ``classes_``."""
+        with self._guard():
+            model = self._fitted()
+            rows, columns = self._rows(X)
+            scores = model.decision_function(rows, **columns)
+            if scores is None:
+                raise AttributeError(f"{type(self).__name__} ({self.spec()}) has no decision scores")
+            order = self._columns(model)[1]
+            if scores.shape[1] == 1:
+                return -scores[:, 0] if self._binary_flipped(model, order) else scores[:, 0]
+            return scores[:, order]
+
+    @property
+    def coef_(self):
+        """A linear model's coefficients, a row per column of ``decision_function``."""
+        return self._weights()[0]
+
+    @property
+    def intercept_(self):
+        """A linear model's intercepts."""
+        return self._weights()[1]
+
+    def _weights(self):
+        with self._guard():
+            model = self._fitted()
+            weights = model.linear_weights()
+            if weights is None:
+                raise AttributeError(f"{type(self).__name__} ({self.spec()}) has no weights of its input's features")
+            coef, intercept = weights
+            order = self._columns(model)[1]
+            if coef.shape[0] == 1:
+                sign = -1.0 if self._binary_flipped(model, order) else 1.0
+                return sign * coef, sign * intercept
+            return coef[order], intercept[order]
+
     def score(self, X, y, sample_weight=None):
         """Accuracy of ``predict`` on the rows."""
         predicted = self.predict(X)

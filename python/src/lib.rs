@@ -233,6 +233,32 @@ impl PyModel {
         Ok(out.map(|p| p.into_pyarray(py)))
     }
 
+    /// A linear classifier's decision scores (`rows x binary problems`, in the model's
+    /// class order); `None` for other models.
+    #[pyo3(signature = (x, cat_names=None, cat_values=None))]
+    fn decision_function<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f64>,
+        cat_names: Option<Vec<String>>,
+        cat_values: Option<Vec<Option<String>>>,
+    ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
+        let x = view(&x)?;
+        let cats = categories(cat_names, cat_values, x.nrows())?;
+        let m = self
+            .model
+            .as_classifier()
+            .ok_or_else(|| PyTypeError::new_err("this model is a clusterer: it has no decision scores"))?;
+        let out = compute(py, x, move |x| m.decision_function_with(x, &cats)).map_err(value_error)?;
+        Ok(out.map(|s| s.into_pyarray(py)))
+    }
+
+    /// A linear classifier's coefficients and intercepts, when nothing stands before it.
+    fn linear_weights<'py>(&self, py: Python<'py>) -> Option<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>)> {
+        let (coef, intercept) = self.model.as_classifier()?.linear_weights()?;
+        Some((coef.to_owned().into_pyarray(py), intercept.to_owned().into_pyarray(py)))
+    }
+
     /// A clusterer's centres in input units (through the inverse of its transformers).
     fn cluster_centers<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<f64>>> {
         self.model.as_clusterer().and_then(|m| m.centers_in_input_units()).map(|c| c.into_pyarray(py))

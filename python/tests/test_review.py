@@ -174,3 +174,26 @@ def test_declared_classes_are_named_in_errors_and_kept():
 def test_nothing_to_learn_is_an_error():
     with pytest.raises(ValueError, match="0 sample"):
         eddy.GaussianNB().fit(np.empty((0, 2)), [])
+
+
+def test_decision_scores_and_weights_follow_classes_():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.multiclass import OneVsRestClassifier
+
+    X, y3 = stream(n=900)
+    y = (X[:, 0] > 0).astype(int)
+    y[0] = 1  # first seen: 1, so sorting swaps the two classes
+    model = eddy.SGDClassifier().fit(X, y)
+    scores = model.decision_function(X)
+    assert scores.shape == (900,)
+    assert (model.classes_[(scores > 0).astype(int)] == model.predict(X)).all()
+    np.testing.assert_allclose(scores, X @ model.coef_[0] + model.intercept_[0], rtol=1e-12, atol=1e-12)
+    many = eddy.Perceptron().fit(X, y3)
+    assert (many.classes_[many.decision_function(X).argmax(axis=1)] == many.predict(X)).all()
+    assert many.coef_.shape == (3, 4)
+    with pytest.raises(AttributeError):
+        eddy.GaussianNB().fit(X, y).decision_function(X)
+    with pytest.raises(AttributeError):
+        eddy.Model("scale | sgd").fit(X, y).coef_
+    assert CalibratedClassifierCV(eddy.SGDClassifier(), cv=3).fit(X, y).score(X, y) > 0.8
+    assert OneVsRestClassifier(eddy.SGDClassifier()).fit(X, y3).score(X, y3) > 0.4

@@ -821,6 +821,12 @@ macro_rules! linear_classifier {
             fn validate(&self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
                 self.core.validate(x, y)
             }
+            fn decision_function(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+                self.core.decision_function(x).map(Some)
+            }
+            fn linear_weights(&self) -> Option<(ArrayView2<'_, f64>, ArrayView1<'_, f64>)> {
+                Some((self.core.coef.view(), self.core.intercept.view()))
+            }
         }
 
         impl $model {

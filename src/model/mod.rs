@@ -145,6 +145,20 @@ pub trait OnlineClassifier: Send {
         None
     }
 
+    /// Decision scores of a linear model, `rows x binary problems` (one column for two
+    /// classes, whose positive class is `classes()[1]`; one per class for more); `None`
+    /// for a model without them (scikit-learn's `decision_function`).
+    fn decision_function(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        let _ = x;
+        Ok(None)
+    }
+
+    /// A linear model's coefficients (a row per column of
+    /// [`OnlineClassifier::decision_function`]) and intercepts; `None` for others.
+    fn linear_weights(&self) -> Option<(ArrayView2<'_, f64>, ArrayView1<'_, f64>)> {
+        None
+    }
+
     /// [`OnlineClassifier::predict_proba`] on records with categorical columns (see
     /// [`OnlineClassifier::learn_predict_with_categories`]).
     fn predict_proba_with_categories(

@@ -641,6 +641,18 @@ impl ClassifierModel {
         self.head.predict_with_categories(input, &left)
     }
 
+    /// Decision scores of each record of `x` with its categorical columns `cats`, when
+    /// the estimator is linear (see [`OnlineClassifier::decision_function`]).
+    pub fn decision_function_with(
+        &self,
+        x: ArrayView2<f64>,
+        cats: &Categories,
+    ) -> Result<Option<Array2<f64>>, ModelError> {
+        self.refuse_missing(x)?;
+        let (z, _) = self.transform(x, cats, self.head.entry().name, self.head.takes_categories())?;
+        self.head.decision_function(z.as_ref().map_or(x.view(), |z| z.view()))
+    }
+
     /// Class probabilities of each record of `x` with its categorical columns `cats`
     /// (see [`OnlineClassifier::predict_proba`]).
     pub fn predict_proba_with(&self, x: ArrayView2<f64>, cats: &Categories) -> Result<Option<Array2<f64>>, ModelError> {
@@ -803,6 +815,18 @@ impl ClustererModel {
 impl OnlineClassifier for ClassifierModel {
     fn partial_fit(&mut self, x: ArrayView2<f64>, y: ArrayView1<i64>) -> Result<(), ModelError> {
         self.partial_fit_with(x, &Categories::default(), y)
+    }
+    fn decision_function(&self, x: ArrayView2<f64>) -> Result<Option<Array2<f64>>, ModelError> {
+        self.decision_function_with(x, &Categories::default())
+    }
+    /// The estimator's weights when nothing stands before it (else they weigh the
+    /// transformed features, not the input's).
+    fn linear_weights(&self) -> Option<(ArrayView2<'_, f64>, ArrayView1<'_, f64>)> {
+        if self.transforms.is_empty() {
+            self.head.linear_weights()
+        } else {
+            None
+        }
     }
     fn predict(&self, x: ArrayView2<f64>) -> Result<Array1<i64>, ModelError> {
         self.predict_with(x, &Categories::default())
@@ -1026,3 +1050,31 @@ macro_rules! impl_stage {
     };
 }
 pub(crate) use impl_stage;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn a_chain_gives_its_linear_estimator_s_scores_and_weights_only_when_alone() {
+        let x = array![[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [0.5, 3.0]];
+        let y = array![0, 1, 1, 0];
+        let mut alone = Model::from_spec("sgd(loss=log_loss)").expect("valid");
+        let mut scaled = Model::from_spec("scale | sgd(loss=log_loss)").expect("valid");
+        let (Model::Classifier(alone), Model::Classifier(scaled)) = (&mut alone, &mut scaled) else {
+            panic!("classifiers")
+        };
+        alone.partial_fit(x.view(), y.view()).expect("learns");
+        scaled.partial_fit(x.view(), y.view()).expect("learns");
+        let (coef, intercept) = alone.linear_weights().expect("a linear model alone");
+        let scores = alone.decision_function(x.view()).expect("valid").expect("linear");
+        assert_eq!(scores, x.dot(&coef.t()) + &intercept);
+        // Behind a scaler the scores are the scaled records', the weights not the input's.
+        assert!(scaled.linear_weights().is_none());
+        let scaled_scores = scaled.decision_function(x.view()).expect("valid").expect("linear");
+        assert_eq!(scaled_scores.dim(), (4, 1));
+        let tree = Model::from_spec("gaussian-nb").expect("valid");
+        assert!(tree.as_classifier().expect("a classifier").decision_function(x.view()).expect("valid").is_none());
+    }
+}
