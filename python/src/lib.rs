@@ -72,6 +72,9 @@ fn categories(names: Option<Vec<String>>, values: Option<Vec<Option<String>>>, r
     Categories::new(Arc::from(names), values, rows).map_err(value_error)
 }
 
+/// A linear model's coefficients and intercepts, as NumPy arrays.
+type Weights<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>);
+
 /// A model of the model language: a classifier or a clusterer, with its transformers.
 #[pyclass(module = "eddy._eddy", name = "Model")]
 #[derive(Clone)]
@@ -254,7 +257,7 @@ impl PyModel {
     }
 
     /// A linear classifier's coefficients and intercepts, when nothing stands before it.
-    fn linear_weights<'py>(&self, py: Python<'py>) -> Option<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>)> {
+    fn linear_weights<'py>(&self, py: Python<'py>) -> Option<Weights<'py>> {
         let (coef, intercept) = self.model.as_classifier()?.linear_weights()?;
         Some((coef.to_owned().into_pyarray(py), intercept.to_owned().into_pyarray(py)))
     }

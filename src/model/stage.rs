@@ -1069,7 +1069,7 @@ mod tests {
         scaled.partial_fit(x.view(), y.view()).expect("learns");
         let (coef, intercept) = alone.linear_weights().expect("a linear model alone");
         let scores = alone.decision_function(x.view()).expect("valid").expect("linear");
-        assert_eq!(scores, x.dot(&coef.t()) + &intercept);
+        assert_eq!(scores, x.dot(&coef.t()) + intercept);
         // Behind a scaler the scores are the scaled records', the weights not the input's.
         assert!(scaled.linear_weights().is_none());
         let scaled_scores = scaled.decision_function(x.view()).expect("valid").expect("linear");
