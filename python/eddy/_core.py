@@ -605,6 +605,35 @@ class TransformerMixin:
             raise ValueError(f"{type(self).__name__} cannot be undone")
         return out
 
+    def _statistics(self, which):
+        with self._guard():
+            stats = self._fitted().statistics()
+        if stats is None:
+            raise AttributeError(f"{type(self).__name__} keeps no running mean and variance")
+        return stats[which]
+
+    @property
+    def mean_(self):
+        """A scaler's running mean of each feature."""
+        return self._statistics(0)
+
+    @property
+    def var_(self):
+        """A scaler's running (population) variance of each feature."""
+        return self._statistics(1)
+
+    @property
+    def scale_(self):
+        """A scaler's divisor of each feature (1 for a constant one); None without ``with_std``."""
+        scale = self._statistics(2)
+        return scale if getattr(self, "with_std", True) else None
+
+    @property
+    def n_samples_seen_(self):
+        """Records learned."""
+        with self._guard():
+            return self._fitted().records_seen
+
     def get_feature_names_out(self, input_features=None):
         """The output columns' names: the numeric inputs', then any an encoder added."""
         width = self._fitted().n_features_out

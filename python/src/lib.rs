@@ -72,6 +72,9 @@ fn categories(names: Option<Vec<String>>, values: Option<Vec<Option<String>>>, r
     Categories::new(Arc::from(names), values, rows).map_err(value_error)
 }
 
+/// A scaler's mean, variance and divisor of each feature, as NumPy arrays.
+type Statistics<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
+
 /// A linear model's coefficients and intercepts, as NumPy arrays.
 type Weights<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>);
 
@@ -397,6 +400,12 @@ impl PyTransformer {
     #[getter]
     fn n_features(&self) -> Option<usize> {
         self.stage.n_features_in()
+    }
+
+    /// A scaler's running mean, variance and divisor of each feature, once learned.
+    fn statistics<'py>(&self, py: Python<'py>) -> Option<Statistics<'py>> {
+        let (mean, var, scale) = self.stage.statistics()?;
+        Some((mean.into_pyarray(py), var.into_pyarray(py), scale.into_pyarray(py)))
     }
 
     /// Output columns, once known (an encoder's grow as categories appear).

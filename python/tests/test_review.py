@@ -197,3 +197,21 @@ def test_decision_scores_and_weights_follow_classes_():
         eddy.Model("scale | sgd").fit(X, y).coef_
     assert CalibratedClassifierCV(eddy.SGDClassifier(), cv=3).fit(X, y).score(X, y) > 0.8
     assert OneVsRestClassifier(eddy.SGDClassifier()).fit(X, y3).score(X, y3) > 0.4
+
+
+def test_a_scaler_s_statistics_are_scikit_learn_s():
+    from sklearn.preprocessing import StandardScaler
+
+    X, _ = stream(n=1000)
+    X[:, 3] = 2.0  # a constant feature: its divisor is 1
+    ours = eddy.StandardScaler()
+    theirs = StandardScaler()
+    for start in range(0, 1000, 250):
+        ours.partial_fit(X[start : start + 250])
+        theirs.partial_fit(X[start : start + 250])
+    np.testing.assert_allclose(ours.mean_, theirs.mean_, rtol=1e-12)
+    np.testing.assert_allclose(ours.var_, theirs.var_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.scale_, theirs.scale_, rtol=1e-10)
+    assert ours.n_samples_seen_ == 1000 and eddy.StandardScaler(with_std=False).fit(X).scale_ is None
+    with pytest.raises(AttributeError):
+        eddy.SimpleImputer().fit(X).mean_

@@ -135,6 +135,12 @@ pub trait Transformer: Stage {
         false
     }
 
+    /// A scaler's running mean, variance and divisor of each feature (scikit-learn's
+    /// `mean_`, `var_`, `scale_`), once it has learned; `None` for other stages.
+    fn statistics(&self) -> Option<(Array1<f64>, Array1<f64>, Array1<f64>)> {
+        None
+    }
+
     /// True for a stage that fills missing values (an imputer).
     fn fills_missing(&self) -> bool {
         false

@@ -108,6 +108,9 @@ impl Transformer for StandardScaler {
     fn n_features_in(&self) -> Option<usize> {
         self.n_features()
     }
+    fn statistics(&self) -> Option<(Array1<f64>, Array1<f64>, Array1<f64>)> {
+        Some((self.mean()?.to_owned(), self.var()?.to_owned(), self.scale()?))
+    }
     fn records_seen(&self) -> u64 {
         self.n_samples_seen()
     }
