@@ -553,21 +553,41 @@ class ClustererMixin:
             return int(self.predict(Records([x]))[0])
 
 
-class TransformerMixin:
-    """scikit-learn's transformer API and River's, on one eddy transformer."""
+class _Alone:
+    """A stage used alone (a transformer, a detector): built from its spec by its own
+    extension class, pickled through that class's bytes, and no model file."""
+
+    #: The extension class (``_eddy.Transformer``, ``_eddy.Detector``).
+    _native = None
+    #: Why ``save`` refuses.
+    _no_file = ""
 
     def _new_model(self, classes=None):
-        return _eddy.Transformer.from_spec(self.spec())
+        return self._native.from_spec(self.spec())
 
     def _model_bytes(self, model):
         return model.to_bytes()
 
     def _model_from_bytes(self, data):
-        return _eddy.Transformer.from_bytes(data)
+        return self._native.from_bytes(data)
+
+    def _built(self):
+        """The stage, built at its first use."""
+        model = self.__dict__.get("_model")
+        if model is None:
+            model = self._model = self._new_model()
+        return model
 
     def save(self, path, signing_key=None, encryption_key=None):
-        """A transformer alone has no model file (a ``TypeError`` says so)."""
-        raise TypeError("a transformer alone is no model file: put it in a chain, e.g. eddy.Model('scale | sgd')")
+        """A stage alone has no model file (a ``TypeError`` says why)."""
+        raise TypeError(self._no_file)
+
+
+class TransformerMixin(_Alone):
+    """scikit-learn's transformer API and River's, on one eddy transformer."""
+
+    _native = _eddy.Transformer
+    _no_file = "a transformer alone is no model file: put it in a chain, e.g. eddy.Model('scale | sgd')"
 
     def partial_fit(self, X, y=None):
         """Learn the rows."""
@@ -650,25 +670,14 @@ class TransformerMixin:
         return dict(zip(self.get_feature_names_out(), row.tolist()))
 
 
-class DetectorMixin:
+class DetectorMixin(_Alone):
     """River's drift-detector API on an eddy detector: ``update(x)``, then
     ``drift_detected`` (and ``warning_detected`` for those that warn)."""
 
+    _native = _eddy.Detector
+    _no_file = "a detector is no model file: pickle it, or give it to a model (drift-retrain)"
     drift_detected = False
     warning_detected = False
-
-    def _new_model(self, classes=None):
-        return _eddy.Detector.from_spec(self.spec())
-
-    def _model_bytes(self, model):
-        return model.to_bytes()
-
-    def _model_from_bytes(self, data):
-        return _eddy.Detector.from_bytes(data)
-
-    def save(self, path, signing_key=None, encryption_key=None):
-        """A detector has no model file (a ``TypeError`` says so): pickle it."""
-        raise TypeError("a detector is no model file: pickle it, or give it to a model (drift-retrain)")
 
     def set_params(self, **params):
         """Set parameters: a detector has no ``fit``, so it starts afresh with them."""
@@ -676,16 +685,10 @@ class DetectorMixin:
         self._reset()
         return self
 
-    def _detector(self):
-        detector = self.__dict__.get("_model")
-        if detector is None:
-            detector = self._model = self._new_model()
-        return detector
-
     def update(self, x):
         """Take one value; ``drift_detected`` and ``warning_detected`` say what it did."""
         with self._guard():
-            signal = self._detector().update(float(x))
+            signal = self._built().update(float(x))
             self.drift_detected = signal == "drift"
             self.warning_detected = signal == "warning"
             return self
@@ -694,7 +697,7 @@ class DetectorMixin:
         """Take many values at once: ``[(index, "warning" or "drift"), ...]``."""
         values = np.require(np.asarray(xs, dtype=np.float64).ravel(), np.float64, ["A", "C"])
         with self._guard():
-            signals = self._detector().update_many(values)
+            signals = self._built().update_many(values)
             last = len(values) - 1
             self.drift_detected = bool(signals) and signals[-1] == (last, "drift")
             self.warning_detected = bool(signals) and signals[-1] == (last, "warning")
@@ -704,7 +707,7 @@ class DetectorMixin:
     def estimation(self):
         """The detector's estimate of the watched level (ADWIN's window mean), if it keeps one."""
         with self._guard():
-            return self._detector().estimation
+            return self._built().estimation
 
     def _reset(self):
         Estimator._reset(self)

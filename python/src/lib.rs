@@ -49,6 +49,17 @@ fn view<'a>(x: &'a PyReadonlyArray2<'_, f64>) -> PyResult<ArrayView2<'a, f64>> {
     Ok(x.as_array())
 }
 
+/// A batch handed in from Python: its numbers (see [`view`]) and its categorical columns.
+fn records<'a>(
+    x: &'a PyReadonlyArray2<'_, f64>,
+    cat_names: Option<Vec<String>>,
+    cat_values: Option<Vec<Option<String>>>,
+) -> PyResult<(ArrayView2<'a, f64>, Categories)> {
+    let x = view(x)?;
+    let cats = categories(cat_names, cat_values, x.nrows())?;
+    Ok((x, cats))
+}
+
 /// Run `f` on `x`: in place holding the GIL when small, else on a copy without it.
 fn compute<T: Send>(py: Python<'_>, x: ArrayView2<'_, f64>, f: impl FnOnce(ArrayView2<'_, f64>) -> T + Send) -> T {
     if x.len() < DETACH_VALUES {
@@ -93,6 +104,15 @@ fn labels<'a>(y: &'a PyReadonlyArray1<'_, i64>, rows: usize) -> PyResult<ArrayVi
         return Err(value_error(format!("{rows} rows and {} labels: give one label per row", y.len())));
     }
     Ok(y)
+}
+
+impl PyModel {
+    /// The classifier, or a `TypeError` saying a clusterer has no `what`.
+    fn classifier(&self, what: &str) -> PyResult<&eddy::model::ClassifierModel> {
+        self.model
+            .as_classifier()
+            .ok_or_else(|| PyTypeError::new_err(format!("this model is a clusterer: it has no {what}")))
+    }
 }
 
 #[pymethods]
@@ -157,8 +177,7 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
         let out: Result<Array1<i64>, ModelError> = match (&mut self.model, y) {
             (Model::Classifier(m), Some(y)) => {
                 let y = labels(&y, x.nrows())?.to_owned();
@@ -183,8 +202,7 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<()> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
         let out = match (&mut self.model, y) {
             (Model::Classifier(m), Some(y)) => {
                 let y = labels(&y, x.nrows())?.to_owned();
@@ -209,8 +227,7 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
         let model = &self.model;
         let out = compute(py, x, move |x| match model {
             Model::Classifier(m) => m.predict_with(x, &cats),
@@ -229,12 +246,8 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
-        let m = self
-            .model
-            .as_classifier()
-            .ok_or_else(|| PyTypeError::new_err("this model is a clusterer: it has no class probabilities"))?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
+        let m = self.classifier("class probabilities")?;
         let out: Option<Array2<f64>> = compute(py, x, move |x| m.predict_proba_with(x, &cats)).map_err(value_error)?;
         Ok(out.map(|p| p.into_pyarray(py)))
     }
@@ -249,12 +262,8 @@ impl PyModel {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Option<Bound<'py, PyArray2<f64>>>> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
-        let m = self
-            .model
-            .as_classifier()
-            .ok_or_else(|| PyTypeError::new_err("this model is a clusterer: it has no decision scores"))?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
+        let m = self.classifier("decision scores")?;
         let out = compute(py, x, move |x| m.decision_function_with(x, &cats)).map_err(value_error)?;
         Ok(out.map(|s| s.into_pyarray(py)))
     }
@@ -426,8 +435,7 @@ impl PyTransformer {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
         // Refused before learning: a transformer must not learn a batch it then refuses.
         let left = self.stage.categorical_out(cats.names()).map_err(value_error)?;
         if !left.is_empty() {
@@ -451,8 +459,7 @@ impl PyTransformer {
         cat_names: Option<Vec<String>>,
         cat_values: Option<Vec<Option<String>>>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = view(&x)?;
-        let cats = categories(cat_names, cat_values, x.nrows())?;
+        let (x, cats) = records(&x, cat_names, cat_values)?;
         let stage = &self.stage;
         let (out, left) = compute(py, x, move |x| stage.transform_with(x, &cats).map(|(z, l)| (z, l.unwrap_or(cats))))
             .map_err(value_error)?;
